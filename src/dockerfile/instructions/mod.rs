@@ -1,0 +1,1 @@
+//! Typed instructions (placeholder until the real ones land).

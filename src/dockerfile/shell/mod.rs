@@ -1,0 +1,1 @@
+//! Shell-word lexer (placeholder until the real one lands).

@@ -1,0 +1,1 @@
+//! Build plan (placeholder until the real one lands).

@@ -1,0 +1,16 @@
+//! builder: a daemonless, rootless tool that turns a Dockerfile and a build context into an
+//! OCI image.
+//!
+//! The pipeline, top to bottom (imports flow downstream only):
+//!
+//! ```text
+//! cli -> build -> context -> dockerfile -> graph -> solve -> image -> export
+//! ```
+//!
+//! - [`dockerfile`]: text -> AST with spans -> typed instructions (pure).
+//! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod dockerfile;
+pub mod graph;
