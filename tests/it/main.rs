@@ -1,0 +1,3 @@
+//! The one integration-test binary: conformance corpora, golden plans and the CLI.
+
+mod common;
