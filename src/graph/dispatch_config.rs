@@ -1,0 +1,217 @@
+//! Config-only instructions (and WORKDIR): their effect on the image config and the stage's
+//! variables, and the history text BuildKit writes for each (`convert.go` `dispatch*`):
+//!
+//! | instruction | history `created_by` |
+//! |---|---|
+//! | ENV | `ENV a=b c=d` |
+//! | LABEL | `LABEL a=b` |
+//! | ARG | `ARG A=1 B` (resolved values) |
+//! | USER | `USER app` |
+//! | WORKDIR | `WORKDIR /abs/path` (a layer unless `/`) |
+//! | EXPOSE | `EXPOSE [80/tcp 53/udp]` |
+//! | VOLUME | `VOLUME [/a /b]` |
+//! | STOPSIGNAL | `STOPSIGNAL SIGTERM` |
+//! | SHELL | `SHELL [/bin/bash -c]` |
+//! | CMD, ENTRYPOINT | `CMD ["/bin/sh" "-c" "x"]` (Go `%q`) |
+//! | HEALTHCHECK | `HEALTHCHECK {Test:[...] Interval:30s ...}` (Go `%+v`) |
+//! | MAINTAINER | `MAINTAINER name` |
+//! | ONBUILD | none: the trigger is only recorded in the config |
+
+use std::collections::BTreeSet;
+
+use crate::dockerfile::error::ParseError;
+use crate::dockerfile::instructions::{ArgCommand, Instruction};
+
+use super::args::{stage_arg_value, ArgDecl, EnvList};
+use super::config::{Healthcheck, HistoryEntry};
+use super::dispatch::{display_name, normalize_workdir, Ctx, Outcome, StageState};
+use super::expose::parse_port_specs;
+use super::gofmt;
+use super::model::{Action, LayerKind};
+use super::signal::parse_signal;
+
+/// Names BuildKit never puts into a stage's variables.
+const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
+
+/// The shell a shell-form command runs under: SHELL, else the platform default.
+pub(super) fn with_shell(state: &StageState, args: &[String]) -> Vec<String> {
+    let mut shell = if state.config.shell.is_empty() {
+        if state.platform.os == "windows" {
+            vec!["cmd".to_string(), "/S".to_string(), "/C".to_string()]
+        } else {
+            vec!["/bin/sh".to_string(), "-c".to_string()]
+        }
+    } else {
+        state.config.shell.clone()
+    };
+    shell.push(args.join(" "));
+    shell
+}
+
+/// ARG: each `NAME[=default]` in order, its value resolved (build arg, expanded default,
+/// global value) and put into the stage's variables.
+pub(super) fn arg(
+    ctx: &Ctx<'_>,
+    state: &mut StageState,
+    c: &ArgCommand,
+    used: &mut BTreeSet<String>,
+) -> Result<Outcome, ParseError> {
+    let mut parts = Vec::new();
+    for pair in &c.args {
+        let decl = ArgDecl {
+            key: &pair.key,
+            value: pair.value.as_deref(),
+            span: c.span,
+        };
+        let (value, refs) = stage_arg_value(&decl, ctx.build_args, ctx.global, &state.env, &ctx.lexer)?;
+        used.extend(refs);
+        if let Some(v) = &value {
+            if !NON_ENV_ARGS.contains(&pair.key.as_str()) {
+                state.env.set(&pair.key, v);
+            }
+        }
+        parts.push(match &value {
+            Some(v) => format!("{}={v}", pair.key),
+            None => pair.key.clone(),
+        });
+        state.build_args.push((pair.key.clone(), value));
+    }
+    Ok(Outcome::config(format!("ARG {}", parts.join(" "))))
+}
+
+/// Every other config instruction, expanded already.
+pub(super) fn config(
+    ctx: &Ctx<'_>,
+    state: &mut StageState,
+    instr: &Instruction,
+    env: &EnvList,
+) -> Result<Outcome, String> {
+    match instr {
+        Instruction::Env(c) => {
+            let mut msg = String::from("ENV");
+            for kv in &c.env {
+                msg.push_str(&format!(" {}={}", kv.key, kv.value));
+                state.env.set(&kv.key, &kv.value);
+                state.config.env_set(&kv.key, &kv.value);
+            }
+            Ok(Outcome::config(msg))
+        }
+        Instruction::Label(c) => {
+            let mut msg = String::from("LABEL");
+            for kv in &c.labels {
+                msg.push_str(&format!(" {}={}", kv.key, kv.value));
+                state.config.labels.insert(kv.key.clone(), kv.value.clone());
+            }
+            Ok(Outcome::config(msg))
+        }
+        Instruction::User(c) => {
+            state.user = c.user.clone();
+            state.config.user = c.user.clone();
+            Ok(Outcome::config(format!("USER {}", c.user)))
+        }
+        Instruction::Workdir(c) => {
+            if c.path.is_empty() {
+                return Err("normalizing workdir: cannot normalize empty path".to_string());
+            }
+            let wd = normalize_workdir(&state.config.working_dir, &c.path);
+            state.config.working_dir = wd.clone();
+            state.workdir = wd.clone();
+            let layer = wd != "/";
+            Ok(Outcome {
+                display: display_name(&ctx.lexer, &c.original, env),
+                action: Action::Workdir { path: wd.clone() },
+                layer: if layer {
+                    LayerKind::Mkdir
+                } else {
+                    LayerKind::None
+                },
+                history: Some(HistoryEntry::new(format!("WORKDIR {wd}"), !layer)),
+                deps: Vec::new(),
+            })
+        }
+        Instruction::Expose(c) => {
+            let ports = parse_port_specs(&c.ports)?;
+            state.config.exposed_ports.extend(ports.iter().cloned());
+            Ok(Outcome::config(format!("EXPOSE {}", gofmt::slice(&ports))))
+        }
+        Instruction::Volume(c) => {
+            if c.volumes.iter().any(String::is_empty) {
+                return Err("VOLUME specified can not be an empty string".to_string());
+            }
+            state.config.volumes.extend(c.volumes.iter().cloned());
+            Ok(Outcome::config(format!("VOLUME {}", gofmt::slice(&c.volumes))))
+        }
+        Instruction::StopSignal(c) => {
+            parse_signal(&c.signal)?;
+            state.config.stop_signal = c.signal.clone();
+            Ok(Outcome::config(format!("STOPSIGNAL {}", c.signal)))
+        }
+        Instruction::Shell(c) => {
+            state.config.shell = c.shell.clone();
+            Ok(Outcome::config(format!("SHELL {}", gofmt::slice(&c.shell))))
+        }
+        Instruction::Cmd(c) => {
+            let mut args = c.cmd_line.args.clone();
+            if c.cmd_line.prepend_shell {
+                args = with_shell(state, &args);
+            }
+            state.config.cmd = args.clone();
+            state.config.args_escaped = true;
+            state.cmd_set = true;
+            Ok(Outcome::config(format!("CMD {}", gofmt::quote_slice(&args))))
+        }
+        Instruction::Entrypoint(c) => {
+            let mut args = c.cmd_line.args.clone();
+            if c.cmd_line.prepend_shell {
+                args = with_shell(state, &args);
+            }
+            state.config.entrypoint = args.clone();
+            if !state.cmd_set {
+                state.config.cmd.clear();
+            }
+            Ok(Outcome::config(format!(
+                "ENTRYPOINT {}",
+                gofmt::quote_slice(&args)
+            )))
+        }
+        Instruction::Healthcheck(c) => {
+            let h = Healthcheck {
+                test: c.test.clone(),
+                interval: c.interval,
+                timeout: c.timeout,
+                start_period: c.start_period,
+                start_interval: c.start_interval,
+                retries: c.retries,
+            };
+            let msg = format!(
+                "HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
+                gofmt::slice(&h.test),
+                gofmt::duration(h.interval),
+                gofmt::duration(h.timeout),
+                gofmt::duration(h.start_period),
+                gofmt::duration(h.start_interval),
+                h.retries
+            );
+            state.config.healthcheck = Some(h);
+            Ok(Outcome::config(msg))
+        }
+        Instruction::Maintainer(c) => {
+            state.config.author = c.maintainer.clone();
+            Ok(Outcome::config(format!("MAINTAINER {}", c.maintainer)))
+        }
+        Instruction::Onbuild(c) => {
+            state.config.on_build.push(c.expression.clone());
+            Ok(Outcome {
+                display: c.original.clone(),
+                action: Action::Config,
+                layer: LayerKind::None,
+                history: None,
+                deps: Vec::new(),
+            })
+        }
+        other => Err(format!(
+            "{} is not allowed here",
+            other.keyword().to_uppercase()
+        )),
+    }
+}
