@@ -1,3 +1,6 @@
 //! The one integration-test binary: conformance corpora, golden plans and the CLI.
 
+mod architecture;
+mod cli;
 mod common;
+mod conformance_shell;
