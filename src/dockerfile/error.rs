@@ -73,7 +73,12 @@ mod tests {
     #[test]
     fn render_marks_the_failing_line() {
         let src = "FROM busybox\nFRUM x\nRUN true\n";
-        let text = render("Dockerfile", src, Span::new(2, 2), "unknown instruction: FRUM");
+        let text = render(
+            "Dockerfile",
+            src,
+            Span::new(2, 2),
+            "unknown instruction: FRUM",
+        );
         assert!(text.starts_with("Dockerfile:2\n"));
         assert!(text.contains("   2 | >>> FRUM x"));
         assert!(text.contains("   1 |     FROM busybox"));
@@ -82,7 +87,12 @@ mod tests {
 
     #[test]
     fn render_without_line_names_only_the_file() {
-        let text = render("Dockerfile", "", Span::new(0, 0), "file with no instructions");
+        let text = render(
+            "Dockerfile",
+            "",
+            Span::new(0, 0),
+            "file with no instructions",
+        );
         assert_eq!(text, "Dockerfile: file with no instructions");
     }
 }
