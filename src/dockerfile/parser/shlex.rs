@@ -14,6 +14,10 @@
 /// The escape character the heredoc lexer always uses, whatever the escape directive says.
 const ESCAPE: char = '\\';
 
+/// Deepest nesting of `${...}` references the lexer follows before giving up on the line
+/// (BuildKit has no limit; this keeps hostile input from exhausting the stack).
+const MAX_DEPTH: usize = 200;
+
 /// Lexer options.
 #[derive(Clone, Copy)]
 pub(crate) struct Mode {
@@ -28,6 +32,7 @@ pub(crate) fn process_words(input: &str, mode: Mode) -> Result<Vec<String>, Stri
     let mut lexer = Lexer {
         chars: input.chars().collect(),
         pos: 0,
+        depth: 0,
         raw_quotes: mode.raw_quotes,
         raw_escapes: mode.raw_escapes,
     };
@@ -39,6 +44,7 @@ pub(crate) fn process_words(input: &str, mode: Mode) -> Result<Vec<String>, Stri
 struct Lexer {
     chars: Vec<char>,
     pos: usize,
+    depth: usize,
     raw_quotes: bool,
     raw_escapes: bool,
 }
@@ -105,9 +111,14 @@ impl Lexer {
         stop: Option<char>,
         raw_escapes: bool,
     ) -> Result<(String, Vec<String>), String> {
+        if self.depth >= MAX_DEPTH {
+            return Err("references nested too deeply".into());
+        }
+        self.depth += 1;
         let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
         let result = self.stop_on_inner(stop);
         self.raw_escapes = saved;
+        self.depth -= 1;
         result
     }
 
@@ -379,5 +390,13 @@ mod tests {
             assert!(process_words(input, LINE).is_err(), "{input}");
         }
         assert_eq!(words("${a//b/c}", LINE), vec!["${a/b/c}"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("<<{}x", "${a:-\"".repeat(100_000));
+        assert!(process_words(&deep, LINE).is_err());
+        let shallow = format!("{}x{}", "${a:-".repeat(10), "}".repeat(10));
+        assert_eq!(words(&shallow, LINE), vec![shallow.clone()]);
     }
 }

@@ -327,3 +327,92 @@ fn ten_thousand_lines_parse_quickly() {
     // Generous for unoptimised debug builds on a shared machine.
     assert!(elapsed.as_millis() < 1_000, "took {elapsed:?}");
 }
+
+/// Deterministic pseudo-random inputs built from the tokens the parser reacts to: parsing
+/// and dumping must never panic, and accepted files keep their spans ordered.
+#[test]
+fn random_token_soup_never_panics() {
+    const TOKENS: &[&str] = &[
+        "RUN ",
+        "ONBUILD ",
+        "COPY ",
+        "ADD ",
+        "ENV ",
+        "LABEL ",
+        "HEALTHCHECK ",
+        "ARG ",
+        "FROM ",
+        "CMD ",
+        "x",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\\",
+        "\\\n",
+        "`",
+        "#",
+        "# escape=`\n",
+        "# syntax=x\n",
+        "<<",
+        "<<-",
+        "EOF",
+        "\nEOF\n",
+        "'",
+        "\"",
+        "$",
+        "${",
+        "}",
+        ":",
+        "-",
+        "--",
+        "--a=",
+        "=",
+        "[",
+        "]",
+        ",",
+        "é",
+        "\u{a0}",
+        "\u{85}",
+        "𠀀",
+        "\u{feff}",
+        "{",
+        "1",
+        "null",
+        "\\u",
+        "d800",
+        "\u{0}",
+        "\u{2028}",
+        "\u{b}",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    for _ in 0..4_000 {
+        let count = 1 + next() % 40;
+        let text: String = (0..count).map(|_| TOKENS[next() % TOKENS.len()]).collect();
+        if let Ok(ast) = parse(&text) {
+            let _ = dump(&ast);
+            let mut last_end = 0;
+            for node in &ast.children {
+                assert!(
+                    node.span.start > last_end && node.span.end >= node.span.start,
+                    "{text:?}"
+                );
+                last_end = node.span.end;
+            }
+            assert_eq!(ast.span.end, last_end, "{text:?}");
+        }
+    }
+}
+
+#[test]
+fn deeply_nested_references_in_a_heredoc_line_do_not_overflow() {
+    // Physical lines stay short; the continuation joins them into one deep line.
+    let text = format!("RUN <<EOF {}x\nEOF\n", "${a:-\\\n".repeat(50_000));
+    assert!(parse(&text).is_ok());
+}
