@@ -3,4 +3,6 @@
 mod architecture;
 mod cli;
 mod common;
+mod conformance_parser;
 mod conformance_shell;
+mod plan_golden;
