@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
+use crate::graph::{self, PlanOptions, Platform};
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,7 +106,32 @@ pub fn run(args: &BuildArgs) -> Result<()> {
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
     let source = crate::build::DockerfileSource::locate(&args.context, args.file.as_deref())?;
     let text = source.read()?;
-    let dockerfile = crate::build::parse(&source.label(), &text)?;
-    let _ = (dockerfile, build_args);
+    let label = source.label();
+    let dockerfile = crate::build::parse(&label, &text)?;
+    let escape = crate::dockerfile::parse(&text)
+        .map(|ast| ast.escape)
+        .unwrap_or('\\');
+    // Plan every requested platform now, so every Dockerfile error is reported up front.
+    let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
+    let mut platforms = Vec::new();
+    match args.platform.as_deref() {
+        None => platforms.push(None),
+        Some(list) => {
+            for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let parsed = Platform::parse(p, &host)
+                    .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?;
+                platforms.push(Some(parsed));
+            }
+        }
+    }
+    for target_platform in platforms {
+        let mut opts = PlanOptions::new(host.clone());
+        opts.target = args.target.clone();
+        opts.build_args = build_args.clone();
+        opts.target_platform = target_platform;
+        opts.named_contexts = args.build_contexts.iter().map(|(k, _)| k.clone()).collect();
+        graph::plan(&dockerfile, escape, &opts, &graph::UnknownImages)
+            .map_err(|e| crate::build::diagnostic(&label, &text, &e))?;
+    }
     Err(Error::NotImplemented("build (executing the plan)"))
 }

@@ -110,7 +110,13 @@ pub fn is_automatic_arg(name: &str) -> bool {
     )
 }
 
-const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
+const PROXY_ARGS: [&str; 5] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
 
 /// True for the predefined proxy arguments, in either case (`http_proxy`, `HTTP_PROXY`).
 pub fn is_proxy_arg(name: &str) -> bool {

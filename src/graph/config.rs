@@ -105,6 +105,84 @@ impl ImageConfig {
     }
 }
 
+impl ImageConfig {
+    /// Read the config part of a Docker/OCI image config JSON document: either the whole
+    /// image config (`{"os": ..., "config": {...}, "author": ...}`) or the `config` object
+    /// alone. Unknown fields are ignored; durations are nanoseconds, as in the spec.
+    pub fn from_json(text: &str) -> Result<ImageConfig, String> {
+        let doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("invalid image config JSON: {e}"))?;
+        let cfg = doc.get("config").unwrap_or(&doc);
+        let string = |v: &serde_json::Value, k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let strings = |v: &serde_json::Value, k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let keys = |k: &str| -> BTreeSet<String> {
+            cfg.get(k)
+                .and_then(serde_json::Value::as_object)
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let nanos = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0)
+        };
+        let healthcheck = cfg
+            .get("Healthcheck")
+            .filter(|h| h.is_object())
+            .map(|h| Healthcheck {
+                test: strings(h, "Test"),
+                interval: nanos(h, "Interval"),
+                timeout: nanos(h, "Timeout"),
+                start_period: nanos(h, "StartPeriod"),
+                start_interval: nanos(h, "StartInterval"),
+                retries: h
+                    .get("Retries")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(0),
+            });
+        let labels = cfg
+            .get("Labels")
+            .and_then(serde_json::Value::as_object)
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ImageConfig {
+            user: string(cfg, "User"),
+            exposed_ports: keys("ExposedPorts"),
+            env: strings(cfg, "Env"),
+            entrypoint: strings(cfg, "Entrypoint"),
+            cmd: strings(cfg, "Cmd"),
+            volumes: keys("Volumes"),
+            working_dir: string(cfg, "WorkingDir"),
+            labels,
+            stop_signal: string(cfg, "StopSignal"),
+            args_escaped: cfg
+                .get("ArgsEscaped")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            healthcheck,
+            on_build: strings(cfg, "OnBuild"),
+            shell: strings(cfg, "Shell"),
+            author: string(&doc, "author"),
+        })
+    }
+}
+
 /// One entry of the image history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
@@ -140,6 +218,28 @@ mod tests {
         assert_eq!(c.env, vec!["A=3", "B=2"]);
         assert_eq!(c.env_get("A"), Some("3"));
         assert_eq!(c.env_get("C"), None);
+    }
+
+    #[test]
+    fn reads_docker_image_config_json() {
+        let c = ImageConfig::from_json(
+            r#"{"os":"linux","author":"me","config":{"Env":["A=1"],"Cmd":["sh"],
+            "WorkingDir":"/w","User":"u","ExposedPorts":{"80/tcp":{}},"Volumes":{"/v":{}},
+            "Labels":{"k":"v"},"OnBuild":["RUN x"],"Healthcheck":{"Test":["NONE"],"Interval":5}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.env, vec!["A=1"]);
+        assert_eq!(c.cmd, vec!["sh"]);
+        assert_eq!(c.working_dir, "/w");
+        assert_eq!(c.user, "u");
+        assert!(c.exposed_ports.contains("80/tcp") && c.volumes.contains("/v"));
+        assert_eq!(c.labels.get("k").map(String::as_str), Some("v"));
+        assert_eq!(c.on_build, vec!["RUN x"]);
+        assert_eq!(c.healthcheck.map(|h| h.interval), Some(5));
+        assert_eq!(c.author, "me");
+        let bare = ImageConfig::from_json(r#"{"Env":["B=2"]}"#).unwrap();
+        assert_eq!(bare.env, vec!["B=2"]);
+        assert!(ImageConfig::from_json("nope").is_err());
     }
 
     #[test]

@@ -34,19 +34,12 @@ pub(super) struct Ctx<'a> {
     pub heads: &'a [StageHead],
     /// `--build-context` names.
     pub contexts: &'a BTreeSet<String>,
-    /// How many dispatch states BuildKit would have (stages plus external `--from`s): with
-    /// one, stage names in messages are empty.
-    pub state_count: usize,
 }
 
 impl Ctx<'_> {
     /// The stage name BuildKit uses in messages.
     pub fn stage_name(&self, index: usize) -> String {
-        if self.state_count == 1 {
-            String::new()
-        } else {
-            super::stages::stage_label(self.heads, index)
-        }
+        super::stages::stage_label(self.heads, index)
     }
 }
 
@@ -59,6 +52,8 @@ pub(super) struct StageState {
     pub span: Span,
     /// Platform.
     pub platform: Platform,
+    /// The config the stage started with.
+    pub base_config: ImageConfig,
     /// Image config so far.
     pub config: ImageConfig,
     /// Variables in force: ENV and ARG values.
@@ -84,12 +79,18 @@ pub(super) struct StageState {
 impl StageState {
     /// A stage starting from `config`, as BuildKit initialises a state from its base image:
     /// PATH filled in, the image's variables, working directory and user in force.
-    pub fn from_config(index: usize, span: Span, platform: Platform, mut config: ImageConfig) -> Self {
+    pub fn from_config(
+        index: usize,
+        span: Span,
+        platform: Platform,
+        mut config: ImageConfig,
+    ) -> Self {
         config.ensure_path(&platform.os);
         let mut state = StageState {
             index,
             span,
             platform,
+            base_config: ImageConfig::default(),
             config: ImageConfig::default(),
             env: EnvList::new(),
             workdir: "/".to_string(),
@@ -115,6 +116,7 @@ impl StageState {
             index,
             span,
             platform: parent.platform.clone(),
+            base_config: ImageConfig::default(),
             config: ImageConfig::default(),
             env: parent.env.clone(),
             workdir: parent.workdir.clone(),
@@ -141,6 +143,7 @@ impl StageState {
             self.workdir = wd;
         }
         self.user = config.user.clone();
+        self.base_config = config.clone();
         self.config = config;
     }
 
@@ -319,31 +322,23 @@ pub(super) fn dispatch_all(
     commands: &[Command],
 ) -> Result<(), ParseError> {
     for cmd in commands {
-        let at_trigger = |e: ParseError| {
-            if cmd.onbuild {
-                ParseError::new(state_span(cmd, e.span), e.message)
-            } else {
-                e
-            }
-        };
+        // Errors of an ONBUILD trigger point at the FROM line that ran it.
         let span = if cmd.onbuild {
             state.span
         } else {
             cmd.instr.span()
         };
+        let at_span = |e: ParseError| ParseError::new(span, e.message);
         let before_env = state.env.clone();
         let mut instr = cmd.instr.clone();
         let mut used = BTreeSet::new();
         if !matches!(instr, Instruction::Arg(_)) {
             let mut ex = StageExpander::new(ctx.lexer, &before_env);
-            instr
-                .expand(&mut ex)
-                .map_err(|e| ParseError::new(span, e.message))?;
+            instr.expand(&mut ex).map_err(at_span)?;
             used = ex.used;
         }
-        let outcome = dispatch_one(ctx, state, &instr, &before_env, span, &mut used)
-            .map_err(at_trigger)
-            .map_err(|e| if cmd.onbuild { ParseError::new(state.span, e.message) } else { e })?;
+        let outcome =
+            dispatch_one(ctx, state, &instr, &before_env, span, &mut used).map_err(at_span)?;
         let declared: BTreeSet<&String> = state.build_args.iter().map(|(k, _)| k).collect();
         used.retain(|u| declared.contains(u));
         if let Some(h) = &outcome.history {
@@ -352,7 +347,7 @@ pub(super) fn dispatch_all(
         state.deps.extend(outcome.deps.iter().copied());
         let step = Step {
             span,
-            keyword: instr.keyword().to_uppercase(),
+            keyword: instr.name().to_string(),
             onbuild: cmd.onbuild,
             original: instr.original().to_string(),
             display: outcome.display,
@@ -366,10 +361,6 @@ pub(super) fn dispatch_all(
         state.steps.push(step);
     }
     Ok(())
-}
-
-fn state_span(_cmd: &Command, span: Span) -> Span {
-    span
 }
 
 fn dispatch_one(
@@ -449,7 +440,10 @@ mod tests {
         s.env.set("A", "env");
         assert_eq!(
             s.args_in_scope(),
-            vec![("A".to_string(), "env".to_string()), ("B".to_string(), String::new())]
+            vec![
+                ("A".to_string(), "env".to_string()),
+                ("B".to_string(), String::new())
+            ]
         );
     }
 }

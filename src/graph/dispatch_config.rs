@@ -63,7 +63,8 @@ pub(super) fn arg(
             value: pair.value.as_deref(),
             span: c.span,
         };
-        let (value, refs) = stage_arg_value(&decl, ctx.build_args, ctx.global, &state.env, &ctx.lexer)?;
+        let (value, refs) =
+            stage_arg_value(&decl, ctx.build_args, ctx.global, &state.env, &ctx.lexer)?;
         used.extend(refs);
         if let Some(v) = &value {
             if !NON_ENV_ARGS.contains(&pair.key.as_str()) {
@@ -139,7 +140,10 @@ pub(super) fn config(
                 return Err("VOLUME specified can not be an empty string".to_string());
             }
             state.config.volumes.extend(c.volumes.iter().cloned());
-            Ok(Outcome::config(format!("VOLUME {}", gofmt::slice(&c.volumes))))
+            Ok(Outcome::config(format!(
+                "VOLUME {}",
+                gofmt::slice(&c.volumes)
+            )))
         }
         Instruction::StopSignal(c) => {
             parse_signal(&c.signal)?;
@@ -158,7 +162,10 @@ pub(super) fn config(
             state.config.cmd = args.clone();
             state.config.args_escaped = true;
             state.cmd_set = true;
-            Ok(Outcome::config(format!("CMD {}", gofmt::quote_slice(&args))))
+            Ok(Outcome::config(format!(
+                "CMD {}",
+                gofmt::quote_slice(&args)
+            )))
         }
         Instruction::Entrypoint(c) => {
             let mut args = c.cmd_line.args.clone();
@@ -175,13 +182,14 @@ pub(super) fn config(
             )))
         }
         Instruction::Healthcheck(c) => {
+            let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
             let h = Healthcheck {
-                test: c.test.clone(),
-                interval: c.interval,
-                timeout: c.timeout,
-                start_period: c.start_period,
-                start_interval: c.start_interval,
-                retries: c.retries,
+                test: c.health.test.clone(),
+                interval: nanos(c.health.interval),
+                timeout: nanos(c.health.timeout),
+                start_period: nanos(c.health.start_period),
+                start_interval: nanos(c.health.start_interval),
+                retries: i64::from(c.health.retries),
             };
             let msg = format!(
                 "HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
@@ -209,9 +217,6 @@ pub(super) fn config(
                 deps: Vec::new(),
             })
         }
-        other => Err(format!(
-            "{} is not allowed here",
-            other.keyword().to_uppercase()
-        )),
+        other => Err(format!("{} is not allowed here", other.name())),
     }
 }

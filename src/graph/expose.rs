@@ -2,7 +2,7 @@
 //! with ranges (`8000-8002`), expanded to one `port/proto` per port; the protocol defaults
 //! to `tcp` and must be `tcp`, `udp` or `sctp`.
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 /// Each spec's ports as `port/proto`, in order.
 pub(super) fn parse_port_specs(specs: &[String]) -> Result<Vec<String>, String> {
@@ -21,7 +21,11 @@ fn split_parts(raw: &str) -> (String, String, String) {
         [ip, h, c] => (ip.to_string(), h.to_string(), c.to_string()),
         _ => {
             let n = parts.len();
-            (parts[..n - 2].join(":"), parts[n - 2].to_string(), parts[n - 1].to_string())
+            (
+                parts[..n - 2].join(":"),
+                parts[n - 2].to_string(),
+                parts[n - 1].to_string(),
+            )
         }
     }
 }
@@ -116,8 +120,14 @@ mod tests {
     fn bad_ports_are_errors() {
         assert_eq!(ports(&["80/xyz"]).unwrap_err(), "invalid proto: xyz");
         assert_eq!(ports(&["abc"]).unwrap_err(), "invalid containerPort: abc");
-        assert_eq!(ports(&["70000"]).unwrap_err(), "invalid containerPort: 70000");
-        assert_eq!(ports(&["/tcp"]).unwrap_err(), "no port specified: /tcp<empty>");
+        assert_eq!(
+            ports(&["70000"]).unwrap_err(),
+            "invalid containerPort: 70000"
+        );
+        assert_eq!(
+            ports(&["/tcp"]).unwrap_err(),
+            "no port specified: /tcp<empty>"
+        );
         assert_eq!(ports(&["9-1"]).unwrap_err(), "invalid containerPort: 9-1");
         assert_eq!(ports(&["x:1:80"]).unwrap_err(), "invalid IP address: x");
     }

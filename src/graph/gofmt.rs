@@ -115,7 +115,11 @@ mod tests {
 
     #[test]
     fn slices_format_like_fmt() {
-        let v = vec!["/bin/sh".to_string(), "-c".to_string(), "echo hi".to_string()];
+        let v = vec![
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            "echo hi".to_string(),
+        ];
         assert_eq!(quote_slice(&v), r#"["/bin/sh" "-c" "echo hi"]"#);
         assert_eq!(slice(&v), "[/bin/sh -c echo hi]");
         assert_eq!(quote_slice(&[]), "[]");

@@ -182,9 +182,9 @@ pub struct PlannedMount {
     pub mount: Mount,
     /// Absolute target (relative targets are joined to the working directory).
     pub target: String,
-    /// Where its content comes from (bind and cache mounts): the build context, a stage, an
-    /// image or a named context.
-    pub from: Source,
+    /// `from=`: the stage, image or named context mounted (`None`: the build context for a
+    /// bind mount, an empty directory for a cache mount).
+    pub from: Option<Source>,
 }
 
 /// A file written from a heredoc.
@@ -225,7 +225,7 @@ pub struct CopyAction {
     pub exclude: Vec<String>,
     /// ADD `--checksum`, expanded.
     pub checksum: Option<String>,
-    /// ADD `--keep-git-dir`.
+    /// ADD `--keep-git-dir` (`None` when not given).
     pub keep_git_dir: Option<bool>,
     /// ADD `--unpack`.
     pub unpack: Option<bool>,

@@ -89,7 +89,7 @@ impl Platform {
         Platform::new("linux", "amd64", "")
     }
 
-    /// The platform of a Rust target architecture name (`std::env::consts::ARCH`) on Linux:
+    /// The platform of a Rust target architecture name (Rust's `ARCH` constant) on Linux:
     /// `x86_64` -> `linux/amd64`, `aarch64` -> `linux/arm64`, `arm` -> `linux/arm/v7`.
     pub fn linux_from_rust_arch(arch: &str) -> Self {
         let oci = match arch {
@@ -169,7 +169,11 @@ fn normalize_arch(arch: &str, variant: &str) -> (String, String) {
     match arch.as_str() {
         "i386" => ("386".to_string(), String::new()),
         "x86_64" | "x86-64" | "amd64" => {
-            let v = if variant == "v1" { String::new() } else { variant };
+            let v = if variant == "v1" {
+                String::new()
+            } else {
+                variant
+            };
             ("amd64".to_string(), v)
         }
         "aarch64" | "arm64" => {

@@ -27,7 +27,9 @@ impl ImageRef {
     /// The error is distribution's message (`invalid reference format: repository name
     /// (library/Foo) must be lowercase`).
     pub fn parse_normalized(s: &str) -> Result<ImageRef, String> {
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         {
             return Err(format!(
                 "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
@@ -157,7 +159,9 @@ fn valid_domain(domain: &str) -> bool {
     !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })

@@ -92,7 +92,11 @@ fn render_stage(out: &mut String, plan: &Plan, stage: &StagePlan) {
     let deps: Vec<String> = stage
         .deps
         .iter()
-        .map(|d| plan.stage(*d).map(StagePlan::label).unwrap_or(d.to_string()))
+        .map(|d| {
+            plan.stage(*d)
+                .map(StagePlan::label)
+                .unwrap_or(d.to_string())
+        })
         .collect();
     let deps = if deps.is_empty() {
         "none".to_string()
@@ -139,7 +143,7 @@ fn render_step(out: &mut String, plan: &Plan, n: usize, step: &Step, before: &Im
         Action::Workdir { path } => line(out, 1, &format!("workdir: {path}")),
         Action::Config => {}
     }
-    if !step.build_args.is_empty() {
+    if matches!(step.action, Action::Run(_)) && !step.build_args.is_empty() {
         let a: Vec<String> = step
             .build_args
             .iter()
@@ -168,7 +172,11 @@ fn render_run(out: &mut String, plan: &Plan, r: &RunAction) {
     }
     line(out, 1, &format!("env: {}", gofmt::quote_slice(&r.env)));
     if !r.proxy_env.is_empty() {
-        let p: Vec<String> = r.proxy_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let p: Vec<String> = r
+            .proxy_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         line(out, 1, &format!("proxy env: {}", p.join(" ")));
     }
     if r.network.as_str() != "default" {
@@ -178,12 +186,12 @@ fn render_run(out: &mut String, plan: &Plan, r: &RunAction) {
         line(out, 1, &format!("security: {}", r.security.as_str()));
     }
     for m in &r.mounts {
-        let mut parts = vec![
-            format!("type={}", m.mount.kind.as_str()),
-            format!("target={}", m.target),
-        ];
-        if m.from != Source::BuildContext {
-            parts.push(format!("from={}", source_text(plan, &m.from)));
+        let mut parts = vec![format!("type={}", m.mount.kind.as_str())];
+        if !m.target.is_empty() {
+            parts.push(format!("target={}", m.target));
+        }
+        if let Some(from) = &m.from {
+            parts.push(format!("from={}", source_text(plan, from)));
         }
         if let Some(s) = &m.mount.source {
             parts.push(format!("source={s}"));
@@ -226,7 +234,11 @@ fn render_run(out: &mut String, plan: &Plan, r: &RunAction) {
 fn render_copy(out: &mut String, plan: &Plan, c: &CopyAction) {
     line(out, 1, &format!("from: {}", source_text(plan, &c.from)));
     if !c.sources.is_empty() {
-        line(out, 1, &format!("sources: {}", gofmt::quote_slice(&c.sources)));
+        line(
+            out,
+            1,
+            &format!("sources: {}", gofmt::quote_slice(&c.sources)),
+        );
     }
     for f in &c.inline {
         line(

@@ -3,9 +3,8 @@
 
 const NAMES: &[&str] = &[
     "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
-    "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP",
-    "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
-    "RTMIN", "RTMAX",
+    "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP",
+    "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX",
 ];
 
 /// Ok when `raw` names a signal; the error is moby's `invalid signal: X`.
@@ -49,7 +48,10 @@ mod tests {
             assert!(parse_signal(ok).is_ok(), "{ok}");
         }
         for bad in ["0", "SIGNOPE", "", "RTMIN+16"] {
-            assert_eq!(parse_signal(bad).unwrap_err(), format!("invalid signal: {bad}"));
+            assert_eq!(
+                parse_signal(bad).unwrap_err(),
+                format!("invalid signal: {bad}")
+            );
         }
     }
 }

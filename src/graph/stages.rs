@@ -57,9 +57,8 @@ fn external(name: &str, contexts: &BTreeSet<String>, span: Span) -> Result<Sourc
     if name == "scratch" {
         return Ok(Source::Scratch);
     }
-    let r = ImageRef::parse_normalized(name).map_err(|e| {
-        ParseError::new(span, format!("failed to parse stage name {name:?}: {e}"))
-    })?;
+    let r = ImageRef::parse_normalized(name)
+        .map_err(|e| ParseError::new(span, format!("failed to parse stage name {name:?}: {e}")))?;
     let familiar = r.familiar();
     if contexts.contains(&familiar) {
         return Ok(Source::Context(familiar));
@@ -130,7 +129,10 @@ pub(super) fn resolve_from(
 }
 
 /// The target stage: by name (case-insensitive), else the last stage.
-pub(super) fn resolve_target(heads: &[StageHead], target: Option<&str>) -> Result<usize, ParseError> {
+pub(super) fn resolve_target(
+    heads: &[StageHead],
+    target: Option<&str>,
+) -> Result<usize, ParseError> {
     let Some(t) = target.filter(|t| !t.is_empty()) else {
         return heads
             .len()
@@ -140,8 +142,15 @@ pub(super) fn resolve_target(heads: &[StageHead], target: Option<&str>) -> Resul
     if let Some(i) = find_by_name(heads, heads.len(), t) {
         return Ok(i);
     }
-    let names: Vec<String> = (0..heads.len()).map(|i| stage_label(heads, i)).collect();
-    let mut msg = format!("target stage {t:?} could not be found");
+    let names: Vec<String> = heads.iter().filter_map(|h| h.name.clone()).collect();
+    let mut msg = if names.is_empty() {
+        format!("target stage {t:?} not found; the Dockerfile has no named stages")
+    } else {
+        format!(
+            "target stage {t:?} not found; stages are: {}",
+            names.join(", ")
+        )
+    };
     if let Some(m) = suggest(t, &names) {
         msg.push_str(&format!(" (did you mean {m}?)"));
     }
@@ -189,13 +198,15 @@ pub(super) struct Edge {
 }
 
 /// BuildKit's `validateCircularDependency`: the first stage (in order) from which a cycle
-/// is reachable is named; the error points at the instruction that closes the cycle.
+/// is reachable is named; the error points at the first instruction on the cycle's path
+/// (BuildKit lists them all; the first is the one it shows first).
 pub(super) fn check_cycles(
     heads: &[StageHead],
     edges: &BTreeMap<usize, Vec<Edge>>,
 ) -> Result<(), ParseError> {
     fn visit(
         s: usize,
+        first: Option<Span>,
         edges: &BTreeMap<usize, Vec<Edge>>,
         visited: &mut BTreeSet<usize>,
         path: &mut BTreeSet<usize>,
@@ -205,10 +216,11 @@ pub(super) fn check_cycles(
         }
         path.insert(s);
         for e in edges.get(&s).map(Vec::as_slice).unwrap_or_default() {
+            let first = first.or(Some(e.span));
             if path.contains(&e.to) {
-                return Some(e.span);
+                return first;
             }
-            if let Some(span) = visit(e.to, edges, visited, path) {
+            if let Some(span) = visit(e.to, first, edges, visited, path) {
                 return Some(span);
             }
         }
@@ -218,7 +230,7 @@ pub(super) fn check_cycles(
     let mut visited = BTreeSet::new();
     for s in 0..heads.len() {
         let mut path = BTreeSet::new();
-        if let Some(span) = visit(s, edges, &mut visited, &mut path) {
+        if let Some(span) = visit(s, None, edges, &mut visited, &mut path) {
             return Err(ParseError::new(
                 span,
                 format!(
@@ -281,7 +293,12 @@ mod tests {
 
     #[test]
     fn from_names_earlier_stages_only() {
-        let h = heads(&[("alpine", Some("a")), ("a", Some("b")), ("c", None), ("alpine", Some("c"))]);
+        let h = heads(&[
+            ("alpine", Some("a")),
+            ("a", Some("b")),
+            ("c", None),
+            ("alpine", Some("c")),
+        ]);
         let none = BTreeSet::new();
         assert_eq!(
             resolve_base(&h, 0, &none).unwrap(),
@@ -324,8 +341,14 @@ mod tests {
         let h = heads(&[("alpine", Some("build")), ("scratch", None)]);
         let none = BTreeSet::new();
         let sp = Span::new(9, 9);
-        assert_eq!(resolve_from(&h, "0", true, &none, sp).unwrap(), Source::Stage(0));
-        assert_eq!(resolve_from(&h, "BUILD", true, &none, sp).unwrap(), Source::Stage(0));
+        assert_eq!(
+            resolve_from(&h, "0", true, &none, sp).unwrap(),
+            Source::Stage(0)
+        );
+        assert_eq!(
+            resolve_from(&h, "BUILD", true, &none, sp).unwrap(),
+            Source::Stage(0)
+        );
         assert_eq!(
             resolve_from(&h, "5", true, &none, sp).unwrap_err().message,
             "invalid stage index 5"
@@ -338,7 +361,10 @@ mod tests {
             resolve_from(&h, "0", false, &none, sp).unwrap(),
             Source::Image("docker.io/library/0:latest".into())
         );
-        assert_eq!(resolve_from(&h, "scratch", true, &none, sp).unwrap(), Source::Scratch);
+        assert_eq!(
+            resolve_from(&h, "scratch", true, &none, sp).unwrap(),
+            Source::Scratch
+        );
     }
 
     #[test]
@@ -349,22 +375,37 @@ mod tests {
         let e = resolve_target(&h, Some("bild")).unwrap_err();
         assert_eq!(
             e.message,
-            "target stage \"bild\" could not be found (did you mean build?)"
+            "target stage \"bild\" not found; stages are: build, final (did you mean build?)"
         );
         assert_eq!(e.span.start, 0);
         let e = resolve_target(&h, Some("zzzzzz")).unwrap_err();
-        assert_eq!(e.message, "target stage \"zzzzzz\" could not be found");
+        assert_eq!(
+            e.message,
+            "target stage \"zzzzzz\" not found; stages are: build, final"
+        );
     }
 
     #[test]
     fn cycles_are_found() {
         let h = heads(&[("alpine", Some("a")), ("alpine", Some("b"))]);
         let mut edges = BTreeMap::new();
-        edges.insert(0, vec![Edge { to: 1, span: Span::new(5, 5) }]);
-        edges.insert(1, vec![Edge { to: 0, span: Span::new(7, 7) }]);
+        edges.insert(
+            0,
+            vec![Edge {
+                to: 1,
+                span: Span::new(5, 5),
+            }],
+        );
+        edges.insert(
+            1,
+            vec![Edge {
+                to: 0,
+                span: Span::new(7, 7),
+            }],
+        );
         let e = check_cycles(&h, &edges).unwrap_err();
         assert_eq!(e.message, "circular dependency detected on stage: a");
-        assert_eq!(e.span, Span::new(7, 7));
+        assert_eq!(e.span, Span::new(5, 5));
         edges.remove(&1);
         assert!(check_cycles(&h, &edges).is_ok());
     }
@@ -372,12 +413,29 @@ mod tests {
     #[test]
     fn reachability_and_levels() {
         let mut edges = BTreeMap::new();
-        edges.insert(3, vec![Edge { to: 1, span: Span::default() }, Edge { to: 2, span: Span::default() }]);
-        edges.insert(2, vec![Edge { to: 0, span: Span::default() }]);
+        edges.insert(
+            3,
+            vec![
+                Edge {
+                    to: 1,
+                    span: Span::default(),
+                },
+                Edge {
+                    to: 2,
+                    span: Span::default(),
+                },
+            ],
+        );
+        edges.insert(
+            2,
+            vec![Edge {
+                to: 0,
+                span: Span::default(),
+            }],
+        );
         let r = reachable(3, &edges);
         assert_eq!(r, [0, 2, 3, 1].into());
-        let deps: BTreeMap<usize, BTreeSet<usize>> =
-            [(3, [1, 2].into()), (2, [0].into())].into();
+        let deps: BTreeMap<usize, BTreeSet<usize>> = [(3, [1, 2].into()), (2, [0].into())].into();
         let l = levels(&[0, 1, 2, 3], &deps);
         assert_eq!(l[&0], 0);
         assert_eq!(l[&1], 0);

@@ -1,6 +1,6 @@
 //! Golden build plans: every `testdata/plans/<name>.Dockerfile` is planned by the binary
-//! (`builder debug plan --platform linux/amd64 -f <name>.Dockerfile`, plus the flags in
-//! `<name>.args` when present) and the output must equal `<name>.plan`. A failing plan is
+//! (`builder debug plan -f <name>.Dockerfile` with the flags in `<name>.args` when present,
+//! and `--platform linux/amd64` unless they name a platform) and the output must equal `<name>.plan`. A failing plan is
 //! recorded as its exit code and stderr. `UPDATE_GOLDEN=1` rewrites the expected files.
 
 use std::path::Path;
@@ -9,12 +9,7 @@ use std::process::Command;
 use crate::common;
 
 fn run_case(dir: &Path, name: &str) -> String {
-    let mut args: Vec<String> = vec![
-        "debug".into(),
-        "plan".into(),
-        "--platform".into(),
-        "linux/amd64".into(),
-    ];
+    let mut args: Vec<String> = vec!["debug".into(), "plan".into()];
     let args_file = dir.join(format!("{name}.args"));
     if let Ok(text) = std::fs::read_to_string(&args_file) {
         for l in text.lines() {
@@ -24,6 +19,9 @@ fn run_case(dir: &Path, name: &str) -> String {
             }
             args.extend(l.split_whitespace().map(str::to_string));
         }
+    }
+    if !args.iter().any(|a| a == "--platform") {
+        args.extend(["--platform".to_string(), "linux/amd64".to_string()]);
     }
     args.push("-f".into());
     args.push(format!("{name}.Dockerfile"));

@@ -1,0 +1,217 @@
+//! COPY and ADD: where sources come from (`--from` stage, index, image or named context; the
+//! build context otherwise), the destination made absolute against WORKDIR, flag checks
+//! BuildKit makes at dispatch (`--chmod`, `--checksum`, URLs and git sources only for ADD),
+//! and the history text `COPY [--parents] [--chown=X] [--chmod=Y] src... dest # buildkit`.
+
+use crate::dockerfile::ast::Span;
+use crate::dockerfile::error::ParseError;
+use crate::dockerfile::instructions::{parse_chmod, AddCommand, CopyCommand, SourcesAndDest};
+
+use super::args::EnvList;
+use super::config::HistoryEntry;
+use super::dispatch::{display_name, path_in_workdir, source_stage, Ctx, Outcome, StageState};
+use super::model::{Action, CopyAction, InlineFile, LayerKind, Source};
+use super::stages::resolve_from;
+
+/// A git source as BuildKit's `ParseGitRef` recognises one (`github.com/...` counts as a
+/// local path, as there).
+pub(super) fn is_git_source(src: &str) -> bool {
+    if src.starts_with("git://") || src.starts_with("ssh://") || src.starts_with("git@") {
+        return true;
+    }
+    let rest = src
+        .strip_prefix("https://")
+        .or_else(|| src.strip_prefix("http://"));
+    match rest {
+        Some(r) => {
+            let path = r.split(['#', '?']).next().unwrap_or_default();
+            path.ends_with(".git")
+        }
+        None => false,
+    }
+}
+
+/// An HTTP(S) URL that is not a git source.
+pub(super) fn is_http_source(src: &str) -> bool {
+    (src.starts_with("http://") || src.starts_with("https://")) && !is_git_source(src)
+}
+
+struct CopyParams<'a> {
+    add: bool,
+    files: &'a SourcesAndDest,
+    from_flag: Option<&'a str>,
+    chown: Option<&'a str>,
+    chmod: Option<&'a str>,
+    link: bool,
+    parents: bool,
+    excludes: &'a [String],
+    checksum: Option<&'a str>,
+    keep_git_dir: Option<bool>,
+    unpack: Option<bool>,
+    original: &'a str,
+}
+
+fn dispatch(
+    ctx: &Ctx<'_>,
+    state: &mut StageState,
+    p: CopyParams<'_>,
+    env: &EnvList,
+    span: Span,
+) -> Result<Outcome, ParseError> {
+    let err = |m: &str| ParseError::new(span, m);
+    let keyword = if p.add { "ADD" } else { "COPY" };
+    let mut deps = Vec::new();
+    let from = match p.from_flag {
+        Some(f) => {
+            let src = resolve_from(ctx.heads, f, true, ctx.contexts, span)?;
+            if let Some(j) = source_stage(ctx, state, &src, f, span)? {
+                deps.push(j);
+            }
+            src
+        }
+        None => Source::BuildContext,
+    };
+    if let Some(m) = p.chmod {
+        parse_chmod(m).map_err(|e| ParseError::new(span, e))?;
+    }
+    if let Some(sum) = p.checksum {
+        if !p.add {
+            return Err(err("checksum can't be specified for COPY"));
+        }
+        if p.files.paths.len() != 1 {
+            return Err(err("checksum can't be specified for multiple sources"));
+        }
+        let only = &p.files.paths[0];
+        if !is_http_source(only) && !is_git_source(only) {
+            return Err(err("checksum requires HTTP(S) or Git sources"));
+        }
+        let _ = sum;
+    }
+    let mut msg = String::from(keyword);
+    if p.parents {
+        msg.push_str(" --parents");
+    }
+    if let Some(c) = p.chown {
+        msg.push_str(&format!(" --chown={c}"));
+    }
+    if let Some(c) = p.chmod {
+        msg.push_str(&format!(" --chmod={c}"));
+    }
+    for src in &p.files.paths {
+        if !p.add && is_git_source(src) {
+            return Err(err("source can't be a git ref for COPY"));
+        }
+        if !p.add && is_http_source(src) {
+            return Err(err("source can't be a URL for COPY"));
+        }
+        msg.push(' ');
+        msg.push_str(src);
+    }
+    for c in &p.files.contents {
+        msg.push_str(&format!(" <<{}", c.path));
+    }
+    msg.push(' ');
+    msg.push_str(&p.files.dest);
+    msg.push_str(" # buildkit");
+
+    let action = CopyAction {
+        add: p.add,
+        from,
+        from_flag: p.from_flag.map(str::to_string),
+        sources: p.files.paths.clone(),
+        inline: p
+            .files
+            .contents
+            .iter()
+            .map(|c| InlineFile {
+                name: c.path.clone(),
+                content: c.data.clone(),
+            })
+            .collect(),
+        dest_raw: p.files.dest.clone(),
+        dest: path_in_workdir(&state.workdir, &p.files.dest),
+        chown: p.chown.map(str::to_string),
+        chmod: p.chmod.map(str::to_string),
+        link: p.link,
+        parents: p.parents,
+        exclude: p.excludes.to_vec(),
+        checksum: p.checksum.map(str::to_string),
+        keep_git_dir: p.keep_git_dir,
+        unpack: p.unpack,
+    };
+    Ok(Outcome {
+        display: display_name(&ctx.lexer, p.original, env),
+        action: Action::Copy(action),
+        layer: LayerKind::Layer,
+        history: Some(HistoryEntry::new(msg, false)),
+        deps,
+    })
+}
+
+/// Dispatch an expanded COPY.
+pub(super) fn copy(
+    ctx: &Ctx<'_>,
+    state: &mut StageState,
+    c: &CopyCommand,
+    env: &EnvList,
+    span: Span,
+) -> Result<Outcome, ParseError> {
+    let p = CopyParams {
+        add: false,
+        files: &c.files,
+        from_flag: c.from.as_deref(),
+        chown: c.chown.as_deref(),
+        chmod: c.chmod.as_deref(),
+        link: c.link,
+        parents: c.parents,
+        excludes: &c.excludes,
+        checksum: None,
+        keep_git_dir: None,
+        unpack: None,
+        original: &c.original,
+    };
+    dispatch(ctx, state, p, env, span)
+}
+
+/// Dispatch an expanded ADD.
+pub(super) fn add(
+    ctx: &Ctx<'_>,
+    state: &mut StageState,
+    c: &AddCommand,
+    env: &EnvList,
+    span: Span,
+) -> Result<Outcome, ParseError> {
+    let p = CopyParams {
+        add: true,
+        files: &c.files,
+        from_flag: None,
+        chown: c.chown.as_deref(),
+        chmod: c.chmod.as_deref(),
+        link: c.link,
+        parents: false,
+        excludes: &c.excludes,
+        checksum: c.checksum.as_deref(),
+        keep_git_dir: c.keep_git_dir.then_some(true),
+        unpack: c.unpack,
+        original: &c.original,
+    };
+    dispatch(ctx, state, p, env, span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_and_http_sources() {
+        assert!(is_git_source("https://github.com/o/r.git"));
+        assert!(is_git_source("https://github.com/o/r.git#main:dir"));
+        assert!(is_git_source("git@github.com:o/r.git"));
+        assert!(is_git_source("git://host/r"));
+        assert!(!is_git_source("github.com/o/r"));
+        assert!(!is_git_source("https://example.com/file.tar.gz"));
+        assert!(is_http_source("https://example.com/file.tar.gz"));
+        assert!(!is_http_source("https://github.com/o/r.git"));
+        assert!(!is_http_source("./local"));
+    }
+}

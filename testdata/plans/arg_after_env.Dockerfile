@@ -1,0 +1,5 @@
+FROM busybox
+ENV LEVEL=env
+ARG LEVEL=arg
+RUN echo $LEVEL
+ENV COPY_OF_LEVEL=$LEVEL

@@ -1,0 +1,5 @@
+FROM scratch
+ARG NOVALUE
+ARG EMPTY=
+ARG ONE=1 TWO=$ONE-2
+RUN ["/bin/true"]

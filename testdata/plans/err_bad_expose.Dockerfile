@@ -1,0 +1,3 @@
+FROM alpine
+ARG PORT=http
+EXPOSE $PORT

@@ -1,0 +1,5 @@
+FROM alpine AS first
+COPY --from=later /x /x
+
+FROM alpine AS later
+RUN echo later

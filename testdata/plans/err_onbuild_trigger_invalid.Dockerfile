@@ -1,0 +1,5 @@
+FROM alpine
+RUN echo fine
+
+FROM example/broken
+RUN echo never

@@ -1,0 +1,7 @@
+FROM later AS first
+RUN echo first
+
+FROM alpine AS later
+RUN echo later
+
+FROM first

@@ -1,0 +1,5 @@
+FROM alpine AS Build
+RUN echo build
+
+FROM alpine AS final
+RUN echo final
