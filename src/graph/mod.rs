@@ -42,6 +42,7 @@ mod gofmt;
 mod model;
 mod planner;
 mod platform;
+mod prepare;
 mod reference;
 mod render;
 mod signal;
