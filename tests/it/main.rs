@@ -3,4 +3,5 @@
 mod architecture;
 mod cli;
 mod common;
+mod conformance_parser;
 mod conformance_shell;
