@@ -11,6 +11,10 @@
 //! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
 #![warn(missing_docs)]
 
+pub mod build;
 pub mod cli;
 pub mod dockerfile;
+pub mod error;
 pub mod graph;
+
+pub use error::{Error, Result};

@@ -1,6 +1,154 @@
-//! Command-line interface (placeholder until the real one lands).
+//! Command-line interface: the clap definitions of every command in the CLI contract
+//! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
+//!
+//! Commands that are not built yet fail with "not implemented yet" and exit code 2.
 
-/// Run the command line; returns the process exit code.
+mod build;
+mod debug;
+mod images;
+mod inspect;
+mod load;
+mod prune;
+mod pull;
+mod push;
+mod rmi;
+mod save;
+mod tag;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+
+/// A daemonless, rootless builder: Dockerfile + context -> OCI image.
+#[derive(Debug, Parser)]
+#[command(name = "builder", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The local store (default: $BUILDER_ROOT, else $XDG_DATA_HOME/builder, else
+    /// ~/.local/share/builder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a Dockerfile and a context.
+    Build(Box<build::BuildArgs>),
+    /// List images in the local store.
+    Images(images::ImagesArgs),
+    /// Print an image's config and manifest as JSON.
+    Inspect(inspect::InspectArgs),
+    /// Push an image from the local store to a registry.
+    Push(push::PushArgs),
+    /// Fetch an image into the local store.
+    Pull(pull::PullArgs),
+    /// Write images to a tarball for air-gapped hosts.
+    Save(save::SaveArgs),
+    /// Import an OCI or docker tarball into the local store.
+    Load(load::LoadArgs),
+    /// Give an image in the store another name.
+    Tag(tag::TagArgs),
+    /// Remove image names from the store.
+    Rmi(rmi::RmiArgs),
+    /// Free build cache and unreferenced blobs.
+    Prune(prune::PruneArgs),
+    /// Inspect how a Dockerfile is understood.
+    #[command(subcommand)]
+    Debug(debug::DebugCommand),
+}
+
+/// Run the command line in `args` (argv including the program name); returns the exit code.
+/// Errors are printed to stderr.
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(err) => {
+            report(&err);
+            err.exit_code()
+        }
+    }
+}
+
+/// Run with the process's own argv.
 pub fn run() -> i32 {
-    2
+    run_from(std::env::args_os())
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Build(args) => build::run(&args),
+        Command::Images(args) => images::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Push(args) => push::run(&args),
+        Command::Pull(args) => pull::run(&args),
+        Command::Save(args) => save::run(&args),
+        Command::Load(args) => load::run(&args),
+        Command::Tag(args) => tag::run(&args),
+        Command::Rmi(args) => rmi::run(&args),
+        Command::Prune(args) => prune::run(&args),
+        Command::Debug(cmd) => debug::run(&cmd),
+    }
+}
+
+/// Print an error and its cause chain, once each.
+fn report(err: &Error) {
+    let mut text = format!("error: {err}");
+    if let Error::Dockerfile { .. } = err {
+        // Already rendered with its own "error:" line.
+        text = err.to_string();
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!("\ncaused by: {cause}"));
+        source = cause.source();
+    }
+    eprintln!("{text}");
+}
+
+/// Split `K=V` (the value may itself contain `=`).
+fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn key_value_splits_at_first_equals() {
+        assert_eq!(
+            parse_key_value("a=b=c"),
+            Ok(("a".to_string(), "b=c".to_string()))
+        );
+        assert!(parse_key_value("=x").is_err());
+        assert!(parse_key_value("novalue").is_err());
+    }
 }

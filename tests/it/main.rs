@@ -1,4 +1,8 @@
 //! The one integration-test binary: conformance corpora, golden plans and the CLI.
 
+mod architecture;
+mod cli;
 mod common;
+mod conformance_parser;
+mod conformance_shell;
 mod instructions_corpus;

@@ -1,0 +1,111 @@
+//! `builder build [OPTIONS] CONTEXT`: flags as `docker buildx build` has them.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::error::{Error, Result};
+
+/// Progress output modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// tty on a terminal, plain otherwise.
+    Auto,
+    /// Live step display.
+    Tty,
+    /// BuildKit-like `#N [stage step/total] INSTRUCTION` lines.
+    Plain,
+    /// One JSON event per line.
+    Rawjson,
+    /// Nothing but errors.
+    Quiet,
+}
+
+/// Network modes for RUN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkMode {
+    /// Share the host network, as rootless BuildKit does.
+    Default,
+    /// A new network namespace with only `lo`.
+    None,
+    /// The host network.
+    Host,
+}
+
+/// Arguments of `builder build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The build context: a directory, `-` (a tar stream on stdin) or a `.tar`/`.tar.gz` file.
+    pub context: String,
+    /// Dockerfile (default CONTEXT/Dockerfile; `-` reads it from stdin).
+    #[arg(short, long, value_name = "PATH")]
+    pub file: Option<String>,
+    /// Name the result (repeatable).
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// Build this stage (name or index).
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Set a build arg (repeatable); `K` alone takes the value from the environment.
+    #[arg(long = "build-arg", value_name = "K=V")]
+    pub build_args: Vec<String>,
+    /// Named context: a directory, `oci-layout://PATH[:TAG][@DIGEST]` or `docker-image://REF`.
+    #[arg(long = "build-context", value_name = "NAME=VALUE", value_parser = super::parse_key_value)]
+    pub build_contexts: Vec<(String, String)>,
+    /// Run every step.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Run every step of these stages.
+    #[arg(long = "no-cache-filter", value_name = "STAGE")]
+    pub no_cache_filter: Vec<String>,
+    /// Output (repeatable): `type=oci|docker|registry|local|tar,dest=...`.
+    #[arg(short, long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// Shorthand for `-o type=registry`.
+    #[arg(long)]
+    pub push: bool,
+    /// Always check the registry for a newer base image.
+    #[arg(long)]
+    pub pull: bool,
+    /// Target platform (default: the host's).
+    #[arg(long, value_name = "os/arch[/variant]")]
+    pub platform: Option<String>,
+    /// Default network mode for RUN.
+    #[arg(long, value_enum, default_value = "default")]
+    pub network: NetworkMode,
+    /// Secret for `RUN --mount=type=secret`: `id=ID[,src=PATH|,env=VAR]`.
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
+    /// Import cache: `type=registry,ref=REF` or `type=local,src=DIR`.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Export cache: `type=registry,ref=REF` or `type=local,dest=DIR`.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
+    /// Progress output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
+    /// Print only the image id.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image (manifest) digest to this file.
+    #[arg(long, value_name = "PATH")]
+    pub iidfile: Option<PathBuf>,
+    /// Write build metadata as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub metadata_file: Option<PathBuf>,
+    /// Add a label to the image config (repeatable).
+    #[arg(long = "label", value_name = "K=V", value_parser = super::parse_key_value)]
+    pub labels: Vec<(String, String)>,
+}
+
+/// Run `builder build`: the Dockerfile is read, parsed and planned (so every Dockerfile error
+/// is reported now); executing the plan is not built yet.
+pub fn run(args: &BuildArgs) -> Result<()> {
+    let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
+    let source = crate::build::DockerfileSource::locate(&args.context, args.file.as_deref())?;
+    let text = source.read()?;
+    let dockerfile = crate::build::parse(&source.label(), &text)?;
+    let _ = (dockerfile, build_args);
+    Err(Error::NotImplemented("build (executing the plan)"))
+}

@@ -1,0 +1,45 @@
+//! The top-level error: what every command can fail with, and the exit code it maps to
+//! (0 ok, 1 build failed, 2 usage or parse error).
+
+use std::path::PathBuf;
+
+/// Any failure of a `builder` command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// The command exists in the contract but is not built yet.
+    #[error("not implemented yet: {0}")]
+    NotImplemented(&'static str),
+    /// The Dockerfile is wrong; the text already names the file and line and quotes it.
+    #[error("{rendered}")]
+    Dockerfile {
+        /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
+        rendered: String,
+    },
+    /// A file could not be read or written.
+    #[error("{action} {}", path.display())]
+    Io {
+        /// What was being done (`read Dockerfile`).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::NotImplemented(_) | Error::Dockerfile { .. } => 2,
+            Error::Io { .. } => 1,
+        }
+    }
+}
+
+/// Result with the top-level [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
