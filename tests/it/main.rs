@@ -6,3 +6,4 @@ mod common;
 mod conformance_parser;
 mod conformance_shell;
 mod instructions_corpus;
+mod instructions_expand;
