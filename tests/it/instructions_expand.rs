@@ -202,3 +202,33 @@ fn quoted_paths_in_shell_form_fail_like_buildkit() {
     assert_eq!(err.span.start, 2);
     assert!(err.message.contains("double-quote"), "{}", err.message);
 }
+
+#[test]
+fn heredocs_and_onbuild_from_the_parser() {
+    let text =
+        "FROM a\nONBUILD COPY <<EOF /x\nbody\nEOF\nCOPY <<-A <<\"B\" /d\n\taa $V\nA\nbb $V\nB\n";
+    let dockerfile = parse_dockerfile(&parse(text).unwrap()).unwrap();
+    let stage = &dockerfile.stages[0];
+    match &stage.instructions[0] {
+        Instruction::Onbuild(o) => {
+            assert_eq!(o.expression, "COPY <<EOF /x\nbody\nEOF");
+            assert_eq!(o.trigger.keyword, "copy");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut copy = stage.instructions[1].clone();
+    copy.expand(&mut StageVars::new('\\', &[("V", "1")]))
+        .unwrap();
+    match copy {
+        Instruction::Copy(c) => {
+            let bodies: Vec<(&str, &str)> = c
+                .files
+                .contents
+                .iter()
+                .map(|s| (s.path.as_str(), s.data.as_str()))
+                .collect();
+            assert_eq!(bodies, [("A", "aa 1\n"), ("B", "bb $V\n")]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
