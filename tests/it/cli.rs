@@ -133,7 +133,7 @@ fn unknown_flag_in_dockerfile() {
         &out,
         2,
         "COPY --frobnicate=1 a b",
-        "unknown flag: frobnicate",
+        "unknown flag: --frobnicate",
     );
 }
 

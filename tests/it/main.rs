@@ -5,4 +5,6 @@ mod cli;
 mod common;
 mod conformance_parser;
 mod conformance_shell;
+mod instructions_corpus;
+mod instructions_expand;
 mod plan_golden;

@@ -27,21 +27,26 @@ enum Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FlagId(usize);
 
+/// One declared flag and, after parsing, its value.
+#[derive(Debug, Clone)]
+struct Decl {
+    name: &'static str,
+    kind: Kind,
+    value: Value,
+    used: bool,
+}
+
 /// The flags an instruction accepts, declared before parsing its flag words.
 pub(crate) struct FlagSet<'a> {
     words: &'a [String],
-    names: Vec<&'static str>,
-    kinds: Vec<Kind>,
-    defaults: Vec<Value>,
+    decls: Vec<Decl>,
     setup_error: Option<String>,
 }
 
 /// Parsed flag values.
 #[derive(Debug, Clone)]
 pub(crate) struct Flags {
-    names: Vec<&'static str>,
-    values: Vec<Value>,
-    used: Vec<bool>,
+    decls: Vec<Decl>,
 }
 
 impl<'a> FlagSet<'a> {
@@ -49,23 +54,24 @@ impl<'a> FlagSet<'a> {
     pub(crate) fn new(words: &'a [String]) -> Self {
         FlagSet {
             words,
-            names: Vec::new(),
-            kinds: Vec::new(),
-            defaults: Vec::new(),
+            decls: Vec::new(),
             setup_error: None,
         }
     }
 
-    fn add(&mut self, name: &'static str, kind: Kind, default: Value) -> FlagId {
-        if self.names.contains(&name) && self.setup_error.is_none() {
+    fn add(&mut self, name: &'static str, kind: Kind, value: Value) -> FlagId {
+        if self.decls.iter().any(|d| d.name == name) && self.setup_error.is_none() {
             self.setup_error = Some(format!(
                 "error setting up flags: Duplicate flag defined: {name}"
             ));
         }
-        self.names.push(name);
-        self.kinds.push(kind);
-        self.defaults.push(default);
-        FlagId(self.names.len() - 1)
+        self.decls.push(Decl {
+            name,
+            kind,
+            value,
+            used: false,
+        });
+        FlagId(self.decls.len() - 1)
     }
 
     /// A boolean flag (`--link`, `--link=false`).
@@ -84,12 +90,11 @@ impl<'a> FlagSet<'a> {
     }
 
     /// Parse the flag words against the declarations.
-    pub(crate) fn parse(self) -> Result<Flags, String> {
+    pub(crate) fn parse(mut self) -> Result<Flags, String> {
         if let Some(e) = self.setup_error {
             return Err(e);
         }
-        let mut values = self.defaults;
-        let mut used = vec![false; self.names.len()];
+        let names: Vec<&str> = self.decls.iter().map(|d| d.name).collect();
         for word in self.words {
             if word == "--" {
                 break;
@@ -102,28 +107,26 @@ impl<'a> FlagSet<'a> {
                 None => (rest, None),
             };
             let flag_name = format!("--{name}");
-            let Some(idx) = self.names.iter().position(|n| *n == name) else {
+            let Some(decl) = self.decls.iter_mut().find(|d| d.name == name) else {
                 return Err(suggest::with_hint(
                     format!("unknown flag: {flag_name}"),
                     name,
-                    &self.names,
+                    &names,
                     true,
                 ));
             };
-            let kind = self.kinds[idx];
-            if used[idx] && kind != Kind::Strings {
+            if decl.used && decl.kind != Kind::Strings {
                 return Err(format!("duplicate flag specified: {flag_name}"));
             }
-            used[idx] = true;
-            match kind {
-                Kind::Bool => {
-                    if value == Some("") {
-                        return Err(format!("missing a value on flag: {flag_name}"));
-                    }
-                    let v = value.unwrap_or("");
-                    values[idx] = match v.to_lowercase().as_str() {
-                        "" | "true" => Value::Bool(true),
-                        "false" => Value::Bool(false),
+            decl.used = true;
+            let missing = || format!("missing a value on flag: {flag_name}");
+            match (&mut decl.value, value) {
+                (Value::Bool(_), Some("")) => return Err(missing()),
+                (Value::Bool(b), v) => {
+                    let v = v.unwrap_or("");
+                    *b = match v.to_lowercase().as_str() {
+                        "" | "true" => true,
+                        "false" => false,
                         _ => {
                             return Err(format!(
                                 "expecting boolean value for flag {flag_name}, not: {v}"
@@ -131,39 +134,27 @@ impl<'a> FlagSet<'a> {
                         }
                     };
                 }
-                Kind::String => {
-                    let Some(v) = value else {
-                        return Err(format!("missing a value on flag: {flag_name}"));
-                    };
-                    values[idx] = Value::Str(v.to_string());
-                }
-                Kind::Strings => {
-                    let Some(v) = value else {
-                        return Err(format!("missing a value on flag: {flag_name}"));
-                    };
-                    if let Value::Strs(list) = &mut values[idx] {
-                        list.push(v.to_string());
-                    }
-                }
+                (Value::Str(s), Some(v)) => *s = v.to_string(),
+                (Value::Strs(list), Some(v)) => list.push(v.to_string()),
+                (Value::Str(_) | Value::Strs(_), None) => return Err(missing()),
             }
         }
-        Ok(Flags {
-            names: self.names,
-            values,
-            used,
-        })
+        Ok(Flags { decls: self.decls })
     }
 }
 
 impl Flags {
     /// A boolean flag's value (its default when not given).
     pub(crate) fn bool(&self, id: FlagId) -> bool {
-        matches!(self.values.get(id.0), Some(Value::Bool(true)))
+        matches!(
+            self.decls.get(id.0).map(|d| &d.value),
+            Some(Value::Bool(true))
+        )
     }
 
     /// A string flag's value (its default when not given).
     pub(crate) fn string(&self, id: FlagId) -> &str {
-        match self.values.get(id.0) {
+        match self.decls.get(id.0).map(|d| &d.value) {
             Some(Value::Str(s)) => s,
             _ => "",
         }
@@ -171,7 +162,7 @@ impl Flags {
 
     /// A repeatable flag's values, in order.
     pub(crate) fn strings(&self, id: FlagId) -> &[String] {
-        match self.values.get(id.0) {
+        match self.decls.get(id.0).map(|d| &d.value) {
             Some(Value::Strs(v)) => v,
             _ => &[],
         }
@@ -179,17 +170,16 @@ impl Flags {
 
     /// True when the flag appeared in the instruction.
     pub(crate) fn is_used(&self, id: FlagId) -> bool {
-        self.used.get(id.0).copied().unwrap_or(false)
+        self.decls.get(id.0).is_some_and(|d| d.used)
     }
 
     /// Names of the flags that appeared, sorted (BuildKit's `FlagsUsed`).
     pub(crate) fn used_names(&self) -> Vec<String> {
         let mut out: Vec<String> = self
-            .names
+            .decls
             .iter()
-            .zip(&self.used)
-            .filter(|(_, u)| **u)
-            .map(|(n, _)| n.to_string())
+            .filter(|d| d.used)
+            .map(|d| d.name.to_string())
             .collect();
         out.sort();
         out

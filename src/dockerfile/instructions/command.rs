@@ -4,8 +4,9 @@
 use crate::dockerfile::ast::{Arg, Node, Span};
 use crate::dockerfile::error::ParseError;
 
-use super::bflag::FlagSet;
-use super::common::{at_least_one, err_at, handle_json_args, not_json, values, CommandLine};
+use super::common::{
+    at_least_one, err_at, handle_json_args, no_flags, not_json, values, CommandLine,
+};
 
 /// `CMD command` (shell form) or `CMD ["exe", "arg"]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +55,6 @@ pub struct OnbuildCommand {
     pub span: Span,
     /// The instruction as written, trimmed.
     pub original: String,
-}
-
-fn no_flags(node: &Node) -> Result<(), ParseError> {
-    FlagSet::new(&node.flags)
-        .parse()
-        .map(|_| ())
-        .map_err(|e| err_at(node, e))
 }
 
 pub(crate) fn parse_cmd(node: &Node) -> Result<CmdCommand, ParseError> {

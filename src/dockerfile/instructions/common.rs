@@ -7,6 +7,16 @@
 use crate::dockerfile::ast::Node;
 use crate::dockerfile::error::ParseError;
 
+use super::bflag::FlagSet;
+
+/// Parse the flags of an instruction that accepts none: any flag is unknown.
+pub(crate) fn no_flags(node: &Node) -> Result<(), ParseError> {
+    FlagSet::new(&node.flags)
+        .parse()
+        .map(|_| ())
+        .map_err(|e| err_at(node, e))
+}
+
 /// An error at the lines of `node`.
 pub(crate) fn err_at(node: &Node, message: impl Into<String>) -> ParseError {
     ParseError::new(node.span, message)

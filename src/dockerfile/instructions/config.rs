@@ -4,8 +4,7 @@
 use crate::dockerfile::ast::{Node, Span};
 use crate::dockerfile::error::ParseError;
 
-use super::bflag::FlagSet;
-use super::common::{at_least_one, err_at, exactly_one, parse_kvps, values, KeyValue};
+use super::common::{at_least_one, err_at, exactly_one, no_flags, parse_kvps, values, KeyValue};
 use super::expand::{self, Expander};
 
 /// `ENV key=value ...` (or the legacy `ENV key value`).
@@ -161,14 +160,6 @@ impl StopSignalCommand {
     pub fn expand(&mut self, ex: &mut dyn Expander) -> Result<(), ParseError> {
         expand::word_in_place(ex, self.span, &mut self.signal)
     }
-}
-
-/// Parse flags of an instruction that accepts none (any flag is unknown).
-fn no_flags(node: &Node) -> Result<(), ParseError> {
-    FlagSet::new(&node.flags)
-        .parse()
-        .map(|_| ())
-        .map_err(|e| err_at(node, e))
 }
 
 fn original(node: &Node) -> String {

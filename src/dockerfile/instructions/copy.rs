@@ -50,7 +50,11 @@ impl SourcesAndDest {
 pub struct CopyCommand {
     /// Sources and destination.
     pub files: SourcesAndDest,
-    /// `--from`: stage name, stage index, named context or image. Never expanded.
+    /// `--from`: stage name, stage index, named context or image. Not expanded by
+    /// [`CopyCommand::expand`]: BuildKit expands it against global ARGs only, when it builds
+    /// the stage graph, and a variable it cannot resolve there fails with `variable
+    /// expansion is not supported for --from, define a new stage with FROM using ARG from
+    /// global scope as a workaround`.
     pub from: Option<String>,
     /// `--chown=user[:group]`.
     pub chown: Option<String>,

@@ -19,8 +19,9 @@
 //! | FROM | base name and `--platform`, against global ARGs only ([`super::Stage::expanded_base`]) | |
 //!
 //! Never expanded: RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK commands, MAINTAINER, ONBUILD,
-//! `--exclude`, `--network`, `--security`, `--device`, and COPY `--from` (BuildKit refuses
-//! variables there at dispatch).
+//! `--exclude`, `--network`, `--security`, `--device`. COPY `--from` is left to the stage
+//! graph, which expands it against global ARGs only (see [`super::CopyCommand::from`]);
+//! RUN `--mount` `from=` may not contain variables at all.
 
 use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;

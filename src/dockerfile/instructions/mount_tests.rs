@@ -249,18 +249,7 @@ fn key_and_type_errors() {
 }
 
 #[test]
-fn csv_quoting() {
-    assert_eq!(
-        csv_fields(r#"type=bind,"source=a,b",target=/x"#).unwrap(),
-        ["type=bind", "source=a,b", "target=/x"]
-    );
-    assert_eq!(csv_fields(r#""a""b",c"#).unwrap(), [r#"a"b"#, "c"]);
-    assert_eq!(csv_fields("a,,b").unwrap(), ["a", "", "b"]);
-    assert_eq!(csv_fields("a,").unwrap(), ["a", ""]);
-    assert!(csv_fields("").unwrap().is_empty());
-    assert!(csv_fields(r#"a"b"#).unwrap_err().contains("bare \""));
-    assert!(csv_fields(r#""ab"c"#).unwrap_err().contains("extraneous"));
-    assert!(csv_fields(r#""ab"#).unwrap_err().contains("extraneous"));
+fn csv_errors_reach_the_user() {
     assert_eq!(
         MountSpec::first_pass(r#"a"b"#).unwrap_err(),
         "failed to parse csv mounts: parse error on line 1, column 2: bare \" in non-quoted-field"

@@ -7,8 +7,9 @@ use crate::dockerfile::error::ParseError;
 
 use super::bflag::FlagSet;
 use super::common::{err_at, CommandLine};
+use super::csv::csv_fields;
 use super::expand::Expander;
-use super::mount::{csv_fields, MountSpec};
+use super::mount::MountSpec;
 use super::suggest;
 
 /// `RUN [--mount=...] [--network=...] [--security=...] [--device=...] <command>`.

@@ -37,7 +37,7 @@ mod node;
 mod shlex;
 mod text;
 
-use super::ast::{Ast, Heredoc, Node, Span, Warning};
+use super::ast::{Arg, Ast, Heredoc, Node, Span, Warning};
 use super::error::ParseError;
 use directives::DirectiveScanner;
 use lines::{is_blank, is_comment, trim_continuation, trim_newline, LineReader};
@@ -142,7 +142,7 @@ impl<'a> Parser<'a> {
             node::node_from_line(&line, self.escape, span).map_err(|m| ParseError::new(span, m))?;
         if node::can_contain_heredoc(&node) && line.contains("<<") {
             node.heredocs = self.read_heredocs(&line, start)?;
-            node.span.end = self.lines.consumed();
+            set_end(&mut node, self.lines.consumed());
         }
         node.prev_comment = std::mem::take(&mut self.comments);
         self.children.push(node);
@@ -191,6 +191,18 @@ impl<'a> Parser<'a> {
             });
         }
         Ok(heredocs)
+    }
+}
+
+/// Extend the span of `node`, and of the instructions nested in it, to line `end`.
+fn set_end(node: &mut Node, end: usize) {
+    let mut current = Some(node);
+    while let Some(n) = current {
+        n.span.end = end;
+        current = match n.args.first_mut() {
+            Some(Arg::Nested(inner)) => Some(inner),
+            _ => None,
+        };
     }
 }
 

@@ -197,6 +197,7 @@ fn onbuild_heredocs_attach_to_onbuild() {
         panic!("no nested node");
     };
     assert_eq!(inner.keyword, "run");
+    assert_eq!(inner.span, Span::new(1, 3));
 }
 
 #[test]
