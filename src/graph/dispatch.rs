@@ -381,20 +381,35 @@ fn dispatch_one(
     }
 }
 
-/// The stage a `--from` source names, if it is a stage; errors when it is not dispatched
-/// yet (a later stage).
+/// How a step uses another stage, for messages.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Use {
+    /// `COPY --from`.
+    Copy,
+    /// `RUN --mount from=`.
+    Mount,
+}
+
+/// The stage a `--from` source names, if it is a stage; an error when that stage is not
+/// built yet (a later stage): `cannot copy from stage "x", it needs to be defined before
+/// current stage "y"` (BuildKit's words; the same check for mounts says "mount").
 pub(super) fn source_stage(
     ctx: &Ctx<'_>,
     state: &StageState,
     source: &Source,
     from: &str,
+    how: Use,
     span: Span,
 ) -> Result<Option<usize>, ParseError> {
+    let verb = match how {
+        Use::Copy => "copy",
+        Use::Mount => "mount",
+    };
     match source {
         Source::Stage(j) if *j >= state.index => Err(ParseError::new(
             span,
             format!(
-                "cannot copy from stage {from:?}, it needs to be defined before current stage {:?}",
+                "cannot {verb} from stage {from:?}, it needs to be defined before current stage {:?}",
                 ctx.stage_name(state.index)
             ),
         )),

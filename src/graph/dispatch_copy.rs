@@ -9,7 +9,7 @@ use crate::dockerfile::instructions::{parse_chmod, AddCommand, CopyCommand, Sour
 
 use super::args::EnvList;
 use super::config::HistoryEntry;
-use super::dispatch::{display_name, path_in_workdir, source_stage, Ctx, Outcome, StageState};
+use super::dispatch::{display_name, path_in_workdir, source_stage, Ctx, Outcome, StageState, Use};
 use super::model::{Action, CopyAction, InlineFile, LayerKind, Source};
 use super::stages::resolve_from;
 
@@ -64,7 +64,7 @@ fn dispatch(
     let from = match p.from_flag {
         Some(f) => {
             let src = resolve_from(ctx.heads, f, true, ctx.contexts, span)?;
-            if let Some(j) = source_stage(ctx, state, &src, f, span)? {
+            if let Some(j) = source_stage(ctx, state, &src, f, Use::Copy, span)? {
                 deps.push(j);
             }
             src

@@ -11,7 +11,7 @@ use crate::dockerfile::instructions::{MountType, RunCommand};
 
 use super::args::EnvList;
 use super::config::HistoryEntry;
-use super::dispatch::{clean_abs, source_stage, Ctx, Outcome, StageState};
+use super::dispatch::{clean_abs, source_stage, Ctx, Outcome, StageState, Use};
 use super::dispatch_config::with_shell;
 use super::model::{Action, InlineFile, LayerKind, PlannedMount, RunAction};
 use super::stages::resolve_from;
@@ -119,7 +119,7 @@ fn plan_mounts(
         let from = match &mount.from {
             Some(f) if !matches!(mount.kind, MountType::Tmpfs) => {
                 let src = resolve_from(ctx.heads, f, false, ctx.contexts, span)?;
-                if let Some(j) = source_stage(ctx, state, &src, f, span)? {
+                if let Some(j) = source_stage(ctx, state, &src, f, Use::Mount, span)? {
                     deps.push(j);
                 }
                 Some(src)

@@ -22,9 +22,14 @@
 //!    variables, config effects, history entries ([`Step`]).
 //! 6. Parallel levels: stages of one level have no path between them.
 //!
-//! Known differences from BuildKit are listed in [`planner`](self)'s report in the final
-//! report of the task and in `render`; in short: no lint warnings, no base-image platform
-//! auto-detection, no `SOURCE_DATE_EPOCH` timestamps, WORKDIR's layer is `Mkdir`.
+//! Known differences from BuildKit: no lint warnings (BuildKit's build checks); base images
+//! are not inspected for their platform (no platform auto-detection, no
+//! `InvalidBaseImagePlatform`); `SOURCE_DATE_EPOCH` is not applied to history timestamps
+//! (there are none here); a named context always starts from BuildKit's empty-image config
+//! (`PATH`, `WorkingDir=/`), even a `docker-image://` one; WORKDIR's directory is a [`LayerKind::Mkdir`] step
+//! (BuildKit writes a layer history entry and drops the layer if it turns out empty); a
+//! `RUN --mount from=` of a later stage is an error (BuildKit mounts an unbuilt state); a
+//! cycle error points at the first instruction of the cycle only.
 //!
 //! Module map: `args` (scoping), `stages` (references, target, levels), `dispatch*`
 //! (per-instruction effects), `config` (image config and history), `platform`,
