@@ -74,18 +74,16 @@ fn dispatch(
     if let Some(m) = p.chmod {
         parse_chmod(m).map_err(|e| ParseError::new(span, e))?;
     }
-    if let Some(sum) = p.checksum {
+    if p.checksum.is_some() {
         if !p.add {
             return Err(err("checksum can't be specified for COPY"));
         }
-        if p.files.paths.len() != 1 {
+        let [only] = p.files.paths.as_slice() else {
             return Err(err("checksum can't be specified for multiple sources"));
-        }
-        let only = &p.files.paths[0];
+        };
         if !is_http_source(only) && !is_git_source(only) {
             return Err(err("checksum requires HTTP(S) or Git sources"));
         }
-        let _ = sum;
     }
     let mut msg = String::from(keyword);
     if p.parents {

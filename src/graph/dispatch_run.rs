@@ -59,9 +59,9 @@ fn heredoc_args(
     heredocs: &[Heredoc],
     prepend_shell: bool,
 ) -> Result<(Vec<String>, Option<InlineFile>), String> {
-    if heredocs.is_empty() {
+    let Some(doc) = heredocs.first() else {
         return Ok((args.to_vec(), None));
-    }
+    };
     let [line] = args else {
         return Err(format!(
             "parsing produced an invalid run command: [{}]",
@@ -72,7 +72,6 @@ fn heredoc_args(
         return Err(format!("parsing produced an invalid run command: [{line}]"));
     }
     if is_single_heredoc(line) {
-        let doc = &heredocs[0];
         if state.platform.os != "windows" && doc.content.starts_with("#!") {
             let file = InlineFile {
                 name: doc.name.clone(),
