@@ -16,5 +16,6 @@ pub mod cli;
 pub mod dockerfile;
 pub mod error;
 pub mod graph;
+pub mod store;
 
 pub use error::{Error, Result};
