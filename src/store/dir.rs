@@ -16,7 +16,7 @@ use tempfile::NamedTempFile;
 use super::atomic::{self, TEMP_PREFIX};
 use super::digest::{require_sha256, sha256_digest_from_hex, Sha256};
 use super::error::{Result, StoreError};
-use super::images::ImageIndex;
+use super::images::NameIndex;
 use super::{BlobInfo, BlobStore, BlobWriter};
 
 /// The blob store in a directory (the `--root`).
@@ -42,8 +42,8 @@ impl DirStore {
     }
 
     /// The image name index of this store (`ROOT/images.json`).
-    pub fn images(&self) -> ImageIndex {
-        ImageIndex::new(&self.root)
+    pub fn images(&self) -> NameIndex {
+        NameIndex::new(&self.root)
     }
 
     /// Where the blob `digest` lives (whether or not it is there).

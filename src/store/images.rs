@@ -56,7 +56,7 @@ struct IndexFile {
     images: BTreeMap<String, ImageRecord>,
 }
 
-/// An image found by [`ImageIndex::resolve`].
+/// An image found by [`NameIndex::resolve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The image's manifest.
@@ -67,7 +67,7 @@ pub struct Resolved {
 
 /// The name index of a store root.
 #[derive(Debug, Clone)]
-pub struct ImageIndex {
+pub struct NameIndex {
     path: PathBuf,
     lock: PathBuf,
 }
@@ -98,10 +98,10 @@ fn settable_name(name: &str) -> Result<String> {
     Ok(r.to_string())
 }
 
-impl ImageIndex {
+impl NameIndex {
     /// The index of the store at `root` (the files are created on first write).
     pub fn new(root: &Path) -> Self {
-        ImageIndex {
+        NameIndex {
             path: root.join("images.json"),
             lock: root.join("images.lock"),
         }
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn set_get_list_remove() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = ImageIndex::new(dir.path());
+        let idx = NameIndex::new(dir.path());
         assert!(idx.list().unwrap().is_empty());
         let a = record(b"a");
         assert_eq!(idx.set("app", a.clone()).unwrap(), None);
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn names_with_digests_or_bad_syntax_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = ImageIndex::new(dir.path());
+        let idx = NameIndex::new(dir.path());
         let d = sha256(b"x");
         let err = idx.set(&format!("app@{d}"), record(b"x")).unwrap_err();
         assert!(err.to_string().contains("use a tag"), "{err}");
@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn resolve_by_name_digest_and_prefix() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = ImageIndex::new(dir.path());
+        let idx = NameIndex::new(dir.path());
         let a = record(b"a");
         idx.set("app", a.clone()).unwrap();
         idx.set("app:v1", a.clone()).unwrap();
@@ -358,7 +358,7 @@ mod tests {
             for t in 0..8 {
                 let root = dir.path().to_path_buf();
                 s.spawn(move || {
-                    let idx = ImageIndex::new(&root);
+                    let idx = NameIndex::new(&root);
                     for i in 0..25 {
                         let name = format!("app{t}:v{i}");
                         idx.set(&name, record(name.as_bytes())).unwrap();
@@ -366,7 +366,7 @@ mod tests {
                 });
             }
         });
-        let all = ImageIndex::new(dir.path()).list().unwrap();
+        let all = NameIndex::new(dir.path()).list().unwrap();
         assert_eq!(all.len(), 200);
         for t in 0..8 {
             for i in 0..25 {
@@ -381,7 +381,7 @@ mod tests {
     fn corrupt_index_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("images.json"), b"{not json").unwrap();
-        let err = ImageIndex::new(dir.path()).list().unwrap_err();
+        let err = NameIndex::new(dir.path()).list().unwrap_err();
         assert!(err.to_string().contains("corrupt"), "{err}");
     }
 }

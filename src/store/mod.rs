@@ -35,7 +35,7 @@ use oci_spec::image::{Descriptor, Digest, MediaType};
 
 pub use dir::DirStore;
 pub use error::{Result, StoreError};
-pub use images::{ImageIndex, ImageRecord, Resolved};
+pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
 pub use reference::Reference;
 pub use root::default_root;
