@@ -7,3 +7,4 @@ mod conformance_parser;
 mod conformance_shell;
 mod instructions_corpus;
 mod instructions_expand;
+mod store_cli;
