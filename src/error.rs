@@ -18,6 +18,12 @@ pub enum Error {
         /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
         rendered: String,
     },
+    /// The local store failed (a missing image, a bad name, a corrupt index, IO).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// An image in the local store could not be read or written.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -36,7 +42,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::NotImplemented(_) | Error::Dockerfile { .. } => 2,
-            Error::Io { .. } => 1,
+            Error::Io { .. } | Error::Store(_) | Error::Image(_) => 1,
         }
     }
 }

@@ -9,6 +9,10 @@
 //!
 //! - [`dockerfile`]: text -> AST with spans -> typed instructions (pure).
 //! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
+//! - [`store`]: the local store: sha256, content-addressed blobs, atomic writes, locks, image
+//!   names.
+//! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
+//!   store.
 #![warn(missing_docs)]
 
 pub mod build;
@@ -16,5 +20,7 @@ pub mod cli;
 pub mod dockerfile;
 pub mod error;
 pub mod graph;
+pub mod image;
+pub mod store;
 
 pub use error::{Error, Result};

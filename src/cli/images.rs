@@ -1,8 +1,12 @@
-//! `builder images`: list images in the local store.
+//! `builder images`: list images in the local store (name, digest, size, created).
+
+use std::path::Path;
+use std::time::SystemTime;
 
 use clap::Args;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::image::{read_image, time::human_age};
 
 /// Arguments of `builder images`.
 #[derive(Debug, Args)]
@@ -12,7 +16,93 @@ pub struct ImagesArgs {
     pub quiet: bool,
 }
 
+/// The first 12 hex digits of a digest, as Docker shows image ids.
+pub(crate) fn short_digest(digest: &oci_spec::image::Digest) -> &str {
+    let hex = digest.digest();
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// A size in Docker's words: decimal units, three significant digits (`1.23MB`).
+fn human_size(size: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = size as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let text = if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", units.get(unit).copied().unwrap_or("B"))
+}
+
 /// Run `builder images`.
-pub fn run(_args: &ImagesArgs) -> Result<()> {
-    Err(Error::NotImplemented("images (the local store)"))
+pub fn run(args: &ImagesArgs, root: Option<&Path>) -> Result<()> {
+    let store = super::open_store(root)?;
+    let images = store.images().list()?;
+    if args.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for record in images.values() {
+            if seen.insert(record.digest.to_string()) {
+                println!("{}", short_digest(&record.digest));
+            }
+        }
+        return Ok(());
+    }
+    let now = SystemTime::now();
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "DIGEST".to_string(),
+        "SIZE".to_string(),
+        "CREATED".to_string(),
+    ]];
+    for (name, record) in &images {
+        // A damaged image still gets listed, so that it can be removed.
+        let size = read_image(&store, &record.digest)
+            .map(|img| human_size(img.size()))
+            .unwrap_or_else(|_| "?".into());
+        let created = record
+            .created
+            .as_deref()
+            .map(|c| human_age(c, now))
+            .unwrap_or_default();
+        rows.push([
+            name.clone(),
+            short_digest(&record.digest).to_string(),
+            size,
+            created,
+        ]);
+    }
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    for [name, digest, size, created] in &rows {
+        let line = format!("{name:<w0$}   {digest:<w1$}   {size:<w2$}   {created}");
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(2048), "2.05kB");
+        assert_eq!(human_size(1_234_567), "1.23MB");
+        assert_eq!(human_size(45_600_000), "45.6MB");
+        assert_eq!(human_size(7_000_000_000), "7GB");
+    }
 }

@@ -16,11 +16,12 @@ mod save;
 mod tag;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Result};
+use crate::store::DirStore;
 
 /// A daemonless, rootless builder: Dockerfile + context -> OCI image.
 #[derive(Debug, Parser)]
@@ -96,17 +97,27 @@ pub fn run() -> i32 {
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Build(args) => build::run(&args),
-        Command::Images(args) => images::run(&args),
-        Command::Inspect(args) => inspect::run(&args),
+        Command::Images(args) => images::run(&args, cli.root.as_deref()),
+        Command::Inspect(args) => inspect::run(&args, cli.root.as_deref()),
         Command::Push(args) => push::run(&args),
         Command::Pull(args) => pull::run(&args),
         Command::Save(args) => save::run(&args),
         Command::Load(args) => load::run(&args),
-        Command::Tag(args) => tag::run(&args),
-        Command::Rmi(args) => rmi::run(&args),
+        Command::Tag(args) => tag::run(&args, cli.root.as_deref()),
+        Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
         Command::Prune(args) => prune::run(&args),
         Command::Debug(cmd) => debug::run(&cmd),
     }
+}
+
+/// The local store: `--root`, else the default place (CLI.md).
+fn open_store(root: Option<&Path>) -> Result<DirStore> {
+    let root = crate::store::default_root(root, |k| std::env::var_os(k)).ok_or_else(|| {
+        Error::Usage(
+            "cannot find the local store: pass --root or set $BUILDER_ROOT or $HOME".into(),
+        )
+    })?;
+    Ok(DirStore::new(root)?)
 }
 
 /// Print an error and its cause chain, once each.

@@ -1,8 +1,13 @@
-//! `builder rmi NAME...`: remove image names from the store.
+//! `builder rmi NAME...`: remove image names from the store. A name removes that name; a
+//! digest or digest prefix removes every name of that image. Blobs stay until `prune`.
+
+use std::path::Path;
 
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::store::images::canonical_name;
+use crate::store::DirStore;
 
 /// Arguments of `builder rmi`.
 #[derive(Debug, Args)]
@@ -12,7 +17,52 @@ pub struct RmiArgs {
     pub names: Vec<String>,
 }
 
-/// Run `builder rmi`.
-pub fn run(_args: &RmiArgs) -> Result<()> {
-    Err(Error::NotImplemented("rmi (the local store)"))
+/// Remove one name, or every name of one image; returns the names removed.
+fn remove(store: &DirStore, query: &str) -> Result<Vec<String>> {
+    let names = store.images();
+    if let Ok(key) = canonical_name(query) {
+        if names.get(&key)?.is_some() {
+            names.remove(&key)?;
+            return Ok(vec![key]);
+        }
+    }
+    let found = names.resolve(query)?;
+    let digest = found.record.digest.clone();
+    let removed = names.update(|images| {
+        let doomed: Vec<String> = images
+            .iter()
+            .filter(|(_, r)| r.digest == digest)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in &doomed {
+            images.remove(n);
+        }
+        Ok(doomed)
+    })?;
+    Ok(removed)
+}
+
+/// Run `builder rmi`: every name is tried; each failure is reported, and the command fails
+/// if any did.
+pub fn run(args: &RmiArgs, root: Option<&Path>) -> Result<()> {
+    let store = super::open_store(root)?;
+    let mut last_error: Option<Error> = None;
+    for query in &args.names {
+        match remove(&store, query) {
+            Ok(removed) => {
+                for name in removed {
+                    println!("Untagged: {name}");
+                }
+            }
+            Err(e) => {
+                if let Some(previous) = last_error.replace(e) {
+                    eprintln!("error: {previous}");
+                }
+            }
+        }
+    }
+    match last_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

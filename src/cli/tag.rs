@@ -1,8 +1,11 @@
 //! `builder tag SRC DEST`: give an image in the store another name.
 
+use std::path::Path;
+
 use clap::Args;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::image::find_image;
 
 /// Arguments of `builder tag`.
 #[derive(Debug, Args)]
@@ -14,6 +17,10 @@ pub struct TagArgs {
 }
 
 /// Run `builder tag`.
-pub fn run(_args: &TagArgs) -> Result<()> {
-    Err(Error::NotImplemented("tag (the local store)"))
+pub fn run(args: &TagArgs, root: Option<&Path>) -> Result<()> {
+    let store = super::open_store(root)?;
+    let names = store.images();
+    let found = find_image(&store, &names, &args.src)?;
+    names.set(&args.dest, found.record)?;
+    Ok(())
 }

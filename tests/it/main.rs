@@ -8,3 +8,4 @@ mod conformance_shell;
 mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
+mod store_cli;
