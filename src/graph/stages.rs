@@ -128,7 +128,8 @@ pub(super) fn resolve_from(
     external(from, contexts, span)
 }
 
-/// The target stage: by name (case-insensitive), else the last stage.
+/// The target stage: by name (case-insensitive), else by index (the CLI contract's
+/// `--target STAGE` takes either; a stage named like a number wins), else the last stage.
 pub(super) fn resolve_target(
     heads: &[StageHead],
     target: Option<&str>,
@@ -140,6 +141,9 @@ pub(super) fn resolve_target(
             .ok_or_else(|| ParseError::at_line(0, "dockerfile contains no stages to build"));
     };
     if let Some(i) = find_by_name(heads, heads.len(), t) {
+        return Ok(i);
+    }
+    if let Some(i) = t.parse::<usize>().ok().filter(|i| *i < heads.len()) {
         return Ok(i);
     }
     let names: Vec<String> = heads.iter().filter_map(|h| h.name.clone()).collect();
@@ -383,6 +387,22 @@ mod tests {
             e.message,
             "target stage \"zzzzzz\" not found; stages are: build, final"
         );
+    }
+
+    #[test]
+    fn target_by_index_unless_a_stage_has_that_name() {
+        let h = heads(&[
+            ("alpine", Some("build")),
+            ("alpine", None),
+            ("alpine", Some("1")),
+        ]);
+        assert_eq!(resolve_target(&h, Some("0")).unwrap(), 0);
+        assert_eq!(
+            resolve_target(&h, Some("1")).unwrap(),
+            2,
+            "a stage named 1 wins"
+        );
+        assert!(resolve_target(&h, Some("3")).is_err());
     }
 
     #[test]
