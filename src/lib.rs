@@ -13,6 +13,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod graph;
