@@ -17,5 +17,6 @@ pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod graph;
+pub mod solve;
 
 pub use error::{Error, Result};
