@@ -17,10 +17,12 @@
 
 pub mod build;
 pub mod cli;
+pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod graph;
 pub mod image;
 pub mod store;
+pub mod solve;
 
 pub use error::{Error, Result};

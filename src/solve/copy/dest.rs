@@ -1,0 +1,163 @@
+//! The destination image as the COPY engine sees it before the step: a read-only view of
+//! the parent rootfs (the lower layers), asked for one path at a time. The engine needs it
+//! to follow symlinks in the destination path, to know whether the destination is an
+//! existing directory, and to give parent directories it must recreate in the new layer the
+//! metadata they already have in the image.
+//!
+//! Paths are absolute and clean (`/usr/bin`); the engine only asks about paths whose parent
+//! directories it has already resolved, so an implementation never has to follow symlinks.
+
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// The kind of a filesystem entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link.
+    Symlink,
+    /// A device, fifo or socket.
+    Other,
+}
+
+/// Metadata of an entry of the destination image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestMeta {
+    /// Its kind.
+    pub kind: EntryKind,
+    /// Permission, set-id and sticky bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Access time (seconds, nanoseconds).
+    pub atime: (i64, i64),
+    /// Modification time (seconds, nanoseconds).
+    pub mtime: (i64, i64),
+}
+
+impl DestMeta {
+    /// The metadata of a host file (from `lstat`).
+    pub fn from_metadata(m: &Metadata) -> DestMeta {
+        let ft = m.file_type();
+        let kind = if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else if ft.is_symlink() {
+            EntryKind::Symlink
+        } else {
+            EntryKind::Other
+        };
+        DestMeta {
+            kind,
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+            gid: m.gid(),
+            atime: (m.atime(), m.atime_nsec()),
+            mtime: (m.mtime(), m.mtime_nsec()),
+        }
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+}
+
+/// Read-only access to the destination image's filesystem before the step.
+pub trait DestFs {
+    /// The entry at `path`, without following a final symlink; `None` when absent.
+    fn lstat(&self, path: &str) -> io::Result<Option<DestMeta>>;
+    /// The target of the symlink at `path`.
+    fn read_link(&self, path: &str) -> io::Result<PathBuf>;
+    /// Opens the regular file at `path` for reading (to copy it up for a hard link).
+    fn open(&self, path: &str) -> io::Result<File>;
+}
+
+/// An empty destination: `FROM scratch`, or `COPY --link`, which never looks at the
+/// previous state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmptyDest;
+
+impl DestFs for EmptyDest {
+    fn lstat(&self, _path: &str) -> io::Result<Option<DestMeta>> {
+        Ok(None)
+    }
+    fn read_link(&self, path: &str) -> io::Result<PathBuf> {
+        Err(io::Error::new(io::ErrorKind::NotFound, path.to_string()))
+    }
+    fn open(&self, path: &str) -> io::Result<File> {
+        Err(io::Error::new(io::ErrorKind::NotFound, path.to_string()))
+    }
+}
+
+/// A destination whose rootfs is a plain directory (a merged view of the lower layers).
+#[derive(Debug, Clone)]
+pub struct RootfsDir {
+    root: PathBuf,
+}
+
+impl RootfsDir {
+    /// A view of the rootfs at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> RootfsDir {
+        RootfsDir { root: root.into() }
+    }
+
+    fn host(&self, path: &str) -> PathBuf {
+        let rel = path.trim_start_matches('/');
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
+    }
+}
+
+fn not_found_as_none(e: io::Error) -> io::Result<Option<DestMeta>> {
+    match e.raw_os_error() {
+        Some(code) if code == nix::libc::ENOENT || code == nix::libc::ENOTDIR => Ok(None),
+        _ => Err(e),
+    }
+}
+
+impl DestFs for RootfsDir {
+    fn lstat(&self, path: &str) -> io::Result<Option<DestMeta>> {
+        match std::fs::symlink_metadata(self.host(path)) {
+            Ok(m) => Ok(Some(DestMeta::from_metadata(&m))),
+            Err(e) => not_found_as_none(e),
+        }
+    }
+    fn read_link(&self, path: &str) -> io::Result<PathBuf> {
+        std::fs::read_link(self.host(path))
+    }
+    fn open(&self, path: &str) -> io::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(self.host(path))
+    }
+}
+
+/// Whether a host path is absent (for lstat results on the layer itself).
+pub(crate) fn lstat_opt(path: &Path) -> io::Result<Option<Metadata>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => match e.raw_os_error() {
+            Some(code) if code == nix::libc::ENOENT || code == nix::libc::ENOTDIR => Ok(None),
+            _ => Err(e),
+        },
+    }
+}
+
+/// Whether a file type is a device, fifo or socket.
+pub(crate) fn is_special(ft: &std::fs::FileType) -> bool {
+    ft.is_block_device() || ft.is_char_device() || ft.is_fifo() || ft.is_socket()
+}

@@ -1,0 +1,366 @@
+//! Copying source entries into the layer with `cp -a` semantics, as fsutil's copier does:
+//! directories recursively (symlinks inside are copied as symlinks, hard links inside one
+//! source are kept), files with their content, mode, times and xattrs, devices and fifos
+//! recreated; owner 0:0 from the build context, kept from stages and images, or `--chown`;
+//! `--chmod` applied to every file and directory; `--exclude` and `--parents` include
+//! patterns applied to paths relative to the copied source.
+
+use std::collections::HashMap;
+use std::fs::{Metadata, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
+
+use super::chmod::Mode;
+use super::dest::{is_special, DestMeta};
+use super::error::CopyError;
+use super::layer::{times_of, Layer, Probe, Target};
+use super::source::{ignore_check, SrcTree};
+use super::CopyStats;
+use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
+
+/// Where the walk is in the source tree.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pos {
+    /// Real path relative to the tree root (for `.dockerignore`).
+    pub rel: String,
+    /// Path relative to the copied source (for `--exclude` and `--parents`).
+    pub sub: String,
+    pub ignore: MatchInfo,
+    pub exclude: MatchInfo,
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// Copies source entries into a layer.
+pub(crate) struct Copier<'r, 'a> {
+    pub layer: Layer<'a>,
+    pub tree: SrcTree<'r>,
+    pub chown: Option<(u32, u32)>,
+    pub chmod: Option<&'r Mode>,
+    pub excludes: Option<&'r Matcher>,
+    /// `--parents` include patterns for the current source.
+    pub includes: Option<Matcher>,
+    pub stats: CopyStats,
+    /// Directories seen while looking for include matches, created only when needed.
+    pending: Vec<(Target, Metadata, bool)>,
+    links: HashMap<(u64, u64), String>,
+}
+
+impl<'r, 'a> Copier<'r, 'a> {
+    pub(crate) fn new(layer: Layer<'a>, tree: SrcTree<'r>) -> Copier<'r, 'a> {
+        Copier {
+            layer,
+            tree,
+            chown: None,
+            chmod: None,
+            excludes: None,
+            includes: None,
+            stats: CopyStats::default(),
+            pending: Vec::new(),
+            links: HashMap::new(),
+        }
+    }
+
+    /// The owner a copied entry gets.
+    pub(crate) fn owner_of(&self, meta: &Metadata) -> (u32, u32) {
+        match self.chown {
+            Some(owner) => owner,
+            None if self.tree.preserve_owner => (meta.uid(), meta.gid()),
+            None => (0, 0),
+        }
+    }
+
+    /// The owner of directories the copy creates on the way.
+    pub(crate) fn new_dir_owner(&self) -> (u32, u32) {
+        self.chown.unwrap_or((0, 0))
+    }
+
+    /// Copies the contents of source directory `src_rel` into directory `dest` (which
+    /// exists, or is created by the caller). The directory's own metadata is not copied.
+    pub(crate) fn copy_contents(&mut self, src_rel: &str, dest: &Target) -> Result<(), CopyError> {
+        let probe = self.layer.probe(dest)?;
+        self.ensure_dir(dest, &probe)?;
+        let probe = self.layer.probe(dest)?;
+        let pos = Pos {
+            rel: src_rel.to_string(),
+            sub: String::new(),
+            ignore: self.tree.ignore_info(src_rel),
+            exclude: MatchInfo::default(),
+        };
+        let all = self.includes.is_none();
+        self.copy_children(&pos, dest, &probe, all)
+    }
+
+    /// Copies one entry (a file, or a directory with everything below it) to `target`.
+    pub(crate) fn copy_one(
+        &mut self,
+        src_rel: &str,
+        meta: &Metadata,
+        target: &Target,
+    ) -> Result<(), CopyError> {
+        let probe = self.layer.probe(target)?;
+        let pos = Pos {
+            rel: src_rel.to_string(),
+            sub: String::new(),
+            ignore: self.tree.ignore_info(src_rel),
+            exclude: MatchInfo::default(),
+        };
+        self.copy_entry(&pos, meta, target, &probe)
+    }
+
+    /// Writes a file that has no source entry (a heredoc, a download) at `t`: `mode`
+    /// before `--chmod`, owner `--chown` or root, `mtime` if known (else now).
+    pub(crate) fn write_new_file(
+        &mut self,
+        t: &Target,
+        content: &mut dyn std::io::Read,
+        mode: u32,
+        mtime: Option<(i64, i64)>,
+    ) -> Result<(), CopyError> {
+        let probe = self.layer.probe(t)?;
+        self.layer.clear_for_file(t, &probe)?;
+        let host = self.layer.host(&t.path);
+        let mut dst = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&host)
+            .map_err(CopyError::io("write", &t.path))?;
+        let n = std::io::copy(content, &mut dst).map_err(CopyError::io("write", &t.path))?;
+        drop(dst);
+        self.stats.bytes += n;
+        self.stats.files += 1;
+        self.layer.set_owner(&host, &t.path, self.new_dir_owner())?;
+        let mode = match self.chmod {
+            Some(m) => m.apply(mode, false),
+            None => mode,
+        };
+        self.layer.set_mode(&host, &t.path, mode)?;
+        match mtime {
+            Some(mt) => self.layer.set_times(&host, &t.path, mt, mt),
+            None => Ok(()),
+        }
+    }
+
+    /// A directory to copy into: an image directory is recreated in the layer, anything
+    /// else is an error.
+    fn ensure_dir(&mut self, t: &Target, probe: &Probe) -> Result<bool, CopyError> {
+        match (&probe.upper, &probe.lower) {
+            (Some(m), _) if m.is_dir() => Ok(false),
+            (None, Some(l)) if l.is_dir() => {
+                self.layer.materialize(t, l)?;
+                Ok(false)
+            }
+            (None, None) => {
+                self.layer.create_dir(t, 0o755, self.new_dir_owner())?;
+                Ok(true)
+            }
+            _ => Err(CopyError::NotADirectory {
+                path: t.path.clone(),
+            }),
+        }
+    }
+
+    fn copy_children(
+        &mut self,
+        dir: &Pos,
+        target: &Target,
+        probe: &Probe,
+        all: bool,
+    ) -> Result<(), CopyError> {
+        let host = self.tree.host(&dir.rel);
+        let mut names: Vec<_> = std::fs::read_dir(&host)
+            .map_err(CopyError::io("read source directory", &host))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(CopyError::io("read source directory", &host))?;
+        names.sort();
+        for os_name in names {
+            let Some(name) = os_name.to_str() else {
+                return Err(CopyError::UnsupportedFile {
+                    path: host.join(&os_name).display().to_string(),
+                });
+            };
+            let rel = join(&dir.rel, name);
+            let child_host = self.tree.host(&rel);
+            let meta = std::fs::symlink_metadata(&child_host)
+                .map_err(CopyError::io("read source", &child_host))?;
+            let is_dir = meta.is_dir();
+            let (verdict, ignore) = ignore_check(self.tree.ignore, &rel, is_dir, &dir.ignore);
+            if verdict == Verdict::Skip {
+                continue;
+            }
+            let sub = join(&dir.sub, name);
+            let mut child_all = all;
+            if !all {
+                match self.includes.as_ref().map(|m| m.include(&sub, is_dir)) {
+                    Some(Inclusion::Full) | None => child_all = true,
+                    Some(Inclusion::Partial) if is_dir => {}
+                    Some(_) => continue,
+                }
+            }
+            let (verdict, exclude) = ignore_check(self.excludes, &sub, is_dir, &dir.exclude);
+            if verdict == Verdict::Skip {
+                continue;
+            }
+            let child = self.layer.child(target, probe, name);
+            let child_probe = self.layer.probe(&child)?;
+            let pos = Pos {
+                rel,
+                sub,
+                ignore,
+                exclude,
+            };
+            if child_all {
+                self.copy_entry(&pos, &meta, &child, &child_probe)?;
+            } else {
+                self.pending.push((child.clone(), meta, false));
+                self.copy_children(&pos, &child, &child_probe, false)?;
+                self.pending.pop();
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the directories passed on the way to an include match, with their source
+    /// metadata (fsutil's createParentDirs).
+    fn flush_pending(&mut self) -> Result<(), CopyError> {
+        for i in 0..self.pending.len() {
+            let Some((t, meta, done)) = self.pending.get(i).cloned() else {
+                continue;
+            };
+            if done {
+                continue;
+            }
+            let probe = self.layer.probe(&t)?;
+            let created = self.ensure_dir(&t, &probe)?;
+            if created {
+                self.apply_meta(&t, &meta)?;
+            }
+            if let Some(entry) = self.pending.get_mut(i) {
+                entry.2 = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_entry(
+        &mut self,
+        pos: &Pos,
+        meta: &Metadata,
+        t: &Target,
+        probe: &Probe,
+    ) -> Result<(), CopyError> {
+        self.flush_pending()?;
+        let ft = meta.file_type();
+        let src_host = self.tree.host(&pos.rel);
+        if ft.is_dir() {
+            self.ensure_dir(t, probe)?;
+            let probe = self.layer.probe(t)?;
+            self.copy_children(pos, t, &probe, true)?;
+            self.apply_meta(t, meta)?;
+            self.stats.dirs += 1;
+            return Ok(());
+        }
+        self.layer.clear_for_file(t, probe)?;
+        let dst_host = self.layer.host(&t.path);
+        if ft.is_file() {
+            let key = (meta.dev(), meta.ino());
+            if meta.nlink() > 1 {
+                if let Some(first) = self.links.get(&key) {
+                    if std::fs::hard_link(self.layer.host(first), &dst_host).is_ok() {
+                        self.stats.hardlinks += 1;
+                        return Ok(());
+                    }
+                }
+            }
+            let mut src = OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&src_host)
+                .map_err(CopyError::io("read source", &src_host))?;
+            let mut dst = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .mode(0o600)
+                .open(&dst_host)
+                .map_err(CopyError::io("write", &t.path))?;
+            let n = std::io::copy(&mut src, &mut dst).map_err(CopyError::io("copy to", &t.path))?;
+            self.stats.bytes += n;
+            self.stats.files += 1;
+            if meta.nlink() > 1 {
+                self.links.insert(key, t.path.clone());
+            }
+        } else if ft.is_symlink() {
+            let link =
+                std::fs::read_link(&src_host).map_err(CopyError::io("read symlink", &src_host))?;
+            std::os::unix::fs::symlink(&link, &dst_host)
+                .map_err(CopyError::io("create symlink", &t.path))?;
+            self.stats.symlinks += 1;
+        } else if is_special(&ft) {
+            let kind = SFlag::from_bits_truncate(meta.mode() & SFlag::S_IFMT.bits());
+            mknod(
+                &dst_host,
+                kind,
+                NixMode::from_bits_truncate(0o600),
+                meta.rdev(),
+            )
+            .map_err(|e| CopyError::io("create device", &t.path)(e.into()))?;
+            self.stats.specials += 1;
+        } else {
+            return Err(CopyError::UnsupportedFile {
+                path: src_host.display().to_string(),
+            });
+        }
+        self.apply_meta(t, meta)?;
+        copy_xattrs(&src_host, &dst_host);
+        Ok(())
+    }
+
+    /// Owner, mode (`--chmod`) and times of a copied entry; directory times are deferred.
+    fn apply_meta(&mut self, t: &Target, meta: &Metadata) -> Result<(), CopyError> {
+        let host = self.layer.host(&t.path);
+        let src = DestMeta::from_metadata(meta);
+        self.layer.set_owner(&host, &t.path, self.owner_of(meta))?;
+        let (atime, mtime) = times_of(meta);
+        if meta.file_type().is_symlink() {
+            return self.layer.set_times(&host, &t.path, atime, mtime);
+        }
+        let mode = match self.chmod {
+            Some(m) => m.apply(src.mode, meta.is_dir()),
+            None => src.mode,
+        };
+        self.layer.set_mode(&host, &t.path, mode)?;
+        if meta.is_dir() {
+            self.layer.defer_times(&t.path, atime, mtime);
+            Ok(())
+        } else {
+            self.layer.set_times(&host, &t.path, atime, mtime)
+        }
+    }
+}
+
+/// Copies extended attributes, ignoring failures as BuildKit does; SELinux labels of the
+/// host are never carried into the image.
+fn copy_xattrs(src: &std::path::Path, dst: &std::path::Path) {
+    let Ok(names) = xattr::list(src) else {
+        return;
+    };
+    for name in names {
+        if name.to_string_lossy().starts_with("security.selinux") {
+            continue;
+        }
+        if let Ok(Some(value)) = xattr::get(src, &name) {
+            let _ = xattr::set(dst, &name, &value);
+        }
+    }
+}
