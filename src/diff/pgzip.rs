@@ -32,9 +32,19 @@ pub(crate) fn compress<W: Write>(
     level: u32,
     rx: Receiver<Vec<u8>>,
     back: Sender<Vec<u8>>,
-    mut out: W,
+    out: W,
 ) -> io::Result<W> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    compress_with(workers, level, rx, back, out)
+}
+
+fn compress_with<W: Write>(
+    workers: usize,
+    level: u32,
+    rx: Receiver<Vec<u8>>,
+    back: Sender<Vec<u8>>,
+    mut out: W,
+) -> io::Result<W> {
     out.write_all(&header(level))?;
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers * 2);
@@ -110,7 +120,6 @@ impl InOrder {
 }
 
 fn worker(level: u32, jobs: &Mutex<Receiver<Job>>, done: &Sender<Done>, back: &Sender<Vec<u8>>) {
-    let mut deflate = Compress::new(flate2::Compression::new(level), false);
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
@@ -119,7 +128,10 @@ fn worker(level: u32, jobs: &Mutex<Receiver<Job>>, done: &Sender<Done>, back: &S
         let Ok(job) = job else { return };
         let mut crc = crc32fast::Hasher::new();
         crc.update(&job.data);
-        deflate.reset();
+        // A fresh deflater per block: a reused one keeps the previous block's bytes in its
+        // window, and matches near a block's end could then depend on which block this
+        // worker happened to compress before (the output would vary run to run).
+        let mut deflate = Compress::new(flate2::Compression::new(level), false);
         let deflated = block(&mut deflate, &job.data, job.dictionary.as_deref());
         let len = job.data.len() as u64;
         let _ = back.send(job.data);
@@ -176,14 +188,57 @@ mod tests {
 
     use super::*;
 
-    fn pgzip(data: &[u8], chunk: usize) -> Vec<u8> {
+    fn pgzip_with(workers: usize, data: &[u8], chunk: usize) -> Vec<u8> {
         let (tx, rx) = mpsc::channel();
         let (back, _keep) = mpsc::channel();
         for c in data.chunks(chunk) {
             tx.send(c.to_vec()).unwrap();
         }
         drop(tx);
-        compress(6, rx, back, Vec::new()).unwrap()
+        compress_with(workers, 6, rx, back, Vec::new()).unwrap()
+    }
+
+    /// base64 of pseudo-random bytes, like the benchmark's context files.
+    fn base64ish(len: usize) -> Vec<u8> {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ALPHABET[(x % 64) as usize]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reused_deflaters_made_output_vary_between_runs() {
+        // Regression: a deflater reused across blocks kept stale window bytes, and the
+        // output depended on which worker had compressed which block before.
+        let data = base64ish(1 << 20);
+        let one = pgzip_with(1, &data, 64 * 1024);
+        assert_eq!(pgzip_with(3, &data, 64 * 1024), one);
+    }
+
+    fn pgzip(data: &[u8], chunk: usize) -> Vec<u8> {
+        pgzip_with(2, data, chunk)
+    }
+
+    #[test]
+    fn output_does_not_depend_on_the_worker_count() {
+        // Small blocks of text with long repeats across block ends.
+        let mut data = Vec::new();
+        for i in 0..20_000u32 {
+            data.extend_from_slice(
+                format!("entry {} {}\n", i % 97, "abc".repeat((i % 13) as usize)).as_bytes(),
+            );
+        }
+        let one = pgzip_with(1, &data, 4096);
+        for workers in [2, 3, 5] {
+            assert_eq!(pgzip_with(workers, &data, 4096), one, "{workers} workers");
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!   including one the same layer created a moment earlier or swapped for a directory;
 //! - an existing path is removed (never followed) before it is replaced, except a
 //!   directory merged with a directory;
-//! - hard-link targets are resolved the same way and must already exist inside the root;
+//! - hard-link targets are resolved the same way and must already exist inside the root
+//!   (for [`unpack`], inside the same layer: overlay cannot link across layers);
 //! - whiteouts of `.`, `..` or an empty name are rejected;
 //! - device nodes need the privilege to make them; without it they are skipped with a
 //!   warning (whiteouts, char 0/0, are allowed unprivileged since Linux 5.8);
@@ -18,15 +19,18 @@
 //! `DIR/.wh..wh..opq` -> xattr `user.overlay.opaque=y` on `DIR`. The snapshotter always
 //! mounts overlay with `userxattr`, so the `user.` namespace is the one that counts.
 
+mod attrs;
+mod nodes;
+mod whiteout;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use rustix::fs::FileType;
-use rustix::io::Errno;
 
 use super::entry::{self, components, join, Meta};
 use super::error::{Result, SnapshotError};
@@ -302,255 +306,5 @@ impl<'o> Unpacker<'o> {
 
     pub(super) fn warn(&mut self, message: String) {
         self.stats.warnings.push(message);
-    }
-
-    fn file(
-        &mut self,
-        e: &mut tar::Entry<'_, impl Read>,
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        meta: &Meta,
-        shown: &str,
-    ) -> Result<()> {
-        let mut file = fsops::create_file(dir, name)
-            .map_err(|source| self.io(shown, "create file", source))?;
-        loop {
-            let n = match e.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(SnapshotError::Read(source)),
-            };
-            let chunk = self.buf.get(..n).unwrap_or(&[]);
-            file.write_all(chunk)
-                .map_err(|source| self.io(shown, "write file", source))?;
-            self.stats.bytes += n as u64;
-        }
-        self.owner(dir, name, meta, true, shown)?;
-        self.set_xattrs(e, dir, name, shown)?;
-        fsops::chmod(dir, name, meta.mode).map_err(|source| self.io(shown, "set mode", source))?;
-        self.times(dir, name, meta, shown)
-    }
-
-    fn hard_link(
-        &mut self,
-        target: &[u8],
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        shown: &str,
-    ) -> Result<()> {
-        let reject = |problem: &str| SnapshotError::Rejected {
-            entry: shown.to_string(),
-            problem: problem.to_string(),
-        };
-        let parts = components(target).map_err(|p| reject(&format!("hard link target: {p}")))?;
-        let Some((&base, parents)) = parts.split_last() else {
-            return Err(reject("hard link to the root is not allowed"));
-        };
-        let from = self
-            .root
-            .dir(parents, false)
-            .map_err(|e| self.walk_error(e, parents, shown, "hard link target directory"))?;
-        let from_name = OsStr::from_bytes(base);
-        let st = fsops::lstat(from.as_fd(), from_name)
-            .map_err(|source| self.io(shown, "inspect hard link target", source))?;
-        let shown_target = String::from_utf8_lossy(target);
-        match st.as_ref().map(fsops::file_type) {
-            None => Err(reject(&format!(
-                "hard link target {shown_target:?} does not exist in this layer or below it"
-            ))),
-            Some(FileType::Directory) => Err(reject("hard link to a directory is not allowed")),
-            Some(FileType::CharacterDevice) if st.is_some_and(|s| s.st_rdev == 0) => {
-                Err(reject("hard link to a whiteout is not allowed"))
-            }
-            Some(_) => fsops::link(from.as_fd(), from_name, dir, name)
-                .map_err(|source| self.io(shown, "create hard link", source)),
-        }
-    }
-
-    /// A device or fifo; `false` when skipped.
-    fn node(
-        &mut self,
-        e: &mut tar::Entry<'_, impl Read>,
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        meta: &Meta,
-        shown: &str,
-    ) -> Result<bool> {
-        let h = e.header();
-        let (major, minor) = (
-            h.device_major().ok().flatten().unwrap_or(0),
-            h.device_minor().ok().flatten().unwrap_or(0),
-        );
-        let kind = match h.entry_type() {
-            tar::EntryType::Char => FileType::CharacterDevice,
-            tar::EntryType::Block => FileType::BlockDevice,
-            _ => FileType::Fifo,
-        };
-        if kind == FileType::CharacterDevice
-            && (major, minor) == (0, 0)
-            && self.target == Target::OverlayLower
-        {
-            self.warn(format!(
-                "skipped {shown:?}: a char device 0/0 would read as an overlay whiteout"
-            ));
-            self.stats.skipped += 1;
-            return Ok(false);
-        }
-        match fsops::mknod(dir, name, kind, meta.mode, major, minor) {
-            Ok(()) => {}
-            Err(err) if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) => {
-                self.warn(format!(
-                    "skipped device {shown:?}: no privilege to create device nodes"
-                ));
-                self.stats.skipped += 1;
-                return Ok(false);
-            }
-            Err(source) => return Err(self.io(shown, "create device node", source)),
-        }
-        self.owner(dir, name, meta, true, shown)?;
-        self.set_xattrs(e, dir, name, shown)?;
-        fsops::chmod(dir, name, meta.mode).map_err(|source| self.io(shown, "set mode", source))?;
-        self.times(dir, name, meta, shown)?;
-        Ok(true)
-    }
-
-    fn whiteout(&mut self, parents: &[&[u8]], gone: &[u8], meta: &Meta, shown: &str) -> Result<()> {
-        let name = OsStr::from_bytes(gone);
-        self.stats.whiteouts += 1;
-        match self.target {
-            Target::OverlayLower => {
-                let dir = self.parent(parents, shown)?;
-                fsops::remove_all(dir.as_fd(), name)
-                    .map_err(|source| self.io(shown, "replace existing path", source))?;
-                fsops::mknod(dir.as_fd(), name, FileType::CharacterDevice, 0, 0, 0).map_err(|source| {
-                    self.io(shown, "create overlay whiteout (char device 0/0; needs Linux 5.8 or privilege)", source)
-                })?;
-                self.times(dir.as_fd(), name, meta, shown)
-            }
-            Target::Flatten => {
-                // Nothing to delete when the parent is missing or not a real directory.
-                let Ok(dir) = self.root.dir(parents, false) else {
-                    return Ok(());
-                };
-                self.cache = None;
-                fsops::remove_all(dir.as_fd(), name)
-                    .map_err(|source| self.io(shown, "delete whited-out path", source))
-            }
-        }
-    }
-
-    fn opaque(&mut self, dir_parts: &[&[u8]], shown: &str) -> Result<()> {
-        self.stats.opaques += 1;
-        match self.target {
-            Target::OverlayLower => {
-                let dir = self.parent(dir_parts, shown)?;
-                self.mark_opaque(dir.as_fd(), OsStr::new(""), shown)
-            }
-            Target::Flatten => {
-                let Ok(dir) = self.root.dir(dir_parts, false) else {
-                    return Ok(());
-                };
-                self.cache = None;
-                let prefix = join(dir_parts);
-                let created = &self.created;
-                let keep = |child: &[u8]| {
-                    let mut p = prefix.clone();
-                    if !p.is_empty() {
-                        p.push(b'/');
-                    }
-                    p.extend_from_slice(child);
-                    created.contains(&p)
-                };
-                fsops::clear_dir(dir.as_fd(), OsStr::new("."), &keep)
-                    .map_err(|source| self.io(shown, "clear opaque directory", source))
-            }
-        }
-    }
-
-    fn mark_opaque(&self, dir: BorrowedFd<'_>, name: &OsStr, shown: &str) -> Result<()> {
-        fsops::set_xattr(dir, name, b"user.overlay.opaque", b"y").map_err(|source| {
-            self.io(
-                shown,
-                "mark directory opaque (xattr user.overlay.opaque)",
-                source,
-            )
-        })
-    }
-
-    fn times(&self, dir: BorrowedFd<'_>, name: &OsStr, meta: &Meta, shown: &str) -> Result<()> {
-        fsops::set_mtime(dir, name, meta.mtime, meta.nanos)
-            .map_err(|source| self.io(shown, "set modification time", source))
-    }
-
-    fn finish_dirs(&mut self) -> Result<()> {
-        let dirs = std::mem::take(&mut self.dirs);
-        for d in dirs.iter().rev() {
-            let parts: Vec<&[u8]> = d.path.iter().map(Vec::as_slice).collect();
-            // Removed or replaced by a later entry: nothing to finish.
-            let Ok(fd) = self.root.dir(&parts, false) else {
-                continue;
-            };
-            let shown = String::from_utf8_lossy(&join(&parts)).into_owned();
-            let dot = OsStr::new(".");
-            fsops::chmod(fd.as_fd(), dot, d.meta.mode)
-                .map_err(|source| self.io(&shown, "set directory mode", source))?;
-            fsops::set_mtime(fd.as_fd(), dot, d.meta.mtime, d.meta.nanos)
-                .map_err(|source| self.io(&shown, "set directory time", source))?;
-        }
-        Ok(())
-    }
-
-    fn owner(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        meta: &Meta,
-        fresh: bool,
-        shown: &str,
-    ) -> Result<()> {
-        if self.owners_off || (fresh && meta.uid == self.euid && meta.gid == self.egid) {
-            return Ok(());
-        }
-        match fsops::chown(dir, name, meta.uid, meta.gid) {
-            Ok(()) => Ok(()),
-            Err(err)
-                if self.opts.owners == Owners::BestEffort
-                    && matches!(err.raw_os_error(), Some(c) if c == Errno::PERM.raw_os_error() || c == Errno::INVAL.raw_os_error()) =>
-            {
-                self.owners_off = true;
-                self.warn(format!(
-                    "file owners from the layer are not kept (no privilege to change owner, first at {shown:?})"
-                ));
-                Ok(())
-            }
-            Err(source) => Err(self.io(shown, "set owner", source)),
-        }
-    }
-
-    fn set_xattrs(
-        &mut self,
-        e: &mut tar::Entry<'_, impl Read>,
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        shown: &str,
-    ) -> Result<()> {
-        let xattrs = entry::xattrs(e).map_err(SnapshotError::Read)?;
-        for (key, value) in xattrs {
-            let key_shown = String::from_utf8_lossy(&key).into_owned();
-            if entry::is_overlay_xattr(&key) {
-                self.warn(format!("dropped overlay xattr {key_shown} of {shown:?}"));
-                continue;
-            }
-            match fsops::set_xattr(dir, name, &key, &value) {
-                Ok(()) => {}
-                Err(err) if matches!(err.raw_os_error(), Some(c) if [Errno::PERM, Errno::NOTSUP, Errno::ACCESS].iter().any(|e| e.raw_os_error() == c)) =>
-                {
-                    self.warn(format!("xattr {key_shown} of {shown:?} not set: {err}"));
-                }
-                Err(source) => return Err(self.io(shown, "set xattr", source)),
-            }
-        }
-        Ok(())
     }
 }
