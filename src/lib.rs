@@ -4,25 +4,32 @@
 //! The pipeline, top to bottom (imports flow downstream only):
 //!
 //! ```text
-//! cli -> build -> context -> dockerfile -> graph -> solve -> image -> export
+//! cli -> build -> context -> dockerfile -> graph -> solve -> snapshot/diff -> store -> image -> export
 //! ```
 //!
+//! - [`cli`]: the commands of the CLI contract; [`build`]: orchestration.
+//! - [`context`]: the build context — directory or tar, `.dockerignore`.
 //! - [`dockerfile`]: text -> AST with spans -> typed instructions (pure).
 //! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
+//! - [`solve`]: executing steps (COPY/ADD so far).
+//! - [`snapshot`]: snapshots (prepare / commit / view) and safe layer unpacking.
+//! - [`diff`]: a change set on disk -> a deterministic layer blob, digests in one pass.
 //! - [`store`]: the local store: sha256, content-addressed blobs, atomic writes, locks, image
 //!   names.
 //! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
 //!   store.
 #![warn(missing_docs)]
 
-pub mod build;
 pub mod cli;
+pub mod build;
 pub mod context;
 pub mod dockerfile;
-pub mod error;
 pub mod graph;
-pub mod image;
-pub mod store;
 pub mod solve;
+pub mod snapshot;
+pub mod diff;
+pub mod store;
+pub mod image;
+pub mod error;
 
 pub use error::{Error, Result};

@@ -1,0 +1,310 @@
+//! Layer tar -> directory, safely: [`unpack`] makes one overlay lower directory per layer
+//! (whiteouts become overlay whiteouts), [`apply`] flattens layers into one plain tree
+//! (whiteouts delete). Both share one entry loop and the same safety rules:
+//!
+//! - leading `/` is stripped and `.` dropped (contained); `..` anywhere is rejected;
+//! - parents are walked component by component with `O_NOFOLLOW`: an entry whose parent is
+//!   a symlink (or a file) is rejected, so nothing is ever written through a symlink,
+//!   including one the same layer created a moment earlier or swapped for a directory;
+//! - an existing path is removed (never followed) before it is replaced, except a
+//!   directory merged with a directory;
+//! - hard-link targets are resolved the same way and must already exist inside the root
+//!   (for [`unpack`], inside the same layer: overlay cannot link across layers);
+//! - whiteouts of `.`, `..` or an empty name are rejected;
+//! - device nodes need the privilege to make them; without it they are skipped with a
+//!   warning (whiteouts, char 0/0, are allowed unprivileged since Linux 5.8);
+//! - `trusted.overlay.*` and `user.overlay.*` xattrs in a layer are dropped with a warning.
+//!
+//! Overlay form written by [`unpack`]: `.wh.NAME` -> char device 0/0 at `NAME`;
+//! `DIR/.wh..wh..opq` -> xattr `user.overlay.opaque=y` on `DIR`. The snapshotter always
+//! mounts overlay with `userxattr`, so the `user.` namespace is the one that counts.
+
+mod attrs;
+mod nodes;
+mod whiteout;
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::FileType;
+
+use super::entry::{self, components, join, Meta};
+use super::error::{Result, SnapshotError};
+use super::fsops::{self, Root, WalkError};
+
+/// What to do with the owners recorded in a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Owners {
+    /// Set them when permitted; without the privilege, keep ours and warn once.
+    #[default]
+    BestEffort,
+    /// Set them; failing to is an error.
+    Required,
+    /// Leave every file owned by us.
+    Ignore,
+}
+
+/// How to unpack.
+#[derive(Debug, Clone, Default)]
+pub struct UnpackOptions {
+    /// Owner handling.
+    pub owners: Owners,
+}
+
+/// What an unpack did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnpackStats {
+    /// Entries written (files, directories, links, nodes).
+    pub entries: u64,
+    /// Bytes of regular-file content written.
+    pub bytes: u64,
+    /// Whiteouts applied.
+    pub whiteouts: u64,
+    /// Opaque markers applied.
+    pub opaques: u64,
+    /// Entries skipped (the root itself, unsupported or unpermitted nodes).
+    pub skipped: u64,
+    /// Things the user may want to know (skipped devices, dropped xattrs, owners kept).
+    pub warnings: Vec<String>,
+}
+
+/// Unpack one layer into `dest` (an existing, normally empty directory) as an overlay lower
+/// directory: whiteouts become char devices 0/0, opaque markers `user.overlay.opaque=y`.
+///
+/// The layer may be plain, gzip or zstd (detected).
+pub fn unpack(layer: impl Read, dest: &Path, opts: &UnpackOptions) -> Result<UnpackStats> {
+    Unpacker::new(dest, Target::OverlayLower, opts)?.run(layer)
+}
+
+/// Apply one layer on top of the plain tree in `dest`: whiteouts delete, opaque markers
+/// clear the directory of what earlier layers put there. Call once per layer, bottom up.
+pub fn apply(layer: impl Read, dest: &Path, opts: &UnpackOptions) -> Result<UnpackStats> {
+    Unpacker::new(dest, Target::Flatten, opts)?.run(layer)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    OverlayLower,
+    Flatten,
+}
+
+/// A directory whose mode and time are set last (children first), so that a read-only
+/// directory can still be filled and its mtime is not disturbed.
+struct DeferredDir {
+    path: Vec<Vec<u8>>,
+    meta: Meta,
+}
+
+pub(crate) struct Unpacker<'o> {
+    root: Root,
+    target: Target,
+    opts: &'o UnpackOptions,
+    stats: UnpackStats,
+    /// The last parent directory resolved, by components.
+    cache: Option<(Vec<Vec<u8>>, OwnedFd)>,
+    dirs: Vec<DeferredDir>,
+    /// Flatten mode: paths this layer wrote (an opaque marker keeps them).
+    created: HashSet<Vec<u8>>,
+    owners_off: bool,
+    euid: u32,
+    egid: u32,
+    buf: Vec<u8>,
+}
+
+impl<'o> Unpacker<'o> {
+    fn new(dest: &Path, target: Target, opts: &'o UnpackOptions) -> Result<Self> {
+        let root = Root::open(dest).map_err(|source| SnapshotError::Io {
+            action: "open unpack destination",
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        Ok(Unpacker {
+            root,
+            target,
+            opts,
+            stats: UnpackStats::default(),
+            cache: None,
+            dirs: Vec::new(),
+            created: HashSet::new(),
+            owners_off: opts.owners == Owners::Ignore,
+            euid: rustix::process::geteuid().as_raw(),
+            egid: rustix::process::getegid().as_raw(),
+            buf: vec![0u8; 1 << 20],
+        })
+    }
+
+    fn run(mut self, layer: impl Read) -> Result<UnpackStats> {
+        let reader = super::decompress(layer).map_err(SnapshotError::Read)?;
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(SnapshotError::Read)? {
+            let mut entry = entry.map_err(SnapshotError::Read)?;
+            self.entry(&mut entry)?;
+        }
+        self.finish_dirs()?;
+        Ok(self.stats)
+    }
+
+    fn entry(&mut self, e: &mut tar::Entry<'_, impl Read>) -> Result<()> {
+        let raw = e.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let reject = |problem: &str| SnapshotError::Rejected {
+            entry: shown.clone(),
+            problem: problem.to_string(),
+        };
+        let kind = e.header().entry_type();
+        if matches!(kind, tar::EntryType::XGlobalHeader) {
+            return Ok(());
+        }
+        let parts = components(&raw).map_err(reject)?;
+        let Some((&base, parents)) = parts.split_last() else {
+            self.stats.skipped += 1; // the root itself
+            return Ok(());
+        };
+        let meta = entry::meta(e)
+            .map_err(|source| self.io(&shown, "read header", source))?
+            .map_err(reject)?;
+        if let Some(rest) = base.strip_prefix(b".wh.") {
+            if rest == b".wh..opq" {
+                return self.opaque(parents, &shown);
+            }
+            if rest.starts_with(b".wh.") {
+                self.warn(format!("skipped aufs metadata entry {shown:?}"));
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            if rest.is_empty() || rest == b"." || rest == b".." {
+                return Err(reject(
+                    "whiteout of \".\", \"..\" or the root is not allowed",
+                ));
+            }
+            return self.whiteout(parents, rest, &meta, &shown);
+        }
+        let parent = self.parent(parents, &shown)?;
+        let name = OsStr::from_bytes(base);
+        let is_dir = kind == tar::EntryType::Directory;
+
+        let mut merged = false;
+        let mut replaced_whiteout = false;
+        let existing = fsops::lstat(parent.as_fd(), name)
+            .map_err(|source| self.io(&shown, "inspect existing path", source))?;
+        if let Some(st) = existing {
+            let ft = fsops::file_type(&st);
+            if is_dir && ft == FileType::Directory {
+                merged = true;
+            } else {
+                replaced_whiteout = ft == FileType::CharacterDevice && st.st_rdev == 0;
+                fsops::remove_all(parent.as_fd(), name)
+                    .map_err(|source| self.io(&shown, "replace existing path", source))?;
+            }
+        }
+
+        let fresh = !merged;
+        match kind {
+            tar::EntryType::Directory => {
+                if !merged {
+                    fsops::mkdir(parent.as_fd(), name, 0o700)
+                        .map_err(|source| self.io(&shown, "create directory", source))?;
+                }
+                self.owner(parent.as_fd(), name, &meta, fresh, &shown)?;
+                self.set_xattrs(e, parent.as_fd(), name, &shown)?;
+                if replaced_whiteout && self.target == Target::OverlayLower {
+                    // Deleted then re-created in one layer: hide what lies below.
+                    self.mark_opaque(parent.as_fd(), name, &shown)?;
+                }
+                let mut path: Vec<Vec<u8>> = parents.iter().map(|p| p.to_vec()).collect();
+                path.push(base.to_vec());
+                self.dirs.push(DeferredDir { path, meta });
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.file(e, parent.as_fd(), name, &meta, &shown)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = e.link_name_bytes().unwrap_or_default().into_owned();
+                if target.is_empty() {
+                    return Err(reject("symlink has an empty target"));
+                }
+                fsops::symlink(&target, parent.as_fd(), name)
+                    .map_err(|source| self.io(&shown, "create symlink", source))?;
+                self.owner(parent.as_fd(), name, &meta, fresh, &shown)?;
+                self.set_xattrs(e, parent.as_fd(), name, &shown)?;
+                self.times(parent.as_fd(), name, &meta, &shown)?;
+            }
+            tar::EntryType::Link => {
+                let target = e.link_name_bytes().unwrap_or_default().into_owned();
+                self.hard_link(&target, parent.as_fd(), name, &shown)?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                if !self.node(e, parent.as_fd(), name, &meta, &shown)? {
+                    return Ok(());
+                }
+            }
+            other => {
+                return Err(reject(&format!(
+                    "unsupported entry type {:?}",
+                    char::from(other.as_byte())
+                )))
+            }
+        }
+        self.stats.entries += 1;
+        if self.target == Target::Flatten {
+            self.created.insert(join(&parts));
+        }
+        Ok(())
+    }
+
+    /// The directory `parents` (created as needed), never through a symlink.
+    fn parent(&mut self, parents: &[&[u8]], shown: &str) -> Result<OwnedFd> {
+        if let Some((path, fd)) = &self.cache {
+            if path.iter().map(Vec::as_slice).eq(parents.iter().copied()) {
+                return rustix::io::dup(fd).map_err(|e| self.io(shown, "open parent", e.into()));
+            }
+        }
+        let fd = self
+            .root
+            .dir(parents, true)
+            .map_err(|e| self.walk_error(e, parents, shown, "parent"))?;
+        let dup = rustix::io::dup(&fd).map_err(|e| self.io(shown, "open parent", e.into()))?;
+        self.cache = Some((parents.iter().map(|p| p.to_vec()).collect(), dup));
+        Ok(fd)
+    }
+
+    fn walk_error(&self, e: WalkError, parts: &[&[u8]], shown: &str, role: &str) -> SnapshotError {
+        let upto = |i: usize| {
+            String::from_utf8_lossy(&join(parts.get(..=i).unwrap_or(parts))).into_owned()
+        };
+        let problem = match e {
+            WalkError::NotDir(i, true) => format!(
+                "{role} {:?} is a symlink; writing through symlinks is not allowed",
+                upto(i)
+            ),
+            WalkError::NotDir(i, false) => format!("{role} {:?} is not a directory", upto(i)),
+            WalkError::Missing(i) => format!("{role} {:?} does not exist", upto(i)),
+            WalkError::Io(source) => return self.io(shown, "open parent directory", source),
+        };
+        SnapshotError::Rejected {
+            entry: shown.to_string(),
+            problem,
+        }
+    }
+
+    pub(super) fn io(
+        &self,
+        shown: &str,
+        action: &'static str,
+        source: std::io::Error,
+    ) -> SnapshotError {
+        SnapshotError::Entry {
+            entry: shown.to_string(),
+            action,
+            source,
+        }
+    }
+
+    pub(super) fn warn(&mut self, message: String) {
+        self.stats.warnings.push(message);
+    }
+}
