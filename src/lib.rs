@@ -13,12 +13,15 @@
 //!   names.
 //! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
 //!   store.
+//! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
+//!   `oci-layout://`).
 #![warn(missing_docs)]
 
 pub mod build;
 pub mod cli;
 pub mod dockerfile;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod image;
 pub mod store;
