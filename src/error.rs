@@ -24,6 +24,9 @@ pub enum Error {
     /// An image in the local store could not be read or written.
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// An output could not be written or an archive could not be imported.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -42,7 +45,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::NotImplemented(_) | Error::Dockerfile { .. } => 2,
-            Error::Io { .. } | Error::Store(_) | Error::Image(_) => 1,
+            Error::Export(e) if e.is_usage() => 2,
+            Error::Io { .. } | Error::Store(_) | Error::Image(_) | Error::Export(_) => 1,
         }
     }
 }

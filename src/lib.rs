@@ -18,6 +18,8 @@
 //!   names.
 //! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
 //!   store.
+//! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
+//!   `oci-layout://`).
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -30,6 +32,7 @@ pub mod snapshot;
 pub mod diff;
 pub mod store;
 pub mod image;
+pub mod export;
 pub mod error;
 
 pub use error::{Error, Result};
