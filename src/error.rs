@@ -27,6 +27,9 @@ pub enum Error {
     /// An output could not be written or an archive could not be imported.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    /// A registry could not be reached, refused access, or sent something wrong.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -46,7 +49,12 @@ impl Error {
         match self {
             Error::Usage(_) | Error::NotImplemented(_) | Error::Dockerfile { .. } => 2,
             Error::Export(e) if e.is_usage() => 2,
-            Error::Io { .. } | Error::Store(_) | Error::Image(_) | Error::Export(_) => 1,
+            Error::Registry(e) if e.is_usage() => 2,
+            Error::Io { .. }
+            | Error::Store(_)
+            | Error::Image(_)
+            | Error::Export(_)
+            | Error::Registry(_) => 1,
         }
     }
 }

@@ -18,6 +18,7 @@
 //!   names.
 //! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
 //!   store.
+//! - [`registry`]: pulling base images, pushing results, credentials and transport.
 //! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
 //!   `oci-layout://`).
 #![warn(missing_docs)]
@@ -32,6 +33,7 @@ pub mod snapshot;
 pub mod diff;
 pub mod store;
 pub mod image;
+pub mod registry;
 pub mod export;
 pub mod error;
 

@@ -8,6 +8,8 @@ mod debug;
 mod images;
 mod inspect;
 mod load;
+mod login;
+mod logout;
 mod prune;
 mod pull;
 mod push;
@@ -54,6 +56,10 @@ pub enum Command {
     Save(save::SaveArgs),
     /// Import an OCI or docker tarball into the local store.
     Load(load::LoadArgs),
+    /// Log in to a registry (credentials kept in Docker's config.json).
+    Login(login::LoginArgs),
+    /// Log out of a registry.
+    Logout(logout::LogoutArgs),
     /// Give an image in the store another name.
     Tag(tag::TagArgs),
     /// Remove image names from the store.
@@ -99,10 +105,12 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Build(args) => build::run(&args),
         Command::Images(args) => images::run(&args, cli.root.as_deref()),
         Command::Inspect(args) => inspect::run(&args, cli.root.as_deref()),
-        Command::Push(args) => push::run(&args),
-        Command::Pull(args) => pull::run(&args),
+        Command::Push(args) => push::run(&args, cli.root.as_deref()),
+        Command::Pull(args) => pull::run(&args, cli.root.as_deref()),
         Command::Save(args) => save::run(&args, cli.root.as_deref()),
         Command::Load(args) => load::run(&args, cli.root.as_deref()),
+        Command::Login(args) => login::run(&args),
+        Command::Logout(args) => logout::run(&args),
         Command::Tag(args) => tag::run(&args, cli.root.as_deref()),
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
         Command::Prune(args) => prune::run(&args),

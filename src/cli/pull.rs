@@ -1,8 +1,14 @@
-//! `builder pull NAME`: fetch an image into the local store.
+//! `builder pull NAME`: fetch an image (the host's platform, or `--platform`, from a
+//! multi-platform image) from its registry into the local store and name it there.
+
+use std::path::Path;
 
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::image::Platform;
+use crate::registry::{pull_image, Auth};
+use crate::store::Reference;
 
 /// Arguments of `builder pull`.
 #[derive(Debug, Args)]
@@ -12,9 +18,39 @@ pub struct PullArgs {
     /// Platform to select from a multi-platform image (default: the host's).
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
+    /// Use plain HTTP for this registry (loopback registries always do).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print only the image's name.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Run `builder pull`.
-pub fn run(_args: &PullArgs) -> Result<()> {
-    Err(Error::NotImplemented("pull (registries)"))
+pub fn run(args: &PullArgs, root: Option<&Path>) -> Result<()> {
+    let reference = Reference::parse(&args.name)
+        .map_err(|e| Error::Usage(format!("invalid reference {:?}: {e}", args.name)))?;
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let mut auth = Auth::from_env();
+    if args.insecure {
+        auth = auth.insecure();
+    }
+    let store = super::open_store(root)?;
+    let report = pull_image(&reference, &platform, &store, &auth)?;
+    if !args.quiet {
+        if let Some(index) = &report.index {
+            println!("Index: {index}");
+        }
+        println!("Digest: {}", report.manifest);
+        println!(
+            "Status: {} blob(s) downloaded, {} already in the store",
+            report.downloaded.len(),
+            report.reused.len()
+        );
+    }
+    println!("{reference}");
+    Ok(())
 }

@@ -1,0 +1,150 @@
+//! Pull: reference -> manifest (an index or manifest list picks the platform) -> config and
+//! layers streamed into the store in parallel, each checked -> the image named in the store.
+//!
+//! Invariants: every blob is committed only after its size and digest check out, and the
+//! name is set only after every blob of the image is committed, so an interrupted or failed
+//! pull leaves at most some verified, unnamed blobs. Blobs already in the store are not
+//! downloaded again.
+
+use oci_spec::image::{Descriptor, Digest, DigestAlgorithm};
+
+use super::error::{RegistryError, Result};
+use super::fetch::{download_blob, get_manifest, is_index, is_manifest};
+use super::parallel;
+use super::session::Session;
+use super::sources::BlobSources;
+use super::Auth;
+use crate::image::manifest::{parse_manifest_or_index, ManifestOrIndex};
+use crate::image::{read_image, select_manifest, Platform};
+use crate::store::{BlobStore, DirStore, Reference};
+
+/// How many blobs download at once.
+pub const PARALLEL_DOWNLOADS: usize = 4;
+
+/// What a pull did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullReport {
+    /// The manifest of the image for the platform (the image's id in the store).
+    pub manifest: Digest,
+    /// The index (manifest list) the manifest was chosen from, if the reference named one.
+    pub index: Option<Digest>,
+    /// The name set in the store (`None` for a reference by digest only).
+    pub name: Option<String>,
+    /// Blobs downloaded.
+    pub downloaded: Vec<Digest>,
+    /// Blobs the store already had.
+    pub reused: Vec<Digest>,
+}
+
+/// Check that a pinned digest is one the store can keep.
+fn require_sha256(reference: &Reference) -> Result<()> {
+    match reference.digest() {
+        Some(d) if d.algorithm() != &DigestAlgorithm::Sha256 => {
+            Err(RegistryError::InvalidReference {
+                reference: reference.to_string(),
+                reason: "only sha256 digests are supported".into(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Pull `reference` for `platform` into `store` and name it there; see [`super::pull`].
+pub fn pull_image(
+    reference: &Reference,
+    platform: &Platform,
+    store: &DirStore,
+    auth: &Auth,
+) -> Result<PullReport> {
+    require_sha256(reference)?;
+    let session = Session::new(reference.domain(), auth)?;
+    let repo = reference.path();
+    let wanted = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => crate::store::reference::DEFAULT_TAG.to_string(),
+    };
+    let top = get_manifest(&session, repo, &wanted, reference.digest())?;
+    store.put(&mut top.bytes.as_slice(), Some(&top.digest))?;
+    let mut manifests = vec![top.digest.clone()];
+    let (manifest, index) = if is_index(&top.media_type) {
+        let chosen = select_manifest(store, &top.digest, platform)?;
+        if !store.has(&chosen)? {
+            let m = get_manifest(&session, repo, chosen.as_ref(), Some(&chosen))?;
+            if !is_manifest(&m.media_type) {
+                return Err(unsupported(reference, &m.media_type));
+            }
+            store.put(&mut m.bytes.as_slice(), Some(&m.digest))?;
+        }
+        manifests.push(chosen.clone());
+        (chosen, Some(top.digest.clone()))
+    } else if is_manifest(&top.media_type) {
+        (top.digest.clone(), None)
+    } else {
+        return Err(unsupported(reference, &top.media_type));
+    };
+
+    let bytes = store.read_all(&manifest)?;
+    let parsed = match parse_manifest_or_index(&manifest, &bytes)? {
+        ManifestOrIndex::Manifest(m) => m,
+        ManifestOrIndex::Index(_) => return Err(unsupported(reference, "a nested index")),
+    };
+    let mut blobs: Vec<Descriptor> = vec![parsed.config().clone()];
+    blobs.extend(parsed.layers().iter().cloned());
+    let mut reused = Vec::new();
+    let mut missing = Vec::new();
+    for b in blobs {
+        if store.has(b.digest())? {
+            reused.push(b.digest().clone());
+        } else if !missing
+            .iter()
+            .any(|m: &Descriptor| m.digest() == b.digest())
+        {
+            missing.push(b);
+        }
+    }
+    download_all(&session, repo, &missing, store)?;
+
+    let image = read_image(store, &manifest)?;
+    let name = match (reference.tag(), reference.digest()) {
+        (Some(_), None) => {
+            let n = reference.to_string();
+            store
+                .images()
+                .set(&n, image.descriptor.record(image.config.created.clone()))?;
+            Some(n)
+        }
+        _ => None,
+    };
+    let mut all: Vec<Digest> = manifests;
+    all.extend(reused.iter().cloned());
+    all.extend(missing.iter().map(|d| d.digest().clone()));
+    BlobSources::new(store.root()).record(session.registry(), repo, &all);
+    Ok(PullReport {
+        manifest,
+        index,
+        name,
+        downloaded: missing.iter().map(|d| d.digest().clone()).collect(),
+        reused,
+    })
+}
+
+fn unsupported(reference: &Reference, media_type: &str) -> RegistryError {
+    RegistryError::InvalidReference {
+        reference: reference.to_string(),
+        reason: format!("unsupported manifest type {media_type}"),
+    }
+}
+
+/// Download `blobs`, up to [`PARALLEL_DOWNLOADS`] at once.
+fn download_all(
+    session: &Session,
+    repo: &str,
+    blobs: &[Descriptor],
+    store: &dyn BlobStore,
+) -> Result<()> {
+    parallel::map(blobs, PARALLEL_DOWNLOADS, |desc| {
+        download_blob(session, repo, desc, store).map(|_| ())
+    })
+    .map(|_| ())
+}

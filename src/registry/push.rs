@@ -1,0 +1,105 @@
+//! Push: an image in the store -> its config and layers (each looked for first, mounted from
+//! a known source repository of the same registry, else streamed up from the store file) ->
+//! its manifest, byte for byte with its own media type (Docker v2s2 for images written with
+//! Docker media types), so the digest printed is the digest the registry stores.
+
+use oci_spec::image::Digest;
+
+use super::error::{RegistryError, Result};
+use super::parallel;
+use super::session::Session;
+use super::sources::BlobSources;
+use super::upload::{push_blob, put_manifest, BlobOutcome};
+use super::Auth;
+use crate::image::read_image;
+use crate::store::{DirStore, Reference};
+
+/// How many blobs upload at once.
+pub const PARALLEL_UPLOADS: usize = 3;
+
+/// How to push.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Transport and credentials.
+    pub auth: Auth,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    /// The manifest digest, as the registry stores it.
+    pub digest: Digest,
+    /// Where it went (canonical form).
+    pub reference: String,
+    /// Blobs uploaded.
+    pub uploaded: Vec<Digest>,
+    /// Blobs mounted from another repository.
+    pub mounted: Vec<Digest>,
+    /// Blobs the registry already had.
+    pub existed: Vec<Digest>,
+}
+
+/// Push the image `manifest` from `store` to `dest`; see [`super::push`].
+pub fn push_image(
+    store: &DirStore,
+    manifest: &Digest,
+    dest: &Reference,
+    opts: &PushOptions,
+) -> Result<PushReport> {
+    let image = read_image(store, manifest)?;
+    if let Some(pinned) = dest.digest() {
+        if pinned != manifest {
+            return Err(RegistryError::InvalidReference {
+                reference: dest.to_string(),
+                reason: format!("the image to push is {manifest}, not the digest named"),
+            });
+        }
+    }
+    let session = Session::new(dest.domain(), &opts.auth)?;
+    let repo = dest.path();
+    let sources = BlobSources::new(store.root());
+    let mut blobs: Vec<(Digest, u64)> = vec![(
+        image.descriptor.config.digest().clone(),
+        image.descriptor.config.size(),
+    )];
+    for layer in image.manifest.layers() {
+        if !blobs.iter().any(|(d, _)| d == layer.digest()) {
+            blobs.push((layer.digest().clone(), layer.size()));
+        }
+    }
+    let outcomes = parallel::map(&blobs, PARALLEL_UPLOADS, |(digest, size)| {
+        let from = sources.repo_on(session.registry(), digest, repo);
+        push_blob(&session, repo, digest, *size, store, from.as_deref())
+    })?;
+    let reference = match (dest.tag(), dest.digest()) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => crate::store::reference::DEFAULT_TAG.to_string(),
+    };
+    let media_type = image.descriptor.manifest.media_type().to_string();
+    let digest = put_manifest(
+        &session,
+        repo,
+        &reference,
+        &media_type,
+        &image.manifest_bytes,
+    )?;
+    let mut report = PushReport {
+        digest: digest.clone(),
+        reference: dest.to_string(),
+        uploaded: Vec::new(),
+        mounted: Vec::new(),
+        existed: Vec::new(),
+    };
+    for ((d, _), outcome) in blobs.iter().zip(outcomes) {
+        match outcome {
+            BlobOutcome::Uploaded => report.uploaded.push(d.clone()),
+            BlobOutcome::Mounted => report.mounted.push(d.clone()),
+            BlobOutcome::Existed => report.existed.push(d.clone()),
+        }
+    }
+    let mut all: Vec<Digest> = blobs.into_iter().map(|(d, _)| d).collect();
+    all.push(digest);
+    sources.record(session.registry(), repo, &all);
+    Ok(report)
+}

@@ -1,0 +1,181 @@
+//! Where a registry is reached: its API endpoint (`registry-1.docker.io` for `docker.io`) and
+//! whether it speaks plain HTTP (`localhost`, `127.0.0.1`, `[::1]`, a registry listed in
+//! `BUILDER_INSECURE_REGISTRIES`, or every registry with `registry.insecure=true`) or HTTPS
+//! checked against the system's root certificates. Also the one HTTP client (rustls, no
+//! OpenSSL) every session shares.
+
+use std::time::Duration;
+
+use super::error::{RegistryError, Result};
+use crate::store::reference::DEFAULT_DOMAIN;
+
+/// The API host behind Docker Hub's name.
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// How long to wait for a connection, a response's headers, or the next bytes of a body.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which registries are reached over plain HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Insecure {
+    /// Every registry (`registry.insecure=true`).
+    pub all: bool,
+    /// These registries (`host` or `host:port`), besides the loopback ones.
+    pub registries: Vec<String>,
+}
+
+impl Insecure {
+    /// The list in `BUILDER_INSECURE_REGISTRIES` (comma-separated; blanks ignored).
+    pub fn from_list(list: &str) -> Self {
+        Insecure {
+            all: false,
+            registries: list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// Whether `registry` (`host[:port]`) is reached over plain HTTP.
+    pub fn allows(&self, registry: &str) -> bool {
+        let host = host_of(registry);
+        self.all
+            || matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1")
+            || self
+                .registries
+                .iter()
+                .any(|r| r == registry || (host_of(r) == r && r == host))
+    }
+}
+
+/// The host of `host[:port]` (brackets kept for IPv6).
+fn host_of(registry: &str) -> &str {
+    if registry.starts_with('[') {
+        return match registry.find(']') {
+            Some(end) => registry.get(..=end).unwrap_or(registry),
+            None => registry,
+        };
+    }
+    registry.split(':').next().unwrap_or(registry)
+}
+
+/// A registry's API endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The registry as references name it (`docker.io`, `127.0.0.1:5000`).
+    pub registry: String,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The host (and port) requests go to.
+    pub host: String,
+}
+
+impl Endpoint {
+    /// The endpoint of `registry` under the `insecure` rules.
+    pub fn new(registry: &str, insecure: &Insecure) -> Self {
+        let host = if registry == DEFAULT_DOMAIN {
+            DOCKER_HUB_API.to_string()
+        } else {
+            registry.to_string()
+        };
+        let scheme = if insecure.allows(registry) {
+            "http"
+        } else {
+            "https"
+        };
+        Endpoint {
+            registry: registry.to_string(),
+            scheme,
+            host,
+        }
+    }
+
+    /// `SCHEME://HOST/v2/` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://{}/v2/{}", self.scheme, self.host, path)
+    }
+
+    /// Resolve a `Location` header (absolute, or relative to this endpoint).
+    pub fn resolve(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else if location.starts_with('/') {
+            format!("{}://{}{}", self.scheme, self.host, location)
+        } else {
+            self.url(location)
+        }
+    }
+}
+
+/// The HTTP client: rustls with the system's roots, no automatic gzip (blobs are checked
+/// byte for byte), redirects followed (blob downloads often redirect to storage), and
+/// [`IO_TIMEOUT`] for each wait.
+pub fn http_client() -> Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
+        .timeout(IO_TIMEOUT)
+        .connect_timeout(IO_TIMEOUT)
+        .pool_max_idle_per_host(8)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(RegistryError::Client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_and_listed_registries_are_plain_http() {
+        let none = Insecure::default();
+        for r in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:41234",
+            "[::1]:5000",
+        ] {
+            assert_eq!(Endpoint::new(r, &none).scheme, "http", "{r}");
+        }
+        for r in [
+            "docker.io",
+            "quay.io",
+            "10.0.0.1:5000",
+            "localhost.example:5000",
+        ] {
+            assert_eq!(Endpoint::new(r, &none).scheme, "https", "{r}");
+        }
+        let listed = Insecure::from_list(" reg.lan:5000, other.lan ,,");
+        assert_eq!(listed.registries, ["reg.lan:5000", "other.lan"]);
+        assert!(listed.allows("reg.lan:5000"));
+        assert!(!listed.allows("reg.lan:6000"));
+        assert!(listed.allows("other.lan"));
+        assert!(listed.allows("other.lan:443"));
+        let all = Insecure {
+            all: true,
+            registries: vec![],
+        };
+        assert!(all.allows("quay.io"));
+    }
+
+    #[test]
+    fn docker_hub_goes_to_its_api_host() {
+        let e = Endpoint::new("docker.io", &Insecure::default());
+        assert_eq!(
+            e.url("library/busybox/manifests/latest"),
+            "https://registry-1.docker.io/v2/library/busybox/manifests/latest"
+        );
+        assert_eq!(e.registry, "docker.io");
+    }
+
+    #[test]
+    fn locations_resolve_against_the_endpoint() {
+        let e = Endpoint::new("127.0.0.1:5000", &Insecure::default());
+        assert_eq!(
+            e.resolve("/v2/a/blobs/uploads/x?_state=1"),
+            "http://127.0.0.1:5000/v2/a/blobs/uploads/x?_state=1"
+        );
+        assert_eq!(e.resolve("http://other:1/x"), "http://other:1/x");
+    }
+}
