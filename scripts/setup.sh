@@ -5,10 +5,13 @@
 set -euo pipefail
 
 # tool:package — the verifiers the integration tests use (skopeo, umoci, jq), the busybox
-# base-image fixture (busybox-static), and newuidmap/newgidmap for rootless builds (uidmap).
+# base-image fixture (busybox-static), newuidmap/newgidmap for rootless builds (uidmap), and
+# for the registry tests the CNCF distribution server (docker-registry), bcrypt htpasswd
+# files (apache2-utils) and the token server's signing certificate (openssl).
 need_apt=()
 for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
-            newuidmap:uidmap; do
+            newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
+            openssl:openssl; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -10,3 +10,5 @@ mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
 mod store_cli;
+mod registry_cli;
+mod registry_support;
