@@ -12,3 +12,5 @@ mod plan_golden;
 mod store_cli;
 mod registry_cli;
 mod registry_support;
+mod registry_faults;
+mod registry_auth;
