@@ -29,7 +29,7 @@ pub enum Error {
     Export(#[from] crate::export::ExportError),
     /// A registry could not be reached, refused access, or sent something wrong.
     #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(Box<crate::registry::RegistryError>),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -56,6 +56,12 @@ impl Error {
             | Error::Export(_)
             | Error::Registry(_) => 1,
         }
+    }
+}
+
+impl From<crate::registry::RegistryError> for Error {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        Error::Registry(Box::new(e))
     }
 }
 

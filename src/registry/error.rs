@@ -78,9 +78,9 @@ pub enum RegistryError {
         /// What was downloaded (`blob`, `manifest`).
         what: String,
         /// The digest asked for.
-        expected: Digest,
+        expected: Box<Digest>,
         /// The digest of what arrived.
-        actual: Digest,
+        actual: Box<Digest>,
     },
     /// A blob had another size than its descriptor says; nothing was stored.
     #[error(

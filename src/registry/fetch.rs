@@ -103,8 +103,8 @@ pub fn get_manifest(
             return Err(RegistryError::DigestMismatch {
                 registry: session.registry().to_string(),
                 what: format!("manifest {repo}:{reference}"),
-                expected: claimed,
-                actual: digest,
+                expected: Box::new(claimed),
+                actual: Box::new(digest),
             });
         }
         return Ok(FetchedManifest {
@@ -256,8 +256,8 @@ pub fn download_blob(
         StoreError::DigestMismatch { expected, actual } => RegistryError::DigestMismatch {
             registry: session.registry().to_string(),
             what: format!("blob {expected} of {repo}"),
-            expected,
-            actual,
+            expected: Box::new(expected),
+            actual: Box::new(actual),
         },
         other => other.into(),
     })

@@ -88,13 +88,13 @@ mod tests {
         let (a, b) = (sha256(b"a"), sha256(b"b"));
         assert_eq!(s.repo_on("r:1", &a, "x"), None);
         s.record("r:1", "base", &[a.clone(), b.clone()]);
-        s.record("r:2", "other", &[a.clone()]);
+        s.record("r:2", "other", std::slice::from_ref(&a));
         assert_eq!(s.repo_on("r:1", &a, "app"), Some("base".into()));
         assert_eq!(s.repo_on("r:1", &a, "base"), None);
         assert_eq!(s.repo_on("r:2", &a, "app"), Some("other".into()));
         assert_eq!(s.repo_on("r:2", &b, "app"), None);
         for i in 0..20 {
-            s.record("r:1", &format!("repo{i}"), &[a.clone()]);
+            s.record("r:1", &format!("repo{i}"), std::slice::from_ref(&a));
         }
         assert_eq!(s.repo_on("r:1", &a, "app"), Some("repo19".into()));
         assert_eq!(s.repo_on("r:1", &a, "repo19"), Some("repo18".into()));
