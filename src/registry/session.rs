@@ -18,7 +18,7 @@ use super::challenge::{Challenge, Scopes};
 use super::credentials::{Credential, DockerConfig};
 use super::error::{RegistryError, Result};
 use super::retry;
-use super::transport::{http_client, Endpoint};
+use super::transport::{async_http_client, http_client, Endpoint};
 use super::Auth;
 
 /// Where a session's credential comes from.
@@ -43,6 +43,7 @@ struct AuthState {
 /// A connection to one registry (cheap to share between threads).
 pub struct Session {
     client: Client,
+    uploader: std::sync::OnceLock<Uploader>,
     endpoint: Endpoint,
     source: CredentialSource,
     state: Mutex<AuthState>,
@@ -54,6 +55,16 @@ impl std::fmt::Debug for Session {
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
+}
+
+/// The async client for streamed uploads, and the runtime (two worker threads) it runs on,
+/// shared by all uploads of a session so that connections are reused.
+#[derive(Debug)]
+pub struct Uploader {
+    /// The runtime; call `block_on` from any thread.
+    pub runtime: tokio::runtime::Runtime,
+    /// The client.
+    pub client: reqwest::Client,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +94,13 @@ struct ErrorEntry {
 pub fn error_message(resp: Response) -> String {
     let mut body = String::new();
     let _ = std::io::Read::read_to_string(&mut std::io::Read::take(resp, 16 * 1024), &mut body);
-    if let Ok(parsed) = serde_json::from_str::<ErrorBody>(&body) {
+    error_message_of(&body)
+}
+
+/// The registry's error message in a response body (its `errors` JSON, else the start of
+/// the body).
+pub fn error_message_of(body: &str) -> String {
+    if let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) {
         let parts: Vec<String> = parsed
             .errors
             .iter()
@@ -116,6 +133,7 @@ impl Session {
     pub fn with_source(registry: &str, auth: &Auth, source: CredentialSource) -> Result<Self> {
         Ok(Session {
             client: http_client()?,
+            uploader: std::sync::OnceLock::new(),
             endpoint: Endpoint::new(registry, &auth.insecure),
             source,
             state: Mutex::new(AuthState::default()),
@@ -211,8 +229,27 @@ impl Session {
         }
     }
 
+    /// The async client and its runtime for streamed uploads (made on first use).
+    pub fn uploader(&self) -> Result<&Uploader> {
+        if let Some(u) = self.uploader.get() {
+            return Ok(u);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("builder-upload")
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Read {
+                what: "an upload runtime".into(),
+                url: self.endpoint.url(""),
+                source: e,
+            })?;
+        let client = async_http_client()?;
+        Ok(self.uploader.get_or_init(|| Uploader { runtime, client }))
+    }
+
     /// The `Authorization` header for `scopes`, fetching a token if the registry wants one.
-    fn authorization(&self, scopes: &Scopes) -> Result<Option<HeaderValue>> {
+    pub fn authorization(&self, scopes: &Scopes) -> Result<Option<HeaderValue>> {
         let challenge = {
             let state = self.state();
             if let Some(t) = state.tokens.get(scopes) {

@@ -290,4 +290,3 @@ fn proxy_one(client: TcpStream, upstream: SocketAddr, state: &ProxyState) -> std
     out.flush()?;
     out.shutdown(Shutdown::Both)
 }
-
