@@ -125,7 +125,8 @@ pub fn http_client() -> Result<reqwest::blocking::Client> {
 
 /// The async twin of [`http_client`], for streamed uploads (see `upload`): the blocking
 /// client feeds a request body to its runtime 8 KiB at a time through a rendezvous channel,
-/// which halves upload throughput; an async body takes 1 MiB chunks.
+/// which was 1.7x slower than `skopeo copy` on a 160 MB layer; an async body takes 1 MiB
+/// chunks.
 pub fn async_http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))

@@ -171,7 +171,8 @@ impl Iterator for Chunks {
 ///
 /// This one request runs on the async client under the session's small runtime: the
 /// blocking client hands a streamed body to its runtime 8 KiB at a time through a rendezvous
-/// channel, which made a 160 MB upload to a local registry twice as slow as `skopeo copy`. A
+/// channel, which made a 160 MB upload to a local registry 1.7x slower than `skopeo copy`
+/// (now it is on par, see `scripts/bench-registry.sh`). A
 /// failure is not retried here (the registry may have taken part of the body); the caller
 /// starts a fresh upload session instead.
 fn put_blob(

@@ -419,3 +419,34 @@ fn missing_images_and_registries_are_clear_errors() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn library_pull_then_offline_reuse_for_from() {
+    let test = "library_pull_then_offline_reuse_for_from";
+    let Some((reg, dir)) = registry_with_busybox(test) else {
+        return;
+    };
+    use builder::image::{read_image, Platform};
+    use builder::registry::{ensure_image, pull, Auth};
+    use builder::store::Reference;
+    let store = DirStore::new(dir.path().join("root")).unwrap();
+    let auth = Auth::default();
+    let r = Reference::parse(&format!("{}/busybox", reg.host())).unwrap();
+    let digest = pull(&r, &Platform::host(), &store, &auth).unwrap();
+    let image = read_image(&store, &digest).unwrap();
+    assert_eq!(image.manifest.layers().len(), 1);
+    // By digest too, with the name it was pulled under.
+    let pinned = Reference::parse(&format!("{}/busybox@{digest}", reg.host())).unwrap();
+    assert_eq!(
+        ensure_image(&pinned, &Platform::host(), &store, &auth, false).unwrap(),
+        digest
+    );
+    drop(reg);
+    // The registry is gone: a tag in the store is used offline, `--pull` asks the registry.
+    assert_eq!(
+        ensure_image(&r, &Platform::host(), &store, &auth, false).unwrap(),
+        digest
+    );
+    let err = ensure_image(&r, &Platform::host(), &store, &auth, true).unwrap_err();
+    assert!(err.to_string().contains(r.domain()), "{err}");
+}
