@@ -195,7 +195,7 @@ fn credentials_from_a_helper() {
     std::fs::write(
         &helper,
         format!(
-            "#!/bin/sh\nread server\necho \"$1 $server\" >> {log}\nif [ \"$1\" = get ] && [ \"$server\" = {host} ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+            "#!/bin/sh\nread -r server\necho \"$1 $server\" >> {log}\ncase \"$1\" in\n  get) if [ \"$server\" = {host} ]; then printf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"; else echo 'credentials not found in native keychain'; exit 1; fi ;;\n  store|erase) exit 0 ;;\nesac\n",
             log = log.display()
         ),
     )
@@ -232,91 +232,38 @@ fn credentials_from_a_helper() {
     }
     let asked = std::fs::read_to_string(&log).unwrap();
     assert_eq!(asked, format!("get {host}\nget {host}\n"));
-}
 
-#[test]
-fn bearer_tokens_from_a_token_server() {
-    let test = "bearer_tokens_from_a_token_server";
-    let dir = tempfile::tempdir().unwrap();
-    let Some(layout) = busybox_layout(dir.path(), test) else {
-        return;
-    };
-    let Some(tokens) = TokenServer::start(USER, PASSWORD, test) else {
-        return;
-    };
-    let Some(reg) = Registry::start(
-        RegistryAuth::Token {
-            server: tokens.clone(),
-        },
-        test,
-    ) else {
-        return;
-    };
-    let host = reg.host();
-    skopeo_copy(
-        &["--dest-creds", &format!("{USER}:{PASSWORD}")],
-        &format!("oci:{}:latest", layout.display()),
-        &format!("docker://{host}/busybox:latest"),
-    );
-    let before = tokens.requests().len();
-    let root = dir.path().join("root");
-    let anon = dir.path().join("anon");
-
-    // Anonymous callers may pull: one anonymous token for the repository's pull scope.
+    // With a credsStore, login hands the password to the helper and leaves the file entry
+    // empty, as Docker does; logout asks the helper to erase it.
+    std::fs::remove_file(&log).unwrap();
+    let cfg = dir.path().join("credsStore");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_builder"))
+        .arg("--root")
+        .arg(&root)
+        .args(["login", &host, "-u", USER, "--password-stdin"])
+        .env("DOCKER_CONFIG", &cfg)
+        .env("PATH", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    ok(&child.wait_with_output().unwrap(), "login through a helper");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cfg.join("config.json")).unwrap()).unwrap();
+    assert_eq!(written["auths"][&host], serde_json::json!({}));
+    assert_eq!(written["credsStore"], "fake");
     ok(
-        &builder(&root, &anon, &["pull", &format!("{host}/busybox")], &[]),
-        "anonymous pull",
+        &builder(&root, &cfg, &["logout", &host], &[("PATH", &path)]),
+        "logout through a helper",
     );
-    let asked = &tokens.requests()[before..];
-    assert_eq!(asked.len(), 1, "one token for the whole pull: {asked:?}");
-    assert!(asked[0].path.contains("service=test-registry"), "{asked:?}");
+    let asked = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = asked.lines().collect();
+    assert_eq!(lines.len(), 2, "{asked}");
     assert!(
-        asked[0].path.contains("scope=repository%3Abusybox%3Apull"),
-        "{asked:?}"
+        lines[0].starts_with("store {") && lines[0].contains(&format!("\"Username\":\"{USER}\"")),
+        "{asked}"
     );
-    assert!(asked[0].header("authorization").is_none());
-
-    // Pushing needs a login: the anonymous token has no push.
-    let dest = format!("{host}/pushed/app:1");
-    let out = builder(
-        &root,
-        &anon,
-        &["push", &format!("{host}/busybox"), &dest],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains(&format!("run `builder login {host}`")),
-        "{}",
-        text(&out.stderr)
-    );
-
-    // builder login goes through the token server; the push then gets a push token.
-    let cfg = dir.path().join("cfg");
-    assert!(login(&root, &cfg, &host, USER, "wrong").status.code() == Some(1));
-    ok(&login(&root, &cfg, &host, USER, PASSWORD), "login");
-    let before = tokens.requests().len();
-    let out = ok(
-        &builder(
-            &root,
-            &cfg,
-            &["push", &format!("{host}/busybox"), &dest],
-            &[],
-        ),
-        "authenticated push",
-    );
-    let asked = &tokens.requests()[before..];
-    assert!(
-        asked.len() <= 3,
-        "tokens are cached per scope, not fetched per request: {asked:?}"
-    );
-    assert!(asked.iter().all(|r| r.header("authorization").is_some()));
-    assert!(
-        asked
-            .iter()
-            .any(|r| r.path.contains("pushed%2Fapp%3Apull%2Cpush")),
-        "{asked:?}"
-    );
-    let remote = skopeo_inspect(&["--creds", &format!("{USER}:{PASSWORD}")], &dest);
-    assert_eq!(remote["Digest"], out.trim());
+    assert_eq!(lines[1], format!("erase {host}"));
 }
