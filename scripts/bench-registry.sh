@@ -5,11 +5,14 @@
 #   scripts/bench-registry.sh            # busybox fixture + the 200 MB bench case-a image
 #   RUNS=3 SKIP_BIG=1 scripts/bench-registry.sh
 #   BUILDER=target/debug/builder scripts/bench-registry.sh
+#   DEBIAN_ROOTFS=/var/tmp/rootfs scripts/bench-registry.sh   # also the Debian base image
+#     (make the rootfs once, as root: debootstrap --variant=minbase bookworm /var/tmp/rootfs)
 #
 # Images:
 #   busybox  the fixture of scripts/make-busybox-image.sh (umoci; one ~1 MB layer)
 #   case-a   busybox + one layer holding ../shared/bench/cases/a's 200 MB / 20k-file context
 #            (generated into a temp dir by a copy of gen-context.py), made with umoci
+#   debian   a debootstrap'd Debian (minbase) as one layer, made with umoci (DEBIAN_ROOTFS)
 # Each is loaded into a fresh builder store from an oci-archive (`builder load`), so the store
 # knows no source repository and a push uploads every blob.
 # push: builder push IMAGE 127.0.0.1:P/b-N/IMAGE   vs  skopeo copy oci:LAYOUT docker://127.0.0.1:P/s-N/IMAGE
@@ -117,4 +120,16 @@ if [ -z "${SKIP_BIG:-}" ]; then
   umoci repack --image "$work/case-a:latest" "$work/bundle" >/dev/null
   rm -rf "$work/bundle" "$work/ctx"
   RUNS=${RUNS_BIG:-3} bench case-a "$work/case-a" latest
+fi
+
+if [ -n "${DEBIAN_ROOTFS:-}" ]; then
+  umoci init --layout "$work/debian"
+  umoci new --image "$work/debian:bookworm"
+  umoci unpack --image "$work/debian:bookworm" "$work/bundle" >/dev/null
+  cp -a "$DEBIAN_ROOTFS/." "$work/bundle/rootfs/"
+  umoci repack --image "$work/debian:bookworm" "$work/bundle" >/dev/null
+  umoci config --image "$work/debian:bookworm" --os linux --architecture amd64 --config.cmd bash >/dev/null
+  umoci gc --layout "$work/debian"
+  rm -rf "$work/bundle"
+  bench debian "$work/debian" bookworm
 fi
