@@ -2,9 +2,9 @@
 //! credentials and transport both need (Docker's `config.json`, credential helpers, the
 //! bearer-token and Basic flows, plain HTTP for loopback and listed registries).
 //!
-//! Pipeline stage: beside `image`. A build's `FROM` calls [`ensure_image`] (or [`pull`]) and
+//! Pipeline stage: beside `image`. A build's `FROM` calls [`ensure_image`] (or [`pull()`]) and
 //! reads the result with `image::read_image`; `builder push`, `--push` and `-o type=registry`
-//! call [`push`] with the manifest digest the build wrote. References are `store::Reference`
+//! call [`push()`] with the manifest digest the build wrote. References are `store::Reference`
 //! (`busybox` = `docker.io/library/busybox:latest`; `docker.io` is served by
 //! `registry-1.docker.io`).
 //!

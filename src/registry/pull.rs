@@ -49,7 +49,7 @@ fn require_sha256(reference: &Reference) -> Result<()> {
     }
 }
 
-/// Pull `reference` for `platform` into `store` and name it there; see [`super::pull`].
+/// Pull `reference` for `platform` into `store` and name it there; see [`super::pull()`].
 pub fn pull_image(
     reference: &Reference,
     platform: &Platform,

@@ -39,7 +39,7 @@ pub struct PushReport {
     pub existed: Vec<Digest>,
 }
 
-/// Push the image `manifest` from `store` to `dest`; see [`super::push`].
+/// Push the image `manifest` from `store` to `dest`; see [`super::push()`].
 pub fn push_image(
     store: &DirStore,
     manifest: &Digest,

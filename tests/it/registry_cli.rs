@@ -450,3 +450,37 @@ fn library_pull_then_offline_reuse_for_from() {
     let err = ensure_image(&r, &Platform::host(), &store, &auth, true).unwrap_err();
     assert!(err.to_string().contains(r.domain()), "{err}");
 }
+
+#[test]
+fn insecure_registries_come_from_the_environment() {
+    let test = "insecure_registries_come_from_the_environment";
+    let Some((reg, dir)) = registry_with_busybox(test) else {
+        return;
+    };
+    // 127.0.0.2 is loopback, but only localhost, 127.0.0.1 and [::1] are plain HTTP unasked.
+    let proxy = Proxy::start_on("127.0.0.2", reg.port);
+    let root = dir.path().join("root");
+    let cfg = dir.path().join("docker");
+    let name = format!("{}/busybox", proxy.host());
+    let out = builder(&root, &cfg, &["pull", &name], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "https to a plain HTTP registry fails"
+    );
+    assert_eq!(proxy.count("GET", "/v2/"), 0, "nothing reached it as HTTP");
+    let listed = format!("other.example, {}", proxy.host());
+    ok(
+        &builder(
+            &root,
+            &cfg,
+            &["pull", &name],
+            &[("BUILDER_INSECURE_REGISTRIES", &listed)],
+        ),
+        "pull from a listed registry",
+    );
+    ok(
+        &builder(&root, &cfg, &["pull", "--insecure", &name], &[]),
+        "pull with --insecure",
+    );
+}

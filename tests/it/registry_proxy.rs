@@ -89,13 +89,19 @@ pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request
 /// A listener thread serving each connection with `handle` on its own thread; stops on drop.
 pub struct Server {
     pub port: u16,
+    ip: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
     pub fn start(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Server::start_on("127.0.0.1", handle)
+    }
+
+    /// The same on another loopback address (`127.0.0.2`).
+    pub fn start_on(ip: &str, handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let handle = Arc::new(handle);
@@ -112,6 +118,7 @@ impl Server {
         });
         Server {
             port,
+            ip: ip.to_string(),
             stop,
             thread: Some(thread),
         }
@@ -121,7 +128,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((self.ip.as_str(), self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -158,6 +165,7 @@ struct ProxyState {
 /// Every connection is closed after one exchange.
 pub struct Proxy {
     pub port: u16,
+    ip: String,
     state: Arc<ProxyState>,
     _server: Server,
 }
@@ -165,22 +173,29 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy to 127.0.0.1:`upstream`.
     pub fn start(upstream: u16) -> Proxy {
+        Proxy::start_on("127.0.0.1", upstream)
+    }
+
+    /// A proxy listening on another loopback address (`127.0.0.2`), to play a registry that
+    /// is not plain HTTP by default.
+    pub fn start_on(ip: &str, upstream: u16) -> Proxy {
         let state = Arc::new(ProxyState::default());
         let st = state.clone();
         let up: SocketAddr = ([127, 0, 0, 1], upstream).into();
-        let server = Server::start(move |conn| {
+        let server = Server::start_on(ip, move |conn| {
             let _ = proxy_one(conn, up, &st);
         });
         Proxy {
+            ip: ip.to_string(),
             port: server.port,
             state,
             _server: server,
         }
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `IP:PORT`.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     /// Inject `kind` into the next `times` requests with `method` whose path contains
