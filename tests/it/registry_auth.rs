@@ -267,3 +267,90 @@ fn credentials_from_a_helper() {
     );
     assert_eq!(lines[1], format!("erase {host}"));
 }
+
+#[test]
+fn bearer_tokens_from_a_token_server() {
+    let test = "bearer_tokens_from_a_token_server";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(layout) = busybox_layout(dir.path(), test) else {
+        return;
+    };
+    let Some(tokens) = TokenServer::start(USER, PASSWORD, test) else {
+        return;
+    };
+    let Some(reg) = Registry::start(
+        RegistryAuth::Token {
+            server: tokens.clone(),
+        },
+        test,
+    ) else {
+        return;
+    };
+    let host = reg.host();
+    skopeo_copy(
+        &["--dest-creds", &format!("{USER}:{PASSWORD}")],
+        &format!("oci:{}:latest", layout.display()),
+        &format!("docker://{host}/busybox:latest"),
+    );
+    let before = tokens.requests().len();
+    let root = dir.path().join("root");
+    let anon = dir.path().join("anon");
+
+    // Anonymous callers may pull: one anonymous token for the repository's pull scope.
+    ok(
+        &builder(&root, &anon, &["pull", &format!("{host}/busybox")], &[]),
+        "anonymous pull",
+    );
+    let asked = &tokens.requests()[before..];
+    assert_eq!(asked.len(), 1, "one token for the whole pull: {asked:?}");
+    assert!(asked[0].path.contains("service=test-registry"), "{asked:?}");
+    assert!(
+        asked[0].path.contains("scope=repository%3Abusybox%3Apull"),
+        "{asked:?}"
+    );
+    assert!(asked[0].header("authorization").is_none());
+
+    // Pushing needs a login: the anonymous token has no push.
+    let dest = format!("{host}/pushed/app:1");
+    let out = builder(
+        &root,
+        &anon,
+        &["push", &format!("{host}/busybox"), &dest],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("run `builder login {host}`")),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // builder login goes through the token server; the push then gets a push token.
+    let cfg = dir.path().join("cfg");
+    assert!(login(&root, &cfg, &host, USER, "wrong").status.code() == Some(1));
+    ok(&login(&root, &cfg, &host, USER, PASSWORD), "login");
+    let before = tokens.requests().len();
+    let out = ok(
+        &builder(
+            &root,
+            &cfg,
+            &["push", &format!("{host}/busybox"), &dest],
+            &[],
+        ),
+        "authenticated push",
+    );
+    let asked = &tokens.requests()[before..];
+    assert!(
+        asked.len() <= 3,
+        "tokens are cached per scope, not fetched per request: {asked:?}"
+    );
+    assert!(asked.iter().all(|r| r.header("authorization").is_some()));
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.path.contains("pushed%2Fapp%3Apull%2Cpush")),
+        "{asked:?}"
+    );
+    let remote = skopeo_inspect(&["--creds", &format!("{USER}:{PASSWORD}")], &dest);
+    assert_eq!(remote["Digest"], out.trim());
+}
