@@ -18,6 +18,7 @@
 //!   names.
 //! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
 //!   store.
+//! - [`progress`]: what the build reports while it runs (plain lines, quiet).
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -30,6 +31,7 @@ pub mod snapshot;
 pub mod diff;
 pub mod store;
 pub mod image;
+pub mod progress;
 pub mod error;
 
 pub use error::{Error, Result};
