@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 use super::error::{DiffError, Result};
+use super::{pgzip, Compression};
 use crate::store::digest::{HashingWriter, Sha256};
 use oci_spec::image::Digest;
-use super::{pgzip, Compression};
 
 /// Size of the chunks handed from the tar side to the compressor.
 const CHUNK: usize = 1 << 20;

@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 use std::io::{self, Read};
 
 use super::error::{DiffError, Result};
-use crate::store::digest::Sha256;
 use super::walk::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::store::digest::Sha256;
 
 /// Render the layer tar read from `layer` (plain, gzip or zstd) as summary text.
 pub fn summarize(layer: impl Read) -> Result<String> {

@@ -177,7 +177,10 @@ fn digests_are_deterministic_and_consistent() {
         .unwrap();
         assert_eq!(unpacked, plain_blob);
     }
-    assert_eq!(plain_info.diff_id, crate::store::digest::sha256(&plain_blob));
+    assert_eq!(
+        plain_info.diff_id,
+        crate::store::digest::sha256(&plain_blob)
+    );
 }
 
 #[test]

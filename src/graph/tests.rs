@@ -307,7 +307,10 @@ fn named_context_with_a_known_image_config_starts_from_it() {
     assert_eq!(s.config.cmd, vec!["sh"]);
     assert!(s.config.on_build.is_empty());
     assert_eq!(s.steps.first().map(|st| st.onbuild), Some(true));
-    assert_eq!(s.config.labels.get("from").map(String::as_str), Some("trigger"));
+    assert_eq!(
+        s.config.labels.get("from").map(String::as_str),
+        Some("trigger")
+    );
 
     // Unknown: BuildKit's empty image.
     let p = plan_with(

@@ -22,7 +22,7 @@ pub use plain::Plain;
 pub type VertexId = u64;
 
 /// Receives progress events.
-pub trait Reporter: Send + Sync {
+pub trait Reporter: Send + Sync + std::fmt::Debug {
     /// A vertex starts; returns its number.
     fn start(&self, name: &str) -> VertexId;
     /// A line of output belonging to `id`.
