@@ -1,6 +1,6 @@
-//! Build orchestration: context -> Dockerfile -> plan -> solve -> image -> export.
-//! Only the front half exists so far: locating and reading the Dockerfile, parsing it into
-//! typed instructions, and turning front-end errors into user-facing diagnostics.
+//! The front of a build: locating and reading the Dockerfile, parsing it into typed
+//! instructions, `--build-arg` values, and turning front-end errors into user-facing
+//! diagnostics (`Dockerfile:3`, the quoted lines, the cause).
 
 use std::collections::BTreeMap;
 use std::io::Read;
