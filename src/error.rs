@@ -18,12 +18,28 @@ pub enum Error {
         /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
         rendered: String,
     },
+    /// A build step failed; the text already names the file and line, quotes the
+    /// instruction and gives the cause.
+    #[error("{rendered}")]
+    Build {
+        /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
+        rendered: String,
+    },
+    /// The build context could not be opened.
+    #[error(transparent)]
+    Context(#[from] crate::context::ContextError),
+    /// A build failed outside any one step (flattening the result for an output, ...).
+    #[error(transparent)]
+    Step(#[from] crate::solve::StepError),
     /// The local store failed (a missing image, a bad name, a corrupt index, IO).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// An image in the local store could not be read or written.
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// An output could not be written or an archive could not be imported.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -42,7 +58,14 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::NotImplemented(_) | Error::Dockerfile { .. } => 2,
-            Error::Io { .. } | Error::Store(_) | Error::Image(_) => 1,
+            Error::Export(e) if e.is_usage() => 2,
+            Error::Io { .. }
+            | Error::Store(_)
+            | Error::Image(_)
+            | Error::Export(_)
+            | Error::Build { .. }
+            | Error::Context(_)
+            | Error::Step(_) => 1,
         }
     }
 }

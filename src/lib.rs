@@ -18,6 +18,8 @@
 //!   names.
 //! - [`image`]: OCI/Docker image config, manifests and indexes, written to and read from the
 //!   store.
+//! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
+//!   `oci-layout://`).
 //! - [`progress`]: what the build reports while it runs (plain lines, quiet).
 #![warn(missing_docs)]
 
@@ -31,6 +33,7 @@ pub mod snapshot;
 pub mod diff;
 pub mod store;
 pub mod image;
+pub mod export;
 pub mod progress;
 pub mod error;
 

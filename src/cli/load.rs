@@ -1,18 +1,63 @@
-//! `builder load -i FILE`: import an OCI or docker tarball into the local store.
+//! `builder load [-i FILE]`: import an OCI or docker tarball (plain or gzip) into the local
+//! store, then name its images; prints `Loaded image: NAME` per name, or `Loaded image ID:
+//! DIGEST` for an image without one, as `docker load` does.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::export::{load_archive, LoadOptions};
+use crate::image::Platform;
 
 /// Arguments of `builder load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The tarball to read.
+    /// The tarball to read (default: stdin).
     #[arg(short, long, value_name = "FILE")]
-    pub input: std::path::PathBuf,
+    pub input: Option<PathBuf>,
+    /// The platform to take from a multi-platform image (default: the host's).
+    #[arg(long, value_name = "os/arch[/variant]")]
+    pub platform: Option<String>,
+    /// Print nothing.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Run `builder load`.
-pub fn run(_args: &LoadArgs) -> Result<()> {
-    Err(Error::NotImplemented("load (the local store)"))
+pub fn run(args: &LoadArgs, root: Option<&Path>) -> Result<()> {
+    let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    if input == Path::new("-") && std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "requested load from stdin, but stdin is a terminal; give -i FILE".into(),
+        ));
+    }
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let store = super::open_store(root)?;
+    let opts = LoadOptions {
+        platform,
+        scratch_dir: store.root(),
+    };
+    let loaded = load_archive(&input, &store, &opts)?;
+    let index = store.images();
+    for image in &loaded {
+        let names: Vec<String> = image.names.iter().map(|n| n.to_string()).collect();
+        if !names.is_empty() {
+            index.set_all(&names, &image.descriptor.record(image.created.clone()))?;
+        }
+        if args.quiet {
+            continue;
+        }
+        if image.names.is_empty() {
+            println!("Loaded image ID: {}", image.descriptor.digest());
+        }
+        for name in &image.names {
+            println!("Loaded image: {}", name.familiar());
+        }
+    }
+    Ok(())
 }

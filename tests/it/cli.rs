@@ -62,13 +62,7 @@ fn help_lists_every_command_of_the_contract() {
 #[test]
 fn unbuilt_commands_say_not_implemented_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [
-        vec!["push", "x"],
-        vec!["pull", "x"],
-        vec!["save", "x", "-o", "x.tar"],
-        vec!["load", "-i", "x.tar"],
-        vec!["prune"],
-    ] {
+    for args in [vec!["push", "x"], vec!["pull", "x"], vec!["prune"]] {
         let out = builder(&args, dir.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod conformance_parser;
 mod conformance_shell;
+mod export_cli;
 mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;

@@ -1,0 +1,267 @@
+//! Destinations that never show a partial output. A file is written to a temp file beside it,
+//! fsynced and renamed ([`write_file`]); a directory is built in a temp directory beside it
+//! (`.NAME.tmp-XXXX`) and renamed into place ([`StagedDir`]). A failure or a crash leaves the
+//! destination as it was (a crash may leave a `.tmp-` sibling behind).
+//!
+//! A directory destination that already exists and is not empty is merged into entry by entry
+//! (each entry renamed into place), as BuildKit's local exporter writes into an existing
+//! directory rather than replacing it: `-o .` must never delete the user's files.
+
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::error::{ExportError, Result};
+use super::spec::Destination;
+use crate::store::atomic::{fsync_dir, AtomicFile};
+
+/// The directory holding `path` (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Refuse a file destination that cannot be written: a directory, or a missing parent.
+fn check_file_dest(path: &Path) -> Result<()> {
+    let refuse = |reason: &str| ExportError::Destination {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if path.is_dir() {
+        return Err(refuse("it is a directory; give a file name"));
+    }
+    if !parent_of(path).is_dir() {
+        return Err(refuse("its directory does not exist"));
+    }
+    Ok(())
+}
+
+/// Write a file output: `write` fills the stream, and the file appears at `dest` only if it
+/// succeeds. [`Destination::Stdout`] streams to stdout, and refuses a terminal.
+pub fn write_file(
+    dest: &Destination,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match dest {
+        Destination::Path(path) => {
+            check_file_dest(path)?;
+            let mut file = AtomicFile::create(path)?;
+            write(&mut file)?;
+            file.commit()?;
+            Ok(())
+        }
+        Destination::Stdout => {
+            let stdout = io::stdout();
+            if stdout.is_terminal() {
+                return Err(ExportError::Destination {
+                    path: "-".into(),
+                    reason: "refusing to write a tarball to a terminal; give dest=FILE".into(),
+                });
+            }
+            let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+            write(&mut out)?;
+            out.flush()
+                .map_err(|e| ExportError::io("write", "<stdout>", e))
+        }
+        Destination::None => Err(ExportError::Destination {
+            path: PathBuf::new(),
+            reason: "this output needs dest=".into(),
+        }),
+    }
+}
+
+/// A directory being built beside its destination; dropped without a commit, it is removed.
+#[derive(Debug)]
+pub struct StagedDir {
+    tmp: tempfile::TempDir,
+    dest: PathBuf,
+}
+
+impl StagedDir {
+    /// Start building `dest` (mode 0755). Its parent is created if missing (as BuildKit creates
+    /// a local output directory); a `dest` that exists and is not a directory is refused.
+    pub fn new(dest: &Path) -> Result<Self> {
+        if dest.symlink_metadata().is_ok() && !dest.is_dir() {
+            return Err(ExportError::Destination {
+                path: dest.to_path_buf(),
+                reason: "it exists and is not a directory".into(),
+            });
+        }
+        let parent = parent_of(dest);
+        std::fs::create_dir_all(parent)
+            .map_err(|e| ExportError::io("create directory", parent, e))?;
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .permissions(std::fs::Permissions::from_mode(0o755))
+            .tempdir_in(parent)
+            .map_err(|e| ExportError::io("create temp directory in", parent, e))?;
+        Ok(StagedDir {
+            tmp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// Where to build.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The destination.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Whether the destination exists and has entries (then [`commit`](Self::commit) merges).
+    pub fn dest_has_entries(&self) -> Result<bool> {
+        match std::fs::read_dir(&self.dest) {
+            Ok(mut rd) => Ok(rd.next().is_some()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(ExportError::io("read directory", &self.dest, e)),
+        }
+    }
+
+    /// Put the built directory at the destination: one rename when the destination is absent
+    /// or empty, else a merge that renames each entry into place (replacing entries of the
+    /// same name, merging directories).
+    pub fn commit(self) -> Result<()> {
+        let merge_needed = self.dest_has_entries()?;
+        let built = self.tmp.keep();
+        let result = if merge_needed {
+            merge(&built, &self.dest).and_then(|()| {
+                std::fs::remove_dir_all(&built)
+                    .map_err(|e| ExportError::io("remove temp directory", &built, e))
+            })
+        } else {
+            std::fs::rename(&built, &self.dest)
+                .map_err(|e| ExportError::io("rename into place", &self.dest, e))
+        };
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&built);
+        }
+        result?;
+        fsync_dir(parent_of(&self.dest))?;
+        Ok(())
+    }
+}
+
+/// Move every entry of `from` into `to` (which exists), merging directories.
+fn merge(from: &Path, to: &Path) -> Result<()> {
+    let entries =
+        std::fs::read_dir(from).map_err(|e| ExportError::io("read directory", from, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| ExportError::io("read directory", from, e))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let src_is_dir = entry
+            .file_type()
+            .map_err(|e| ExportError::io("stat", &src, e))?
+            .is_dir();
+        match dst.symlink_metadata() {
+            Ok(m) if m.is_dir() && src_is_dir => {
+                merge(&src, &dst)?;
+                continue;
+            }
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&dst)
+                .map_err(|e| ExportError::io("replace directory", &dst, e))?,
+            Ok(_) if src_is_dir => {
+                std::fs::remove_file(&dst).map_err(|e| ExportError::io("replace file", &dst, e))?
+            }
+            _ => {}
+        }
+        std::fs::rename(&src, &dst).map_err(|e| ExportError::io("rename into place", &dst, e))?;
+    }
+    fsync_dir(to)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn file_appears_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = Destination::Path(dir.path().join("out.tar"));
+        let err = write_file(&dest, |w| {
+            w.write_all(b"partial").unwrap();
+            Err(ExportError::Unsupported("boom".into()))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("boom"));
+        assert!(names(dir.path()).is_empty());
+        write_file(&dest, |w| {
+            w.write_all(b"whole")
+                .map_err(|e| ExportError::io("write", "x", e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(dir.path().join("out.tar")).unwrap(), b"whole");
+    }
+
+    #[test]
+    fn bad_file_destinations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_file(&Destination::Path(dir.path().to_path_buf()), |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let err =
+            write_file(&Destination::Path(dir.path().join("no/x.tar")), |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn staged_dir_renames_or_merges() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        {
+            let staged = StagedDir::new(&dest).unwrap();
+            std::fs::write(staged.path().join("a"), b"1").unwrap();
+            // Dropped: nothing appears.
+        }
+        assert!(names(dir.path()).is_empty());
+        let staged = StagedDir::new(&dest).unwrap();
+        std::fs::create_dir(staged.path().join("d")).unwrap();
+        std::fs::write(staged.path().join("d/x"), b"new").unwrap();
+        std::fs::write(staged.path().join("a"), b"1").unwrap();
+        staged.commit().unwrap();
+        assert_eq!(names(&dest), ["a", "d"]);
+        assert_eq!(names(dir.path()), ["out"]);
+        // Into a non-empty directory: merged, the user's other files kept.
+        std::fs::write(dest.join("mine"), b"keep").unwrap();
+        std::fs::write(dest.join("d/y"), b"keep").unwrap();
+        let staged = StagedDir::new(&dest).unwrap();
+        std::fs::create_dir(staged.path().join("d")).unwrap();
+        std::fs::write(staged.path().join("d/x"), b"newer").unwrap();
+        std::fs::create_dir(staged.path().join("a")).unwrap();
+        staged.commit().unwrap();
+        assert_eq!(names(&dest), ["a", "d", "mine"]);
+        assert_eq!(names(&dest.join("d")), ["x", "y"]);
+        assert_eq!(std::fs::read(dest.join("d/x")).unwrap(), b"newer");
+        assert!(dest.join("a").is_dir());
+        assert_eq!(names(dir.path()), ["out"]);
+    }
+
+    #[test]
+    fn staged_dir_refuses_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        std::fs::write(&dest, b"x").unwrap();
+        assert!(StagedDir::new(&dest)
+            .unwrap_err()
+            .to_string()
+            .contains("not a directory"));
+    }
+}
