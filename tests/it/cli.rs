@@ -1,4 +1,4 @@
-//! The command line as a user meets it: exit codes, "not implemented yet", and Dockerfile
+//! The command line as a user meets it: exit codes, "not supported yet", and Dockerfile
 //! errors that name the file and line, quote it, and say what is wrong.
 
 use std::path::Path;
@@ -8,6 +8,7 @@ fn builder(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_builder"))
         .args(args)
         .current_dir(dir)
+        .env("BUILDER_ROOT", dir.join(".builder-root"))
         .output()
         .expect("run builder")
 }
@@ -177,8 +178,11 @@ fn cyclic_stage_reference() {
 }
 
 #[test]
-fn valid_dockerfile_reaches_the_unbuilt_executor() {
-    let out = build_with("FROM busybox\nRUN echo hi\n", &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not implemented yet: build"));
+fn run_is_refused_at_its_line_until_the_sandbox_lands() {
+    let out = build_with("FROM scratch\nRUN echo hi\n", &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert!(err.contains("   2 | >>> RUN echo hi"), "{err}");
+    assert!(err.contains("RUN is not supported yet"), "{err}");
 }
