@@ -10,3 +10,5 @@ mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
 mod store_cli;
+mod build_copy;
+mod build_support;

@@ -1,0 +1,277 @@
+//! Fixtures for the `build_*` tests: a workspace (context, store, outputs) per test, the
+//! busybox base image made once per test run, real tools (skopeo, umoci) and a file-by-file
+//! listing of a root file system to compare against what a Dockerfile says.
+//!
+//! The tools come from apt (`busybox-static umoci skopeo`, see `scripts/setup.sh`). Without
+//! them a test skips loudly; with `CI` set, a missing tool is a failure.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Text of a byte buffer.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whether every tool in `tools` is installed; skips loudly (fails on CI) when one is not.
+pub fn have(test: &str, tools: &[&str]) -> bool {
+    for tool in tools {
+        let ok = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            let msg = format!("{test}: {tool} is not installed (scripts/setup.sh installs it)");
+            assert!(std::env::var_os("CI").is_none(), "{msg}");
+            eprintln!("\n!!! SKIPPED {msg} !!!\n");
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether the tests run as root (owners can be set and checked).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Run a tool, asserting success; its stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The busybox base image as an OCI layout tagged `latest`, made once per test run under
+/// `target/fixtures/busybox` (a file lock keeps concurrent runs apart). `None`, loudly, when
+/// the tools are missing.
+pub fn busybox(test: &str) -> Option<PathBuf> {
+    static LAYOUT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    if !have(test, &["umoci", "skopeo", "busybox"]) {
+        return None;
+    }
+    LAYOUT
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures");
+            std::fs::create_dir_all(&dir).expect("create fixtures dir");
+            let _lock = builder::store::lock::FileLock::exclusive(&dir.join("busybox.lock"))
+                .expect("lock fixtures");
+            let layout = dir.join("busybox");
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-busybox-image.sh");
+            run(Command::new("bash").arg(script).arg(&layout));
+            Some(layout)
+        })
+        .clone()
+}
+
+/// One test's workspace: `ctx/` (the build context), `root/` (the store), `out/`.
+pub struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    /// A fresh workspace with an empty context.
+    pub fn new() -> Work {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for d in ["ctx", "root", "out"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        Work { dir }
+    }
+
+    /// A path in the workspace.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The store root.
+    pub fn root(&self) -> PathBuf {
+        self.path("root")
+    }
+
+    /// Write `ctx/REL` with `content` and `mode`, creating parents.
+    pub fn file(&self, rel: &str, content: &str, mode: u32) -> &Self {
+        let p = self.path("ctx").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    /// Make `ctx/REL` a directory with `mode`.
+    pub fn dir(&self, rel: &str, mode: u32) -> &Self {
+        let p = self.path("ctx").join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    /// Make `ctx/REL` a symlink to `target`.
+    pub fn symlink(&self, rel: &str, target: &str) -> &Self {
+        let p = self.path("ctx").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).unwrap();
+        self
+    }
+
+    /// The Dockerfile of the context.
+    pub fn dockerfile(&self, text: &str) -> &Self {
+        std::fs::write(self.path("ctx/Dockerfile"), text).unwrap();
+        self
+    }
+
+    /// `builder --root ROOT ARGS...` in the workspace directory.
+    pub fn builder(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_builder"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("BUILDER_ROOT")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .expect("run builder")
+    }
+
+    /// `builder build ARGS... ctx`, whatever the outcome.
+    pub fn build(&self, args: &[&str]) -> Output {
+        let mut all = vec!["build", "--progress", "plain"];
+        all.extend_from_slice(args);
+        all.push("ctx");
+        self.builder(&all)
+    }
+
+    /// `builder build ARGS... ctx`, which must succeed; its stderr (the progress).
+    pub fn build_ok(&self, args: &[&str]) -> String {
+        let out = self.build(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "build failed:\n{}",
+            text(&out.stderr)
+        );
+        text(&out.stderr)
+    }
+
+    /// Build to an OCI layout directory `out/NAME` tagged `latest`, unpack it with umoci
+    /// and return the listing of its root file system.
+    pub fn build_and_unpack(&self, name: &str, args: &[&str]) -> String {
+        let layout = self.path(&format!("out/{name}"));
+        let spec = format!("type=oci,dest={},tar=false", layout.display());
+        let mut all = vec!["-t", "app", "-o", spec.as_str()];
+        all.extend_from_slice(args);
+        self.build_ok(&all);
+        listing(&unpack(&layout, "latest", &self.path(&format!("out/{name}-bundle"))))
+    }
+
+    /// `--build-context busybox=oci-layout://...` for the busybox fixture.
+    pub fn busybox_context(layout: &Path) -> String {
+        format!("busybox=oci-layout://{}", layout.display())
+    }
+}
+
+/// `umoci unpack --image LAYOUT:TAG BUNDLE`; the rootfs.
+pub fn unpack(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
+    let mut cmd = Command::new("umoci");
+    cmd.arg("unpack");
+    if !is_root() {
+        cmd.arg("--rootless");
+    }
+    run(cmd
+        .arg("--image")
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(bundle));
+    bundle.join("rootfs")
+}
+
+/// `skopeo inspect --config REF` as JSON.
+pub fn config_of(reference: &str) -> serde_json::Value {
+    let out = run(Command::new("skopeo")
+        .arg("inspect")
+        .arg("--config")
+        .arg(reference));
+    serde_json::from_str(&out).expect("config JSON")
+}
+
+/// `skopeo inspect REF` as JSON.
+pub fn inspect(reference: &str) -> serde_json::Value {
+    let out = run(Command::new("skopeo").arg("inspect").arg(reference));
+    serde_json::from_str(&out).expect("inspect JSON")
+}
+
+/// Every entry under `root`, one line each, sorted, for exact comparison:
+///
+/// ```text
+/// d /etc 0755 0:0
+/// f /etc/app 0644 0:0 "content"        (content in quotes when short text, else its size)
+/// l /bin/sh -> busybox
+/// h /b => /a                          (a second path of the same file)
+/// ```
+pub fn listing(root: &Path) -> String {
+    let mut lines = BTreeMap::new();
+    let mut seen: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let meta = format!("{:04o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid());
+            let line = if m.file_type().is_symlink() {
+                format!("l {rel} -> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_dir() {
+                stack.push(p.clone());
+                format!("d {rel} {meta}")
+            } else if m.is_file() {
+                let key = (m.dev(), m.ino());
+                if m.nlink() > 1 {
+                    if let Some(first) = seen.get(&key) {
+                        lines.insert(rel.clone(), format!("h {rel} => {first}"));
+                        continue;
+                    }
+                    seen.insert(key, rel.clone());
+                }
+                let data = std::fs::read(&p).unwrap();
+                let content = match std::str::from_utf8(&data) {
+                    Ok(s) if data.len() <= 40 => format!("{s:?}"),
+                    _ => format!("{} bytes", data.len()),
+                };
+                format!("f {rel} {meta} {content}")
+            } else {
+                format!("? {rel} {meta}")
+            };
+            lines.insert(rel, line);
+        }
+    }
+    let mut out = String::new();
+    for line in lines.values() {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The lines of `listing` under `prefix` (for trees on a big base image).
+pub fn under(listing: &str, prefix: &str) -> String {
+    listing
+        .lines()
+        .filter(|l| {
+            let path = l.split(' ').nth(1).unwrap_or("");
+            path == prefix || path.starts_with(&format!("{prefix}/"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
