@@ -12,3 +12,4 @@ mod plan_golden;
 mod store_cli;
 mod build_copy;
 mod build_support;
+mod build_base;
