@@ -195,11 +195,13 @@ pub fn unpack(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
     bundle.join("rootfs")
 }
 
-/// `skopeo inspect --config REF` as JSON.
+/// `skopeo inspect --config --raw REF` as JSON (raw: skopeo's parsed form drops Docker's
+/// extension fields from OCI configs).
 pub fn config_of(reference: &str) -> serde_json::Value {
     let out = run(Command::new("skopeo")
         .arg("inspect")
         .arg("--config")
+        .arg("--raw")
         .arg(reference));
     serde_json::from_str(&out).expect("config JSON")
 }

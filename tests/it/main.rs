@@ -13,3 +13,4 @@ mod store_cli;
 mod build_copy;
 mod build_support;
 mod build_base;
+mod build_config;
