@@ -121,7 +121,11 @@ fn base_loaded_into_the_store_and_copy_from_stages_and_images() {
         &format!("docker-archive:{}:busybox:latest", archive.display()),
     ]));
     let out = w.builder(&["load", "-i", archive.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     w.file("f", "data\n", 0o600).dockerfile(
         "FROM busybox AS build\n\
          COPY --chown=user f /out/f\n\

@@ -151,7 +151,11 @@ fn add_extracts_archives_and_dockerignore_filters_the_context() {
         .file("keep.log", "k", 0o644)
         .file("secret", "s", 0o600)
         .file("sub/ok.txt", "ok", 0o644)
-        .file(".dockerignore", "**/*.log\n!keep.log\nsecret\nDockerfile\n", 0o644)
+        .file(
+            ".dockerignore",
+            "**/*.log\n!keep.log\nsecret\nDockerfile\n",
+            0o644,
+        )
         .dockerfile(
             "FROM scratch\n\
              ADD archive.tar.gz /x/\n\

@@ -20,7 +20,11 @@ pub fn text(b: &[u8]) -> String {
 pub fn have(test: &str, tools: &[&str]) -> bool {
     for tool in tools {
         // busybox has no --version; `busybox true` proves it runs.
-        let arg = if *tool == "busybox" { "true" } else { "--version" };
+        let arg = if *tool == "busybox" {
+            "true"
+        } else {
+            "--version"
+        };
         let ok = Command::new(tool)
             .arg(arg)
             .output()
@@ -172,7 +176,11 @@ impl Work {
         let mut all = vec!["-t", "app", "-o", spec.as_str()];
         all.extend_from_slice(args);
         self.build_ok(&all);
-        listing(&unpack(&layout, "latest", &self.path(&format!("out/{name}-bundle"))))
+        listing(&unpack(
+            &layout,
+            "latest",
+            &self.path(&format!("out/{name}-bundle")),
+        ))
     }
 
     /// `--build-context busybox=oci-layout://...` for the busybox fixture.
@@ -278,4 +286,24 @@ pub fn under(listing: &str, prefix: &str) -> String {
         })
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// Compare `actual` with `testdata/layers/NAME`; `BUILDER_BLESS=1` rewrites the file.
+pub fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/layers")
+        .join(name);
+    if std::env::var_os("BUILDER_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {}; run with BUILDER_BLESS=1",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "golden {name} differs (BUILDER_BLESS=1 rewrites it)"
+    );
 }

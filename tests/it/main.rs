@@ -14,3 +14,4 @@ mod build_copy;
 mod build_support;
 mod build_base;
 mod build_config;
+mod build_outputs;
