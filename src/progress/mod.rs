@@ -121,9 +121,24 @@ impl Reporter for Recorder {
     }
 }
 
+/// `err` and its causes, joined with `: ` (a cause already in the text is not repeated).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Run `work` as the vertex `name`: started, then done with its time, or failed with its
-/// error's message.
-pub fn vertex<T, E: std::fmt::Display>(
+/// error and causes.
+pub fn vertex<T, E: std::error::Error>(
     reporter: &dyn Reporter,
     name: &str,
     work: impl FnOnce(VertexId) -> Result<T, E>,
@@ -136,7 +151,7 @@ pub fn vertex<T, E: std::fmt::Display>(
             Ok(v)
         }
         Err(e) => {
-            reporter.error(id, &e.to_string());
+            reporter.error(id, &chain(&e));
             Err(e)
         }
     }
@@ -149,11 +164,11 @@ mod tests {
     #[test]
     fn vertex_reports_start_and_end() {
         let r = Recorder::default();
-        let ok: Result<u8, String> = vertex(&r, "one", |_| Ok(1));
-        assert_eq!(ok, Ok(1));
-        let err: Result<u8, String> = vertex(&r, "two", |id| {
+        let ok: Result<u8, std::io::Error> = vertex(&r, "one", |_| Ok(1));
+        assert_eq!(ok.unwrap(), 1);
+        let err: Result<u8, std::io::Error> = vertex(&r, "two", |id| {
             r.log(id, "working");
-            Err("broke".into())
+            Err(std::io::Error::other("broke"))
         });
         assert!(err.is_err());
         assert_eq!(

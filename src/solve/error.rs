@@ -18,17 +18,7 @@ pub struct SolveError {
 impl SolveError {
     /// The error and every cause below it, joined with `: `, as one line for the user.
     pub fn message(&self) -> String {
-        let mut text = self.error.to_string();
-        let mut source = std::error::Error::source(&self.error);
-        while let Some(cause) = source {
-            let more = cause.to_string();
-            if !text.contains(&more) {
-                text.push_str(": ");
-                text.push_str(&more);
-            }
-            source = cause.source();
-        }
-        text
+        crate::progress::chain(&self.error)
     }
 }
 

@@ -148,6 +148,34 @@ impl Work {
             .expect("run builder")
     }
 
+    /// `builder ARGS...` as the unprivileged user `nobody` (65534), through `setpriv`, with
+    /// the workspace opened up to it; `None` (loudly) when the tests do not run as root.
+    pub fn builder_as_nobody(&self, test: &str, args: &[&str]) -> Option<Output> {
+        if !is_root() || !have(test, &["setpriv"]) {
+            eprintln!("\n!!! SKIPPED {test}: needs root to switch to an unprivileged user !!!\n");
+            return None;
+        }
+        let open = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        open(self.dir.path(), 0o755);
+        open(&self.path("ctx"), 0o755);
+        open(&self.root(), 0o777);
+        open(&self.path("out"), 0o777);
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_builder"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("BUILDER_ROOT")
+            .env("HOME", self.path("out"))
+            .output()
+            .expect("run setpriv");
+        Some(out)
+    }
+
     /// `builder build ARGS... ctx`, whatever the outcome.
     pub fn build(&self, args: &[&str]) -> Output {
         let mut all = vec!["build", "--progress", "plain"];

@@ -15,3 +15,5 @@ mod build_support;
 mod build_base;
 mod build_config;
 mod build_outputs;
+mod build_errors;
+mod build_rootless;
