@@ -4,18 +4,20 @@
 # Safe to run again; does nothing that is already done.
 set -euo pipefail
 
+# tool:package — the verifiers the integration tests use (skopeo, umoci, jq), the busybox
+# base-image fixture (busybox-static), and newuidmap/newgidmap for rootless builds (uidmap).
 need_apt=()
-for tool in git:git jq:jq cc:gcc; do
+for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
+            newuidmap:uidmap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  else
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  fi
+  echo "setup: apt-get install ${need_apt[*]}" >&2
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${need_apt[@]}" >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -2,41 +2,8 @@
 //! `%q` of a string slice (`CMD ["sh" "-c" "x"]`), `%v` of a string slice (`VOLUME [/a /b]`),
 //! and `time.Duration.String()` (`1m30s`) inside `HEALTHCHECK {Test:[...] Interval:30s ...}`.
 
-/// `strconv.Quote`: a double-quoted Go string literal with Go's escapes.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if is_printable(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint` for non-ASCII characters, approximated: controls and the Unicode
-/// spaces other than U+0020 are not printable.
-fn is_printable(c: char) -> bool {
-    if c.is_ascii() {
-        return !c.is_ascii_control();
-    }
-    !(c.is_control() || c.is_whitespace() || matches!(c, '\u{ad}' | '\u{feff}'))
-}
+/// `strconv.Quote`: the parser's implementation, which the conformance corpus checks.
+pub use crate::dockerfile::dump::go_quote as quote;
 
 /// `fmt.Sprintf("%q", []string{...})`: `["a" "b"]`.
 pub fn quote_slice(items: &[String]) -> String {
