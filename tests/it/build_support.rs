@@ -304,18 +304,6 @@ pub fn listing(root: &Path) -> String {
     out
 }
 
-/// The lines of `listing` under `prefix` (for trees on a big base image).
-pub fn under(listing: &str, prefix: &str) -> String {
-    listing
-        .lines()
-        .filter(|l| {
-            let path = l.split(' ').nth(1).unwrap_or("");
-            path == prefix || path.starts_with(&format!("{prefix}/"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 /// Compare `actual` with `testdata/layers/NAME`; `BUILDER_BLESS=1` rewrites the file.
 pub fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
