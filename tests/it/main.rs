@@ -17,3 +17,4 @@ mod build_config;
 mod build_outputs;
 mod build_errors;
 mod build_rootless;
+mod build_context;
