@@ -3,7 +3,7 @@
 //! values through and turns failures into user-facing errors (`Dockerfile:LINE`, the quoted
 //! instruction, the cause).
 //!
-//! - [`frontend`]: locating, reading and parsing the Dockerfile, `--build-arg` values.
+//! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
 //! - `outputs`: the image in the store, `-t` names, `-o` outputs, `--iidfile`,
 //!   `--metadata-file`.

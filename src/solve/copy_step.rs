@@ -1,7 +1,7 @@
 //! COPY and ADD steps: the source tree is chosen (the build context with its
 //! `.dockerignore`, a named context, or another stage's or image's flattened rootfs), the
 //! flags are resolved (`--chown` names against the destination image's /etc/passwd and
-//! /etc/group, `--chmod`), and the [`copy`](super::copy) engine writes the files into a
+//! /etc/group, `--chmod`), and the [`copy`] engine writes the files into a
 //! fresh snapshot directory on top of the stage, which becomes the layer.
 //!
 //! `--link` copies without looking at the destination (an empty view), so the layer does
