@@ -24,6 +24,9 @@ pub enum Error {
     /// An image in the local store could not be read or written.
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// A command could not be run in a sandbox, or the build namespace not entered.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -42,7 +45,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::NotImplemented(_) | Error::Dockerfile { .. } => 2,
-            Error::Io { .. } | Error::Store(_) | Error::Image(_) => 1,
+            Error::Io { .. } | Error::Store(_) | Error::Image(_) | Error::Sandbox(_) => 1,
         }
     }
 }
