@@ -5,7 +5,7 @@
 set -euo pipefail
 
 need_apt=()
-for tool in git:git jq:jq cc:gcc; do
+for tool in git:git jq:jq cc:gcc newuidmap:uidmap busybox:busybox-static; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

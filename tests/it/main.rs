@@ -8,4 +8,5 @@ mod conformance_shell;
 mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
+mod sandbox;
 mod store_cli;
