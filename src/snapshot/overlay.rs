@@ -148,16 +148,7 @@ fn mount_chain(
             Err(e) => return Err(e),
         }
     }
-    let mut groups: Vec<Vec<PathBuf>> = Vec::new();
-    let mut current: Vec<PathBuf> = Vec::new();
-    for lower in chain {
-        current.push(lower.clone());
-        if !fits(&current, None) {
-            current.pop();
-            groups.push(std::mem::replace(&mut current, vec![lower.clone()]));
-        }
-    }
-    groups.push(current);
+    let groups = group(chain, |g| fits(g, None));
     let mut lowers = Vec::new();
     for group in groups {
         match group.as_slice() {
@@ -179,6 +170,23 @@ fn mount_chain(
         )));
     }
     mount_one(&lowers, rw, target)
+}
+
+/// Cut `chain` (top first) greedily into consecutive groups that each `fit`.
+fn group(chain: &[PathBuf], fit: impl Fn(&[PathBuf]) -> bool) -> Vec<Vec<PathBuf>> {
+    let mut groups: Vec<Vec<PathBuf>> = Vec::new();
+    let mut current: Vec<PathBuf> = Vec::new();
+    for lower in chain {
+        current.push(lower.clone());
+        if current.len() > 1 && !fit(&current) {
+            current.pop();
+            groups.push(std::mem::replace(&mut current, vec![lower.clone()]));
+        }
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
 }
 
 /// One overlay mount, through the mount API unless the kernel is too old for it.
@@ -290,4 +298,77 @@ fn legacy_data(lowers: &[PathBuf], upper: Option<(&Path, &Path)>) -> String {
     }
     data.push_str(",userxattr");
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_data_escapes_separators() {
+        let data = legacy_data(
+            &["/a:b".into(), "/c,d".into()],
+            Some((Path::new("/u\\x"), Path::new("/w"))),
+        );
+        assert_eq!(
+            data,
+            "lowerdir=/a\\:b:/c\\,d,upperdir=/u\\\\x,workdir=/w,userxattr"
+        );
+        assert_eq!(legacy_data(&["/l".into()], None), "lowerdir=/l,userxattr");
+    }
+
+    #[test]
+    fn groups_are_consecutive_and_fit() {
+        let chain: Vec<PathBuf> = (0..7).map(|i| PathBuf::from(format!("/l{i}"))).collect();
+        let groups = group(&chain, |g| g.len() <= 3);
+        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+        assert_eq!(groups.concat(), chain);
+        assert_eq!(group(&chain[..1], |_| false).len(), 1);
+    }
+
+    fn is_root() -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    #[test]
+    fn a_chain_longer_than_overlay_allows_is_folded() {
+        if !is_root() {
+            eprintln!("skipped: mounting needs root (the integration tests cover rootless)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut lowers = Vec::new();
+        // Top first: l599 is the top layer; each layer writes its own file and `shared`.
+        for i in (0..600).rev() {
+            let dir = tmp.path().join(format!("l{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("f{i}")), "x").unwrap();
+            std::fs::write(dir.join("shared"), i.to_string()).unwrap();
+            lowers.push(dir);
+        }
+        let (upper, work, merged) = (
+            tmp.path().join("a/upper"),
+            tmp.path().join("a/work"),
+            tmp.path().join("merged"),
+        );
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let m = mount_overlay(&lowers, &upper, &work, &merged).unwrap();
+        assert!(merged.join("f0").exists() && merged.join("f599").exists());
+        assert_eq!(
+            std::fs::read_to_string(merged.join("shared")).unwrap(),
+            "599"
+        );
+        std::fs::write(merged.join("new"), "n").unwrap();
+        m.unmount().unwrap();
+        assert!(upper.join("new").exists());
+        assert!(!merged.join("f0").exists(), "unmounted");
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        assert!(!mounts.contains(&tmp.path().to_string_lossy().into_owned()));
+        assert!(
+            !tmp.path().join("a/fold0").exists(),
+            "fold directories removed"
+        );
+    }
 }

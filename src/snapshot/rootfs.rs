@@ -170,3 +170,67 @@ fn probe(scratch: &Path) -> std::result::Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{DirSnapshotter, Snapshotter};
+
+    fn chain(snaps: &DirSnapshotter) -> Vec<PathBuf> {
+        let base = snaps.prepare(None).unwrap();
+        std::fs::create_dir_all(base.upper.join("etc")).unwrap();
+        std::fs::write(base.upper.join("etc/os"), "base").unwrap();
+        std::fs::write(base.upper.join("gone"), "x").unwrap();
+        let id = snaps.commit(base, "base").unwrap();
+        snaps.view(&id).unwrap()
+    }
+
+    #[test]
+    fn the_copy_backend_flattens_and_compares() {
+        let tmp = tempfile::tempdir().unwrap();
+        let snaps = DirSnapshotter::new(&tmp.path().join("snaps")).unwrap();
+        let lowers = chain(&snaps);
+        let base = snaps.get("base").unwrap().unwrap();
+        let active = snaps.prepare(Some(&base)).unwrap();
+        let target = tmp.path().join("root");
+        let root = Rootfs::prepare(Backend::Copy, &lowers, &active, &target).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("etc/os")).unwrap(),
+            "base"
+        );
+        assert_eq!(
+            root.release().unwrap(),
+            Changes::Compare {
+                lowers,
+                tree: target
+            }
+        );
+    }
+
+    #[test]
+    fn the_overlay_backend_is_probed_and_mounts() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: mounting needs root (the integration tests cover rootless)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(Backend::detect(tmp.path()), Backend::Overlay);
+        let snaps = DirSnapshotter::new(&tmp.path().join("snaps")).unwrap();
+        let lowers = chain(&snaps);
+        let base = snaps.get("base").unwrap().unwrap();
+        let active = snaps.prepare(Some(&base)).unwrap();
+        let target = tmp.path().join("root");
+        let root = Rootfs::prepare(Backend::Overlay, &lowers, &active, &target).unwrap();
+        std::fs::remove_file(root.path().join("gone")).unwrap();
+        std::fs::write(root.path().join("etc/os"), "changed").unwrap();
+        let changes = root.release().unwrap();
+        assert_eq!(changes, Changes::Upper(active.upper.clone()));
+        assert_eq!(
+            std::fs::read_to_string(active.upper.join("etc/os")).unwrap(),
+            "changed"
+        );
+        let gone = std::fs::symlink_metadata(active.upper.join("gone")).unwrap();
+        assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
+        assert!(!target.join("etc").exists(), "unmounted");
+    }
+}

@@ -674,3 +674,86 @@ fn overlay_upper_holds_new_modified_deleted_and_opaque() {
         );
     }
 }
+
+#[test]
+fn without_a_range_only_root_is_mapped_and_said_so() {
+    if !is_root() || runners().is_empty() {
+        return;
+    }
+    const SINGLE: &str = "buildertest1";
+    if Command::new("id")
+        .arg(SINGLE)
+        .output()
+        .is_ok_and(|o| !o.status.success())
+    {
+        // No subordinate ids for this one.
+        let status = Command::new("useradd")
+            .args([
+                "-M",
+                "-s",
+                "/bin/sh",
+                "-K",
+                "SUB_UID_COUNT=0",
+                "-K",
+                "SUB_GID_COUNT=0",
+            ])
+            .arg(SINGLE)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("builder-sandbox-")
+        .tempdir()
+        .unwrap();
+    let root = dir.path().join("root");
+    make_rootfs(&root);
+    let owner = format!("{SINGLE}:");
+    assert!(Command::new("chown")
+        .args(["-R", &owner])
+        .arg(dir.path())
+        .status()
+        .unwrap()
+        .success());
+    let run = |flags: &[&str], cmd: &[&str]| {
+        Command::new("runuser")
+            .args([
+                "-u",
+                SINGLE,
+                "--",
+                env!("CARGO_BIN_EXE_builder"),
+                "debug",
+                "run",
+                "--rootfs",
+            ])
+            .arg(&root)
+            .args(flags)
+            .arg("--")
+            .args(cmd)
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "id -u; touch /tmp/f; chown 1000 /tmp/f || echo refused",
+        ],
+    );
+    assert_eq!(stdout(&out), "0\nrefused\n", "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches("only your own user is mapped").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["--user", "user"], &["true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot run as uid 1000"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -109,10 +109,19 @@ pub(super) fn switch_user(user: &User) -> Result<(), Failure> {
         Ok(()) => {}
         // `setgroups` is denied with a single id mapping: fine when there is nothing to set.
         Err(rustix::io::Errno::PERM) if groups.is_empty() => {}
+        // Denied (single mapping) or unmapped: name the user, not its groups, unless the
+        // user itself is root.
         Err(rustix::io::Errno::PERM | rustix::io::Errno::INVAL) => {
-            return Err(Failure::NotMapped {
-                what: "gid".into(),
-                id: user.additional_gids.first().copied().unwrap_or(user.gid),
+            return Err(if user.uid != 0 {
+                Failure::NotMapped {
+                    what: "uid".into(),
+                    id: user.uid,
+                }
+            } else {
+                Failure::NotMapped {
+                    what: "gid".into(),
+                    id: user.additional_gids.first().copied().unwrap_or(user.gid),
+                }
             })
         }
         Err(e) => return Err(Failure::setup("set supplementary groups", e)),
