@@ -16,6 +16,12 @@
 //!   fails with [`SandboxError::Unsupported`].
 //! - [`user`]: `USER` resolution against the image's passwd and group files.
 //! - [`stubs`]: the contents of the /etc/resolv.conf and /etc/hosts stubs.
+//! - [`interrupt_on_signals`] / [`kill_running`]: Ctrl-C ends every running sandbox (the
+//!   helper kills the pid namespace's init, so the namespace goes) and the runs return
+//!   [`SandboxError::Interrupted`].
+//!
+//! The program's `main` must call [`helper_main`] first: the Linux sandbox re-executes
+//! the program as its helper, so that no namespace work happens in a threaded process.
 //!
 //! Invariant: when [`Sandbox::run`] returns (success, failure or error), no process of the
 //! command is left (the pid namespace is gone) and no mount it made is visible anywhere.
