@@ -40,6 +40,9 @@ pub enum Error {
     /// An output could not be written or an archive could not be imported.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    /// A command could not be run in a sandbox, or the build namespace not entered.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -65,7 +68,8 @@ impl Error {
             | Error::Export(_)
             | Error::Build { .. }
             | Error::Context(_)
-            | Error::Step(_) => 1,
+            | Error::Step(_)
+            | Error::Sandbox(_) => 1,
         }
     }
 }

@@ -12,6 +12,8 @@
 //! - [`dockerfile`]: text -> AST with spans -> typed instructions (pure).
 //! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
 //! - [`solve`]: executing steps (COPY/ADD so far).
+//! - [`sandbox`]: running a RUN command in fresh namespaces, rootless (the build's user
+//!   namespace is entered once at start).
 //! - [`snapshot`]: snapshots (prepare / commit / view) and safe layer unpacking.
 //! - [`diff`]: a change set on disk -> a deterministic layer blob, digests in one pass.
 //! - [`store`]: the local store: sha256, content-addressed blobs, atomic writes, locks, image
@@ -29,6 +31,7 @@ pub mod context;
 pub mod dockerfile;
 pub mod graph;
 pub mod solve;
+pub mod sandbox;
 pub mod snapshot;
 pub mod diff;
 pub mod store;

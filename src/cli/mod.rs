@@ -5,6 +5,7 @@
 
 mod build;
 mod debug;
+mod debug_run;
 mod images;
 mod inspect;
 mod load;

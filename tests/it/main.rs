@@ -9,6 +9,7 @@ mod export_cli;
 mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
+mod sandbox;
 mod store_cli;
 mod build_copy;
 mod build_support;
