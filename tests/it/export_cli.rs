@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use builder::export::{self, ExportInput, LayoutRef, OutputSpec};
 use builder::image::{
     read_image, write_image, ImageConfig, ImageDescriptor, LayerCompression, ManifestFormat,
-    Platform,
+    Platform, PlatformExt,
 };
 use builder::store::digest::sha256;
 use builder::store::{BlobStore, DirStore};
@@ -326,7 +326,7 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
     }
     // Our layout as a build context: by tag, and an unknown tag names the ones there are.
     let fresh = DirStore::new(dir.path().join("fresh")).unwrap();
-    let amd64 = Platform::parse("linux/amd64").unwrap();
+    let amd64 = Platform::parse_full("linux/amd64").unwrap();
     let d = export::import_layout_path(&layout, "v2", &amd64, &fresh).unwrap();
     assert_eq!(d, *img.digest());
     let err = export::import_layout_path(&layout, "nope", &amd64, &fresh)
@@ -477,7 +477,7 @@ fn oci_layout_build_context_is_imported_by_tag_or_digest() {
         return;
     };
     let store = DirStore::new(dir.path().join("store")).unwrap();
-    let amd64 = Platform::parse("linux/amd64").unwrap();
+    let amd64 = Platform::parse_full("linux/amd64").unwrap();
     let expected = skopeo_digest(&format!("oci:{}:latest", layout.display()));
     let by_tag = LayoutRef::parse(&format!("oci-layout://{}", layout.display())).unwrap();
     let d = export::import_layout(&by_tag, &amd64, &store).unwrap();
