@@ -217,16 +217,8 @@ impl BlobWriter for DirBlobWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::atomic::dir_names;
     use crate::store::digest::sha256;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn put_open_has_size_list_delete() {
@@ -258,9 +250,9 @@ mod tests {
             let mut w = store.writer().unwrap();
             w.write_all(&vec![7u8; 3 << 20]).unwrap();
             assert_eq!(w.written(), 3 << 20);
-            assert_eq!(names(&dir.path().join("blobs/sha256")).len(), 1);
+            assert_eq!(dir_names(&dir.path().join("blobs/sha256")).len(), 1);
         }
-        assert!(names(&dir.path().join("blobs/sha256")).is_empty());
+        assert!(dir_names(&dir.path().join("blobs/sha256")).is_empty());
         assert!(store.list().unwrap().is_empty());
     }
 
@@ -274,7 +266,7 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("digest mismatch: expected sha256:"));
-        assert!(names(&dir.path().join("blobs/sha256")).is_empty());
+        assert!(dir_names(&dir.path().join("blobs/sha256")).is_empty());
         let right = sha256(b"content");
         assert_eq!(
             store
@@ -312,7 +304,7 @@ mod tests {
         });
         assert_eq!(store.list().unwrap(), vec![ia.digest.clone()]);
         assert_eq!(store.read_all(&ia.digest).unwrap(), data);
-        assert_eq!(names(&dir.path().join("blobs/sha256")).len(), 1);
+        assert_eq!(dir_names(&dir.path().join("blobs/sha256")).len(), 1);
     }
 
     #[cfg(unix)]
