@@ -158,17 +158,14 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
     let layout = dir.path().join("layout");
     let spec = OutputSpec::parse(&format!("type=oci,dest={},tar=false", layout.display())).unwrap();
     let tags = vec!["app:v1".to_string(), "app:latest".to_string()];
-    export::write_output(
-        &spec,
-        &ExportInput {
-            store: &store,
-            manifest: img.digest(),
-            tags: &tags,
-            rootfs: None,
-            source_date_epoch: None,
-        },
-    )
-    .unwrap();
+    let input = ExportInput {
+        store: &store,
+        manifest: img.digest(),
+        tags: &tags,
+        rootfs: None,
+        source_date_epoch: None,
+    };
+    export::write_output(&spec, &input).unwrap();
     assert_eq!(
         skopeo_digest(&format!("oci:{}:v1", layout.display())),
         img.digest().to_string()
@@ -210,17 +207,7 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
         layout.display()
     ))
     .unwrap();
-    export::write_output(
-        &spec,
-        &ExportInput {
-            store: &store,
-            manifest: img.digest(),
-            tags: &tags,
-            rootfs: None,
-            source_date_epoch: None,
-        },
-    )
-    .unwrap();
+    export::write_output(&spec, &input).unwrap();
     for tag in ["v1", "latest", "v2"] {
         assert_eq!(
             skopeo_digest(&format!("oci:{}:{tag}", layout.display())),

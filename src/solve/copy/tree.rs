@@ -69,6 +69,16 @@ impl<'r, 'a> Copier<'r, 'a> {
         }
     }
 
+    /// The walk position of a copied source at `src_rel`.
+    fn start(&self, src_rel: &str) -> Pos {
+        Pos {
+            rel: src_rel.to_string(),
+            sub: String::new(),
+            ignore: self.tree.ignore_info(src_rel),
+            exclude: MatchInfo::default(),
+        }
+    }
+
     /// The owner of directories the copy creates on the way.
     pub(crate) fn new_dir_owner(&self) -> (u32, u32) {
         self.chown.unwrap_or((0, 0))
@@ -80,12 +90,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         let probe = self.layer.probe(dest)?;
         self.ensure_dir(dest, &probe)?;
         let probe = self.layer.probe(dest)?;
-        let pos = Pos {
-            rel: src_rel.to_string(),
-            sub: String::new(),
-            ignore: self.tree.ignore_info(src_rel),
-            exclude: MatchInfo::default(),
-        };
+        let pos = self.start(src_rel);
         let all = self.includes.is_none();
         self.copy_children(&pos, dest, &probe, all)
     }
@@ -98,12 +103,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         target: &Target,
     ) -> Result<(), CopyError> {
         let probe = self.layer.probe(target)?;
-        let pos = Pos {
-            rel: src_rel.to_string(),
-            sub: String::new(),
-            ignore: self.tree.ignore_info(src_rel),
-            exclude: MatchInfo::default(),
-        };
+        let pos = self.start(src_rel);
         self.copy_entry(&pos, meta, target, &probe)
     }
 
