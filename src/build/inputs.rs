@@ -11,7 +11,6 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::export::layout::{import_layout, LayoutRef, OCI_LAYOUT_SCHEME};
 use crate::graph::Platform;
-use crate::solve::images::image_platform;
 use crate::solve::NamedContext;
 use crate::store::{BlobStore, NameIndex};
 
@@ -93,7 +92,7 @@ pub fn named_contexts(
     for (name, value) in specs {
         let resolved = if value.starts_with(OCI_LAYOUT_SCHEME) {
             let layout = LayoutRef::parse(value)?;
-            NamedContext::Image(import_layout(&layout, &image_platform(platform), store)?)
+            NamedContext::Image(import_layout(&layout, platform, store)?)
         } else if let Some(reference) = value.strip_prefix("docker-image://") {
             match names.get(reference)? {
                 Some(record) => NamedContext::Image(record.digest),

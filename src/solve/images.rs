@@ -14,11 +14,6 @@ use crate::graph::{self, BaseImages, ImageRef, Platform};
 use crate::image::{self, ImageError};
 use crate::store::{BlobStore, NameIndex};
 
-/// The image crate's platform for a plan platform.
-pub fn image_platform(p: &Platform) -> image::Platform {
-    image::Platform::new(&p.os, &p.architecture, &p.variant)
-}
-
 /// The image under `digest` (a manifest, or an index to pick `platform` from) as a stage
 /// result: its config as stored, and its layers.
 pub fn load(
@@ -26,7 +21,7 @@ pub fn load(
     digest: &Digest,
     platform: &Platform,
 ) -> StepResult<StageResult> {
-    let manifest = image::select_manifest(store, digest, &image_platform(platform))?;
+    let manifest = image::select_manifest(store, digest, platform)?;
     let img = image::read_image(store, &manifest)?;
     let layers = img.manifest.layers();
     if layers.len() != img.config.rootfs.diff_ids.len() {
@@ -92,8 +87,7 @@ pub struct StoreImages<'a> {
 
 impl StoreImages<'_> {
     fn config_of(&self, digest: &Digest, platform: &Platform) -> Option<graph::ImageConfig> {
-        let manifest =
-            image::select_manifest(self.store, digest, &image_platform(platform)).ok()?;
+        let manifest = image::select_manifest(self.store, digest, platform).ok()?;
         let img = image::read_image(self.store, &manifest).ok()?;
         let text = String::from_utf8(img.config_bytes).ok()?;
         graph::ImageConfig::from_json(&text).ok()

@@ -12,6 +12,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::solve::copy::dest::is_absent;
 use crate::solve::copy::{DestFs, DestMeta};
 
 /// Most symlinks followed by [`read_file`].
@@ -146,10 +147,6 @@ fn split(path: &str) -> Vec<String> {
         .filter(|c| !c.is_empty() && *c != ".")
         .map(str::to_string)
         .collect()
-}
-
-fn is_absent(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(c) if c == nix::libc::ENOENT || c == nix::libc::ENOTDIR)
 }
 
 fn is_whiteout(m: &Metadata) -> bool {

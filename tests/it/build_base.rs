@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::build_support::{busybox, config_of, is_root, listing, run, unpack, Work};
+use crate::build_support::{busybox, config_of, listing, unpack, Work};
+use crate::common::{is_root, run};
 
 /// Lines of `after` that are not in `before` (what the build added or changed).
 fn added(before: &str, after: &str) -> String {

@@ -6,7 +6,8 @@
 
 use serde_json::json;
 
-use crate::build_support::{config_of, have, Work};
+use crate::build_support::{config_of, Work};
+use crate::common::have;
 
 const DOCKERFILE: &str = r#"FROM scratch
 MAINTAINER someone <s@example.com>

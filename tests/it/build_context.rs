@@ -3,9 +3,10 @@
 //! directories (`COPY --from=NAME`); and a base whose files no step needs is never unpacked.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::build_support::{busybox, have, listing, text, unpack, Work};
+use crate::build_support::{busybox, listing, unpack, Work};
+use crate::common::{builder_cmd, have, text};
 
 /// A gzip tar of `files` (name, content).
 fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
@@ -39,9 +40,7 @@ fn tar_contexts_from_stdin_and_from_a_file() {
     let archive = tar_gz(FILES);
     let layout = w.path("out/stdin");
     let spec = format!("type=oci,dest={},tar=false", layout.display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_builder"))
-        .arg("--root")
-        .arg(w.root())
+    let mut child = builder_cmd(&w.root())
         .args(["build", "-t", "app", "-o", &spec, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

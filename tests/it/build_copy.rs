@@ -3,7 +3,8 @@
 //! WORKDIR-relative destinations, parents created 0755, --chmod, --parents, --exclude,
 //! ADD's archive extraction, .dockerignore with `!` and `**`, symlinks and hard links.
 
-use crate::build_support::{have, Work};
+use crate::build_support::Work;
+use crate::common::have;
 
 #[test]
 fn copy_rules_from_scratch() {

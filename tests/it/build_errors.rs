@@ -4,7 +4,8 @@
 
 use std::process::Output;
 
-use crate::build_support::{text, Work};
+use crate::build_support::Work;
+use crate::common::{dir_names, text};
 
 /// Every destination a failing build is given.
 fn outputs(w: &Work) -> Vec<String> {
@@ -37,10 +38,7 @@ fn assert_failed(w: &Work, out: &Output, line: usize, quoted: &str, cause: &str)
         "{err}"
     );
     assert!(err.contains(cause), "cause {cause:?}; stderr:\n{err}");
-    let left: Vec<_> = std::fs::read_dir(w.path("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left = dir_names(&w.path("out"));
     assert!(left.is_empty(), "destinations touched: {left:?}");
     let images = text(&w.builder(&["images"]).stdout);
     assert!(!images.contains("app"), "{images}");

@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::build_support::{config_of, have, inspect, listing, run, text, unpack, Work};
+use crate::build_support::{config_of, inspect, listing, unpack, Work};
+use crate::common::{have, run, text};
 
 fn context(w: &Work) {
     w.file("app/main.sh", "#!/bin/sh\necho main\n", 0o755)
@@ -241,7 +242,7 @@ fn layers_match_golden_summaries() {
     w.build_ok(&["-t", "app", "-o", &spec]);
     crate::build_support::golden("build-copy-workdir.txt", &layer_summaries(&dir));
 
-    if !crate::build_support::is_root() {
+    if !crate::common::is_root() {
         eprintln!("\n!!! SKIPPED the --chown golden: owners need root !!!\n");
         return;
     }

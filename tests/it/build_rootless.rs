@@ -2,7 +2,8 @@
 //! carry the caller's ids until the user-namespace re-exec makes the build root inside its
 //! own namespace; then this test will expect 0:0.
 
-use crate::build_support::{have, listing, text, unpack, Work};
+use crate::build_support::{listing, unpack, Work};
+use crate::common::{have, text};
 
 #[test]
 fn copy_without_root_keeps_contents_and_modes() {

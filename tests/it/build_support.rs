@@ -1,9 +1,10 @@
-//! Fixtures for the `build_*` tests: a workspace (context, store, outputs) per test, the
-//! busybox base image made once per test run, real tools (skopeo, umoci) and a file-by-file
-//! listing of a root file system to compare against what a Dockerfile says.
+//! Fixtures for the tests that build or read real images: a workspace (context, store,
+//! outputs) per test, the busybox base image made once per test run, real tools (skopeo,
+//! umoci) and a file-by-file listing of a root file system to compare against what a
+//! Dockerfile says.
 //!
 //! The tools come from apt (`busybox-static umoci skopeo`, see `scripts/setup.sh`). Without
-//! them a test skips loudly; with `CI` set, a missing tool is a failure.
+//! them a test skips loudly; with `CI` set, a missing tool is a failure ([`have`]).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -11,50 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Text of a byte buffer.
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Whether every tool in `tools` is installed; skips loudly (fails on CI) when one is not.
-pub fn have(test: &str, tools: &[&str]) -> bool {
-    for tool in tools {
-        // busybox has no --version; `busybox true` proves it runs.
-        let arg = if *tool == "busybox" {
-            "true"
-        } else {
-            "--version"
-        };
-        let ok = Command::new(tool)
-            .arg(arg)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            let msg = format!("{test}: {tool} is not installed (scripts/setup.sh installs it)");
-            assert!(std::env::var_os("CI").is_none(), "{msg}");
-            eprintln!("\n!!! SKIPPED {msg} !!!\n");
-            return false;
-        }
-    }
-    true
-}
-
-/// Whether the tests run as root (owners can be set and checked).
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// Run a tool, asserting success; its stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use crate::common::{builder_cmd, have, is_root, run, text};
 
 /// The busybox base image as an OCI layout tagged `latest`, made once per test run under
 /// `target/fixtures/busybox` (a file lock keeps concurrent runs apart). `None`, loudly, when
@@ -137,12 +95,9 @@ impl Work {
 
     /// `builder --root ROOT ARGS...` in the workspace directory.
     pub fn builder(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_builder"))
-            .arg("--root")
-            .arg(self.root())
+        builder_cmd(&self.root())
             .args(args)
             .current_dir(self.dir.path())
-            .env_remove("BUILDER_ROOT")
             .env_remove("SOURCE_DATE_EPOCH")
             .output()
             .expect("run builder")

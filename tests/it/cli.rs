@@ -2,19 +2,17 @@
 //! errors that name the file and line, quote it, and say what is wrong.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::common::{builder_cmd, stderr};
+
+/// `builder ARGS...` in `dir`, with a private store in `dir/.builder-root`.
 fn builder(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_builder"))
+    builder_cmd(&dir.join(".builder-root"))
         .args(args)
         .current_dir(dir)
-        .env("BUILDER_ROOT", dir.join(".builder-root"))
         .output()
         .expect("run builder")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Build a context holding `dockerfile` and return builder's result for `build .` plus `extra`.
