@@ -7,10 +7,10 @@ source scripts/setup.sh
 mkdir -p target
 log=target/test-output.txt
 
-# --show-output prints what passing tests printed: the conformance tests print their counts.
+# Unit, integration and doc tests. --show-output prints what passing tests printed: the conformance tests print their counts.
 # The full log stays in target/test-output.txt; the terminal gets it without the "... ok" lines.
 set +e
-cargo test --all-targets --no-fail-fast -- --show-output 2>&1 | tee "$log" \
+{ cargo test --all-targets --no-fail-fast -- --show-output && cargo test --doc; } 2>&1 | tee "$log" \
   | grep --line-buffered -Ev '^test .* \.\.\. ok$|^$|^successes:$|^    [A-Za-z0-9_:]+$|^running [0-9]+ tests?$'
 status=${PIPESTATUS[0]}
 set -e

@@ -1,157 +1,170 @@
-//! Build orchestration: context -> Dockerfile -> plan -> solve -> image -> export.
-//! Only the front half exists so far: locating and reading the Dockerfile, parsing it into
-//! typed instructions, and turning front-end errors into user-facing diagnostics.
+//! Build orchestration, and nothing else: context -> Dockerfile -> plan -> solve -> image ->
+//! outputs. Each arrow is a call into the module that owns it; this file only threads the
+//! values through and turns failures into user-facing errors (`Dockerfile:LINE`, the quoted
+//! instruction, the cause).
+//!
+//! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
+//! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
+//! - `outputs`: the image in the store, `-t` names, `-o` outputs, `--iidfile`,
+//!   `--metadata-file`.
+
+mod frontend;
+mod inputs;
+mod outputs;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::PathBuf;
 
-use crate::dockerfile::{self, ParseError};
+use oci_spec::image::Digest;
+
+pub use frontend::{diagnostic, parse, resolve_build_args, DockerfileSource};
+
 use crate::error::{Error, Result};
+use crate::graph::{self, PlanOptions, Platform};
+use crate::progress::{self, Reporter};
+use crate::snapshot::{DirSnapshotter, Owners};
+use crate::solve::copy::Ownership;
+use crate::solve::{self, Rootfs, SolveEnv, StoreImages};
+use crate::store::DirStore;
 
-/// Where the Dockerfile comes from.
+/// Everything `builder build` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// The context: a directory, `-` (a tar on stdin) or a `.tar`/`.tar.gz` file.
+    pub context: String,
+    /// `-f`.
+    pub file: Option<String>,
+    /// `-t` names.
+    pub tags: Vec<String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--build-arg` values, resolved.
+    pub build_args: BTreeMap<String, String>,
+    /// `--build-context NAME=VALUE`.
+    pub build_contexts: Vec<(String, String)>,
+    /// `-o` specs.
+    pub outputs: Vec<String>,
+    /// `--push`.
+    pub push: bool,
+    /// `--platform` (one platform).
+    pub platform: Option<String>,
+    /// `--label K=V`.
+    pub labels: Vec<(String, String)>,
+    /// `--iidfile`.
+    pub iidfile: Option<PathBuf>,
+    /// `--metadata-file`.
+    pub metadata_file: Option<PathBuf>,
+    /// The store root.
+    pub root: PathBuf,
+    /// `SOURCE_DATE_EPOCH` (the build arg, else the environment).
+    pub source_date_epoch: Option<i64>,
+}
+
+/// What a successful build made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DockerfileSource {
-    /// A file on disk.
-    Path(PathBuf),
-    /// Standard input (`-f -`).
-    Stdin,
+pub struct BuildOutcome {
+    /// The image (manifest) digest.
+    pub manifest: Digest,
+    /// The config digest.
+    pub config: Digest,
 }
 
-impl DockerfileSource {
-    /// `-f PATH` if given (`-` is stdin), else `CONTEXT/Dockerfile`.
-    pub fn locate(context: &str, file: Option<&str>) -> Result<Self> {
-        match file {
-            Some("-") => Ok(DockerfileSource::Stdin),
-            Some(path) => Ok(DockerfileSource::Path(PathBuf::from(path))),
-            None if context == "-" => Err(Error::Usage(
-                "with the context on stdin, name the Dockerfile with -f".to_string(),
-            )),
-            None => Ok(DockerfileSource::Path(
-                PathBuf::from(context).join("Dockerfile"),
-            )),
+/// Run the build `req`, reporting progress to `reporter`.
+pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome> {
+    let outputs = outputs::parse(&req.outputs, req.push)?;
+    let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
+    let target_platform = match req.platform.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) if p.contains(',') => {
+            return Err(Error::NotImplemented(
+                "building for several platforms at once",
+            ))
         }
+        Some(p) => Some(
+            Platform::parse(p, &host)
+                .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?,
+        ),
+    };
+    let store = DirStore::new(&req.root)?;
+    let names = store.images();
+    let input = progress::vertex(reporter, "[internal] load build definition", |_| {
+        inputs::open(&req.context, req.file.as_deref())
+    })?;
+    let (label, text) = (&input.label, &input.text);
+    let dockerfile = parse(label, text)?;
+    let escape = crate::dockerfile::parse(text)
+        .map(|ast| ast.escape)
+        .unwrap_or('\\');
+    let platform = target_platform.clone().unwrap_or_else(|| host.clone());
+    let contexts = inputs::named_contexts(&req.build_contexts, &store, &names, &platform)?;
+    let mut opts = PlanOptions::new(host);
+    opts.target = req.target.clone();
+    opts.build_args = req.build_args.clone();
+    opts.target_platform = target_platform;
+    opts.named_contexts = contexts.keys().cloned().collect();
+    let images = StoreImages {
+        store: &store,
+        names: &names,
+        contexts: &contexts,
+    };
+    let plan = graph::plan(&dockerfile, escape, &opts, &images)
+        .map_err(|e| diagnostic(label, text, &e))?;
+
+    let snapshots =
+        DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
+    let rootfs = Rootfs {
+        store: &store,
+        snapshots: &snapshots,
+        flat_dir: req.root.join("rootfs"),
+        owners: Owners::BestEffort,
+    };
+    let created = Some(match req.source_date_epoch {
+        Some(epoch) => crate::image::time::format_unix(epoch, 0),
+        None => crate::image::time::now(),
+    });
+    let env = SolveEnv {
+        store: &store,
+        names: &names,
+        rootfs,
+        context: &input.context,
+        contexts: &contexts,
+        layers: outputs.layer_settings(req.source_date_epoch),
+        ownership: if rustix::process::geteuid().is_root() {
+            Ownership::Apply
+        } else {
+            Ownership::Ignore
+        },
+        reporter,
+        created,
+    };
+    let mut result = solve::solve(&plan, &env).map_err(|e| Error::Build {
+        rendered: crate::dockerfile::error::render(label, text, e.span, &e.message()),
+    })?;
+    result
+        .config
+        .config
+        .labels
+        .extend(req.labels.iter().cloned());
+
+    let written = outputs::write_images(&store, &names, &result, &outputs, &req.tags, reporter)?;
+    let flatten = || -> Result<PathBuf> { Ok(env.rootfs.flatten(&result.layers, reporter)?) };
+    outputs::export_all(
+        &store,
+        &outputs,
+        &written,
+        &req.tags,
+        req.source_date_epoch,
+        &flatten,
+        reporter,
+    )?;
+    if let Some(path) = &req.iidfile {
+        outputs::write_iidfile(path, &written)?;
     }
-
-    /// The name used in diagnostics (`Dockerfile`, `build/Containerfile`, `-`).
-    pub fn label(&self) -> String {
-        match self {
-            DockerfileSource::Path(p) => p.display().to_string(),
-            DockerfileSource::Stdin => "-".to_string(),
-        }
+    if let Some(path) = &req.metadata_file {
+        outputs::write_metadata(path, &written, &req.tags)?;
     }
-
-    /// Read the whole Dockerfile as UTF-8 text.
-    pub fn read(&self) -> Result<String> {
-        let (path, bytes) = match self {
-            DockerfileSource::Path(p) => {
-                let bytes = std::fs::read(p).map_err(|source| Error::Io {
-                    action: "read Dockerfile",
-                    path: p.clone(),
-                    source,
-                })?;
-                (p.clone(), bytes)
-            }
-            DockerfileSource::Stdin => {
-                let mut bytes = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut bytes)
-                    .map_err(|source| Error::Io {
-                        action: "read Dockerfile from",
-                        path: PathBuf::from("stdin"),
-                        source,
-                    })?;
-                (PathBuf::from("-"), bytes)
-            }
-        };
-        String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
-            rendered: format!(
-                "{}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
-                path.display(),
-                e.utf8_error().valid_up_to()
-            ),
-        })
-    }
-}
-
-/// Turn a front-end error into the user-facing diagnostic for `file`.
-pub fn diagnostic(file: &str, text: &str, err: &ParseError) -> Error {
-    Error::Dockerfile {
-        rendered: dockerfile::error::render(file, text, err.span, &err.message),
-    }
-}
-
-/// Parse `text` (read from `file`) into typed stages.
-pub fn parse(file: &str, text: &str) -> Result<dockerfile::instructions::Dockerfile> {
-    let ast = dockerfile::parse(text).map_err(|e| diagnostic(file, text, &e))?;
-    dockerfile::instructions::parse_dockerfile(&ast).map_err(|e| diagnostic(file, text, &e))
-}
-
-/// Resolve `--build-arg` values: `K=V` as given, `K` alone from `lookup` (the environment);
-/// a `K` that is unset in the environment is left out, as docker does.
-pub fn resolve_build_args(
-    specs: &[String],
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for spec in specs {
-        match spec.split_once('=') {
-            Some(("", _)) => {
-                return Err(Error::Usage(format!(
-                    "invalid --build-arg {spec:?}: the name is empty"
-                )))
-            }
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            None if spec.is_empty() => {
-                return Err(Error::Usage("invalid --build-arg: empty".to_string()))
-            }
-            None => {
-                if let Some(v) = lookup(spec) {
-                    out.insert(spec.clone(), v);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_arg_without_value_comes_from_environment() {
-        let specs = vec![
-            "A=1".to_string(),
-            "B".to_string(),
-            "C".to_string(),
-            "D=x=y".to_string(),
-        ];
-        let got = resolve_build_args(&specs, |k| (k == "B").then(|| "env".to_string())).unwrap();
-        assert_eq!(got.get("A").map(String::as_str), Some("1"));
-        assert_eq!(got.get("B").map(String::as_str), Some("env"));
-        assert_eq!(got.get("C"), None);
-        assert_eq!(got.get("D").map(String::as_str), Some("x=y"));
-    }
-
-    #[test]
-    fn build_arg_with_empty_name_is_a_usage_error() {
-        let err = resolve_build_args(&["=1".to_string()], |_| None).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-    }
-
-    #[test]
-    fn dockerfile_defaults_to_context_dir() {
-        assert_eq!(
-            DockerfileSource::locate("ctx", None).unwrap(),
-            DockerfileSource::Path(PathBuf::from("ctx/Dockerfile"))
-        );
-        assert_eq!(
-            DockerfileSource::locate("ctx", Some("-")).unwrap(),
-            DockerfileSource::Stdin
-        );
-        assert!(DockerfileSource::locate("-", None).is_err());
-    }
+    Ok(BuildOutcome {
+        manifest: written.primary.digest().clone(),
+        config: written.primary.config.digest().clone(),
+    })
 }

@@ -18,6 +18,19 @@ pub enum Error {
         /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
         rendered: String,
     },
+    /// A build step failed; the text already names the file and line, quotes the
+    /// instruction and gives the cause.
+    #[error("{rendered}")]
+    Build {
+        /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
+        rendered: String,
+    },
+    /// The build context could not be opened.
+    #[error(transparent)]
+    Context(#[from] crate::context::ContextError),
+    /// A build failed outside any one step (flattening the result for an output, ...).
+    #[error(transparent)]
+    Step(#[from] crate::solve::StepError),
     /// The local store failed (a missing image, a bad name, a corrupt index, IO).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -30,6 +43,9 @@ pub enum Error {
     /// A registry could not be reached, refused access, or sent something wrong.
     #[error(transparent)]
     Registry(Box<crate::registry::RegistryError>),
+    /// A command could not be run in a sandbox, or the build namespace not entered.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     /// A file could not be read or written.
     #[error("{action} {}", path.display())]
     Io {
@@ -54,7 +70,11 @@ impl Error {
             | Error::Store(_)
             | Error::Image(_)
             | Error::Export(_)
-            | Error::Registry(_) => 1,
+            | Error::Registry(_)
+            | Error::Build { .. }
+            | Error::Context(_)
+            | Error::Step(_)
+            | Error::Sandbox(_) => 1,
         }
     }
 }

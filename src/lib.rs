@@ -12,6 +12,8 @@
 //! - [`dockerfile`]: text -> AST with spans -> typed instructions (pure).
 //! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
 //! - [`solve`]: executing steps (COPY/ADD so far).
+//! - [`sandbox`]: running a RUN command in fresh namespaces, rootless (the build's user
+//!   namespace is entered once at start).
 //! - [`snapshot`]: snapshots (prepare / commit / view) and safe layer unpacking.
 //! - [`diff`]: a change set on disk -> a deterministic layer blob, digests in one pass.
 //! - [`store`]: the local store: sha256, content-addressed blobs, atomic writes, locks, image
@@ -21,6 +23,7 @@
 //! - [`registry`]: pulling base images, pushing results, credentials and transport.
 //! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
 //!   `oci-layout://`).
+//! - [`progress`]: what the build reports while it runs (plain lines, quiet).
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -29,12 +32,14 @@ pub mod context;
 pub mod dockerfile;
 pub mod graph;
 pub mod solve;
+pub mod sandbox;
 pub mod snapshot;
 pub mod diff;
 pub mod store;
 pub mod image;
 pub mod registry;
 pub mod export;
+pub mod progress;
 pub mod error;
 
 pub use error::{Error, Result};

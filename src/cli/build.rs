@@ -1,11 +1,12 @@
 //! `builder build [OPTIONS] CONTEXT`: flags as `docker buildx build` has them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use crate::build::{build, BuildRequest};
 use crate::error::{Error, Result};
-use crate::graph::{self, PlanOptions, Platform};
+use crate::progress::{Plain, Quiet, Reporter};
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,38 +101,47 @@ pub struct BuildArgs {
     pub labels: Vec<(String, String)>,
 }
 
-/// Run `builder build`: the Dockerfile is read, parsed and planned (so every Dockerfile error
-/// is reported now); executing the plan is not built yet.
-pub fn run(args: &BuildArgs) -> Result<()> {
+/// Run `builder build`: build, then print the image digest with `-q`.
+pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
-    let source = crate::build::DockerfileSource::locate(&args.context, args.file.as_deref())?;
-    let text = source.read()?;
-    let label = source.label();
-    let dockerfile = crate::build::parse(&label, &text)?;
-    let escape = crate::dockerfile::parse(&text)
-        .map(|ast| ast.escape)
-        .unwrap_or('\\');
-    // Plan every requested platform now, so every Dockerfile error is reported up front.
-    let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
-    let mut platforms = Vec::new();
-    match args.platform.as_deref() {
-        None => platforms.push(None),
-        Some(list) => {
-            for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let parsed = Platform::parse(p, &host)
-                    .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?;
-                platforms.push(Some(parsed));
-            }
-        }
+    let epoch_text = build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.is_empty());
+    let source_date_epoch = match epoch_text {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            Error::Usage(format!(
+                "invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
+            ))
+        })?),
+        None => None,
+    };
+    let root = super::store_root(root)?;
+    let request = BuildRequest {
+        context: args.context.clone(),
+        file: args.file.clone(),
+        tags: args.tags.clone(),
+        target: args.target.clone(),
+        build_args,
+        build_contexts: args.build_contexts.clone(),
+        outputs: args.outputs.clone(),
+        push: args.push,
+        platform: args.platform.clone(),
+        labels: args.labels.clone(),
+        iidfile: args.iidfile.clone(),
+        metadata_file: args.metadata_file.clone(),
+        root,
+        source_date_epoch,
+    };
+    let reporter: Box<dyn Reporter> = match (args.quiet, args.progress) {
+        (true, _) | (false, ProgressMode::Quiet) => Box::new(Quiet::default()),
+        // tty and rawjson displays come later; plain lines work everywhere.
+        _ => Box::new(Plain::stderr()),
+    };
+    let outcome = build(&request, reporter.as_ref())?;
+    if args.quiet {
+        println!("{}", outcome.manifest);
     }
-    for target_platform in platforms {
-        let mut opts = PlanOptions::new(host.clone());
-        opts.target = args.target.clone();
-        opts.build_args = build_args.clone();
-        opts.target_platform = target_platform;
-        opts.named_contexts = args.build_contexts.iter().map(|(k, _)| k.clone()).collect();
-        graph::plan(&dockerfile, escape, &opts, &graph::UnknownImages)
-            .map_err(|e| crate::build::diagnostic(&label, &text, &e))?;
-    }
-    Err(Error::NotImplemented("build (executing the plan)"))
+    Ok(())
 }

@@ -16,6 +16,9 @@ pub enum DebugCommand {
     Parse(ParseArgs),
     /// Print the build plan: stages in run order, expanded steps, config and history.
     Plan(PlanArgs),
+    /// Run a command in the RUN sandbox on a root directory (testing aid).
+    #[command(hide = true)]
+    Run(super::debug_run::RunArgs),
 }
 
 /// Arguments of `builder debug plan`.
@@ -60,6 +63,7 @@ pub fn run(cmd: &DebugCommand) -> Result<()> {
     match cmd {
         DebugCommand::Parse(args) => parse(args),
         DebugCommand::Plan(args) => plan(args),
+        DebugCommand::Run(args) => super::debug_run::run(args),
     }
 }
 

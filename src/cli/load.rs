@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::error::{Error, Result};
 use crate::export::{load_archive, LoadOptions};
-use crate::image::Platform;
+use crate::image::{Platform, PlatformExt};
 
 /// Arguments of `builder load`.
 #[derive(Debug, Args)]
@@ -34,7 +34,7 @@ pub fn run(args: &LoadArgs, root: Option<&Path>) -> Result<()> {
         ));
     }
     let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
+        Some(p) => Platform::parse_full(p)?,
         None => Platform::host(),
     };
     let store = super::open_store(root)?;

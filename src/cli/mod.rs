@@ -5,6 +5,7 @@
 
 mod build;
 mod debug;
+mod debug_run;
 mod images;
 mod inspect;
 mod load;
@@ -102,7 +103,7 @@ pub fn run() -> i32 {
 
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Build(args) => build::run(&args),
+        Command::Build(args) => build::run(&args, cli.root.as_deref()),
         Command::Images(args) => images::run(&args, cli.root.as_deref()),
         Command::Inspect(args) => inspect::run(&args, cli.root.as_deref()),
         Command::Push(args) => push::run(&args, cli.root.as_deref()),
@@ -118,20 +119,24 @@ fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// The local store: `--root`, else the default place (CLI.md).
-fn open_store(root: Option<&Path>) -> Result<DirStore> {
-    let root = crate::store::default_root(root, |k| std::env::var_os(k)).ok_or_else(|| {
+/// The local store's root: `--root`, else the default place (CLI.md).
+fn store_root(root: Option<&Path>) -> Result<PathBuf> {
+    crate::store::default_root(root, |k| std::env::var_os(k)).ok_or_else(|| {
         Error::Usage(
             "cannot find the local store: pass --root or set $BUILDER_ROOT or $HOME".into(),
         )
-    })?;
-    Ok(DirStore::new(root)?)
+    })
+}
+
+/// The local store: `--root`, else the default place (CLI.md).
+fn open_store(root: Option<&Path>) -> Result<DirStore> {
+    Ok(DirStore::new(store_root(root)?)?)
 }
 
 /// Print an error and its cause chain, once each.
 fn report(err: &Error) {
     let mut text = format!("error: {err}");
-    if let Error::Dockerfile { .. } = err {
+    if let Error::Dockerfile { .. } | Error::Build { .. } = err {
         // Already rendered with its own "error:" line.
         text = err.to_string();
     }

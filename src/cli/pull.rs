@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::Args;
 
 use crate::error::{Error, Result};
-use crate::image::Platform;
+use crate::image::{Platform, PlatformExt};
 use crate::registry::{pull_image, Auth};
 use crate::store::Reference;
 
@@ -31,7 +31,7 @@ pub fn run(args: &PullArgs, root: Option<&Path>) -> Result<()> {
     let reference = Reference::parse(&args.name)
         .map_err(|e| Error::Usage(format!("invalid reference {:?}: {e}", args.name)))?;
     let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
+        Some(p) => Platform::parse_full(p)?,
         None => Platform::host(),
     };
     let mut auth = Auth::from_env();

@@ -23,7 +23,6 @@
 //! [`summarize`] renders a layer as stable text for golden tests.
 
 mod error;
-mod hash;
 mod header;
 mod pgzip;
 mod stream;
@@ -36,6 +35,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
+
+use oci_spec::image::Digest;
 
 pub use error::{DiffError, Result};
 pub use summary::summarize;
@@ -128,9 +129,9 @@ impl std::fmt::Debug for LayerOptions<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerInfo {
     /// `sha256:` of the uncompressed tar (goes in the config's `rootfs.diff_ids`).
-    pub diff_id: String,
+    pub diff_id: Digest,
     /// `sha256:` of the blob as written to the sink (the descriptor digest).
-    pub digest: String,
+    pub digest: Digest,
     /// Blob size in bytes.
     pub size: u64,
     /// Uncompressed tar size in bytes.

@@ -9,11 +9,10 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
-use ring::digest::Context;
-
 use super::error::{DiffError, Result};
-use super::hash::{hex_digest, sha256_context, Sha256Writer};
 use super::{pgzip, Compression};
+use crate::store::digest::{HashingWriter, Sha256};
+use oci_spec::image::Digest;
 
 /// Size of the chunks handed from the tar side to the compressor.
 const CHUNK: usize = 1 << 20;
@@ -23,7 +22,7 @@ const IN_FLIGHT: usize = 4;
 /// The tar side: a `Write` that hashes and batches into chunks for the compressor.
 pub(crate) struct TarOut {
     buf: Vec<u8>,
-    diff: Context,
+    diff: Sha256,
     total: u64,
     tx: SyncSender<Vec<u8>>,
     back: Receiver<Vec<u8>>,
@@ -100,11 +99,11 @@ impl Write for TarOut {
 /// What the pass measured.
 pub(crate) struct Measured {
     /// `sha256:` of the uncompressed tar.
-    pub diff_id: String,
+    pub diff_id: Digest,
     /// Uncompressed length.
     pub uncompressed_size: u64,
     /// `sha256:` of the blob as written.
-    pub digest: String,
+    pub digest: Digest,
     /// Blob length as written.
     pub size: u64,
 }
@@ -123,7 +122,7 @@ pub(crate) fn run<W: Write + Send>(
         let worker = scope.spawn(move || compress(compression, level, sink, rx, back_tx));
         let mut out = TarOut {
             buf: Vec::with_capacity(CHUNK),
-            diff: sha256_context(),
+            diff: Sha256::new(),
             total: 0,
             tx,
             back: back_rx,
@@ -147,7 +146,7 @@ pub(crate) fn run<W: Write + Send>(
             (_, Err(e)) => return Err(DiffError::Write(e)),
             (Err(e), Ok(_)) => return Err(e),
         };
-        let diff_id = hex_digest(diff);
+        let diff_id = diff.finish();
         let digest = digest.unwrap_or_else(|| diff_id.clone());
         Ok(Measured {
             diff_id,
@@ -166,7 +165,7 @@ fn compress<W: Write>(
     sink: W,
     rx: Receiver<Vec<u8>>,
     back: Sender<Vec<u8>>,
-) -> io::Result<(Option<String>, u64)> {
+) -> io::Result<(Option<Digest>, u64)> {
     let out = BufWriter::with_capacity(CHUNK, sink);
     match compression {
         Compression::Uncompressed => {
@@ -180,19 +179,19 @@ fn compress<W: Write>(
         }
         Compression::Gzip => {
             let level = u32::try_from(level.clamp(0, 9)).unwrap_or(6);
-            let w = pgzip::compress(level, rx, back, Sha256Writer::new(out))?;
-            let (digest, size, mut inner) = w.finish();
+            let w = pgzip::compress(level, rx, back, HashingWriter::new(out))?;
+            let (mut inner, digest, size) = w.finish();
             inner.flush()?;
             Ok((Some(digest), size))
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::Encoder::new(Sha256Writer::new(out), level)?;
+            let mut enc = zstd::stream::Encoder::new(HashingWriter::new(out), level)?;
             let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
             // With at least one worker the output does not depend on the worker count.
             enc.multithread(u32::try_from(workers).unwrap_or(1).max(1))?;
             enc.include_checksum(true)?;
             feed(rx, &back, &mut enc)?;
-            let (digest, size, mut inner) = enc.finish()?.finish();
+            let (mut inner, digest, size) = enc.finish()?.finish();
             inner.flush()?;
             Ok((Some(digest), size))
         }

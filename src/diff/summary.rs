@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 use std::io::{self, Read};
 
 use super::error::{DiffError, Result};
-use super::hash::{hex_digest, sha256_context};
 use super::walk::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::store::digest::Sha256;
 
 /// Render the layer tar read from `layer` (plain, gzip or zstd) as summary text.
 pub fn summarize(layer: impl Read) -> Result<String> {
@@ -96,12 +96,12 @@ fn clean(raw: &[u8]) -> String {
 }
 
 fn content_digest(entry: &mut impl Read) -> io::Result<String> {
-    let mut ctx = sha256_context();
+    let mut ctx = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = entry.read(&mut buf)?;
         if n == 0 {
-            return Ok(hex_digest(ctx));
+            return Ok(ctx.finish().to_string());
         }
         ctx.update(buf.get(..n).unwrap_or(&[]));
     }

@@ -166,7 +166,7 @@ fn digests_are_deterministic_and_consistent() {
         assert_eq!(blob_a, blob_b);
         assert_eq!(a.diff_id, plain_info.diff_id);
         assert_ne!(a.digest, a.diff_id);
-        assert_eq!(a.digest, hash::sha256_of(&blob_a));
+        assert_eq!(a.digest, crate::store::digest::sha256(&blob_a));
         assert_eq!(a.size, blob_a.len() as u64);
         assert_eq!(a.media_type, compression.media_type());
         let mut unpacked = Vec::new();
@@ -177,7 +177,10 @@ fn digests_are_deterministic_and_consistent() {
         .unwrap();
         assert_eq!(unpacked, plain_blob);
     }
-    assert_eq!(plain_info.diff_id, hash::sha256_of(&plain_blob));
+    assert_eq!(
+        plain_info.diff_id,
+        crate::store::digest::sha256(&plain_blob)
+    );
 }
 
 #[test]

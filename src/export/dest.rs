@@ -13,15 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{ExportError, Result};
 use super::spec::Destination;
-use crate::store::atomic::{fsync_dir, AtomicFile};
-
-/// The directory holding `path` (`.` for a bare name).
-fn parent_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
+use crate::store::atomic::{fsync_dir, parent_dir, AtomicFile};
 
 /// Refuse a file destination that cannot be written: a directory, or a missing parent.
 fn check_file_dest(path: &Path) -> Result<()> {
@@ -32,7 +24,7 @@ fn check_file_dest(path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(refuse("it is a directory; give a file name"));
     }
-    if !parent_of(path).is_dir() {
+    if !parent_dir(path).is_dir() {
         return Err(refuse("its directory does not exist"));
     }
     Ok(())
@@ -89,7 +81,7 @@ impl StagedDir {
                 reason: "it exists and is not a directory".into(),
             });
         }
-        let parent = parent_of(dest);
+        let parent = parent_dir(dest);
         std::fs::create_dir_all(parent)
             .map_err(|e| ExportError::io("create directory", parent, e))?;
         let name = dest
@@ -145,7 +137,7 @@ impl StagedDir {
             let _ = std::fs::remove_dir_all(&built);
         }
         result?;
-        fsync_dir(parent_of(&self.dest))?;
+        fsync_dir(parent_dir(&self.dest))?;
         Ok(())
     }
 }
@@ -183,15 +175,7 @@ fn merge(from: &Path, to: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
+    use crate::store::atomic::dir_names;
 
     #[test]
     fn file_appears_only_when_complete() {
@@ -203,7 +187,7 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("boom"));
-        assert!(names(dir.path()).is_empty());
+        assert!(dir_names(dir.path()).is_empty());
         write_file(&dest, |w| {
             w.write_all(b"whole")
                 .map_err(|e| ExportError::io("write", "x", e))
@@ -231,14 +215,14 @@ mod tests {
             std::fs::write(staged.path().join("a"), b"1").unwrap();
             // Dropped: nothing appears.
         }
-        assert!(names(dir.path()).is_empty());
+        assert!(dir_names(dir.path()).is_empty());
         let staged = StagedDir::new(&dest).unwrap();
         std::fs::create_dir(staged.path().join("d")).unwrap();
         std::fs::write(staged.path().join("d/x"), b"new").unwrap();
         std::fs::write(staged.path().join("a"), b"1").unwrap();
         staged.commit().unwrap();
-        assert_eq!(names(&dest), ["a", "d"]);
-        assert_eq!(names(dir.path()), ["out"]);
+        assert_eq!(dir_names(&dest), ["a", "d"]);
+        assert_eq!(dir_names(dir.path()), ["out"]);
         // Into a non-empty directory: merged, the user's other files kept.
         std::fs::write(dest.join("mine"), b"keep").unwrap();
         std::fs::write(dest.join("d/y"), b"keep").unwrap();
@@ -247,11 +231,11 @@ mod tests {
         std::fs::write(staged.path().join("d/x"), b"newer").unwrap();
         std::fs::create_dir(staged.path().join("a")).unwrap();
         staged.commit().unwrap();
-        assert_eq!(names(&dest), ["a", "d", "mine"]);
-        assert_eq!(names(&dest.join("d")), ["x", "y"]);
+        assert_eq!(dir_names(&dest), ["a", "d", "mine"]);
+        assert_eq!(dir_names(&dest.join("d")), ["x", "y"]);
         assert_eq!(std::fs::read(dest.join("d/x")).unwrap(), b"newer");
         assert!(dest.join("a").is_dir());
-        assert_eq!(names(dir.path()), ["out"]);
+        assert_eq!(dir_names(dir.path()), ["out"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::*;
 use crate::export::{write_oci_dir, ExportImage};
 use crate::image::index::build_index;
 use crate::image::manifest::{descriptor_of, index_json};
-use crate::image::{write_image, ImageConfig, LayerCompression, ManifestFormat};
+use crate::image::{write_image, ImageConfig, LayerCompression, ManifestFormat, PlatformExt};
 use crate::store::digest::sha256;
 use crate::store::MemStore;
 
@@ -24,7 +24,7 @@ fn image(store: &MemStore, label: &str) -> Digest {
 }
 
 fn amd64() -> Platform {
-    Platform::parse("linux/amd64").unwrap()
+    Platform::parse_full("linux/amd64").unwrap()
 }
 
 #[test]
@@ -119,10 +119,10 @@ fn an_index_selects_the_platform_and_missing_or_corrupt_blobs_fail() {
         import_layout_path(&layout, "latest", &amd64(), &store).unwrap(),
         digest
     );
-    let arm64 = Platform::parse("linux/arm64").unwrap();
+    let arm64 = Platform::parse_full("linux/arm64").unwrap();
     let err = import_layout_path(&layout, "latest", &arm64, &store).unwrap_err();
     assert!(err.to_string().contains("is missing"), "{err}");
-    let riscv = Platform::parse("linux/riscv64").unwrap();
+    let riscv = Platform::parse_full("linux/riscv64").unwrap();
     let err = import_layout_path(&layout, "latest", &riscv, &store).unwrap_err();
     assert!(
         err.to_string().contains("linux/arm64, linux/amd64"),

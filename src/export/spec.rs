@@ -69,9 +69,9 @@ impl OutputType {
     }
 
     /// The keys this type takes (besides `type`).
-    fn keys(self) -> &'static [&'static str] {
+    fn keys(self) -> Vec<&'static str> {
+        /// The keys of every image output, after the ones naming where it goes.
         const IMAGE: &[&str] = &[
-            "name",
             "compression",
             "compression-level",
             "force-compression",
@@ -79,28 +79,12 @@ impl OutputType {
             "rewrite-timestamp",
         ];
         match self {
-            OutputType::Local | OutputType::Tar => &["dest", "rewrite-timestamp"],
-            OutputType::Oci | OutputType::Docker => &[
-                "dest",
-                "tar",
-                "name",
-                "compression",
-                "compression-level",
-                "force-compression",
-                "oci-mediatypes",
-                "rewrite-timestamp",
-            ],
-            OutputType::Registry | OutputType::Image => &[
-                "name",
-                "push",
-                "registry.insecure",
-                "compression",
-                "compression-level",
-                "force-compression",
-                "oci-mediatypes",
-                "rewrite-timestamp",
-            ],
-            OutputType::Cacheonly => &IMAGE[..0],
+            OutputType::Local | OutputType::Tar => vec!["dest", "rewrite-timestamp"],
+            OutputType::Oci | OutputType::Docker => [&["dest", "tar", "name"], IMAGE].concat(),
+            OutputType::Registry | OutputType::Image => {
+                [&["name", "push", "registry.insecure"], IMAGE].concat()
+            }
+            OutputType::Cacheonly => Vec::new(),
         }
     }
 }

@@ -191,15 +191,7 @@ pub(super) fn config(
                 start_interval: nanos(c.health.start_interval),
                 retries: i64::from(c.health.retries),
             };
-            let msg = format!(
-                "HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
-                gofmt::slice(&h.test),
-                gofmt::duration(h.interval),
-                gofmt::duration(h.timeout),
-                gofmt::duration(h.start_period),
-                gofmt::duration(h.start_interval),
-                h.retries
-            );
+            let msg = format!("HEALTHCHECK {}", gofmt::healthcheck(&h));
             state.config.healthcheck = Some(h);
             Ok(Outcome::config(msg))
         }

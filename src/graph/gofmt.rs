@@ -2,6 +2,8 @@
 //! `%q` of a string slice (`CMD ["sh" "-c" "x"]`), `%v` of a string slice (`VOLUME [/a /b]`),
 //! and `time.Duration.String()` (`1m30s`) inside `HEALTHCHECK {Test:[...] Interval:30s ...}`.
 
+use super::config::Healthcheck;
+
 /// `strconv.Quote`: the parser's implementation, which the conformance corpus checks.
 pub use crate::dockerfile::dump::go_quote as quote;
 
@@ -14,6 +16,19 @@ pub fn quote_slice(items: &[String]) -> String {
 /// `fmt.Sprintf("%v", []string{...})`: `[a b]`.
 pub fn slice(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
+}
+
+/// `fmt.Sprintf("%+v", healthcheck)`: `{Test:[CMD true] Interval:30s Timeout:0s ... Retries:3}`.
+pub fn healthcheck(h: &Healthcheck) -> String {
+    format!(
+        "{{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
+        slice(&h.test),
+        duration(h.interval),
+        duration(h.timeout),
+        duration(h.start_period),
+        duration(h.start_interval),
+        h.retries
+    )
 }
 
 /// `time.Duration(nanos).String()`: `0s`, `500ms`, `1.5s`, `1m30s`, `1h0m0s`.

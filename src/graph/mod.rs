@@ -25,8 +25,9 @@
 //! Known differences from BuildKit: no lint warnings (BuildKit's build checks); base images
 //! are not inspected for their platform (no platform auto-detection, no
 //! `InvalidBaseImagePlatform`); `SOURCE_DATE_EPOCH` is not applied to history timestamps
-//! (there are none here); a named context always starts from BuildKit's empty-image config
-//! (`PATH`, `WorkingDir=/`), even a `docker-image://` one; WORKDIR's directory is a [`LayerKind::Mkdir`] step
+//! (there are none here); a named context starts from the config
+//! [`BaseImages::context_config`] knows (an OCI layout's image), else from BuildKit's
+//! empty-image config (`PATH`, `WorkingDir=/`); WORKDIR's directory is a [`LayerKind::Mkdir`] step
 //! (BuildKit writes a layer history entry and drops the layer if it turns out empty); a
 //! `RUN --mount from=` of a later stage is an error (BuildKit mounts an unbuilt state); a
 //! cycle error points at the first instruction of the cycle only.
@@ -100,6 +101,13 @@ pub trait BaseImages {
     /// The config of `reference` for `platform`, if known. Unknown images start from an
     /// empty config (BuildKit then adds the default `PATH`).
     fn config(&self, reference: &str, platform: &Platform) -> Option<ImageConfig>;
+
+    /// The image config of the named context `name` (`--build-context NAME=oci-layout://...`),
+    /// if it is an image whose config is known. `None` (the default) starts a stage on it
+    /// from BuildKit's empty-image config.
+    fn context_config(&self, _name: &str, _platform: &Platform) -> Option<ImageConfig> {
+        None
+    }
 }
 
 /// Knows no image: every base starts from an empty config.

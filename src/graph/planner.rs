@@ -139,7 +139,21 @@ pub fn plan(
                 cfg.on_build.clear();
                 StageState::from_config(s, stage.span, platform, cfg)
             }
-            Source::Scratch | Source::Context(_) | Source::BuildContext => {
+            Source::Context(n) => {
+                let known = p
+                    .base_config
+                    .clone()
+                    .or_else(|| images.context_config(n, &platform));
+                let cfg = match known {
+                    Some(mut c) => {
+                        c.on_build.clear();
+                        c
+                    }
+                    None => ImageConfig::scratch(&platform.os),
+                };
+                StageState::from_config(s, stage.span, platform, cfg)
+            }
+            Source::Scratch | Source::BuildContext => {
                 let cfg = ImageConfig::scratch(&platform.os);
                 StageState::from_config(s, stage.span, platform, cfg)
             }

@@ -92,13 +92,19 @@ impl Platform {
     /// The platform of a Rust target architecture name (Rust's `ARCH` constant) on Linux:
     /// `x86_64` -> `linux/amd64`, `aarch64` -> `linux/arm64`, `arm` -> `linux/arm/v7`.
     pub fn linux_from_rust_arch(arch: &str) -> Self {
+        Platform::from_rust_target("linux", arch)
+    }
+
+    /// The platform of a Rust target (Rust's `OS` and `ARCH` constants) in Go's spelling:
+    /// `macos` -> `darwin`, `x86` -> `386`, `powerpc64` -> `ppc64`.
+    pub fn from_rust_target(os: &str, arch: &str) -> Self {
         let oci = match arch {
             "x86" => "386",
             "powerpc64" => "ppc64",
             "loongarch64" => "loong64",
             other => other,
         };
-        Platform::new("linux", oci, "")
+        Platform::new(os, oci, "")
     }
 
     /// Parse a platform specifier as containerd does, filling what it leaves out from
@@ -240,6 +246,10 @@ mod tests {
         assert_eq!(
             Platform::linux_from_rust_arch("aarch64").to_string(),
             "linux/arm64"
+        );
+        assert_eq!(
+            Platform::from_rust_target("macos", "x86").to_string(),
+            "darwin/386"
         );
     }
 }

@@ -227,19 +227,28 @@ pub(super) fn triggers(
         return Ok(Vec::new());
     }
     let instrs: Vec<Instruction> = match &p.base {
-        Source::Image(r) => {
+        Source::Image(_) | Source::Context(_) => {
             let platform = p
                 .platform
                 .clone()
                 .unwrap_or_else(|| default_platform.clone());
-            let cfg = images.config(r, &platform).unwrap_or_default();
-            let t = cfg
-                .on_build
-                .iter()
-                .map(|text| parse_trigger(text, stage.span))
-                .collect::<Result<Vec<_>, _>>()?;
-            p.base_config = Some(cfg);
-            t
+            let cfg = match &p.base {
+                Source::Image(r) => Some(images.config(r, &platform).unwrap_or_default()),
+                Source::Context(n) => images.context_config(n, &platform),
+                _ => None,
+            };
+            match cfg {
+                Some(cfg) => {
+                    let t = cfg
+                        .on_build
+                        .iter()
+                        .map(|text| parse_trigger(text, stage.span))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    p.base_config = Some(cfg);
+                    t
+                }
+                None => Vec::new(),
+            }
         }
         Source::Stage(j) => df
             .stages

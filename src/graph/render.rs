@@ -294,15 +294,7 @@ fn escape(s: &str) -> String {
 
 fn healthcheck_text(c: &ImageConfig) -> String {
     match &c.healthcheck {
-        Some(h) => format!(
-            "{{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
-            gofmt::slice(&h.test),
-            gofmt::duration(h.interval),
-            gofmt::duration(h.timeout),
-            gofmt::duration(h.start_period),
-            gofmt::duration(h.start_interval),
-            h.retries
-        ),
+        Some(h) => gofmt::healthcheck(h),
         None => "none".to_string(),
     }
 }

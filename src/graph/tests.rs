@@ -272,3 +272,54 @@ fn reference_errors_point_at_their_lines() {
     assert_eq!(e.span.start, 2);
     assert!(e.message.ends_with("B: no"), "{}", e.message);
 }
+
+/// Knows the config of one named context.
+struct OneContext(ImageConfig);
+
+impl BaseImages for OneContext {
+    fn config(&self, _reference: &str, _platform: &Platform) -> Option<ImageConfig> {
+        None
+    }
+    fn context_config(&self, name: &str, _platform: &Platform) -> Option<ImageConfig> {
+        (name == "base").then(|| self.0.clone())
+    }
+}
+
+#[test]
+fn named_context_with_a_known_image_config_starts_from_it() {
+    let known = ImageConfig {
+        env: vec!["PATH=/bin".into(), "A=1".into()],
+        cmd: vec!["sh".into()],
+        on_build: vec!["LABEL from=trigger".into()],
+        ..ImageConfig::default()
+    };
+    let p = plan_with(
+        "FROM base\nENV B=2\n",
+        |o| {
+            o.named_contexts.insert("base".into());
+        },
+        &OneContext(known),
+    )
+    .unwrap();
+    let s = target(&p);
+    assert_eq!(s.base, Source::Context("base".into()));
+    assert_eq!(s.config.env, vec!["PATH=/bin", "A=1", "B=2"]);
+    assert_eq!(s.config.cmd, vec!["sh"]);
+    assert!(s.config.on_build.is_empty());
+    assert_eq!(s.steps.first().map(|st| st.onbuild), Some(true));
+    assert_eq!(
+        s.config.labels.get("from").map(String::as_str),
+        Some("trigger")
+    );
+
+    // Unknown: BuildKit's empty image.
+    let p = plan_with(
+        "FROM other\n",
+        |o| {
+            o.named_contexts.insert("other".into());
+        },
+        &OneContext(ImageConfig::default()),
+    )
+    .unwrap();
+    assert_eq!(target(&p).config.working_dir, "/");
+}

@@ -79,7 +79,7 @@ fn select_manifest_picks_the_platform_from_an_index() {
         select_manifest(
             &store,
             img.digest(),
-            &Platform::parse("linux/amd64").unwrap()
+            &Platform::parse_full("linux/amd64").unwrap()
         )
         .unwrap(),
         *img.digest()
@@ -93,7 +93,7 @@ fn select_manifest_picks_the_platform_from_an_index() {
     entry.set_platform(Some(p));
     let idx = index::build_index(vec![entry]);
     let idx_digest = store.put_bytes(&manifest::index_json(&idx)).unwrap().digest;
-    let amd64 = Platform::parse("linux/amd64").unwrap();
+    let amd64 = Platform::parse_full("linux/amd64").unwrap();
     assert_eq!(
         select_manifest(&store, &idx_digest, &amd64).unwrap(),
         *img.digest()
@@ -101,7 +101,7 @@ fn select_manifest_picks_the_platform_from_an_index() {
     let err = select_manifest(
         &store,
         &idx_digest,
-        &Platform::parse("linux/arm64").unwrap(),
+        &Platform::parse_full("linux/arm64").unwrap(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("it has: linux/amd64"), "{err}");

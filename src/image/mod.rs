@@ -21,7 +21,7 @@ use oci_spec::image::{Descriptor, Digest, ImageManifest};
 pub use config::{ExecConfig, Healthcheck, History, ImageConfig, RootFs};
 pub use error::{ImageError, Result};
 pub use manifest::{LayerCompression, ManifestFormat, ManifestOrIndex};
-pub use platform::Platform;
+pub use platform::{Platform, PlatformExt};
 
 use crate::store::{BlobStore, ImageRecord, NameIndex, Resolved, StoreError};
 

@@ -82,7 +82,7 @@ impl Auth {
 /// tag), and return the digest of the platform's manifest, which `image::read_image` reads.
 ///
 /// ```no_run
-/// use builder::image::Platform;
+/// use builder::image::{Platform, PlatformExt};
 /// use builder::registry::{pull, Auth};
 /// use builder::store::{DirStore, Reference};
 /// let store = DirStore::new("/tmp/store")?;

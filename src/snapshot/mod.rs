@@ -12,21 +12,31 @@
 //!   `userxattr`); [`apply`] flattens layers into one plain tree (`type=local` output,
 //!   `COPY --from` an image).
 //!
+//! - [`mount_overlay`] mounts a chain with an upper directory for a RUN step (folding long
+//!   chains); [`Rootfs`] picks overlay or, where it does not work, a copy of the chain
+//!   ([`flatten`]), as [`Backend::detect`] decides once per process.
+//!
 //! Invariant: nothing a layer contains can make either function write outside its
 //! destination (see `unpack.rs` for the rules and the tests for the malicious corpus).
 
+mod copy;
 mod decompress;
 mod dir;
 mod entry;
 mod error;
 mod fsops;
+mod overlay;
+mod rootfs;
 mod unpack;
 
 use std::path::PathBuf;
 
+pub use copy::flatten;
 pub use decompress::decompress;
 pub use dir::DirSnapshotter;
 pub use error::{Result, SnapshotError};
+pub use overlay::{mount_overlay, OverlayMount};
+pub use rootfs::{Backend, Changes, Rootfs};
 pub use unpack::{apply, unpack, Owners, UnpackOptions, UnpackStats};
 
 /// The name of a committed, read-only snapshot.

@@ -457,14 +457,7 @@ fn flattening_applies_whiteouts_and_opaques() {
     s.run(&base, true).unwrap();
     let stats = s.run(&top, true).unwrap();
     assert_eq!((stats.whiteouts, stats.opaques), (3, 2));
-    let names = |p: &str| {
-        let mut v: Vec<String> = fs::read_dir(s.dest().join(p))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    };
+    let names = |p: &str| crate::store::atomic::dir_names(&s.dest().join(p));
     assert_eq!(names(""), ["d", "e", "keep", "o"]);
     assert_eq!(names("d"), ["new"]);
     assert!(names("e").is_empty());

@@ -1,5 +1,106 @@
-//! Solving the build graph: for each step, compute its cache key, then either reuse a
-//! cached layer or prepare a snapshot and run the step into it. So far this holds the
-//! COPY/ADD engine ([`copy`]), which writes a step's files into a fresh layer directory.
+//! Solving the build plan: every stage of a [`Plan`] is executed in run order, each step
+//! turned into a layer, a config change, or both, and the target stage's image comes out
+//! as layers in the store plus an image config ([`StageResult`]).
+//!
+//! Inputs: the plan (`graph`), the build context, resolved named contexts, the store and
+//! the snapshot store ([`SolveEnv`]). Outputs: [`StageResult`] (the layers, bottom first,
+//! and the `image::ImageConfig` with history and diff_ids), ready for `image::write_image`.
+//!
+//! One verb per file: [`from`] (a stage's base: scratch, an image in the store, a named
+//! context, an earlier stage), [`copy_step`] (COPY/ADD through the [`copy`] engine),
+//! [`workdir`] (WORKDIR's directory), [`run`] (RUN: not supported yet), and [`stage`] (the
+//! step loop and history). Below them: [`layer`] (a change set -> a blob in the store),
+//! [`rootfs`] (base layers unpacked once per chain id into snapshots, only when a step
+//! needs its parent's files; flattened trees for `COPY --from`), [`lower`] (the parent seen
+//! through its snapshot chain), [`images`] (base-image configs for the planner).
+//!
+//! Invariants: a step writes only into its own fresh snapshot directory; a layer's blob is
+//! in the store before the layer is recorded; a step that changes nothing makes no layer
+//! (its history entry says `empty_layer`). Stages of one parallel level do not depend on
+//! each other; they run one after the other for now.
 
 pub mod copy;
+pub mod copy_step;
+pub mod error;
+pub mod from;
+pub mod images;
+pub mod layer;
+pub mod lower;
+pub mod rootfs;
+pub mod run;
+pub mod stage;
+pub mod workdir;
+
+mod config;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oci_spec::image::Digest;
+
+pub use error::{SolveError, StepError};
+pub use images::StoreImages;
+pub use layer::{Layer, LayerSettings};
+pub use rootfs::Rootfs;
+
+use crate::context::Context;
+use crate::graph::Plan;
+use crate::progress::Reporter;
+use crate::store::{BlobStore, NameIndex};
+
+/// What a `--build-context NAME=VALUE` turned into before solving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// An image already in the store (from `oci-layout://`): its manifest or index digest.
+    Image(Digest),
+    /// A local directory.
+    Dir(PathBuf),
+}
+
+/// Everything a solve reads and writes.
+#[derive(Debug)]
+pub struct SolveEnv<'a> {
+    /// Layer and image blobs.
+    pub store: &'a dyn BlobStore,
+    /// Image names of the store (bases by reference).
+    pub names: &'a NameIndex,
+    /// Snapshots and flattened trees.
+    pub rootfs: Rootfs<'a>,
+    /// The main build context.
+    pub context: &'a Context,
+    /// Named contexts, by name.
+    pub contexts: &'a BTreeMap<String, NamedContext>,
+    /// How new layers are written.
+    pub layers: LayerSettings,
+    /// Whether COPY sets file owners (root, or inside the build's user namespace).
+    pub ownership: copy::Ownership,
+    /// Progress.
+    pub reporter: &'a dyn Reporter,
+    /// The time written into new history entries and the image (`SOURCE_DATE_EPOCH` or now).
+    pub created: Option<String>,
+}
+
+/// A solved stage: its image so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageResult {
+    /// The image config: base history and diff_ids followed by this stage's, and the
+    /// execution config after the stage's last step.
+    pub config: crate::image::ImageConfig,
+    /// The layers, bottom first (one per `config.rootfs.diff_ids` entry).
+    pub layers: Vec<Layer>,
+}
+
+/// Solve every stage of `plan` in run order; returns the target (last) stage's result.
+pub fn solve(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveError> {
+    let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
+    let mut last = None;
+    for sp in &plan.stages {
+        let result = stage::solve_stage(sp, plan, env, &done)?;
+        done.insert(sp.index, result);
+        last = Some(sp.index);
+    }
+    last.and_then(|i| done.remove(&i)).ok_or_else(|| {
+        StepError::Internal("the plan has no stages".into())
+            .at(crate::dockerfile::ast::Span::default())
+    })
+}

@@ -136,18 +136,20 @@ impl Write for AtomicFile {
     }
 }
 
+/// The sorted entry names of `dir`, for tests that check no temp file is left behind.
+#[cfg(test)]
+pub(crate) fn dir_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn write_atomic_creates_and_replaces() {
@@ -156,7 +158,7 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(names(dir.path()), ["f.json"]);
+        assert_eq!(dir_names(dir.path()), ["f.json"]);
     }
 
     #[test]
@@ -168,9 +170,9 @@ mod tests {
             let mut f = AtomicFile::create(&p).unwrap();
             f.write_all(b"partial").unwrap();
             assert!(f.temp_path().starts_with(dir.path()));
-            assert_eq!(names(dir.path()).len(), 2);
+            assert_eq!(dir_names(dir.path()).len(), 2);
         }
-        assert_eq!(names(dir.path()), ["out"]);
+        assert_eq!(dir_names(dir.path()), ["out"]);
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
     }
 

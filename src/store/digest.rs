@@ -133,59 +133,72 @@ pub fn require_sha256(digest: &Digest) -> Result<()> {
     }
 }
 
-/// A writer that hashes and counts the bytes that pass through it to `inner`.
+/// A reader or writer that hashes and counts the bytes passing through it, from or to
+/// `inner`.
 ///
-/// In the layer pipeline it sits in front of the compressor, so the uncompressed tar's digest
-/// (the diff_id) is known in the same pass that writes the compressed blob.
+/// As a writer ([`HashingWriter`]) in the layer pipeline it sits in front of the compressor,
+/// so the uncompressed tar's digest (the diff_id) is known in the same pass that writes the
+/// compressed blob.
 #[derive(Debug)]
-pub struct HashingWriter<W> {
-    inner: W,
+pub struct Hashing<T> {
+    inner: T,
     hasher: Sha256,
     count: u64,
 }
 
-impl<W: Write> HashingWriter<W> {
+/// A writer that hashes and counts the bytes that pass through it to `inner`.
+pub type HashingWriter<W> = Hashing<W>;
+
+/// A reader that hashes and counts the bytes read through it from `inner`.
+pub type HashingReader<R> = Hashing<R>;
+
+impl<T> Hashing<T> {
     /// Wrap `inner`.
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
+    pub fn new(inner: T) -> Self {
+        Hashing {
             inner,
             hasher: Sha256::new(),
             count: 0,
         }
     }
 
-    /// Bytes written so far.
+    /// Bytes passed through so far.
     pub fn count(&self) -> u64 {
         self.count
     }
 
-    /// The digest of the bytes written so far.
+    /// The digest of the bytes passed through so far.
     pub fn digest(&self) -> Digest {
         self.hasher.current()
     }
 
-    /// The inner writer.
-    pub fn get_ref(&self) -> &W {
+    /// The inner reader or writer.
+    pub fn get_ref(&self) -> &T {
         &self.inner
     }
 
-    /// The inner writer, mutably (bytes written directly to it are not hashed).
-    pub fn get_mut(&mut self) -> &mut W {
+    /// The inner reader or writer, mutably (bytes moved directly through it are not hashed).
+    pub fn get_mut(&mut self) -> &mut T {
         &mut self.inner
     }
 
-    /// Stop: the inner writer, the digest and the count of everything written.
-    pub fn finish(self) -> (W, Digest, u64) {
+    /// Stop: the inner reader or writer, the digest and the count of everything passed.
+    pub fn finish(self) -> (T, Digest, u64) {
         (self.inner, self.hasher.finish(), self.count)
+    }
+
+    /// Hash and count the first `n` bytes of `buf` (all of it if `n` is out of range).
+    fn record(&mut self, buf: &[u8], n: usize) {
+        let passed = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(passed);
+        self.count += passed.len() as u64;
     }
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        let written = buf.get(..n).unwrap_or(buf);
-        self.hasher.update(written);
-        self.count += written.len() as u64;
+        self.record(buf, n);
         Ok(n)
     }
 
@@ -194,51 +207,10 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// A reader that hashes and counts the bytes read through it from `inner`.
-#[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Wrap `inner`.
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-
-    /// Bytes read so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// The digest of the bytes read so far.
-    pub fn digest(&self) -> Digest {
-        self.hasher.current()
-    }
-
-    /// The inner reader.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
-    }
-
-    /// Stop: the inner reader, the digest and the count of everything read.
-    pub fn finish(self) -> (R, Digest, u64) {
-        (self.inner, self.hasher.finish(), self.count)
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let read = buf.get(..n).unwrap_or(buf);
-        self.hasher.update(read);
-        self.count += read.len() as u64;
+        self.record(buf, n);
         Ok(n)
     }
 }

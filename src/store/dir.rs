@@ -14,7 +14,7 @@ use oci_spec::image::Digest;
 use tempfile::NamedTempFile;
 
 use super::atomic::{self, TEMP_PREFIX};
-use super::digest::{require_sha256, sha256_digest_from_hex, Sha256};
+use super::digest::{require_sha256, sha256_digest_from_hex, HashingWriter};
 use super::error::{Result, StoreError};
 use super::images::NameIndex;
 use super::{BlobInfo, BlobStore, BlobWriter};
@@ -85,9 +85,7 @@ impl BlobStore for DirStore {
     fn writer(&self) -> Result<Box<dyn BlobWriter + '_>> {
         let tmp = atomic::temp_file_in(&self.blobs)?;
         Ok(Box::new(DirBlobWriter {
-            file: BufWriter::with_capacity(1 << 20, tmp),
-            hasher: Sha256::new(),
-            count: 0,
+            file: HashingWriter::new(BufWriter::with_capacity(1 << 20, tmp)),
             store: self,
         }))
     }
@@ -152,19 +150,13 @@ impl BlobStore for DirStore {
 
 /// A blob being written into a [`DirStore`].
 struct DirBlobWriter<'a> {
-    file: BufWriter<NamedTempFile>,
-    hasher: Sha256,
-    count: u64,
+    file: HashingWriter<BufWriter<NamedTempFile>>,
     store: &'a DirStore,
 }
 
 impl Write for DirBlobWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        let written = buf.get(..n).unwrap_or(buf);
-        self.hasher.update(written);
-        self.count += written.len() as u64;
-        Ok(n)
+        self.file.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -174,16 +166,14 @@ impl Write for DirBlobWriter<'_> {
 
 impl BlobWriter for DirBlobWriter<'_> {
     fn written(&self) -> u64 {
-        self.count
+        self.file.count()
     }
 
     fn commit(self: Box<Self>, expected: Option<&Digest>) -> Result<BlobInfo> {
-        let this = *self;
-        let tmp = this
-            .file
+        let (file, digest, count) = self.file.finish();
+        let tmp = file
             .into_inner()
-            .map_err(|e| StoreError::io("write blob", this.store.blobs.clone(), e.into_error()))?;
-        let digest = this.hasher.finish();
+            .map_err(|e| StoreError::io("write blob", self.store.blobs.clone(), e.into_error()))?;
         if let Some(expected) = expected {
             if *expected != digest {
                 // `tmp` is dropped here, which deletes it.
@@ -193,10 +183,10 @@ impl BlobWriter for DirBlobWriter<'_> {
                 });
             }
         }
-        let dest = this.store.blob_path(&digest)?;
+        let dest = self.store.blob_path(&digest)?;
         let info = BlobInfo {
             digest,
-            size: this.count,
+            size: count,
         };
         if dest.exists() {
             // Same name, same content: someone else committed it first.
@@ -217,16 +207,8 @@ impl BlobWriter for DirBlobWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::atomic::dir_names;
     use crate::store::digest::sha256;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn put_open_has_size_list_delete() {
@@ -258,9 +240,9 @@ mod tests {
             let mut w = store.writer().unwrap();
             w.write_all(&vec![7u8; 3 << 20]).unwrap();
             assert_eq!(w.written(), 3 << 20);
-            assert_eq!(names(&dir.path().join("blobs/sha256")).len(), 1);
+            assert_eq!(dir_names(&dir.path().join("blobs/sha256")).len(), 1);
         }
-        assert!(names(&dir.path().join("blobs/sha256")).is_empty());
+        assert!(dir_names(&dir.path().join("blobs/sha256")).is_empty());
         assert!(store.list().unwrap().is_empty());
     }
 
@@ -274,7 +256,7 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("digest mismatch: expected sha256:"));
-        assert!(names(&dir.path().join("blobs/sha256")).is_empty());
+        assert!(dir_names(&dir.path().join("blobs/sha256")).is_empty());
         let right = sha256(b"content");
         assert_eq!(
             store
@@ -312,7 +294,7 @@ mod tests {
         });
         assert_eq!(store.list().unwrap(), vec![ia.digest.clone()]);
         assert_eq!(store.read_all(&ia.digest).unwrap(), data);
-        assert_eq!(names(&dir.path().join("blobs/sha256")).len(), 1);
+        assert_eq!(dir_names(&dir.path().join("blobs/sha256")).len(), 1);
     }
 
     #[cfg(unix)]

@@ -1,19 +1,18 @@
-//! The command line as a user meets it: exit codes, "not implemented yet", and Dockerfile
+//! The command line as a user meets it: exit codes, "not supported yet", and Dockerfile
 //! errors that name the file and line, quote it, and say what is wrong.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::common::{builder_cmd, stderr};
+
+/// `builder ARGS...` in `dir`, with a private store in `dir/.builder-root`.
 fn builder(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_builder"))
+    builder_cmd(&dir.join(".builder-root"))
         .args(args)
         .current_dir(dir)
         .output()
         .expect("run builder")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Build a context holding `dockerfile` and return builder's result for `build .` plus `extra`.
@@ -175,8 +174,11 @@ fn cyclic_stage_reference() {
 }
 
 #[test]
-fn valid_dockerfile_reaches_the_unbuilt_executor() {
-    let out = build_with("FROM busybox\nRUN echo hi\n", &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not implemented yet: build"));
+fn run_is_refused_at_its_line_until_the_sandbox_lands() {
+    let out = build_with("FROM scratch\nRUN echo hi\n", &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert!(err.contains("   2 | >>> RUN echo hi"), "{err}");
+    assert!(err.contains("RUN is not supported yet"), "{err}");
 }

@@ -6,60 +6,16 @@
 //! Needs skopeo, umoci and busybox-static (apt); each test skips loudly without them.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use builder::export::{self, ExportInput, LayoutRef, OutputSpec};
-use builder::image::{
-    read_image, write_image, ImageConfig, ImageDescriptor, LayerCompression, ManifestFormat,
-    Platform,
-};
+use builder::image::{read_image, ImageDescriptor, Platform, PlatformExt};
 use builder::store::digest::sha256;
 use builder::store::{BlobStore, DirStore};
 
-fn builder(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_builder"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("BUILDER_ROOT")
-        .output()
-        .expect("run builder")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Whether `tool` is installed; says loudly that the caller skips when it is not.
-fn have(tool: &str, test: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("\n!!! SKIPPED {test}: {tool} is not installed (apt-get install {tool}) !!!\n");
-    }
-    ok
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| text(&o.stdout).trim() == "0")
-}
+use crate::build_support::{busybox, unpack};
+use crate::common::{builder, dir_names, have, have_optional, is_root, run, store_image, text};
 
 /// A real gzip layer: `hello.txt`, `bin/run.sh` (0755) and `link -> hello.txt`.
 fn layer_tar() -> Vec<u8> {
@@ -102,23 +58,22 @@ fn layer_tar() -> Vec<u8> {
 
 /// Put a one-layer image named `names` into the store at `root`.
 fn fixture(root: &Path, names: &[&str]) -> ImageDescriptor {
-    let store = DirStore::new(root).unwrap();
     let tar = layer_tar();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&tar).unwrap();
-    let blob = store.put_bytes(&gz.finish().unwrap()).unwrap();
-    let layer = blob.descriptor(ManifestFormat::Oci.layer_media_type(LayerCompression::Gzip));
-    let mut config = ImageConfig::scratch("linux", "amd64", None);
-    config.created = Some("2024-01-02T03:04:05Z".into());
-    config.config.cmd = vec!["/bin/run.sh".into()];
-    config.push_layer(sha256(&tar), "COPY . / # buildkit", config.created.clone());
-    let img = write_image(&store, &config, &[layer], ManifestFormat::Oci).unwrap();
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    store
-        .images()
-        .set_all(&names, &img.record(config.created.clone()))
-        .unwrap();
-    img
+    store_image(root, &gz.finish().unwrap(), sha256(&tar), names, |config| {
+        config.config.cmd = vec!["/bin/run.sh".into()];
+    })
+}
+
+/// `builder save ARGS... -o DEST`, which must succeed.
+fn save(root: &Path, args: &[&str], dest: &Path) {
+    let dest = dest.to_str().unwrap();
+    let mut all = vec!["save"];
+    all.extend_from_slice(args);
+    all.extend(["-o", dest]);
+    let out = builder(root, &all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 fn skopeo_digest(transport_ref: &str) -> String {
@@ -134,28 +89,6 @@ fn manifest_digest_of(root: &Path, name: &str) -> String {
     v["digest"].as_str().unwrap().to_string()
 }
 
-/// The busybox fixture as an OCI layout (umoci), or `None` (skipped loudly).
-fn busybox_layout(dir: &Path, test: &str) -> Option<PathBuf> {
-    if !have("skopeo", test) || !have("umoci", test) {
-        return None;
-    }
-    let layout = dir.join("busybox");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-busybox-image.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg(&layout)
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        eprintln!(
-            "\n!!! SKIPPED {test}: the busybox fixture could not be made: {} !!!\n",
-            text(&out.stderr)
-        );
-        return None;
-    }
-    Some(layout)
-}
-
 #[test]
 fn saved_oci_archive_is_read_by_skopeo_and_loads_back_to_the_same_digest() {
     let test = "saved_oci_archive_is_read_by_skopeo";
@@ -163,17 +96,7 @@ fn saved_oci_archive_is_read_by_skopeo_and_loads_back_to_the_same_digest() {
     let root = dir.path().join("store");
     let img = fixture(&root, &["app:v1", "example.com/team/app:2"]);
     let out_tar = dir.path().join("app.tar");
-    let out = builder(
-        &root,
-        &[
-            "save",
-            "app:v1",
-            "example.com/team/app:2",
-            "-o",
-            out_tar.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    save(&root, &["app:v1", "example.com/team/app:2"], &out_tar);
     // The index has one entry per name, annotated as BuildKit does.
     let listing = run(Command::new("tar").arg("-tf").arg(&out_tar));
     assert!(
@@ -194,23 +117,13 @@ fn saved_oci_archive_is_read_by_skopeo_and_loads_back_to_the_same_digest() {
     );
     // Deterministic: saving again gives the same bytes.
     let again = dir.path().join("again.tar");
-    let out = builder(
-        &root,
-        &[
-            "save",
-            "app:v1",
-            "example.com/team/app:2",
-            "-o",
-            again.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
+    save(&root, &["app:v1", "example.com/team/app:2"], &again);
     assert_eq!(
         std::fs::read(&out_tar).unwrap(),
         std::fs::read(&again).unwrap()
     );
 
-    if have("skopeo", test) {
+    if have(test, &["skopeo"]) {
         let d = skopeo_digest(&format!("oci-archive:{}:v1", out_tar.display()));
         assert_eq!(d, img.digest().to_string());
     }
@@ -235,7 +148,7 @@ fn saved_oci_archive_is_read_by_skopeo_and_loads_back_to_the_same_digest() {
 #[test]
 fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
     let test = "oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci";
-    if !have("skopeo", test) || !have("umoci", test) {
+    if !have(test, &["skopeo", "umoci"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -245,17 +158,14 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
     let layout = dir.path().join("layout");
     let spec = OutputSpec::parse(&format!("type=oci,dest={},tar=false", layout.display())).unwrap();
     let tags = vec!["app:v1".to_string(), "app:latest".to_string()];
-    export::write_output(
-        &spec,
-        &ExportInput {
-            store: &store,
-            manifest: img.digest(),
-            tags: &tags,
-            rootfs: None,
-            source_date_epoch: None,
-        },
-    )
-    .unwrap();
+    let input = ExportInput {
+        store: &store,
+        manifest: img.digest(),
+        tags: &tags,
+        rootfs: None,
+        source_date_epoch: None,
+    };
+    export::write_output(&spec, &input).unwrap();
     assert_eq!(
         skopeo_digest(&format!("oci:{}:v1", layout.display())),
         img.digest().to_string()
@@ -277,17 +187,7 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
         img.digest().to_string()
     );
     // umoci unpacks it by tag, file by file.
-    let bundle = dir.path().join("bundle");
-    let mut cmd = Command::new("umoci");
-    cmd.arg("unpack");
-    if !is_root() {
-        cmd.arg("--rootless");
-    }
-    run(cmd
-        .arg("--image")
-        .arg(format!("{}:v1", layout.display()))
-        .arg(&bundle));
-    let rootfs = bundle.join("rootfs");
+    let rootfs = unpack(&layout, "v1", &dir.path().join("bundle"));
     assert_eq!(std::fs::read(rootfs.join("hello.txt")).unwrap(), b"hello\n");
     use std::os::unix::fs::PermissionsExt;
     let layout_mode = std::fs::metadata(&layout).unwrap().permissions().mode();
@@ -307,17 +207,7 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
         layout.display()
     ))
     .unwrap();
-    export::write_output(
-        &spec,
-        &ExportInput {
-            store: &store,
-            manifest: img.digest(),
-            tags: &tags,
-            rootfs: None,
-            source_date_epoch: None,
-        },
-    )
-    .unwrap();
+    export::write_output(&spec, &input).unwrap();
     for tag in ["v1", "latest", "v2"] {
         assert_eq!(
             skopeo_digest(&format!("oci:{}:{tag}", layout.display())),
@@ -326,7 +216,7 @@ fn oci_layout_directory_is_read_by_skopeo_and_unpacked_by_umoci() {
     }
     // Our layout as a build context: by tag, and an unknown tag names the ones there are.
     let fresh = DirStore::new(dir.path().join("fresh")).unwrap();
-    let amd64 = Platform::parse("linux/amd64").unwrap();
+    let amd64 = Platform::parse_full("linux/amd64").unwrap();
     let d = export::import_layout_path(&layout, "v2", &amd64, &fresh).unwrap();
     assert_eq!(d, *img.digest());
     let err = export::import_layout_path(&layout, "nope", &amd64, &fresh)
@@ -345,18 +235,7 @@ fn docker_archive_is_read_by_skopeo_and_loads_back() {
     let root = dir.path().join("store");
     let img = fixture(&root, &["app:v1"]);
     let out_tar = dir.path().join("docker.tar");
-    let out = builder(
-        &root,
-        &[
-            "save",
-            "app:v1",
-            "--format",
-            "docker",
-            "-o",
-            out_tar.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    save(&root, &["app:v1", "--format", "docker"], &out_tar);
     let manifest = run(Command::new("tar")
         .arg("-xOf")
         .arg(&out_tar)
@@ -372,7 +251,7 @@ fn docker_archive_is_read_by_skopeo_and_loads_back() {
         .arg(&out_tar)
         .arg("repositories"));
     assert!(repos.starts_with(r#"{"app":{"v1":""#), "{repos}");
-    if have("skopeo", test) {
+    if have(test, &["skopeo"]) {
         let out = run(Command::new("skopeo")
             .args(["inspect", &format!("docker-archive:{}", out_tar.display())]));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -401,7 +280,7 @@ fn docker_archive_is_read_by_skopeo_and_loads_back() {
 fn load_of_skopeo_made_docker_and_oci_archives() {
     let test = "load_of_skopeo_made_docker_and_oci_archives";
     let dir = tempfile::tempdir().unwrap();
-    let Some(layout) = busybox_layout(dir.path(), test) else {
+    let Some(layout) = busybox(test) else {
         return;
     };
     let src = format!("oci:{}:latest", layout.display());
@@ -461,9 +340,8 @@ fn load_of_skopeo_made_docker_and_oci_archives() {
         manifest_digest_of(&fresh, "busybox"),
         manifest_digest_of(&root, "busybox")
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&fresh)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let leftovers: Vec<_> = dir_names(&fresh)
+        .into_iter()
         .filter(|n| n.starts_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
@@ -473,11 +351,11 @@ fn load_of_skopeo_made_docker_and_oci_archives() {
 fn oci_layout_build_context_is_imported_by_tag_or_digest() {
     let test = "oci_layout_build_context_is_imported_by_tag_or_digest";
     let dir = tempfile::tempdir().unwrap();
-    let Some(layout) = busybox_layout(dir.path(), test) else {
+    let Some(layout) = busybox(test) else {
         return;
     };
     let store = DirStore::new(dir.path().join("store")).unwrap();
-    let amd64 = Platform::parse("linux/amd64").unwrap();
+    let amd64 = Platform::parse_full("linux/amd64").unwrap();
     let expected = skopeo_digest(&format!("oci:{}:latest", layout.display()));
     let by_tag = LayoutRef::parse(&format!("oci-layout://{}", layout.display())).unwrap();
     let d = export::import_layout(&by_tag, &amd64, &store).unwrap();
@@ -536,7 +414,7 @@ fn save_of_an_unknown_name_leaves_no_file() {
             text(&out.stderr)
         );
     }
-    assert_eq!(std::fs::read_dir(&outdir).unwrap().count(), 0);
+    assert_eq!(dir_names(&outdir), Vec::<String>::new());
     // A destination in a missing directory is refused before anything is written.
     let out = builder(
         &root,
@@ -637,7 +515,7 @@ fn podman_loads_both_tarballs() {
         eprintln!("\n!!! SKIPPED {test}: podman load with a private store needs root !!!\n");
         return;
     }
-    if !have("podman", test) {
+    if !have_optional(test, "podman") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -645,18 +523,7 @@ fn podman_loads_both_tarballs() {
     fixture(&root, &["app:v1"]);
     for format in ["docker", "oci"] {
         let out_tar = dir.path().join(format!("{format}.tar"));
-        let out = builder(
-            &root,
-            &[
-                "save",
-                "app:v1",
-                "--format",
-                format,
-                "-o",
-                out_tar.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        save(&root, &["app:v1", "--format", format], &out_tar);
         let storage = dir.path().join(format!("podman-{format}"));
         let out = run(Command::new("podman")
             .arg("--root")

@@ -46,17 +46,11 @@ fn run_case(dir: &Path, name: &str) -> String {
 fn plans_match_golden_files() {
     let dir = common::testdata().join("plans");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("testdata/plans")
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".Dockerfile"))
-                .map(str::to_string)
-        })
+    let names: Vec<String> = common::dir_names(&dir)
+        .iter()
+        .filter_map(|n| n.strip_suffix(".Dockerfile"))
+        .map(str::to_string)
         .collect();
-    names.sort();
     assert!(names.len() >= 30, "expected at least 30 golden plans");
     let mut failures = Vec::new();
     for name in &names {

@@ -426,7 +426,7 @@ fn library_pull_then_offline_reuse_for_from() {
     let Some((reg, dir)) = registry_with_busybox(test) else {
         return;
     };
-    use builder::image::{read_image, Platform};
+    use builder::image::{read_image, Platform, PlatformExt};
     use builder::registry::{ensure_image, pull, Auth};
     use builder::store::Reference;
     let store = DirStore::new(dir.path().join("root")).unwrap();

@@ -2,52 +2,25 @@
 //! names in Docker's normal form, digests and prefixes, exit codes and messages.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use builder::image::{write_image, ImageConfig, ImageDescriptor, LayerCompression, ManifestFormat};
+use builder::image::ImageDescriptor;
 use builder::store::digest::sha256;
 use builder::store::{BlobStore, DirStore};
 
-fn builder(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_builder"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("BUILDER_ROOT")
-        .output()
-        .expect("run builder")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::{builder, stderr, stdout, store_image};
 
 /// Write a one-layer image with `label` into the store at `root` and name it `names`.
 fn fixture(root: &Path, label: &str, names: &[&str]) -> ImageDescriptor {
-    let store = DirStore::new(root).unwrap();
-    let blob = store
-        .put_bytes(format!("layer of {label}").as_bytes())
-        .unwrap();
-    let layer = blob.descriptor(ManifestFormat::Oci.layer_media_type(LayerCompression::Gzip));
-    let mut config = ImageConfig::scratch("linux", "amd64", None);
-    config.created = Some("2024-01-02T03:04:05Z".into());
-    config.config.labels.insert("fixture".into(), label.into());
-    config.push_layer(
+    store_image(
+        root,
+        format!("layer of {label}").as_bytes(),
         sha256(label.as_bytes()),
-        "COPY . / # buildkit",
-        config.created.clone(),
-    );
-    let img = write_image(&store, &config, &[layer], ManifestFormat::Oci).unwrap();
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    store
-        .images()
-        .set_all(&names, &img.record(config.created.clone()))
-        .unwrap();
-    img
+        names,
+        |config| {
+            config.config.labels.insert("fixture".into(), label.into());
+        },
+    )
 }
 
 #[test]

@@ -155,6 +155,19 @@ enum Phase {
     Quote(char),
 }
 
+/// Push an escape and the character after it onto `word` (both are kept); the number of
+/// characters consumed. An escape at the very end of the input is dropped.
+fn push_escaped(word: &mut String, escape: char, next: Option<&char>) -> usize {
+    match next {
+        Some(&next) => {
+            word.push(escape);
+            word.push(next);
+            2
+        }
+        None => 1,
+    }
+}
+
 /// Split `rest` into words at white space outside quotes, keeping quotes and escapes in the
 /// words (BuildKit's `parseWords`). An escape character at the very end is dropped; a word
 /// that came from quotes is kept even when empty.
@@ -191,18 +204,8 @@ pub(crate) fn split_words(rest: &str, escape: char) -> Vec<String> {
                     blank_ok = true;
                 }
                 if ch == escape {
-                    match chars.get(i + 1) {
-                        None => {
-                            i += 1;
-                            continue;
-                        }
-                        Some(&next) => {
-                            word.push(ch);
-                            word.push(next);
-                            i += 2;
-                            continue;
-                        }
-                    }
+                    i += push_escaped(&mut word, ch, chars.get(i + 1));
+                    continue;
                 }
                 word.push(ch);
             }
@@ -211,19 +214,8 @@ pub(crate) fn split_words(rest: &str, escape: char) -> Vec<String> {
                     phase = Phase::Word;
                 }
                 if ch == escape && quote != '\'' {
-                    match chars.get(i + 1) {
-                        None => {
-                            phase = Phase::Word;
-                            i += 1;
-                            continue;
-                        }
-                        Some(&next) => {
-                            word.push(ch);
-                            word.push(next);
-                            i += 2;
-                            continue;
-                        }
-                    }
+                    i += push_escaped(&mut word, ch, chars.get(i + 1));
+                    continue;
                 }
                 word.push(ch);
             }

@@ -16,7 +16,7 @@ use tar::EntryType;
 
 use super::dest::DestMeta;
 use super::error::CopyError;
-use super::layer::{Layer, Target};
+use super::layer::{split_parent, Layer, Target};
 use super::tree::Copier;
 use crate::context::archive::{decompress, is_tar};
 use crate::context::matcher::clean_path;
@@ -92,6 +92,14 @@ fn entry_times<R: Read>(entry: &mut tar::Entry<'_, R>) -> ((i64, i64), (i64, i64
     (atime, mtime)
 }
 
+/// The target of a symlink or hard link entry, as written in the archive.
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> String {
+    entry
+        .link_name_bytes()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
 /// Extracts the archive at `archive` (host path; `label` names it in errors) into the
 /// image directory `dest`, creating it (0755, `--chown` user or root) if needed.
 pub(crate) fn extract(
@@ -157,13 +165,7 @@ pub(crate) fn extract(
                 copier.stats.dirs += 1;
             }
             EntryType::Regular | EntryType::Continuous => {
-                let mut out = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(nix::libc::O_NOFOLLOW)
-                    .mode(0o600)
-                    .open(&host)
-                    .map_err(CopyError::io("write", &t.path))?;
+                let mut out = layer.create_file(&t)?;
                 let n = std::io::copy(&mut entry, &mut out)
                     .map_err(CopyError::io("extract", &t.path))?;
                 drop(out);
@@ -174,10 +176,7 @@ pub(crate) fn extract(
                 copier.stats.bytes += n;
             }
             EntryType::Symlink => {
-                let link = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+                let link = link_target(&entry);
                 std::os::unix::fs::symlink(&link, &host)
                     .map_err(CopyError::io("create symlink", &t.path))?;
                 layer.set_owner(&host, &t.path, owner)?;
@@ -185,10 +184,7 @@ pub(crate) fn extract(
                 copier.stats.symlinks += 1;
             }
             EntryType::Link => {
-                let raw_link = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+                let raw_link = link_target(&entry);
                 let link_escape = || CopyError::ArchiveEscape {
                     archive: label.to_string(),
                     entry: format!("{raw} -> {raw_link}"),
@@ -267,8 +263,7 @@ fn place(
     if t.path == root.path {
         return Ok(None);
     }
-    let (parent, base) = t.path.rsplit_once('/').unwrap_or(("", t.path.as_str()));
-    let parent = if parent.is_empty() { "/" } else { parent };
+    let (parent, base) = split_parent(&t.path);
     let (parent_t, parent_probe) = layer.mkdir_resolved(root, parent, (0, 0))?;
     let t = layer.child(&parent_t, &parent_probe, base);
     let probe = layer.probe(&t)?;
@@ -277,18 +272,11 @@ fn place(
 
 /// Copies a file of the image below into the layer (so a hard link can point at it).
 fn copy_up(layer: &mut Layer<'_>, t: &Target, meta: &DestMeta) -> Result<(), CopyError> {
-    let (parent, _) = t.path.rsplit_once('/').unwrap_or(("", ""));
-    let parent = if parent.is_empty() { "/" } else { parent };
+    let (parent, _) = split_parent(&t.path);
     layer.mkdir_resolved(&Target::root(), parent, (0, 0))?;
     let host = layer.host(&t.path);
     let mut src = layer.open_lower(&t.path)?;
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(&host)
-        .map_err(CopyError::io("write", &t.path))?;
+    let mut out = layer.create_file(t)?;
     std::io::copy(&mut src, &mut out).map_err(CopyError::io("copy up", &t.path))?;
     drop(out);
     layer.set_owner(&host, &t.path, (meta.uid, meta.gid))?;

@@ -111,28 +111,13 @@ impl RootfsDir {
     }
 
     fn host(&self, path: &str) -> PathBuf {
-        let rel = path.trim_start_matches('/');
-        if rel.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(rel)
-        }
-    }
-}
-
-fn not_found_as_none(e: io::Error) -> io::Result<Option<DestMeta>> {
-    match e.raw_os_error() {
-        Some(code) if code == nix::libc::ENOENT || code == nix::libc::ENOTDIR => Ok(None),
-        _ => Err(e),
+        host_path(&self.root, path)
     }
 }
 
 impl DestFs for RootfsDir {
     fn lstat(&self, path: &str) -> io::Result<Option<DestMeta>> {
-        match std::fs::symlink_metadata(self.host(path)) {
-            Ok(m) => Ok(Some(DestMeta::from_metadata(&m))),
-            Err(e) => not_found_as_none(e),
-        }
+        Ok(lstat_opt(&self.host(path))?.map(|m| DestMeta::from_metadata(&m)))
     }
     fn read_link(&self, path: &str) -> io::Result<PathBuf> {
         std::fs::read_link(self.host(path))
@@ -146,14 +131,28 @@ impl DestFs for RootfsDir {
     }
 }
 
-/// Whether a host path is absent (for lstat results on the layer itself).
+/// The host path of `path` (an image path, or one relative to the tree) below `root`.
+pub(crate) fn host_path(root: &Path, path: &str) -> PathBuf {
+    let rel = path.trim_start_matches('/');
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    }
+}
+
+/// Whether an error says the path is not there (`ENOENT`, or `ENOTDIR` for a parent that is
+/// not a directory).
+pub(crate) fn is_absent(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(c) if c == nix::libc::ENOENT || c == nix::libc::ENOTDIR)
+}
+
+/// The metadata of a host path, not following a symlink; `None` when it is absent.
 pub(crate) fn lstat_opt(path: &Path) -> io::Result<Option<Metadata>> {
     match std::fs::symlink_metadata(path) {
         Ok(m) => Ok(Some(m)),
-        Err(e) => match e.raw_os_error() {
-            Some(code) if code == nix::libc::ENOENT || code == nix::libc::ENOTDIR => Ok(None),
-            _ => Err(e),
-        },
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

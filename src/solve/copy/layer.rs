@@ -8,21 +8,21 @@
 //! ever written outside `out_dir`. Parent directories that exist in the image are recreated
 //! in the layer with the mode, owner and times they have in the image.
 
-use std::fs::Metadata;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::fs::{File, Metadata, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
-use super::dest::{lstat_opt, DestFs, DestMeta, EntryKind};
+use super::dest::{host_path, lstat_opt, DestFs, DestMeta, EntryKind};
 use super::error::CopyError;
 use super::Ownership;
 use crate::context::matcher::clean_path;
 
 /// Most symlinks followed while resolving one path (Linux's own limit is 40; BuildKit's
 /// resolver allows 255).
-const MAX_SYMLINKS: usize = 255;
+pub(crate) const MAX_SYMLINKS: usize = 255;
 
 /// A path in the image, and whether the destination image may hold entries below its
 /// parent (false once some parent is missing from, or not a directory in, the image).
@@ -110,16 +110,11 @@ impl<'a> Layer<'a> {
 
     /// The host path of an image path inside the layer directory.
     pub(crate) fn host(&self, path: &str) -> PathBuf {
-        let rel = path.trim_start_matches('/');
         debug_assert!(
-            rel.split('/').all(|c| c != ".." && c != "."),
+            path.split('/').all(|c| c != ".." && c != "."),
             "unclean layer path {path}"
         );
-        if rel.is_empty() {
-            self.out.clone()
-        } else {
-            self.out.join(rel)
-        }
+        host_path(&self.out, path)
     }
 
     pub(crate) fn probe(&self, t: &Target) -> Result<Probe, CopyError> {
@@ -136,13 +131,8 @@ impl<'a> Layer<'a> {
 
     /// The target for `name` inside directory `parent` (probed as `parent_probe`).
     pub(crate) fn child(&self, parent: &Target, parent_probe: &Probe, name: &str) -> Target {
-        let path = if parent.path == "/" {
-            format!("/{name}")
-        } else {
-            format!("{}/{name}", parent.path)
-        };
         Target {
-            path,
+            path: child_path(&parent.path, name),
             lower_ok: parent.lower_ok && parent_probe.lower_is_dir(),
         }
     }
@@ -236,13 +226,8 @@ impl<'a> Layer<'a> {
                     Some(_) => return Ok((child, probe)),
                     None => {
                         let rest = comps.get(i..).unwrap_or(&[]).join("/");
-                        let path = if cur.path == "/" {
-                            format!("/{rest}")
-                        } else {
-                            format!("{}/{rest}", cur.path)
-                        };
                         let t = Target {
-                            path,
+                            path: child_path(&cur.path, &rest),
                             lower_ok: last && child.lower_ok,
                         };
                         return Ok((t, Probe::default()));
@@ -313,6 +298,18 @@ impl<'a> Layer<'a> {
         std::fs::create_dir(&host).map_err(CopyError::io("create directory", &t.path))?;
         self.set_owner(&host, &t.path, owner)?;
         self.set_mode(&host, &t.path, mode)
+    }
+
+    /// Creates a new regular file at `t` in the layer, mode 0600 until the caller sets it;
+    /// something already there (a symlink too) is an error.
+    pub(crate) fn create_file(&self, t: &Target) -> Result<File, CopyError> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(self.host(&t.path))
+            .map_err(CopyError::io("write", &t.path))
     }
 
     /// Makes room for a non-directory at `t`: an existing directory is an error, an
@@ -406,6 +403,21 @@ impl<'a> Layer<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// The parent directory and base name of an absolute image path (`/` for a top-level one).
+pub(crate) fn split_parent(path: &str) -> (&str, &str) {
+    let (parent, base) = path.rsplit_once('/').unwrap_or(("", path));
+    (if parent.is_empty() { "/" } else { parent }, base)
+}
+
+/// The image path of `name` inside image directory `dir`.
+pub(crate) fn child_path(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
     }
 }
 

@@ -209,6 +209,28 @@ pub fn copy(req: &CopyRequest<'_>, out_dir: &Path) -> Result<CopyStats, CopyErro
     plan::run(req, out_dir)
 }
 
+/// Makes `path` (absolute, in the image) a directory, as WORKDIR does (BuildKit's `Mkdir`
+/// with parents): nothing is written when it already resolves (symlinks followed inside
+/// the image) to a directory; otherwise the missing directories are created in `out_dir`
+/// with mode 0755 and `owner`, and existing parents are recreated with their image
+/// metadata. Returns whether anything was written.
+pub fn mkdir_all(
+    path: &str,
+    owner: (u32, u32),
+    dest_fs: &dyn DestFs,
+    ownership: Ownership,
+    out_dir: &Path,
+) -> Result<bool, CopyError> {
+    let mut layer = layer::Layer::new(out_dir, dest_fs, ownership)?;
+    let (_, probe) = layer.resolve(path, true)?;
+    if probe.is_dir() {
+        return Ok(false);
+    }
+    layer.mkdir_all(path, owner)?;
+    layer.finish()?;
+    Ok(true)
+}
+
 /// The destination as an absolute clean path, and whether it names a directory (a
 /// trailing `/`, `.`, or the root).
 pub fn dest_path(dest: &str, workdir: &str) -> (String, bool) {

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::archive;
 use super::error::CopyError;
 use super::fetch::{is_git_source, is_http_source, Fetched};
-use super::layer::{Layer, Target};
+use super::layer::{child_path, split_parent, Layer, Target};
 use super::source::{Expansion, Lookup, SrcItem, SrcTree};
 use super::tree::Copier;
 use super::{dest_path, CopyRequest, CopyStats, Source};
@@ -270,11 +270,7 @@ fn ensure_dest(copier: &mut Copier<'_, '_>, dest: &Dest) -> Result<(), CopyError
     let ensure = if dest.dir_like {
         dest.path.as_str()
     } else {
-        dest.path
-            .rsplit_once('/')
-            .map(|(p, _)| p)
-            .filter(|p| !p.is_empty())
-            .unwrap_or("/")
+        split_parent(&dest.path).0
     };
     copier.layer.mkdir_all(ensure, owner)?;
     Ok(())
@@ -299,16 +295,11 @@ fn file_dest(copier: &mut Copier<'_, '_>, dest: &Dest, name: &str) -> Result<Tar
     ensure_dest(copier, dest)?;
     let (t, probe) = copier.layer.resolve(&dest.path, true)?;
     let path = if probe.is_dir() {
-        if t.path == "/" {
-            format!("/{name}")
-        } else {
-            format!("{}/{name}", t.path)
-        }
+        child_path(&t.path, name)
     } else {
         t.path
     };
-    let (parent, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-    let parent = if parent.is_empty() { "/" } else { parent };
+    let (parent, base) = split_parent(&path);
     let owner = copier.new_dir_owner();
     let (pt, pp) = copier
         .layer

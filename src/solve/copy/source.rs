@@ -2,17 +2,16 @@
 //! rootfs) in which source paths are resolved like inside a chroot, wildcards expanded with
 //! Go's `filepath.Match` rules, and `.dockerignore`d paths treated as absent.
 
+use std::ffi::OsString;
 use std::fs::Metadata;
 use std::path::PathBuf;
 
-use super::dest::lstat_opt;
+use super::dest::{host_path, lstat_opt};
 use super::error::CopyError;
+use super::layer::MAX_SYMLINKS;
 use crate::context::matcher::clean_path;
 use crate::context::pattern::{glob_match, has_wildcards};
 use crate::context::{MatchInfo, Matcher, Verdict};
-
-/// Most symlinks followed while resolving one source path.
-const MAX_SYMLINKS: usize = 255;
 
 /// A source tree.
 pub(crate) struct SrcTree<'a> {
@@ -56,7 +55,8 @@ pub(crate) enum Expansion {
     Excluded,
 }
 
-fn join(a: &str, b: &str) -> String {
+/// `b` inside relative path `a` (`b` itself when `a` is the root, "").
+pub(crate) fn join(a: &str, b: &str) -> String {
     if a.is_empty() {
         b.to_string()
     } else {
@@ -74,11 +74,19 @@ fn base_name(path: &str) -> String {
 impl SrcTree<'_> {
     /// The host path of `rel` (relative to the root).
     pub(crate) fn host(&self, rel: &str) -> PathBuf {
-        if rel.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(rel)
-        }
+        host_path(&self.root, rel)
+    }
+
+    /// The names in source directory `rel`, sorted (walks are deterministic).
+    pub(crate) fn sorted_names(&self, rel: &str) -> Result<Vec<OsString>, CopyError> {
+        let host = self.host(rel);
+        let mut names: Vec<_> = std::fs::read_dir(&host)
+            .map_err(CopyError::io("read source directory", &host))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(CopyError::io("read source directory", &host))?;
+        names.sort();
+        Ok(names)
     }
 
     fn excluded(&self, rel: &str, is_dir: bool) -> bool {
@@ -200,14 +208,7 @@ impl SrcTree<'_> {
         depth: usize,
         items: &mut Vec<SrcItem>,
     ) -> Result<(), CopyError> {
-        let host = self.host(rel);
-        let mut names: Vec<_> = std::fs::read_dir(&host)
-            .map_err(CopyError::io("read source directory", &host))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(CopyError::io("read source directory", &host))?;
-        names.sort();
-        for name in names {
+        for name in self.sorted_names(rel)? {
             let name = name.to_string_lossy().into_owned();
             let child_rel = join(rel, &name);
             let child_sub = join(sub, &name);

@@ -15,7 +15,7 @@ use super::chmod::Mode;
 use super::dest::{is_special, DestMeta};
 use super::error::CopyError;
 use super::layer::{times_of, Layer, Probe, Target};
-use super::source::{ignore_check, SrcTree};
+use super::source::{ignore_check, join, SrcTree};
 use super::CopyStats;
 use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
 
@@ -28,14 +28,6 @@ pub(crate) struct Pos {
     pub sub: String,
     pub ignore: MatchInfo,
     pub exclude: MatchInfo,
-}
-
-fn join(a: &str, b: &str) -> String {
-    if a.is_empty() {
-        b.to_string()
-    } else {
-        format!("{a}/{b}")
-    }
 }
 
 /// Copies source entries into a layer.
@@ -77,6 +69,16 @@ impl<'r, 'a> Copier<'r, 'a> {
         }
     }
 
+    /// The walk position of a copied source at `src_rel`.
+    fn start(&self, src_rel: &str) -> Pos {
+        Pos {
+            rel: src_rel.to_string(),
+            sub: String::new(),
+            ignore: self.tree.ignore_info(src_rel),
+            exclude: MatchInfo::default(),
+        }
+    }
+
     /// The owner of directories the copy creates on the way.
     pub(crate) fn new_dir_owner(&self) -> (u32, u32) {
         self.chown.unwrap_or((0, 0))
@@ -88,12 +90,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         let probe = self.layer.probe(dest)?;
         self.ensure_dir(dest, &probe)?;
         let probe = self.layer.probe(dest)?;
-        let pos = Pos {
-            rel: src_rel.to_string(),
-            sub: String::new(),
-            ignore: self.tree.ignore_info(src_rel),
-            exclude: MatchInfo::default(),
-        };
+        let pos = self.start(src_rel);
         let all = self.includes.is_none();
         self.copy_children(&pos, dest, &probe, all)
     }
@@ -106,12 +103,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         target: &Target,
     ) -> Result<(), CopyError> {
         let probe = self.layer.probe(target)?;
-        let pos = Pos {
-            rel: src_rel.to_string(),
-            sub: String::new(),
-            ignore: self.tree.ignore_info(src_rel),
-            exclude: MatchInfo::default(),
-        };
+        let pos = self.start(src_rel);
         self.copy_entry(&pos, meta, target, &probe)
     }
 
@@ -127,13 +119,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         let probe = self.layer.probe(t)?;
         self.layer.clear_for_file(t, &probe)?;
         let host = self.layer.host(&t.path);
-        let mut dst = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .mode(0o600)
-            .open(&host)
-            .map_err(CopyError::io("write", &t.path))?;
+        let mut dst = self.layer.create_file(t)?;
         let n = std::io::copy(content, &mut dst).map_err(CopyError::io("write", &t.path))?;
         drop(dst);
         self.stats.bytes += n;
@@ -176,17 +162,15 @@ impl<'r, 'a> Copier<'r, 'a> {
         probe: &Probe,
         all: bool,
     ) -> Result<(), CopyError> {
-        let host = self.tree.host(&dir.rel);
-        let mut names: Vec<_> = std::fs::read_dir(&host)
-            .map_err(CopyError::io("read source directory", &host))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(CopyError::io("read source directory", &host))?;
-        names.sort();
-        for os_name in names {
+        for os_name in self.tree.sorted_names(&dir.rel)? {
             let Some(name) = os_name.to_str() else {
                 return Err(CopyError::UnsupportedFile {
-                    path: host.join(&os_name).display().to_string(),
+                    path: self
+                        .tree
+                        .host(&dir.rel)
+                        .join(&os_name)
+                        .display()
+                        .to_string(),
                 });
             };
             let rel = join(&dir.rel, name);
@@ -287,13 +271,7 @@ impl<'r, 'a> Copier<'r, 'a> {
                 .custom_flags(nix::libc::O_NOFOLLOW)
                 .open(&src_host)
                 .map_err(CopyError::io("read source", &src_host))?;
-            let mut dst = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .mode(0o600)
-                .open(&dst_host)
-                .map_err(CopyError::io("write", &t.path))?;
+            let mut dst = self.layer.create_file(t)?;
             let n = std::io::copy(&mut src, &mut dst).map_err(CopyError::io("copy to", &t.path))?;
             self.stats.bytes += n;
             self.stats.files += 1;

@@ -1,0 +1,157 @@
+//! The front of a build: locating and reading the Dockerfile, parsing it into typed
+//! instructions, `--build-arg` values, and turning front-end errors into user-facing
+//! diagnostics (`Dockerfile:3`, the quoted lines, the cause).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::dockerfile::{self, ParseError};
+use crate::error::{Error, Result};
+
+/// Where the Dockerfile comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerfileSource {
+    /// A file on disk.
+    Path(PathBuf),
+    /// Standard input (`-f -`).
+    Stdin,
+}
+
+impl DockerfileSource {
+    /// `-f PATH` if given (`-` is stdin), else `CONTEXT/Dockerfile`.
+    pub fn locate(context: &str, file: Option<&str>) -> Result<Self> {
+        match file {
+            Some("-") => Ok(DockerfileSource::Stdin),
+            Some(path) => Ok(DockerfileSource::Path(PathBuf::from(path))),
+            None if context == "-" => Err(Error::Usage(
+                "with the context on stdin, name the Dockerfile with -f".to_string(),
+            )),
+            None => Ok(DockerfileSource::Path(
+                PathBuf::from(context).join("Dockerfile"),
+            )),
+        }
+    }
+
+    /// The name used in diagnostics (`Dockerfile`, `build/Containerfile`, `-`).
+    pub fn label(&self) -> String {
+        match self {
+            DockerfileSource::Path(p) => p.display().to_string(),
+            DockerfileSource::Stdin => "-".to_string(),
+        }
+    }
+
+    /// Read the whole Dockerfile as UTF-8 text.
+    pub fn read(&self) -> Result<String> {
+        let (path, bytes) = match self {
+            DockerfileSource::Path(p) => {
+                let bytes = std::fs::read(p).map_err(|source| Error::Io {
+                    action: "read Dockerfile",
+                    path: p.clone(),
+                    source,
+                })?;
+                (p.clone(), bytes)
+            }
+            DockerfileSource::Stdin => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .map_err(|source| Error::Io {
+                        action: "read Dockerfile from",
+                        path: PathBuf::from("stdin"),
+                        source,
+                    })?;
+                (PathBuf::from("-"), bytes)
+            }
+        };
+        String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
+            rendered: format!(
+                "{}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        })
+    }
+}
+
+/// Turn a front-end error into the user-facing diagnostic for `file`.
+pub fn diagnostic(file: &str, text: &str, err: &ParseError) -> Error {
+    Error::Dockerfile {
+        rendered: dockerfile::error::render(file, text, err.span, &err.message),
+    }
+}
+
+/// Parse `text` (read from `file`) into typed stages.
+pub fn parse(file: &str, text: &str) -> Result<dockerfile::instructions::Dockerfile> {
+    let ast = dockerfile::parse(text).map_err(|e| diagnostic(file, text, &e))?;
+    dockerfile::instructions::parse_dockerfile(&ast).map_err(|e| diagnostic(file, text, &e))
+}
+
+/// Resolve `--build-arg` values: `K=V` as given, `K` alone from `lookup` (the environment);
+/// a `K` that is unset in the environment is left out, as docker does.
+pub fn resolve_build_args(
+    specs: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        match spec.split_once('=') {
+            Some(("", _)) => {
+                return Err(Error::Usage(format!(
+                    "invalid --build-arg {spec:?}: the name is empty"
+                )))
+            }
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None if spec.is_empty() => {
+                return Err(Error::Usage("invalid --build-arg: empty".to_string()))
+            }
+            None => {
+                if let Some(v) = lookup(spec) {
+                    out.insert(spec.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_arg_without_value_comes_from_environment() {
+        let specs = vec![
+            "A=1".to_string(),
+            "B".to_string(),
+            "C".to_string(),
+            "D=x=y".to_string(),
+        ];
+        let got = resolve_build_args(&specs, |k| (k == "B").then(|| "env".to_string())).unwrap();
+        assert_eq!(got.get("A").map(String::as_str), Some("1"));
+        assert_eq!(got.get("B").map(String::as_str), Some("env"));
+        assert_eq!(got.get("C"), None);
+        assert_eq!(got.get("D").map(String::as_str), Some("x=y"));
+    }
+
+    #[test]
+    fn build_arg_with_empty_name_is_a_usage_error() {
+        let err = resolve_build_args(&["=1".to_string()], |_| None).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn dockerfile_defaults_to_context_dir() {
+        assert_eq!(
+            DockerfileSource::locate("ctx", None).unwrap(),
+            DockerfileSource::Path(PathBuf::from("ctx/Dockerfile"))
+        );
+        assert_eq!(
+            DockerfileSource::locate("ctx", Some("-")).unwrap(),
+            DockerfileSource::Stdin
+        );
+        assert!(DockerfileSource::locate("-", None).is_err());
+    }
+}

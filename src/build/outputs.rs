@@ -1,0 +1,236 @@
+//! The back of a build: the solved stage becomes an image in the store (once per media-type
+//! family the outputs ask for), named by every `-t`; then each `-o` is written by
+//! [`crate::export`], and `--iidfile` / `--metadata-file` last. Nothing is written to any
+//! destination before the whole build has succeeded, and each destination is written to a
+//! temporary path and renamed.
+
+use std::path::{Path, PathBuf};
+
+use crate::diff::Compression;
+use crate::error::{Error, Result};
+use crate::export::{self, Destination, ExportInput, OutputSpec, OutputType};
+use crate::image::{self, ImageDescriptor, LayerCompression, ManifestFormat};
+use crate::progress::{self, Reporter};
+use crate::solve::layer::for_format;
+use crate::solve::{LayerSettings, StageResult};
+use crate::store::atomic::write_atomic;
+use crate::store::{BlobStore, NameIndex};
+
+/// The parsed `-o` values of a build and what they ask of the layers.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// Every output, in command-line order.
+    pub specs: Vec<OutputSpec>,
+    /// How new layers are compressed (the one `compression=` the outputs agree on).
+    pub compression: Compression,
+    /// `compression-level=`.
+    pub level: Option<i32>,
+    /// Some output asked for `rewrite-timestamp=true`.
+    pub rewrite_timestamp: bool,
+}
+
+/// Parse the `-o` values (and `--push`); refuse what cannot be done before any work.
+pub fn parse(specs: &[String], push: bool) -> Result<Outputs> {
+    let specs = export::parse_outputs(specs, push)?;
+    if specs
+        .iter()
+        .any(|s| s.push || s.kind == OutputType::Registry)
+    {
+        return Err(Error::NotImplemented(
+            "pushing to a registry (type=registry, --push); write an OCI or docker archive with -o and push it with skopeo",
+        ));
+    }
+    if let Some(s) = specs.iter().find(|s| s.dest == Destination::Stdout) {
+        return Err(Error::Usage(format!(
+            "type={} to standard output is not supported yet; give dest=PATH",
+            s.kind
+        )));
+    }
+    let mut chosen: Option<LayerCompression> = None;
+    for c in specs.iter().filter_map(|s| s.compression) {
+        match chosen {
+            Some(prev) if prev != c => {
+                return Err(Error::Usage(
+                    "outputs with different compression= in one build are not supported yet".into(),
+                ))
+            }
+            _ => chosen = Some(c),
+        }
+    }
+    let compression = match chosen.unwrap_or_default() {
+        LayerCompression::Gzip => Compression::Gzip,
+        LayerCompression::Zstd => Compression::Zstd,
+        LayerCompression::Uncompressed => Compression::Uncompressed,
+    };
+    let level = specs
+        .iter()
+        .find_map(|s| s.compression_level)
+        .map(|l| i32::try_from(l).unwrap_or(i32::MAX));
+    let rewrite_timestamp = specs.iter().any(|s| s.rewrite_timestamp);
+    Ok(Outputs {
+        specs,
+        compression,
+        level,
+        rewrite_timestamp,
+    })
+}
+
+impl Outputs {
+    /// How the solver writes new layers for these outputs.
+    pub fn layer_settings(&self, source_date_epoch: Option<i64>) -> LayerSettings {
+        LayerSettings {
+            compression: self.compression,
+            level: self.level,
+            source_date_epoch: source_date_epoch.filter(|_| self.rewrite_timestamp),
+        }
+    }
+
+    /// The media types of the image the store names: the first image output's, else OCI.
+    pub fn store_format(&self) -> ManifestFormat {
+        self.specs
+            .iter()
+            .find(|s| s.kind.is_image())
+            .map_or(ManifestFormat::Oci, OutputSpec::manifest_format)
+    }
+
+    fn needs_rootfs(&self) -> bool {
+        self.specs
+            .iter()
+            .any(|s| matches!(s.kind, OutputType::Local | OutputType::Tar))
+    }
+}
+
+/// The image in the store, in each media-type family asked for.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The image the store names and `--iidfile` reports.
+    pub primary: ImageDescriptor,
+    others: Vec<(ManifestFormat, ImageDescriptor)>,
+}
+
+impl Written {
+    fn for_format(&self, format: ManifestFormat) -> &ImageDescriptor {
+        self.others
+            .iter()
+            .find(|(f, _)| *f == format)
+            .map_or(&self.primary, |(_, d)| d)
+    }
+}
+
+/// Write the image of `result` into `store` and name it `tags`.
+pub fn write_images(
+    store: &dyn BlobStore,
+    names: &NameIndex,
+    result: &StageResult,
+    outputs: &Outputs,
+    tags: &[String],
+    reporter: &dyn Reporter,
+) -> Result<Written> {
+    progress::vertex(reporter, "exporting to image", |id| -> Result<Written> {
+        let write = |format: ManifestFormat| -> Result<ImageDescriptor> {
+            let layers: Vec<_> = result
+                .layers
+                .iter()
+                .map(|l| for_format(&l.descriptor, format))
+                .collect();
+            Ok(image::write_image(store, &result.config, &layers, format)?)
+        };
+        reporter.log(id, "exporting layers done");
+        let primary_format = outputs.store_format();
+        let primary = write(primary_format)?;
+        reporter.log(id, &format!("exporting manifest {}", primary.digest()));
+        reporter.log(id, &format!("exporting config {}", primary.config.digest()));
+        let mut others = Vec::new();
+        for spec in &outputs.specs {
+            let f = spec.manifest_format();
+            if f != primary_format && !others.iter().any(|(g, _)| *g == f) {
+                others.push((f, write(f)?));
+            }
+        }
+        if !tags.is_empty() {
+            names.set_all(tags, &primary.record(result.config.created.clone()))?;
+            for t in tags {
+                reporter.log(id, &format!("naming to {}", canonical(t)));
+            }
+        }
+        Ok(Written { primary, others })
+    })
+}
+
+/// Write every `-o` output; `rootfs` flattens the result for `type=local`/`type=tar`.
+pub fn export_all(
+    store: &dyn BlobStore,
+    outputs: &Outputs,
+    written: &Written,
+    tags: &[String],
+    source_date_epoch: Option<i64>,
+    rootfs: &dyn Fn() -> Result<PathBuf>,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let flat = if outputs.needs_rootfs() {
+        Some(rootfs()?)
+    } else {
+        None
+    };
+    for spec in &outputs.specs {
+        let title = match spec.kind {
+            OutputType::Oci => "exporting to oci image format",
+            OutputType::Docker => "exporting to docker image format",
+            OutputType::Local => "copying files",
+            OutputType::Tar => "sending tarball",
+            _ => continue,
+        };
+        let image = written.for_format(spec.manifest_format());
+        let input = ExportInput {
+            store,
+            manifest: image.digest(),
+            tags,
+            rootfs: flat.as_deref(),
+            source_date_epoch,
+        };
+        progress::vertex(reporter, title, |_| export::write_output(spec, &input))?;
+    }
+    Ok(())
+}
+
+/// The canonical form of a name for messages (the name as given when it does not parse).
+fn canonical(name: &str) -> String {
+    crate::store::images::canonical_name(name).unwrap_or_else(|_| name.to_string())
+}
+
+/// `--iidfile`: the image (manifest) digest.
+pub fn write_iidfile(path: &Path, written: &Written) -> Result<()> {
+    write_atomic(path, written.primary.digest().to_string().as_bytes())?;
+    Ok(())
+}
+
+/// `--metadata-file`: BuildKit's keys for the image.
+pub fn write_metadata(path: &Path, written: &Written, tags: &[String]) -> Result<()> {
+    let m = &written.primary.manifest;
+    let mut doc = serde_json::Map::new();
+    doc.insert(
+        "containerimage.config.digest".into(),
+        written.primary.config.digest().to_string().into(),
+    );
+    doc.insert(
+        "containerimage.descriptor".into(),
+        serde_json::json!({
+            "mediaType": m.media_type().to_string(),
+            "digest": m.digest().to_string(),
+            "size": m.size(),
+        }),
+    );
+    doc.insert(
+        "containerimage.digest".into(),
+        m.digest().to_string().into(),
+    );
+    if !tags.is_empty() {
+        let names: Vec<String> = tags.iter().map(|t| canonical(t)).collect();
+        doc.insert("image.name".into(), names.join(",").into());
+    }
+    let mut bytes = serde_json::to_vec_pretty(&serde_json::Value::Object(doc))
+        .map_err(|e| Error::Usage(format!("encode metadata: {e}")))?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `builder debug run`: run one command in the RUN sandbox on a root directory (or on an
+//! overlay of lower directories), outside any build. A tool for testing the sandbox and
+//! the overlay as root and rootless; hidden from help.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::sandbox::{
+    self, stubs, userns, BindMount, LinuxSandbox, Network, OutputSink, RunSpec, Sandbox,
+    SandboxError, Stream, Stubs,
+};
+use crate::snapshot::mount_overlay;
+
+/// Network modes of `debug run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkArg {
+    /// The host's network (BuildKit's default, rootless).
+    Default,
+    /// Only lo.
+    None,
+    /// The host's network.
+    Host,
+}
+
+/// Arguments of `builder debug run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The root directory (with --lower: where the overlay is mounted).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: PathBuf,
+    /// Mount an overlay on --rootfs with this lower directory (repeat, top first).
+    #[arg(long = "lower", value_name = "DIR", requires_all = ["upper", "work"])]
+    pub lowers: Vec<PathBuf>,
+    /// The overlay's upper directory.
+    #[arg(long, value_name = "DIR")]
+    pub upper: Option<PathBuf>,
+    /// The overlay's work directory.
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    /// Run as this user (name or uid[:gid]), resolved in the root's /etc/passwd and
+    /// /etc/group.
+    #[arg(long, default_value = "")]
+    pub user: String,
+    /// The network.
+    #[arg(long, value_enum, default_value = "default")]
+    pub network: NetworkArg,
+    /// The host name.
+    #[arg(long, default_value = stubs::DEFAULT_HOSTNAME)]
+    pub hostname: String,
+    /// The working directory.
+    #[arg(long, default_value = "/")]
+    pub cwd: String,
+    /// An environment variable (KEY=VALUE; default: only PATH).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// A bind mount SRC:DST[:ro].
+    #[arg(long = "mount", value_name = "SRC:DST[:ro]")]
+    pub mounts: Vec<String>,
+    /// Print the mount stubs the sandbox created, one `stub PATH` line each, on stderr.
+    #[arg(long)]
+    pub print_stubs: bool,
+    /// The command.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+struct PassThrough;
+
+impl OutputSink for PassThrough {
+    fn output(&mut self, stream: Stream, data: &[u8]) {
+        let _ = match stream {
+            Stream::Stdout => std::io::stdout().write_all(data),
+            Stream::Stderr => std::io::stderr().write_all(data),
+        };
+    }
+}
+
+/// Run `builder debug run`; exits with the command's status.
+pub fn run(args: &RunArgs) -> Result<()> {
+    userns::enter_build_namespace()?;
+    sandbox::interrupt_on_signals();
+    match run_inside(args) {
+        Ok(0) => Ok(()),
+        Ok(code) => std::process::exit(code),
+        Err(Error::Sandbox(e)) if e.exit_code().is_some() => {
+            eprintln!("error: {e}");
+            std::process::exit(e.exit_code().unwrap_or(1))
+        }
+        Err(Error::Sandbox(SandboxError::Interrupted)) => {
+            eprintln!("error: interrupted");
+            std::process::exit(130)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn run_inside(args: &RunArgs) -> Result<i32> {
+    let _overlay = match (&args.upper, &args.work) {
+        (Some(upper), Some(work)) if !args.lowers.is_empty() => {
+            std::fs::create_dir_all(&args.rootfs).map_err(|source| Error::Io {
+                action: "create",
+                path: args.rootfs.clone(),
+                source,
+            })?;
+            Some(
+                mount_overlay(&args.lowers, upper, work, &args.rootfs)
+                    .map_err(|e| Error::Usage(format!("{e}: {}", source_text(&e))))?,
+            )
+        }
+        _ => None,
+    };
+    let read = |name: &str| std::fs::read_to_string(args.rootfs.join(name)).ok();
+    let user = sandbox::user::resolve(
+        &args.user,
+        read("etc/passwd").as_deref(),
+        read("etc/group").as_deref(),
+    )?;
+    let network = match args.network {
+        NetworkArg::Default => Network::Default,
+        NetworkArg::None => Network::None,
+        NetworkArg::Host => Network::Host,
+    };
+    let mut env = args.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    let mut mounts = Vec::new();
+    for m in &args.mounts {
+        let mut parts = m.splitn(3, ':');
+        let (Some(src), Some(dst)) = (parts.next(), parts.next()) else {
+            return Err(Error::Usage(format!(
+                "invalid --mount {m:?}: expected SRC:DST[:ro]"
+            )));
+        };
+        mounts.push(BindMount {
+            source: src.into(),
+            target: dst.into(),
+            readonly: parts.next() == Some("ro"),
+        });
+    }
+    let spec = RunSpec {
+        rootfs: args.rootfs.clone(),
+        args: args.command.clone(),
+        env,
+        cwd: args.cwd.clone(),
+        user,
+        hostname: args.hostname.clone(),
+        network,
+        mounts,
+        stubs: Stubs {
+            resolv_conf: Some(stubs::resolv_conf(
+                &stubs::host_resolv_conf(network),
+                network,
+            )),
+            hosts: Some(stubs::hosts(&args.hostname, &[])),
+        },
+    };
+    let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;
+    if args.print_stubs {
+        for stub in &outcome.stubs {
+            eprintln!("stub {}", stub.display());
+        }
+    }
+    if let sandbox::ExitStatus::Signal(_) = outcome.status {
+        eprintln!("error: the command was {}", outcome.status);
+    }
+    Ok(outcome.status.shell_code())
+}
+
+fn source_text(e: &crate::snapshot::SnapshotError) -> String {
+    std::error::Error::source(e).map_or_else(String::new, |s| s.to_string())
+}

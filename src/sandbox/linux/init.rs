@@ -1,0 +1,57 @@
+//! Pid 1 of a sandbox, between `fork` and `exec`: build the root (mounts, stubs,
+//! `pivot_root`), set the host name, make the working directory, bound the capabilities,
+//! take the user's ids and exec the command, which then *is* pid 1 (as with runc, so
+//! `echo $$` prints 1). Any failure is reported on the status pipe and ends the process.
+
+use std::fs::File;
+
+use super::helper::report;
+use super::protocol::{Failure, Report, Request};
+use super::{exec, mounts};
+
+/// Run init; never returns.
+pub(super) fn run(request: &Request, mut status: File) -> ! {
+    match setup(request, &mut status) {
+        Ok(never) => match never {},
+        Err(f) => {
+            report(&mut status, &Report::Failed(f.clone()));
+            std::process::exit(f.exit_code())
+        }
+    }
+}
+
+enum Never {}
+
+fn setup(request: &Request, status: &mut File) -> Result<Never, Failure> {
+    // Die with the helper (outside this pid namespace, so getppid() cannot check it).
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| Failure::setup("set the parent death signal", e))?;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    reset_signals();
+    let spec = &request.spec;
+    let stubs = mounts::prepare(request)?;
+    report(status, &Report::Stubs(stubs));
+    mounts::pivot(&spec.rootfs)?;
+    rustix::system::sethostname(spec.hostname.as_bytes())
+        .map_err(|e| Failure::setup("set the host name", e))?;
+    exec::enter_cwd(&spec.cwd, &spec.user)?;
+    exec::bound_capabilities()?;
+    exec::switch_user(&spec.user)?;
+    Err(exec::exec(&spec.args, &spec.env))
+}
+
+/// The command starts with every signal at its default and none blocked, whatever this
+/// program (which ignores SIGPIPE) or its caller (`nohup`, a background job) did.
+fn reset_signals() {
+    use nix::sys::signal::{
+        sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+    };
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: restoring default dispositions installs no handler.
+            let _ = unsafe { sigaction(sig, &default) };
+        }
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}

@@ -1,0 +1,236 @@
+//! The Linux sandbox, builder side: start the sandbox helper (this program again, marked
+//! by an environment variable, so that no namespace work happens in a multi-threaded
+//! process), hand it the request, stream the command's output to the sink, and read how
+//! it ended.
+//!
+//! Process tree of one run:
+//!
+//! ```text
+//! builder (build namespace)
+//!  └─ helper: unshare mount, pid, ipc, uts [, net]; waits; reports the exit status
+//!      └─ pid 1: mounts, pivot_root, hostname, cwd, capabilities, ids, exec(command)
+//!          └─ whatever the command starts (killed with the pid namespace)
+//! ```
+//!
+//! Both the helper and pid 1 die with their parent (`PR_SET_PDEATHSIG` = SIGKILL), so a
+//! builder that dies takes every sandboxed process with it; [`kill_running`] does the same
+//! on purpose (Ctrl-C handling).
+
+mod exec;
+mod helper;
+mod init;
+mod mounts;
+mod net;
+mod protocol;
+mod pump;
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use rustix::io::{fcntl_setfd, FdFlags};
+use rustix::pipe::{pipe_with, PipeFlags};
+
+pub use helper::helper_main;
+use protocol::{Request, HELPER_ENV};
+
+use super::error::{Result, SandboxError};
+use super::{OutputSink, RunOutcome, RunSpec, Sandbox};
+
+/// Slots for the pids of running helpers (async-signal-safe registry for [`kill_running`]).
+static RUNNING: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+
+/// Set once an interrupting signal arrived (see [`interrupt_on_signals`]).
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// End every sandbox this process is running: each helper kills its pid namespace's init
+/// (so the whole namespace goes) and reports. Safe to call from a signal handler.
+pub fn kill_running() {
+    for slot in &RUNNING {
+        let pid = slot.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe and has no memory effects.
+            unsafe { nix::libc::kill(pid, nix::libc::SIGTERM) };
+        }
+    }
+}
+
+/// Whether an interrupting signal arrived since [`interrupt_on_signals`].
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    kill_running();
+}
+
+/// Make SIGINT, SIGTERM and SIGHUP end the running sandboxes (their commands die, every
+/// [`Sandbox::run`] in progress returns [`SandboxError::Interrupted`]) instead of killing
+/// this process outright; the caller then cleans up and exits. Without this, the process
+/// dies and its sandboxes die with it (parent death signal), just less tidily.
+pub fn interrupt_on_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(on_interrupt),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores an atomic and calls kill.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+struct Registered(Option<usize>);
+
+impl Registered {
+    fn new(pid: u32) -> Registered {
+        let pid = i32::try_from(pid).unwrap_or(0);
+        let slot = RUNNING.iter().position(|s| {
+            s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        });
+        Registered(slot)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.and_then(|i| RUNNING.get(i)) {
+            slot.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The real sandbox (Linux namespaces). The process must be root in its user namespace:
+/// call [`enter_build_namespace`](crate::sandbox::userns::enter_build_namespace) first
+/// unless running as real root.
+#[derive(Debug, Clone)]
+pub struct LinuxSandbox {
+    helper: PathBuf,
+}
+
+impl Default for LinuxSandbox {
+    fn default() -> Self {
+        LinuxSandbox::new()
+    }
+}
+
+impl LinuxSandbox {
+    /// A sandbox whose helper is this very program (`/proc/self/exe`): the program's
+    /// `main` must call [`helper_main`] first thing.
+    pub fn new() -> LinuxSandbox {
+        LinuxSandbox {
+            helper: PathBuf::from("/proc/self/exe"),
+        }
+    }
+
+    /// A sandbox whose helper is another program that calls [`helper_main`] first thing.
+    pub fn with_helper(helper: impl Into<PathBuf>) -> LinuxSandbox {
+        LinuxSandbox {
+            helper: helper.into(),
+        }
+    }
+}
+
+fn helper_err(action: &'static str) -> impl FnOnce(std::io::Error) -> SandboxError {
+    move |source| SandboxError::Helper { action, source }
+}
+
+fn write_stub(dir: &Path, name: &str, text: &Option<String>) -> Result<Option<PathBuf>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|source| SandboxError::Io {
+        action: "write stub",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(path))
+}
+
+impl Sandbox for LinuxSandbox {
+    fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
+        if spec.args.is_empty() {
+            return Err(SandboxError::NoCommand);
+        }
+        if !spec.rootfs.is_dir() {
+            return Err(SandboxError::Io {
+                action: "open root file system",
+                path: spec.rootfs.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("builder-run-")
+            .tempdir()
+            .map_err(|source| SandboxError::Io {
+                action: "create temporary directory in",
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let request = Request {
+            spec: spec.clone(),
+            resolv_conf: write_stub(tmp.path(), "resolv.conf", &spec.stubs.resolv_conf)?,
+            hosts: write_stub(tmp.path(), "hosts", &spec.stubs.hosts)?,
+        };
+        let request = serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {
+            action: "encode the request",
+            source: std::io::Error::other(e),
+        })?;
+
+        let pipe =
+            || pipe_with(PipeFlags::CLOEXEC).map_err(|e| helper_err("make a pipe")(e.into()));
+        let (req_r, req_w) = pipe()?;
+        let (status_r, status_w) = pipe()?;
+        let keep = [req_r.as_raw_fd(), status_w.as_raw_fd()];
+        let mut cmd = Command::new(&self.helper);
+        cmd.env_clear()
+            .env(HELPER_ENV, format!("{},{}", keep[0], keep[1]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        // SAFETY: only async-signal-safe system calls, no allocation.
+        unsafe {
+            cmd.pre_exec(move || {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))?;
+                for fd in keep {
+                    fcntl_setfd(BorrowedFd::borrow_raw(fd), FdFlags::empty())?;
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(helper_err("start"))?;
+        let registered = Registered::new(child.id());
+        drop((req_r, status_w));
+        // The helper reads the whole request before anything else; a helper that died
+        // early shows up below as a missing report.
+        let _ = std::fs::File::from(req_w).write_all(&request);
+
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let status_text = pump::pump(stdout, stderr, status_r, io);
+        let helper_status = child.wait().map_err(helper_err("wait"))?;
+        drop(registered);
+        drop(tmp);
+        let status_text = status_text.map_err(helper_err("read output"))?;
+        if interrupted() {
+            return Err(SandboxError::Interrupted);
+        }
+        match protocol::conclude(&status_text) {
+            Ok((status, stubs)) => Ok(RunOutcome { status, stubs }),
+            Err(SandboxError::HelperDied(why)) => Err(SandboxError::HelperDied(format!(
+                "{why}; helper {helper_status}"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! What solving a plan can fail with: a [`SolveError`] names the Dockerfile lines of the
+//! step (or FROM) that failed, so the caller renders it like a parse error; the cause is a
+//! [`StepError`], whose variants wrap the module errors of the pipeline below.
+
+use crate::dockerfile::ast::Span;
+
+/// A failed step (or stage base), at `span`.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct SolveError {
+    /// The Dockerfile lines of the instruction that failed (the FROM line for a base).
+    pub span: Span,
+    /// What went wrong.
+    #[source]
+    pub error: StepError,
+}
+
+impl SolveError {
+    /// The error and every cause below it, joined with `: `, as one line for the user.
+    pub fn message(&self) -> String {
+        crate::progress::chain(&self.error)
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The step is of a kind this build cannot run yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(String),
+    /// A base image is not in the local store (and no registry is used yet).
+    #[error("image {0:?} not found in the local store; load it with builder load -i FILE, or use --build-context {1}=oci-layout://DIR")]
+    ImageNotFound(String, String),
+    /// A named context cannot be used the way the Dockerfile uses it.
+    #[error("build context {name:?}: {reason}")]
+    Context {
+        /// The context name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// COPY or ADD failed.
+    #[error("{instruction} failed")]
+    Copy {
+        /// `COPY` or `ADD`.
+        instruction: &'static str,
+        /// The cause.
+        #[source]
+        source: crate::solve::copy::CopyError,
+    },
+    /// WORKDIR's user cannot be resolved.
+    #[error("WORKDIR failed")]
+    Workdir(#[source] crate::solve::copy::CopyError),
+    /// Writing a layer failed.
+    #[error("write layer")]
+    Diff(#[from] crate::diff::DiffError),
+    /// The snapshot store failed (unpacking a base layer, preparing or committing).
+    #[error("snapshot")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// The blob store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// An image could not be read or written.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    /// A file-system operation failed.
+    #[error("{action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something the plan promised is missing (a bug, reported rather than panicking).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl StepError {
+    /// The step error at `span`.
+    pub fn at(self, span: Span) -> SolveError {
+        SolveError { span, error: self }
+    }
+
+    /// An I/O error with what was being done and where.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> StepError {
+        let path = path.into();
+        move |source| StepError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Result with [`StepError`].
+pub type StepResult<T> = std::result::Result<T, StepError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_joins_causes_once() {
+        let e = StepError::Copy {
+            instruction: "COPY",
+            source: crate::solve::copy::CopyError::UnknownUser { name: "bob".into() },
+        }
+        .at(Span::new(3, 3));
+        assert_eq!(
+            e.message(),
+            "COPY failed: unable to find user bob: no matching entries in passwd file"
+        );
+        assert_eq!(e.span, Span::new(3, 3));
+    }
+}

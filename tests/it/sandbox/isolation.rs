@@ -1,0 +1,185 @@
+//! What a command sees inside: ids, groups, working directory, network, pid 1, host
+//! name, /proc, /dev, stubs and bind mounts.
+
+use super::*;
+
+#[test]
+fn root_inside_can_chown_to_other_ids() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let out = fx.run(
+            &r,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "id -u; touch /tmp/f; chown 1000:1000 /tmp/f; stat -c %u:%g /tmp/f",
+            ],
+        );
+        assert_eq!(ok(&out, &r), "0\n1000:1000\n", "as {}", r.name());
+        let meta = std::fs::metadata(fx.root().join("tmp/f")).unwrap();
+        assert_eq!(meta.uid(), r.host_uid(1000), "as {}", r.name());
+    }
+}
+
+#[test]
+fn user_runs_with_its_ids_and_supplementary_groups() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let out = fx.run(
+            &r,
+            &["--user", "user"],
+            &["sh", "-c", "id -u; id -g; id -G"],
+        );
+        let text = ok(&out, &r);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.first(), Some(&"1000"), "as {}: {text}", r.name());
+        assert_eq!(lines.get(1), Some(&"1000"), "as {}: {text}", r.name());
+        assert!(
+            lines
+                .get(2)
+                .is_some_and(|g| g.split(' ').any(|g| g == "50")),
+            "as {}: {text}",
+            r.name()
+        );
+        // uid:gid takes BuildKit's fast path: no supplementary groups.
+        let out = fx.run(&r, &["--user", "1000:1000"], &["id", "-G"]);
+        assert_eq!(ok(&out, &r).trim(), "1000", "as {}", r.name());
+    }
+}
+
+#[test]
+fn workdir_is_created_owned_by_the_user() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let out = fx.run(
+            &r,
+            &["--user", "user", "--cwd", "/app/src"],
+            &["sh", "-c", "pwd; stat -c %u:%g /app/src /app"],
+        );
+        assert_eq!(
+            ok(&out, &r),
+            "/app/src\n1000:1000\n1000:1000\n",
+            "as {}",
+            r.name()
+        );
+    }
+}
+
+#[test]
+fn network_none_has_only_loopback_up() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let out = fx.run(&r, &["--network", "none"], &["cat", "/proc/net/dev"]);
+        let text = ok(&out, &r);
+        let interfaces: Vec<&str> = text
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
+            .collect();
+        assert_eq!(interfaces, ["lo"], "as {}: {text}", r.name());
+        let out = fx.run(&r, &["--network", "none"], &["ip", "-o", "link"]);
+        let text = ok(&out, &r);
+        assert_eq!(text.lines().count(), 1, "as {}: {text}", r.name());
+        assert!(
+            text.contains(" lo: ") && text.contains(",UP"),
+            "as {}: {text}",
+            r.name()
+        );
+    }
+}
+
+#[test]
+fn pid_one_hostname_and_a_fresh_proc() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let out = fx.run(
+            &r,
+            &["--hostname", "testbox"],
+            &[
+                "sh",
+                "-c",
+                "echo $$; hostname; ls /proc | grep -c '^[0-9]*$'; cat /proc/1/cmdline; echo",
+            ],
+        );
+        let text = ok(&out, &r);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.first(), Some(&"1"), "as {}: {text}", r.name());
+        assert_eq!(lines.get(1), Some(&"testbox"), "as {}: {text}", r.name());
+        let pids: u32 = lines.get(2).and_then(|n| n.parse().ok()).unwrap_or(999);
+        assert!(
+            pids <= 4,
+            "as {}: {pids} processes visible: {text}",
+            r.name()
+        );
+        assert!(lines.get(3).is_some_and(|l| l.starts_with("sh")), "{text}");
+    }
+}
+
+#[test]
+fn resolv_conf_and_hosts_are_stubs_and_recorded() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let out = fx.run(
+            &r,
+            &["--print-stubs"],
+            &["sh", "-c", "cat /etc/resolv.conf /etc/hosts; ls /dev"],
+        );
+        let text = ok(&out, &r);
+        assert!(text.contains("nameserver "), "as {}: {text}", r.name());
+        assert!(
+            text.contains("127.0.0.1\tlocalhost buildkitsandbox"),
+            "{text}"
+        );
+        for dev in [
+            "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm",
+        ] {
+            assert!(
+                text.lines().any(|l| l == dev),
+                "as {}: no /dev/{dev}: {text}",
+                r.name()
+            );
+        }
+        let err = stderr(&out);
+        for stub in ["/etc/resolv.conf", "/etc/hosts", "/proc", "/dev", "/sys"] {
+            assert!(
+                err.lines().any(|l| l == format!("stub {stub}")),
+                "as {}: {err}",
+                r.name()
+            );
+        }
+        // What stays in the root is empty: the diff drops it.
+        let left = std::fs::metadata(fx.root().join("etc/resolv.conf")).unwrap();
+        assert_eq!(left.len(), 0);
+        assert_eq!(
+            std::fs::read_dir(fx.root().join("proc")).unwrap().count(),
+            0
+        );
+    }
+}
+
+#[test]
+fn bind_mounts_are_visible_read_only_and_recorded() {
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let src = fx.dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("hello"), "hi\n").unwrap();
+        r.own(&src);
+        let spec = format!("{}:/mnt/src:ro", src.display());
+        let out = fx.run(
+            &r,
+            &["--mount", &spec, "--print-stubs"],
+            &[
+                "sh",
+                "-c",
+                "cat /mnt/src/hello; touch /mnt/src/x 2>/dev/null || echo read-only",
+            ],
+        );
+        assert_eq!(ok(&out, &r), "hi\nread-only\n", "as {}", r.name());
+        let err = stderr(&out);
+        assert!(err.lines().any(|l| l == "stub /mnt"), "{err}");
+        assert!(err.lines().any(|l| l == "stub /mnt/src"), "{err}");
+        assert!(!src.join("x").exists());
+    }
+}
