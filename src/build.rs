@@ -135,7 +135,6 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         owners: Owners::BestEffort,
     };
     let sandbox = LinuxSandbox::new();
-    crate::sandbox::interrupt_on_signals();
     let created = Some(match req.source_date_epoch {
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
         None => crate::image::time::now(),

@@ -143,7 +143,10 @@ pub fn run(
         hosts: Some(sandbox::stubs::hosts(&spec.hostname, &[])),
     };
     let mut out = output::StepOutput::new(env.reporter, step.vertex);
-    let ran = settings.sandbox.run(&spec, &mut out);
+    let ran = {
+        let _ctrl_c = InterruptGuard::new();
+        settings.sandbox.run(&spec, &mut out)
+    };
     out.finish();
     let process = action.args.join(" ");
     let outcome = match ran {
@@ -179,6 +182,29 @@ pub fn run(
         Err(e) => {
             let _ = snaps.abort(active);
             Err(e)
+        }
+    }
+}
+
+/// While a command runs, Ctrl-C (SIGINT, SIGTERM, SIGHUP) ends the command and the step
+/// fails, so the step cleans up (unmounts, discards its snapshot) before the build exits;
+/// outside commands the signals keep their default effect.
+struct InterruptGuard;
+
+impl InterruptGuard {
+    fn new() -> InterruptGuard {
+        sandbox::interrupt_on_signals();
+        InterruptGuard
+    }
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            // SAFETY: restoring the default disposition.
+            let _ = unsafe { sigaction(sig, &default) };
         }
     }
 }
