@@ -93,6 +93,87 @@ fn run_creates_changes_and_deletes_files() {
 }
 
 #[test]
+fn the_copy_fallback_makes_the_same_tree() {
+    let test = "run_copy_fallback";
+    let Some(layout) = setup(test) else { return };
+    let w = Work::new();
+    w.dockerfile(
+        "FROM busybox\n\
+         RUN mkdir -p /data/d && echo one > /data/a && echo two > /data/b && echo x > /data/d/x\n\
+         RUN echo changed > /data/a && rm /data/b && rm -rf /data/d && mkdir /data/d && rm /etc/group\n",
+    );
+    let ctx = Work::busybox_context(&layout);
+    let overlay = w.build_and_unpack("overlay", &["--build-context", &ctx]);
+    let spec = format!("type=oci,dest={},tar=false", w.path("out/copy").display());
+    let out = crate::common::builder_cmd(&w.root())
+        .args(["build", "--build-context", &ctx, "-t", "app", "-o", &spec])
+        .arg(w.path("ctx"))
+        .env("BUILDER_SNAPSHOTTER", "copy")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let copy = listing(&unpack(
+        &w.path("out/copy"),
+        "latest",
+        &w.path("out/copy-bundle"),
+    ));
+    assert_eq!(copy, overlay);
+    assert!(!copy.contains(" /etc/group "), "{copy}");
+    assert!(!copy.contains(" /data/b "), "{copy}");
+    assert!(!copy.contains(" /data/d/x "), "{copy}");
+    let layers = layer_summaries(&w.path("out/copy"));
+    assert!(layers[2].contains("W /data/b\n"), "{}", layers[2]);
+}
+
+#[test]
+fn run_mounts_bind_cache_tmpfs_and_secrets() {
+    let test = "run_mounts";
+    let Some(layout) = setup(test) else { return };
+    let w = Work::new();
+    w.file("src/a.txt", "from context\n", 0o644)
+        .file("hidden.txt", "ignored\n", 0o644)
+        .file(".dockerignore", "hidden.txt\n", 0o644)
+        .dockerfile(
+            "FROM busybox AS tools\n\
+             RUN mkdir /opt && echo from stage > /opt/t\n\
+             FROM busybox\n\
+             RUN --mount=target=/ctx mkdir /out && ls /ctx > /out/ctx && cat /ctx/src/a.txt >> /out/ctx\n\
+             RUN --mount=from=tools,source=/opt,target=/t cat /t/t > /out/stage\n\
+             RUN --mount=type=bind,source=src,target=/s,rw touch /s/new && ls /s > /out/rw\n\
+             RUN --mount=type=cache,target=/cache echo run >> /cache/log && cat /cache/log > /out/cache\n\
+             RUN --mount=type=tmpfs,target=/scratch touch /scratch/f && stat -c %a /scratch > /out/tmpfs\n\
+             RUN --mount=type=secret,id=tok cat /run/secrets/tok > /out/secret\n\
+             RUN --mount=type=secret,id=tok,env=TOK echo \" $TOK\" >> /out/secret\n\
+             RUN --mount=type=secret,id=absent echo optional > /out/absent\n",
+        );
+    std::fs::write(w.path("tok"), "s3cret").unwrap();
+    let tok = format!("id=tok,src={}", w.path("tok").display());
+    let ctx = Work::busybox_context(&layout);
+    let args = ["--build-context", ctx.as_str(), "--secret", tok.as_str()];
+    w.build_ok(&args);
+    // Built again: the cache mount keeps what the first build wrote.
+    let got = w.build_and_unpack("img", &args);
+    let out: Vec<&str> = got.lines().filter(|l| l.contains(" /out/")).collect();
+    assert_eq!(
+        out,
+        vec![
+            "f /out/absent 0644 0:0 \"optional\\n\"",
+            "f /out/cache 0644 0:0 \"run\\nrun\\n\"",
+            "f /out/ctx 0644 0:0 \"Dockerfile\\nsrc\\nfrom context\\n\"",
+            "f /out/rw 0644 0:0 \"a.txt\\nnew\\n\"",
+            "f /out/secret 0644 0:0 \"s3cret s3cret\\n\"",
+            "f /out/stage 0644 0:0 \"from stage\\n\"",
+            "f /out/tmpfs 0644 0:0 \"1777\\n\"",
+        ],
+        "{got}"
+    );
+    for target in ["/ctx", "/t", "/s", "/cache", "/scratch", "/run"] {
+        assert!(!got.contains(&format!(" {target} ")), "{target} in\n{got}");
+    }
+    assert!(!w.path("ctx/src/new").exists(), "rw bind mounts are copies");
+}
+
+#[test]
 fn a_failing_run_reports_its_exit_code_and_line_and_writes_nothing() {
     let test = "failing_run";
     let Some(layout) = setup(test) else { return };
