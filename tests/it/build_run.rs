@@ -79,6 +79,17 @@ fn run_creates_changes_and_deletes_files() {
     }
     let layers = layer_summaries(&w.path("out/img"));
     assert_eq!(layers.len(), 3, "busybox + two RUN layers");
+    // The first RUN's layer: /data only (no /proc, /dev, /sys or /etc stubs).
+    let first: Vec<&str> = layers[1]
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        first,
+        ["/data", "/data/a", "/data/b", "/data/s"],
+        "{}",
+        layers[1]
+    );
     let last = &layers[2];
     let mut lines: Vec<String> = last
         .lines()
