@@ -24,4 +24,5 @@ mod build_config;
 mod build_outputs;
 mod build_errors;
 mod build_rootless;
+mod build_run;
 mod build_context;
