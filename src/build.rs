@@ -11,6 +11,7 @@
 mod frontend;
 mod inputs;
 mod outputs;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub struct BuildRequest {
     pub outputs: Vec<String>,
     /// `--push`.
     pub push: bool,
+    /// `--pull`: ask the registry for every base image, even those in the store.
+    pub pull: bool,
     /// `--platform` (one platform).
     pub platform: Option<String>,
     /// `--label K=V`.
@@ -88,6 +91,7 @@ fn forced_backend() -> Option<crate::snapshot::Backend> {
 /// Run the build `req`, reporting progress to `reporter`.
 pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome> {
     let outputs = outputs::parse(&req.outputs, req.push)?;
+    registry::check_push_names(&outputs, &req.tags)?;
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
     let target_platform = match req.platform.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -123,8 +127,13 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         names: &names,
         contexts: &contexts,
     };
-    let plan = graph::plan(&dockerfile, escape, &opts, &images)
+    let mut plan = graph::plan(&dockerfile, escape, &opts, &images)
         .map_err(|e| diagnostic(label, text, &e))?;
+    // Base images not in the store are pulled; the plan is made again with their configs.
+    if registry::ensure_images(&plan, &store, &platform, req.pull, reporter)? {
+        plan = graph::plan(&dockerfile, escape, &opts, &images)
+            .map_err(|e| diagnostic(label, text, &e))?;
+    }
 
     let snapshots =
         DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
@@ -183,6 +192,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         &flatten,
         reporter,
     )?;
+    if registry::pushes(&outputs) {
+        registry::push_all(&store, &outputs, &written, &req.tags, reporter)?;
+    }
     if let Some(path) = &req.iidfile {
         outputs::write_iidfile(path, &written)?;
     }

@@ -32,14 +32,6 @@ pub struct Outputs {
 /// Parse the `-o` values (and `--push`); refuse what cannot be done before any work.
 pub fn parse(specs: &[String], push: bool) -> Result<Outputs> {
     let specs = export::parse_outputs(specs, push)?;
-    if specs
-        .iter()
-        .any(|s| s.push || s.kind == OutputType::Registry)
-    {
-        return Err(Error::NotImplemented(
-            "pushing to a registry (type=registry, --push); write an OCI or docker archive with -o and push it with skopeo",
-        ));
-    }
     if let Some(s) = specs.iter().find(|s| s.dest == Destination::Stdout) {
         return Err(Error::Usage(format!(
             "type={} to standard output is not supported yet; give dest=PATH",
@@ -109,7 +101,8 @@ pub struct Written {
 }
 
 impl Written {
-    fn for_format(&self, format: ManifestFormat) -> &ImageDescriptor {
+    /// The image in `format`'s media types.
+    pub fn for_format(&self, format: ManifestFormat) -> &ImageDescriptor {
         self.others
             .iter()
             .find(|(f, _)| *f == format)

@@ -140,6 +140,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         build_contexts: args.build_contexts.clone(),
         outputs: args.outputs.clone(),
         push: args.push,
+        pull: args.pull,
         platform: args.platform.clone(),
         labels: args.labels.clone(),
         iidfile: args.iidfile.clone(),

@@ -10,6 +10,7 @@ mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
 mod registry_auth;
+mod registry_build;
 mod registry_cli;
 mod registry_faults;
 mod registry_proxy;

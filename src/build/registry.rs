@@ -1,0 +1,142 @@
+//! The registry side of a build: base images a plan names (`FROM`, `COPY --from`,
+//! `RUN --mount from=`) that are not in the local store are pulled before the build runs
+//! (all of them with `--pull`), and `--push` / `-o type=registry` push the result under every
+//! name once the build has succeeded.
+
+use std::collections::BTreeSet;
+
+use crate::build::outputs::{Outputs, Written};
+use crate::error::{Error, Result};
+use crate::export::OutputType;
+use crate::graph::{Action, Plan, Platform, Source};
+use crate::progress::{self, Reporter};
+use crate::registry::{self, Auth, PushOptions};
+use crate::store::{DirStore, Reference};
+
+/// Every image reference the plan reads from, in first-use order.
+pub fn image_references(plan: &Plan) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut add = |s: &Source| {
+        if let Source::Image(r) = s {
+            if seen.insert(r.clone()) {
+                out.push(r.clone());
+            }
+        }
+    };
+    for stage in &plan.stages {
+        add(&stage.base);
+        for step in &stage.steps {
+            match &step.action {
+                Action::Copy(c) => add(&c.from),
+                Action::Run(r) => r
+                    .mounts
+                    .iter()
+                    .filter_map(|m| m.from.as_ref())
+                    .for_each(&mut add),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Make every image the plan reads from available in the store: kept when it is there
+/// (unless `always_pull`), pulled otherwise. Returns true when anything was fetched, so the
+/// caller plans again with the images' configs.
+pub fn ensure_images(
+    plan: &Plan,
+    store: &DirStore,
+    platform: &Platform,
+    always_pull: bool,
+    reporter: &dyn Reporter,
+) -> Result<bool> {
+    let auth = Auth::from_env();
+    let mut fetched = false;
+    for reference in image_references(plan) {
+        let parsed = Reference::parse(&reference)
+            .map_err(|e| Error::Usage(format!("invalid image reference {reference:?}: {e}")))?;
+        if !always_pull && store.images().get(&reference)?.is_some() {
+            continue;
+        }
+        let title = format!("[internal] load metadata for {reference}");
+        progress::vertex(reporter, &title, |_| {
+            registry::ensure_image(&parsed, platform, store, &auth, always_pull)
+                .map_err(|e| Error::Build {
+                    rendered: format!(
+                        "error: image {reference:?} is not in the local store and could not be pulled: {e}\n\
+                         hint: load it with `builder load -i FILE`, or use --build-context NAME=oci-layout://DIR"
+                    ),
+                })
+        })?;
+        fetched = true;
+    }
+    Ok(fetched)
+}
+
+/// Whether any output pushes.
+pub fn pushes(outputs: &Outputs) -> bool {
+    outputs
+        .specs
+        .iter()
+        .any(|s| s.push || s.kind == OutputType::Registry)
+}
+
+/// Refuse, before any work, a push that has no name to push to.
+pub fn check_push_names(outputs: &Outputs, tags: &[String]) -> Result<()> {
+    let unnamed = outputs
+        .specs
+        .iter()
+        .filter(|s| s.push || s.kind == OutputType::Registry)
+        .any(|s| s.names.is_empty() && tags.is_empty());
+    if unnamed {
+        return Err(Error::Usage(
+            "pushing needs a name: give -t NAME or -o type=registry,name=NAME".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Push the built image for every pushing output, under its `name=` names or else the `-t`
+/// tags. The digest the registry reports must be the one the build made.
+pub fn push_all(
+    store: &DirStore,
+    outputs: &Outputs,
+    written: &Written,
+    tags: &[String],
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    for spec in outputs
+        .specs
+        .iter()
+        .filter(|s| s.push || s.kind == OutputType::Registry)
+    {
+        let names = if spec.names.is_empty() {
+            tags
+        } else {
+            &spec.names[..]
+        };
+        if names.is_empty() {
+            return Err(Error::Usage(
+                "pushing needs a name: give -t NAME or -o type=registry,name=NAME".into(),
+            ));
+        }
+        let image = written.for_format(spec.manifest_format());
+        let mut auth = Auth::from_env();
+        if spec.registry_insecure {
+            auth = auth.insecure();
+        }
+        let opts = PushOptions { auth };
+        for name in names {
+            let dest = Reference::parse(name)
+                .map_err(|e| Error::Usage(format!("invalid image name {name:?}: {e}")))?;
+            let title = format!("pushing {dest}");
+            progress::vertex(reporter, &title, |id| -> Result<()> {
+                let digest = registry::push(store, image.digest(), &dest, &opts)?;
+                reporter.log(id, &format!("pushed manifest {digest}"));
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
