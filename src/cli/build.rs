@@ -157,7 +157,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     };
     let outcome = build(&request, reporter.as_ref())?;
     if args.quiet {
-        println!("{}", outcome.manifest);
+        outln!("{}", outcome.manifest);
     }
     Ok(())
 }

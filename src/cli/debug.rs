@@ -129,11 +129,11 @@ fn parse(args: &ParseArgs) -> Result<()> {
     let text = source.read()?;
     let ast = dockerfile::parse(&text).map_err(|e| crate::build::diagnostic(&label, &text, &e))?;
     if args.dump {
-        println!("{}", dockerfile::dump::dump(&ast));
+        outln!("{}", dockerfile::dump::dump(&ast));
         return Ok(());
     }
     for d in &ast.directives {
-        println!("# directive {}={} (line {})", d.name, d.value, d.line);
+        outln!("# directive {}={} (line {})", d.name, d.value, d.line);
     }
     for node in &ast.children {
         print_node(node, 0);
@@ -152,19 +152,19 @@ fn print_node(node: &Node, depth: usize) {
         format!("{}-{}", node.span.start, node.span.end)
     };
     let form = if node.json { " (exec form)" } else { "" };
-    println!("{indent}{lines}: {}{form}", node.keyword.to_uppercase());
+    outln!("{indent}{lines}: {}{form}", node.keyword.to_uppercase());
     for f in &node.flags {
-        println!("{indent}  flag {f:?}");
+        outln!("{indent}  flag {f:?}");
     }
     for a in &node.args {
         match a {
-            Arg::Value(v) => println!("{indent}  arg {v:?}"),
+            Arg::Value(v) => outln!("{indent}  arg {v:?}"),
             Arg::Nested(n) => print_node(n, depth + 1),
         }
     }
     for h in &node.heredocs {
         let expand = if h.expand { "" } else { ", not expanded" };
-        println!(
+        outln!(
             "{indent}  heredoc <<{} ({} bytes{expand})",
             h.name,
             h.content.len()

@@ -54,7 +54,7 @@ pub fn run(args: &ImagesArgs, root: Option<&Path>) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
         for record in images.values() {
             if seen.insert(record.digest.to_string()) {
-                println!("{}", short_digest(&record.digest));
+                outln!("{}", short_digest(&record.digest));
             }
         }
         return Ok(());
@@ -87,7 +87,7 @@ pub fn run(args: &ImagesArgs, root: Option<&Path>) -> Result<()> {
     let (w0, w1, w2) = (width(0), width(1), width(2));
     for [name, digest, size, created] in &rows {
         let line = format!("{name:<w0$}   {digest:<w1$}   {size:<w2$}   {created}");
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ pub fn run(args: &InspectArgs, root: Option<&Path>) -> Result<()> {
         "manifest": manifest,
         "config": config,
     });
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string())
     );

@@ -53,10 +53,10 @@ pub fn run(args: &LoadArgs, root: Option<&Path>) -> Result<()> {
             continue;
         }
         if image.names.is_empty() {
-            println!("Loaded image ID: {}", image.descriptor.digest());
+            outln!("Loaded image ID: {}", image.descriptor.digest());
         }
         for name in &image.names {
-            println!("Loaded image: {}", name.familiar());
+            outln!("Loaded image: {}", name.familiar());
         }
     }
     Ok(())

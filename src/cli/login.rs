@@ -79,6 +79,6 @@ pub fn run(args: &LoginArgs) -> Result<()> {
         Error::Usage("cannot find config.json: set $DOCKER_CONFIG or $HOME".into())
     })?;
     login(&registry, &username, &password, &config, &auth)?;
-    println!("Login Succeeded");
+    outln!("Login Succeeded");
     Ok(())
 }

@@ -20,9 +20,9 @@ pub fn run(args: &LogoutArgs) -> Result<()> {
         Error::Usage("cannot find config.json: set $DOCKER_CONFIG or $HOME".into())
     })?;
     if logout(&args.registry, &config)? {
-        println!("Removing login credentials for {}", args.registry);
+        outln!("Removing login credentials for {}", args.registry);
     } else {
-        println!("Not logged in to {}", args.registry);
+        outln!("Not logged in to {}", args.registry);
     }
     Ok(())
 }

@@ -5,6 +5,17 @@
 //! `build`, `load` and `pull` first enter the build's user namespace
 //! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it.
 
+/// `println!` for command output that ends the process quietly when stdout is closed early
+/// (`builder inspect app | head`), instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cli::stdout_failed(e);
+        }
+    }};
+}
+
 mod build;
 mod debug;
 mod debug_run;
@@ -178,6 +189,16 @@ fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got {s:?}")),
     }
+}
+
+/// Standard output failed: a closed pipe ends the process as SIGPIPE would (exit 141, no
+/// message); anything else is reported.
+pub fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+    eprintln!("error: write to standard output: {e}");
+    std::process::exit(1);
 }
 
 #[cfg(test)]

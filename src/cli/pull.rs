@@ -42,15 +42,15 @@ pub fn run(args: &PullArgs, root: Option<&Path>) -> Result<()> {
     let report = pull_image(&reference, &platform, &store, &auth)?;
     if !args.quiet {
         if let Some(index) = &report.index {
-            println!("Index: {index}");
+            outln!("Index: {index}");
         }
-        println!("Digest: {}", report.manifest);
-        println!(
+        outln!("Digest: {}", report.manifest);
+        outln!(
             "Status: {} blob(s) downloaded, {} already in the store",
             report.downloaded.len(),
             report.reused.len()
         );
     }
-    println!("{reference}");
+    outln!("{reference}");
     Ok(())
 }

@@ -51,7 +51,7 @@ pub fn run(args: &PushArgs, root: Option<&Path>) -> Result<()> {
             report.existed.len()
         );
     }
-    println!("{}", report.digest);
+    outln!("{}", report.digest);
     if let Some(path) = &args.iidfile {
         write_file(&Destination::Path(path.clone()), |w| {
             w.write_all(report.digest.as_ref().as_bytes()).map_err(|e| {

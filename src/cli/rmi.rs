@@ -51,7 +51,7 @@ pub fn run(args: &RmiArgs, root: Option<&Path>) -> Result<()> {
         match remove(&store, query) {
             Ok(removed) => {
                 for name in removed {
-                    println!("Untagged: {name}");
+                    outln!("Untagged: {name}");
                 }
             }
             Err(e) => {
