@@ -19,3 +19,8 @@ mod build_outputs;
 mod build_errors;
 mod build_rootless;
 mod build_context;
+mod run_support;
+mod run_image;
+mod run_files;
+mod run_process;
+mod run_errors;
