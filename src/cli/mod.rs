@@ -2,6 +2,8 @@
 //! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
 //!
 //! Commands that are not built yet fail with "not implemented yet" and exit code 2.
+//! `build`, `load` and `pull` first enter the build's user namespace
+//! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it.
 
 mod build;
 mod debug;
@@ -97,17 +99,39 @@ pub fn run() -> i32 {
 
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Build(args) => build::run(&args, cli.root.as_deref()),
+        Command::Build(args) => {
+            enter_namespace();
+            build::run(&args, cli.root.as_deref())
+        }
         Command::Images(args) => images::run(&args, cli.root.as_deref()),
         Command::Inspect(args) => inspect::run(&args, cli.root.as_deref()),
         Command::Push(args) => push::run(&args),
-        Command::Pull(args) => pull::run(&args),
+        Command::Pull(args) => {
+            enter_namespace();
+            pull::run(&args)
+        }
         Command::Save(args) => save::run(&args, cli.root.as_deref()),
-        Command::Load(args) => load::run(&args, cli.root.as_deref()),
+        Command::Load(args) => {
+            enter_namespace();
+            load::run(&args, cli.root.as_deref())
+        }
         Command::Tag(args) => tag::run(&args, cli.root.as_deref()),
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
         Command::Prune(args) => prune::run(&args),
         Command::Debug(cmd) => debug::run(&cmd),
+    }
+}
+
+/// Enter the build's user namespace (commands that write images do, before any thread
+/// starts: RUN needs it, and files keep their owners inside it). Where user namespaces
+/// are not available the command goes on outside, said once: files keep the caller's
+/// ids and RUN steps fail with the reason.
+fn enter_namespace() {
+    if let Err(e) = crate::sandbox::userns::enter_build_namespace() {
+        eprintln!(
+            "warning: {}; going on without it (RUN steps cannot run)",
+            crate::progress::chain(&e)
+        );
     }
 }
 

@@ -1,12 +1,15 @@
-//! A build without root: COPY works (contents, modes, symlinks, directories), and the files
-//! carry the caller's ids until the user-namespace re-exec makes the build root inside its
-//! own namespace; then this test will expect 0:0.
+//! Builds without root: the build runs as root of its own user namespace, so COPY writes
+//! files owned 0:0 (and, with a subordinate id range, any `--chown` owner) whoever runs it.
+
+use std::path::Path;
+use std::process::Command;
 
 use crate::build_support::{listing, unpack, Work};
-use crate::common::{have, text};
+use crate::common::{have, is_root, text};
+use crate::sandbox::{ensure_test_user, TEST_USER};
 
 #[test]
-fn copy_without_root_keeps_contents_and_modes() {
+fn copy_without_root_writes_root_owned_files() {
     let test = "copy_without_root";
     if !have(test, &["umoci"]) {
         return;
@@ -23,11 +26,62 @@ fn copy_without_root_keeps_contents_and_modes() {
     };
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let got = listing(&unpack(&layout, "latest", &w.path("out/bundle")));
-    let want = r#"d /app 0755 65534:65534
-f /app/conf 0604 65534:65534 "c\n"
+    let want = r#"d /app 0755 0:0
+f /app/conf 0604 0:0 "c\n"
 l /app/link -> run.sh
-f /app/run.sh 0755 65534:65534 "run\n"
-d /work 0755 65534:65534
+f /app/run.sh 0755 0:0 "run\n"
+d /work 0755 0:0
 "#;
     assert_eq!(got, want);
+}
+
+#[test]
+fn copy_without_root_honours_chown_with_an_id_range() {
+    let test = "copy_chown_without_root";
+    if !is_root() || !have(test, &["umoci", "runuser"]) {
+        eprintln!("\n!!! SKIPPED {test}: needs root to switch to an unprivileged user !!!\n");
+        return;
+    }
+    if let Err(why) = ensure_test_user() {
+        panic!("{test}: cannot make the test user: {why}");
+    }
+    let w = Work::new();
+    w.file("app/run.sh", "run\n", 0o755)
+        .file("conf", "c\n", 0o644)
+        .dockerfile(
+            "FROM scratch\nCOPY --chown=1000:1000 app /app/\nCOPY --chown=7:50 conf /conf\n",
+        );
+    give_to_test_user(&w.path(""));
+    let layout = w.path("out/layout");
+    let spec = format!("type=oci,dest={},tar=false", layout.display());
+    let out = Command::new("runuser")
+        .args([
+            "-u",
+            TEST_USER,
+            "--",
+            env!("CARGO_BIN_EXE_builder"),
+            "--root",
+        ])
+        .arg(w.root())
+        .args(["build", "-t", "app", "-o", &spec, "ctx"])
+        .current_dir(w.path(""))
+        .env_remove("BUILDER_ROOT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = listing(&unpack(&layout, "latest", &w.path("out/bundle")));
+    let want = r#"d /app 0755 1000:1000
+f /app/run.sh 0755 1000:1000 "run\n"
+f /conf 0644 7:50 "c\n"
+"#;
+    assert_eq!(got, want);
+}
+
+fn give_to_test_user(dir: &Path) {
+    let status = Command::new("chown")
+        .args(["-R", &format!("{TEST_USER}:")])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

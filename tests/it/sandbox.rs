@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const TEST_USER: &str = "buildertest";
+pub(crate) const TEST_USER: &str = "buildertest";
 
 /// Who runs `builder`.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ fn busybox() -> Option<PathBuf> {
 }
 
 /// Make `buildertest` with a subordinate id range if missing; its uid and range start.
-fn ensure_test_user() -> Result<(u32, u32), String> {
+pub(crate) fn ensure_test_user() -> Result<(u32, u32), String> {
     let id = |flag: &str| -> Option<u32> {
         let out = Command::new("id").args([flag, TEST_USER]).output().ok()?;
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
