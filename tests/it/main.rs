@@ -24,3 +24,4 @@ mod run_image;
 mod run_files;
 mod run_process;
 mod run_errors;
+mod run_debian;

@@ -2,7 +2,7 @@
 //! killed by a signal, a command not found, a USER that does not exist and a WORKDIR that
 //! is a file. Each is a clear error at its Dockerfile line with exit status 1, nothing is
 //! written to the output, and no mount and no process of the build is left
-//! ([`RunWork::build_with`] checks both after every build).
+//! ([`RunWork::build`] checks both after every build).
 
 use crate::build_support::busybox;
 use crate::run_support::{processes_with, runners, token, wait_for, RunWork};

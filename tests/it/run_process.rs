@@ -129,8 +129,10 @@ RUN pwd > /tmp/pwd-again
         );
         assert_eq!(
             img.layer(img.layer_count() - 2),
-            "wh .wh.work\n",
-            "as {who}: rm -rf /work"
+            "wh .wh.work\n\
+             d tmp 1777 0:0\n\
+             f tmp/relative 0644 0:0 \"rel\\n\"\n",
+            "as {who}: cp and rm -rf /work"
         );
 
         let path = "PATH=/custom:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -24,7 +24,7 @@ pub const TEST_USER: &str = "buildertest";
 /// the same range, so a race between them writes the same line).
 const SUBID_START: u32 = 300_000;
 
-/// How long one build may take before the test kills it and fails.
+/// How long one build may take, by default, before the test kills it and fails.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Who runs `builder`.
@@ -211,8 +211,8 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Run `cmd` to the end, killing it after [`BUILD_TIMEOUT`]; `started` sees its pid.
-pub fn output_within(cmd: &mut Command, started: impl FnOnce(u32)) -> Output {
+/// Run `cmd` to the end, killing it after `limit`.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -228,18 +228,15 @@ pub fn output_within(cmd: &mut Command, started: impl FnOnce(u32)) -> Output {
     };
     let out = drain(Box::new(child.stdout.take().unwrap()));
     let err = drain(Box::new(child.stderr.take().unwrap()));
-    started(child.id());
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if start.elapsed() > BUILD_TIMEOUT {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "{cmd:?} did not finish in {BUILD_TIMEOUT:?}; stderr so far is lost with the kill"
-            );
+            panic!("{cmd:?} did not finish in {limit:?}; stderr so far is lost with the kill");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -251,15 +248,22 @@ pub fn output_within(cmd: &mut Command, started: impl FnOnce(u32)) -> Output {
 }
 
 /// One build's workspace, owned by the runner: `ctx/`, `root/` (the store), `base/` (a copy
-/// of the busybox fixture, readable by the runner), `out/`.
+/// of the base image's layout, readable by the runner; `FROM busybox` names it), `out/`.
 pub struct RunWork {
     dir: tempfile::TempDir,
     runner: Runner,
+    base_name: &'static str,
+    limit: Duration,
 }
 
 impl RunWork {
     /// A fresh workspace for `runner` with a copy of the busybox layout at `layout`.
     pub fn new(runner: Runner, layout: &Path) -> RunWork {
+        RunWork::with_base(runner, layout, "busybox")
+    }
+
+    /// A fresh workspace for `runner` where `FROM NAME` is the OCI layout at `layout`.
+    pub fn with_base(runner: Runner, layout: &Path, name: &'static str) -> RunWork {
         let dir = tempfile::Builder::new()
             .prefix("builder-run-")
             .tempdir()
@@ -271,9 +275,20 @@ impl RunWork {
             .arg("-a")
             .arg(layout)
             .arg(dir.path().join("base")));
-        let w = RunWork { dir, runner };
+        let w = RunWork {
+            dir,
+            runner,
+            base_name: name,
+            limit: BUILD_TIMEOUT,
+        };
         w.chmod(w.dir.path(), 0o755);
         w
+    }
+
+    /// Let each build take up to `limit` (default 120 s).
+    pub fn time_limit(mut self, limit: Duration) -> RunWork {
+        self.limit = limit;
+        self
     }
 
     fn chmod(&self, p: &Path, mode: u32) {
@@ -324,10 +339,14 @@ impl RunWork {
     }
 
     /// `builder build [--progress plain] --build-context busybox=... ARGS... ctx`, whatever
-    /// the outcome; `started` sees the pid of the process the test started. Afterwards no
-    /// mount of the workspace and no process naming it may be left.
-    pub fn build_with(&self, args: &[&str], started: impl FnOnce(u32)) -> Output {
-        let base = format!("busybox=oci-layout://{}", self.path("base").display());
+    /// the outcome. Afterwards no mount of the workspace and no process naming it may be
+    /// left.
+    pub fn build(&self, args: &[&str]) -> Output {
+        let base = format!(
+            "{}=oci-layout://{}",
+            self.base_name,
+            self.path("base").display()
+        );
         let mut cmd = self.command();
         cmd.arg("build");
         if !args
@@ -337,14 +356,9 @@ impl RunWork {
             cmd.args(["--progress", "plain"]);
         }
         cmd.args(["--build-context", &base]).args(args).arg("ctx");
-        let out = output_within(&mut cmd, started);
+        let out = output_within(&mut cmd, self.limit);
         self.assert_nothing_left(&[]);
         out
-    }
-
-    /// [`RunWork::build_with`] without a pid callback.
-    pub fn build(&self, args: &[&str]) -> Output {
-        self.build_with(args, |_| {})
     }
 
     /// Build to the OCI layout `out/img` (tagged `app`), which must succeed.
@@ -367,16 +381,11 @@ impl RunWork {
     /// Build to `out/img`, which must fail with exit status 1 and write nothing there; the
     /// build's stderr.
     pub fn build_fails(&self, args: &[&str]) -> String {
-        self.build_fails_with(args, |_| {})
-    }
-
-    /// [`RunWork::build_fails`] with a pid callback.
-    pub fn build_fails_with(&self, args: &[&str], started: impl FnOnce(u32)) -> String {
         let dest = self.path("out/img");
         let spec = format!("type=oci,dest={},tar=false", dest.display());
         let mut all = vec!["-t", "app", "-o", &spec];
         all.extend_from_slice(args);
-        let out = self.build_with(&all, started);
+        let out = self.build(&all);
         let err = text(&out.stderr);
         assert_eq!(
             out.status.code(),
