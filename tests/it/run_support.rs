@@ -171,13 +171,14 @@ pub fn runners(test: &str) -> Vec<Runner> {
     list.clone()
 }
 
-/// A number unique to this process and call, for finding a test's processes by argv.
+/// A number unique to this process and call, for finding a test's processes by argv (it
+/// starts with 9, the sandbox tests' with 1, so the two never match each other's).
 pub fn token() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!(
-        "{}{:03}",
-        100_000 + std::process::id() % 100_000,
-        NEXT.fetch_add(1, Ordering::SeqCst)
+        "9{:05}{:03}",
+        std::process::id() % 100_000,
+        NEXT.fetch_add(1, Ordering::SeqCst) % 1000
     )
 }
 
