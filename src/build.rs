@@ -22,8 +22,10 @@ pub use frontend::{diagnostic, parse, resolve_build_args, DockerfileSource};
 use crate::error::{Error, Result};
 use crate::graph::{self, PlanOptions, Platform};
 use crate::progress::{self, Reporter};
+use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::copy::Ownership;
+use crate::solve::run::{RunSettings, SecretSource};
 use crate::solve::{self, Rootfs, SolveEnv, StoreImages};
 use crate::store::DirStore;
 
@@ -58,6 +60,10 @@ pub struct BuildRequest {
     pub root: PathBuf,
     /// `SOURCE_DATE_EPOCH` (the build arg, else the environment).
     pub source_date_epoch: Option<i64>,
+    /// `--network`: the default network of RUN steps.
+    pub network: Network,
+    /// `--secret` values, by id.
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 /// What a successful build made.
@@ -67,6 +73,16 @@ pub struct BuildOutcome {
     pub manifest: Digest,
     /// The config digest.
     pub config: Digest,
+}
+
+/// `BUILDER_SNAPSHOTTER=copy` makes RUN steps use the copy fallback even where overlay
+/// works (for testing it); anything else, or nothing, lets the host decide.
+fn forced_backend() -> Option<crate::snapshot::Backend> {
+    match std::env::var("BUILDER_SNAPSHOTTER").as_deref() {
+        Ok("copy") => Some(crate::snapshot::Backend::Copy),
+        Ok("overlay") => Some(crate::snapshot::Backend::Overlay),
+        _ => None,
+    }
 }
 
 /// Run the build `req`, reporting progress to `reporter`.
@@ -118,6 +134,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         flat_dir: req.root.join("rootfs"),
         owners: Owners::BestEffort,
     };
+    let sandbox = LinuxSandbox::new();
     let created = Some(match req.source_date_epoch {
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
         None => crate::image::time::now(),
@@ -136,9 +153,18 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         },
         reporter,
         created,
+        run: RunSettings {
+            sandbox: &sandbox,
+            network: req.network,
+            secrets: req.secrets.clone(),
+            state_dir: req.root.clone(),
+            backend: forced_backend(),
+        },
     };
     let mut result = solve::solve(&plan, &env).map_err(|e| Error::Build {
-        rendered: crate::dockerfile::error::render(label, text, e.span, &e.message()),
+        // A failed RUN shows the end of its output first, as BuildKit does.
+        rendered: e.log().unwrap_or_default()
+            + &crate::dockerfile::error::render(label, text, e.span, &e.message()),
     })?;
     result
         .config

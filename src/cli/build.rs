@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use crate::build::{build, BuildRequest};
 use crate::error::{Error, Result};
 use crate::progress::{Plain, Quiet, Reporter};
+use crate::sandbox::Network;
+use crate::solve::run::parse_secret;
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +120,17 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         None => None,
     };
     let root = super::store_root(root)?;
+    let mut secrets = std::collections::BTreeMap::new();
+    for spec in &args.secrets {
+        let (id, source) = parse_secret(spec, |k| std::env::var_os(k).is_some())
+            .map_err(|e| Error::Usage(format!("invalid --secret: {e}")))?;
+        secrets.insert(id, source);
+    }
+    let network = match args.network {
+        NetworkMode::Default => Network::Default,
+        NetworkMode::None => Network::None,
+        NetworkMode::Host => Network::Host,
+    };
     let request = BuildRequest {
         context: args.context.clone(),
         file: args.file.clone(),
@@ -133,6 +146,8 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         metadata_file: args.metadata_file.clone(),
         root,
         source_date_epoch,
+        network,
+        secrets,
     };
     let reporter: Box<dyn Reporter> = match (args.quiet, args.progress) {
         (true, _) | (false, ProgressMode::Quiet) => Box::new(Quiet::default()),

@@ -24,11 +24,14 @@ use crate::context::Matcher;
 use crate::graph::{CopyAction, Platform, Source, StagePlan};
 use crate::snapshot::Snapshotter;
 
-/// Where a COPY reads from.
-struct Tree<'a> {
-    dir: PathBuf,
-    ignore: Option<&'a Matcher>,
-    kind: SourceKind,
+/// Where a COPY (or a RUN bind mount) reads from.
+pub(crate) struct Tree<'a> {
+    /// The directory.
+    pub dir: PathBuf,
+    /// `.dockerignore` rules (the build context only).
+    pub ignore: Option<&'a Matcher>,
+    /// What it is, for messages.
+    pub kind: SourceKind,
 }
 
 /// Run a COPY or ADD on top of `st`; `stages` are the stages solved so far (for
@@ -99,7 +102,7 @@ pub fn run(
 }
 
 /// The tree `from` names, as the COPY engine reads it.
-fn source_tree<'a>(
+pub(crate) fn source_tree<'a>(
     env: &SolveEnv<'a>,
     from: &Source,
     done: &BTreeMap<usize, StageResult>,

@@ -20,6 +20,37 @@ impl SolveError {
     pub fn message(&self) -> String {
         crate::progress::chain(&self.error)
     }
+
+    /// For a failed RUN, the last lines of its output as BuildKit shows them above the
+    /// error (`------` / ` > [2/2] RUN make:` / the lines / `------`).
+    pub fn log(&self) -> Option<String> {
+        match &self.error {
+            StepError::RunFailed { log, .. } => Some(log.render()),
+            _ => None,
+        }
+    }
+}
+
+/// The end of a failed RUN's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLog {
+    /// The step's progress name (`[2/2] RUN make`).
+    pub name: String,
+    /// The last lines, each with its time as reported (`0.132 text`).
+    pub tail: Vec<String>,
+}
+
+impl RunLog {
+    /// BuildKit's block: a rule, ` > NAME:`, the lines, a rule.
+    pub fn render(&self) -> String {
+        let mut out = format!("------\n > {}:\n", self.name);
+        for line in &self.tail {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str("------\n");
+        out
+    }
 }
 
 /// Why a step failed.
@@ -51,6 +82,31 @@ pub enum StepError {
     /// WORKDIR's user cannot be resolved.
     #[error("WORKDIR failed")]
     Workdir(#[source] crate::solve::copy::CopyError),
+    /// A RUN command exited non-zero or was killed by a signal.
+    #[error("process {process:?} did not complete successfully: {status}")]
+    RunFailed {
+        /// The command line, its arguments joined with spaces.
+        process: String,
+        /// How it ended.
+        status: crate::sandbox::ExitStatus,
+        /// The end of its output.
+        log: RunLog,
+    },
+    /// A RUN command could not be run as asked (not found, bad working directory, ...).
+    #[error("process {process:?} did not complete successfully")]
+    RunError {
+        /// The command line, its arguments joined with spaces.
+        process: String,
+        /// Why.
+        #[source]
+        source: crate::sandbox::SandboxError,
+    },
+    /// RUN's user could not be resolved.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    /// A `RUN --mount` could not be made.
+    #[error("{0}")]
+    Mount(String),
     /// Writing a layer failed.
     #[error("write layer")]
     Diff(#[from] crate::diff::DiffError),

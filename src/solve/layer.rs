@@ -8,7 +8,7 @@ use std::path::Path;
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
 use super::error::{StepError, StepResult};
-use crate::diff::{self, Compression, LayerOptions};
+use crate::diff::{self, Compression, ExistsBelow, LayerOptions};
 use crate::image::{LayerCompression, ManifestFormat};
 use crate::snapshot::SnapshotId;
 use crate::store::digest::Sha256;
@@ -39,10 +39,23 @@ pub struct LayerSettings {
 
 /// Write the change set in `dir` as a layer blob into `store`.
 pub fn write(store: &dyn BlobStore, dir: &Path, settings: &LayerSettings) -> StepResult<Layer> {
+    write_changes(store, dir, settings, None)
+}
+
+/// Write the change set in `dir` (an overlay upper directory) as a layer blob into
+/// `store`; with `exists_below`, whiteouts and opaque markers for paths absent below are
+/// dropped.
+pub fn write_changes(
+    store: &dyn BlobStore,
+    dir: &Path,
+    settings: &LayerSettings,
+    exists_below: Option<ExistsBelow<'_>>,
+) -> StepResult<Layer> {
     let opts = LayerOptions {
         compression: settings.compression,
         level: settings.level,
         source_date_epoch: settings.source_date_epoch,
+        exists_below,
         ..LayerOptions::default()
     };
     let mut writer = store.writer()?;

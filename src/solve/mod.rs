@@ -8,7 +8,7 @@
 //!
 //! One verb per file: [`from`] (a stage's base: scratch, an image in the store, a named
 //! context, an earlier stage), [`copy_step`] (COPY/ADD through the [`copy`] engine),
-//! [`workdir`] (WORKDIR's directory), [`run`] (RUN: not supported yet), and [`stage`] (the
+//! [`workdir`] (WORKDIR's directory), [`run`] (RUN in the sandbox), and [`stage`] (the
 //! step loop and history). Below them: [`layer`] (a change set -> a blob in the store),
 //! [`rootfs`] (base layers unpacked once per chain id into snapshots, only when a step
 //! needs its parent's files; flattened trees for `COPY --from`), [`lower`] (the parent seen
@@ -16,7 +16,8 @@
 //!
 //! Invariants: a step writes only into its own fresh snapshot directory; a layer's blob is
 //! in the store before the layer is recorded; a step that changes nothing makes no layer
-//! (its history entry says `empty_layer`). Stages of one parallel level do not depend on
+//! (its history entry says `empty_layer`) — except RUN, which always makes one, as in
+//! BuildKit. Stages of one parallel level do not depend on
 //! each other; they run one after the other for now.
 
 pub mod copy;
@@ -76,6 +77,8 @@ pub struct SolveEnv<'a> {
     pub ownership: copy::Ownership,
     /// Progress.
     pub reporter: &'a dyn Reporter,
+    /// How RUN steps run.
+    pub run: run::RunSettings<'a>,
     /// The time written into new history entries and the image (`SOURCE_DATE_EPOCH` or now).
     pub created: Option<String>,
 }

@@ -144,7 +144,7 @@ impl Rootfs<'_> {
 }
 
 /// Remove a directory tree, making read-only directories writable first.
-fn remove_tree(path: &Path) {
+pub(crate) fn remove_tree(path: &Path) {
     if std::fs::remove_dir_all(path).is_ok() {
         return;
     }

@@ -1,5 +1,5 @@
-//! One stage: its base, then each step in order — COPY/ADD and WORKDIR make layers, RUN
-//! is refused for now, config steps only add history — with a progress vertex per
+//! One stage: its base, then each step in order — COPY/ADD, WORKDIR and RUN make layers,
+//! config steps only add history — with a progress vertex per
 //! filesystem step named as BuildKit names it (`[build 2/4] COPY . /src`), and the image
 //! config finished from the plan.
 
@@ -43,8 +43,18 @@ pub fn solve_stage(
         } else {
             n += 1;
             let name = format!("{} {}", title(n), step.display);
-            let result = crate::progress::vertex(env.reporter, &name, |_| match &step.action {
-                Action::Run(r) => run::run(r),
+            let result = crate::progress::vertex(env.reporter, &name, |id| match &step.action {
+                Action::Run(r) => {
+                    let run_step = run::RunStep {
+                        action: r,
+                        vertex: id,
+                        name: &name,
+                        done,
+                        plans,
+                        platform: &sp.platform,
+                    };
+                    run::run(env, &mut st, &run_step)
+                }
                 Action::Copy(c) => {
                     copy_step::run(env, &mut st, c, &workdir, done, plans, &sp.platform)
                 }
@@ -136,22 +146,31 @@ pub fn commit_step(
         Ok(Some(layer::write(env.store, &active.upper, &env.layers)?))
     })();
     match outcome {
-        Ok(Some(mut made)) if chained => {
-            let ids: Vec<_> = below
-                .iter()
-                .map(|l| &l.diff_id)
-                .chain([&made.diff_id])
-                .collect();
-            let name = chain_ids(ids)
-                .last()
-                .map(|d| d.to_string())
-                .unwrap_or_default();
-            made.snapshot = Some(snaps.commit(active, &name)?);
-            Ok(Some(made))
-        }
+        Ok(Some(made)) if chained => Ok(Some(commit_layer(env, active, below, made)?)),
         other => {
             snaps.abort(active)?;
             other
         }
     }
+}
+
+/// Commit `active`, prepared on the stage's whole chain `below`, as the snapshot of `made`
+/// (named by its chain id), so later steps can stack on it.
+pub fn commit_layer(
+    env: &SolveEnv<'_>,
+    active: Active,
+    below: &[Layer],
+    mut made: Layer,
+) -> StepResult<Layer> {
+    let ids: Vec<_> = below
+        .iter()
+        .map(|l| &l.diff_id)
+        .chain([&made.diff_id])
+        .collect();
+    let name = chain_ids(ids)
+        .last()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    made.snapshot = Some(env.rootfs.snapshots.commit(active, &name)?);
+    Ok(made)
 }

@@ -124,11 +124,17 @@ fn unknown_chown_user_is_an_error() {
 }
 
 #[test]
-fn run_is_not_supported_yet() {
+fn run_without_a_shell_fails_at_its_line() {
     let w = Work::new();
     w.dockerfile("FROM scratch\nRUN echo hi\n");
     let out = build(&w);
-    assert_failed(&w, &out, 2, "RUN echo hi", "RUN is not supported yet");
+    assert_failed(
+        &w,
+        &out,
+        2,
+        "RUN echo hi",
+        "process \"/bin/sh -c echo hi\" did not complete successfully: exec \"/bin/sh\"",
+    );
 }
 
 #[test]

@@ -1,0 +1,278 @@
+//! RUN: a command executed in the stage's root file system, its changes made a layer.
+//!
+//! One step, in order: the parent chain is materialized as snapshots; a fresh snapshot is
+//! prepared on it and mounted as the step's root ([`crate::snapshot::Rootfs`]: overlay of
+//! the chain with the snapshot as upper directory, or a copy of the chain where overlay
+//! does not work); USER is resolved against the image's /etc/passwd and /etc/group; the
+//! RUN mounts are made ready ([`mounts`]); the command runs in the sandbox, its output
+//! streamed to the step's progress ([`output`]); the empty mount stubs are removed
+//! ([`stubs`]); the root is unmounted and the change set written as the layer
+//! (whiteouts only for paths that exist below) and committed as the next snapshot.
+//!
+//! As in BuildKit, a RUN always makes a layer, even when it changed nothing (an empty
+//! tar). A command that exits non-zero or is killed fails the step with BuildKit's words
+//! (`process "/bin/sh -c false" did not complete successfully: exit code: 1`) and the
+//! last lines of its output; nothing of it is kept.
+
+mod compare;
+pub mod mounts;
+pub mod output;
+pub mod secrets;
+pub mod stubs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use secrets::{parse_secret, SecretSource};
+
+use super::error::{RunLog, StepError, StepResult};
+
+use super::layer::Layer;
+use super::lower::{read_file, LayeredDest};
+use super::stage::commit_layer;
+use super::{SolveEnv, StageResult};
+use crate::dockerfile::instructions::{NetworkMode, SecurityMode};
+use crate::graph::{Platform, RunAction, StagePlan};
+use crate::progress::VertexId;
+use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
+use crate::snapshot::{self, Backend, Changes, Snapshotter};
+
+/// `PATH` when the step's environment has none (BuildKit adds it the same way).
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How RUN steps run, for the whole build.
+pub struct RunSettings<'a> {
+    /// The sandbox that runs commands.
+    pub sandbox: &'a dyn Sandbox,
+    /// The build's `--network` (a step's `--network=default` uses it).
+    pub network: Network,
+    /// The build's `--secret`s, by id.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// The store root: steps work under `run/`, cache mounts live in `cache-mounts/`.
+    pub state_dir: PathBuf,
+    /// Force a root file system backend (`None`: overlay when it works, said otherwise).
+    pub backend: Option<Backend>,
+}
+
+impl std::fmt::Debug for RunSettings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSettings")
+            .field("network", &self.network)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("state_dir", &self.state_dir)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// One RUN step as the stage loop hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct RunStep<'s> {
+    /// What to run.
+    pub action: &'s RunAction,
+    /// The step's progress vertex (output lines go there) and its name.
+    pub vertex: VertexId,
+    /// The vertex name (`[2/3] RUN make`), quoted above the output of a failure.
+    pub name: &'s str,
+    /// Stages solved so far (`--mount from=stage`).
+    pub done: &'s BTreeMap<usize, StageResult>,
+    /// The plan's stages (for their names).
+    pub plans: &'s [StagePlan],
+    /// The stage's platform (`--mount from=image`).
+    pub platform: &'s Platform,
+}
+
+/// Run `step` on top of `st`; the new layer (always one, possibly empty).
+pub fn run(
+    env: &SolveEnv<'_>,
+    st: &mut StageResult,
+    step: &RunStep<'_>,
+) -> StepResult<Option<Layer>> {
+    let action = step.action;
+    if action.security == SecurityMode::Insecure {
+        return Err(StepError::Unsupported("RUN --security=insecure".into()));
+    }
+    let settings = &env.run;
+    let (parent, view) = env.rootfs.dest(&mut st.layers, env.reporter)?;
+    let lowers = match &parent {
+        Some(top) => env.rootfs.snapshots.view(top)?,
+        None => Vec::new(),
+    };
+    let user = resolve_user(&view, &action.user)?;
+    let run_root = settings.state_dir.join("run");
+    std::fs::create_dir_all(&run_root).map_err(StepError::io("create directory", &run_root))?;
+    let work = tempfile::Builder::new()
+        .prefix("step-")
+        .tempdir_in(&run_root)
+        .map_err(StepError::io("create directory in", &run_root))?;
+    let prepared = mounts::prepare(env, step, work.path())?;
+    let backend = settings
+        .backend
+        .unwrap_or_else(|| Backend::detect(&run_root));
+    let snaps = env.rootfs.snapshots;
+    let active = snaps.prepare(parent.as_ref())?;
+    let target = work.path().join("rootfs");
+    let rootfs = match snapshot::Rootfs::prepare(backend, &lowers, &active, &target) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = snaps.abort(active);
+            return Err(e.into());
+        }
+    };
+
+    let network = match action.network {
+        NetworkMode::Default => settings.network,
+        NetworkMode::None => Network::None,
+        NetworkMode::Host => Network::Host,
+    };
+    let mut spec = RunSpec::new(rootfs.path(), action.args.clone());
+    spec.env = environment(action, &prepared.env);
+    spec.cwd = if action.workdir.is_empty() {
+        "/".to_string()
+    } else {
+        action.workdir.clone()
+    };
+    spec.user = user;
+    spec.network = network;
+    spec.mounts = prepared.binds.clone();
+    spec.stubs = Stubs {
+        resolv_conf: Some(sandbox::stubs::resolv_conf(
+            &sandbox::stubs::host_resolv_conf(network),
+            network,
+        )),
+        hosts: Some(sandbox::stubs::hosts(&spec.hostname, &[])),
+    };
+    let mut out = output::StepOutput::new(env.reporter, step.vertex);
+    let ran = {
+        let _ctrl_c = InterruptGuard::new();
+        settings.sandbox.run(&spec, &mut out)
+    };
+    out.finish();
+    let process = action.args.join(" ");
+    let outcome = match ran {
+        Ok(o) if o.status.success() => Ok(o),
+        Ok(o) => Err(StepError::RunFailed {
+            process,
+            status: o.status,
+            log: RunLog {
+                name: step.name.to_string(),
+                tail: out.tail(output::TAIL_LINES),
+            },
+        }),
+        Err(source) => Err(StepError::RunError { process, source }),
+    };
+    let removed = match &outcome {
+        Ok(o) => stubs::remove_empty_stubs(
+            rootfs.path(),
+            &o.stubs,
+            &stubs::cleanable(&prepared.targets),
+        ),
+        Err(_) => Vec::new(),
+    };
+    // Unmount before anything else touches the snapshot.
+    let changes = rootfs.release();
+    drop(prepared);
+    let result = outcome.and_then(|_| {
+        let changes = changes?;
+        finish(env, &active, &view, &lowers, &changes, &removed)
+    });
+    remove_work_dir(work, backend);
+    match result {
+        Ok(made) => Ok(Some(commit_layer(env, active, &st.layers, made)?)),
+        Err(e) => {
+            let _ = snaps.abort(active);
+            Err(e)
+        }
+    }
+}
+
+/// While a command runs, Ctrl-C (SIGINT, SIGTERM, SIGHUP) ends the command and the step
+/// fails, so the step cleans up (unmounts, discards its snapshot) before the build exits;
+/// outside commands the signals keep their default effect.
+struct InterruptGuard;
+
+impl InterruptGuard {
+    fn new() -> InterruptGuard {
+        sandbox::interrupt_on_signals();
+        InterruptGuard
+    }
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            // SAFETY: restoring the default disposition.
+            let _ = unsafe { sigaction(sig, &default) };
+        }
+    }
+}
+
+/// The change set of a finished step, written as its layer.
+fn finish(
+    env: &SolveEnv<'_>,
+    active: &snapshot::Active,
+    view: &LayeredDest,
+    lowers: &[PathBuf],
+    changes: &Changes,
+    removed: &[PathBuf],
+) -> StepResult<Layer> {
+    if let Changes::Compare { lowers, tree } = changes {
+        compare::to_upper(tree, lowers, &active.upper)?;
+    }
+    stubs::prune_copied_up(&active.upper, removed, view);
+    let below = |path: &Path| {
+        !lowers.is_empty()
+            && crate::solve::copy::DestFs::lstat(view, &path.to_string_lossy())
+                .ok()
+                .flatten()
+                .is_some()
+    };
+    super::layer::write_changes(env.store, &active.upper, &env.layers, Some(&below))
+}
+
+/// The step's environment: the plan's (ARG values included), `PATH` when missing, the
+/// proxy variables, then secrets given as variables.
+fn environment(action: &RunAction, secret_env: &[String]) -> Vec<String> {
+    let mut env = action.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_string());
+    }
+    env.extend(action.proxy_env.iter().map(|(k, v)| format!("{k}={v}")));
+    env.extend(secret_env.iter().cloned());
+    env
+}
+
+/// USER as ids, looked up in the image's /etc/passwd and /etc/group.
+fn resolve_user(view: &LayeredDest, spec: &str) -> StepResult<sandbox::User> {
+    let text = |path: &str| -> StepResult<Option<String>> {
+        let bytes = read_file(view, path).map_err(StepError::io("read", path))?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    };
+    let (passwd, group) = if spec.is_empty() {
+        (None, None)
+    } else {
+        (text("/etc/passwd")?, text("/etc/group")?)
+    };
+    Ok(sandbox::user::resolve(
+        spec,
+        passwd.as_deref(),
+        group.as_deref(),
+    )?)
+}
+
+/// Remove the step's scratch directory: its root mount point is empty once unmounted (and
+/// only removed then: a mount still there is left alone rather than emptied).
+fn remove_work_dir(work: tempfile::TempDir, backend: Backend) {
+    let path = work.keep();
+    let root = path.join("rootfs");
+    let unmounted =
+        backend == Backend::Copy || std::fs::remove_dir(&root).is_ok() || !root.exists();
+    if unmounted {
+        crate::solve::rootfs::remove_tree(&path);
+    }
+}
+
+#[cfg(test)]
+mod tests;

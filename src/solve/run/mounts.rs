@@ -1,0 +1,338 @@
+//! `RUN --mount`: every mount of a step turned into a host path the sandbox binds at its
+//! target, plus the variables secret mounts add to the environment.
+//!
+//! - `bind`: a path of the build context (its `.dockerignore` applied), a stage, an image
+//!   or a named context. Read-only mounts bind the tree directly (the context through a
+//!   filtered copy when it has ignore rules); `rw` binds a throwaway copy.
+//! - `cache`: a directory kept under the store root (`cache-mounts/`), created with the
+//!   mount's `uid`, `gid` and `mode` (seeded from `from` when given); `sharing=shared`
+//!   (a shared file lock), `locked` (an exclusive one: a second build waits) or
+//!   `private` (a throwaway directory when the cache is busy).
+//! - `tmpfs`: a fresh empty directory (mode 1777) of the step's scratch space.
+//! - `secret`: the value of a `--secret` of the build, as a read-only file (mode 0400 and
+//!   0:0 unless asked otherwise) and/or an environment variable; missing is an error only
+//!   with `required=true`.
+//! - `ssh`: not supported yet.
+//!
+//! A heredoc script run directly (`RUN <<EOF` with `#!`) is mounted the same way, read-only
+//! at `/dev/pipes/`. Everything lives in the step's scratch directory, removed after the
+//! step; mount targets never reach the layer (see [`super::stubs`]).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::RunStep;
+use crate::dockerfile::instructions::{MountType, ShareMode};
+use crate::graph::{PlannedMount, Source};
+use crate::sandbox::BindMount;
+use crate::solve::copy::{self, CopyRequest, EmptyDest, SourceRoot};
+use crate::solve::copy_step::{source_tree, Tree};
+use crate::solve::error::{StepError, StepResult};
+use crate::solve::SolveEnv;
+use crate::store::lock::FileLock;
+
+/// Most symlinks followed when resolving a mount source.
+const MAX_HOPS: usize = 40;
+
+/// The mounts of one step, ready for the sandbox; locks held until dropped.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Bind mounts, parents before children.
+    pub binds: Vec<BindMount>,
+    /// `NAME=value` entries for secrets given as variables.
+    pub env: Vec<String>,
+    /// Every mount target (their stubs are removed after the run).
+    pub targets: Vec<String>,
+    locks: Vec<FileLock>,
+}
+
+/// Make every mount of `step` ready, using `work` (the step's scratch directory).
+pub fn prepare(env: &SolveEnv<'_>, step: &RunStep<'_>, work: &Path) -> StepResult<Prepared> {
+    let mut out = Prepared::default();
+    for (i, m) in step.action.mounts.iter().enumerate() {
+        let scratch = work.join(format!("mount-{i}"));
+        match m.mount.kind {
+            MountType::Bind => bind(env, step, m, &scratch, &mut out)?,
+            MountType::Cache => cache(env, step, m, &scratch, &mut out)?,
+            MountType::Tmpfs => {
+                make_dir(&scratch, 0o1777, (0, 0))?;
+                out.add(scratch, &m.target, false);
+            }
+            MountType::Secret => secret(env, m, &scratch, &mut out)?,
+            MountType::Ssh => return Err(StepError::Unsupported("RUN --mount=type=ssh".into())),
+        }
+    }
+    if let Some(script) = &step.action.script {
+        let dir = work.join("pipes");
+        make_dir(&dir, 0o755, (0, 0))?;
+        let file = dir.join(&script.name);
+        write_file(&file, script.content.as_bytes(), 0o755, (0, 0))?;
+        out.add(dir, "/dev/pipes", true);
+    }
+    // Parents first, as BuildKit orders mounts.
+    out.binds.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok(out)
+}
+
+impl Prepared {
+    fn add(&mut self, source: PathBuf, target: &str, readonly: bool) {
+        self.targets.push(target.to_string());
+        self.binds.push(BindMount {
+            source,
+            target: target.to_string(),
+            readonly,
+        });
+    }
+}
+
+fn bind(
+    env: &SolveEnv<'_>,
+    step: &RunStep<'_>,
+    m: &PlannedMount,
+    scratch: &Path,
+    out: &mut Prepared,
+) -> StepResult<()> {
+    let from = m.from.clone().unwrap_or(Source::BuildContext);
+    let tree = source_tree(env, &from, step.done, step.plans, step.platform)?;
+    let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
+    let filtered = tree.ignore.is_some_and(|i| !i.is_empty());
+    let host = if m.mount.read_only && !filtered {
+        resolve_in(&tree.dir, &source).ok_or_else(|| not_found(&source, &from))?
+    } else {
+        copy_out(env, &tree, &source, scratch).map_err(|e| match e {
+            Copied::Missing => not_found(&source, &from),
+            Copied::Failed(e) => e,
+        })?
+    };
+    out.add(host, &m.target, m.mount.read_only);
+    Ok(())
+}
+
+fn not_found(source: &str, from: &Source) -> StepError {
+    let place = match from {
+        Source::BuildContext => "the build context".to_string(),
+        Source::Stage(i) => format!("stage {i}"),
+        Source::Image(r) => format!("image {r}"),
+        Source::Context(n) => format!("build context {n:?}"),
+        Source::Scratch => "scratch".to_string(),
+    };
+    StepError::Mount(format!("mount source {source:?} not found in {place}"))
+}
+
+enum Copied {
+    Missing,
+    Failed(StepError),
+}
+
+/// Copy `source` of `tree` (ignore rules applied) into the fresh directory `scratch`;
+/// the host path of the copy.
+fn copy_out(
+    env: &SolveEnv<'_>,
+    tree: &Tree<'_>,
+    source: &str,
+    scratch: &Path,
+) -> Result<PathBuf, Copied> {
+    let resolved = resolve_in(&tree.dir, source).ok_or(Copied::Missing)?;
+    let is_dir = resolved.is_dir();
+    make_dir(scratch, 0o755, (0, 0)).map_err(Copied::Failed)?;
+    let rel = resolved
+        .strip_prefix(&tree.dir)
+        .map(|p| format!("/{}", p.display()))
+        .unwrap_or_else(|_| "/".to_string());
+    let root = SourceRoot {
+        dir: &tree.dir,
+        ignore: tree.ignore,
+        kind: tree.kind.clone(),
+    };
+    let mut req = CopyRequest::new(vec![copy::Source::Path(rel.clone())], root, "/", &EmptyDest);
+    req.ownership = env.ownership;
+    copy::copy(&req, scratch).map_err(|source| {
+        Copied::Failed(StepError::Copy {
+            instruction: "RUN --mount",
+            source,
+        })
+    })?;
+    if is_dir {
+        Ok(scratch.to_path_buf())
+    } else {
+        let name = Path::new(&rel).file_name().ok_or(Copied::Missing)?;
+        Ok(scratch.join(name))
+    }
+}
+
+fn cache(
+    env: &SolveEnv<'_>,
+    step: &RunStep<'_>,
+    m: &PlannedMount,
+    scratch: &Path,
+    out: &mut Prepared,
+) -> StepResult<()> {
+    let owner = (m.mount.uid.unwrap_or(0), m.mount.gid.unwrap_or(0));
+    let mode = m.mount.mode_or_default();
+    let caches = env.run.state_dir.join("cache-mounts");
+    make_dir_all(&caches)?;
+    let key = crate::store::digest::sha256(m.mount.cache_id().as_bytes());
+    let name = key.digest().to_string();
+    let dir = caches.join(&name);
+    let lock_path = caches.join(format!("{name}.lock"));
+    let lock = match m.mount.sharing_or_default() {
+        ShareMode::Shared => Some(FileLock::shared(&lock_path)?),
+        ShareMode::Locked => Some(FileLock::exclusive(&lock_path)?),
+        ShareMode::Private => FileLock::try_exclusive(&lock_path)?,
+    };
+    let Some(lock) = lock else {
+        // A private cache that another build is using: a fresh one for this step.
+        make_dir(scratch, mode, owner)?;
+        out.add(scratch.to_path_buf(), &m.target, m.mount.read_only);
+        return Ok(());
+    };
+    if !dir.is_dir() {
+        // Made aside and renamed into place, so a half-made cache is never used.
+        let fresh = caches.join(format!(".new-{name}-{}", std::process::id()));
+        crate::solve::rootfs::remove_tree(&fresh);
+        match &m.from {
+            Some(from) => {
+                let tree = source_tree(env, from, step.done, step.plans, step.platform)?;
+                let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
+                let copied = copy_out(env, &tree, &source, &fresh).map_err(|e| match e {
+                    Copied::Missing => not_found(&source, from),
+                    Copied::Failed(e) => e,
+                })?;
+                if copied != fresh {
+                    return Err(StepError::Mount(format!(
+                        "cache mount source {source:?} is not a directory"
+                    )));
+                }
+                set_mode_owner(&fresh, mode, owner)?;
+            }
+            None => make_dir(&fresh, mode, owner)?,
+        }
+        if std::fs::rename(&fresh, &dir).is_err() {
+            crate::solve::rootfs::remove_tree(&fresh);
+        }
+    }
+    out.locks.push(lock);
+    out.add(dir, &m.target, m.mount.read_only);
+    Ok(())
+}
+
+fn secret(
+    env: &SolveEnv<'_>,
+    m: &PlannedMount,
+    scratch: &Path,
+    out: &mut Prepared,
+) -> StepResult<()> {
+    let id = m.mount.secret_id().unwrap_or_default();
+    let Some(source) = env.run.secrets.get(&id) else {
+        if m.mount.required {
+            return Err(StepError::Mount(format!("secret {id}: not found")));
+        }
+        return Ok(());
+    };
+    let value = source.read(&id).map_err(StepError::Mount)?;
+    if !m.target.is_empty() {
+        make_dir(scratch, 0o755, (0, 0))?;
+        let file = scratch.join("secret");
+        let owner = (m.mount.uid.unwrap_or(0), m.mount.gid.unwrap_or(0));
+        write_file(&file, &value, m.mount.mode_or_default(), owner)?;
+        out.add(file, &m.target, true);
+    }
+    if let Some(name) = &m.mount.env {
+        let name = if name.is_empty() { &id } else { name };
+        out.env
+            .push(format!("{name}={}", String::from_utf8_lossy(&value)));
+    }
+    Ok(())
+}
+
+/// `path` inside `root`, symlinks followed as if `root` were `/`; `None` when absent.
+pub fn resolve_in(root: &Path, path: &str) -> Option<PathBuf> {
+    let mut pending: Vec<String> = components(path);
+    pending.reverse();
+    let mut walked: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(comp) = pending.pop() {
+        if comp == ".." {
+            walked.pop();
+            continue;
+        }
+        let host = walked
+            .iter()
+            .fold(root.to_path_buf(), |p, c| p.join(c))
+            .join(&comp);
+        let meta = std::fs::symlink_metadata(&host).ok()?;
+        if meta.file_type().is_symlink() {
+            hops += 1;
+            if hops > MAX_HOPS {
+                return None;
+            }
+            let target = std::fs::read_link(&host).ok()?;
+            let target = target.to_string_lossy();
+            if target.starts_with('/') {
+                walked.clear();
+            }
+            for c in components(&target).into_iter().rev() {
+                pending.push(c);
+            }
+            continue;
+        }
+        if !meta.is_dir() && !pending.is_empty() {
+            return None;
+        }
+        walked.push(comp);
+    }
+    Some(walked.iter().fold(root.to_path_buf(), |p, c| p.join(c)))
+}
+
+fn components(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_string)
+        .collect()
+}
+
+fn make_dir_all(dir: &Path) -> StepResult<()> {
+    std::fs::create_dir_all(dir).map_err(StepError::io("create directory", dir))
+}
+
+fn make_dir(dir: &Path, mode: u32, owner: (u32, u32)) -> StepResult<()> {
+    std::fs::create_dir(dir).map_err(StepError::io("create directory", dir))?;
+    set_mode_owner(dir, mode, owner)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32, owner: (u32, u32)) -> StepResult<()> {
+    std::fs::write(path, data).map_err(StepError::io("write", path))?;
+    set_mode_owner(path, mode, owner)
+}
+
+fn set_mode_owner(path: &Path, mode: u32, (uid, gid): (u32, u32)) -> StepResult<()> {
+    if (uid, gid) != (0, 0) || rustix::process::geteuid().is_root() {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+            .map_err(StepError::io("change the owner of", path))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(StepError::io("set the mode of", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_resolve_inside_their_root() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink("/a/b", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../..", root.join("a/up")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(resolve_in(root, "/"), Some(root.to_path_buf()));
+        assert_eq!(resolve_in(root, "abs/f"), Some(root.join("a/b/f")));
+        assert_eq!(resolve_in(root, "a/up/a/b"), Some(root.join("a/b")));
+        assert_eq!(resolve_in(root, "../../a"), Some(root.join("a")));
+        assert_eq!(resolve_in(root, "nope"), None);
+        assert_eq!(resolve_in(root, "a/b/f/g"), None);
+        assert_eq!(resolve_in(root, "loop"), None);
+    }
+}

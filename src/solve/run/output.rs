@@ -1,0 +1,145 @@
+//! A RUN step's output on its way to the user: split into lines per stream, each line
+//! reported through the progress reporter as BuildKit's plain progress shows it (`#7 0.132
+//! hello`: seconds since the step started, then the line), and the log kept in memory up
+//! to a cap so that a failure can quote its last lines.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::progress::{Reporter, VertexId};
+use crate::sandbox::{OutputSink, Stream};
+
+/// Most bytes of log kept in memory (older lines are dropped first).
+const LOG_CAP: usize = 4 << 20;
+/// A line longer than this is cut and reported in pieces.
+const MAX_LINE: usize = 64 << 10;
+/// Lines quoted in a failure.
+pub const TAIL_LINES: usize = 20;
+
+/// Streams a command's output to a progress vertex and keeps the log.
+pub struct StepOutput<'a> {
+    reporter: &'a dyn Reporter,
+    vertex: VertexId,
+    started: Instant,
+    partial: [Vec<u8>; 2],
+    lines: VecDeque<String>,
+    kept: usize,
+}
+
+impl<'a> StepOutput<'a> {
+    /// Output of the step shown as `vertex`, timed from now.
+    pub fn new(reporter: &'a dyn Reporter, vertex: VertexId) -> StepOutput<'a> {
+        StepOutput {
+            reporter,
+            vertex,
+            started: Instant::now(),
+            partial: [Vec::new(), Vec::new()],
+            lines: VecDeque::new(),
+            kept: 0,
+        }
+    }
+
+    /// Report what is left of unterminated lines (call once the command ended).
+    pub fn finish(&mut self) {
+        for i in 0..self.partial.len() {
+            let rest = std::mem::take(&mut self.partial[i]);
+            if !rest.is_empty() {
+                self.line(&rest);
+            }
+        }
+    }
+
+    /// The last `n` lines of the log, each prefixed with its time as reported.
+    pub fn tail(&self, n: usize) -> Vec<String> {
+        let skip = self.lines.len().saturating_sub(n);
+        self.lines.iter().skip(skip).cloned().collect()
+    }
+
+    fn line(&mut self, raw: &[u8]) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = String::from_utf8_lossy(raw);
+        let shown = format!("{:.3} {text}", self.started.elapsed().as_secs_f64());
+        self.reporter.log(self.vertex, &shown);
+        self.kept += shown.len();
+        self.lines.push_back(shown);
+        while self.kept > LOG_CAP {
+            match self.lines.pop_front() {
+                Some(old) => self.kept -= old.len(),
+                None => break,
+            }
+        }
+    }
+}
+
+impl OutputSink for StepOutput<'_> {
+    fn output(&mut self, stream: Stream, data: &[u8]) {
+        let i = match stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        };
+        let mut buf = std::mem::take(&mut self.partial[i]);
+        buf.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
+            self.line(&buf[start..start + pos]);
+            start += pos + 1;
+        }
+        let mut rest = buf.split_off(start);
+        while rest.len() > MAX_LINE {
+            let tail = rest.split_off(MAX_LINE);
+            self.line(&rest);
+            rest = tail;
+        }
+        self.partial[i] = rest;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{Event, Recorder};
+
+    fn logged(r: &Recorder) -> Vec<String> {
+        r.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                // Drop the time prefix.
+                Event::Log(_, l) => l.split_once(' ').map(|(_, t)| t.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_split_per_stream_and_timed() {
+        let r = Recorder::default();
+        let id = r.start("[2/2] RUN x");
+        let mut out = StepOutput::new(&r, id);
+        out.output(Stream::Stdout, b"hel");
+        out.output(Stream::Stderr, b"warn\r\n");
+        out.output(Stream::Stdout, b"lo\nworld");
+        out.finish();
+        assert_eq!(logged(&r), vec!["warn", "hello", "world"]);
+        let tail = out.tail(2);
+        assert_eq!(tail.len(), 2);
+        assert!(tail[1].ends_with(" world"), "{tail:?}");
+        assert!(tail[0].starts_with("0.0"), "{tail:?}");
+    }
+
+    #[test]
+    fn the_log_is_capped_and_long_lines_cut() {
+        let r = crate::progress::Quiet::default();
+        let mut out = StepOutput::new(&r, 1);
+        let long = vec![b'x'; MAX_LINE * 2 + 5];
+        out.output(Stream::Stdout, &long);
+        out.finish();
+        assert_eq!(out.lines.len(), 3);
+        let line = vec![b'y'; 1000];
+        for _ in 0..(LOG_CAP / 1000 + 100) {
+            out.output(Stream::Stdout, &line);
+            out.output(Stream::Stdout, b"\n");
+        }
+        assert!(out.kept <= LOG_CAP);
+        assert_eq!(out.tail(TAIL_LINES).len(), TAIL_LINES);
+    }
+}
