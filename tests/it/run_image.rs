@@ -54,18 +54,18 @@ impl Image {
         self.layer(self.layer_count() - 1)
     }
 
-    /// The content of the regular file at `path` (no leading `/`) in the image, reading the
-    /// layers bottom to top (whiteouts and opaque directories hide what is below); `None`
-    /// when absent.
+    /// The content of the regular file at `path` (no leading `/`) in the image: the top
+    /// layer that has it, unless a layer above hides it with a whiteout or an opaque
+    /// directory; `None` when absent. Reads layers top down and stops at the first answer
+    /// (a big base layer is rarely read).
     pub fn read(&self, path: &str) -> Option<String> {
-        let mut found = None;
-        for i in 0..self.layer_count() {
+        for i in (0..self.layer_count()).rev() {
             let digest = self.manifest["layers"][i]["digest"].as_str().unwrap();
             let blob = std::fs::read(self.dir.join("blobs/sha256").join(&digest[7..])).unwrap();
             let reader = builder::snapshot::decompress(&blob[..]).unwrap();
             let mut archive = tar::Archive::new(reader);
             // A layer's whiteouts hide what is below it, never its own files.
-            let (mut hidden, mut here) = (false, None);
+            let mut hidden = false;
             for entry in archive.entries().unwrap() {
                 let mut entry = entry.unwrap();
                 let name = clean(&entry.path_bytes());
@@ -82,17 +82,14 @@ impl Image {
                 } else if name == path {
                     let mut data = Vec::new();
                     entry.read_to_end(&mut data).unwrap();
-                    here = Some(String::from_utf8_lossy(&data).into_owned());
+                    return Some(String::from_utf8_lossy(&data).into_owned());
                 }
             }
             if hidden {
-                found = None;
-            }
-            if here.is_some() {
-                found = here;
+                return None;
             }
         }
-        found
+        None
     }
 
     /// The config's `config.Env`.
