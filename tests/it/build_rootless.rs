@@ -1,10 +1,11 @@
 //! Builds without root: the build runs as root of its own user namespace, so COPY writes
-//! files owned 0:0 (and, with a subordinate id range, any `--chown` owner) whoever runs it.
+//! files owned 0:0 (and, with a subordinate id range, any `--chown` owner) whoever runs it,
+//! and RUN runs as root or as any USER of the image.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::build_support::{listing, unpack, Work};
+use crate::build_support::{busybox, listing, unpack, Work};
 use crate::common::{have, is_root, text};
 use crate::sandbox::{ensure_test_user, TEST_USER};
 
@@ -75,6 +76,71 @@ f /app/run.sh 0755 1000:1000 "run\n"
 f /conf 0644 7:50 "c\n"
 "#;
     assert_eq!(got, want);
+}
+
+#[test]
+fn run_without_root_maps_every_id_with_a_range() {
+    let test = "run_without_root";
+    if !is_root() || !have(test, &["umoci", "runuser"]) {
+        eprintln!("\n!!! SKIPPED {test}: needs root to switch to an unprivileged user !!!\n");
+        return;
+    }
+    let Some(layout) = busybox(test) else { return };
+    if let Err(why) = ensure_test_user() {
+        panic!("{test}: cannot make the test user: {why}");
+    }
+    let w = Work::new();
+    w.dockerfile(
+        "FROM busybox\n\
+         RUN mkdir /data && id -u > /data/root && chown 1000:1000 /data/root\n\
+         USER 1000\n\
+         RUN id -u > /tmp/user\n",
+    );
+    // A copy of the fixture the test user can read (umoci writes some files 0600).
+    let base = w.path("busybox");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(&layout)
+        .arg(&base)
+        .status();
+    assert!(copied.unwrap().success());
+    give_to_test_user(&w.path(""));
+    let out_dir = w.path("out/layout");
+    let spec = format!("type=oci,dest={},tar=false", out_dir.display());
+    let ctx = Work::busybox_context(&base);
+    let out = Command::new("runuser")
+        .args([
+            "-u",
+            TEST_USER,
+            "--",
+            env!("CARGO_BIN_EXE_builder"),
+            "--root",
+        ])
+        .arg(w.root())
+        .args([
+            "build",
+            "--build-context",
+            &ctx,
+            "-t",
+            "app",
+            "-o",
+            &spec,
+            "ctx",
+        ])
+        .current_dir(w.path(""))
+        .env_remove("BUILDER_ROOT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = listing(&unpack(&out_dir, "latest", &w.path("out/bundle")));
+    assert!(
+        got.contains("f /data/root 0644 1000:1000 \"0\\n\""),
+        "{got}"
+    );
+    assert!(
+        got.contains("f /tmp/user 0644 1000:1000 \"1000\\n\""),
+        "{got}"
+    );
 }
 
 fn give_to_test_user(dir: &Path) {

@@ -18,6 +18,7 @@ mod build_config;
 mod build_outputs;
 mod build_errors;
 mod build_rootless;
+mod build_run;
 mod build_context;
 mod run_support;
 mod run_image;

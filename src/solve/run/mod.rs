@@ -162,11 +162,7 @@ pub fn run(
         Err(source) => Err(StepError::RunError { process, source }),
     };
     let removed = match &outcome {
-        Ok(o) => stubs::remove_empty_stubs(
-            rootfs.path(),
-            &o.stubs,
-            &stubs::cleanable(&prepared.targets),
-        ),
+        Ok(o) => stubs::remove_empty_stubs(rootfs.path(), &o.stubs),
         Err(_) => Vec::new(),
     };
     // Unmount before anything else touches the snapshot.

@@ -41,8 +41,6 @@ pub struct Prepared {
     pub binds: Vec<BindMount>,
     /// `NAME=value` entries for secrets given as variables.
     pub env: Vec<String>,
-    /// Every mount target (their stubs are removed after the run).
-    pub targets: Vec<String>,
     locks: Vec<FileLock>,
 }
 
@@ -76,7 +74,6 @@ pub fn prepare(env: &SolveEnv<'_>, step: &RunStep<'_>, work: &Path) -> StepResul
 
 impl Prepared {
     fn add(&mut self, source: PathBuf, target: &str, readonly: bool) {
-        self.targets.push(target.to_string());
         self.binds.push(BindMount {
             source,
             target: target.to_string(),

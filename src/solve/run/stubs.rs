@@ -1,10 +1,10 @@
 //! Mount stubs out of the layer, as BuildKit's stub cleaner does (`executor/stubs.go`, with
 //! `removeMountStubsRecursive`, which the Dockerfile frontend sets): the files and
-//! directories the sandbox created as mount points for /etc/resolv.conf, /etc/hosts and
-//! the RUN mounts — and the parents it created for them — are removed after the run when
-//! they are still empty, children first, and the times of the directory that held each are
-//! put back. Mount points the sandbox made for /proc, /dev and /sys stay, as runc leaves
-//! them.
+//! directories the sandbox created as mount points — /etc/resolv.conf, /etc/hosts, the RUN
+//! mounts, and /proc, /dev and /sys in an image that lacks them — and the parents it
+//! created for them are removed after the run when they are still empty, children first,
+//! and the times of the directory that held each are put back. (runc would leave /proc,
+//! /dev and /sys behind; a layer here holds only what the command changed.)
 //!
 //! [`remove_empty_stubs`] works on the step's root file system after the run (every
 //! process of the step is gone), never following a symlink. [`prune_copied_up`] then drops
@@ -19,19 +19,6 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, Timespec, Timestamps, CWD};
 
 use crate::solve::copy::DestFs;
-
-/// Paths whose stubs are removed: the two files the sandbox always binds, and the mount
-/// targets of the step.
-pub fn cleanable(mount_targets: &[String]) -> Vec<String> {
-    let mut out = vec!["/etc/resolv.conf".to_string(), "/etc/hosts".to_string()];
-    out.extend(mount_targets.iter().cloned());
-    out
-}
-
-/// Whether `stub` is one of `names` or a parent of one.
-fn is_cleanable(stub: &Path, names: &[String]) -> bool {
-    names.iter().any(|n| Path::new(n).starts_with(stub))
-}
 
 /// `path` (as the image sees it) under `root`, if no component on the way is a symlink
 /// or missing; the final component is not followed.
@@ -57,14 +44,10 @@ fn host_path(root: &Path, path: &Path) -> Option<PathBuf> {
 }
 
 /// Remove the still-empty stubs among `stubs` (parents first, as the sandbox reports
-/// them) that belong to `names` (see [`cleanable`]) from `root`; returns the image paths
-/// removed.
-pub fn remove_empty_stubs(root: &Path, stubs: &[PathBuf], names: &[String]) -> Vec<PathBuf> {
+/// them) from `root`; returns the image paths removed.
+pub fn remove_empty_stubs(root: &Path, stubs: &[PathBuf]) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for stub in stubs.iter().rev() {
-        if !is_cleanable(stub, names) {
-            continue;
-        }
         let Some(host) = host_path(root, stub) else {
             continue;
         };
@@ -173,8 +156,11 @@ mod tests {
         fs::create_dir_all(root.join("src")).unwrap();
         fs::write(root.join("src/kept"), "x").unwrap();
         fs::create_dir_all(root.join("proc")).unwrap();
+        fs::create_dir_all(root.join("dev")).unwrap();
+        fs::write(root.join("dev/kept"), "x").unwrap();
         let stubs: Vec<PathBuf> = [
             "/proc",
+            "/dev",
             "/etc/hosts",
             "/etc/resolv.conf",
             "/run",
@@ -185,21 +171,27 @@ mod tests {
         .iter()
         .map(PathBuf::from)
         .collect();
-        let names = cleanable(&["/run/secrets/token".into(), "/src".into()]);
-        let removed = remove_empty_stubs(root, &stubs, &names);
+        let removed = remove_empty_stubs(root, &stubs);
         assert_eq!(
             removed,
-            ["/run/secrets/token", "/run/secrets", "/run", "/etc/hosts"]
-                .iter()
-                .map(PathBuf::from)
-                .collect::<Vec<_>>()
+            [
+                "/run/secrets/token",
+                "/run/secrets",
+                "/run",
+                "/etc/hosts",
+                "/proc"
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .collect::<Vec<_>>()
         );
         assert!(
             root.join("etc/resolv.conf").exists(),
             "written by the command"
         );
         assert!(root.join("src/kept").exists());
-        assert!(root.join("proc").is_dir(), "runc leaves /proc");
+        assert!(!root.join("proc").exists());
+        assert!(root.join("dev/kept").exists(), "filled by the command");
         assert!(!root.join("run").exists());
     }
 
@@ -212,8 +204,7 @@ mod tests {
         let root = t.path().join("root");
         fs::create_dir_all(&root).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("etc")).unwrap();
-        let names = cleanable(&[]);
-        let removed = remove_empty_stubs(&root, &[PathBuf::from("/etc/hosts")], &names);
+        let removed = remove_empty_stubs(&root, &[PathBuf::from("/etc/hosts")]);
         assert!(removed.is_empty());
         assert!(outside.join("hosts").exists());
     }
