@@ -237,15 +237,3 @@ fn clean(raw: &[u8]) -> String {
     let s = s.trim_start_matches("./").trim_start_matches('/');
     s.trim_end_matches('/').to_string()
 }
-
-/// `text` (a layer or a tree listing) without the lines of empty `/dev`, `/proc` and `/sys`
-/// directories: the mount points the first RUN over a base without them may leave. Whether
-/// they belong in a layer is checked once, by `run_files::the_first_run_commits_only_its_changes`;
-/// the other tests look past them.
-pub fn without_mount_points(text: &str) -> String {
-    let re = regex::Regex::new(r"^d /?(dev|proc|sys) 0755 (0:0|-:-)$").unwrap();
-    text.lines()
-        .filter(|l| !re.is_match(l))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}

@@ -255,6 +255,7 @@ pub struct RunWork {
     runner: Runner,
     base_name: &'static str,
     limit: Duration,
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl RunWork {
@@ -281,6 +282,7 @@ impl RunWork {
             runner,
             base_name: name,
             limit: BUILD_TIMEOUT,
+            env: Vec::new(),
         };
         w.chmod(w.dir.path(), 0o755);
         w
@@ -289,6 +291,12 @@ impl RunWork {
     /// Let each build take up to `limit` (default 120 s).
     pub fn time_limit(mut self, limit: Duration) -> RunWork {
         self.limit = limit;
+        self
+    }
+
+    /// Run every build with `key=value` in its environment.
+    pub fn env(mut self, key: &'static str, value: &'static str) -> RunWork {
+        self.env.push((key, value));
         self
     }
 
@@ -325,8 +333,12 @@ impl RunWork {
                 run(Command::new("chown")
                     .args(["-R", &format!("{TEST_USER}:")])
                     .arg(self.dir.path()));
+                // runuser resets part of the environment: `env` sets what the build needs.
                 let mut c = Command::new("runuser");
-                c.args(["-u", TEST_USER, "--", exe]);
+                c.args(["-u", TEST_USER, "--", "env"])
+                    .arg(format!("HOME={}", self.dir.path().display()))
+                    .args(self.env.iter().map(|(k, v)| format!("{k}={v}")))
+                    .arg(exe);
                 c
             }
         };
@@ -335,7 +347,8 @@ impl RunWork {
             .current_dir(self.dir.path())
             .env_remove("BUILDER_ROOT")
             .env_remove("SOURCE_DATE_EPOCH")
-            .env("HOME", self.dir.path());
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().copied());
         cmd
     }
 
