@@ -1,7 +1,8 @@
 //! RUN steps that fail, built as root and as a non-root user: a non-zero exit, a command
 //! killed by a signal, a command not found, a USER that does not exist and a WORKDIR that
-//! is a file. Each is a clear error at its Dockerfile line with exit status 1, nothing is
-//! written to the output, and no mount and no process of the build is left
+//! is a file, and a build interrupted during a RUN. Each is a clear error at its Dockerfile
+//! line with exit status 1, nothing is written to the output, and no mount and no process
+//! of the build is left
 //! ([`RunWork::build`] checks both after every build).
 
 use crate::build_support::busybox;
@@ -189,5 +190,39 @@ fn a_workdir_that_is_a_file_is_an_error() {
                 && (end.contains("not a directory") || end.contains("non-directory")),
             "as {who}: {err}"
         );
+    }
+}
+
+#[test]
+fn an_interrupted_build_leaves_no_process_and_no_mount() {
+    let test = "run_interrupted";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        let who = r.name();
+        let (a, b) = (token(), token());
+        let w = RunWork::new(r, &layout);
+        w.dockerfile(&format!(
+            "FROM busybox\n\
+             RUN sleep {a} & sleep {b}\n"
+        ));
+        let (child, builder) = w.spawn_build(&[]);
+        let (na, nb) = (format!("sleep\0{a}"), format!("sleep\0{b}"));
+        wait_for("both sleeps to start", || {
+            !processes_with(&na).is_empty() && !processes_with(&nb).is_empty()
+        });
+        // SIGINT to builder alone, as a CI runner cancelling a job sends it.
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &builder.to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        let err = crate::common::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "as {who}: {err}");
+        assert_eq!(lines_named(&tail(&err, 30)), [2], "as {who}: {err}");
+        assert!(err.contains("interrupted"), "as {who}: {err}");
+        assert!(
+            !w.path("out/img").exists(),
+            "as {who}: an output was written"
+        );
+        w.assert_nothing_left(&[&a, &b]);
     }
 }

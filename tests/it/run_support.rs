@@ -352,10 +352,8 @@ impl RunWork {
         cmd
     }
 
-    /// `builder build [--progress plain] --build-context busybox=... ARGS... ctx`, whatever
-    /// the outcome. Afterwards no mount of the workspace and no process naming it may be
-    /// left.
-    pub fn build(&self, args: &[&str]) -> Output {
+    /// The `builder build` command of [`RunWork::build`].
+    fn build_command(&self, args: &[&str]) -> Command {
         let base = format!(
             "{}=oci-layout://{}",
             self.base_name,
@@ -370,9 +368,44 @@ impl RunWork {
             cmd.args(["--progress", "plain"]);
         }
         cmd.args(["--build-context", &base]).args(args).arg("ctx");
-        let out = output_within(&mut cmd, self.limit);
+        cmd
+    }
+
+    /// `builder build [--progress plain] --build-context busybox=... ARGS... ctx`, whatever
+    /// the outcome. Afterwards no mount of the workspace and no process naming it may be
+    /// left.
+    pub fn build(&self, args: &[&str]) -> Output {
+        let out = output_within(&mut self.build_command(args), self.limit);
         self.assert_nothing_left(&[]);
         out
+    }
+
+    /// Start [`RunWork::build`] to `out/img` without waiting: the child (builder itself, or
+    /// runuser for [`Runner::Rootless`]) and the pid of the builder process.
+    pub fn spawn_build(&self, args: &[&str]) -> (std::process::Child, u32) {
+        let dest = self.path("out/img");
+        let spec = format!("type=oci,dest={},tar=false", dest.display());
+        let mut all = vec!["-t", "app", "-o", &spec];
+        all.extend_from_slice(args);
+        let child = self
+            .build_command(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start builder");
+        let builder = match self.runner {
+            Runner::Me => child.id(),
+            Runner::Rootless => {
+                let mut found = None;
+                wait_for("runuser to start builder", || {
+                    found = children_of(child.id()).into_iter().next();
+                    found.is_some()
+                });
+                found.unwrap()
+            }
+        };
+        (child, builder)
     }
 
     /// Build to the OCI layout `out/img` (tagged `app`), which must succeed.
@@ -447,6 +480,28 @@ impl RunWork {
             }
         }
     }
+}
+
+/// Pids whose parent is `parent`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: the comm may hold spaces, so start after the ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 fn describe(pids: &[u32]) -> String {
