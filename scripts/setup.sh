@@ -11,7 +11,7 @@ set -euo pipefail
 need_apt=()
 for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
-            openssl:openssl; do
+            openssl:openssl debootstrap:debootstrap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
