@@ -168,10 +168,23 @@ pub fn run(
     // Unmount before anything else touches the snapshot.
     let changes = rootfs.release();
     drop(prepared);
+    let diff_started = std::time::Instant::now();
     let result = outcome.and_then(|_| {
         let changes = changes?;
         finish(env, &active, &view, &lowers, &changes, &removed)
     });
+    if let Ok(layer) = &result {
+        // The cost of the diff: reading the upper directory and writing the layer blob.
+        env.reporter.log(
+            step.vertex,
+            &format!(
+                "layer {} ({} bytes) written in {:.1} ms",
+                layer.descriptor.digest(),
+                layer.descriptor.size(),
+                diff_started.elapsed().as_secs_f64() * 1e3
+            ),
+        );
+    }
     remove_work_dir(work, backend);
     match result {
         Ok(made) => Ok(Some(commit_layer(env, active, &st.layers, made)?)),
