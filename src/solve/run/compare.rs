@@ -18,8 +18,6 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Timespec, Timestamps, CWD};
-
 use crate::solve::copy::{DestFs, DestMeta, EntryKind};
 use crate::solve::error::{StepError, StepResult};
 use crate::solve::lower::LayeredDest;
@@ -40,7 +38,7 @@ pub fn to_upper(tree: &Path, lowers: &[PathBuf], upper: &Path) -> StepResult<()>
     for rel in c.made.iter().rev() {
         let meta = std::fs::symlink_metadata(tree.join(rel))
             .map_err(StepError::io("read", tree.join(rel)))?;
-        set_times(&upper.join(rel), &meta)
+        super::stubs::restore_times(&upper.join(rel), &meta)
             .map_err(StepError::io("set times of", upper.join(rel)))?;
     }
     Ok(())
@@ -208,21 +206,6 @@ fn names_below(lowers: &[PathBuf], rel: &Path) -> io::Result<BTreeSet<OsString>>
         .into_iter()
         .filter_map(|(n, present)| present.then_some(n))
         .collect())
-}
-
-fn set_times(path: &Path, meta: &Metadata) -> io::Result<()> {
-    let times = Timestamps {
-        last_access: Timespec {
-            tv_sec: meta.atime(),
-            tv_nsec: meta.atime_nsec() as _,
-        },
-        last_modification: Timespec {
-            tv_sec: meta.mtime(),
-            tv_nsec: meta.mtime_nsec() as _,
-        },
-    };
-    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@ pub fn remove_empty_stubs(root: &Path, stubs: &[PathBuf]) -> Vec<PathBuf> {
     removed
 }
 
-fn restore_times(dir: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+/// Set `dir`'s access and modification times (not following a symlink) to `meta`'s.
+pub(super) fn restore_times(dir: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
     let times = Timestamps {
         last_access: Timespec {
             tv_sec: meta.atime(),
