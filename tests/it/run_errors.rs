@@ -24,6 +24,15 @@ fn tail(err: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Build `w`'s Dockerfile expecting failure: stderr and its last 30 lines, which must name
+/// exactly Dockerfile line `line`.
+fn fails_at(w: &RunWork, line: u32, who: &str) -> (String, String) {
+    let err = w.build_fails(&[]);
+    let end = tail(&err, 30);
+    assert_eq!(lines_named(&end), [line], "as {who}: {err}");
+    (err, end)
+}
+
 #[test]
 fn a_failing_run_reports_its_line_exit_code_and_last_output() {
     let test = "run_fails_with_exit_code";
@@ -37,9 +46,7 @@ fn a_failing_run_reports_its_line_exit_code_and_last_output() {
              RUN for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo out-$i; done; echo last-words >&2; exit 3\n\
              RUN echo never > /tmp/never\n",
         );
-        let err = w.build_fails(&[]);
-        let end = tail(&err, 30);
-        assert_eq!(lines_named(&end), [3], "as {who}: {err}");
+        let (err, end) = fails_at(&w, 3, who);
         assert!(
             end.contains("RUN for i in 1 2 3"),
             "as {who}: the instruction is not quoted: {err}"
@@ -120,9 +127,7 @@ fn a_command_not_found_names_the_command() {
             "FROM busybox\n\
              RUN nosuchcmd --flag\n",
         );
-        let err = w.build_fails(&[]);
-        let end = tail(&err, 30);
-        assert_eq!(lines_named(&end), [2], "as {who}: {err}");
+        let (err, end) = fails_at(&w, 2, who);
         assert!(end.contains("exit code: 127"), "as {who}: {err}");
         assert!(end.contains("nosuchcmd: not found"), "as {who}: {err}");
 
@@ -132,9 +137,7 @@ fn a_command_not_found_names_the_command() {
             "FROM busybox\n\
              RUN [\"nosuchcmd\", \"--flag\"]\n",
         );
-        let err = w.build_fails(&[]);
-        let end = tail(&err, 30);
-        assert_eq!(lines_named(&end), [2], "as {who}: {err}");
+        let (err, end) = fails_at(&w, 2, who);
         assert!(
             end.contains("\"nosuchcmd\": executable file not found in $PATH"),
             "as {who}: {err}"
@@ -154,10 +157,8 @@ fn a_user_that_does_not_exist_is_named() {
              USER nobody2\n\
              RUN true\n",
         );
-        let err = w.build_fails(&[]);
-        let end = tail(&err, 30);
         // BuildKit resolves the user when the RUN starts, so the RUN's line is named.
-        assert_eq!(lines_named(&end), [3], "as {who}: {err}");
+        let (err, end) = fails_at(&w, 3, who);
         assert!(
             end.contains("unable to find user nobody2: no matching entries in passwd file"),
             "as {who}: {err}"
