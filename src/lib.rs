@@ -35,6 +35,7 @@ pub mod solve;
 pub mod sandbox;
 pub mod snapshot;
 pub mod diff;
+pub mod cache;
 pub mod store;
 pub mod image;
 pub mod registry;

@@ -29,6 +29,11 @@ pub trait Reporter: Send + Sync + std::fmt::Debug {
     fn log(&self, id: VertexId, line: &str);
     /// `id` was not run: its result was already there.
     fn cached(&self, id: VertexId);
+    /// `id` has to run although it ran before: `reason` names the first input that
+    /// differs (`COPY src/: src/main.rs changed`). Reported right after [`Reporter::start`].
+    fn miss(&self, id: VertexId, reason: &str) {
+        self.log(id, &format!("cache miss: {reason}"));
+    }
     /// `id` finished after `elapsed`.
     fn done(&self, id: VertexId, elapsed: Duration);
     /// `id` failed with `message`.
@@ -62,6 +67,8 @@ pub enum Event {
     Log(VertexId, String),
     /// A cached vertex.
     Cached(VertexId),
+    /// A cache miss and its reason.
+    Miss(VertexId, String),
     /// A finished vertex.
     Done(VertexId),
     /// A failed vertex.
@@ -112,6 +119,9 @@ impl Reporter for Recorder {
     }
     fn cached(&self, id: VertexId) {
         self.lock().push(Event::Cached(id));
+    }
+    fn miss(&self, id: VertexId, reason: &str) {
+        self.lock().push(Event::Miss(id, reason.to_string()));
     }
     fn done(&self, id: VertexId, _elapsed: Duration) {
         self.lock().push(Event::Done(id));

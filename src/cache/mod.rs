@@ -1,0 +1,20 @@
+//! The build cache: what a step produced, found again by the step's cache key.
+//!
+//! Pipeline stage: beside `solve`, which asks [`CacheStore::get`] before running a step
+//! and [`CacheStore::put`]s a [`Record`] after committing it. Records live under
+//! `ROOT/cache/records/<hex of key>.json`, each written atomically (temp file, fsync,
+//! rename), so a reader sees a complete record or none, even after `kill -9`. A record's
+//! file mtime is its last use (refreshed on every hit); pruning and the store cap remove
+//! the least recently used first.
+//!
+//! A record refers to a layer blob in the store and, by chain id, to the committed
+//! snapshot of the step's result; either may have been removed since (prune), so a hit is
+//! only a hit when the blob is still there (the snapshot is remade from the blob on
+//! demand).
+//!
+//! Two builds computing the same step serialise on [`CacheStore::lock`]: the second waits,
+//! then finds the first one's record.
+
+mod record;
+
+pub use record::{CacheError, CacheStore, Listed, Record, RecordLayer, StepLock};
