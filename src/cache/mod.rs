@@ -16,5 +16,6 @@
 //! then finds the first one's record.
 
 mod record;
+pub mod stat;
 
 pub use record::{CacheError, CacheStore, Listed, Record, RecordLayer, StepLock};

@@ -17,6 +17,7 @@
 pub mod chmod;
 pub mod chown;
 pub mod dest;
+pub mod digest;
 pub mod error;
 pub mod fetch;
 

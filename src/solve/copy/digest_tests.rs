@@ -1,0 +1,415 @@
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::solve::copy::{copy, CopyRequest, EmptyDest, Ownership, Source, SourceKind};
+
+fn file(root: &Path, rel: &str, content: &str, mode: u32) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, content).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn symlink(root: &Path, rel: &str, target: &str) {
+    std::os::unix::fs::symlink(target, root.join(rel)).unwrap();
+}
+
+/// A small context: `src/` with a nested directory and a symlink, two top-level files.
+fn context() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    file(root, "src/main.rs", "fn main() {}\n", 0o644);
+    file(root, "src/lib/util.rs", "pub fn f() {}\n", 0o644);
+    file(root, "src/run.sh", "#!/bin/sh\n", 0o755);
+    symlink(root, "src/link", "main.rs");
+    file(root, "a.txt", "a\n", 0o644);
+    file(root, "b.md", "b\n", 0o644);
+    for d in ["src", "src/lib"] {
+        fs::set_permissions(root.join(d), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Digests `sources` of `dir` with `.dockerignore` lines `ignore`.
+fn digest_with(
+    dir: &Path,
+    ignore: &[&str],
+    sources: &[&str],
+    excludes: &[&str],
+    stat: Option<&StatCache>,
+) -> Result<SourcesDigest, CopyError> {
+    let m = Matcher::new(ignore).unwrap();
+    let root = SourceRoot {
+        dir,
+        ignore: (!ignore.is_empty()).then_some(&m),
+        kind: SourceKind::Context,
+    };
+    digest_sources(&root, &strings(sources), &strings(excludes), false, stat)
+}
+
+fn digest(dir: &Path, sources: &[&str]) -> SourcesDigest {
+    digest_with(dir, &[], sources, &[], None).unwrap()
+}
+
+fn paths(d: &SourcesDigest) -> Vec<&str> {
+    d.files.iter().map(|(p, _)| p.as_str()).collect()
+}
+
+/// The paths whose entry digests differ (or that are in one list only).
+fn changed(a: &SourcesDigest, b: &SourcesDigest) -> Vec<String> {
+    let ma: HashMap<_, _> = a.files.iter().cloned().collect();
+    let mb: HashMap<_, _> = b.files.iter().cloned().collect();
+    let mut out: Vec<String> = ma
+        .keys()
+        .chain(mb.keys())
+        .filter(|k| ma.get(*k) != mb.get(*k))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A stat cache that trusts entries at once (the files of a test are seconds old).
+fn eager_cache(dir: &Path) -> StatCache {
+    let mut c = StatCache::load(&dir.join("stat"));
+    c.set_racy_window(Duration::ZERO);
+    c
+}
+
+#[test]
+fn same_content_gives_the_same_digest_anywhere() {
+    let (a, b) = (context(), context());
+    let da = digest(a.path(), &["src/"]);
+    assert_eq!(da, digest(b.path(), &["src/"]));
+    assert_eq!(
+        paths(&da),
+        [
+            "src/lib",
+            "src/lib/util.rs",
+            "src/link",
+            "src/main.rs",
+            "src/run.sh"
+        ]
+    );
+    assert_ne!(
+        da.digest,
+        digest(a.path(), &["src"]).digest,
+        "patterns count"
+    );
+}
+
+#[test]
+fn content_change_names_the_path() {
+    let ctx = context();
+    let before = digest(ctx.path(), &["src/"]);
+    file(ctx.path(), "src/main.rs", "fn main() { }\n", 0o644);
+    let after = digest(ctx.path(), &["src/"]);
+    assert_ne!(before.digest, after.digest);
+    assert_eq!(changed(&before, &after), ["src/main.rs"]);
+}
+
+#[test]
+fn mtime_only_change_keeps_the_digest() {
+    let ctx = context();
+    let before = digest(ctx.path(), &["."]);
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    for f in ["src/main.rs", "a.txt"] {
+        let h = fs::File::options()
+            .write(true)
+            .open(ctx.path().join(f))
+            .unwrap();
+        h.set_modified(old).unwrap();
+    }
+    assert_eq!(before, digest(ctx.path(), &["."]));
+}
+
+#[test]
+fn mode_change_changes_the_digest() {
+    let ctx = context();
+    let before = digest(ctx.path(), &["src/"]);
+    let p = ctx.path().join("src/run.sh");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
+    let after = digest(ctx.path(), &["src/"]);
+    assert_eq!(changed(&before, &after), ["src/run.sh"]);
+    let d = ctx.path().join("src/lib");
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(changed(&after, &digest(ctx.path(), &["src/"])), ["src/lib"]);
+}
+
+#[test]
+fn dockerignored_files_do_not_count() {
+    let ctx = context();
+    let ignore = ["src/lib", "*.md"];
+    let before = digest_with(ctx.path(), &ignore, &["."], &[], None).unwrap();
+    assert!(!paths(&before)
+        .iter()
+        .any(|p| p.contains("lib") || p.ends_with(".md")));
+    file(ctx.path(), "src/lib/util.rs", "changed", 0o644);
+    file(ctx.path(), "src/lib/new.rs", "new", 0o644);
+    file(ctx.path(), "b.md", "changed", 0o644);
+    let after = digest_with(ctx.path(), &ignore, &["."], &[], None).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn exception_reincludes_a_file() {
+    let ctx = context();
+    let ignore = ["src", "!src/lib/util.rs"];
+    let before = digest_with(ctx.path(), &ignore, &["."], &[], None).unwrap();
+    assert!(paths(&before).contains(&"src/lib/util.rs"));
+    assert!(!paths(&before).contains(&"src/main.rs"));
+    file(ctx.path(), "src/main.rs", "changed", 0o644);
+    let same = digest_with(ctx.path(), &ignore, &["."], &[], None).unwrap();
+    assert_eq!(before, same);
+    file(ctx.path(), "src/lib/util.rs", "changed", 0o644);
+    let after = digest_with(ctx.path(), &ignore, &["."], &[], None).unwrap();
+    assert_eq!(changed(&before, &after), ["src/lib/util.rs"]);
+}
+
+#[test]
+fn excludes_are_respected() {
+    let ctx = context();
+    let before = digest_with(ctx.path(), &[], &["src"], &["*.sh", "lib"], None).unwrap();
+    assert_eq!(paths(&before), ["src/link", "src/main.rs"]);
+    file(ctx.path(), "src/run.sh", "changed", 0o644);
+    file(ctx.path(), "src/lib/util.rs", "changed", 0o644);
+    let after = digest_with(ctx.path(), &[], &["src"], &["*.sh", "lib"], None).unwrap();
+    assert_eq!(before, after);
+    // With wildcards, excludes match the path below the wildcard's base.
+    let wild = digest_with(ctx.path(), &[], &["*"], &["src"], None).unwrap();
+    assert_eq!(paths(&wild), ["a.txt", "b.md"]);
+}
+
+#[test]
+fn wildcards_select_only_matches() {
+    let ctx = context();
+    let before = digest(ctx.path(), &["*.txt", "src/*.rs"]);
+    assert_eq!(paths(&before), ["a.txt", "src/main.rs"]);
+    file(ctx.path(), "b.md", "changed", 0o644);
+    file(ctx.path(), "src/run.sh", "changed", 0o644);
+    file(ctx.path(), "src/lib/util.rs", "changed", 0o644);
+    assert_eq!(before, digest(ctx.path(), &["*.txt", "src/*.rs"]));
+    file(ctx.path(), "c.txt", "new", 0o644);
+    let after = digest(ctx.path(), &["*.txt", "src/*.rs"]);
+    assert_eq!(changed(&before, &after), ["c.txt"]);
+    let none = digest(ctx.path(), &["*.nothing"]);
+    assert!(none.files.is_empty());
+}
+
+#[test]
+fn symlink_target_change_changes_the_digest() {
+    let ctx = context();
+    let before = digest(ctx.path(), &["src"]);
+    fs::remove_file(ctx.path().join("src/link")).unwrap();
+    symlink(ctx.path(), "src/link", "run.sh");
+    let after = digest(ctx.path(), &["src"]);
+    assert_eq!(changed(&before, &after), ["src/link"]);
+}
+
+#[test]
+fn a_symlink_source_is_followed() {
+    let ctx = context();
+    symlink(ctx.path(), "top", "src/lib");
+    let d = digest(ctx.path(), &["top"]);
+    assert_eq!(paths(&d), ["top/util.rs"]);
+    let f = digest(ctx.path(), &["src/link"]);
+    assert_eq!(paths(&f), ["src/link"]);
+    assert_eq!(
+        f.files[0].1,
+        digest(ctx.path(), &["src/main.rs"]).files[0].1
+    );
+    // What the link points at counts, not the link.
+    file(ctx.path(), "src/main.rs", "changed", 0o644);
+    assert_ne!(f, digest(ctx.path(), &["src/link"]));
+}
+
+#[test]
+fn missing_sources_fail_as_the_copy_does() {
+    let ctx = context();
+    let err = digest_with(ctx.path(), &[], &["nope.txt"], &[], None).unwrap_err();
+    assert!(matches!(
+        err,
+        CopyError::SourceNotFound {
+            excluded: false,
+            ..
+        }
+    ));
+    let err = digest_with(ctx.path(), &["b.md"], &["b.md"], &[], None).unwrap_err();
+    assert!(matches!(
+        err,
+        CopyError::SourceNotFound { excluded: true, .. }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "source \"b.md\" not found in the build context (it is excluded by .dockerignore)"
+    );
+}
+
+#[test]
+fn hard_links_count() {
+    let ctx = context();
+    let before = digest(ctx.path(), &["src"]);
+    fs::remove_file(ctx.path().join("src/run.sh")).unwrap();
+    fs::hard_link(
+        ctx.path().join("src/main.rs"),
+        ctx.path().join("src/run.sh"),
+    )
+    .unwrap();
+    let linked = digest(ctx.path(), &["src"]);
+    fs::remove_file(ctx.path().join("src/run.sh")).unwrap();
+    fs::copy(
+        ctx.path().join("src/main.rs"),
+        ctx.path().join("src/run.sh"),
+    )
+    .unwrap();
+    let p = ctx.path().join("src/run.sh");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    let copied = digest(ctx.path(), &["src"]);
+    assert_eq!(changed(&linked, &copied), ["src/run.sh"]);
+    assert_eq!(changed(&before, &copied), ["src/run.sh"]);
+}
+
+#[test]
+fn parents_select_like_the_copy() {
+    let ctx = context();
+    let root = SourceRoot {
+        dir: ctx.path(),
+        ignore: None,
+        kind: SourceKind::Context,
+    };
+    let d = digest_sources(&root, &strings(&["src/**/*.rs"]), &[], true, None).unwrap();
+    assert_eq!(
+        paths(&d),
+        ["src", "src/lib", "src/lib/util.rs", "src/main.rs"]
+    );
+    let d = digest_sources(&root, &strings(&["src/./lib"]), &[], true, None).unwrap();
+    assert_eq!(paths(&d), ["src/lib", "src/lib/util.rs"]);
+    let err = digest_sources(&root, &strings(&["src/./nope"]), &[], true, None).unwrap_err();
+    assert!(matches!(err, CopyError::SourceNotFound { .. }));
+}
+
+/// The digest selects exactly the entries the copy writes.
+#[test]
+fn selection_matches_the_copy_engine() {
+    let ctx = context();
+    file(ctx.path(), "src/lib/deep/x.log", "x", 0o644);
+    file(ctx.path(), "docs/README.md", "r", 0o644);
+    file(ctx.path(), "docs/other.md", "o", 0o644);
+    symlink(ctx.path(), "alias", "src");
+    let ignore = ["docs", "!docs/README.md", "**/*.log"];
+    let m = Matcher::new(&ignore).unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["."], &[]),
+        (&["src/", "a.txt"], &[]),
+        (&["*"], &[]),
+        (&["alias"], &["link"]),
+        (&["s*/l*"], &[]),
+        (&["."], &["src/lib", "*.txt"]),
+        (&["docs", "src/*.rs"], &["*.sh"]),
+    ];
+    for (sources, excludes) in cases {
+        let root = SourceRoot {
+            dir: ctx.path(),
+            ignore: Some(&m),
+            kind: SourceKind::Context,
+        };
+        let d = digest_sources(&root, &strings(sources), &strings(excludes), false, None).unwrap();
+        let layer = tempfile::tempdir().unwrap();
+        let srcs = sources
+            .iter()
+            .map(|s| Source::Path(s.to_string()))
+            .collect();
+        let mut req = CopyRequest::new(srcs, root.clone(), "/out/", &EmptyDest);
+        req.excludes = strings(excludes);
+        req.ownership = Ownership::Ignore;
+        let s = copy(&req, layer.path()).unwrap();
+        let copied = s.files + s.dirs + s.symlinks + s.hardlinks + s.specials;
+        assert_eq!(
+            d.files.len() as u64,
+            copied,
+            "{sources:?} {excludes:?}: {d:#?}"
+        );
+    }
+}
+
+#[test]
+fn warm_stat_cache_reads_no_file() {
+    let ctx = context();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = eager_cache(cache_dir.path());
+    let cold = digest_with(ctx.path(), &[], &["."], &[], Some(&cache)).unwrap();
+    assert_eq!(cold.stats.hashed_files, 5);
+    let warm = digest_with(ctx.path(), &[], &["."], &[], Some(&cache)).unwrap();
+    assert_eq!(warm.stats.hashed_files, 0);
+    assert_eq!(cold.digest, warm.digest);
+    cache.save().unwrap();
+    let mut loaded = StatCache::load(&cache_dir.path().join("stat"));
+    loaded.set_racy_window(Duration::ZERO);
+    let again = digest_with(ctx.path(), &[], &["."], &[], Some(&loaded)).unwrap();
+    assert_eq!(again.stats.hashed_files, 0);
+    assert_eq!(again.digest, cold.digest);
+    assert_eq!(again, digest(ctx.path(), &["."]).with_stats(again.stats));
+}
+
+#[test]
+fn rewritten_file_with_restored_size_and_mtime_is_hashed_again() {
+    let ctx = context();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = eager_cache(cache_dir.path());
+    let before = digest_with(ctx.path(), &[], &["src"], &[], Some(&cache)).unwrap();
+    let p = ctx.path().join("src/main.rs");
+    let mtime = fs::metadata(&p).unwrap().modified().unwrap();
+    let tmp = ctx.path().join("tmp");
+    fs::write(&tmp, "fn main() {{}}\n").unwrap();
+    fs::rename(&tmp, &p).unwrap();
+    let h = fs::File::options().write(true).open(&p).unwrap();
+    h.set_modified(mtime).unwrap();
+    let after = digest_with(ctx.path(), &[], &["src"], &[], Some(&cache)).unwrap();
+    assert_eq!(after.stats.hashed_files, 1);
+    assert_eq!(changed(&before, &after), ["src/main.rs"]);
+}
+
+#[test]
+fn racily_clean_files_are_hashed_again() {
+    let ctx = context();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = StatCache::load(&cache_dir.path().join("stat"));
+    digest_with(ctx.path(), &[], &["src"], &[], Some(&cache)).unwrap();
+    let again = digest_with(ctx.path(), &[], &["src"], &[], Some(&cache)).unwrap();
+    assert_eq!(
+        again.stats.hashed_files, 3,
+        "files changed under a second ago"
+    );
+}
+
+#[test]
+fn tree_digest_includes_the_root() {
+    let ctx = context();
+    let root = SourceRoot {
+        dir: ctx.path(),
+        ignore: None,
+        kind: SourceKind::Context,
+    };
+    let d = digest_tree(&root, "src/lib", None).unwrap();
+    assert_eq!(paths(&d), [".", "util.rs"]);
+    let p = ctx.path().join("src/lib");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
+    let after = digest_tree(&root, "src/lib", None).unwrap();
+    assert_eq!(changed(&d, &after), ["."]);
+    assert!(digest_tree(&root, "nope", None).is_err());
+}
+
+impl SourcesDigest {
+    fn with_stats(mut self, stats: DigestStats) -> SourcesDigest {
+        self.stats = stats;
+        self
+    }
+}
