@@ -20,6 +20,8 @@ use oci_spec::image::Digest;
 
 pub use frontend::{diagnostic, parse, resolve_build_args, DockerfileSource};
 
+use crate::cache::stat::StatCache;
+use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
 use crate::error::{Error, Result};
 use crate::graph::{self, PlanOptions, Platform};
 use crate::progress::{self, Reporter};
@@ -67,6 +69,10 @@ pub struct BuildRequest {
     pub network: Network,
     /// `--secret` values, by id.
     pub secrets: BTreeMap<String, SecretSource>,
+    /// `--no-cache`: run every step (records are still written).
+    pub no_cache: bool,
+    /// `--no-cache-filter`: run every step of these stages (names or indexes).
+    pub no_cache_filter: Vec<String>,
 }
 
 /// What a successful build made.
@@ -86,6 +92,61 @@ fn forced_backend() -> Option<crate::snapshot::Backend> {
         Ok("overlay") => Some(crate::snapshot::Backend::Overlay),
         _ => None,
     }
+}
+
+/// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
+/// of a directory context, and the explanations of this context, Dockerfile, target and
+/// platform.
+fn open_cache(req: &BuildRequest, platform: &Platform) -> BuildCache {
+    let records = CacheStore::new(&req.root);
+    let absolute = |p: &str| -> String {
+        std::fs::canonicalize(p)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| p.to_string())
+    };
+    let is_dir = req.context != "-" && std::path::Path::new(&req.context).is_dir();
+    let context = if req.context == "-" {
+        "-".to_string()
+    } else {
+        absolute(&req.context)
+    };
+    let dockerfile = match req.file.as_deref() {
+        Some("-") => "-".to_string(),
+        Some(f) => absolute(f),
+        None => "Dockerfile".to_string(),
+    };
+    let identity = [
+        context.as_str(),
+        dockerfile.as_str(),
+        req.target.as_deref().unwrap_or_default(),
+        &platform.to_string(),
+    ];
+    let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
+    let stat = is_dir.then(|| {
+        StatCache::load(&StatCache::path_for(
+            records.dir(),
+            std::path::Path::new(&context),
+        ))
+    });
+    BuildCache {
+        records,
+        no_cache: NoCache {
+            all: req.no_cache,
+            stages: req.no_cache_filter.clone(),
+        },
+        explain,
+        stat,
+    }
+}
+
+/// Keep what this build learned for the next one: file digests by stat data and miss
+/// explanations. Best effort: a store that cannot take them costs the next build time or
+/// an explanation, never this build its result.
+fn save_cache(cache: &BuildCache) {
+    if let Some(stat) = &cache.stat {
+        let _ = stat.save();
+    }
+    let _ = cache.explain.save();
 }
 
 /// Run the build `req`, reporting progress to `reporter`.
@@ -143,6 +204,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         flat_dir: req.root.join("rootfs"),
         owners: Owners::BestEffort,
     };
+    let cache = open_cache(req, &platform);
     let sandbox = LinuxSandbox::new();
     let created = Some(match req.source_date_epoch {
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
@@ -162,6 +224,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         },
         reporter,
         created,
+        fixed_time: req.source_date_epoch.is_some(),
+        cache: Some(&cache),
         run: RunSettings {
             sandbox: &sandbox,
             network: req.network,
@@ -170,7 +234,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
             backend: forced_backend(),
         },
     };
-    let mut result = solve::solve(&plan, &env).map_err(|e| Error::Build {
+    let solved = solve::solve(&plan, &env);
+    save_cache(&cache);
+    let mut result = solved.map_err(|e| Error::Build {
         // A failed RUN shows the end of its output first, as BuildKit does.
         rendered: e.log().unwrap_or_default()
             + &crate::dockerfile::error::render(label, text, e.span, &e.message()),

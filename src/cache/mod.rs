@@ -14,8 +14,19 @@
 //!
 //! Two builds computing the same step serialise on [`CacheStore::lock`]: the second waits,
 //! then finds the first one's record.
+//!
+//! Keys are computed by [`key`] (an explicit, versioned encoding of a step's named inputs);
+//! [`explain`] keeps those inputs to say why a later build missed; [`build_cache`] is what
+//! one build holds: the records, the `--no-cache` policy and its explanations.
 
 mod record;
 pub mod stat;
 
+pub mod build_cache;
+pub mod explain;
+pub mod key;
+
+pub use build_cache::{BuildCache, NoCache};
+pub use explain::{Explainer, StepRef};
+pub use key::{KeyInputs, KEY_VERSION};
 pub use record::{CacheError, CacheStore, Listed, Record, RecordLayer, StepLock};

@@ -149,6 +149,8 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         source_date_epoch,
         network,
         secrets,
+        no_cache: args.no_cache,
+        no_cache_filter: args.no_cache_filter.clone(),
     };
     let reporter: Box<dyn Reporter> = match (args.quiet, args.progress) {
         (true, _) | (false, ProgressMode::Quiet) => Box::new(Quiet::default()),

@@ -20,6 +20,7 @@
 //! BuildKit. Stages of one parallel level do not depend on
 //! each other; they run one after the other for now.
 
+mod cached;
 pub mod copy;
 pub mod copy_step;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod lower;
 pub mod rootfs;
 pub mod run;
 pub mod stage;
+mod step_key;
 pub mod workdir;
 
 mod config;
@@ -81,6 +83,11 @@ pub struct SolveEnv<'a> {
     pub run: run::RunSettings<'a>,
     /// The time written into new history entries and the image (`SOURCE_DATE_EPOCH` or now).
     pub created: Option<String>,
+    /// Whether `created` is `SOURCE_DATE_EPOCH`: then every history entry and the image
+    /// take it, cached steps too.
+    pub fixed_time: bool,
+    /// The build cache (`None`: every step runs and nothing is recorded).
+    pub cache: Option<&'a crate::cache::BuildCache>,
 }
 
 /// A solved stage: its image so far.

@@ -2,13 +2,21 @@
 //! config steps only add history — with a progress vertex per
 //! filesystem step named as BuildKit names it (`[build 2/4] COPY . /src`), and the image
 //! config finished from the plan.
+//!
+//! Filesystem steps go through the build cache ([`cached`]): a hit shows as `CACHED` and
+//! reuses the recorded layer without touching the parent's files. Times are chosen so that
+//! a fully cached rebuild writes the same image: a hit keeps its record's time, a
+//! config-only step takes the time of the latest filesystem step before it (the base's
+//! last history entry before any), and the image takes the time of the stage's last
+//! history entry; with `SOURCE_DATE_EPOCH` everything takes that time.
 
 use std::collections::BTreeMap;
 
 use super::config;
 use super::error::{SolveError, StepResult};
 use super::layer::{self, chain_ids, is_empty_dir, Layer};
-use super::{copy_step, from, run, workdir, SolveEnv, StageResult};
+use super::{cached, copy_step, from, run, step_key, workdir, SolveEnv, StageResult};
+use crate::cache::StepRef;
 use crate::graph::{Action, LayerKind, Plan, StagePlan};
 use crate::snapshot::{Active, Snapshotter};
 
@@ -34,52 +42,119 @@ pub fn solve_stage(
     let width = total.to_string().len();
     let title = |n: usize| format!("[{prefix}{n:>width$}/{total}]");
     let mut st = from::base(sp, env, done, &title(1))?;
-    let plans = &plan.stages;
+    let base = step_key::base_identity(env, sp, &plan.stages, &st);
+    let scope = step_key::Scope {
+        sp,
+        plans: &plan.stages,
+        done,
+        base: &base,
+    };
+    // Config-only steps take the time of the latest layer step before them (the base's
+    // last history entry before any), so a cached rebuild writes the same history.
+    let mut time = if env.fixed_time {
+        env.created.clone()
+    } else {
+        st.config
+            .history
+            .last()
+            .and_then(|h| h.created.clone())
+            .or_else(|| env.created.clone())
+    };
+    let mut added: Option<Option<String>> = None;
     let mut n = 1;
-    for step in &sp.steps {
-        let workdir = step_workdir(sp, step);
+    for (index, step) in sp.steps.iter().enumerate() {
         let made = if step.layer == LayerKind::None {
             None
         } else {
             n += 1;
             let name = format!("{} {}", title(n), step.display);
-            let result = crate::progress::vertex(env.reporter, &name, |id| match &step.action {
-                Action::Run(r) => {
-                    let run_step = run::RunStep {
-                        action: r,
-                        vertex: id,
-                        name: &name,
-                        done,
-                        plans,
-                        platform: &sp.platform,
-                    };
-                    run::run(env, &mut st, &run_step)
-                }
-                Action::Copy(c) => {
-                    copy_step::run(env, &mut st, c, &workdir, done, plans, &sp.platform)
-                }
-                Action::Workdir { path } => {
-                    let user = before_user(sp, step);
-                    workdir::run(env, &mut st, path, &user)
-                }
-                Action::Config => Ok(None),
-            });
-            result.map_err(|e| e.at(step.span))?
+            let at = StepRef {
+                stage: sp.index,
+                step: index,
+            };
+            let out =
+                layer_step(env, &scope, &mut st, step, at, &name).map_err(|e| e.at(step.span))?;
+            time = out.created;
+            out.layer
         };
-        record(&mut st, step, made, env.created.clone());
+        if record(&mut st, step, made, time.clone()) {
+            added = Some(time.clone());
+        }
     }
     config::apply(&mut st.config, &sp.config, &sp.platform);
-    st.config.created = env.created.clone();
+    st.config.created = match added {
+        _ if env.fixed_time => env.created.clone(),
+        Some(t) => t,
+        None if matches!(sp.base, crate::graph::Source::Stage(_)) => {
+            st.config.history.last().and_then(|h| h.created.clone())
+        }
+        None => env.created.clone(),
+    };
     Ok(st)
 }
 
-/// Append a step's history entry and its layer, if it made one.
+/// One filesystem step as a progress vertex: `CACHED` when its result was found, else run.
+fn layer_step(
+    env: &SolveEnv<'_>,
+    scope: &step_key::Scope<'_>,
+    st: &mut StageResult,
+    step: &crate::graph::Step,
+    at: StepRef,
+    name: &str,
+) -> StepResult<cached::Outcome> {
+    let sp = scope.sp;
+    let started = std::time::Instant::now();
+    let id = env.reporter.start(name);
+    let workdir = step_workdir(sp, step);
+    let user = before_user(sp, step);
+    let result = (|| {
+        let inputs = match env.cache {
+            Some(_) => step_key::inputs(env, scope, step, &st.layers, &workdir, &user)?,
+            None => None,
+        };
+        let below = st.layers.clone();
+        let cache_step = cached::CacheStep {
+            at,
+            stage_name: sp.name.as_deref(),
+            inputs,
+            vertex: id,
+            description: name,
+        };
+        cached::run(env, cache_step, &below, || match &step.action {
+            Action::Run(r) => {
+                let run_step = run::RunStep {
+                    action: r,
+                    vertex: id,
+                    name,
+                    done: scope.done,
+                    plans: scope.plans,
+                    platform: &sp.platform,
+                };
+                run::run(env, st, &run_step)
+            }
+            Action::Copy(c) => {
+                copy_step::run(env, st, c, &workdir, scope.done, scope.plans, &sp.platform)
+            }
+            Action::Workdir { path } => workdir::run(env, st, path, &user),
+            Action::Config => Ok(None),
+        })
+    })();
+    match &result {
+        Ok(out) if out.hit => env.reporter.cached(id),
+        Ok(_) => env.reporter.done(id, started.elapsed()),
+        Err(e) => env.reporter.error(id, &crate::progress::chain(e)),
+    }
+    result
+}
+
+/// Append a step's history entry and its layer, if it made one; whether it added a
+/// history entry.
 fn record(
     st: &mut StageResult,
     step: &crate::graph::Step,
     made: Option<Layer>,
     created: Option<String>,
-) {
+) -> bool {
     let has_layer = made.is_some();
     if let Some(l) = made {
         st.config.rootfs.diff_ids.push(l.diff_id.clone());
@@ -95,8 +170,9 @@ fn record(
             true,
             created,
         )),
-        None => {}
+        None => return false,
     }
+    true
 }
 
 /// The working directory in force when `step` runs (the config before it).

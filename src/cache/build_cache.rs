@@ -1,0 +1,73 @@
+//! The cache as one build uses it: the records of the store, which stages may reuse them
+//! (`--no-cache`, `--no-cache-filter`), the stat cache of the main context, and the
+//! build's miss explanations.
+
+use super::explain::Explainer;
+use super::record::CacheStore;
+use super::stat::StatCache;
+
+/// Which stages skip cache lookups (their steps run and write fresh records).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoCache {
+    /// `--no-cache`: every stage.
+    pub all: bool,
+    /// `--no-cache-filter`: stages by name (any case) or Dockerfile index.
+    pub stages: Vec<String>,
+}
+
+impl NoCache {
+    /// Why the stage `index` (named `name`) may not reuse results, if it may not: the
+    /// flag that says so, as the user wrote it.
+    pub fn skips(&self, index: usize, name: Option<&str>) -> Option<String> {
+        if self.all {
+            return Some("--no-cache".into());
+        }
+        self.stages
+            .iter()
+            .find(|f| {
+                let f = f.trim();
+                name.is_some_and(|n| n.eq_ignore_ascii_case(f))
+                    || f.parse::<usize>().ok() == Some(index)
+            })
+            .map(|f| format!("--no-cache-filter {f}"))
+    }
+}
+
+/// Everything the solver needs of the cache for one build.
+#[derive(Debug)]
+pub struct BuildCache {
+    /// The records of the store.
+    pub records: CacheStore,
+    /// Stages that skip lookups.
+    pub no_cache: NoCache,
+    /// Why steps missed, compared with the previous build of the same Dockerfile.
+    pub explain: Explainer,
+    /// File digests of the main build context by stat data (a directory context only).
+    pub stat: Option<StatCache>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_cache_filters_match_names_and_indexes() {
+        let none = NoCache::default();
+        assert_eq!(none.skips(0, Some("build")), None);
+        let all = NoCache {
+            all: true,
+            stages: Vec::new(),
+        };
+        assert_eq!(all.skips(3, None).as_deref(), Some("--no-cache"));
+        let some = NoCache {
+            all: false,
+            stages: vec!["Build".into(), "2".into()],
+        };
+        assert_eq!(
+            some.skips(0, Some("build")).as_deref(),
+            Some("--no-cache-filter Build")
+        );
+        assert_eq!(some.skips(2, None).as_deref(), Some("--no-cache-filter 2"));
+        assert_eq!(some.skips(1, Some("final")), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! A layer step through the build cache: its key is looked up under the key's lock; a
+//! record whose blob is still in the store is a hit (the layer comes back without running
+//! anything, its snapshot reused when it is still there); otherwise the miss is explained
+//! (the first input that differs from the previous build, or the `--no-cache` flag that
+//! skipped a usable record), the step runs, and its record is written — after the blob and
+//! the snapshot were committed, before the lock is released, so a concurrent build of the
+//! same step waits and then hits.
+//!
+//! Cache trouble (a lock or a record that cannot be written) never fails a build: it is
+//! said in the step's output and the step runs uncached.
+
+use super::error::StepResult;
+use super::layer::{chain_ids, Layer};
+use super::SolveEnv;
+use crate::cache::{KeyInputs, Record, RecordLayer, StepRef};
+use crate::progress::{chain, VertexId};
+use crate::snapshot::Snapshotter;
+
+/// What a layer step gave.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// Its layer (`None`: it changed nothing).
+    pub layer: Option<Layer>,
+    /// Its history time: the record's on a hit (unless `SOURCE_DATE_EPOCH` fixes it),
+    /// the build's when it ran.
+    pub created: Option<String>,
+    /// Whether it came from the cache.
+    pub hit: bool,
+}
+
+/// One layer step, for the cache.
+pub(crate) struct CacheStep<'s> {
+    /// Where it is in the build.
+    pub at: StepRef,
+    /// The stage's name, for `--no-cache-filter`.
+    pub stage_name: Option<&'s str>,
+    /// Its inputs (`None`: never cached).
+    pub inputs: Option<KeyInputs>,
+    /// The progress vertex.
+    pub vertex: VertexId,
+    /// The vertex name, kept in the record.
+    pub description: &'s str,
+}
+
+/// Run `step` through the cache on top of `below`; `execute` does the work on a miss.
+pub(crate) fn run(
+    env: &SolveEnv<'_>,
+    step: CacheStep<'_>,
+    below: &[Layer],
+    execute: impl FnOnce() -> StepResult<Option<Layer>>,
+) -> StepResult<Outcome> {
+    let ran = |layer| Outcome {
+        layer,
+        created: env.created.clone(),
+        hit: false,
+    };
+    let (Some(cache), Some(inputs)) = (env.cache, step.inputs) else {
+        return Ok(ran(execute()?));
+    };
+    let key = inputs.key();
+    let say = |what: &str, e: &dyn std::error::Error| {
+        env.reporter
+            .log(step.vertex, &format!("build cache: {what}: {}", chain(e)));
+    };
+    let lock = cache
+        .records
+        .lock(&key)
+        .map_err(|e| say("cannot lock the step", &e))
+        .ok();
+    let skip = cache.no_cache.skips(step.at.stage, step.stage_name);
+    let found = find(env, &key, below);
+    if skip.is_none() {
+        if let Some((layer, created)) = found {
+            cache.explain.note(step.at, inputs);
+            let created = if env.fixed_time {
+                env.created.clone()
+            } else {
+                Some(created).filter(|c| !c.is_empty())
+            };
+            return Ok(Outcome {
+                layer,
+                created,
+                hit: true,
+            });
+        }
+    }
+    let explained = cache.explain.miss(step.at, &inputs);
+    let reason = match skip {
+        Some(flag) if found.is_some() => Some(flag),
+        _ => explained,
+    };
+    if let Some(reason) = reason {
+        env.reporter.miss(step.vertex, &reason);
+    }
+    let layer = execute()?;
+    let record = Record {
+        key,
+        layer: layer.as_ref().map(|l| RecordLayer {
+            descriptor: l.descriptor.clone(),
+            diff_id: l.diff_id.clone(),
+            chain_id: chain_of(below, l),
+        }),
+        created: env.created.clone().unwrap_or_default(),
+        description: step.description.to_string(),
+    };
+    if let Err(e) = cache.records.put(&record) {
+        say("cannot record the step", &e);
+    }
+    drop(lock);
+    cache.explain.note(step.at, inputs);
+    Ok(ran(layer))
+}
+
+/// The usable record of `key`: its layer (the blob still in the store; the snapshot when
+/// it is still there) and its time.
+fn find(
+    env: &SolveEnv<'_>,
+    key: &oci_spec::image::Digest,
+    below: &[Layer],
+) -> Option<(Option<Layer>, String)> {
+    let record = env.cache?.records.get(key)?;
+    let Some(made) = record.layer else {
+        return Some((None, record.created));
+    };
+    if !env.store.has(made.descriptor.digest()).unwrap_or(false) {
+        return None;
+    }
+    let mut layer = Layer {
+        descriptor: made.descriptor,
+        diff_id: made.diff_id,
+        snapshot: None,
+    };
+    let name = chain_of(below, &layer).to_string();
+    layer.snapshot = env.rootfs.snapshots.get(&name).ok().flatten();
+    Some((Some(layer), record.created))
+}
+
+/// The chain id of `top` on `below`.
+fn chain_of(below: &[Layer], top: &Layer) -> oci_spec::image::Digest {
+    let ids = below.iter().map(|l| &l.diff_id).chain([&top.diff_id]);
+    chain_ids(ids).pop().unwrap_or_else(|| top.diff_id.clone())
+}
