@@ -537,3 +537,32 @@ fn a_changed_base_image_is_named_as_the_reason() {
     assert_eq!(reasons[1], reasons[0], "{}", again.progress);
     assert!(Path::new(&w.path("root/cache/explain")).is_dir());
 }
+
+#[test]
+fn snapshots_committed_under_one_name_at_once_keep_one_and_fail_none() {
+    use builder::snapshot::{DirSnapshotter, Snapshotter};
+    let t = tempfile::tempdir().unwrap();
+    let snaps = DirSnapshotter::new(t.path()).unwrap();
+    for round in 0..20 {
+        let name = format!("sha256-{round}");
+        let winners: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|i| {
+                    let (snaps, name) = (&snaps, &name);
+                    s.spawn(move || {
+                        let active = snaps.prepare(None).unwrap();
+                        std::fs::write(active.upper.join("who"), format!("{i}")).unwrap();
+                        let id = snaps.commit(active, name).unwrap();
+                        let dirs = snaps.view(&id).unwrap();
+                        std::fs::read_to_string(dirs[0].join("who")).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // Every committer sees the one snapshot that won.
+        assert!(winners.iter().all(|w| *w == winners[0]), "{winners:?}");
+    }
+    let left = std::fs::read_dir(t.path().join("active")).unwrap().count();
+    assert_eq!(left, 0, "prepared snapshots were left behind");
+}

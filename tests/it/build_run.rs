@@ -162,8 +162,10 @@ fn run_mounts_bind_cache_tmpfs_and_secrets() {
     let ctx = Work::busybox_context(&layout);
     let args = ["--build-context", ctx.as_str(), "--secret", tok.as_str()];
     w.build_ok(&args);
-    // Built again: the cache mount keeps what the first build wrote.
-    let got = w.build_and_unpack("img", &args);
+    // Built again (every step run, not taken from the build cache): the cache mount keeps
+    // what the first build wrote.
+    let again = [&args[..], &["--no-cache"]].concat();
+    let got = w.build_and_unpack("img", &again);
     let out: Vec<&str> = got.lines().filter(|l| l.contains(" /out/")).collect();
     assert_eq!(
         out,
