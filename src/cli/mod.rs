@@ -149,8 +149,11 @@ fn enter_namespace() {
     if let Err(e) = crate::sandbox::userns::enter_build_namespace() {
         eprintln!(
             "warning: {}; going on without it (RUN steps cannot run)",
-            crate::progress::chain(&e)
+            crate::error::chain(&e)
         );
+        if let Some(hint) = crate::build::hint(&e) {
+            eprintln!("hint: {hint}");
+        }
     }
 }
 
@@ -168,19 +171,24 @@ fn open_store(root: Option<&Path>) -> Result<DirStore> {
     Ok(DirStore::new(store_root(root)?)?)
 }
 
-/// Print an error and its cause chain, once each.
+/// Print an error: a build failure as its rendered diagnostic (the Dockerfile excerpt,
+/// `ERROR: failed to solve: ...`, a hint); anything else as `error: ` and its cause chain,
+/// each cause once, then a `hint:` line where one helps.
 fn report(err: &Error) {
-    let mut text = format!("error: {err}");
-    if let Error::Dockerfile { .. } | Error::Build { .. } = err {
-        // Already rendered with its own "error:" line.
-        text = err.to_string();
+    eprintln!("{}", render_error(err));
+}
+
+/// The text [`report`] prints for `err`.
+fn render_error(err: &Error) -> String {
+    if let Error::Dockerfile { rendered } | Error::Build { rendered } = err {
+        return rendered.clone();
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(&format!("\ncaused by: {cause}"));
-        source = cause.source();
+    let mut text = format!("error: {}", crate::error::chain(err));
+    if let Some(hint) = crate::build::hint(err) {
+        text.push_str("\nhint: ");
+        text.push_str(&hint);
     }
-    eprintln!("{text}");
+    text
 }
 
 /// Split `K=V` (the value may itself contain `=`).

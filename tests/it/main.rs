@@ -24,6 +24,7 @@ mod build_base;
 mod build_config;
 mod build_outputs;
 mod build_errors;
+mod errors_cli;
 mod build_rootless;
 mod build_run;
 mod build_context;
