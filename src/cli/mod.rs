@@ -1,7 +1,9 @@
 //! Command-line interface: the clap definitions of every command in the CLI contract
 //! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
 //!
-//! Commands that are not built yet fail with "not implemented yet" and exit code 2.
+//! Commands that are not built yet fail with "not implemented yet" and exit code 2. The long
+//! help of each command is in `help`; `completion` and the hidden `docs` print what is
+//! generated from these definitions (shell completions, manual pages).
 //! `build`, `load` and `pull` first enter the build's user namespace
 //! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it.
 
@@ -17,8 +19,11 @@ macro_rules! outln {
 }
 
 mod build;
+mod completion;
 mod debug;
 mod debug_run;
+mod docs;
+mod help;
 mod images;
 mod inspect;
 mod load;
@@ -41,10 +46,16 @@ use crate::store::DirStore;
 
 /// A daemonless, rootless builder: Dockerfile + context -> OCI image.
 #[derive(Debug, Parser)]
-#[command(name = "builder", version, about, propagate_version = true)]
+#[command(
+    name = "builder",
+    version,
+    about,
+    long_about = help::BUILDER,
+    propagate_version = true
+)]
 pub struct Cli {
-    /// The local store (default: $BUILDER_ROOT, else $XDG_DATA_HOME/builder, else
-    /// ~/.local/share/builder).
+    /// The local store of images and build cache [default: $BUILDER_ROOT, else
+    /// $XDG_DATA_HOME/builder, else ~/.local/share/builder].
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
@@ -57,32 +68,48 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile and a context.
+    #[command(long_about = help::BUILD)]
     Build(Box<build::BuildArgs>),
     /// List images in the local store.
+    #[command(long_about = help::IMAGES)]
     Images(images::ImagesArgs),
     /// Print an image's config and manifest as JSON.
+    #[command(long_about = help::INSPECT)]
     Inspect(inspect::InspectArgs),
     /// Push an image from the local store to a registry.
+    #[command(long_about = help::PUSH)]
     Push(push::PushArgs),
     /// Fetch an image into the local store.
+    #[command(long_about = help::PULL)]
     Pull(pull::PullArgs),
     /// Write images to a tarball for air-gapped hosts.
+    #[command(long_about = help::SAVE)]
     Save(save::SaveArgs),
     /// Import an OCI or docker tarball into the local store.
+    #[command(long_about = help::LOAD)]
     Load(load::LoadArgs),
     /// Log in to a registry (credentials kept in Docker's config.json).
     Login(login::LoginArgs),
     /// Log out of a registry.
     Logout(logout::LogoutArgs),
     /// Give an image in the store another name.
+    #[command(long_about = help::TAG)]
     Tag(tag::TagArgs),
     /// Remove image names from the store.
+    #[command(long_about = help::RMI)]
     Rmi(rmi::RmiArgs),
     /// Free build cache and unreferenced blobs.
+    #[command(long_about = help::PRUNE)]
     Prune(prune::PruneArgs),
     /// Inspect how a Dockerfile is understood.
-    #[command(subcommand)]
+    #[command(subcommand, long_about = help::DEBUG)]
     Debug(debug::DebugCommand),
+    /// Print a shell completion script (bash, zsh, fish).
+    #[command(long_about = help::COMPLETION)]
+    Completion(completion::CompletionArgs),
+    /// Write the manual pages.
+    #[command(hide = true)]
+    Docs(docs::DocsArgs),
 }
 
 /// Run the command line in `args` (argv including the program name); returns the exit code.
@@ -138,6 +165,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
         Command::Prune(args) => prune::run(&args),
         Command::Debug(cmd) => debug::run(&cmd),
+        Command::Completion(args) => completion::run(&args),
+        Command::Docs(args) => docs::run(&args),
     }
 }
 
@@ -217,6 +246,44 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every visible command has a summary, and every visible argument help text.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn check(cmd: &clap::Command, path: &str) {
+            assert!(cmd.get_about().is_some(), "{path} has no summary");
+            for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                assert!(
+                    arg.get_help().is_some() || arg.get_long_help().is_some(),
+                    "{path} {} has no help",
+                    arg.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        check(&cmd, "builder");
+    }
+
+    #[test]
+    fn build_failures_print_as_rendered_and_others_with_their_causes_once() {
+        let e = Error::Build {
+            rendered: "Dockerfile:1\nERROR: failed to solve: x".into(),
+        };
+        assert_eq!(render_error(&e), "Dockerfile:1\nERROR: failed to solve: x");
+        let e = Error::Io {
+            action: "read Dockerfile",
+            path: "ctx/Dockerfile".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            render_error(&e),
+            "error: read Dockerfile ctx/Dockerfile: entity not found"
+        );
     }
 
     #[test]

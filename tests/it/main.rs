@@ -2,6 +2,7 @@
 
 mod architecture;
 mod cli;
+mod cli_docs;
 mod common;
 mod conformance_parser;
 mod conformance_shell;
