@@ -143,6 +143,7 @@ pub struct BuildArgs {
 
 /// Run `builder build`: build, then print the image digest with `-q`.
 pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
+    refuse_quiet_with_stdout_output(args)?;
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
     let epoch_text = build_args
         .get("SOURCE_DATE_EPOCH")
@@ -196,6 +197,22 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     let outcome = build(&request, reporter.as_ref())?;
     if args.quiet {
         outln!("{}", outcome.manifest);
+    }
+    Ok(())
+}
+
+/// `-q` prints the digest on standard output, where a `dest=-` output writes its tarball.
+fn refuse_quiet_with_stdout_output(args: &BuildArgs) -> Result<()> {
+    let to_stdout = |spec: &String| {
+        crate::export::OutputSpec::parse(spec)
+            .is_ok_and(|s| s.dest == crate::export::Destination::Stdout)
+    };
+    if args.quiet && args.outputs.iter().any(to_stdout) {
+        return Err(Error::Usage(
+            "-q prints the image digest on standard output, where -o ...,dest=- writes; \
+             use --iidfile with an output to standard output"
+                .into(),
+        ));
     }
     Ok(())
 }
