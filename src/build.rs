@@ -4,11 +4,14 @@
 //! instruction, the cause).
 //!
 //! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
+//! - `diagnose`, `hint`: failures as the user reads them (the excerpt, the cause, a hint).
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
 //! - `outputs`: the image in the store, `-t` names, `-o` outputs, `--iidfile`,
 //!   `--metadata-file`.
 
+mod diagnose;
 mod frontend;
+mod hint;
 mod inputs;
 mod outputs;
 mod registry;
@@ -18,7 +21,9 @@ use std::path::PathBuf;
 
 use oci_spec::image::Digest;
 
+pub use diagnose::{parse_failure, plan_failure, step_failure};
 pub use frontend::{diagnostic, parse, resolve_build_args, DockerfileSource};
+pub use hint::hint;
 
 use crate::cache::stat::StatCache;
 use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
@@ -189,11 +194,11 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         contexts: &contexts,
     };
     let mut plan = graph::plan(&dockerfile, escape, &opts, &images)
-        .map_err(|e| diagnostic(label, text, &e))?;
+        .map_err(|e| plan_failure(label, text, &e))?;
     // Base images not in the store are pulled; the plan is made again with their configs.
-    if registry::ensure_images(&plan, &store, &platform, req.pull, reporter)? {
+    if registry::ensure_images(&plan, &store, &platform, req.pull, reporter, (label, text))? {
         plan = graph::plan(&dockerfile, escape, &opts, &images)
-            .map_err(|e| diagnostic(label, text, &e))?;
+            .map_err(|e| plan_failure(label, text, &e))?;
     }
 
     let snapshots =
@@ -236,11 +241,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     };
     let solved = solve::solve(&plan, &env);
     save_cache(&cache);
-    let mut result = solved.map_err(|e| Error::Build {
-        // A failed RUN shows the end of its output first, as BuildKit does.
-        rendered: e.log().unwrap_or_default()
-            + &crate::dockerfile::error::render(label, text, e.span, &e.message()),
-    })?;
+    let mut result = solved.map_err(|e| step_failure(label, text, &e))?;
     result
         .config
         .config

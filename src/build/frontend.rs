@@ -1,6 +1,6 @@
 //! The front of a build: locating and reading the Dockerfile, parsing it into typed
 //! instructions, `--build-arg` values, and turning front-end errors into user-facing
-//! diagnostics (`Dockerfile:3`, the quoted lines, the cause).
+//! diagnostics (`Dockerfile:3`, the quoted lines, the cause; see [`super::diagnose`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -66,7 +66,7 @@ impl DockerfileSource {
         };
         String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
             rendered: format!(
-                "{}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
+                "ERROR: failed to solve: {}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
                 path.display(),
                 e.utf8_error().valid_up_to()
             ),
@@ -74,17 +74,25 @@ impl DockerfileSource {
     }
 }
 
-/// Turn a front-end error into the user-facing diagnostic for `file`.
+/// Turn a front-end error into the user-facing diagnostic for `file`: the excerpt, then
+/// `ERROR: ` and the message (exit 2).
 pub fn diagnostic(file: &str, text: &str, err: &ParseError) -> Error {
     Error::Dockerfile {
-        rendered: dockerfile::error::render(file, text, err.span, &err.message),
+        rendered: dockerfile::error::render(
+            super::diagnose::file_name(file),
+            text,
+            err.span,
+            &err.message,
+        ),
     }
 }
 
-/// Parse `text` (read from `file`) into typed stages.
+/// Parse `text` (read from `file`) into typed stages; errors in BuildKit's words
+/// (`dockerfile parse error on line 2: ...`).
 pub fn parse(file: &str, text: &str) -> Result<dockerfile::instructions::Dockerfile> {
-    let ast = dockerfile::parse(text).map_err(|e| diagnostic(file, text, &e))?;
-    dockerfile::instructions::parse_dockerfile(&ast).map_err(|e| diagnostic(file, text, &e))
+    let fail = |e: ParseError| super::diagnose::parse_failure(file, text, &e);
+    let ast = dockerfile::parse(text).map_err(fail)?;
+    dockerfile::instructions::parse_dockerfile(&ast).map_err(fail)
 }
 
 /// Resolve `--build-arg` values: `K=V` as given, `K` alone from `lookup` (the environment);
@@ -98,14 +106,18 @@ pub fn resolve_build_args(
         match spec.split_once('=') {
             Some(("", _)) => {
                 return Err(Error::Usage(format!(
-                    "invalid --build-arg {spec:?}: the name is empty"
+                    "invalid --build-arg {spec:?}: the name is empty \
+                     (use --build-arg NAME=VALUE, or --build-arg NAME to take the value from the environment)"
                 )))
             }
             Some((k, v)) => {
                 out.insert(k.to_string(), v.to_string());
             }
             None if spec.is_empty() => {
-                return Err(Error::Usage("invalid --build-arg: empty".to_string()))
+                return Err(Error::Usage(
+                    "invalid --build-arg \"\": give NAME=VALUE, or NAME to take the value from the environment"
+                        .to_string(),
+                ))
             }
             None => {
                 if let Some(v) = lookup(spec) {

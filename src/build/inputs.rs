@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::export::layout::{import_layout, LayoutRef, OCI_LAYOUT_SCHEME};
 use crate::graph::Platform;
 use crate::solve::NamedContext;
-use crate::store::{BlobStore, NameIndex};
+use crate::store::{DirStore, NameIndex, Reference};
 
 /// The context and the Dockerfile, read.
 #[derive(Debug)]
@@ -81,10 +81,38 @@ pub fn open(context: &str, file: Option<&str>) -> Result<Input> {
     })
 }
 
-/// Resolve every `--build-context NAME=VALUE`.
+/// Pull the image of `--build-context NAME=docker-image://REF` into the store.
+fn pull_context(
+    name: &str,
+    value: &str,
+    reference: &str,
+    store: &DirStore,
+    platform: &Platform,
+) -> Result<oci_spec::image::Digest> {
+    let parsed = Reference::parse(reference).map_err(|e| {
+        Error::Usage(format!(
+            "--build-context {name}={value}: invalid reference: {e}"
+        ))
+    })?;
+    let auth = crate::registry::Auth::from_env();
+    crate::registry::ensure_image(&parsed, platform, store, &auth, false).map_err(|e| {
+        Error::Build {
+            rendered: format!(
+                "ERROR: failed to solve: --build-context {name}={value}: image {reference:?} is not in the local store and could not be pulled: {}\n\
+                 hint: fetch it with `builder pull {reference}` where the registry can be reached, \
+                 import a tarball with `builder load -i FILE`, or use a local copy: \
+                 --build-context {name}=oci-layout://DIR",
+                crate::error::chain(&e),
+            ),
+        }
+    })
+}
+
+/// Resolve every `--build-context NAME=VALUE`; a `docker-image://REF` that is not in the
+/// store is pulled.
 pub fn named_contexts(
     specs: &[(String, String)],
-    store: &dyn BlobStore,
+    store: &DirStore,
     names: &NameIndex,
     platform: &Platform,
 ) -> Result<BTreeMap<String, NamedContext>> {
@@ -96,11 +124,7 @@ pub fn named_contexts(
         } else if let Some(reference) = value.strip_prefix("docker-image://") {
             match names.get(reference)? {
                 Some(record) => NamedContext::Image(record.digest),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "--build-context {name}={value}: image {reference:?} is not in the local store (pulling from registries is not supported yet; load it with builder load -i FILE)"
-                    )))
-                }
+                None => NamedContext::Image(pull_context(name, value, reference, store, platform)?),
             }
         } else if value.contains("://") {
             return Err(Error::Usage(format!(

@@ -32,11 +32,15 @@ pub struct Outputs {
 /// Parse the `-o` values (and `--push`); refuse what cannot be done before any work.
 pub fn parse(specs: &[String], push: bool) -> Result<Outputs> {
     let specs = export::parse_outputs(specs, push)?;
-    if let Some(s) = specs.iter().find(|s| s.dest == Destination::Stdout) {
-        return Err(Error::Usage(format!(
-            "type={} to standard output is not supported yet; give dest=PATH",
-            s.kind
-        )));
+    if specs
+        .iter()
+        .filter(|s| s.dest == Destination::Stdout)
+        .count()
+        > 1
+    {
+        return Err(Error::Usage(
+            "only one output can go to standard output (dest=-)".into(),
+        ));
     }
     let mut chosen: Option<LayerCompression> = None;
     for c in specs.iter().filter_map(|s| s.compression) {

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::build::outputs::{Outputs, Written};
+use crate::dockerfile::ast::Span;
 use crate::error::{Error, Result};
 use crate::export::OutputType;
 use crate::graph::{Action, Plan, Platform, Source};
@@ -13,27 +14,28 @@ use crate::progress::{self, Reporter};
 use crate::registry::{self, Auth, PushOptions};
 use crate::store::{DirStore, Reference};
 
-/// Every image reference the plan reads from, in first-use order.
-pub fn image_references(plan: &Plan) -> Vec<String> {
+/// Every image reference the plan reads from, in first-use order, with the Dockerfile lines
+/// of that first use.
+pub fn image_references(plan: &Plan) -> Vec<(String, Span)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    let mut add = |s: &Source| {
+    let mut add = |s: &Source, span: Span| {
         if let Source::Image(r) = s {
             if seen.insert(r.clone()) {
-                out.push(r.clone());
+                out.push((r.clone(), span));
             }
         }
     };
     for stage in &plan.stages {
-        add(&stage.base);
+        add(&stage.base, stage.span);
         for step in &stage.steps {
             match &step.action {
-                Action::Copy(c) => add(&c.from),
+                Action::Copy(c) => add(&c.from, step.span),
                 Action::Run(r) => r
                     .mounts
                     .iter()
                     .filter_map(|m| m.from.as_ref())
-                    .for_each(&mut add),
+                    .for_each(|s| add(s, step.span)),
                 _ => {}
             }
         }
@@ -43,17 +45,19 @@ pub fn image_references(plan: &Plan) -> Vec<String> {
 
 /// Make every image the plan reads from available in the store: kept when it is there
 /// (unless `always_pull`), pulled otherwise. Returns true when anything was fetched, so the
-/// caller plans again with the images' configs.
+/// caller plans again with the images' configs. A failure quotes the line of `dockerfile`
+/// (its label and text) that names the image.
 pub fn ensure_images(
     plan: &Plan,
     store: &DirStore,
     platform: &Platform,
     always_pull: bool,
     reporter: &dyn Reporter,
+    (label, text): (&str, &str),
 ) -> Result<bool> {
     let auth = Auth::from_env();
     let mut fetched = false;
-    for reference in image_references(plan) {
+    for (reference, span) in image_references(plan) {
         let parsed = Reference::parse(&reference)
             .map_err(|e| Error::Usage(format!("invalid image reference {reference:?}: {e}")))?;
         if !always_pull && store.images().get(&reference)?.is_some() {
@@ -62,13 +66,8 @@ pub fn ensure_images(
         let title = format!("[internal] load metadata for {reference}");
         progress::vertex(reporter, &title, |_| {
             registry::ensure_image(&parsed, platform, store, &auth, always_pull)
-                .map_err(|e| Error::Build {
-                    rendered: format!(
-                        "error: image {reference:?} is not in the local store and could not be pulled: {e}\n\
-                         hint: load it with `builder load -i FILE`, or use --build-context NAME=oci-layout://DIR"
-                    ),
-                })
-        })?;
+        })
+        .map_err(|e| super::diagnose::missing_image(label, text, &reference, span, &e))?;
         fetched = true;
     }
     Ok(fetched)

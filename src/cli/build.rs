@@ -40,20 +40,38 @@ pub enum NetworkMode {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The build context: a directory, `-` (a tar stream on stdin) or a `.tar`/`.tar.gz` file.
+    ///
+    /// COPY and ADD read their sources from it. `.dockerignore` at its top (or
+    /// `PATH.dockerignore` beside the Dockerfile) leaves files out.
     pub context: String,
-    /// Dockerfile (default CONTEXT/Dockerfile; `-` reads it from stdin).
+    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin.
+    ///
+    /// A `PATH.dockerignore` beside it wins over CONTEXT/.dockerignore. With a tar context,
+    /// PATH may name a file inside the archive.
     #[arg(short, long, value_name = "PATH")]
     pub file: Option<String>,
-    /// Name the result (repeatable).
+    /// Name the image, e.g. `-t app` or `-t registry.example.com/team/app:1.2` (repeatable).
+    ///
+    /// Every name goes into the local store and into each output; `--push` pushes each.
     #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
     pub tags: Vec<String>,
-    /// Build this stage (name or index).
+    /// Build this stage (its `AS` name, or its index from 0) and only the stages it needs
+    /// [default: the last stage].
     #[arg(long, value_name = "STAGE")]
     pub target: Option<String>,
-    /// Set a build arg (repeatable); `K` alone takes the value from the environment.
+    /// Set a build argument declared with ARG: `K=V`, or `K` alone to take the value from the
+    /// environment (repeatable).
+    ///
+    /// Example: `--build-arg VERSION=1.2 --build-arg HTTP_PROXY`. `K` alone is left out when
+    /// the environment has no K.
     #[arg(long = "build-arg", value_name = "K=V")]
     pub build_args: Vec<String>,
-    /// Named context: a directory, `oci-layout://PATH[:TAG][@DIGEST]` or `docker-image://REF`.
+    /// Use VALUE for `FROM NAME` and `COPY --from=NAME`: a directory,
+    /// `oci-layout://PATH[:TAG][@DIGEST]` or `docker-image://REF` (repeatable).
+    ///
+    /// An `oci-layout://` value is an OCI image layout on disk, usable offline; a
+    /// `docker-image://` value an image in the local store. Examples:
+    /// `--build-context alpine=oci-layout://./alpine`, `--build-context src=../shared`.
     #[arg(long = "build-context", value_name = "NAME=VALUE", value_parser = super::parse_key_value)]
     pub build_contexts: Vec<(String, String)>,
     /// Run every step.
@@ -62,22 +80,40 @@ pub struct BuildArgs {
     /// Run every step of these stages.
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
-    /// Output (repeatable): `type=oci|docker|registry|local|tar,dest=...`.
+    /// Also write the result here (repeatable):
+    /// `type=oci|docker|registry|local|tar[,dest=PATH][,KEY=VALUE...]`.
+    ///
+    /// Types: `oci` (an OCI archive; `tar=false` writes a layout directory), `docker` (for
+    /// `docker load`), `registry` (push every -t name), `local` (the root file system as
+    /// files in a directory), `tar` (the same as one tar file). Keys:
+    /// `compression=gzip|zstd|uncompressed`, `compression-level=N`, `force-compression=true`,
+    /// `oci-mediatypes=true|false`, `rewrite-timestamp=true` (with SOURCE_DATE_EPOCH),
+    /// `name=NAME` (instead of the -t names), `registry.insecure=true` (plain HTTP).
+    /// Examples: `-o type=oci,dest=app.tar`, `-o type=local,dest=rootfs`. Without -o the
+    /// image goes only into the local store.
     #[arg(short, long = "output", value_name = "SPEC")]
     pub outputs: Vec<String>,
-    /// Shorthand for `-o type=registry`.
+    /// Push every -t name to its registry once the build succeeds (shorthand for
+    /// `-o type=registry`).
     #[arg(long)]
     pub push: bool,
-    /// Always check the registry for a newer base image.
+    /// Fetch every base image from its registry, even those already in the local store
+    /// (missing ones are always fetched).
     #[arg(long)]
     pub pull: bool,
-    /// Target platform (default: the host's).
+    /// Build for this platform, e.g. `linux/arm64` or `linux/arm/v7` [default: the host's].
+    ///
+    /// Picks the base images' platform and sets TARGETPLATFORM, TARGETOS, TARGETARCH.
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
-    /// Default network mode for RUN.
+    /// The network of RUN steps that do not set `RUN --network`.
     #[arg(long, value_enum, default_value = "default")]
     pub network: NetworkMode,
-    /// Secret for `RUN --mount=type=secret`: `id=ID[,src=PATH|,env=VAR]`.
+    /// A secret for `RUN --mount=type=secret,id=ID` (repeatable): `id=ID[,src=PATH|,env=VAR]`.
+    ///
+    /// `src=` reads a file, `env=` an environment variable; `id=ID` alone reads the
+    /// variable ID if it is set, else the file ID. Secrets never end up in the image.
+    /// Example: `--secret id=npmrc,src=$HOME/.npmrc`.
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
     /// Import cache: `type=registry,ref=REF` or `type=local,src=DIR`.
@@ -89,22 +125,25 @@ pub struct BuildArgs {
     /// Progress output.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
-    /// Print only the image id.
+    /// Print only the image (manifest) digest on standard output, and no progress.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Write the image (manifest) digest to this file.
+    /// Write the image (manifest) digest, `sha256:...`, to this file.
     #[arg(long, value_name = "PATH")]
     pub iidfile: Option<PathBuf>,
-    /// Write build metadata as JSON to this file.
+    /// Write JSON with `containerimage.digest`, `containerimage.config.digest` and
+    /// `image.name` to this file.
     #[arg(long, value_name = "PATH")]
     pub metadata_file: Option<PathBuf>,
-    /// Add a label to the image config (repeatable).
+    /// Add a label to the image config, e.g.
+    /// `--label org.opencontainers.image.source=https://example.com/app` (repeatable).
     #[arg(long = "label", value_name = "K=V", value_parser = super::parse_key_value)]
     pub labels: Vec<(String, String)>,
 }
 
 /// Run `builder build`: build, then print the image digest with `-q`.
 pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
+    refuse_quiet_with_stdout_output(args)?;
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
     let epoch_text = build_args
         .get("SOURCE_DATE_EPOCH")
@@ -160,6 +199,22 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     let outcome = build(&request, reporter.as_ref())?;
     if args.quiet {
         outln!("{}", outcome.manifest);
+    }
+    Ok(())
+}
+
+/// `-q` prints the digest on standard output, where a `dest=-` output writes its tarball.
+fn refuse_quiet_with_stdout_output(args: &BuildArgs) -> Result<()> {
+    let to_stdout = |spec: &String| {
+        crate::export::OutputSpec::parse(spec)
+            .is_ok_and(|s| s.dest == crate::export::Destination::Stdout)
+    };
+    if args.quiet && args.outputs.iter().any(to_stdout) {
+        return Err(Error::Usage(
+            "-q prints the image digest on standard output, where -o ...,dest=- writes; \
+             use --iidfile with an output to standard output"
+                .into(),
+        ));
     }
     Ok(())
 }

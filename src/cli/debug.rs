@@ -24,13 +24,13 @@ pub enum DebugCommand {
 /// Arguments of `builder debug plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The Dockerfile (`-` reads stdin).
+    /// The Dockerfile; `-` reads it from standard input.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
     /// The Dockerfile, as a positional argument (default: ./Dockerfile).
     #[arg(value_name = "FILE", conflicts_with = "file")]
     pub path: Option<String>,
-    /// The stage to build (default: the last one).
+    /// Plan this stage and the ones it needs (name or index) [default: the last one].
     #[arg(long)]
     pub target: Option<String>,
     /// Set a build argument (`KEY=VALUE`, or `KEY` to take it from the environment).
@@ -51,10 +51,10 @@ pub struct PlanArgs {
 /// Arguments of `builder debug parse`.
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// Print exactly BuildKit's parser-test dump format.
+    /// Print exactly the format of BuildKit's parser test `result` files.
     #[arg(long)]
     pub dump: bool,
-    /// The Dockerfile (`-` reads stdin).
+    /// The Dockerfile; `-` reads it from standard input.
     pub file: String,
 }
 

@@ -11,7 +11,7 @@ use crate::image::{read_image, time::human_age};
 /// Arguments of `builder images`.
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
-    /// Print only image digests.
+    /// Print only the digests (their first 12 hex digits), one per image.
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -11,7 +11,7 @@ use crate::image::{find_image, read_image};
 /// Arguments of `builder inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Image name or digest in the local store.
+    /// The image in the local store: a name (`app:1.2`), a digest or a digest prefix.
     pub name: String,
 }
 

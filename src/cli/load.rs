@@ -14,13 +14,14 @@ use crate::image::{Platform, PlatformExt};
 /// Arguments of `builder load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The tarball to read (default: stdin).
+    /// The tarball to read, plain or gzip-compressed [default: standard input].
     #[arg(short, long, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// The platform to take from a multi-platform image (default: the host's).
+    /// The platform to take from a multi-platform archive, e.g. `linux/arm64`
+    /// [default: the host's].
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
-    /// Print nothing.
+    /// Print nothing (no `Loaded image:` lines).
     #[arg(short, long)]
     pub quiet: bool,
 }

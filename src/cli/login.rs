@@ -13,18 +13,20 @@ use crate::registry::Auth;
 /// Arguments of `builder login`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The registry (`127.0.0.1:5000`, `quay.io`; `docker.io` for Docker Hub).
+    /// The registry host, e.g. `127.0.0.1:5000`, `ghcr.io`; `docker.io` for Docker Hub.
     pub registry: String,
-    /// User name (asked for on a terminal when missing).
+    /// The user name (asked for when missing and stdin is a terminal).
     #[arg(short, long)]
     pub username: Option<String>,
-    /// Password (visible to other users of this machine; prefer --password-stdin).
+    /// The password or token (visible to other users of this machine in the process list;
+    /// prefer --password-stdin).
     #[arg(short, long, conflicts_with = "password_stdin")]
     pub password: Option<String>,
-    /// Read the password from stdin.
+    /// Read the password or token from standard input, e.g.
+    /// `echo "$TOKEN" | builder login -u me --password-stdin ghcr.io`.
     #[arg(long)]
     pub password_stdin: bool,
-    /// Use plain HTTP for this registry (loopback registries always do).
+    /// Use plain HTTP for this registry (registries on localhost and 127.0.0.1 always do).
     #[arg(long)]
     pub insecure: bool,
 }

@@ -10,7 +10,7 @@ use crate::registry::Auth;
 /// Arguments of `builder logout`.
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
-    /// The registry.
+    /// The registry host whose credentials to remove, e.g. `ghcr.io`.
     pub registry: String,
 }
 

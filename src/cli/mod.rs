@@ -1,7 +1,9 @@
 //! Command-line interface: the clap definitions of every command in the CLI contract
 //! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
 //!
-//! Commands that are not built yet fail with "not implemented yet" and exit code 2.
+//! Commands that are not built yet fail with "not implemented yet" and exit code 2. The long
+//! help of each command is in `help`; `completion` and the hidden `docs` print what is
+//! generated from these definitions (shell completions, manual pages).
 //! `build`, `load` and `pull` first enter the build's user namespace
 //! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it.
 
@@ -17,8 +19,11 @@ macro_rules! outln {
 }
 
 mod build;
+mod completion;
 mod debug;
 mod debug_run;
+mod docs;
+mod help;
 mod images;
 mod inspect;
 mod load;
@@ -41,10 +46,16 @@ use crate::store::DirStore;
 
 /// A daemonless, rootless builder: Dockerfile + context -> OCI image.
 #[derive(Debug, Parser)]
-#[command(name = "builder", version, about, propagate_version = true)]
+#[command(
+    name = "builder",
+    version,
+    about,
+    long_about = help::BUILDER,
+    propagate_version = true
+)]
 pub struct Cli {
-    /// The local store (default: $BUILDER_ROOT, else $XDG_DATA_HOME/builder, else
-    /// ~/.local/share/builder).
+    /// The local store of images and build cache [default: $BUILDER_ROOT, else
+    /// $XDG_DATA_HOME/builder, else ~/.local/share/builder].
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
@@ -57,32 +68,48 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile and a context.
+    #[command(long_about = help::BUILD)]
     Build(Box<build::BuildArgs>),
     /// List images in the local store.
+    #[command(long_about = help::IMAGES)]
     Images(images::ImagesArgs),
     /// Print an image's config and manifest as JSON.
+    #[command(long_about = help::INSPECT)]
     Inspect(inspect::InspectArgs),
     /// Push an image from the local store to a registry.
+    #[command(long_about = help::PUSH)]
     Push(push::PushArgs),
     /// Fetch an image into the local store.
+    #[command(long_about = help::PULL)]
     Pull(pull::PullArgs),
     /// Write images to a tarball for air-gapped hosts.
+    #[command(long_about = help::SAVE)]
     Save(save::SaveArgs),
     /// Import an OCI or docker tarball into the local store.
+    #[command(long_about = help::LOAD)]
     Load(load::LoadArgs),
     /// Log in to a registry (credentials kept in Docker's config.json).
     Login(login::LoginArgs),
     /// Log out of a registry.
     Logout(logout::LogoutArgs),
     /// Give an image in the store another name.
+    #[command(long_about = help::TAG)]
     Tag(tag::TagArgs),
     /// Remove image names from the store.
+    #[command(long_about = help::RMI)]
     Rmi(rmi::RmiArgs),
     /// Free build cache and unreferenced blobs.
+    #[command(long_about = help::PRUNE)]
     Prune(prune::PruneArgs),
     /// Inspect how a Dockerfile is understood.
-    #[command(subcommand)]
+    #[command(subcommand, long_about = help::DEBUG)]
     Debug(debug::DebugCommand),
+    /// Print a shell completion script (bash, zsh, fish).
+    #[command(long_about = help::COMPLETION)]
+    Completion(completion::CompletionArgs),
+    /// Write the manual pages.
+    #[command(hide = true)]
+    Docs(docs::DocsArgs),
 }
 
 /// Run the command line in `args` (argv including the program name); returns the exit code.
@@ -138,6 +165,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
         Command::Prune(args) => prune::run(&args),
         Command::Debug(cmd) => debug::run(&cmd),
+        Command::Completion(args) => completion::run(&args),
+        Command::Docs(args) => docs::run(&args),
     }
 }
 
@@ -149,8 +178,11 @@ fn enter_namespace() {
     if let Err(e) = crate::sandbox::userns::enter_build_namespace() {
         eprintln!(
             "warning: {}; going on without it (RUN steps cannot run)",
-            crate::progress::chain(&e)
+            crate::error::chain(&e)
         );
+        if let Some(hint) = crate::build::hint(&e) {
+            eprintln!("hint: {hint}");
+        }
     }
 }
 
@@ -168,19 +200,24 @@ fn open_store(root: Option<&Path>) -> Result<DirStore> {
     Ok(DirStore::new(store_root(root)?)?)
 }
 
-/// Print an error and its cause chain, once each.
+/// Print an error: a build failure as its rendered diagnostic (the Dockerfile excerpt,
+/// `ERROR: failed to solve: ...`, a hint); anything else as `error: ` and its cause chain,
+/// each cause once, then a `hint:` line where one helps.
 fn report(err: &Error) {
-    let mut text = format!("error: {err}");
-    if let Error::Dockerfile { .. } | Error::Build { .. } = err {
-        // Already rendered with its own "error:" line.
-        text = err.to_string();
+    eprintln!("{}", render_error(err));
+}
+
+/// The text [`report`] prints for `err`.
+fn render_error(err: &Error) -> String {
+    if let Error::Dockerfile { rendered } | Error::Build { rendered } = err {
+        return rendered.clone();
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(&format!("\ncaused by: {cause}"));
-        source = cause.source();
+    let mut text = format!("error: {}", crate::error::chain(err));
+    if let Some(hint) = crate::build::hint(err) {
+        text.push_str("\nhint: ");
+        text.push_str(&hint);
     }
-    eprintln!("{text}");
+    text
 }
 
 /// Split `K=V` (the value may itself contain `=`).
@@ -209,6 +246,44 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every visible command has a summary, and every visible argument help text.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn check(cmd: &clap::Command, path: &str) {
+            assert!(cmd.get_about().is_some(), "{path} has no summary");
+            for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                assert!(
+                    arg.get_help().is_some() || arg.get_long_help().is_some(),
+                    "{path} {} has no help",
+                    arg.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        check(&cmd, "builder");
+    }
+
+    #[test]
+    fn build_failures_print_as_rendered_and_others_with_their_causes_once() {
+        let e = Error::Build {
+            rendered: "Dockerfile:1\nERROR: failed to solve: x".into(),
+        };
+        assert_eq!(render_error(&e), "Dockerfile:1\nERROR: failed to solve: x");
+        let e = Error::Io {
+            action: "read Dockerfile",
+            path: "ctx/Dockerfile".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            render_error(&e),
+            "error: read Dockerfile ctx/Dockerfile: entity not found"
+        );
     }
 
     #[test]

@@ -13,15 +13,18 @@ use crate::store::Reference;
 /// Arguments of `builder pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Image reference (`busybox` means `docker.io/library/busybox:latest`).
+    /// The image: `busybox` means docker.io/library/busybox:latest; a tag or `@sha256:...`
+    /// digest may follow, e.g. `localhost:5000/base:1.0`.
     pub name: String,
-    /// Platform to select from a multi-platform image (default: the host's).
+    /// The platform to take from a multi-platform image, e.g. `linux/arm64`
+    /// [default: the host's].
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
-    /// Use plain HTTP for this registry (loopback registries always do).
+    /// Use plain HTTP for this registry (registries on localhost and 127.0.0.1 always do;
+    /// BUILDER_INSECURE_REGISTRIES lists others).
     #[arg(long)]
     pub insecure: bool,
-    /// Print only the image's name.
+    /// Print only the image's name, no progress.
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -15,17 +15,18 @@ use crate::store::Reference;
 /// Arguments of `builder push`.
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// Image in the local store.
+    /// The image in the local store (name, digest or digest prefix).
     pub name: String,
-    /// Destination reference (default: NAME).
+    /// Where to push it, e.g. `localhost:5000/app:1.2` [default: NAME].
     pub dest: Option<String>,
-    /// Write the pushed manifest digest to this file.
+    /// Write the pushed manifest digest, `sha256:...`, to this file.
     #[arg(long, value_name = "PATH")]
     pub iidfile: Option<PathBuf>,
-    /// Use plain HTTP for this registry (loopback registries always do).
+    /// Use plain HTTP for this registry (registries on localhost and 127.0.0.1 always do;
+    /// BUILDER_INSECURE_REGISTRIES lists others).
     #[arg(long)]
     pub insecure: bool,
-    /// Print only the digest.
+    /// Print only the pushed manifest digest.
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -12,7 +12,7 @@ use crate::store::DirStore;
 /// Arguments of `builder rmi`.
 #[derive(Debug, Args)]
 pub struct RmiArgs {
-    /// Image names to remove.
+    /// Names to remove; a digest or digest prefix removes every name of that image.
     #[arg(required = true)]
     pub names: Vec<String>,
 }

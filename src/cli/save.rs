@@ -22,13 +22,14 @@ pub enum SaveFormat {
 /// Arguments of `builder save`.
 #[derive(Debug, Args)]
 pub struct SaveArgs {
-    /// Images in the local store (names, digests or digest prefixes).
+    /// Images in the local store: names (`app:1.2`), digests or digest prefixes. A name is
+    /// kept in the archive; an image given by digest goes in without one.
     #[arg(required = true)]
     pub names: Vec<String>,
-    /// The tarball to write (`-` for stdout).
+    /// The tarball to write; `-` writes to standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Tarball format.
+    /// The tarball's format: an OCI archive, or what `docker load` accepts.
     #[arg(long, value_enum, default_value = "oci")]
     pub format: SaveFormat,
 }

@@ -10,9 +10,9 @@ use crate::image::find_image;
 /// Arguments of `builder tag`.
 #[derive(Debug, Args)]
 pub struct TagArgs {
-    /// Existing image name or digest.
+    /// The image in the local store: a name, a digest or a digest prefix.
     pub src: String,
-    /// New name.
+    /// The new name, e.g. `localhost:5000/app:1.2`.
     pub dest: String,
 }
 

@@ -276,3 +276,31 @@ fn pushing_without_a_name_is_refused_before_any_work() {
     }
     assert!(!w.path("root/images.json").exists());
 }
+
+#[test]
+fn tar_and_oci_outputs_stream_to_standard_output() {
+    let w = Work::new();
+    context(&w);
+    // `-o -` is the root file system as one tar on stdout; progress stays on stderr.
+    let out = w.build(&["-o", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let tar = w.path("out/rootfs.tar");
+    std::fs::write(&tar, &out.stdout).unwrap();
+    let list = run(Command::new("tar").arg("-tf").arg(&tar));
+    assert!(
+        list.lines()
+            .any(|l| l.trim_end_matches('/') == "app/main.sh"),
+        "{list}"
+    );
+    let out = w.build(&["-t", "app", "-o", "type=oci,dest=-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::write(w.path("out/app.tar"), &out.stdout).unwrap();
+    let list = run(Command::new("tar").arg("-tf").arg(w.path("out/app.tar")));
+    assert!(list.lines().any(|l| l == "index.json"), "{list}");
+    // One stream only, and not mixed with -q's digest.
+    let out = w.build(&["-o", "-", "-o", "type=docker,dest=-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = w.build(&["-q", "-o", "type=tar,dest=-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+}

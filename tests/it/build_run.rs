@@ -206,7 +206,7 @@ fn a_failing_run_reports_its_exit_code_and_line_and_writes_nothing() {
     assert!(err.contains("   2 | >>> RUN echo first"), "{err}");
     assert!(
         err.contains(
-            "error: process \"/bin/sh -c echo first && echo second >&2 && exit 3\" \
+            "ERROR: failed to solve: process \"/bin/sh -c echo first && echo second >&2 && exit 3\" \
              did not complete successfully: exit code: 3"
         ),
         "{err}"

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod cli;
+mod cli_docs;
 mod common;
 mod conformance_parser;
 mod conformance_shell;
@@ -24,6 +25,7 @@ mod build_base;
 mod build_config;
 mod build_outputs;
 mod build_errors;
+mod errors_cli;
 mod build_rootless;
 mod build_run;
 mod build_context;

@@ -129,3 +129,54 @@ fn missing_base_with_no_registry_says_how_to_get_it() {
     assert!(err.contains("127.0.0.1:1/nothing"), "{err}");
     assert!(err.contains("builder load"), "{err}");
 }
+
+#[test]
+fn docker_image_build_context_is_pulled_when_missing() {
+    let test = "docker_image_build_context_is_pulled_when_missing";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(layout) = busybox_layout(dir.path(), test) else {
+        return;
+    };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let host = reg.host();
+    skopeo_copy(
+        &[],
+        &format!("oci:{}:latest", layout.display()),
+        &format!("docker://{host}/busybox:1.0"),
+    );
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base\nRUN test -x /bin/busybox\n",
+    )
+    .unwrap();
+    let root = dir.path().join("root");
+    let cfg = dir.path().join("docker");
+    let value = format!("base=docker-image://{host}/busybox:1.0");
+    let args = [
+        "build",
+        "--progress",
+        "plain",
+        "--build-context",
+        value.as_str(),
+        ctx.to_str().unwrap(),
+    ];
+    ok(
+        &builder(&root, &cfg, &args, &[]),
+        "build with a pulled named context",
+    );
+    // A registry that is gone: the failure names the flag and says what to do.
+    drop(reg);
+    let fresh = dir.path().join("root2");
+    let out = builder(&fresh, &cfg, &args, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("--build-context {value}: image")),
+        "{err}"
+    );
+    assert!(err.contains("hint: fetch it with `builder pull"), "{err}");
+}

@@ -29,7 +29,7 @@ mod mount;
 mod mount_parse;
 mod run;
 mod stage;
-mod suggest;
+pub(crate) mod suggest;
 #[cfg(test)]
 mod test_support;
 

@@ -1,0 +1,147 @@
+//! The long help of the commands (`builder build --help`): what the command does, in more
+//! words than the one-line summary, and a few examples to copy. The one-line summaries and the
+//! flags' help live beside their clap definitions.
+
+/// `builder --help`.
+pub(super) const BUILDER: &str = "\
+A daemonless, rootless builder: a Dockerfile and a build context in, an OCI image out.
+
+Images are kept in a local store (--root) and can be written to files or pushed to a registry.
+Flags follow `docker buildx build` wherever buildx has the same idea.
+
+Exit status: 0 on success, 1 when a build or command fails, 2 for a wrong command line or a \
+Dockerfile that does not parse.";
+
+/// `builder build --help`.
+pub(super) const BUILD: &str = "\
+Build an image from a Dockerfile and a context.
+
+The image goes into the local store, under every -t name; -o writes it (or its root file \
+system) somewhere else as well, and only once the whole build has succeeded. A failed build \
+prints the failing Dockerfile lines, the cause (a RUN's exit code and the end of its output) \
+and exits 1.
+
+Examples:
+  builder build -t app .
+  builder build -f docker/Dockerfile.prod --target runtime --build-arg VERSION=1.2 -t app:1.2 .
+  builder build -t app -o type=oci,dest=app.tar .
+  builder build -t app -o type=docker,dest=app.tar .      # then: docker load -i app.tar
+  builder build -t localhost:5000/app --push .
+  builder build --build-context alpine=oci-layout://./alpine -t app .   # offline base image
+  tar -c . | builder build -f Dockerfile -";
+
+/// `builder save --help`.
+pub(super) const SAVE: &str = "\
+Write images from the local store to one tarball, for hosts without a registry.
+
+The default format is an OCI image layout as a tar archive (`skopeo inspect \
+oci-archive:FILE` reads it); --format docker writes what `docker load` and `podman load` \
+accept. The file appears only once it is complete.
+
+Examples:
+  builder save app:1.2 -o app.tar
+  builder save --format docker app:1.2 base:latest -o images.tar
+  builder save app -o - | ssh host docker load";
+
+/// `builder load --help`.
+pub(super) const LOAD: &str = "\
+Import an OCI or docker tarball (plain or gzip-compressed) into the local store.
+
+Accepts what `builder save`, `docker save`, `podman save` and `-o type=oci|docker` write. The \
+images keep the names the tarball gives them; prints `Loaded image: NAME` for each.
+
+Examples:
+  builder load -i app.tar
+  docker save busybox | builder load
+  builder load --platform linux/arm64 -i multi-arch.tar";
+
+/// `builder push --help`.
+pub(super) const PUSH: &str = "\
+Push an image from the local store to a registry.
+
+Without DEST the image goes to the registry and repository its NAME says (`app` means \
+docker.io/library/app). Credentials come from `builder login` (Docker's config.json). \
+Registries on localhost and 127.0.0.1 use plain HTTP; list others in \
+BUILDER_INSECURE_REGISTRIES or pass --insecure. Prints the pushed manifest digest.
+
+Examples:
+  builder push localhost:5000/app:1.2
+  builder push app:1.2 registry.example.com/team/app:1.2
+  builder push --iidfile digest.txt app ghcr.io/me/app:latest";
+
+/// `builder pull --help`.
+pub(super) const PULL: &str = "\
+Fetch an image from its registry into the local store.
+
+`busybox` means docker.io/library/busybox:latest. From a multi-platform image the host's \
+platform is taken, or --platform's. Builds pull missing base images themselves; pull ahead \
+of time to build offline later.
+
+Examples:
+  builder pull busybox
+  builder pull --platform linux/arm64 alpine:3.20
+  builder pull localhost:5000/base@sha256:...";
+
+/// `builder prune --help`.
+pub(super) const PRUNE: &str = "\
+Free disk space: remove build cache and the blobs no image name refers to.
+
+Images that have a name are kept. --all removes all build cache as well; --keep-storage \
+stops once the store is at most that size.
+
+Examples:
+  builder prune
+  builder prune --all
+  builder prune --keep-storage 10GB";
+
+/// `builder images --help`.
+pub(super) const IMAGES: &str = "\
+List the images in the local store: name, digest (its first 12 hex digits, as Docker shows \
+image ids), size and age. -q prints only the digests, one per image.
+
+Examples:
+  builder images
+  builder rmi $(builder images -q)";
+
+/// `builder rmi --help`.
+pub(super) const RMI: &str = "\
+Remove image names from the local store.
+
+A name removes that name; a digest or digest prefix removes every name of that image. The \
+image's blobs stay until `builder prune`.
+
+Examples:
+  builder rmi app:1.2
+  builder rmi sha256:3f2a";
+
+/// `builder tag --help`.
+pub(super) const TAG: &str = "\
+Give an image in the local store another name; the image is not copied.
+
+Example:
+  builder tag app:1.2 localhost:5000/app:1.2";
+
+/// `builder inspect --help`.
+pub(super) const INSPECT: &str = "\
+Print one JSON object with an image's names, manifest digest, media type, and its manifest \
+and config as stored.
+
+Example:
+  builder inspect app | jq .config.config.Env";
+
+/// `builder debug --help`.
+pub(super) const DEBUG: &str = "\
+Inspect how a Dockerfile is understood, without building it.
+
+Examples:
+  builder debug parse Dockerfile
+  builder debug plan --target runtime --build-arg VERSION=1.2 Dockerfile";
+
+/// `builder completion --help`.
+pub(super) const COMPLETION: &str = "\
+Print a shell completion script to standard output.
+
+Examples:
+  builder completion bash > ~/.local/share/bash-completion/completions/builder
+  builder completion zsh > ~/.zfunc/_builder      # with fpath+=(~/.zfunc) in ~/.zshrc
+  builder completion fish > ~/.config/fish/completions/builder.fish";
