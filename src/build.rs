@@ -100,21 +100,11 @@ fn forced_backend() -> Option<crate::snapshot::Backend> {
 }
 
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
-/// of a directory context, and the explanations of this context, Dockerfile, target and
-/// platform.
-fn open_cache(req: &BuildRequest, platform: &Platform) -> BuildCache {
+/// of a directory context (`stat`), and the explanations of this context, Dockerfile,
+/// target and platform.
+fn open_cache(req: &BuildRequest, platform: &Platform, stat: Option<StatCache>) -> BuildCache {
     let records = CacheStore::new(&req.root);
-    let absolute = |p: &str| -> String {
-        std::fs::canonicalize(p)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| p.to_string())
-    };
-    let is_dir = req.context != "-" && std::path::Path::new(&req.context).is_dir();
-    let context = if req.context == "-" {
-        "-".to_string()
-    } else {
-        absolute(&req.context)
-    };
+    let context = absolute_context(req);
     let dockerfile = match req.file.as_deref() {
         Some("-") => "-".to_string(),
         Some(f) => absolute(f),
@@ -127,12 +117,6 @@ fn open_cache(req: &BuildRequest, platform: &Platform) -> BuildCache {
         &platform.to_string(),
     ];
     let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
-    let stat = is_dir.then(|| {
-        StatCache::load(&StatCache::path_for(
-            records.dir(),
-            std::path::Path::new(&context),
-        ))
-    });
     BuildCache {
         records,
         no_cache: NoCache {
@@ -142,6 +126,35 @@ fn open_cache(req: &BuildRequest, platform: &Platform) -> BuildCache {
         explain,
         stat,
     }
+}
+
+/// Start reading the stat cache of a directory context (20,000 files make a few MB) while
+/// the build reads its Dockerfile, plans and imports base images.
+fn load_stat_cache(req: &BuildRequest) -> Option<std::thread::JoinHandle<StatCache>> {
+    let is_dir = req.context != "-" && std::path::Path::new(&req.context).is_dir();
+    if !is_dir {
+        return None;
+    }
+    let file = StatCache::path_for(
+        CacheStore::new(&req.root).dir(),
+        std::path::Path::new(&absolute_context(req)),
+    );
+    Some(std::thread::spawn(move || StatCache::load(&file)))
+}
+
+/// The context as one identity: its canonical path, or `-` for stdin.
+fn absolute_context(req: &BuildRequest) -> String {
+    if req.context == "-" {
+        "-".to_string()
+    } else {
+        absolute(&req.context)
+    }
+}
+
+fn absolute(path: &str) -> String {
+    std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string())
 }
 
 /// Keep what this build learned for the next one: file digests by stat data and miss
@@ -171,6 +184,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
                 .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?,
         ),
     };
+    let stat = load_stat_cache(req);
     let store = DirStore::new(&req.root)?;
     let names = store.images();
     let input = progress::vertex(reporter, "[internal] load build definition", |_| {
@@ -209,7 +223,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         flat_dir: req.root.join("rootfs"),
         owners: Owners::BestEffort,
     };
-    let cache = open_cache(req, &platform);
+    // A stat cache that could not be read is an empty one.
+    let stat = stat.and_then(|h| h.join().ok());
+    let cache = open_cache(req, &platform, stat);
     let sandbox = LinuxSandbox::new();
     let created = Some(match req.source_date_epoch {
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
