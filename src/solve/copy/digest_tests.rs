@@ -413,3 +413,67 @@ impl SourcesDigest {
         self
     }
 }
+
+/// CPU time of this process, all threads, from `/proc/self/task/*/schedstat` (ns).
+fn cpu_time() -> Duration {
+    let mut ns = 0u64;
+    for task in fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let text = fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += text
+            .split(' ')
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(ns)
+}
+
+/// Runs `f`, printing its wall and CPU time after `label`.
+fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
+    let (wall, cpu) = (std::time::Instant::now(), cpu_time());
+    let out = f();
+    let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
+    println!("{label}: {wall:.1?} wall, {cpu:.1?} cpu");
+    out
+}
+
+/// Timings on bench case a (20,000 files, 200 MB): run with
+/// `cargo test --release --lib digest_bench -- --ignored --nocapture`; the context is
+/// `$BUILDER_BENCH_CONTEXT` or `../shared/bench/cases/a` (generate its `data/` with its
+/// `gen-context.py`). Reports, does not assert timings.
+#[test]
+#[ignore]
+fn digest_bench() {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/cases/a");
+    let ctx = std::env::var_os("BUILDER_BENCH_CONTEXT").map_or(default, Into::into);
+    if !ctx.join("data").is_dir() {
+        eprintln!("no {}/data: generate it first", ctx.display());
+        return;
+    }
+    let root = SourceRoot {
+        dir: &ctx,
+        ignore: None,
+        kind: SourceKind::Context,
+    };
+    let sources = strings(&["data/"]);
+    let run = |stat: Option<&StatCache>| digest_sources(&root, &sources, &[], false, stat);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let file = StatCache::path_for(cache_dir.path(), &ctx);
+
+    let plain = timed("no stat cache", || run(None).unwrap());
+    println!("  {:?}", plain.stats);
+    let cache = StatCache::load(&file);
+    let cold = timed("cold stat cache", || run(Some(&cache)).unwrap());
+    println!("  {:?}", cold.stats);
+    timed("save", || cache.save().unwrap());
+    println!("  {} bytes", fs::metadata(&file).unwrap().len());
+    assert_eq!(cold.digest, plain.digest);
+    let rounds = std::env::var("BUILDER_BENCH_ROUNDS").map_or(5, |v| v.parse().unwrap());
+    for _ in 0..rounds {
+        let cache = timed("warm: load", || StatCache::load(&file));
+        let warm = timed("warm: digest", || run(Some(&cache)).unwrap());
+        timed("warm: save (nothing changed)", || cache.save().unwrap());
+        assert_eq!(warm.digest, plain.digest);
+        assert_eq!(warm.stats.hashed_files, 0);
+    }
+}
