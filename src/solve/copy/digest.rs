@@ -131,7 +131,7 @@ pub fn digest_tree(
         Lookup::Found { rel, meta } => {
             let pos = walk.start("", &rel);
             let mut out = Vec::new();
-            walk.entry(pos, &meta, &mut out)?;
+            walk.entry(pos, Info::of(&meta), &mut out)?;
             walk.selected = out;
         }
         Lookup::Missing => return Err(walk.not_found(path, false)),
@@ -192,12 +192,34 @@ impl Info {
         }
     }
 
+    fn of_stat(st: &rustix::fs::Stat) -> Info {
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        Info {
+            key: StatKey {
+                dev: st.st_dev,
+                ino: st.st_ino,
+                size: st.st_size as u64,
+                mtime: ns(st.st_mtime, st.st_mtime_nsec as i64),
+                ctime: ns(st.st_ctime, st.st_ctime_nsec as i64),
+                mode: st.st_mode,
+            },
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nlink: st.st_nlink,
+            rdev: st.st_rdev,
+        }
+    }
+
     fn file_type(&self) -> u32 {
         self.key.mode & nix::libc::S_IFMT
     }
 
     fn is_file(&self) -> bool {
         self.file_type() == nix::libc::S_IFREG
+    }
+
+    fn is_dir(&self) -> bool {
+        self.file_type() == nix::libc::S_IFDIR
     }
 }
 
@@ -325,7 +347,7 @@ impl<'r> Walk<'r> {
         } else {
             let pos = self.start(display, rel);
             let mut out = Vec::new();
-            self.entry(pos, meta, &mut out)?;
+            self.entry(pos, Info::of(meta), &mut out)?;
             out
         };
         self.selected.extend(found);

@@ -7,21 +7,20 @@
 //! copy's `lstat`), and regular files that a filter leaves out are marked as still present
 //! in the stat cache.
 
-use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 
 use rayon::prelude::*;
+use rustix::fs::{statat, AtFlags, Dir, Mode, OFlags};
 
 use super::{Info, Pos, Selected, Walk};
 use crate::context::{Inclusion, MatchInfo, Verdict};
-use crate::solve::copy::dest::is_special;
 use crate::solve::copy::error::CopyError;
 use crate::solve::copy::source::ignore_check;
 
 /// A child that passed the filters.
 struct Kid {
     pos: Pos,
-    meta: Metadata,
+    info: Info,
     /// Everything below it is selected (else `--parents` looks inside for matches).
     all: bool,
 }
@@ -46,25 +45,44 @@ impl Walk<'_> {
         Ok(out)
     }
 
-    /// The names and `lstat`s of directory `rel`'s children, sorted by name.
-    fn list(&self, rel: &str) -> Result<Vec<(String, Metadata)>, CopyError> {
+    /// The names and `lstat`s of directory `rel`'s children, sorted by name (the copy
+    /// reads them with `read_dir` and `lstat`; this stats relative to the open directory).
+    fn list(&self, rel: &str) -> Result<Vec<(String, Info)>, CopyError> {
         let host = self.tree.host(rel);
-        let mut entries = std::fs::read_dir(&host)
-            .map_err(CopyError::io("read source directory", &host))?
-            .map(|e| e.map(|e| (e.file_name(), e)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(CopyError::io("read source directory", &host))?;
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let fail = |action, e: rustix::io::Errno| CopyError::Io {
+            action,
+            path: host.clone(),
+            source: e.into(),
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&host, flags, Mode::empty())
+            .map_err(|e| fail("read source directory", e))?;
+        let mut dir = Dir::new(fd).map_err(|e| fail("read source directory", e))?;
+        let mut entries = Vec::new();
+        while let Some(e) = dir.read() {
+            let e = e.map_err(|e| fail("read source directory", e))?;
+            let name = e.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                entries.push(e);
+            }
+        }
+        entries.sort_unstable_by(|a, b| a.file_name().cmp(b.file_name()));
+        let fd = dir.fd().map_err(|e| fail("read source directory", e))?;
         let mut out = Vec::with_capacity(entries.len());
-        for (os_name, e) in entries {
-            let path = host.join(&os_name);
-            let Ok(name) = os_name.into_string() else {
+        for e in entries {
+            let c_name = e.file_name();
+            let child = || host.join(std::ffi::OsStr::from_bytes(c_name.to_bytes()));
+            let Ok(name) = c_name.to_str() else {
                 return Err(CopyError::UnsupportedFile {
-                    path: path.display().to_string(),
+                    path: child().display().to_string(),
                 });
             };
-            let meta = e.metadata().map_err(CopyError::io("read source", &path))?;
-            out.push((name, meta));
+            let st = statat(fd, c_name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| CopyError::Io {
+                action: "read source",
+                path: child(),
+                source: e.into(),
+            })?;
+            out.push((name.to_string(), Info::of_stat(&st)));
         }
         Ok(out)
     }
@@ -72,12 +90,12 @@ impl Walk<'_> {
     /// The children of a directory, pruned like the copy's `copy_children`.
     fn children(&self, dir: &Pos, all: bool, out: &mut Vec<Selected>) -> Result<(), CopyError> {
         let mut kids = Vec::new();
-        for (name, meta) in self.list(&dir.rel)? {
+        for (name, info) in self.list(&dir.rel)? {
             let rel = join(&dir.rel, &name);
-            let is_dir = meta.is_dir();
+            let is_dir = info.is_dir();
             let (verdict, ignore) = ignore_check(self.tree.ignore, &rel, is_dir, &dir.ignore);
             if verdict == Verdict::Skip {
-                self.mark_unread(&rel, &meta);
+                self.mark_unread(&rel, &info);
                 continue;
             }
             // The path below the copied source matters only to `--exclude` and `--parents`.
@@ -92,14 +110,14 @@ impl Walk<'_> {
                     Some(Inclusion::Full) | None => child_all = true,
                     Some(Inclusion::Partial) if is_dir => {}
                     Some(_) => {
-                        self.mark_unread(&rel, &meta);
+                        self.mark_unread(&rel, &info);
                         continue;
                     }
                 }
             }
             let (verdict, exclude) = ignore_check(self.excludes, &sub, is_dir, &dir.exclude);
             if verdict == Verdict::Skip {
-                self.mark_unread(&rel, &meta);
+                self.mark_unread(&rel, &info);
                 continue;
             }
             let pos = Pos {
@@ -111,14 +129,14 @@ impl Walk<'_> {
             };
             kids.push(Kid {
                 pos,
-                meta,
+                info,
                 all: child_all,
             });
         }
         if let Some(stat) = self.stat {
             stat.mark_listed(&dir.rel);
         }
-        if kids.iter().filter(|k| k.meta.is_dir()).count() < 2 {
+        if kids.iter().filter(|k| k.info.is_dir()).count() < 2 {
             return kids.into_iter().try_for_each(|k| self.kid(k, out));
         }
         let parts = kids
@@ -134,51 +152,64 @@ impl Walk<'_> {
 
     fn kid(&self, k: Kid, out: &mut Vec<Selected>) -> Result<(), CopyError> {
         if k.all {
-            return self.entry(k.pos, &k.meta, out);
+            return self.entry(k.pos, k.info, out);
         }
         // A directory `--parents` walks through: part of the copy only when something
         // below it is.
         let before = out.len();
         self.children(&k.pos, false, out)?;
         if out.len() > before {
-            out.push(selected(k.pos, &k.meta, None));
+            out.insert(before, selected(k.pos, k.info, None));
         }
         Ok(())
     }
 
     /// A regular file left out of the selection still exists: keep its stat cache entry.
-    fn mark_unread(&self, rel: &str, meta: &Metadata) {
-        if let (Some(stat), true) = (self.stat, meta.is_file()) {
+    fn mark_unread(&self, rel: &str, info: &Info) {
+        if let (Some(stat), true) = (self.stat, info.is_file()) {
             stat.mark_seen(rel);
         }
     }
 
     /// One entry, with everything below it for a directory (copy's `copy_entry`).
+    /// Directories come before their contents.
     pub(super) fn entry(
         &self,
         pos: Pos,
-        meta: &Metadata,
+        info: Info,
         out: &mut Vec<Selected>,
     ) -> Result<(), CopyError> {
-        let ft = meta.file_type();
-        let mut target = None;
-        if ft.is_dir() {
+        if info.is_dir() {
+            let at = out.len();
             self.children(&pos, true, out)?;
-        } else if ft.is_symlink() {
-            let host = self.tree.host(&pos.rel);
-            let link = std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host))?;
-            target = Some(link.as_os_str().as_bytes().to_vec());
-        } else if !ft.is_file() && !is_special(&ft) {
-            return Err(CopyError::UnsupportedFile {
-                path: self.tree.host(&pos.rel).display().to_string(),
-            });
+            out.insert(at, selected(pos, info, None));
+            return Ok(());
         }
-        out.push(selected(pos, meta, target));
+        let mut target = None;
+        match info.file_type() {
+            nix::libc::S_IFLNK => {
+                let host = self.tree.host(&pos.rel);
+                let link =
+                    std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host))?;
+                target = Some(link.as_os_str().as_bytes().to_vec());
+            }
+            nix::libc::S_IFREG
+            | nix::libc::S_IFCHR
+            | nix::libc::S_IFBLK
+            | nix::libc::S_IFIFO
+            | nix::libc::S_IFSOCK => {}
+            _ => {
+                return Err(CopyError::UnsupportedFile {
+                    path: self.tree.host(&pos.rel).display().to_string(),
+                })
+            }
+        }
+        out.push(selected(pos, info, target));
         Ok(())
     }
 }
 
-fn selected(pos: Pos, meta: &Metadata, target: Option<Vec<u8>>) -> Selected {
+fn selected(pos: Pos, info: Info, target: Option<Vec<u8>>) -> Selected {
     let path = if pos.display.is_empty() {
         ".".to_string()
     } else {
@@ -187,7 +218,7 @@ fn selected(pos: Pos, meta: &Metadata, target: Option<Vec<u8>>) -> Selected {
     Selected {
         path,
         rel: pos.rel,
-        info: Info::of(meta),
+        info,
         target,
         link_of: None,
         content: None,
