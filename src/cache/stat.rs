@@ -200,12 +200,8 @@ impl StatCache {
     /// The content digest of the file at `rel` if it was hashed with exactly these stat
     /// fields (from `lstat`) and the entry is not racily clean.
     pub fn lookup(&self, rel: &str, meta: &std::fs::Metadata) -> Option<Digest> {
-        self.lookup_raw(rel, meta).map(|b| digest_of_bytes(&b))
-    }
-
-    /// [`lookup`](StatCache::lookup) returning the raw 32 digest bytes.
-    pub(crate) fn lookup_raw(&self, rel: &str, meta: &std::fs::Metadata) -> Option<[u8; 32]> {
-        self.reader().lookup(rel, &StatKey::of(meta))
+        let raw = self.reader().lookup(rel, &StatKey::of(meta));
+        raw.map(|b| digest_of_bytes(&b))
     }
 
     /// Holds the cache for a run of lookups (one lock for many files).

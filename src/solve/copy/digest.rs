@@ -350,7 +350,11 @@ impl<'r> Walk<'r> {
             self.entry(pos, Info::of(meta), &mut out)?;
             out
         };
-        self.selected.extend(found);
+        if self.selected.is_empty() {
+            self.selected = found;
+        } else {
+            self.selected.extend(found);
+        }
         Ok(())
     }
 
