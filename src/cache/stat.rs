@@ -58,19 +58,21 @@ pub enum StatCacheError {
     },
 }
 
-/// The stat fields an entry is valid for.
+/// The stat fields an entry is valid for (times in ns since the epoch; `mode` with the
+/// file type bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StatKey {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: i64,
-    ctime: i64,
-    mode: u32,
+pub(crate) struct StatKey {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: i64,
+    pub ctime: i64,
+    pub mode: u32,
 }
 
 impl StatKey {
-    fn of(meta: &std::fs::Metadata) -> StatKey {
+    /// The fields of an `lstat`.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> StatKey {
         StatKey {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -198,41 +200,31 @@ impl StatCache {
     /// The content digest of the file at `rel` if it was hashed with exactly these stat
     /// fields (from `lstat`) and the entry is not racily clean.
     pub fn lookup(&self, rel: &str, meta: &std::fs::Metadata) -> Option<Digest> {
-        self.lookup_raw(rel, meta).map(|b| digest_of_bytes(&b))
+        let raw = self.reader().lookup(rel, &StatKey::of(meta));
+        raw.map(|b| digest_of_bytes(&b))
     }
 
-    /// [`lookup`](StatCache::lookup) returning the raw 32 digest bytes.
-    pub(crate) fn lookup_raw(&self, rel: &str, meta: &std::fs::Metadata) -> Option<[u8; 32]> {
-        let key = StatKey::of(meta);
-        let mut inner = self.lock();
-        let entry = inner.entries.get_mut(rel)?;
-        entry.seen = true;
-        let changed = key.mtime.max(key.ctime);
-        if entry.key != key || changed >= entry.hashed_at.saturating_sub(self.racy_window_ns) {
-            return None;
+    /// Holds the cache for a run of lookups (one lock for many files).
+    pub(crate) fn reader(&self) -> StatReader<'_> {
+        StatReader {
+            inner: self.lock(),
+            racy_window_ns: self.racy_window_ns,
         }
-        Some(entry.digest)
     }
 
     /// Records that the file at `rel`, with these stat fields (taken before reading it),
     /// has content digest `digest`.
     pub fn insert(&self, rel: &str, meta: &std::fs::Metadata, digest: &Digest) {
         if let Some(bytes) = digest_bytes(digest) {
-            self.insert_raw(rel, meta, bytes, now_ns());
+            self.insert_raw(rel, StatKey::of(meta), bytes, now_ns());
         }
     }
 
     /// [`insert`](StatCache::insert) with the raw digest bytes and the time the hashing
     /// started (ns since the epoch).
-    pub(crate) fn insert_raw(
-        &self,
-        rel: &str,
-        meta: &std::fs::Metadata,
-        digest: [u8; 32],
-        hashed_at: i64,
-    ) {
+    pub(crate) fn insert_raw(&self, rel: &str, key: StatKey, digest: [u8; 32], hashed_at: i64) {
         let entry = Entry {
-            key: StatKey::of(meta),
+            key,
             hashed_at,
             digest,
             seen: true,
@@ -283,6 +275,25 @@ impl StatCache {
         write_atomic(&self.file, &encode(&inner.entries))?;
         inner.dirty = false;
         Ok(())
+    }
+}
+
+/// A run of lookups under one lock; drop it before inserting.
+pub(crate) struct StatReader<'a> {
+    inner: MutexGuard<'a, Inner>,
+    racy_window_ns: i64,
+}
+
+impl StatReader<'_> {
+    /// See [`StatCache::lookup`].
+    pub(crate) fn lookup(&mut self, rel: &str, key: &StatKey) -> Option<[u8; 32]> {
+        let entry = self.inner.entries.get_mut(rel)?;
+        entry.seen = true;
+        let changed = key.mtime.max(key.ctime);
+        if entry.key != *key || changed >= entry.hashed_at.saturating_sub(self.racy_window_ns) {
+            return None;
+        }
+        Some(entry.digest)
     }
 }
 

@@ -111,9 +111,9 @@ fn racily_clean_entries_are_not_trusted() {
     let changed = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
     let changed = changed.max(meta.ctime() * 1_000_000_000 + meta.ctime_nsec());
     let bytes = digest_bytes(&digest_of("one")).unwrap();
-    cache.insert_raw("a", &meta, bytes, changed + 1_000_000_001);
+    cache.insert_raw("a", StatKey::of(&meta), bytes, changed + 1_000_000_001);
     assert_eq!(cache.lookup("a", &meta), Some(digest_of("one")));
-    cache.insert_raw("a", &meta, bytes, changed + 999_999_999);
+    cache.insert_raw("a", StatKey::of(&meta), bytes, changed + 999_999_999);
     assert_eq!(cache.lookup("a", &meta), None);
 }
 

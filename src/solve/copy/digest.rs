@@ -23,24 +23,24 @@
 
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use oci_spec::image::Digest;
 
-use super::dest::is_special;
 use super::error::CopyError;
 use super::fetch::{is_git_source, is_http_source};
-use super::source::{ignore_check, join, Expansion, Lookup, SrcTree};
+use super::source::{join, Expansion, Lookup, SrcTree};
 use super::SourceRoot;
-use crate::cache::stat::StatCache;
+use crate::cache::stat::{StatCache, StatKey};
 use crate::context::matcher::clean_path;
 use crate::context::pattern::has_wildcards;
-use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
+use crate::context::{MatchInfo, Matcher};
 use crate::store::digest::Sha256;
 
 #[path = "digest_hash.rs"]
 mod hash;
+#[path = "digest_walk.rs"]
+mod walk;
 
 /// Version tag of the entry and total encodings; bump it when either changes.
 const VERSION: &[u8] = b"builder.sources.v1\n";
@@ -113,6 +113,7 @@ pub fn digest_sources(
     header.update(&[u8::from(parents)]);
     put_list(&mut header, sources);
     put_list(&mut header, excludes);
+    walk.link_hard_links();
     hash::finish(walk, header)
 }
 
@@ -129,7 +130,9 @@ pub fn digest_tree(
     match walk.tree.lookup(&display, true)? {
         Lookup::Found { rel, meta } => {
             let pos = walk.start("", &rel);
-            walk.entry(pos, &meta)?;
+            let mut out = Vec::new();
+            walk.entry(pos, Info::of(&meta), &mut out)?;
+            walk.selected = out;
         }
         Lookup::Missing => return Err(walk.not_found(path, false)),
         Lookup::Excluded => return Err(walk.not_found(path, true)),
@@ -138,6 +141,7 @@ pub fn digest_tree(
     header.update(VERSION);
     header.update(b"tree\n");
     put_list(&mut header, &[display]);
+    walk.link_hard_links();
     hash::finish(walk, header)
 }
 
@@ -157,13 +161,66 @@ struct Selected {
     path: String,
     /// Its real path relative to the root (the stat cache key).
     rel: String,
-    meta: Metadata,
+    info: Info,
     /// A symlink's target.
     target: Option<Vec<u8>>,
     /// For a regular file: the earlier selected path it is a hard link of.
     link_of: Option<String>,
     /// For a regular file: its content sha256, once known.
     content: Option<[u8; 32]>,
+}
+
+/// What the digest needs of an entry's `lstat`.
+#[derive(Debug, Clone, Copy)]
+struct Info {
+    /// The stat cache key (also the file type, in `key.mode`).
+    key: StatKey,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    rdev: u64,
+}
+
+impl Info {
+    fn of(meta: &Metadata) -> Info {
+        Info {
+            key: StatKey::of(meta),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            nlink: meta.nlink(),
+            rdev: meta.rdev(),
+        }
+    }
+
+    fn of_stat(st: &rustix::fs::Stat) -> Info {
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        Info {
+            key: StatKey {
+                dev: st.st_dev,
+                ino: st.st_ino,
+                size: st.st_size as u64,
+                mtime: ns(st.st_mtime, st.st_mtime_nsec as i64),
+                ctime: ns(st.st_ctime, st.st_ctime_nsec as i64),
+                mode: st.st_mode,
+            },
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nlink: st.st_nlink,
+            rdev: st.st_rdev,
+        }
+    }
+
+    fn file_type(&self) -> u32 {
+        self.key.mode & nix::libc::S_IFMT
+    }
+
+    fn is_file(&self) -> bool {
+        self.file_type() == nix::libc::S_IFREG
+    }
+
+    fn is_dir(&self) -> bool {
+        self.file_type() == nix::libc::S_IFDIR
+    }
 }
 
 /// Where the walk is (copy's `Pos`, plus the path shown to the user).
@@ -190,8 +247,6 @@ struct Walk<'r> {
     /// Owners reach the layer (stages and images).
     owners: bool,
     selected: Vec<Selected>,
-    /// First path of each multiply-linked file, as the copy keeps hard links.
-    links: HashMap<(u64, u64), String>,
 }
 
 impl<'r> Walk<'r> {
@@ -208,7 +263,6 @@ impl<'r> Walk<'r> {
             includes: None,
             owners: root.preserves_owner(),
             selected: Vec::new(),
-            links: HashMap::new(),
         }
     }
 
@@ -281,152 +335,49 @@ impl<'r> Walk<'r> {
             };
             let result = self.contents(&display, &item.rel);
             self.includes = None;
-            result?;
+            self.selected.extend(result?);
         }
         Ok(())
     }
 
     /// One selected source entry: a directory's contents, or the entry itself.
     fn item(&mut self, display: &str, rel: &str, meta: &Metadata) -> Result<(), CopyError> {
-        if meta.is_dir() {
-            self.contents(display, rel)
+        let found = if meta.is_dir() {
+            self.contents(display, rel)?
         } else {
             let pos = self.start(display, rel);
-            self.entry(pos, meta)
-        }
-    }
-
-    /// The walk position of a selected source at `rel` (copy's `start`).
-    fn start(&self, display: &str, rel: &str) -> Pos {
-        Pos {
-            display: display.to_string(),
-            rel: rel.to_string(),
-            sub: String::new(),
-            ignore: self.tree.ignore_info(rel),
-            exclude: MatchInfo::default(),
-        }
-    }
-
-    /// The contents of directory `rel` (copy's `copy_contents`).
-    fn contents(&mut self, display: &str, rel: &str) -> Result<(), CopyError> {
-        let pos = self.start(display, rel);
-        let all = self.includes.is_none();
-        self.children(&pos, all)
-    }
-
-    /// The children of a directory, pruned like the copy's `copy_children`.
-    fn children(&mut self, dir: &Pos, all: bool) -> Result<(), CopyError> {
-        for os_name in self.tree.sorted_names(&dir.rel)? {
-            let Some(name) = os_name.to_str() else {
-                let host = self.tree.host(&dir.rel).join(&os_name);
-                return Err(CopyError::UnsupportedFile {
-                    path: host.display().to_string(),
-                });
-            };
-            let rel = join(&dir.rel, name);
-            let host = self.tree.host(&rel);
-            let meta =
-                std::fs::symlink_metadata(&host).map_err(CopyError::io("read source", &host))?;
-            let is_dir = meta.is_dir();
-            let (verdict, ignore) = ignore_check(self.tree.ignore, &rel, is_dir, &dir.ignore);
-            if verdict == Verdict::Skip {
-                self.mark_unread(&rel, &meta);
-                continue;
-            }
-            let sub = join(&dir.sub, name);
-            let mut child_all = all;
-            if !all {
-                match self.includes.as_ref().map(|m| m.include(&sub, is_dir)) {
-                    Some(Inclusion::Full) | None => child_all = true,
-                    Some(Inclusion::Partial) if is_dir => {}
-                    Some(_) => {
-                        self.mark_unread(&rel, &meta);
-                        continue;
-                    }
-                }
-            }
-            let (verdict, exclude) = ignore_check(self.excludes, &sub, is_dir, &dir.exclude);
-            if verdict == Verdict::Skip {
-                self.mark_unread(&rel, &meta);
-                continue;
-            }
-            let pos = Pos {
-                display: join(&dir.display, name),
-                rel,
-                sub,
-                ignore,
-                exclude,
-            };
-            if child_all {
-                self.entry(pos, &meta)?;
-                continue;
-            }
-            // A directory `--parents` walks through: part of the copy only when something
-            // below it is.
-            let before = self.selected.len();
-            self.children(&pos, false)?;
-            if self.selected.len() > before {
-                self.push(pos.display, pos.rel, meta, None);
-            }
-        }
-        if let Some(stat) = self.stat {
-            stat.mark_listed(&dir.rel);
+            let mut out = Vec::new();
+            self.entry(pos, Info::of(meta), &mut out)?;
+            out
+        };
+        if self.selected.is_empty() {
+            self.selected = found;
+        } else {
+            self.selected.extend(found);
         }
         Ok(())
     }
 
-    /// A regular file left out of the selection still exists: keep its stat cache entry.
-    fn mark_unread(&self, rel: &str, meta: &Metadata) {
-        if let (Some(stat), true) = (self.stat, meta.is_file()) {
-            stat.mark_seen(rel);
-        }
-    }
-
-    /// One entry, with everything below it for a directory (copy's `copy_entry`).
-    fn entry(&mut self, pos: Pos, meta: &Metadata) -> Result<(), CopyError> {
-        let ft = meta.file_type();
-        let mut target = None;
-        if ft.is_dir() {
-            self.children(&pos, true)?;
-        } else if ft.is_symlink() {
-            let host = self.tree.host(&pos.rel);
-            let link = std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host))?;
-            target = Some(link.as_os_str().as_bytes().to_vec());
-        } else if !ft.is_file() && !is_special(&ft) {
-            return Err(CopyError::UnsupportedFile {
-                path: self.tree.host(&pos.rel).display().to_string(),
-            });
-        }
-        self.push(pos.display, pos.rel, meta.clone(), target);
-        Ok(())
-    }
-
-    fn push(&mut self, mut path: String, rel: String, meta: Metadata, target: Option<Vec<u8>>) {
-        let mut link_of = None;
-        let mut content = None;
-        if meta.is_file() {
-            if meta.nlink() > 1 {
-                let key = (meta.dev(), meta.ino());
-                match self.links.get(&key) {
-                    Some(first) => link_of = Some(first.clone()),
+    /// Notes hard links in copy order: a file met again is linked to its first path.
+    fn link_hard_links(&mut self) {
+        let mut first: HashMap<(u64, u64), &str> = HashMap::new();
+        let mut links = Vec::new();
+        for (i, s) in self.selected.iter().enumerate() {
+            if s.info.is_file() && s.info.nlink > 1 {
+                let id = (s.info.key.dev, s.info.key.ino);
+                match first.get(&id) {
+                    Some(p) => links.push((i, p.to_string())),
                     None => {
-                        self.links.insert(key, path.clone());
+                        first.insert(id, &s.path);
                     }
                 }
             }
-            content = self.stat.and_then(|s| s.lookup_raw(&rel, &meta));
         }
-        if path.is_empty() {
-            path.push('.');
+        for (i, p) in links {
+            if let Some(s) = self.selected.get_mut(i) {
+                s.link_of = Some(p);
+            }
         }
-        self.selected.push(Selected {
-            path,
-            rel,
-            meta,
-            target,
-            link_of,
-            content,
-        });
     }
 }
 

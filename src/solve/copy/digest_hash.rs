@@ -1,28 +1,35 @@
-//! The hashing half of source digests: regular files the stat cache could not vouch for
-//! are read and hashed in parallel (rayon, a large buffer per worker) and entered into the
+//! The hashing half of source digests: regular files the stat cache cannot vouch for are
+//! read and hashed in parallel (rayon, a large buffer per worker) and entered into the
 //! cache; then every selected entry gets its entry digest, and the sorted list its total.
 //!
 //! Entry encoding (inside the versioned total): kind (`d`, `f`, `l`, `s`), permission
 //! bits, owner when kept, then a file's content sha256 and the earlier path it is a hard
 //! link of, a symlink's target, or a special file's type and device number.
 
-use std::fs::{Metadata, OpenOptions};
+use std::cell::RefCell;
+use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::Digest;
 use rayon::prelude::*;
+use ring::digest::{Context, SHA256};
 
 use super::{DigestStats, Selected, SourcesDigest, Walk};
-use crate::cache::stat::StatCache;
+use crate::cache::stat::{StatCache, StatKey};
 use crate::solve::copy::dest::host_path;
 use crate::solve::copy::error::CopyError;
 use crate::store::digest::Sha256;
 
-/// Read buffer per worker.
+/// Read buffer size.
 const BUF: usize = 1 << 20;
+
+thread_local! {
+    /// The read buffer of each worker thread, allocated on first use.
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Hashes what the walk selected: missing contents, entry digests, the total.
 pub(super) fn finish(walk: Walk<'_>, mut total: Sha256) -> Result<SourcesDigest, CopyError> {
@@ -34,17 +41,23 @@ pub(super) fn finish(walk: Walk<'_>, mut total: Sha256) -> Result<SourcesDigest,
         ..
     } = walk;
     let root = tree.root.as_path();
+    if let Some(stat) = stat {
+        // One lock per run of entries rather than per file.
+        selected.par_chunks_mut(512).for_each(|chunk| {
+            let mut reader = stat.reader();
+            for s in chunk.iter_mut().filter(|s| s.info.is_file()) {
+                s.content = reader.lookup(&s.rel, &s.info.key);
+            }
+        });
+    }
     let (hashed_files, hashed_bytes) = selected
         .par_iter_mut()
-        .filter(|s| s.meta.is_file() && s.content.is_none())
-        .map_init(
-            || vec![0u8; BUF],
-            |buf, s| -> Result<(u64, u64), CopyError> {
-                let (content, n) = hash_file(root, s, buf, stat)?;
-                s.content = Some(content);
-                Ok((1, n))
-            },
-        )
+        .filter(|s| s.info.is_file() && s.content.is_none())
+        .map(|s| -> Result<(u64, u64), CopyError> {
+            let (content, n) = BUFFER.with(|b| hash_file(root, s, &mut b.borrow_mut(), stat))?;
+            s.content = Some(content);
+            Ok((1, n))
+        })
         .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))?;
     let mut files: Vec<(String, Digest)> = selected
         .par_iter_mut()
@@ -78,21 +91,17 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether two stats of one file show no change in between.
-fn unchanged(a: &Metadata, b: &Metadata) -> bool {
-    (a.dev(), a.ino(), a.size(), a.mode()) == (b.dev(), b.ino(), b.size(), b.mode())
-        && (a.mtime(), a.mtime_nsec(), a.ctime(), a.ctime_nsec())
-            == (b.mtime(), b.mtime_nsec(), b.ctime(), b.ctime_nsec())
-}
-
 /// Reads and hashes one regular file; enters it into the stat cache unless it changed
 /// while being read. Returns the content sha256 and the bytes read.
 fn hash_file(
     root: &Path,
     s: &Selected,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
     stat: Option<&StatCache>,
 ) -> Result<([u8; 32], u64), CopyError> {
+    if buf.len() < BUF {
+        buf.resize(BUF, 0);
+    }
     let host = host_path(root, &s.rel);
     let started = now_ns();
     let mut file = OpenOptions::new()
@@ -122,8 +131,8 @@ fn hash_file(
         let after = file
             .metadata()
             .map_err(CopyError::io("read source", &host))?;
-        if unchanged(&s.meta, &after) {
-            stat.insert_raw(&s.rel, &s.meta, content, started);
+        if StatKey::of(&after) == s.info.key {
+            stat.insert_raw(&s.rel, s.info.key, content, started);
         }
     }
     Ok((content, n))
@@ -131,23 +140,19 @@ fn hash_file(
 
 /// The digest of one entry (see the module docs for the encoding).
 fn entry_digest(s: &Selected, owners: bool) -> Digest {
-    let meta = &s.meta;
-    let ft = meta.file_type();
-    let mut h = Sha256::new();
-    let kind = if ft.is_dir() {
-        b'd'
-    } else if ft.is_symlink() {
-        b'l'
-    } else if ft.is_file() {
-        b'f'
-    } else {
-        b's'
+    let info = &s.info;
+    let mut h = Context::new(&SHA256);
+    let kind = match info.file_type() {
+        nix::libc::S_IFDIR => b'd',
+        nix::libc::S_IFLNK => b'l',
+        nix::libc::S_IFREG => b'f',
+        _ => b's',
     };
     h.update(&[kind]);
-    h.update(&(meta.mode() & 0o7777).to_le_bytes());
+    h.update(&(info.key.mode & 0o7777).to_le_bytes());
     if owners {
-        h.update(&meta.uid().to_le_bytes());
-        h.update(&meta.gid().to_le_bytes());
+        h.update(&info.uid.to_le_bytes());
+        h.update(&info.gid.to_le_bytes());
     }
     match kind {
         b'f' => {
@@ -155,22 +160,38 @@ fn entry_digest(s: &Selected, owners: bool) -> Digest {
             match &s.link_of {
                 Some(first) => {
                     h.update(&[1]);
-                    h.update(&(first.len() as u64).to_le_bytes());
-                    h.update(first.as_bytes());
+                    put_bytes(&mut h, first.as_bytes());
                 }
                 None => h.update(&[0]),
             }
         }
-        b'l' => {
-            let target = s.target.as_deref().unwrap_or_default();
-            h.update(&(target.len() as u64).to_le_bytes());
-            h.update(target);
-        }
+        b'l' => put_bytes(&mut h, s.target.as_deref().unwrap_or_default()),
         b's' => {
-            h.update(&(meta.mode() & nix::libc::S_IFMT).to_le_bytes());
-            h.update(&meta.rdev().to_le_bytes());
+            h.update(&info.file_type().to_le_bytes());
+            h.update(&info.rdev.to_le_bytes());
         }
         _ => {}
     }
-    h.finish()
+    typed(h.finish().as_ref())
+}
+
+fn put_bytes(h: &mut Context, bytes: &[u8]) {
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// A sha256 as a typed digest. One entry digest per selected entry is made on every
+/// build, so this builds `sha256:<hex>` in one allocation instead of going through
+/// [`Sha256::finish`]'s general path.
+fn typed(raw: &[u8]) -> Digest {
+    let mut hex = [0u8; 64];
+    let text = match hex::encode_to_slice(raw, &mut hex) {
+        Ok(()) => std::str::from_utf8(&hex).ok(),
+        Err(_) => None,
+    };
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    s.push_str(text.unwrap_or_default());
+    // 64 lowercase hex digits always make a valid digest; the fallback is never taken.
+    Digest::try_from(s).unwrap_or_else(|_| crate::store::digest::sha256(raw))
 }

@@ -413,3 +413,186 @@ impl SourcesDigest {
         self
     }
 }
+
+/// CPU time of this process, all threads, from `/proc/self/task/*/schedstat` (ns).
+fn cpu_time() -> Duration {
+    let mut ns = 0u64;
+    for task in fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let text = fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += text
+            .split(' ')
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(ns)
+}
+
+/// Runs `f`, printing its wall and CPU time after `label`.
+fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
+    let (wall, cpu) = (std::time::Instant::now(), cpu_time());
+    let out = f();
+    let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
+    println!("{label}: {wall:.1?} wall, {cpu:.1?} cpu");
+    out
+}
+
+/// Timings on bench case a (20,000 files, 200 MB): run with
+/// `cargo test --release --lib digest_bench -- --ignored --nocapture`; the context is
+/// `$BUILDER_BENCH_CONTEXT` or `../shared/bench/cases/a` (generate its `data/` with its
+/// `gen-context.py`). Reports, does not assert timings.
+#[test]
+#[ignore]
+fn digest_bench() {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/cases/a");
+    let ctx = std::env::var_os("BUILDER_BENCH_CONTEXT").map_or(default, Into::into);
+    if !ctx.join("data").is_dir() {
+        eprintln!("no {}/data: generate it first", ctx.display());
+        return;
+    }
+    let root = SourceRoot {
+        dir: &ctx,
+        ignore: None,
+        kind: SourceKind::Context,
+    };
+    let sources = strings(&["data/"]);
+    let run = |stat: Option<&StatCache>| digest_sources(&root, &sources, &[], false, stat);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let file = StatCache::path_for(cache_dir.path(), &ctx);
+
+    let plain = timed("no stat cache", || run(None).unwrap());
+    println!("  {:?}", plain.stats);
+    let cache = StatCache::load(&file);
+    let cold = timed("cold stat cache", || run(Some(&cache)).unwrap());
+    println!("  {:?}", cold.stats);
+    timed("save", || cache.save().unwrap());
+    println!("  {} bytes", fs::metadata(&file).unwrap().len());
+    assert_eq!(cold.digest, plain.digest);
+    let rounds = std::env::var("BUILDER_BENCH_ROUNDS").map_or(5, |v| v.parse().unwrap());
+    for _ in 0..rounds {
+        let cache = timed("warm: load", || StatCache::load(&file));
+        let warm = timed("warm: digest", || run(Some(&cache)).unwrap());
+        timed("warm: save (nothing changed)", || cache.save().unwrap());
+        assert_eq!(warm.digest, plain.digest);
+        assert_eq!(warm.stats.hashed_files, 0);
+    }
+}
+
+/// The encoding is part of every cache key: changing it must be deliberate (bump
+/// `VERSION`, then update this digest).
+#[test]
+fn encoding_is_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    file(dir.path(), "d/a.txt", "a\n", 0o644);
+    file(dir.path(), "d/run.sh", "#!/bin/sh\n", 0o755);
+    symlink(dir.path(), "d/link", "a.txt");
+    fs::set_permissions(dir.path().join("d"), fs::Permissions::from_mode(0o755)).unwrap();
+    let d = digest(dir.path(), &["."]);
+    assert_eq!(paths(&d), ["d", "d/a.txt", "d/link", "d/run.sh"]);
+    assert_eq!(d.digest.to_string(), GOLDEN);
+}
+
+/// Also what a separate implementation of the documented encoding gives for this tree.
+const GOLDEN: &str = "sha256:fc569bf64d352ef0c85be9a0a1ff375c048df4cc9162b7de64a75df7266b9f72";
+
+#[test]
+fn special_files_count_and_match_the_copy() {
+    let ctx = context();
+    nix::unistd::mkfifo(
+        &ctx.path().join("src/pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let d = digest(ctx.path(), &["src"]);
+    assert!(paths(&d).contains(&"src/pipe"));
+    let layer = tempfile::tempdir().unwrap();
+    let root = SourceRoot {
+        dir: ctx.path(),
+        ignore: None,
+        kind: SourceKind::Context,
+    };
+    let mut req = CopyRequest::new(vec![Source::Path("src".into())], root, "/", &EmptyDest);
+    req.ownership = Ownership::Ignore;
+    let s = copy(&req, layer.path()).unwrap();
+    assert_eq!(s.specials, 1);
+    assert_eq!(
+        d.files.len() as u64,
+        s.files + s.dirs + s.symlinks + s.specials
+    );
+}
+
+#[test]
+fn non_utf8_names_fail_as_the_copy_does() {
+    use std::os::unix::ffi::OsStrExt;
+    let ctx = context();
+    let name = std::ffi::OsStr::from_bytes(b"src/bad\xff");
+    fs::write(ctx.path().join(name), "x").unwrap();
+    let err = digest_with(ctx.path(), &[], &["src"], &[], None).unwrap_err();
+    assert!(matches!(err, CopyError::UnsupportedFile { .. }), "{err}");
+    // Outside the selection it does not matter.
+    digest(ctx.path(), &["a.txt"]);
+}
+
+#[test]
+fn owners_count_only_where_the_copy_keeps_them() {
+    let ctx = context();
+    let kinds = [SourceKind::Context, SourceKind::Stage("build".into())];
+    let run = |kind: &SourceKind| {
+        let root = SourceRoot {
+            dir: ctx.path(),
+            ignore: None,
+            kind: kind.clone(),
+        };
+        digest_sources(&root, &strings(&["src"]), &[], false, None).unwrap()
+    };
+    let before: Vec<_> = kinds.iter().map(run).collect();
+    assert_ne!(before[0].digest, before[1].digest);
+    let uid = fs::metadata(ctx.path()).unwrap().uid();
+    if uid != 0 {
+        return; // changing owners needs root
+    }
+    let p = ctx.path().join("src/main.rs");
+    std::os::unix::fs::lchown(&p, Some(1000), Some(1000)).unwrap();
+    let after: Vec<_> = kinds.iter().map(run).collect();
+    assert_eq!(before[0], after[0]);
+    assert_eq!(changed(&before[1], &after[1]), ["src/main.rs"]);
+}
+
+#[test]
+fn tree_digest_uses_the_stat_cache() {
+    let ctx = context();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = eager_cache(cache_dir.path());
+    let root = SourceRoot {
+        dir: ctx.path(),
+        ignore: None,
+        kind: SourceKind::Context,
+    };
+    let cold = digest_tree(&root, "src", Some(&cache)).unwrap();
+    assert_eq!(cold.stats.hashed_files, 3);
+    let warm = digest_tree(&root, "src", Some(&cache)).unwrap();
+    assert_eq!(warm.stats.hashed_files, 0);
+    assert_eq!(cold.digest, warm.digest);
+    assert_ne!(cold.digest, digest(ctx.path(), &["src"]).digest);
+}
+
+#[test]
+fn stat_cache_forgets_deleted_files() {
+    let ctx = context();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let file_path = cache_dir.path().join("stat");
+    let cache = eager_cache(cache_dir.path());
+    digest_with(ctx.path(), &[], &["."], &[], Some(&cache)).unwrap();
+    cache.save().unwrap();
+    assert_eq!(StatCache::load(&file_path).len(), 5);
+
+    fs::remove_file(ctx.path().join("src/run.sh")).unwrap();
+    let cache = eager_cache(cache_dir.path());
+    // Excluded by a filter, still there: kept.
+    digest_with(ctx.path(), &["b.md"], &["."], &["lib"], Some(&cache)).unwrap();
+    cache.save().unwrap();
+    let cache = eager_cache(cache_dir.path());
+    assert_eq!(cache.len(), 4);
+    let again = digest_with(ctx.path(), &[], &["."], &[], Some(&cache)).unwrap();
+    assert_eq!(again.stats.hashed_files, 0);
+}
