@@ -2,8 +2,9 @@
 //! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
 //!
 //! Commands that are not built yet fail with "not implemented yet" and exit code 2.
-//! `build`, `load` and `pull` first enter the build's user namespace
-//! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it.
+//! `build`, `load`, `pull`, `prune` and `du` first enter the build's user namespace
+//! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it (so
+//! that prune can remove, and du read, files a rootless build made with mapped ids).
 
 /// `println!` for command output that ends the process quietly when stdout is closed early
 /// (`builder inspect app | head`), instead of panicking.
@@ -19,6 +20,7 @@ macro_rules! outln {
 mod build;
 mod debug;
 mod debug_run;
+mod du;
 mod images;
 mod inspect;
 mod load;
@@ -80,6 +82,8 @@ pub enum Command {
     Rmi(rmi::RmiArgs),
     /// Free build cache and unreferenced blobs.
     Prune(prune::PruneArgs),
+    /// Show the disk usage of the build cache and the store.
+    Du(du::DuArgs),
     /// Inspect how a Dockerfile is understood.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
@@ -125,18 +129,27 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(&args, cli.root.as_deref()),
         Command::Pull(args) => {
             enter_namespace();
+            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
             pull::run(&args, cli.root.as_deref())
         }
         Command::Save(args) => save::run(&args, cli.root.as_deref()),
         Command::Load(args) => {
             enter_namespace();
+            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
             load::run(&args, cli.root.as_deref())
         }
         Command::Login(args) => login::run(&args),
         Command::Logout(args) => logout::run(&args),
         Command::Tag(args) => tag::run(&args, cli.root.as_deref()),
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
-        Command::Prune(args) => prune::run(&args),
+        Command::Prune(args) => {
+            enter_namespace();
+            prune::run(&args, cli.root.as_deref())
+        }
+        Command::Du(args) => {
+            enter_namespace();
+            du::run(&args, cli.root.as_deref())
+        }
         Command::Debug(cmd) => debug::run(&cmd),
     }
 }
