@@ -17,7 +17,8 @@ use std::time::Duration;
 use crate::store::lock::FileLock;
 use crate::store::{Result, StoreError};
 
-/// How long a prune waits quietly for running builds before saying so.
+/// How long a prune waits quietly for running builds (or a build for a prune) before
+/// saying so.
 const QUIET_WAIT: Duration = Duration::from_millis(300);
 
 /// `ROOT/gc.lock`.
@@ -54,14 +55,20 @@ impl Drop for BuildGuard {
 pub fn build_guard(root: &Path) -> Result<BuildGuard> {
     let file = open(root)?;
     let path = lock_path(root);
-    match fs4::FileExt::try_lock_shared(&file) {
-        Ok(()) => {}
-        Err(fs4::TryLockError::WouldBlock) => {
-            eprintln!("waiting for a prune of the build cache to finish");
-            fs4::FileExt::lock_shared(&file).map_err(|e| StoreError::io("lock", &path, e))?;
+    let started = std::time::Instant::now();
+    // `builder du` holds the lock for an instant to see whether builds run: no message
+    // for that.
+    while started.elapsed() < QUIET_WAIT {
+        match fs4::FileExt::try_lock_shared(&file) {
+            Ok(()) => return Ok(BuildGuard { file }),
+            Err(fs4::TryLockError::WouldBlock) => {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(fs4::TryLockError::Error(e)) => return Err(StoreError::io("lock", path, e)),
         }
-        Err(fs4::TryLockError::Error(e)) => return Err(StoreError::io("lock", path, e)),
     }
+    eprintln!("waiting for a prune of the build cache to finish");
+    fs4::FileExt::lock_shared(&file).map_err(|e| StoreError::io("lock", &path, e))?;
     Ok(BuildGuard { file })
 }
 
