@@ -14,7 +14,25 @@
 //!
 //! Two builds computing the same step serialise on [`CacheStore::lock`]: the second waits,
 //! then finds the first one's record.
+//!
+//! Garbage collection ([`prune`], [`usage`] for `builder du`, the store cap
+//! [`enforce_cap`]) treats named images and kept records as roots, removes everything
+//! they do not reach, and never runs while a build does ([`build_guard`]).
 
 mod record;
 
+mod cap;
+mod gc;
+mod guard;
+mod inventory;
+mod plan;
+mod units;
+mod usage;
+mod walk;
+
+pub use cap::{enforce_cap, max_cache, max_cache_from, MAX_CACHE_ENV};
+pub use gc::{prune, GcError, PruneOptions, PruneReport};
+pub use guard::{build_guard, BuildGuard};
 pub use record::{CacheError, CacheStore, Listed, Record, RecordLayer, StepLock};
+pub use units::{human_ago, human_size, parse_duration, parse_size, ParseError};
+pub use usage::{usage, RecordUsage, Usage};

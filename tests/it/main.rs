@@ -35,3 +35,5 @@ mod run_files;
 mod run_process;
 mod run_errors;
 mod run_debian;
+mod cache_prune;
+mod cache_prune_support;
