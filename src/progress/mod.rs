@@ -24,6 +24,7 @@ mod format;
 pub mod logs;
 mod plain;
 mod rawjson;
+mod reading;
 mod recorder;
 mod tty;
 mod tty_frame;
@@ -36,6 +37,7 @@ pub use format::{bytes, log_time, secs, terminal_safe, utc_micros};
 pub use logs::LogKeeper;
 pub use plain::Plain;
 pub use rawjson::RawJson;
+pub use reading::Reading;
 pub use recorder::{Event, Recorder};
 pub use tty::Tty;
 
