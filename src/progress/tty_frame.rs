@@ -187,7 +187,8 @@ impl Board {
             vertex_lines.push((lines, tail));
         }
         let all: usize = vertex_lines.iter().map(|(l, t)| l.len() + t.len()).sum();
-        let with_tails = 1 + all <= max_lines;
+        // The header and every line.
+        let with_tails = all < max_lines;
         let mut shown = 0;
         for (lines, tail) in &vertex_lines {
             let need = lines.len() + if with_tails { tail.len() } else { 0 };

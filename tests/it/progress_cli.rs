@@ -281,3 +281,65 @@ fn tty_progress_needs_a_terminal() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn transfers_show_bytes_when_pulling_and_pushing() {
+    use crate::registry_support::{self as reg_support, Registry, RegistryAuth};
+    let test = "transfers_show_bytes";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(layout) = reg_support::busybox_layout(dir.path(), test) else {
+        return;
+    };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let host = reg.host();
+    reg_support::skopeo_copy(
+        &[],
+        &format!("oci:{}:latest", layout.display()),
+        &format!("docker://{host}/busybox:latest"),
+    );
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), "f\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {host}/busybox\nCOPY f /f\n"),
+    )
+    .unwrap();
+    let name = format!("{host}/progress:1");
+    let out = reg_support::builder(
+        &dir.path().join("root"),
+        &dir.path().join("docker"),
+        &[
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            &name,
+            "--push",
+            ctx.to_str().unwrap(),
+        ],
+        &[],
+    );
+    reg_support::ok(&out, "build with pull and push");
+    let err = text(&out.stderr);
+    let pull = step_number(
+        &err,
+        &format!("[internal] load metadata for {host}/busybox:latest"),
+    );
+    let push = step_number(&err, &format!("pushing {name}"));
+    // `#N sha256:… 1.09MB / 1.09MB 0.1s done`: every blob ends complete.
+    for n in [&pull, &push] {
+        let done: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with(&format!("{n} sha256:")) && l.ends_with(" done"))
+            .collect();
+        assert!(done.len() >= 2, "{n}: config and layer blobs:\n{err}");
+        for l in done {
+            let amounts: Vec<&str> = l.split(' ').collect();
+            assert_eq!(amounts[3], "/", "{l}");
+            assert_eq!(amounts[2], amounts[4], "{l}");
+        }
+    }
+}

@@ -121,7 +121,7 @@ impl BuildLog {
         std::fs::rename(&temp, &path).map_err(io_err("write", &path))
     }
 
-    fn entry<'s>(st: &'s mut State, id: VertexId) -> Option<&'s mut VertexEntry> {
+    fn entry(st: &mut State, id: VertexId) -> Option<&mut VertexEntry> {
         let (pos, _) = *st.vertices.get(&id)?;
         st.index.vertices.get_mut(pos)
     }
