@@ -13,7 +13,8 @@
 //! (`#5 [2/3] COPY a /a`, `#5 DONE 0.1s`); [`Tty`] a live view on a terminal; [`RawJson`]
 //! one JSON event per line (the schema is in `docs/progress.md`); [`Quiet`] nothing.
 //! [`LogKeeper`] wraps any of them and keeps every vertex's whole output under
-//! `ROOT/logs/<build>/` for `builder logs` ([`logs`]). [`Recorder`] keeps events for tests.
+//! `ROOT/logs/<build>/` for `builder logs` ([`logs`]). [`Reading`] reports a plain read
+//! (a layer being extracted) as a transfer. [`Recorder`] keeps events for tests.
 //!
 //! Reporters are shared between threads (independent stages run in parallel, so events of
 //! several vertices interleave), so every method takes `&self`; progress is best effort:
@@ -124,6 +125,7 @@ impl Reporter for Quiet {
         *n
     }
     fn log(&self, _id: VertexId, _line: &str) {}
+    fn output(&self, _id: VertexId, _data: &[u8], _lines: &[OutputLine]) {}
     fn cached(&self, _id: VertexId) {}
     fn done(&self, _id: VertexId, _elapsed: Duration) {}
     fn error(&self, _id: VertexId, _message: &str) {}

@@ -23,7 +23,7 @@ pub struct StepOutput<'a> {
     vertex: VertexId,
     started: Instant,
     partial: [Vec<u8>; 2],
-    lines: VecDeque<String>,
+    lines: VecDeque<OutputLine>,
     kept: usize,
 }
 
@@ -57,7 +57,11 @@ impl<'a> StepOutput<'a> {
     /// The last `n` lines of the log, each prefixed with its time as reported.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let skip = self.lines.len().saturating_sub(n);
-        self.lines.iter().skip(skip).cloned().collect()
+        self.lines
+            .iter()
+            .skip(skip)
+            .map(OutputLine::shown)
+            .collect()
     }
 
     /// A complete line for display (kept for the tail too).
@@ -67,13 +71,12 @@ impl<'a> StepOutput<'a> {
             at: self.started.elapsed(),
             text: String::from_utf8_lossy(raw).into_owned(),
         };
-        let shown = line.shown();
-        self.kept += shown.len();
-        self.lines.push_back(shown);
+        self.kept += line.text.len();
+        self.lines.push_back(line.clone());
         // Only the tail is ever quoted; the full log is the reporter's to keep.
         while self.kept > LOG_CAP || self.lines.len() > TAIL_LINES {
             match self.lines.pop_front() {
-                Some(old) => self.kept -= old.len(),
+                Some(old) => self.kept -= old.text.len(),
                 None => break,
             }
         }
