@@ -31,6 +31,7 @@ mod inspect;
 mod load;
 mod login;
 mod logout;
+mod logs;
 mod prune;
 mod pull;
 mod push;
@@ -94,6 +95,8 @@ pub enum Command {
     Login(login::LoginArgs),
     /// Log out of a registry.
     Logout(logout::LogoutArgs),
+    /// Show the full, unclipped output of recent builds and their steps.
+    Logs(logs::LogsArgs),
     /// Give an image in the store another name.
     #[command(long_about = help::TAG)]
     Tag(tag::TagArgs),
@@ -167,6 +170,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Login(args) => login::run(&args),
         Command::Logout(args) => logout::run(&args),
+        Command::Logs(args) => logs::run(&args, cli.root.as_deref()),
         Command::Tag(args) => tag::run(&args, cli.root.as_deref()),
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
         Command::Prune(args) => {

@@ -10,6 +10,7 @@ mod export_cli;
 mod instructions_corpus;
 mod instructions_expand;
 mod plan_golden;
+mod progress_cli;
 mod registry_auth;
 mod registry_build;
 mod registry_cli;
