@@ -169,6 +169,7 @@ fn save_cache(cache: &BuildCache) {
 
 /// Run the build `req`, reporting progress to `reporter`.
 pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome> {
+    let gc = crate::cache::build_guard(&req.root)?;
     let outputs = outputs::parse(&req.outputs, req.push)?;
     registry::check_push_names(&outputs, &req.tags)?;
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
@@ -284,6 +285,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     if let Some(path) = &req.metadata_file {
         outputs::write_metadata(path, &written, &req.tags)?;
     }
+    crate::cache::enforce_cap(&req.root, gc, reporter);
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
         config: written.primary.config.digest().clone(),

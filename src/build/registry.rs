@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use oci_spec::image::Digest;
+
 use crate::build::outputs::{Outputs, Written};
 use crate::dockerfile::ast::Span;
 use crate::error::{Error, Result};
@@ -64,8 +66,11 @@ pub fn ensure_images(
             continue;
         }
         let title = format!("[internal] load metadata for {reference}");
-        progress::vertex(reporter, &title, |_| {
-            registry::ensure_image(&parsed, platform, store, &auth, always_pull)
+        progress::vertex(reporter, &title, |id| {
+            let bytes = |blob: &Digest, done: u64, size: u64| {
+                reporter.progress(id, blob.as_ref(), done, Some(size))
+            };
+            registry::ensure_image_with(&parsed, platform, store, &auth, always_pull, &bytes)
         })
         .map_err(|e| super::diagnose::missing_image(label, text, &reference, span, &e))?;
         fetched = true;
@@ -131,7 +136,11 @@ pub fn push_all(
                 .map_err(|e| Error::Usage(format!("invalid image name {name:?}: {e}")))?;
             let title = format!("pushing {dest}");
             progress::vertex(reporter, &title, |id| -> Result<()> {
-                let digest = registry::push(store, image.digest(), &dest, &opts)?;
+                let bytes = |blob: &Digest, done: u64, size: u64| {
+                    reporter.progress(id, blob.as_ref(), done, Some(size))
+                };
+                let digest =
+                    registry::push_image_with(store, image.digest(), &dest, &opts, &bytes)?.digest;
                 reporter.log(id, &format!("pushed manifest {digest}"));
                 Ok(())
             })?;

@@ -6,20 +6,21 @@ use clap::{Args, ValueEnum};
 
 use crate::build::{build, BuildRequest};
 use crate::error::{Error, Result};
-use crate::progress::{Plain, Quiet, Reporter};
+use crate::progress::logs::{BuildInfo, BuildLog};
+use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty};
 use crate::sandbox::Network;
 use crate::solve::run::parse_secret;
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {
-    /// tty on a terminal, plain otherwise.
+    /// tty when stderr is a terminal (and TERM is not `dumb`), plain otherwise.
     Auto,
-    /// Live step display.
+    /// A live view: each running step with its time, transfers and last output lines.
     Tty,
-    /// BuildKit-like `#N [stage step/total] INSTRUCTION` lines.
+    /// BuildKit's `#N [stage step/total] INSTRUCTION` lines, with RUN output.
     Plain,
-    /// One JSON event per line.
+    /// One JSON event per line (schema: docs/progress.md).
     Rawjson,
     /// Nothing but errors.
     Quiet,
@@ -122,7 +123,8 @@ pub struct BuildArgs {
     /// Export cache: `type=registry,ref=REF` or `type=local,dest=DIR`.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
-    /// Progress output.
+    /// Progress output on stderr. Whatever the mode, every step's full output is kept for
+    /// `builder logs`.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
     /// Print only the image (manifest) digest on standard output, and no progress.
@@ -191,12 +193,37 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
     };
-    let reporter: Box<dyn Reporter> = match (args.quiet, args.progress) {
-        (true, _) | (false, ProgressMode::Quiet) => Box::new(Quiet::default()),
-        // tty and rawjson displays come later; plain lines work everywhere.
-        _ => Box::new(Plain::stderr()),
+    let display = display(args)?;
+    let info = BuildInfo {
+        context: args.context.clone(),
+        dockerfile: args.file.clone(),
+        tags: args.tags.clone(),
+        target: args.target.clone(),
     };
-    let outcome = build(&request, reporter.as_ref())?;
+    let reporter: Box<dyn Reporter> = match BuildLog::create(&request.root, info) {
+        Ok(log) => Box::new(LogKeeper::new(display, log)),
+        Err(e) => {
+            eprintln!(
+                "warning: {}; this build's logs are not kept",
+                crate::progress::chain(&e)
+            );
+            display
+        }
+    };
+    let built = build(&request, reporter.as_ref());
+    match &built {
+        Ok(outcome) => reporter.finish(&Outcome {
+            image: Some(outcome.manifest.as_ref()),
+            ..Outcome::default()
+        }),
+        Err(e) => reporter.finish(&Outcome {
+            error: Some(&crate::progress::chain(e)),
+            ..Outcome::default()
+        }),
+    }
+    // The live view is cleared before anything else is printed.
+    drop(reporter);
+    let outcome = built?;
     if args.quiet {
         outln!("{}", outcome.manifest);
     }
@@ -217,4 +244,31 @@ fn refuse_quiet_with_stdout_output(args: &BuildArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The display `--progress` (and `-q`) choose.
+fn display(args: &BuildArgs) -> Result<Box<dyn Reporter>> {
+    let mode = match (args.quiet, args.progress) {
+        (true, _) => ProgressMode::Quiet,
+        (false, ProgressMode::Auto) if stderr_is_terminal() => ProgressMode::Tty,
+        (false, ProgressMode::Auto) => ProgressMode::Plain,
+        (false, ProgressMode::Tty) if !stderr_is_terminal() => {
+            return Err(Error::Usage(
+                "--progress=tty needs a terminal on stderr: use --progress=plain or auto".into(),
+            ))
+        }
+        (false, mode) => mode,
+    };
+    Ok(match mode {
+        ProgressMode::Quiet => Box::new(Quiet::default()),
+        ProgressMode::Tty => Box::new(Tty::stderr()),
+        ProgressMode::Rawjson => Box::new(RawJson::stderr()),
+        ProgressMode::Plain | ProgressMode::Auto => Box::new(Plain::stderr()),
+    })
+}
+
+/// Whether stderr is a terminal that can redraw (`TERM=dumb` cannot).
+fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }

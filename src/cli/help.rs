@@ -84,14 +84,18 @@ Examples:
 
 /// `builder prune --help`.
 pub(super) const PRUNE: &str = "\
-Free disk space: remove build cache and the blobs no image name refers to.
+Free disk space: remove build cache records and everything only they needed (blobs, \
+snapshots, flattened trees, leftovers of killed builds). Running builds are waited for.
 
-Images that have a name are kept. --all removes all build cache as well; --keep-storage \
-stops once the store is at most that size.
+Images that have a name are kept. --all also drops the unpacked snapshots of named images \
+(remade from their layers when needed) and RUN cache mounts; --keep-storage removes the \
+least recently used cache until the store is at most that size; --filter until=DURATION \
+spares cache used more recently than that. `builder du` shows what would be freed.
 
 Examples:
   builder prune
   builder prune --all
+  builder prune --filter until=24h
   builder prune --keep-storage 10GB";
 
 /// `builder images --help`.

@@ -4,8 +4,9 @@
 //! Commands that are not built yet fail with "not implemented yet" and exit code 2. The long
 //! help of each command is in `help`; `completion` and the hidden `docs` print what is
 //! generated from these definitions (shell completions, manual pages).
-//! `build`, `load` and `pull` first enter the build's user namespace
-//! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it.
+//! `build`, `load`, `pull`, `prune` and `du` first enter the build's user namespace
+//! ([`crate::sandbox::userns`]): the process re-executes itself there, as root of it (so
+//! that prune can remove, and du read, files a rootless build made with mapped ids).
 
 /// `println!` for command output that ends the process quietly when stdout is closed early
 /// (`builder inspect app | head`), instead of panicking.
@@ -23,12 +24,14 @@ mod completion;
 mod debug;
 mod debug_run;
 mod docs;
+mod du;
 mod help;
 mod images;
 mod inspect;
 mod load;
 mod login;
 mod logout;
+mod logs;
 mod prune;
 mod pull;
 mod push;
@@ -92,6 +95,8 @@ pub enum Command {
     Login(login::LoginArgs),
     /// Log out of a registry.
     Logout(logout::LogoutArgs),
+    /// Show the full, unclipped output of recent builds and their steps.
+    Logs(logs::LogsArgs),
     /// Give an image in the store another name.
     #[command(long_about = help::TAG)]
     Tag(tag::TagArgs),
@@ -101,6 +106,8 @@ pub enum Command {
     /// Free build cache and unreferenced blobs.
     #[command(long_about = help::PRUNE)]
     Prune(prune::PruneArgs),
+    /// Show the disk usage of the build cache and the store.
+    Du(du::DuArgs),
     /// Inspect how a Dockerfile is understood.
     #[command(subcommand, long_about = help::DEBUG)]
     Debug(debug::DebugCommand),
@@ -152,18 +159,28 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(&args, cli.root.as_deref()),
         Command::Pull(args) => {
             enter_namespace();
+            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
             pull::run(&args, cli.root.as_deref())
         }
         Command::Save(args) => save::run(&args, cli.root.as_deref()),
         Command::Load(args) => {
             enter_namespace();
+            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
             load::run(&args, cli.root.as_deref())
         }
         Command::Login(args) => login::run(&args),
         Command::Logout(args) => logout::run(&args),
+        Command::Logs(args) => logs::run(&args, cli.root.as_deref()),
         Command::Tag(args) => tag::run(&args, cli.root.as_deref()),
         Command::Rmi(args) => rmi::run(&args, cli.root.as_deref()),
-        Command::Prune(args) => prune::run(&args),
+        Command::Prune(args) => {
+            enter_namespace();
+            prune::run(&args, cli.root.as_deref())
+        }
+        Command::Du(args) => {
+            enter_namespace();
+            du::run(&args, cli.root.as_deref())
+        }
         Command::Debug(cmd) => debug::run(&cmd),
         Command::Completion(args) => completion::run(&args),
         Command::Docs(args) => docs::run(&args),

@@ -1,32 +1,93 @@
-//! Progress output: what the build tells the user while it runs.
+//! Progress output: what the build tells the user while it runs, and the full logs it keeps.
 //!
 //! Pipeline stage: beside the others, called by [`crate::build`] and [`crate::solve`]. A build
 //! reports *vertices* — units of work with a name such as `[build 2/4] COPY . /src` or
 //! `exporting to image` — through the [`Reporter`] trait: [`Reporter::start`] returns the
 //! vertex's number, then exactly one of [`Reporter::done`], [`Reporter::cached`] or
-//! [`Reporter::error`] closes it; [`Reporter::log`] adds lines in between.
+//! [`Reporter::error`] closes it; [`Reporter::log`] (the builder's own lines),
+//! [`Reporter::output`] (what a RUN process wrote), [`Reporter::miss`] and
+//! [`Reporter::progress`] (bytes of a transfer) come in between. The CLI calls
+//! [`Reporter::finish`] once at the end.
 //!
-//! Implementations: [`Plain`] writes BuildKit's `--progress=plain` lines (`#5 [2/3] COPY a /a`,
-//! `#5 DONE 0.1s`) to any writer (stderr in the CLI); [`Quiet`] writes nothing; [`Recorder`]
-//! keeps events for tests. A live tty display and `rawjson` come later. Reporters are shared
-//! between threads (stages of one level may run in parallel), so every method takes `&self`.
+//! Displays (`--progress`): [`Plain`] writes BuildKit's `--progress=plain` lines
+//! (`#5 [2/3] COPY a /a`, `#5 DONE 0.1s`); [`Tty`] a live view on a terminal; [`RawJson`]
+//! one JSON event per line (the schema is in `docs/progress.md`); [`Quiet`] nothing.
+//! [`LogKeeper`] wraps any of them and keeps every vertex's whole output under
+//! `ROOT/logs/<build>/` for `builder logs` ([`logs`]). [`Reading`] reports a plain read
+//! (a layer being extracted) as a transfer. [`Recorder`] keeps events for tests.
+//!
+//! Reporters are shared between threads (independent stages run in parallel, so events of
+//! several vertices interleave), so every method takes `&self`; progress is best effort:
+//! a reporter never fails the build.
 
+mod clip;
+mod format;
+pub mod logs;
 mod plain;
+mod rawjson;
+mod reading;
+mod recorder;
+mod tty;
+mod tty_frame;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use clip::LOG_LIMIT;
+pub use format::{bytes, log_time, secs, terminal_safe, utc_micros};
+pub use logs::LogKeeper;
 pub use plain::Plain;
+pub use rawjson::RawJson;
+pub use reading::Reading;
+pub use recorder::{Event, Recorder};
+pub use tty::Tty;
 
 /// The number of a vertex (`#N` in plain output), unique within a build.
 pub type VertexId = u64;
+
+/// One line of a process's output, as displays show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    /// Time since the vertex started.
+    pub at: Duration,
+    /// The line without its end (`\n`, `\r\n`), invalid UTF-8 replaced.
+    pub text: String,
+}
+
+impl OutputLine {
+    /// The line as BuildKit shows it after `#N `: seconds, a space, the text (`0.132 hello`).
+    pub fn shown(&self) -> String {
+        format!("{} {}", log_time(self.at), self.text)
+    }
+}
+
+/// How a build ended, for [`Reporter::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcome<'a> {
+    /// The image id (manifest digest) when the build succeeded.
+    pub image: Option<&'a str>,
+    /// The error, with its causes, when it failed.
+    pub error: Option<&'a str>,
+    /// The id under which `builder logs` finds the build's logs, when they were kept.
+    pub build: Option<&'a str>,
+}
 
 /// Receives progress events.
 pub trait Reporter: Send + Sync + std::fmt::Debug {
     /// A vertex starts; returns its number.
     fn start(&self, name: &str) -> VertexId;
-    /// A line of output belonging to `id`.
+    /// A line of the builder's own about `id` (`exporting manifest sha256:…`).
     fn log(&self, id: VertexId, line: &str);
+    /// Output of the process `id` runs: `data` exactly as it was written (stdout and stderr
+    /// as they came, any bytes), and `lines`, the lines that `data` completed, for display.
+    /// A line may span calls; the last, unterminated one comes with empty `data`. By
+    /// default each line is shown as a [`Reporter::log`] line (`0.132 hello`).
+    fn output(&self, id: VertexId, data: &[u8], lines: &[OutputLine]) {
+        let _ = data;
+        for line in lines {
+            self.log(id, &line.shown());
+        }
+    }
     /// `id` was not run: its result was already there.
     fn cached(&self, id: VertexId);
     /// `id` has to run although it ran before: `reason` names the first input that
@@ -34,10 +95,21 @@ pub trait Reporter: Send + Sync + std::fmt::Debug {
     fn miss(&self, id: VertexId, reason: &str) {
         self.log(id, &format!("cache miss: {reason}"));
     }
+    /// Bytes moved by a transfer of `id`: `item` names what moves (a blob's digest),
+    /// `current` of `total` bytes (when known) are done. Called often; displays thin it
+    /// out. `current == total` means the item is complete.
+    fn progress(&self, id: VertexId, item: &str, current: u64, total: Option<u64>) {
+        let _ = (id, item, current, total);
+    }
     /// `id` finished after `elapsed`.
     fn done(&self, id: VertexId, elapsed: Duration);
     /// `id` failed with `message`.
     fn error(&self, id: VertexId, message: &str);
+    /// The build ended (called once, after every vertex closed). Displays end here (the
+    /// live view is cleared), log keepers mark the build complete.
+    fn finish(&self, outcome: &Outcome<'_>) {
+        let _ = outcome;
+    }
 }
 
 /// Reports nothing (`--progress=quiet`, `-q`).
@@ -53,82 +125,10 @@ impl Reporter for Quiet {
         *n
     }
     fn log(&self, _id: VertexId, _line: &str) {}
+    fn output(&self, _id: VertexId, _data: &[u8], _lines: &[OutputLine]) {}
     fn cached(&self, _id: VertexId) {}
     fn done(&self, _id: VertexId, _elapsed: Duration) {}
     fn error(&self, _id: VertexId, _message: &str) {}
-}
-
-/// One recorded progress event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A vertex started.
-    Start(VertexId, String),
-    /// A log line.
-    Log(VertexId, String),
-    /// A cached vertex.
-    Cached(VertexId),
-    /// A cache miss and its reason.
-    Miss(VertexId, String),
-    /// A finished vertex.
-    Done(VertexId),
-    /// A failed vertex.
-    Error(VertexId, String),
-}
-
-/// Keeps every event, for tests (the recording fake of [`Reporter`]).
-#[derive(Debug, Default)]
-pub struct Recorder {
-    events: Mutex<Vec<Event>>,
-}
-
-impl Recorder {
-    /// The events so far.
-    pub fn events(&self) -> Vec<Event> {
-        self.lock().clone()
-    }
-
-    /// The names of the started vertices, in order.
-    pub fn started(&self) -> Vec<String> {
-        self.lock()
-            .iter()
-            .filter_map(|e| match e {
-                Event::Start(_, name) => Some(name.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Reporter for Recorder {
-    fn start(&self, name: &str) -> VertexId {
-        let mut events = self.lock();
-        let id = events
-            .iter()
-            .filter(|e| matches!(e, Event::Start(..)))
-            .count() as VertexId
-            + 1;
-        events.push(Event::Start(id, name.to_string()));
-        id
-    }
-    fn log(&self, id: VertexId, line: &str) {
-        self.lock().push(Event::Log(id, line.to_string()));
-    }
-    fn cached(&self, id: VertexId) {
-        self.lock().push(Event::Cached(id));
-    }
-    fn miss(&self, id: VertexId, reason: &str) {
-        self.lock().push(Event::Miss(id, reason.to_string()));
-    }
-    fn done(&self, id: VertexId, _elapsed: Duration) {
-        self.lock().push(Event::Done(id));
-    }
-    fn error(&self, id: VertexId, message: &str) {
-        self.lock().push(Event::Error(id, message.to_string()));
-    }
 }
 
 /// `err` and its causes, joined with `: ` (a cause already in the text is not repeated).

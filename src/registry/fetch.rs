@@ -164,12 +164,13 @@ pub fn status_error(method: &str, url: &str, resp: Response) -> RegistryError {
 }
 
 /// Download the blob `desc` of `repo` into `store`, checking size and digest; resumes a
-/// dropped connection where it broke.
+/// dropped connection where it broke. `progress` hears of every chunk.
 pub fn download_blob(
     session: &Session,
     repo: &str,
     desc: &Descriptor,
     store: &dyn BlobStore,
+    progress: super::Progress<'_>,
 ) -> Result<BlobInfo> {
     let digest = desc.digest();
     let size = desc.size();
@@ -178,6 +179,7 @@ pub fn download_blob(
     let mut writer = store.writer()?;
     let mut attempt = 1;
     let mut buf = vec![0u8; BUF_SIZE];
+    progress(digest, 0, size);
     loop {
         let offset = writer.written();
         let resp = session.send(&scopes, &|c| {
@@ -227,6 +229,7 @@ pub fn download_blob(
             let chunk = buf.get(..n).unwrap_or(&buf);
             std::io::Write::write_all(&mut writer, chunk)
                 .map_err(|e| StoreError::io("write blob", digest.to_string(), e))?;
+            progress(digest, writer.written(), size);
         };
         match broke {
             None if writer.written() == size => break,

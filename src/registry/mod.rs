@@ -42,12 +42,19 @@ use std::path::PathBuf;
 use oci_spec::image::Digest;
 
 pub use error::{RegistryError, Result};
-pub use pull::{pull_image, PullReport};
-pub use push::{push_image, PushOptions, PushReport};
+pub use pull::{pull_image, pull_image_with, PullReport};
+pub use push::{push_image, push_image_with, PushOptions, PushReport};
 pub use transport::Insecure;
 
 use crate::image::{find_image, read_image, Platform};
 use crate::store::{BlobStore, DirStore, Reference};
+
+/// Told how far each blob transfer is: the blob, the bytes moved so far, its size. Called
+/// from the transfer threads, often (callers thin it out).
+pub type Progress<'a> = &'a (dyn Fn(&Digest, u64, u64) + Sync);
+
+/// A [`Progress`] that ignores everything.
+pub fn silent(_blob: &Digest, _done: u64, _size: u64) {}
 
 /// How registries are reached and authenticated to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,12 +127,24 @@ pub fn ensure_image(
     auth: &Auth,
     always_pull: bool,
 ) -> Result<Digest> {
+    ensure_image_with(reference, platform, store, auth, always_pull, &silent)
+}
+
+/// [`ensure_image`], telling `progress` how far each blob download is.
+pub fn ensure_image_with(
+    reference: &Reference,
+    platform: &Platform,
+    store: &DirStore,
+    auth: &Auth,
+    always_pull: bool,
+    progress: Progress<'_>,
+) -> Result<Digest> {
     if !always_pull {
         if let Some(digest) = local_image(reference, platform, store)? {
             return Ok(digest);
         }
     }
-    pull(reference, platform, store, auth)
+    pull_image_with(reference, platform, store, auth, progress).map(|r| r.manifest)
 }
 
 /// The complete image `reference` names in the store, if there is one.

@@ -13,7 +13,7 @@ use super::fetch::{download_blob, get_manifest, is_index, is_manifest};
 use super::parallel;
 use super::session::Session;
 use super::sources::BlobSources;
-use super::Auth;
+use super::{Auth, Progress};
 use crate::image::manifest::{parse_manifest_or_index, ManifestOrIndex};
 use crate::image::{read_image, select_manifest, Platform};
 use crate::store::{BlobStore, DirStore, Reference};
@@ -55,6 +55,17 @@ pub fn pull_image(
     platform: &Platform,
     store: &DirStore,
     auth: &Auth,
+) -> Result<PullReport> {
+    pull_image_with(reference, platform, store, auth, &super::silent)
+}
+
+/// [`pull_image`], telling `progress` how far each blob download is.
+pub fn pull_image_with(
+    reference: &Reference,
+    platform: &Platform,
+    store: &DirStore,
+    auth: &Auth,
+    progress: Progress<'_>,
 ) -> Result<PullReport> {
     require_sha256(reference)?;
     let session = Session::new(reference.domain(), auth)?;
@@ -103,7 +114,7 @@ pub fn pull_image(
             missing.push(b);
         }
     }
-    download_all(&session, repo, &missing, store)?;
+    download_all(&session, repo, &missing, store, progress)?;
 
     let image = read_image(store, &manifest)?;
     let name = match (reference.tag(), reference.digest()) {
@@ -142,9 +153,10 @@ fn download_all(
     repo: &str,
     blobs: &[Descriptor],
     store: &dyn BlobStore,
+    progress: Progress<'_>,
 ) -> Result<()> {
     parallel::map(blobs, PARALLEL_DOWNLOADS, |desc| {
-        download_blob(session, repo, desc, store).map(|_| ())
+        download_blob(session, repo, desc, store, progress).map(|_| ())
     })
     .map(|_| ())
 }

@@ -10,7 +10,7 @@ use super::parallel;
 use super::session::Session;
 use super::sources::BlobSources;
 use super::upload::{push_blob, put_manifest, BlobOutcome};
-use super::Auth;
+use super::{Auth, Progress};
 use crate::image::read_image;
 use crate::store::{DirStore, Reference};
 
@@ -46,6 +46,17 @@ pub fn push_image(
     dest: &Reference,
     opts: &PushOptions,
 ) -> Result<PushReport> {
+    push_image_with(store, manifest, dest, opts, &super::silent)
+}
+
+/// [`push_image`], telling `progress` how far each blob upload is.
+pub fn push_image_with(
+    store: &DirStore,
+    manifest: &Digest,
+    dest: &Reference,
+    opts: &PushOptions,
+    progress: Progress<'_>,
+) -> Result<PushReport> {
     let image = read_image(store, manifest)?;
     if let Some(pinned) = dest.digest() {
         if pinned != manifest {
@@ -69,7 +80,15 @@ pub fn push_image(
     }
     let outcomes = parallel::map(&blobs, PARALLEL_UPLOADS, |(digest, size)| {
         let from = sources.repo_on(session.registry(), digest, repo);
-        push_blob(&session, repo, digest, *size, store, from.as_deref())
+        push_blob(
+            &session,
+            repo,
+            digest,
+            *size,
+            store,
+            from.as_deref(),
+            progress,
+        )
     })?;
     let reference = match (dest.tag(), dest.digest()) {
         (Some(t), _) => t.to_string(),

@@ -5,6 +5,8 @@
 //! media type, and the digest the registry answers with must be theirs.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use oci_spec::image::Digest;
@@ -47,7 +49,8 @@ pub fn blob_exists(
 }
 
 /// Put the blob `digest` (`size` bytes, in `store`) into `repo`, mounting it from
-/// `mount_from` (a repository of the same registry) when given.
+/// `mount_from` (a repository of the same registry) when given; `progress` hears how far
+/// the upload is (and of a blob that needed none, as complete).
 pub fn push_blob(
     session: &Session,
     repo: &str,
@@ -55,22 +58,27 @@ pub fn push_blob(
     size: u64,
     store: &dyn BlobStore,
     mount_from: Option<&str>,
+    progress: super::Progress<'_>,
 ) -> Result<BlobOutcome> {
     let scopes = match mount_from {
         Some(src) => Scopes::push(repo).and_pull(src),
         None => Scopes::push(repo),
     };
     if blob_exists(session, repo, digest, &scopes)? {
+        progress(digest, size, size);
         return Ok(BlobOutcome::Existed);
     }
     let mut attempt = 1;
     loop {
         let mount = if attempt == 1 { mount_from } else { None };
         let location = match start_upload(session, repo, digest, mount, &scopes)? {
-            Started::Mounted => return Ok(BlobOutcome::Mounted),
+            Started::Mounted => {
+                progress(digest, size, size);
+                return Ok(BlobOutcome::Mounted);
+            }
             Started::Session(location) => location,
         };
-        match put_blob(session, &location, digest, size, store, &scopes) {
+        match put_blob(session, &location, digest, size, store, &scopes, progress) {
             Ok(()) => return Ok(BlobOutcome::Uploaded),
             Err(e) if attempt < retry::ATTEMPTS && is_transient(&e) => {
                 retry::pause(attempt);
@@ -133,10 +141,15 @@ fn start_upload(
 /// How much of a blob is read and sent at a time.
 const UPLOAD_CHUNK: usize = 1 << 20;
 
-/// A blob read from the store in [`UPLOAD_CHUNK`]s, as a request body stream.
+/// How often a running upload tells its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// A blob read from the store in [`UPLOAD_CHUNK`]s, as a request body stream; `sent`
+/// counts the bytes handed to the request.
 struct Chunks {
     reader: Box<dyn Read + Send>,
     left: u64,
+    sent: Arc<AtomicU64>,
 }
 
 impl Iterator for Chunks {
@@ -163,6 +176,7 @@ impl Iterator for Chunks {
             }
         }
         self.left -= want as u64;
+        self.sent.fetch_add(want as u64, Ordering::Relaxed);
         Some(Ok(buf))
     }
 }
@@ -182,6 +196,7 @@ fn put_blob(
     size: u64,
     store: &dyn BlobStore,
     scopes: &Scopes,
+    progress: super::Progress<'_>,
 ) -> Result<()> {
     let mut url = reqwest::Url::parse(location).map_err(|e| RegistryError::Protocol {
         registry: session.registry().to_string(),
@@ -190,9 +205,11 @@ fn put_blob(
     url.query_pairs_mut().append_pair("digest", digest.as_ref());
     // Long enough for a slow link (100 kB/s), short enough to notice a dead one.
     let timeout = IO_TIMEOUT + Duration::from_secs(size / 100_000);
+    let sent = Arc::new(AtomicU64::new(0));
     let body = Chunks {
         reader: store.open(digest)?,
         left: size,
+        sent: Arc::clone(&sent),
     };
     let uploader = session.uploader()?;
     let mut request = uploader
@@ -205,12 +222,36 @@ fn put_blob(
     if let Some(auth) = session.authorization(scopes)? {
         request = request.header(AUTHORIZATION, auth);
     }
-    let sent = uploader.runtime.block_on(async {
-        let resp = request.send().await?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        Ok::<_, reqwest::Error>((status, text))
+    // The request runs on the runtime; this thread tells the progress meanwhile.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    uploader.runtime.spawn(async move {
+        let sent = async {
+            let resp = request.send().await?;
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            Ok::<_, reqwest::Error>((status, text))
+        }
+        .await;
+        let _ = done_tx.send(sent);
     });
+    progress(digest, 0, size);
+    let sent = loop {
+        match done_rx.recv_timeout(PROGRESS_EVERY) {
+            Ok(sent) => break sent,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                progress(digest, sent.load(Ordering::Relaxed).min(size), size);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(RegistryError::Protocol {
+                    registry: session.registry().to_string(),
+                    reason: format!("the upload of {digest} ended without an answer"),
+                })
+            }
+        }
+    };
+    if matches!(sent, Ok((201 | 204, _))) {
+        progress(digest, size, size);
+    }
     match sent {
         Ok((201 | 204, _)) => Ok(()),
         Ok((status, text)) => Err(RegistryError::Status {

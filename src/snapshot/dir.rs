@@ -50,6 +50,32 @@ impl DirSnapshotter {
         self.root.join("snapshots").join(name)
     }
 
+    /// Every committed snapshot with its parent and directory, sorted by name (for
+    /// garbage collection; entries that are not snapshots are skipped).
+    pub fn list(&self) -> Result<Vec<SnapshotEntry>> {
+        let mut out = Vec::new();
+        for name in dir_names(&self.root.join("snapshots"))? {
+            let dir = self.snapshot_dir(&name);
+            if check_name(&name).is_err() || !dir.join("fs").is_dir() {
+                continue;
+            }
+            let parent = self.parent_of(&name)?;
+            out.push(SnapshotEntry { name, parent, dir });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The directories of prepared snapshots that were neither committed nor aborted (a
+    /// step in progress, or one a killed build left behind).
+    pub fn prepared(&self) -> Result<Vec<PathBuf>> {
+        let active = self.root.join("active");
+        Ok(dir_names(&active)?
+            .into_iter()
+            .map(|n| active.join(n))
+            .collect())
+    }
+
     fn parent_of(&self, name: &str) -> Result<Option<String>> {
         let file = self.snapshot_dir(name).join("parent");
         match fs::read_to_string(&file) {
@@ -150,6 +176,34 @@ impl Snapshotter for DirSnapshotter {
     }
 }
 
+/// A committed snapshot, as [`DirSnapshotter::list`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotEntry {
+    /// Its name (a chain id).
+    pub name: String,
+    /// Its parent's name (`None` for a base snapshot).
+    pub parent: Option<String>,
+    /// Its directory (`snapshots/NAME`: `fs` and `parent`).
+    pub dir: PathBuf,
+}
+
+/// The entry names of `dir` (none when it does not exist).
+fn dir_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(io_err("list snapshots in", dir, source)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| io_err("list snapshots in", dir, source))?;
+        if let Some(name) = entry.file_name().to_str() {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// Names become directory names: letters, digits, `.`, `_`, `-`, `:` only.
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -166,8 +220,9 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-/// Remove a directory tree that may hold read-only directories or overlay work files.
-fn remove_tree(path: &Path) -> Result<()> {
+/// Remove a directory tree (or a file) that may hold read-only directories or overlay
+/// work files; never follows symlinks. Absent is fine.
+pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(());
     };
@@ -236,6 +291,36 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn list_names_parents_and_prepared_lists_uncommitted() {
+        let t = tempfile::tempdir().unwrap();
+        let snaps = DirSnapshotter::new(t.path()).unwrap();
+        let base = snaps
+            .commit(snaps.prepare(None).unwrap(), "sha256:base")
+            .unwrap();
+        snaps
+            .commit(snaps.prepare(Some(&base)).unwrap(), "sha256:top")
+            .unwrap();
+        let pending = snaps.prepare(Some(&base)).unwrap();
+        fs::create_dir(t.path().join("snapshots/stray")).unwrap();
+        let listed = snaps.list().unwrap();
+        let names: Vec<(&str, Option<&str>)> = listed
+            .iter()
+            .map(|e| (e.name.as_str(), e.parent.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [("sha256:base", None), ("sha256:top", Some("sha256:base"))]
+        );
+        assert_eq!(listed[1].dir, t.path().join("snapshots/sha256:top"));
+        assert_eq!(
+            snaps.prepared().unwrap(),
+            [t.path().join("active").join(pending.key())]
+        );
+        remove_tree(&t.path().join("active").join(pending.key())).unwrap();
+        assert!(snaps.prepared().unwrap().is_empty());
     }
 
     #[test]

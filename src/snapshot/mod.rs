@@ -33,7 +33,8 @@ use std::path::PathBuf;
 
 pub use copy::flatten;
 pub use decompress::decompress;
-pub use dir::DirSnapshotter;
+pub(crate) use dir::remove_tree;
+pub use dir::{DirSnapshotter, SnapshotEntry};
 pub use error::{Result, SnapshotError};
 pub use overlay::{mount_overlay, OverlayMount};
 pub use rootfs::{Backend, Changes, Rootfs};

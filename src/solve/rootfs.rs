@@ -64,9 +64,11 @@ impl Rootfs<'_> {
     ) -> StepResult<SnapshotId> {
         let digest = layer.descriptor.digest();
         let title = format!("unpacking layer {digest}");
-        progress::vertex(reporter, &title, |_| {
+        progress::vertex(reporter, &title, |id| {
             let active = self.snapshots.prepare(parent)?;
-            let blob = self.store.open(digest)?;
+            let item = format!("extracting {digest}");
+            let size = Some(layer.descriptor.size());
+            let blob = progress::Reading::new(self.store.open(digest)?, reporter, id, item, size);
             let opts = UnpackOptions {
                 owners: self.owners,
             };

@@ -59,9 +59,12 @@ fn help_lists_every_command_of_the_contract() {
 }
 
 #[test]
-fn unbuilt_commands_say_not_implemented_and_exit_2() {
+fn unbuilt_features_say_not_implemented_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let out = builder(&["prune"], dir.path());
+    let out = builder(
+        &["build", "--platform", "linux/amd64,linux/arm64", "."],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("not implemented yet"),

@@ -1,17 +1,18 @@
-//! A RUN step's output on its way to the user: split into lines per stream, each line
-//! reported through the progress reporter as BuildKit's plain progress shows it (`#7 0.132
-//! hello`: seconds since the step started, then the line), and the log kept in memory up
-//! to a cap so that a failure can quote its last lines.
+//! A RUN step's output on its way to the user: every chunk goes to the progress reporter
+//! exactly as the process wrote it (the full log keeps those bytes), together with the
+//! lines it completed, split per stream, for display (BuildKit's plain progress shows
+//! `#7 0.132 hello`: seconds since the step started, then the line); the last lines are
+//! kept in memory up to a cap so that a failure can quote them.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::progress::{Reporter, VertexId};
+use crate::progress::{OutputLine, Reporter, VertexId};
 use crate::sandbox::{OutputSink, Stream};
 
 /// Most bytes of log kept in memory (older lines are dropped first).
 const LOG_CAP: usize = 4 << 20;
-/// A line longer than this is cut and reported in pieces.
+/// A line longer than this is shown in pieces (the full log keeps it whole).
 const MAX_LINE: usize = 64 << 10;
 /// Lines quoted in a failure.
 pub const TAIL_LINES: usize = 20;
@@ -22,7 +23,7 @@ pub struct StepOutput<'a> {
     vertex: VertexId,
     started: Instant,
     partial: [Vec<u8>; 2],
-    lines: VecDeque<String>,
+    lines: VecDeque<OutputLine>,
     kept: usize,
 }
 
@@ -41,33 +42,45 @@ impl<'a> StepOutput<'a> {
 
     /// Report what is left of unterminated lines (call once the command ended).
     pub fn finish(&mut self) {
+        let mut lines = Vec::new();
         for i in 0..self.partial.len() {
             let rest = std::mem::take(&mut self.partial[i]);
             if !rest.is_empty() {
-                self.line(&rest);
+                lines.push(self.line(&rest));
             }
+        }
+        if !lines.is_empty() {
+            self.reporter.output(self.vertex, &[], &lines);
         }
     }
 
     /// The last `n` lines of the log, each prefixed with its time as reported.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let skip = self.lines.len().saturating_sub(n);
-        self.lines.iter().skip(skip).cloned().collect()
+        self.lines
+            .iter()
+            .skip(skip)
+            .map(OutputLine::shown)
+            .collect()
     }
 
-    fn line(&mut self, raw: &[u8]) {
+    /// A complete line for display (kept for the tail too).
+    fn line(&mut self, raw: &[u8]) -> OutputLine {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let text = String::from_utf8_lossy(raw);
-        let shown = format!("{:.3} {text}", self.started.elapsed().as_secs_f64());
-        self.reporter.log(self.vertex, &shown);
-        self.kept += shown.len();
-        self.lines.push_back(shown);
-        while self.kept > LOG_CAP {
+        let line = OutputLine {
+            at: self.started.elapsed(),
+            text: String::from_utf8_lossy(raw).into_owned(),
+        };
+        self.kept += line.text.len();
+        self.lines.push_back(line.clone());
+        // Only the tail is ever quoted; the full log is the reporter's to keep.
+        while self.kept > LOG_CAP || self.lines.len() > TAIL_LINES {
             match self.lines.pop_front() {
-                Some(old) => self.kept -= old.len(),
+                Some(old) => self.kept -= old.text.len(),
                 None => break,
             }
         }
+        line
     }
 }
 
@@ -79,18 +92,20 @@ impl OutputSink for StepOutput<'_> {
         };
         let mut buf = std::mem::take(&mut self.partial[i]);
         buf.extend_from_slice(data);
+        let mut lines = Vec::new();
         let mut start = 0;
         while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
-            self.line(&buf[start..start + pos]);
+            lines.push(self.line(&buf[start..start + pos]));
             start += pos + 1;
         }
         let mut rest = buf.split_off(start);
         while rest.len() > MAX_LINE {
             let tail = rest.split_off(MAX_LINE);
-            self.line(&rest);
+            lines.push(self.line(&rest));
             rest = tail;
         }
         self.partial[i] = rest;
+        self.reporter.output(self.vertex, data, &lines);
     }
 }
 
@@ -141,5 +156,58 @@ mod tests {
         }
         assert!(out.kept <= LOG_CAP);
         assert_eq!(out.tail(TAIL_LINES).len(), TAIL_LINES);
+    }
+
+    /// Keeps the raw bytes and the lines it is given.
+    #[derive(Debug, Default)]
+    struct Raw {
+        data: std::sync::Mutex<(Vec<u8>, Vec<String>)>,
+    }
+
+    impl Reporter for Raw {
+        fn start(&self, _name: &str) -> VertexId {
+            1
+        }
+        fn log(&self, _id: VertexId, _line: &str) {}
+        fn output(&self, _id: VertexId, data: &[u8], lines: &[OutputLine]) {
+            let mut d = self.data.lock().unwrap();
+            d.0.extend_from_slice(data);
+            d.1.extend(lines.iter().map(|l| l.text.clone()));
+        }
+        fn cached(&self, _id: VertexId) {}
+        fn done(&self, _id: VertexId, _elapsed: std::time::Duration) {}
+        fn error(&self, _id: VertexId, _message: &str) {}
+    }
+
+    #[test]
+    fn every_byte_reaches_the_reporter_as_written() {
+        let r = Raw::default();
+        let mut out = StepOutput::new(&r, 1);
+        let long = vec![b'z'; MAX_LINE + 10];
+        let chunks: [(Stream, &[u8]); 5] = [
+            (Stream::Stdout, b"caf\xe9\r\n"),
+            (Stream::Stderr, b"err"),
+            (Stream::Stdout, &long),
+            (Stream::Stdout, b"\n\xff end"),
+            (Stream::Stderr, b"\n"),
+        ];
+        let mut expected = Vec::new();
+        for (stream, data) in chunks {
+            out.output(stream, data);
+            expected.extend_from_slice(data);
+        }
+        out.finish();
+        let (data, lines) = std::mem::take(&mut *r.data.lock().unwrap());
+        assert!(data == expected, "raw output differs");
+        assert_eq!(
+            lines.len(),
+            5,
+            "{:?}",
+            lines.iter().map(|l| l.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(lines[0], "caf\u{fffd}");
+        assert_eq!(lines[1].len() + lines[2].len(), MAX_LINE + 10);
+        assert_eq!(lines[3], "err");
+        assert_eq!(lines[4], "\u{fffd} end");
     }
 }

@@ -1,0 +1,306 @@
+//! Garbage collection of a store: `builder prune` and the store cap.
+//!
+//! [`prune`] waits for running builds (the exclusive `gc.lock`, see `guard.rs`), scans the
+//! store ([`super::inventory`]), decides what goes ([`super::plan`]) and removes it in an
+//! order that keeps the store usable if the prune itself is killed: records first (a
+//! record never points at a removed blob for long, and one that does is a miss), then
+//! snapshots children before parents, flattened trees, blobs, cache mounts, and the
+//! scratch that dead builds left. A snapshot, tree or cache mount is first renamed into
+//! `ROOT/trash/` (one atomic step: it is complete or absent), then deleted; the next
+//! prune empties whatever a killed one left there.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use super::inventory::{self, Inventory};
+use super::plan::{self, Selection};
+use super::usage::{record_usage, RecordUsage};
+use super::{guard, CacheError, CacheStore};
+use crate::snapshot::{remove_tree, SnapshotError};
+use crate::store::lock::FileLock;
+use crate::store::StoreError;
+
+/// A failure to scan or prune a store.
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    /// The store (blobs, names, locks) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The cache records could not be read.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// A named image cannot be read, so what it needs is unknown: nothing is pruned.
+    #[error("{}: {reason}", GcError::damaged_text(name, digest))]
+    DamagedImage {
+        /// The image's name.
+        name: String,
+        /// The blob that cannot be read.
+        digest: String,
+        /// Why.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("{action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl GcError {
+    fn damaged_text(name: &str, digest: &str) -> String {
+        format!(
+            "image {name} ({digest}) cannot be read, so what it needs is unknown (remove \
+             the name with `builder rmi` to prune anyway)"
+        )
+    }
+}
+
+impl From<SnapshotError> for GcError {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Io {
+                action,
+                path,
+                source,
+            } => GcError::Io {
+                action,
+                path,
+                source,
+            },
+            other => GcError::Io {
+                action: "read snapshots",
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
+impl From<GcError> for crate::error::Error {
+    fn from(e: GcError) -> Self {
+        use crate::error::Error;
+        match e {
+            GcError::Store(s) | GcError::Cache(CacheError::Store(s)) => Error::Store(s),
+            GcError::Cache(CacheError::Io {
+                action,
+                path,
+                source,
+            })
+            | GcError::Io {
+                action,
+                path,
+                source,
+            } => Error::Io {
+                action,
+                path,
+                source,
+            },
+            GcError::DamagedImage {
+                name,
+                digest,
+                reason,
+            } => Error::Io {
+                action: "cannot prune:",
+                path: PathBuf::from(GcError::damaged_text(&name, &digest)),
+                source: std::io::Error::other(reason),
+            },
+        }
+    }
+}
+
+/// What to prune (`builder prune` flags).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneOptions {
+    /// `--all`: also the snapshots and flattened trees of named images (remade from their
+    /// blobs when needed) and the RUN cache mounts.
+    pub all: bool,
+    /// `--keep-storage`: remove least recently used first, stopping once the store takes
+    /// at most this many bytes (`None`: no limit, remove everything chosen).
+    pub keep_storage: Option<u64>,
+    /// `--filter until=`: only what has not been used for at least this long.
+    pub until: Option<Duration>,
+}
+
+/// What a prune removed.
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    /// The cache records removed, least recently used first.
+    pub removed: Vec<RecordUsage>,
+    /// Number of cache records removed.
+    pub records: usize,
+    /// Number of blobs removed.
+    pub blobs: usize,
+    /// Number of snapshots removed.
+    pub snapshots: usize,
+    /// Number of flattened trees removed.
+    pub trees: usize,
+    /// Number of RUN cache mounts removed.
+    pub mounts: usize,
+    /// Number of leftovers of dead builds removed (work directories, temp files).
+    pub leftovers: usize,
+    /// Bytes freed.
+    pub bytes: u64,
+    /// What could not be removed, one message each (the rest was removed).
+    pub failures: Vec<String>,
+}
+
+/// Prune the store at `root` as `opts` says (see the module docs); waits for running
+/// builds first, saying so on stderr.
+pub fn prune(root: &Path, opts: &PruneOptions) -> Result<PruneReport, GcError> {
+    let _gc = guard::exclusive(root)?;
+    prune_locked(root, opts)
+}
+
+/// With the gc lock held: hold the name locks too, scan, let `decide` look at the
+/// inventory and choose the options (`None`: prune nothing), and prune.
+fn prune_locked(root: &Path, opts: &PruneOptions) -> Result<PruneReport, GcError> {
+    let _names = lock_names(root)?;
+    let inv = inventory::scan(root)?;
+    let selection = plan::select(&inv, opts, SystemTime::now());
+    Ok(execute(root, &inv, &selection))
+}
+
+/// With the gc lock held, the locks of the root-level indexes: names cannot change under
+/// a prune (`tag` of an unnamed image, `rmi`), and no writer of an index is between its
+/// temp file and its rename.
+pub(crate) fn lock_names(root: &Path) -> Result<[FileLock; 2], GcError> {
+    Ok([
+        FileLock::exclusive(&root.join("images.lock"))?,
+        FileLock::exclusive(&root.join("blob-sources.lock"))?,
+    ])
+}
+
+/// A name in `ROOT/trash/` that no other removal uses.
+fn trash_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Remove the tree at `path` atomically as far as readers can tell: rename it into
+/// `ROOT/trash/`, then delete it there.
+fn discard(root: &Path, path: &Path) -> Result<(), String> {
+    let trash = root.join("trash");
+    let _ = std::fs::create_dir_all(&trash);
+    let target = trash.join(trash_name());
+    let doomed = match std::fs::rename(path, &target) {
+        Ok(()) => target,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // Another file system, or a rename refused: delete in place.
+        Err(_) => path.to_path_buf(),
+    };
+    remove_tree(&doomed).map_err(|e| crate::progress::chain(&e))
+}
+
+fn fail(report: &mut PruneReport, what: &str, cause: impl std::fmt::Display) {
+    report.failures.push(format!("remove {what}: {cause}"));
+}
+
+/// Remove what `sel` chose from the store scanned as `inv`.
+pub(crate) fn execute(root: &Path, inv: &Inventory, sel: &Selection) -> PruneReport {
+    let mut report = PruneReport::default();
+    let cache = CacheStore::new(root);
+    let mut removed: Vec<(SystemTime, RecordUsage)> = Vec::new();
+    for &i in &sel.records {
+        let Some(r) = inv.records.get(i) else {
+            continue;
+        };
+        match cache.remove(&r.key) {
+            Ok(()) => {
+                let lock = cache
+                    .dir()
+                    .join("locks")
+                    .join(format!("{}.lock", r.key.digest()));
+                let _ = std::fs::remove_file(lock);
+                report.records += 1;
+                report.bytes += r.bytes;
+                removed.push((r.last_used, record_usage(inv, i)));
+            }
+            Err(e) => fail(&mut report, "cache record", crate::progress::chain(&e)),
+        }
+    }
+    removed.sort_by_key(|(used, _)| *used);
+    report.removed = removed.into_iter().map(|(_, r)| r).collect();
+
+    for name in &sel.snapshots {
+        let Some(s) = inv.snapshots.get(name) else {
+            continue;
+        };
+        match discard(root, &s.path) {
+            Ok(()) => {
+                report.snapshots += 1;
+                report.bytes += s.bytes;
+            }
+            Err(e) => fail(&mut report, &format!("snapshot {name}"), e),
+        }
+    }
+    for name in &sel.trees {
+        let Some(t) = inv.trees.get(name) else {
+            continue;
+        };
+        match discard(root, &t.path) {
+            Ok(()) => {
+                report.trees += 1;
+                report.bytes += t.bytes;
+            }
+            Err(e) => fail(&mut report, &format!("flattened tree {name}"), e),
+        }
+    }
+    let blobs = root.join("blobs").join("sha256");
+    for digest in &sel.blobs {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        match std::fs::remove_file(blobs.join(hex)) {
+            Ok(()) => {
+                report.blobs += 1;
+                report.bytes += inv.blobs.get(digest).copied().unwrap_or(0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => fail(&mut report, &format!("blob {digest}"), e),
+        }
+    }
+    let mounts = root.join("cache-mounts");
+    for name in &sel.mounts {
+        let Some(m) = inv.mounts.get(name) else {
+            continue;
+        };
+        match discard(root, &m.path) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(mounts.join(format!("{name}.lock")));
+                report.mounts += 1;
+                report.bytes += m.bytes;
+            }
+            Err(e) => fail(&mut report, &format!("cache mount {name}"), e),
+        }
+    }
+    for left in &inv.leftovers {
+        match remove_tree(&left.path) {
+            Ok(()) => {
+                report.leftovers += 1;
+                report.bytes += left.bytes;
+            }
+            Err(e) => fail(
+                &mut report,
+                &left.path.display().to_string(),
+                crate::progress::chain(&e),
+            ),
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+#[path = "gc_tests.rs"]
+mod tests;
