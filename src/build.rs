@@ -25,6 +25,7 @@ pub use diagnose::{parse_failure, plan_failure, step_failure};
 pub use frontend::{diagnostic, parse, resolve_build_args, DockerfileSource};
 pub use hint::hint;
 
+use crate::cache::exchange::CacheSpec;
 use crate::cache::stat::StatCache;
 use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
 use crate::error::{Error, Result};
@@ -78,6 +79,10 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// `--no-cache-filter`: run every step of these stages (names or indexes).
     pub no_cache_filter: Vec<String>,
+    /// `--cache-from`: where to look for steps this store does not have.
+    pub cache_from: Vec<CacheSpec>,
+    /// `--cache-to`: where to write the steps this build made or reused.
+    pub cache_to: Vec<CacheSpec>,
 }
 
 /// What a successful build made.
@@ -125,6 +130,12 @@ fn open_cache(req: &BuildRequest, platform: &Platform, stat: Option<StatCache>) 
         },
         explain,
         stat,
+        import: req
+            .cache_from
+            .iter()
+            .map(|CacheSpec::Local(dir)| dir.clone())
+            .collect(),
+        used: Default::default(),
     }
 }
 
@@ -284,6 +295,13 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     }
     if let Some(path) = &req.metadata_file {
         outputs::write_metadata(path, &written, &req.tags)?;
+    }
+    for CacheSpec::Local(dir) in &req.cache_to {
+        let title = format!("exporting cache to {}", dir.display());
+        progress::vertex(reporter, &title, |_| {
+            crate::cache::exchange::export(dir, &cache.used_keys(), &store, &cache.records)
+        })
+        .map_err(|e| Error::Usage(crate::error::chain(&e)))?;
     }
     crate::cache::enforce_cap(&req.root, gc, reporter);
     Ok(BuildOutcome {

@@ -44,6 +44,25 @@ pub struct BuildCache {
     pub explain: Explainer,
     /// File digests of the main build context by stat data (a directory context only).
     pub stat: Option<StatCache>,
+    /// `--cache-from type=local,src=DIR` directories, tried in order on a miss.
+    pub import: Vec<std::path::PathBuf>,
+    /// The keys of the steps this build made or reused, for `--cache-to`.
+    pub used: std::sync::Mutex<Vec<oci_spec::image::Digest>>,
+}
+
+impl BuildCache {
+    /// Note that this build made or reused the step `key`.
+    pub fn use_key(&self, key: &oci_spec::image::Digest) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if !used.contains(key) {
+            used.push(key.clone());
+        }
+    }
+
+    /// The keys noted by [`BuildCache::use_key`], in the order first used.
+    pub fn used_keys(&self) -> Vec<oci_spec::image::Digest> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod record;
 pub mod stat;
 
 pub mod build_cache;
+pub mod exchange;
 pub mod explain;
 pub mod key;
 

@@ -117,10 +117,13 @@ pub struct BuildArgs {
     /// Example: `--secret id=npmrc,src=$HOME/.npmrc`.
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
-    /// Import cache: `type=registry,ref=REF` or `type=local,src=DIR`.
+    /// Also look for cached steps in DIR (written by `--cache-to`): `type=local,src=DIR`
+    /// (repeatable). `type=registry` is not supported yet.
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// Export cache: `type=registry,ref=REF` or `type=local,dest=DIR`.
+    /// Write the cached steps of this build, with their layers, to DIR for another store's
+    /// `--cache-from`: `type=local,dest=DIR` (an OCI layout). `type=registry` is not
+    /// supported yet.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
     /// Progress output on stderr. Whatever the mode, every step's full output is kept for
@@ -192,6 +195,8 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         secrets,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
+        cache_from: cache_specs(&args.cache_from, false)?,
+        cache_to: cache_specs(&args.cache_to, true)?,
     };
     let display = display(args)?;
     let info = BuildInfo {
@@ -244,6 +249,14 @@ fn refuse_quiet_with_stdout_output(args: &BuildArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `--cache-from` (`export == false`) or `--cache-to` values.
+fn cache_specs(specs: &[String], export: bool) -> Result<Vec<crate::cache::exchange::CacheSpec>> {
+    specs
+        .iter()
+        .map(|s| crate::cache::exchange::parse_spec(s, export).map_err(Error::Usage))
+        .collect()
 }
 
 /// The display `--progress` (and `-q`) choose.

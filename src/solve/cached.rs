@@ -71,6 +71,7 @@ pub(crate) fn run(
     let found = find(env, &key, below);
     if skip.is_none() {
         if let Some((layer, created)) = found {
+            cache.use_key(&key);
             cache.explain.note(step.at, inputs);
             let created = if env.fixed_time {
                 env.created.clone()
@@ -103,8 +104,9 @@ pub(crate) fn run(
         created: env.created.clone().unwrap_or_default(),
         description: step.description.to_string(),
     };
-    if let Err(e) = cache.records.put(&record) {
-        say("cannot record the step", &e);
+    match cache.records.put(&record) {
+        Ok(()) => cache.use_key(&record.key),
+        Err(e) => say("cannot record the step", &e),
     }
     drop(lock);
     cache.explain.note(step.at, inputs);
@@ -118,7 +120,15 @@ fn find(
     key: &oci_spec::image::Digest,
     below: &[Layer],
 ) -> Option<(Option<Layer>, String)> {
-    let record = env.cache?.records.get(key)?;
+    let cache = env.cache?;
+    let record = cache.records.get(key).or_else(|| {
+        // Not in this store: a `--cache-from` directory may have it.
+        cache
+            .import
+            .iter()
+            .find(|dir| crate::cache::exchange::import(dir, key, env.store, &cache.records))
+            .and_then(|_| cache.records.get(key))
+    })?;
     let Some(made) = record.layer else {
         return Some((None, record.created));
     };

@@ -566,3 +566,46 @@ fn snapshots_committed_under_one_name_at_once_keep_one_and_fail_none() {
     let left = std::fs::read_dir(t.path().join("active")).unwrap().count();
     assert_eq!(left, 0, "prepared snapshots were left behind");
 }
+
+#[test]
+fn cache_exported_to_a_directory_serves_a_build_with_a_fresh_store() {
+    let test = "cache_to_from_local";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        let who = r.name();
+        let w = RunWork::new(r, &layout);
+        w.file("a", "a\n").dockerfile(
+            "FROM busybox\n\
+             COPY a /a\n\
+             RUN echo ran > /ran\n",
+        );
+        let dir = w.path("exported");
+        let to = format!("type=local,dest={}", dir.display());
+        let first = build(&w, who, &["--cache-to", &to]);
+        assert!(dir.join("oci-layout").exists(), "as {who}");
+        // A fresh store: only the exported directory has the steps.
+        std::fs::remove_dir_all(w.path("root")).unwrap();
+        let from = format!("type=local,src={}", dir.display());
+        let second = build(&w, who, &["--cache-from", &from]);
+        assert_eq!(
+            cached(&second.progress),
+            [true, true],
+            "as {who}: {}",
+            second.progress
+        );
+        assert_eq!(
+            first.id, second.id,
+            "as {who}: the imported cache changed the image"
+        );
+        let image = w.build_image(&[]);
+        assert_eq!(image.read("ran").as_deref(), Some("ran\n"), "as {who}");
+        // Registry cache is refused clearly, before anything runs.
+        let out = w.build(&["--cache-to", "type=registry,ref=127.0.0.1:1/app:cache"]);
+        assert_eq!(out.status.code(), Some(2), "as {who}");
+        assert!(
+            text(&out.stderr).contains("not supported yet"),
+            "as {who}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! Moving build cache between stores through a directory: `--cache-to type=local,dest=DIR`
+//! writes the records of every step this build used, with their layer blobs, and
+//! `--cache-from type=local,src=DIR` lets a build that misses in its own store find a step
+//! there (a CI runner with a fresh store, a cache directory restored from an artifact).
+//!
+//! DIR is an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/<hex>`) — its blobs
+//! are the cached layers — plus `builder-cache/<key hex>.json`, one record per cache key in
+//! the store's own format. Every file is written atomically and a record only after its
+//! blob, so an interrupted export leaves a usable, smaller cache. An import copies the blob
+//! into the store, verified against its digest, before the record, so a half-imported step
+//! is never a hit. Registry cache (`type=registry`) is not supported yet.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::Digest;
+
+use super::record::{CacheStore, Record};
+use crate::store::atomic::{write_atomic, AtomicFile};
+use crate::store::BlobStore;
+
+/// A `--cache-from` / `--cache-to` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheSpec {
+    /// `type=local`: a directory.
+    Local(PathBuf),
+}
+
+/// Parse a `--cache-from` (`export == false`: `src=`) or `--cache-to` (`dest=`) value, as
+/// buildx writes them (`type=local,src=DIR`; a bare value is a registry reference).
+pub fn parse_spec(spec: &str, export: bool) -> Result<CacheSpec, String> {
+    let flag = if export { "--cache-to" } else { "--cache-from" };
+    let mut kind = None;
+    let mut dir = None;
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some(("type", v)) => kind = Some(v.to_string()),
+            Some(("src", v)) if !export => dir = Some(v.to_string()),
+            Some(("dest", v)) if export => dir = Some(v.to_string()),
+            Some(_) => {}
+            None if kind.is_none() => kind = Some("registry".to_string()),
+            None => return Err(format!("invalid {flag} value {spec:?}: expected KEY=VALUE")),
+        }
+    }
+    match kind.as_deref() {
+        Some("local") => match dir {
+            Some(d) if !d.is_empty() => Ok(CacheSpec::Local(PathBuf::from(d))),
+            _ => Err(format!(
+                "{flag} type=local needs {}=DIR",
+                if export { "dest" } else { "src" }
+            )),
+        },
+        Some(other @ ("registry" | "inline" | "gha" | "s3" | "azblob")) => Err(format!(
+            "{flag} type={other} is not supported yet; use type=local,{}=DIR",
+            if export { "dest" } else { "src" }
+        )),
+        Some(other) => Err(format!("unknown {flag} type {other:?}: expected local")),
+        None => Err(format!("{flag} {spec:?} has no type=")),
+    }
+}
+
+fn record_path(dir: &Path, key: &Digest) -> PathBuf {
+    dir.join("builder-cache")
+        .join(format!("{}.json", key.digest()))
+}
+
+fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
+    dir.join("blobs").join("sha256").join(digest.digest())
+}
+
+/// Copy the step `key` from the cache directory `dir` into `store` and `records`; whether
+/// there was a usable one. Anything wrong with the directory is a miss, never an error.
+pub fn import(dir: &Path, key: &Digest, store: &dyn BlobStore, records: &CacheStore) -> bool {
+    let Ok(bytes) = std::fs::read(record_path(dir, key)) else {
+        return false;
+    };
+    let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+        return false;
+    };
+    if &record.key != key {
+        return false;
+    }
+    if let Some(layer) = &record.layer {
+        let digest = layer.descriptor.digest();
+        if !store.has(digest).unwrap_or(false) {
+            let Ok(mut file) = std::fs::File::open(blob_path(dir, digest)) else {
+                return false;
+            };
+            if store.put(&mut file, Some(digest)).is_err() {
+                return false;
+            }
+        }
+    }
+    records.put(&record).is_ok()
+}
+
+/// A failure writing a cache directory.
+#[derive(Debug, thiserror::Error)]
+#[error("export build cache to {}", dir.display())]
+pub struct ExportError {
+    dir: PathBuf,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Write the records of `keys` (those the store still has) and their blobs into `dir`;
+/// returns how many steps were written.
+pub fn export(
+    dir: &Path,
+    keys: &[Digest],
+    store: &dyn BlobStore,
+    records: &CacheStore,
+) -> Result<usize, ExportError> {
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| ExportError {
+        dir: dir.to_path_buf(),
+        source: e,
+    };
+    for sub in ["builder-cache", "blobs/sha256"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| fail(e.into()))?;
+    }
+    write_atomic(
+        &dir.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(|e| fail(e.into()))?;
+    if !dir.join("index.json").exists() {
+        write_atomic(
+            &dir.join("index.json"),
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
+        )
+        .map_err(|e| fail(e.into()))?;
+    }
+    let mut written = 0;
+    for key in keys {
+        let Some(record) = records.get(key) else {
+            continue;
+        };
+        if let Some(layer) = &record.layer {
+            let digest = layer.descriptor.digest();
+            let dest = blob_path(dir, digest);
+            if !dest.exists() {
+                let mut reader = store.open(digest).map_err(|e| fail(e.into()))?;
+                let mut out = AtomicFile::create(&dest).map_err(|e| fail(e.into()))?;
+                std::io::copy(&mut reader, &mut out).map_err(|e| fail(e.into()))?;
+                out.commit().map_err(|e| fail(e.into()))?;
+            }
+        }
+        let bytes = serde_json::to_vec(&record).map_err(|e| fail(e.into()))?;
+        write_atomic(&record_path(dir, key), &bytes).map_err(|e| fail(e.into()))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::RecordLayer;
+    use crate::store::digest::sha256;
+    use crate::store::MemStore;
+    use oci_spec::image::{Descriptor, MediaType};
+
+    #[test]
+    fn specs_parse_as_buildx_writes_them() {
+        assert_eq!(
+            parse_spec("type=local,src=/c", false),
+            Ok(CacheSpec::Local("/c".into()))
+        );
+        assert_eq!(
+            parse_spec("type=local,dest=/c,mode=max", true),
+            Ok(CacheSpec::Local("/c".into()))
+        );
+        assert!(parse_spec("type=local", true)
+            .unwrap_err()
+            .contains("dest=DIR"));
+        assert!(parse_spec("type=local,dest=/c", false)
+            .unwrap_err()
+            .contains("src=DIR"));
+        assert!(parse_spec("registry.example/app:cache", false)
+            .unwrap_err()
+            .contains("not supported yet"));
+        assert!(parse_spec("type=registry,ref=r/app", true)
+            .unwrap_err()
+            .contains("not supported yet"));
+        assert!(parse_spec("type=floppy,dest=/c", true)
+            .unwrap_err()
+            .contains("unknown"));
+    }
+
+    #[test]
+    fn a_step_exported_from_one_store_is_imported_into_another() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (MemStore::new(), MemStore::new());
+        let (ra, rb) = (
+            CacheStore::new(&t.path().join("a")),
+            CacheStore::new(&t.path().join("b")),
+        );
+        let blob = a.put_bytes(b"layer bytes").unwrap();
+        let key = sha256(b"step");
+        let record = Record {
+            key: key.clone(),
+            layer: Some(RecordLayer {
+                descriptor: Descriptor::new(
+                    MediaType::ImageLayerGzip,
+                    blob.size,
+                    blob.digest.clone(),
+                ),
+                diff_id: sha256(b"diff"),
+                chain_id: sha256(b"chain"),
+            }),
+            created: "2026-01-01T00:00:00Z".into(),
+            description: "[2/2] COPY a /a".into(),
+        };
+        ra.put(&record).unwrap();
+        let dir = t.path().join("shared");
+        let other = sha256(b"not in the store");
+        assert_eq!(
+            export(&dir, &[key.clone(), other.clone()], &a, &ra).unwrap(),
+            1
+        );
+        assert!(dir.join("oci-layout").exists());
+        assert!(!import(&dir, &other, &b, &rb));
+        assert!(import(&dir, &key, &b, &rb));
+        assert!(b.has(&blob.digest).unwrap());
+        assert_eq!(rb.get(&key), Some(record));
+        // A damaged blob is a miss, and nothing is recorded.
+        let (c, rc) = (MemStore::new(), CacheStore::new(&t.path().join("c")));
+        std::fs::write(blob_path(&dir, &blob.digest), b"tampered").unwrap();
+        assert!(!import(&dir, &key, &c, &rc));
+        assert_eq!(rc.get(&key), None);
+    }
+}
