@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2154  # globals shared with scripts/bench.sh
+# shellcheck shell=bash disable=SC2004,SC2034,SC2154  # globals shared with scripts/bench.sh
 # Helpers of scripts/bench.sh (sourced, not run): messages, timing, the local registry, the
 # base images, the peers (buildah, dockerd) and cleanup. Expects the globals bench.sh sets
 # (STATE, RUN, RES, SHARED, MIRROR, cases, short, ...).
@@ -65,6 +65,7 @@ measure() {
       fail_log "$key: $cmd" "$log"
     fi
     m=$(jq -r '.results[0].median' "$RES/$id.json")
+    all_times[$key]=$(jq -r '.results[0].times | map(. * 1000 | round / 1000) | join(" ")' "$RES/$id.json")
   else
     local i t0 t1 times=()
     for ((i = 0; i < n; i++)); do
@@ -72,8 +73,9 @@ measure() {
       t0=$(date +%s%N)
       bash -c "$cmd" >"$log" 2>&1 || fail_log "$key: $cmd" "$log"
       t1=$(date +%s%N)
-      times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')")
+      times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
     done
+    all_times[$key]="${times[*]}"
     m=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
   fi
   record "$key" "$(awk -v m="$m" 'BEGIN {printf "%.3f", m}')" run

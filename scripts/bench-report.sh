@@ -75,8 +75,9 @@ report() {
 write_json() {
   local k rows=()
   for k in "${!secs[@]}"; do
-    rows+=("$(jq -cn --arg k "$k" --arg s "${secs[$k]}" --arg src "${src[$k]}" \
-      '{key: $k, seconds: ($s | tonumber), source: (if $src == "rec" then "recorded" else "this run" end)}')")
+    rows+=("$(jq -cn --arg k "$k" --arg s "${secs[$k]}" --arg src "${src[$k]}" --arg t "${all_times[$k]:-}" \
+      '{key: $k, seconds: ($s | tonumber), source: (if $src == "rec" then "recorded" else "this run" end)}
+       + (if $t == "" then {} else {times: ($t | split(" ") | map(tonumber))} end)')")
   done
   printf '%s\n' "${rows[@]}" | jq -s \
     --arg version "$1" --arg revision "$2" --arg timing "$3" --arg size "$size" \

@@ -168,7 +168,7 @@ else
   docker_note="peers not run (--no-peers)"
 fi
 
-declare -A secs src
+declare -A secs src all_times
 # record KEY SECONDS SOURCE
 record() { secs[$1]=$2; src[$1]=$3; }
 
