@@ -212,7 +212,9 @@ mod tests {
 
     fn text(n: u32) -> Vec<u8> {
         (0..n)
-            .flat_map(|i| format!("entry {} {}\n", i % 97, "abc".repeat((i % 13) as usize)).into_bytes())
+            .flat_map(|i| {
+                format!("entry {} {}\n", i % 97, "abc".repeat((i % 13) as usize)).into_bytes()
+            })
             .collect()
     }
 

@@ -265,7 +265,11 @@ mod tests {
                 DirStore::new(b.path()).unwrap(),
             );
             let first = write(&warm, ctx.path(), &settings).unwrap();
-            assert!(a.path().join("chunks").join(first.descriptor.digest().digest()).is_file());
+            assert!(a
+                .path()
+                .join("chunks")
+                .join(first.descriptor.digest().digest())
+                .is_file());
 
             // One small file changes; the rest of the tree is as it was.
             let f = ctx.path().join("d002/f0050");
@@ -286,8 +290,11 @@ mod tests {
             let tar = match compression {
                 Compression::Gzip => {
                     let mut v = Vec::new();
-                    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut v)
-                        .unwrap();
+                    std::io::Read::read_to_end(
+                        &mut flate2::read::GzDecoder::new(&bytes[..]),
+                        &mut v,
+                    )
+                    .unwrap();
                     v
                 }
                 _ => zstd::stream::decode_all(&bytes[..]).unwrap(),
@@ -295,7 +302,11 @@ mod tests {
             assert_eq!(crate::store::digest::sha256(&tar), reused.diff_id);
             if compression == Compression::Gzip {
                 let path = warm.blob_path(reused.descriptor.digest()).unwrap();
-                if let Ok(out) = std::process::Command::new("gzip").arg("-t").arg(&path).output() {
+                if let Ok(out) = std::process::Command::new("gzip")
+                    .arg("-t")
+                    .arg(&path)
+                    .output()
+                {
                     assert!(out.status.success(), "gzip -t: {out:?}");
                 }
             }
@@ -325,7 +336,11 @@ mod tests {
         let info = diff::write_layer(ctx.path(), &opts, &mut writer).unwrap();
         let total = info.chunks.len() as u64;
         assert!(total >= 3, "{total} chunks");
-        assert!(info.reused_chunks + 2 >= total, "{} of {total}", info.reused_chunks);
+        assert!(
+            info.reused_chunks + 2 >= total,
+            "{} of {total}",
+            info.reused_chunks
+        );
         assert!(info.reused_chunks < total);
     }
 }

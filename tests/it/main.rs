@@ -33,3 +33,4 @@ mod run_files;
 mod run_process;
 mod run_errors;
 mod run_debian;
+mod build_parallel;
