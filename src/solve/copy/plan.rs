@@ -69,9 +69,7 @@ pub(crate) fn run(req: &CopyRequest<'_>, out_dir: &Path) -> Result<CopyStats, Co
     for unit in units {
         run_unit(req, &mut copier, &dest, unit)?;
     }
-    let stats = copier.stats;
-    copier.layer.finish()?;
-    Ok(stats)
+    copier.finish()
 }
 
 /// BuildKit's flag checks for `--checksum`.
