@@ -1,16 +1,22 @@
 //! Regular files of a COPY written by a few threads while the walk goes on: the walk
-//! (one thread, in order) decides every path and creates every file, so existence checks,
-//! hard links and overwrites behave exactly as in a sequential copy; a pool then fills the
-//! created files — content by `copy_file_range` (in the kernel, no user-space buffer),
-//! owner, mode, times and xattrs through the open descriptors (no path lookups) — and
-//! closes them.
+//! (one thread, in order) decides every path, so existence checks, hard links and
+//! overwrites behave exactly as in a sequential copy; a pool then fills the files —
+//! content by `copy_file_range` (in the kernel, no user-space buffer), owner, mode, times
+//! and xattrs through the open descriptors (no path lookups) — and closes them.
+//!
+//! A file the walk may look at again (a possible overwrite, the first path of a hard link)
+//! is created by the walk ([`Dst::Open`]); a file in a directory the copy just made, which
+//! nothing else can name before the source is done, is created by the pool
+//! ([`Dst::Create`]). [`FilePool::finish`] is called after each source.
 //!
 //! Invariant: when [`FilePool::finish`] returns (or the pool is dropped) no thread touches
 //! the layer any more; the error reported is the one of the earliest file in walk order.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -26,12 +32,20 @@ const MAX_WORKERS: usize = 4;
 /// Files created and waiting for a thread (each holds two descriptors).
 const QUEUED: usize = 64;
 
-/// One created file to fill.
+/// The file a job writes.
+pub(crate) enum Dst {
+    /// Created by the walk, open for writing, empty.
+    Open(File),
+    /// To create (it must not exist; a symlink there is not followed).
+    Create(PathBuf),
+}
+
+/// One file to write.
 pub(crate) struct FileJob {
-    /// The source, open for reading.
-    pub src: File,
-    /// The new file in the layer, open for writing, empty.
-    pub dst: File,
+    /// The source on the host (opened without following a symlink).
+    pub src: PathBuf,
+    /// The new file in the layer.
+    pub dst: Dst,
     /// How many bytes to copy (the source's size when it was looked at).
     pub size: u64,
     /// The path in the image, for messages.
@@ -179,6 +193,21 @@ pub(crate) fn fill(job: FileJob) -> Result<u64, CopyError> {
         mode,
         times: (atime, mtime),
     } = job;
+    let src = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&src)
+        .map_err(CopyError::io("read source", &src))?;
+    let dst = match dst {
+        Dst::Open(f) => f,
+        Dst::Create(host) => OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&host)
+            .map_err(CopyError::io("write", &path))?,
+    };
     let n = copy_content(&src, &dst, size).map_err(CopyError::io("copy to", &path))?;
     if let Some((uid, gid)) = owner {
         rustix::fs::fchown(
@@ -268,8 +297,8 @@ mod tests {
         let src_path = dir.join(format!("{name}.src"));
         std::fs::write(&src_path, content).unwrap();
         FileJob {
-            src: File::open(&src_path).unwrap(),
-            dst: File::create(dir.join(name)).unwrap(),
+            src: src_path,
+            dst: Dst::Create(dir.join(name)),
             size: content.len() as u64,
             path: format!("/{name}"),
             owner: None,
@@ -308,7 +337,8 @@ mod tests {
             let mut j = job(t.path(), &format!("f{i}"), b"data", 0o644);
             if i >= 20 {
                 // A read-only destination cannot be written.
-                j.dst = File::open(t.path().join(format!("f{i}"))).unwrap();
+                std::fs::write(t.path().join(format!("f{i}")), "").unwrap();
+                j.dst = Dst::Open(File::open(t.path().join(format!("f{i}"))).unwrap());
                 j.path = format!("/bad{i}");
             }
             result = result.and(pool.submit(j));

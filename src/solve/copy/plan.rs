@@ -68,6 +68,7 @@ pub(crate) fn run(req: &CopyRequest<'_>, out_dir: &Path) -> Result<CopyStats, Co
     }
     for unit in units {
         run_unit(req, &mut copier, &dest, unit)?;
+        copier.sync_files()?;
     }
     copier.finish()
 }

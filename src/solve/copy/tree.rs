@@ -10,15 +10,15 @@
 //! entries are not looked up before they are written.
 
 use std::collections::HashMap;
-use std::fs::{Metadata, OpenOptions};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
 
 use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
 
 use super::chmod::Mode;
 use super::dest::{is_special, DestMeta};
 use super::error::CopyError;
-use super::files::{FileJob, FilePool};
+use super::files::{Dst, FileJob, FilePool};
 use super::layer::{times_of, Layer, Probe, Target};
 use super::source::{ignore_check, join, SrcTree};
 use super::CopyStats;
@@ -49,6 +49,8 @@ pub(crate) struct Copier<'r, 'a> {
     pending: Vec<(Target, Metadata, bool)>,
     links: HashMap<(u64, u64), String>,
     files: FilePool,
+    /// The entry being copied is in a directory this source's copy created.
+    fresh_parent: bool,
 }
 
 impl<'r, 'a> Copier<'r, 'a> {
@@ -64,7 +66,14 @@ impl<'r, 'a> Copier<'r, 'a> {
             pending: Vec::new(),
             links: HashMap::new(),
             files: FilePool::default(),
+            fresh_parent: false,
         }
+    }
+
+    /// Wait for the files of the source copied so far (the next source may look at them).
+    pub(crate) fn sync_files(&mut self) -> Result<(), CopyError> {
+        self.stats.bytes += self.files.finish()?;
+        Ok(())
     }
 
     /// Wait for every file to be written, then set the directory times; what was copied.
@@ -119,6 +128,7 @@ impl<'r, 'a> Copier<'r, 'a> {
     ) -> Result<(), CopyError> {
         let probe = self.layer.probe(target)?;
         let pos = self.start(src_rel);
+        self.fresh_parent = false;
         self.copy_entry(&pos, meta, target, &probe)
     }
 
@@ -226,6 +236,7 @@ impl<'r, 'a> Copier<'r, 'a> {
                 exclude,
             };
             if child_all {
+                self.fresh_parent = fresh;
                 self.copy_entry(&pos, &meta, &child, &child_probe)?;
             } else {
                 self.pending.push((child.clone(), meta, false));
@@ -265,6 +276,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         t: &Target,
         probe: &Probe,
     ) -> Result<(), CopyError> {
+        let fresh_parent = std::mem::take(&mut self.fresh_parent);
         self.flush_pending()?;
         let ft = meta.file_type();
         let src_host = self.tree.host(&pos.rel);
@@ -288,18 +300,18 @@ impl<'r, 'a> Copier<'r, 'a> {
                     }
                 }
             }
-            let src = OpenOptions::new()
-                .read(true)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&src_host)
-                .map_err(CopyError::io("read source", &src_host))?;
-            let dst = self.layer.create_file(t)?;
+            // Only the walk may create what it could look at again.
+            let dst = if fresh_parent && meta.nlink() == 1 {
+                Dst::Create(dst_host)
+            } else {
+                Dst::Open(self.layer.create_file(t)?)
+            };
             let mode = match self.chmod {
                 Some(m) => m.apply(DestMeta::from_metadata(meta).mode, false),
                 None => DestMeta::from_metadata(meta).mode,
             };
             self.files.submit(FileJob {
-                src,
+                src: src_host,
                 dst,
                 size: meta.len(),
                 path: t.path.clone(),
