@@ -6,6 +6,11 @@
 //! a compressor (gzip via zlib-rs, zstd, or none) and sha256 again (blob digest and size)
 //! into any `Write` sink — typically a temp file the store renames.
 //!
+//! Compressed blobs are made of independently compressed chunks cut at content-defined
+//! tar entry boundaries (`stream`, `segment`): chunks compress in parallel, and a chunk
+//! already compressed in an older blob is copied from it ([`ChunkIndex`]), with the same
+//! bytes as compressing it again would give.
+//!
 //! Invariants of the tar:
 //! - entries depth-first, each directory's children sorted by tar name (bytes); parents
 //!   precede children; directories end in `/`;
@@ -22,9 +27,11 @@
 //!
 //! [`summarize`] renders a layer as stable text for golden tests.
 
+pub mod chunk_index;
 mod error;
 mod header;
-mod pgzip;
+mod parallel;
+mod segment;
 mod stream;
 mod summary;
 mod walk;
@@ -38,6 +45,7 @@ use std::str::FromStr;
 
 use oci_spec::image::Digest;
 
+pub use chunk_index::{ChunkIndex, ChunkRecord};
 pub use error::{DiffError, Result};
 pub use summary::summarize;
 pub use walk::{OPAQUE_MARKER, WHITEOUT_PREFIX};
@@ -111,6 +119,8 @@ pub struct LayerOptions<'a> {
     pub exists_below: Option<ExistsBelow<'a>>,
     /// When set, paths it accepts never reach the layer.
     pub exclude: Option<Exclude<'a>>,
+    /// Compressed chunks of older blobs that may be copied instead of compressing.
+    pub reuse: Option<&'a ChunkIndex>,
 }
 
 impl std::fmt::Debug for LayerOptions<'_> {
@@ -121,6 +131,7 @@ impl std::fmt::Debug for LayerOptions<'_> {
             .field("source_date_epoch", &self.source_date_epoch)
             .field("exists_below", &self.exists_below.is_some())
             .field("exclude", &self.exclude.is_some())
+            .field("reuse", &self.reuse.map(ChunkIndex::len))
             .finish()
     }
 }
@@ -140,6 +151,13 @@ pub struct LayerInfo {
     pub media_type: &'static str,
     /// Number of tar entries written.
     pub entries: u64,
+    /// The blob's compressed chunks, for its [`ChunkIndex`] entry (empty when
+    /// uncompressed).
+    pub chunks: Vec<ChunkRecord>,
+    /// How many chunks were copied from older blobs rather than compressed.
+    pub reused_chunks: u64,
+    /// Their uncompressed bytes.
+    pub reused_bytes: u64,
 }
 
 /// Write the change set under `root` as a layer blob into `sink`, in one streaming pass.
@@ -161,10 +179,18 @@ pub fn write_layer<W: Write + Send>(
         .level
         .unwrap_or_else(|| opts.compression.default_level());
     let mut entries = 0u64;
-    let measured = stream::run(opts.compression, level, sink, |out| {
+    let settings = stream::Settings {
+        compression: opts.compression,
+        level,
+        reuse: opts.reuse,
+    };
+    let measured = stream::run(&settings, sink, |out| {
         walk::walk(root, opts, |e| {
             entries += 1;
             let write = |r: std::io::Result<()>| r.map_err(DiffError::Write);
+            if let header::Kind::File { size } = e.kind {
+                out.begin_entry(size)?;
+            }
             write(header::write_header(
                 out,
                 &header::EntryHeader {
@@ -191,7 +217,7 @@ pub fn write_layer<W: Write + Send>(
                     write(out.write_all(&[0u8; header::BLOCK][..header::padding(size)]))?;
                 }
             }
-            Ok(())
+            out.end_entry(&e.name)
         })?;
         header::write_end(out).map_err(DiffError::Write)
     })?;
@@ -202,6 +228,9 @@ pub fn write_layer<W: Write + Send>(
         uncompressed_size: measured.uncompressed_size,
         media_type: opts.compression.media_type(),
         entries,
+        reused_chunks: measured.written.reused,
+        reused_bytes: measured.written.reused_bytes,
+        chunks: measured.written.chunks,
     })
 }
 

@@ -1,23 +1,38 @@
 //! The one streaming pass: tar bytes are hashed (diff_id) as they are produced, cut into
-//! 1 MiB chunks and handed to a compressor thread, which compresses (gzip: block-parallel
-//! on every core, see `pgzip`; zstd: its own worker threads), hashes again (blob digest
-//! and size) and writes to the sink. File data is read straight into the chunk buffer, so
-//! it is copied once.
+//! chunks at content-defined points and handed to a compressor thread, which compresses
+//! them chunk-parallel (see `parallel`), hashes again (blob digest and size) and writes to
+//! the sink. File data is read straight into the chunk buffer, so it is copied once.
+//!
+//! Where chunks end depends only on the tar's content, so that an unchanged run of entries
+//! gives the same chunks in the next layer (and the chunk index can supply them compressed):
+//! - before an entry with at least [`MIN_CHUNK`] bytes of data, the chunk is cut (a large
+//!   file starts a chunk of its own, whatever came before it);
+//! - after an entry, the chunk is cut when it holds at least [`MIN_CHUNK`] bytes and a
+//!   hash of the entry's name is 0 modulo [`CUT_ONE_IN`];
+//! - a chunk never exceeds [`MAX_CHUNK`] (a large file is cut every `MAX_CHUNK` bytes
+//!   from its header).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
+use super::chunk_index::{self, ChunkIndex};
 use super::error::{DiffError, Result};
-use super::{pgzip, Compression};
+use super::parallel::{self, Written};
+use super::Compression;
 use crate::store::digest::{HashingWriter, Sha256};
 use oci_spec::image::Digest;
 
-/// Size of the chunks handed from the tar side to the compressor.
-const CHUNK: usize = 1 << 20;
+/// Chunks are cut at entry boundaries once they hold this much.
+pub(crate) const MIN_CHUNK: usize = 1 << 20;
+/// No chunk is larger.
+pub(crate) const MAX_CHUNK: usize = 4 << 20;
+/// After [`MIN_CHUNK`], one entry name in this many ends a chunk.
+pub(crate) const CUT_ONE_IN: u64 = 32;
 /// Chunks in flight between the two threads.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 2;
+const CHUNK: usize = MAX_CHUNK;
 
 /// The tar side: a `Write` that hashes and batches into chunks for the compressor.
 pub(crate) struct TarOut {
@@ -29,6 +44,22 @@ pub(crate) struct TarOut {
 }
 
 impl TarOut {
+    /// An entry with `data_len` bytes of content is about to be written.
+    pub(crate) fn begin_entry(&mut self, data_len: u64) -> Result<()> {
+        if data_len >= MIN_CHUNK as u64 && !self.buf.is_empty() {
+            self.submit().map_err(DiffError::Write)?;
+        }
+        Ok(())
+    }
+
+    /// The entry named `name` (its tar name) is complete.
+    pub(crate) fn end_entry(&mut self, name: &[u8]) -> Result<()> {
+        if self.buf.len() >= MIN_CHUNK && fnv1a(name) % CUT_ONE_IN == 0 {
+            self.submit().map_err(DiffError::Write)?;
+        }
+        Ok(())
+    }
+
     /// Copy exactly `size` bytes of `file` into the stream.
     pub(crate) fn copy_file(&mut self, path: &Path, file: &mut File, size: u64) -> Result<()> {
         let mut left = size;
@@ -64,6 +95,9 @@ impl TarOut {
     }
 
     fn submit(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
         let next = match self.back.try_recv() {
             Ok(mut b) => {
                 b.clear();
@@ -106,20 +140,36 @@ pub(crate) struct Measured {
     pub digest: Digest,
     /// Blob length as written.
     pub size: u64,
+    /// The chunks of the blob (empty when uncompressed).
+    pub written: Written,
+}
+
+/// How the tar is compressed.
+pub(crate) struct Settings<'a> {
+    pub compression: Compression,
+    pub level: i32,
+    /// Compressed chunks of older blobs that may be copied.
+    pub reuse: Option<&'a ChunkIndex>,
+}
+
+/// FNV-1a, 64 bits: a stable hash of an entry name for chunk cuts.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Run `produce` (the tar side) on this thread and the compressor on another, writing the
 /// blob to `sink`.
 pub(crate) fn run<W: Write + Send>(
-    compression: Compression,
-    level: i32,
+    settings: &Settings<'_>,
     sink: W,
     produce: impl FnOnce(&mut TarOut) -> Result<()>,
 ) -> Result<Measured> {
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
     let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        let worker = scope.spawn(move || compress(compression, level, sink, rx, back_tx));
+        let worker = scope.spawn(move || compress(settings, sink, rx, back_tx));
         let mut out = TarOut {
             buf: Vec::with_capacity(CHUNK),
             diff: Sha256::new(),
@@ -141,7 +191,7 @@ pub(crate) fn run<W: Write + Send>(
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("layer compressor panicked")));
         // A compressor failure explains a failed send better than the send itself.
-        let (digest, size) = match (produced, compressed) {
+        let (digest, size, written) = match (produced, compressed) {
             (Ok(()), Ok(r)) => r,
             (_, Err(e)) => return Err(DiffError::Write(e)),
             (Err(e), Ok(_)) => return Err(e),
@@ -153,47 +203,36 @@ pub(crate) fn run<W: Write + Send>(
             uncompressed_size: total,
             digest,
             size,
+            written,
         })
     })
 }
 
 /// The compressor thread: returns the blob digest (`None` when uncompressed, where it
-/// equals the diff_id) and the blob size.
+/// equals the diff_id), the blob size and the chunks.
 fn compress<W: Write>(
-    compression: Compression,
-    level: i32,
+    settings: &Settings<'_>,
     sink: W,
     rx: Receiver<Vec<u8>>,
     back: Sender<Vec<u8>>,
-) -> io::Result<(Option<Digest>, u64)> {
-    let out = BufWriter::with_capacity(CHUNK, sink);
-    match compression {
-        Compression::Uncompressed => {
+) -> io::Result<(Option<Digest>, u64, Written)> {
+    let out = BufWriter::with_capacity(1 << 20, sink);
+    match chunk_index::codec(settings.compression, settings.level) {
+        None => {
             let mut w = CountingWriter {
                 inner: out,
                 count: 0,
             };
             feed(rx, &back, &mut w)?;
             w.inner.flush()?;
-            Ok((None, w.count))
+            Ok((None, w.count, Written::default()))
         }
-        Compression::Gzip => {
-            let level = u32::try_from(level.clamp(0, 9)).unwrap_or(6);
-            let w = pgzip::compress(level, rx, back, HashingWriter::new(out))?;
+        Some(codec) => {
+            let (w, written) =
+                parallel::compress(codec, settings.reuse, rx, back, HashingWriter::new(out))?;
             let (mut inner, digest, size) = w.finish();
             inner.flush()?;
-            Ok((Some(digest), size))
-        }
-        Compression::Zstd => {
-            let mut enc = zstd::stream::Encoder::new(HashingWriter::new(out), level)?;
-            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-            // With at least one worker the output does not depend on the worker count.
-            enc.multithread(u32::try_from(workers).unwrap_or(1).max(1))?;
-            enc.include_checksum(true)?;
-            feed(rx, &back, &mut enc)?;
-            let (mut inner, digest, size) = enc.finish()?.finish();
-            inner.flush()?;
-            Ok((Some(digest), size))
+            Ok((Some(digest), size, written))
         }
     }
 }

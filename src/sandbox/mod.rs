@@ -271,8 +271,9 @@ pub struct RunOutcome {
     pub stubs: Vec<PathBuf>,
 }
 
-/// Runs one command in isolation on a root file system.
-pub trait Sandbox {
+/// Runs one command in isolation on a root file system. Shared by the stages a build runs
+/// in parallel, hence `Send + Sync`.
+pub trait Sandbox: Send + Sync {
     /// Run `spec`, streaming its output to `io`, and wait for it (and everything it
     /// started) to end. A non-zero exit is an `Ok` outcome; an error means the command did
     /// not run as asked (not found, bad working directory, setup failure).

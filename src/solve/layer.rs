@@ -2,13 +2,19 @@
 //! is streamed by [`crate::diff::write_layer`] straight into a [`crate::store::BlobWriter`]
 //! (temp file, fsync, rename on commit), so the diff_id, the blob digest and the stored blob
 //! come out of one pass.
+//!
+//! Compressed chunks are reused across layers: before a layer is written, the chunk index
+//! of the store (`ROOT/chunks/`, one small file per large blob, see
+//! [`crate::diff::ChunkIndex`]) is loaded, chunks already compressed in an older blob are
+//! copied from it, and after the blob is committed its own index is saved. A store that
+//! keeps no blob files (the in-memory one) simply compresses everything.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
 use super::error::{StepError, StepResult};
-use crate::diff::{self, Compression, ExistsBelow, LayerOptions};
+use crate::diff::{self, ChunkIndex, Compression, ExistsBelow, LayerOptions};
 use crate::image::{LayerCompression, ManifestFormat};
 use crate::snapshot::SnapshotId;
 use crate::store::digest::Sha256;
@@ -51,22 +57,57 @@ pub fn write_changes(
     settings: &LayerSettings,
     exists_below: Option<ExistsBelow<'_>>,
 ) -> StepResult<Layer> {
+    let level = settings
+        .level
+        .unwrap_or_else(|| settings.compression.default_level());
+    let chunks = chunk_dir(store);
+    let index = match (&chunks, settings.compression) {
+        (_, Compression::Uncompressed) | (None, _) => None,
+        (Some(dir), c) => Some(ChunkIndex::load(dir, c, level, &|d| store.local_path(d))),
+    };
     let opts = LayerOptions {
         compression: settings.compression,
-        level: settings.level,
+        level: Some(level),
         source_date_epoch: settings.source_date_epoch,
         exists_below,
+        reuse: index.as_ref().filter(|i| !i.is_empty()),
         ..LayerOptions::default()
     };
     let mut writer = store.writer()?;
     let info = diff::write_layer(dir, &opts, &mut writer)?;
     let blob = writer.commit(Some(&info.digest))?;
+    if let Some(dir) = &chunks {
+        if info.uncompressed_size >= INDEXED_SIZE {
+            // Best effort: without its index the blob is only not reusable.
+            let _ = diff::chunk_index::save(
+                dir,
+                &blob.digest,
+                settings.compression,
+                level,
+                &info.chunks,
+            );
+        }
+    }
     let media_type = ManifestFormat::Oci.layer_media_type(layer_compression(settings.compression));
     Ok(Layer {
         descriptor: Descriptor::new(media_type, blob.size, blob.digest),
         diff_id: info.diff_id,
         snapshot: None,
     })
+}
+
+/// Layers at least this large (uncompressed) get a chunk index.
+const INDEXED_SIZE: u64 = 1 << 20;
+
+/// `ROOT/chunks/` of a store that keeps blobs as files at `ROOT/blobs/sha256/<hex>`.
+fn chunk_dir(store: &dyn BlobStore) -> Option<PathBuf> {
+    let probe = store.local_path(&crate::store::digest::sha256(b""))?;
+    let algo = probe.parent()?;
+    let blobs = algo.parent()?;
+    if algo.file_name()? != "sha256" || blobs.file_name()? != "blobs" {
+        return None;
+    }
+    Some(blobs.parent()?.join("chunks"))
 }
 
 /// The image crate's name for a compression.
@@ -166,5 +207,140 @@ mod tests {
             LayerCompression::Uncompressed
         );
         assert!(!is_empty_dir(t.path()).unwrap());
+    }
+
+    /// A tree of `dirs` x 100 files of 10 KiB of base64-like text, fixed times.
+    fn tree(root: &Path, dirs: u32) {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for d in 0..dirs {
+            let dir = root.join(format!("d{d:03}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in 0..100 {
+                let data: Vec<u8> = (0..10240)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        b'A' + (x % 58) as u8
+                    })
+                    .collect();
+                std::fs::write(dir.join(format!("f{f:04}")), data).unwrap();
+            }
+        }
+        settle(root);
+    }
+
+    fn settle(root: &Path) {
+        for e in walkdir::WalkDir::new(root) {
+            let p = e.unwrap().into_path();
+            let t = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+            nix::sys::stat::utimensat(
+                nix::fcntl::AT_FDCWD,
+                &p,
+                &t,
+                &t,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+    }
+
+    fn blob(store: &crate::store::DirStore, layer: &Layer) -> Vec<u8> {
+        std::fs::read(store.blob_path(layer.descriptor.digest()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reused_chunks_give_the_same_blob_as_compressing() {
+        use crate::store::DirStore;
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let settings = LayerSettings {
+                compression,
+                ..LayerSettings::default()
+            };
+            let ctx = tempfile::tempdir().unwrap();
+            tree(ctx.path(), 5);
+            let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let (warm, fresh) = (
+                DirStore::new(a.path()).unwrap(),
+                DirStore::new(b.path()).unwrap(),
+            );
+            let first = write(&warm, ctx.path(), &settings).unwrap();
+            assert!(a
+                .path()
+                .join("chunks")
+                .join(first.descriptor.digest().digest())
+                .is_file());
+
+            // One small file changes; the rest of the tree is as it was.
+            let f = ctx.path().join("d002/f0050");
+            let mut data = std::fs::read(&f).unwrap();
+            data.extend_from_slice(b"1700000000123456789\n");
+            std::fs::write(&f, data).unwrap();
+            settle(ctx.path());
+
+            let reused = write(&warm, ctx.path(), &settings).unwrap();
+            let compressed = write(&fresh, ctx.path(), &settings).unwrap();
+            assert_ne!(reused.diff_id, first.diff_id);
+            assert_eq!(reused.descriptor.digest(), compressed.descriptor.digest());
+            assert_eq!(reused.diff_id, compressed.diff_id);
+            assert_eq!(blob(&warm, &reused), blob(&fresh, &compressed));
+
+            // The blob is one valid stream of the tar (gzip -t accepts it too).
+            let bytes = blob(&warm, &reused);
+            let tar = match compression {
+                Compression::Gzip => {
+                    let mut v = Vec::new();
+                    std::io::Read::read_to_end(
+                        &mut flate2::read::GzDecoder::new(&bytes[..]),
+                        &mut v,
+                    )
+                    .unwrap();
+                    v
+                }
+                _ => zstd::stream::decode_all(&bytes[..]).unwrap(),
+            };
+            assert_eq!(crate::store::digest::sha256(&tar), reused.diff_id);
+            if compression == Compression::Gzip {
+                let path = warm.blob_path(reused.descriptor.digest()).unwrap();
+                if let Ok(out) = std::process::Command::new("gzip")
+                    .arg("-t")
+                    .arg(&path)
+                    .output()
+                {
+                    assert!(out.status.success(), "gzip -t: {out:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_file_recompresses_only_its_chunk() {
+        use crate::store::DirStore;
+        let ctx = tempfile::tempdir().unwrap();
+        tree(ctx.path(), 5);
+        let a = tempfile::tempdir().unwrap();
+        let store = DirStore::new(a.path()).unwrap();
+        let settings = LayerSettings::default();
+        write(&store, ctx.path(), &settings).unwrap();
+        let f = ctx.path().join("d002/f0050");
+        std::fs::write(&f, "changed").unwrap();
+        settle(ctx.path());
+        let mut writer = store.writer().unwrap();
+        let index = ChunkIndex::load(&a.path().join("chunks"), Compression::Gzip, 6, &|d| {
+            store.local_path(d)
+        });
+        let opts = LayerOptions {
+            reuse: Some(&index),
+            ..LayerOptions::default()
+        };
+        let info = diff::write_layer(ctx.path(), &opts, &mut writer).unwrap();
+        let total = info.chunks.len() as u64;
+        assert!(total >= 3, "{total} chunks");
+        assert!(
+            info.reused_chunks + 2 >= total,
+            "{} of {total}",
+            info.reused_chunks
+        );
+        assert!(info.reused_chunks < total);
     }
 }

@@ -17,8 +17,11 @@
 //! Invariants: a step writes only into its own fresh snapshot directory; a layer's blob is
 //! in the store before the layer is recorded; a step that changes nothing makes no layer
 //! (its history entry says `empty_layer`) — except RUN, which always makes one, as in
-//! BuildKit. Stages of one parallel level do not depend on
-//! each other; they run one after the other for now.
+//! BuildKit. Stages of one parallel level (`StagePlan::level`) do not depend on each other
+//! and run on threads of their own; a level starts when the one below is done. Results do
+//! not depend on that: each stage's result is kept by its index, and when stages fail, the
+//! first failure in Dockerfile order is the one reported (the others of its level are
+//! awaited, never abandoned half-way).
 
 mod cached;
 pub mod copy;
@@ -100,17 +103,72 @@ pub struct StageResult {
     pub layers: Vec<Layer>,
 }
 
-/// Solve every stage of `plan` in run order; returns the target (last) stage's result.
+/// Solve every stage of `plan`, level by level, the stages of one level in parallel;
+/// returns the target (last) stage's result.
 pub fn solve(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveError> {
-    let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
-    let mut last = None;
+    let mut levels: BTreeMap<usize, Vec<&crate::graph::StagePlan>> = BTreeMap::new();
     for sp in &plan.stages {
-        let result = stage::solve_stage(sp, plan, env, &done)?;
-        done.insert(sp.index, result);
-        last = Some(sp.index);
+        levels.entry(sp.level).or_default().push(sp);
     }
-    last.and_then(|i| done.remove(&i)).ok_or_else(|| {
-        StepError::Internal("the plan has no stages".into())
-            .at(crate::dockerfile::ast::Span::default())
-    })
+    let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
+    for stages in levels.values() {
+        let results: Vec<(usize, Result<StageResult, SolveError>)> = match stages.as_slice() {
+            [one] => vec![(one.index, stage::solve_stage(one, plan, env, &done))],
+            many => {
+                let done = &done;
+                std::thread::scope(|scope| {
+                    let running: Vec<_> = many
+                        .iter()
+                        .map(|sp| {
+                            let handle = std::thread::Builder::new()
+                                .name(format!("stage-{}", sp.index))
+                                .spawn_scoped(scope, move || {
+                                    stage::solve_stage(sp, plan, env, done)
+                                });
+                            (sp, handle)
+                        })
+                        .collect();
+                    running
+                        .into_iter()
+                        .map(|(sp, handle)| {
+                            let result = match handle {
+                                // Not even a thread: run it here.
+                                Err(_) => stage::solve_stage(sp, plan, env, done),
+                                Ok(h) => h.join().unwrap_or_else(|_| {
+                                    Err(StepError::Internal(format!(
+                                        "stage {} stopped unexpectedly",
+                                        sp.label()
+                                    ))
+                                    .at(crate::dockerfile::ast::Span::default()))
+                                }),
+                            };
+                            (sp.index, result)
+                        })
+                        .collect()
+                })
+            }
+        };
+        // `stages` is in Dockerfile order: the first failure there is the one reported.
+        let mut failure = None;
+        for (index, result) in results {
+            match result {
+                Ok(r) => {
+                    done.insert(index, r);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    plan.stages
+        .last()
+        .and_then(|sp| done.remove(&sp.index))
+        .ok_or_else(|| {
+            StepError::Internal("the plan has no stages".into())
+                .at(crate::dockerfile::ast::Span::default())
+        })
 }

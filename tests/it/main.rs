@@ -39,3 +39,4 @@ mod run_debian;
 mod build_cache;
 mod cache_prune;
 mod cache_prune_support;
+mod build_parallel;

@@ -336,6 +336,11 @@ impl<'a> Layer<'a> {
         .map_err(CopyError::io("replace", &t.path))
     }
 
+    /// Whether owners are set at all.
+    pub(crate) fn applies_owners(&self) -> bool {
+        self.ownership == Ownership::Apply
+    }
+
     pub(crate) fn set_owner(
         &self,
         host: &Path,

@@ -22,6 +22,7 @@ pub mod error;
 pub mod fetch;
 
 mod archive;
+mod files;
 mod layer;
 mod plan;
 mod source;

@@ -68,10 +68,9 @@ pub(crate) fn run(req: &CopyRequest<'_>, out_dir: &Path) -> Result<CopyStats, Co
     }
     for unit in units {
         run_unit(req, &mut copier, &dest, unit)?;
+        copier.sync_files()?;
     }
-    let stats = copier.stats;
-    copier.layer.finish()?;
-    Ok(stats)
+    copier.finish()
 }
 
 /// BuildKit's flag checks for `--checksum`.

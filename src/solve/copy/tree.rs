@@ -4,16 +4,21 @@
 //! recreated; owner 0:0 from the build context, kept from stages and images, or `--chown`;
 //! `--chmod` applied to every file and directory; `--exclude` and `--parents` include
 //! patterns applied to paths relative to the copied source.
+//!
+//! The walk is one thread, in order; regular files are created by it and filled by the
+//! [`FilePool`]. Inside a directory the copy itself created, nothing can exist yet, so its
+//! entries are not looked up before they are written.
 
 use std::collections::HashMap;
-use std::fs::{Metadata, OpenOptions};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
 
 use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
 
 use super::chmod::Mode;
 use super::dest::{is_special, DestMeta};
 use super::error::CopyError;
+use super::files::{Dst, FileJob, FilePool};
 use super::layer::{times_of, Layer, Probe, Target};
 use super::source::{ignore_check, join, SrcTree};
 use super::CopyStats;
@@ -43,6 +48,9 @@ pub(crate) struct Copier<'r, 'a> {
     /// Directories seen while looking for include matches, created only when needed.
     pending: Vec<(Target, Metadata, bool)>,
     links: HashMap<(u64, u64), String>,
+    files: FilePool,
+    /// The entry being copied is in a directory this source's copy created.
+    fresh_parent: bool,
 }
 
 impl<'r, 'a> Copier<'r, 'a> {
@@ -57,7 +65,23 @@ impl<'r, 'a> Copier<'r, 'a> {
             stats: CopyStats::default(),
             pending: Vec::new(),
             links: HashMap::new(),
+            files: FilePool::default(),
+            fresh_parent: false,
         }
+    }
+
+    /// Wait for the files of the source copied so far (the next source may look at them).
+    pub(crate) fn sync_files(&mut self) -> Result<(), CopyError> {
+        self.stats.bytes += self.files.finish()?;
+        Ok(())
+    }
+
+    /// Wait for every file to be written, then set the directory times; what was copied.
+    pub(crate) fn finish(mut self) -> Result<CopyStats, CopyError> {
+        self.stats.bytes += self.files.finish()?;
+        let stats = self.stats;
+        self.layer.finish()?;
+        Ok(stats)
     }
 
     /// The owner a copied entry gets.
@@ -92,7 +116,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         let probe = self.layer.probe(dest)?;
         let pos = self.start(src_rel);
         let all = self.includes.is_none();
-        self.copy_children(&pos, dest, &probe, all)
+        self.copy_children(&pos, dest, &probe, all, false)
     }
 
     /// Copies one entry (a file, or a directory with everything below it) to `target`.
@@ -104,6 +128,7 @@ impl<'r, 'a> Copier<'r, 'a> {
     ) -> Result<(), CopyError> {
         let probe = self.layer.probe(target)?;
         let pos = self.start(src_rel);
+        self.fresh_parent = false;
         self.copy_entry(&pos, meta, target, &probe)
     }
 
@@ -155,12 +180,15 @@ impl<'r, 'a> Copier<'r, 'a> {
         }
     }
 
+    /// Copies the children of source directory `dir` into `target`; `fresh` says the copy
+    /// just created `target` (empty, and absent below).
     fn copy_children(
         &mut self,
         dir: &Pos,
         target: &Target,
         probe: &Probe,
         all: bool,
+        fresh: bool,
     ) -> Result<(), CopyError> {
         for os_name in self.tree.sorted_names(&dir.rel)? {
             let Some(name) = os_name.to_str() else {
@@ -196,7 +224,11 @@ impl<'r, 'a> Copier<'r, 'a> {
                 continue;
             }
             let child = self.layer.child(target, probe, name);
-            let child_probe = self.layer.probe(&child)?;
+            let child_probe = if fresh {
+                Probe::default()
+            } else {
+                self.layer.probe(&child)?
+            };
             let pos = Pos {
                 rel,
                 sub,
@@ -204,10 +236,11 @@ impl<'r, 'a> Copier<'r, 'a> {
                 exclude,
             };
             if child_all {
+                self.fresh_parent = fresh;
                 self.copy_entry(&pos, &meta, &child, &child_probe)?;
             } else {
                 self.pending.push((child.clone(), meta, false));
-                self.copy_children(&pos, &child, &child_probe, false)?;
+                self.copy_children(&pos, &child, &child_probe, false, false)?;
                 self.pending.pop();
             }
         }
@@ -243,13 +276,14 @@ impl<'r, 'a> Copier<'r, 'a> {
         t: &Target,
         probe: &Probe,
     ) -> Result<(), CopyError> {
+        let fresh_parent = std::mem::take(&mut self.fresh_parent);
         self.flush_pending()?;
         let ft = meta.file_type();
         let src_host = self.tree.host(&pos.rel);
         if ft.is_dir() {
-            self.ensure_dir(t, probe)?;
+            let created = self.ensure_dir(t, probe)?;
             let probe = self.layer.probe(t)?;
-            self.copy_children(pos, t, &probe, true)?;
+            self.copy_children(pos, t, &probe, true, created)?;
             self.apply_meta(t, meta)?;
             self.stats.dirs += 1;
             return Ok(());
@@ -266,18 +300,30 @@ impl<'r, 'a> Copier<'r, 'a> {
                     }
                 }
             }
-            let mut src = OpenOptions::new()
-                .read(true)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&src_host)
-                .map_err(CopyError::io("read source", &src_host))?;
-            let mut dst = self.layer.create_file(t)?;
-            let n = std::io::copy(&mut src, &mut dst).map_err(CopyError::io("copy to", &t.path))?;
-            self.stats.bytes += n;
+            // Only the walk may create what it could look at again.
+            let dst = if fresh_parent && meta.nlink() == 1 {
+                Dst::Create(dst_host)
+            } else {
+                Dst::Open(self.layer.create_file(t)?)
+            };
+            let mode = match self.chmod {
+                Some(m) => m.apply(DestMeta::from_metadata(meta).mode, false),
+                None => DestMeta::from_metadata(meta).mode,
+            };
+            self.files.submit(FileJob {
+                src: src_host,
+                dst,
+                size: meta.len(),
+                path: t.path.clone(),
+                owner: self.layer.applies_owners().then(|| self.owner_of(meta)),
+                mode,
+                times: times_of(meta),
+            })?;
             self.stats.files += 1;
             if meta.nlink() > 1 {
                 self.links.insert(key, t.path.clone());
             }
+            return Ok(());
         } else if ft.is_symlink() {
             let link =
                 std::fs::read_link(&src_host).map_err(CopyError::io("read symlink", &src_host))?;

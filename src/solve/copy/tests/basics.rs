@@ -430,3 +430,28 @@ fn hard_links_inside_a_source_are_kept() {
     let b = fs::metadata(f.out().join("d/b")).unwrap();
     assert_eq!(a.ino(), b.ino());
 }
+
+#[test]
+fn a_later_source_replaces_files_the_pool_wrote_into_a_new_directory() {
+    // The first source's files are written in the background into /dst, which the copy
+    // creates; the second source must see them and replace them.
+    let f = Fixture::new();
+    for i in 0..300 {
+        file(f.ctx(), &format!("a/f{i:03}"), "first", 0o644);
+    }
+    file(f.ctx(), "b/f150", "second", 0o600);
+    file(f.ctx(), "b/new", "new", 0o644);
+    let stats = f.copy(&["a", "b"], "/dst/").unwrap();
+    assert_eq!(stats.files, 302);
+    assert_eq!(stats.bytes, 300 * 5 + 6 + 3);
+    assert_eq!(
+        fs::read_to_string(f.out().join("dst/f150")).unwrap(),
+        "second"
+    );
+    assert_eq!(
+        fs::read_to_string(f.out().join("dst/f151")).unwrap(),
+        "first"
+    );
+    assert!(f.layer()["/dst/f150"].starts_with("f 600 "));
+    assert_eq!(paths(f.out()).len(), 1 + 301);
+}
