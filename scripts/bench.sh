@@ -9,6 +9,7 @@
 #   scripts/bench.sh --no-peers          # builder only (recorded peer numbers where comparable)
 #   scripts/bench.sh --dockerd           # start a private dockerd when none answers (root)
 #   BUILDER=target/debug/builder scripts/bench.sh --short   # no release build
+#   scripts/bench.sh --settle 35         # wait 35 s after each cold reset (see below)
 #
 # Cases (the Dockerfiles of ../shared/bench/cases, their FROM pointed at a local registry):
 #   a  busybox + COPY of 20,000 files / 204.8 MB + a RUN that deletes, modifies and adds files
@@ -20,6 +21,9 @@
 #   warm  the identical build again (a no-op rebuild)
 #   chg   one small context file rewritten before each run (a: data/d050/f0100, b: app.conf,
 #         c: src/file01.txt), so its COPY and everything after it run again
+# --settle N waits N seconds after each tool's cold reset (which deletes a store or cache of
+# tens of thousands of files): on this machine's ext4 a file system that has just freed that
+# many inodes is much slower to create files for about half a minute, whichever tool follows.
 # Each time is the median of N runs (hyperfine when installed, else a shell loop). Ratios are
 # builder / peer: below 1 builder is faster. Peers are buildah (BUILDAH_RUNTIME=runc, --layers,
 # its own storage) when installed, and `docker build` (BuildKit) when a dockerd answers;
@@ -42,10 +46,10 @@ source "$REPO/scripts/bench-report.sh"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-  echo "Options: --short  --cases \"a b c\"  --runs N  --no-peers  --dockerd  --json FILE  --state DIR"
+  echo "Options: --short  --cases \"a b c\"  --runs N  --no-peers  --dockerd  --json FILE  --state DIR  --settle SECONDS"
 }
 
-short=0 runs="" cases="" peers=1 json="" want_dockerd=0
+short=0 runs="" cases="" peers=1 json="" want_dockerd=0 settle=0
 while [ $# -gt 0 ]; do
   case $1 in
     --short) short=1 ;;
@@ -57,6 +61,8 @@ while [ $# -gt 0 ]; do
     --dockerd) want_dockerd=1 ;;
     --json) json=${2:?--json needs a file}; shift ;;
     --json=*) json=${1#*=} ;;
+    --settle) settle=${2:?--settle needs seconds}; shift ;;
+    --settle=*) settle=${1#*=} ;;
     --state) STATE=${2:?--state needs a directory}; shift ;;
     --state=*) STATE=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
@@ -211,7 +217,9 @@ for c in $cases; do
     cmd=$(build_cmd "$t" "$c")
     cold=$cmd
     [ "$t" = docker ] && [ "$docker_private" = 0 ] && cold="$cmd --no-cache"
-    measure "$t:$c:cold" "$runs" "$(reset_cmd "$t" "$c")" "$cold"
+    reset=$(reset_cmd "$t" "$c")
+    [ "$settle" != 0 ] && reset="$reset; sleep $settle"
+    measure "$t:$c:cold" "$runs" "$reset" "$cold"
     measure "$t:$c:warm" "$runs" "" "$cmd"
     measure "$t:$c:chg" "$runs" "$(chg_cmd "$c")" "$cmd"
     cp -p "$orig" "$CTX/$c/${chg_file[$c]}"
