@@ -220,9 +220,15 @@ impl BuildIndex {
     pub fn vertex(&self, sel: &str) -> Result<&VertexEntry> {
         let sel = sel.trim();
         if let Ok(n) = sel.trim_start_matches('#').parse::<u64>() {
-            if let Some(v) = self.vertices.iter().find(|v| v.number == n) {
-                return Ok(v);
-            }
+            // A number names a step by its number only: names hold digests, and `99`
+            // must not pick whichever step's digest happens to contain it.
+            return self.vertices.iter().find(|v| v.number == n).ok_or_else(|| {
+                LogsError::NotFound(format!(
+                    "build {} has no step #{n}; its steps are:\n{}",
+                    self.id,
+                    self.steps_list(&self.vertices.iter().collect::<Vec<_>>())
+                ))
+            });
         }
         if let Some(v) = self.vertices.iter().find(|v| v.name == sel) {
             return Ok(v);

@@ -198,6 +198,7 @@ fn steps_are_chosen_by_number_name_or_a_unique_piece() {
             entry(1, "[1/3] FROM busybox"),
             entry(2, "[2/3] RUN make"),
             entry(3, "[3/3] RUN make install"),
+            entry(4, "unpacking layer sha256:0990"),
         ],
     };
     assert_eq!(index.vertex("#2").unwrap().number, 2);
@@ -211,4 +212,7 @@ fn steps_are_chosen_by_number_name_or_a_unique_piece() {
     let e = index.vertex("COPY").unwrap_err().to_string();
     assert!(e.contains("has no step \"COPY\""), "{e}");
     assert_eq!(index.vertex("1").unwrap().log_file(), "001.log");
+    // A number is a step number, never a piece of a name (names hold digests).
+    let e = index.vertex("99").unwrap_err().to_string();
+    assert!(e.contains("has no step #99"), "{e}");
 }
