@@ -1,5 +1,5 @@
 //! COPY and ADD steps: the source tree is chosen (the build context with its
-//! `.dockerignore`, a named context, or another stage's or image's flattened rootfs), the
+//! `.dockerignore`, a named context, or another stage's or image's snapshot chain), the
 //! flags are resolved (`--chown` names against the destination image's /etc/passwd and
 //! /etc/group, `--chmod`), and the [`copy`] engine writes the files into a
 //! fresh snapshot directory on top of the stage, which becomes the layer.
@@ -32,6 +32,18 @@ pub(crate) struct Tree<'a> {
     pub ignore: Option<&'a Matcher>,
     /// What it is, for messages.
     pub kind: SourceKind,
+    /// A stage's or image's snapshot directories (top first) to read instead of a
+    /// flattened `dir` (COPY only; `dir` is then the top one, for messages).
+    pub lowers: Option<Vec<PathBuf>>,
+}
+
+/// How a stage or image source is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    /// One plain directory (a RUN bind mount needs one).
+    Flat,
+    /// Its snapshot chain, read in place (COPY).
+    Layers,
 }
 
 /// Run a COPY or ADD on top of `st`; `stages` are the stages solved so far (for
@@ -51,7 +63,7 @@ pub fn run(
         instruction,
         source,
     };
-    let tree = source_tree(env, &c.from, done, plans, platform)?;
+    let tree = source_tree(env, &c.from, done, plans, platform, View::Layers)?;
     let chmod = c
         .chmod
         .as_deref()
@@ -83,6 +95,7 @@ pub fn run(
     };
     let dest_fs: &dyn copy::DestFs = if c.link { &EmptyDest } else { &view };
     let mut req = CopyRequest::new(sources, root, c.dest.clone(), dest_fs);
+    req.src_layers = tree.lowers.as_deref();
     req.workdir = workdir.to_string();
     req.chown = chown;
     req.chmod = chmod;
@@ -108,13 +121,36 @@ pub(crate) fn source_tree<'a>(
     done: &BTreeMap<usize, StageResult>,
     plans: &[StagePlan],
     platform: &Platform,
+    view: View,
 ) -> StepResult<Tree<'a>> {
-    let flat = |layers: &[Layer]| env.rootfs.flatten(layers, env.reporter);
+    let layered = |layers: &[Layer], kind: SourceKind| -> StepResult<Tree<'a>> {
+        if view == View::Layers && !layers.is_empty() {
+            let mut layers = layers.to_vec();
+            if let Some(top) = env.rootfs.materialize(&mut layers, env.reporter)? {
+                let lowers = env.rootfs.snapshots.view(&top)?;
+                if let Some(dir) = lowers.first().cloned() {
+                    return Ok(Tree {
+                        dir,
+                        ignore: None,
+                        kind,
+                        lowers: Some(lowers),
+                    });
+                }
+            }
+        }
+        Ok(Tree {
+            dir: env.rootfs.flatten(layers, env.reporter)?,
+            ignore: None,
+            kind,
+            lowers: None,
+        })
+    };
     Ok(match from {
         Source::BuildContext => Tree {
             dir: env.context.root.clone(),
             ignore: Some(&env.context.ignore),
             kind: SourceKind::Context,
+            lowers: None,
         },
         Source::Stage(j) => {
             let result = done.get(j).ok_or_else(|| {
@@ -124,33 +160,22 @@ pub(crate) fn source_tree<'a>(
                 .iter()
                 .find(|p| p.index == *j)
                 .map_or_else(|| format!("stage-{j}"), |p| p.label());
-            Tree {
-                dir: flat(&result.layers)?,
-                ignore: None,
-                kind: SourceKind::Stage(label),
-            }
+            layered(&result.layers, SourceKind::Stage(label))?
         }
         Source::Image(reference) => {
             let image = images::find(env.store, env.names, reference, platform)?;
-            Tree {
-                dir: flat(&image.layers)?,
-                ignore: None,
-                kind: SourceKind::Image(reference.clone()),
-            }
+            layered(&image.layers, SourceKind::Image(reference.clone()))?
         }
         Source::Context(name) => match env.contexts.get(name) {
             Some(NamedContext::Dir(dir)) => Tree {
                 dir: dir.clone(),
                 ignore: None,
                 kind: SourceKind::NamedContext(name.clone()),
+                lowers: None,
             },
             Some(NamedContext::Image(digest)) => {
                 let image = images::load(env.store, digest, platform)?;
-                Tree {
-                    dir: flat(&image.layers)?,
-                    ignore: None,
-                    kind: SourceKind::Image(name.clone()),
-                }
+                layered(&image.layers, SourceKind::Image(name.clone()))?
             }
             None => {
                 return Err(StepError::Context {
@@ -159,10 +184,6 @@ pub(crate) fn source_tree<'a>(
                 })
             }
         },
-        Source::Scratch => Tree {
-            dir: flat(&[])?,
-            ignore: None,
-            kind: SourceKind::Image("scratch".into()),
-        },
+        Source::Scratch => layered(&[], SourceKind::Image("scratch".into()))?,
     })
 }

@@ -21,6 +21,7 @@ mod registry_token;
 mod sandbox;
 mod store_cli;
 mod build_copy;
+mod build_copy_from;
 mod build_support;
 mod build_base;
 mod build_config;

@@ -253,11 +253,7 @@ impl<'r> Walk<'r> {
     fn new(root: &'r SourceRoot<'r>, stat: Option<&'r StatCache>) -> Walk<'r> {
         Walk {
             root,
-            tree: SrcTree {
-                root: root.dir.to_path_buf(),
-                ignore: root.ignore,
-                preserve_owner: root.preserves_owner(),
-            },
+            tree: SrcTree::dir(root.dir.to_path_buf(), root.ignore, root.preserves_owner()),
             stat,
             excludes: None,
             includes: None,

@@ -48,7 +48,7 @@ impl Walk<'_> {
     /// The names and `lstat`s of directory `rel`'s children, sorted by name (the copy
     /// reads them with `read_dir` and `lstat`; this stats relative to the open directory).
     fn list(&self, rel: &str) -> Result<Vec<(String, Info)>, CopyError> {
-        let host = self.tree.host(rel);
+        let host = self.tree.host(rel)?;
         let fail = |action, e: rustix::io::Errno| CopyError::Io {
             action,
             path: host.clone(),
@@ -188,7 +188,7 @@ impl Walk<'_> {
         let mut target = None;
         match info.file_type() {
             nix::libc::S_IFLNK => {
-                let host = self.tree.host(&pos.rel);
+                let host = self.tree.host(&pos.rel)?;
                 let link =
                     std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host))?;
                 target = Some(link.as_os_str().as_bytes().to_vec());
@@ -200,7 +200,7 @@ impl Walk<'_> {
             | nix::libc::S_IFSOCK => {}
             _ => {
                 return Err(CopyError::UnsupportedFile {
-                    path: self.tree.host(&pos.rel).display().to_string(),
+                    path: self.tree.host(&pos.rel)?.display().to_string(),
                 })
             }
         }

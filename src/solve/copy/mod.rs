@@ -24,6 +24,7 @@ pub mod fetch;
 mod archive;
 mod files;
 mod layer;
+mod layered;
 mod plan;
 mod source;
 mod tree;
@@ -106,6 +107,10 @@ pub struct CopyRequest<'a> {
     pub sources: Vec<Source>,
     /// The tree the path sources are read from.
     pub src_root: SourceRoot<'a>,
+    /// When set, the path sources are read through these snapshot directories (top first,
+    /// overlay form) rather than from `src_root.dir`: a stage's or image's layers, read in
+    /// place and never changed (regular files whose metadata the copy keeps are linked).
+    pub src_layers: Option<&'a [std::path::PathBuf]>,
     /// The destination as written (variables expanded): absolute, or relative to `workdir`.
     pub dest: String,
     /// The stage's working directory.
@@ -146,6 +151,7 @@ impl<'a> CopyRequest<'a> {
         CopyRequest {
             sources,
             src_root,
+            src_layers: None,
             dest: dest.into(),
             workdir: "/".to_string(),
             chown: None,
@@ -182,6 +188,9 @@ pub struct CopyStats {
     pub symlinks: u64,
     /// Hard links made.
     pub hardlinks: u64,
+    /// Regular files (counted in `files`) made as links to an unchanged snapshot file
+    /// rather than copied (stage and image sources).
+    pub linked: u64,
     /// Devices, fifos and sockets made.
     pub specials: u64,
     /// Bytes of file content written.

@@ -9,6 +9,7 @@ use super::archive;
 use super::error::CopyError;
 use super::fetch::{is_git_source, is_http_source, Fetched};
 use super::layer::{child_path, split_parent, Layer, Target};
+use super::layered::LayeredSrc;
 use super::source::{Expansion, Lookup, SrcItem, SrcTree};
 use super::tree::Copier;
 use super::{dest_path, CopyRequest, CopyStats, Source};
@@ -47,11 +48,14 @@ pub(crate) fn run(req: &CopyRequest<'_>, out_dir: &Path) -> Result<CopyStats, Co
     let (path, dir_like) = dest_path(&req.dest, &req.workdir);
     let dest = Dest { path, dir_like };
     let layer = Layer::new(out_dir, req.dest_fs, req.ownership)?;
-    let tree = SrcTree {
-        root: req.src_root.dir.to_path_buf(),
-        ignore: req.src_root.ignore,
-        preserve_owner: req.src_root.preserves_owner(),
-    };
+    let mut tree = SrcTree::dir(
+        req.src_root.dir.to_path_buf(),
+        req.src_root.ignore,
+        req.src_root.preserves_owner(),
+    );
+    if let Some(lowers) = req.src_layers {
+        tree.layers = Some(LayeredSrc::new(lowers.to_vec()));
+    }
     let mut copier = Copier::new(layer, tree);
     copier.chown = req.chown;
     copier.chmod = req.chmod.as_ref();
@@ -189,7 +193,7 @@ fn run_unit(
 ) -> Result<(), CopyError> {
     match unit {
         Unit::Local(item, pattern) => {
-            let host = copier.tree.host(&item.rel);
+            let host = copier.tree.host(&item.rel)?;
             let unpack = req.unpack.unwrap_or(req.is_add);
             if unpack && item.meta.is_file() && archive::is_archive(&host) {
                 return archive::extract(copier, &host, pattern, &dest.path);
@@ -237,11 +241,7 @@ fn run_unit(
                 copier.write_new_file(&target, &mut file, 0o600, mtime)
             }
             Fetched::Dir { path } => {
-                let checkout = SrcTree {
-                    root: path,
-                    ignore: None,
-                    preserve_owner: false,
-                };
+                let checkout = SrcTree::dir(path, None, false);
                 let saved = std::mem::replace(&mut copier.tree, checkout);
                 let result = dir_dest(copier, dest).and_then(|t| copier.copy_contents("", &t));
                 copier.tree = saved;

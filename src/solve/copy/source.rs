@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::dest::{host_path, lstat_opt};
 use super::error::CopyError;
 use super::layer::MAX_SYMLINKS;
+use super::layered::LayeredSrc;
 use crate::context::matcher::clean_path;
 use crate::context::pattern::{glob_match, has_wildcards};
 use crate::context::{MatchInfo, Matcher, Verdict};
@@ -19,6 +20,8 @@ pub(crate) struct SrcTree<'a> {
     pub ignore: Option<&'a Matcher>,
     /// Copied entries keep their uid/gid (stages and images); else they become 0:0.
     pub preserve_owner: bool,
+    /// Read through these snapshot directories instead of `root` (stages and images).
+    pub layers: Option<LayeredSrc>,
 }
 
 /// One source entry selected by a pattern, after following symlinks.
@@ -71,15 +74,64 @@ fn base_name(path: &str) -> String {
     }
 }
 
-impl SrcTree<'_> {
+impl<'a> SrcTree<'a> {
+    /// A tree rooted at the directory `root`.
+    pub(crate) fn dir(root: PathBuf, ignore: Option<&'a Matcher>, preserve_owner: bool) -> Self {
+        SrcTree {
+            root,
+            ignore,
+            preserve_owner,
+            layers: None,
+        }
+    }
+
     /// The host path of `rel` (relative to the root).
-    pub(crate) fn host(&self, rel: &str) -> PathBuf {
-        host_path(&self.root, rel)
+    pub(crate) fn host(&self, rel: &str) -> Result<PathBuf, CopyError> {
+        match &self.layers {
+            Some(l) => l
+                .host(rel)
+                .map_err(CopyError::io("read source", &host_path(&self.root, rel))),
+            None => Ok(host_path(&self.root, rel)),
+        }
+    }
+
+    /// Which snapshot layer `rel` comes from (0 for a plain directory): files of different
+    /// layers are different files even when they share an inode.
+    pub(crate) fn layer_of(&self, rel: &str) -> usize {
+        self.layers
+            .as_ref()
+            .and_then(|l| l.layer_of(rel).ok().flatten())
+            .unwrap_or(0)
+    }
+
+    /// The metadata of `rel` (at `host`, from [`SrcTree::host`]), `None` when it does not
+    /// exist (in a snapshot chain: also when a whiteout hides it).
+    fn lstat(&self, rel: &str, host: &std::path::Path) -> Result<Option<Metadata>, CopyError> {
+        if let Some(l) = &self.layers {
+            let layer = l
+                .layer_of(rel)
+                .map_err(CopyError::io("read source", host))?;
+            if layer.is_none() {
+                return Ok(None);
+            }
+        }
+        lstat_opt(host).map_err(CopyError::io("read source", host))
+    }
+
+    /// Whether the files are immutable snapshot files a copy may link to.
+    pub(crate) fn linkable(&self) -> bool {
+        self.layers.is_some()
     }
 
     /// The names in source directory `rel`, sorted (walks are deterministic).
     pub(crate) fn sorted_names(&self, rel: &str) -> Result<Vec<OsString>, CopyError> {
-        let host = self.host(rel);
+        if let Some(l) = &self.layers {
+            return l.sorted_names(rel).map_err(CopyError::io(
+                "read source directory",
+                &host_path(&self.root, rel),
+            ));
+        }
+        let host = self.host(rel)?;
         let mut names: Vec<_> = std::fs::read_dir(&host)
             .map_err(CopyError::io("read source directory", &host))?
             .map(|e| e.map(|e| e.file_name()))
@@ -107,9 +159,8 @@ impl SrcTree<'_> {
             let mut walked = String::new();
             for (i, comp) in comps.iter().enumerate() {
                 let cand = join(&walked, comp);
-                let host = self.host(&cand);
-                let Some(meta) = lstat_opt(&host).map_err(CopyError::io("read source", &host))?
-                else {
+                let host = self.host(&cand)?;
+                let Some(meta) = self.lstat(&cand, &host)? else {
                     return Ok(Lookup::Missing);
                 };
                 if self.excluded(&cand, meta.is_dir()) {
@@ -142,8 +193,11 @@ impl SrcTree<'_> {
                 }
                 walked = cand;
             }
-            let meta =
-                std::fs::metadata(&self.root).map_err(CopyError::io("read source", &self.root))?;
+            let meta = match &self.layers {
+                Some(l) => l.root_meta(),
+                None => std::fs::metadata(&self.root),
+            }
+            .map_err(CopyError::io("read source", &self.root))?;
             return Ok(Lookup::Found {
                 rel: String::new(),
                 meta,
@@ -212,10 +266,8 @@ impl SrcTree<'_> {
             let name = name.to_string_lossy().into_owned();
             let child_rel = join(rel, &name);
             let child_sub = join(sub, &name);
-            let child_host = self.host(&child_rel);
-            let Some(meta) =
-                lstat_opt(&child_host).map_err(CopyError::io("read source", &child_host))?
-            else {
+            let child_host = self.host(&child_rel)?;
+            let Some(meta) = self.lstat(&child_rel, &child_host)? else {
                 continue;
             };
             if self.excluded(&child_rel, meta.is_dir()) {

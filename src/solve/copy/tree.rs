@@ -9,7 +9,7 @@
 //! [`FilePool`]. Inside a directory the copy itself created, nothing can exist yet, so its
 //! entries are not looked up before they are written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
@@ -47,7 +47,10 @@ pub(crate) struct Copier<'r, 'a> {
     pub stats: CopyStats,
     /// Directories seen while looking for include matches, created only when needed.
     pending: Vec<(Target, Metadata, bool)>,
-    links: HashMap<(u64, u64), String>,
+    /// Source files with several links: (source layer, device, inode) → first path copied.
+    links: HashMap<(usize, u64, u64), String>,
+    /// Source inodes a new file was linked to (a second use is copied, see `link_source`).
+    linked: HashSet<(u64, u64)>,
     files: FilePool,
     /// The entry being copied is in a directory this source's copy created.
     fresh_parent: bool,
@@ -65,6 +68,7 @@ impl<'r, 'a> Copier<'r, 'a> {
             stats: CopyStats::default(),
             pending: Vec::new(),
             links: HashMap::new(),
+            linked: HashSet::new(),
             files: FilePool::default(),
             fresh_parent: false,
         }
@@ -195,14 +199,14 @@ impl<'r, 'a> Copier<'r, 'a> {
                 return Err(CopyError::UnsupportedFile {
                     path: self
                         .tree
-                        .host(&dir.rel)
+                        .host(&dir.rel)?
                         .join(&os_name)
                         .display()
                         .to_string(),
                 });
             };
             let rel = join(&dir.rel, name);
-            let child_host = self.tree.host(&rel);
+            let child_host = self.tree.host(&rel)?;
             let meta = std::fs::symlink_metadata(&child_host)
                 .map_err(CopyError::io("read source", &child_host))?;
             let is_dir = meta.is_dir();
@@ -279,7 +283,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         let fresh_parent = std::mem::take(&mut self.fresh_parent);
         self.flush_pending()?;
         let ft = meta.file_type();
-        let src_host = self.tree.host(&pos.rel);
+        let src_host = self.tree.host(&pos.rel)?;
         if ft.is_dir() {
             let created = self.ensure_dir(t, probe)?;
             let probe = self.layer.probe(t)?;
@@ -291,7 +295,7 @@ impl<'r, 'a> Copier<'r, 'a> {
         self.layer.clear_for_file(t, probe)?;
         let dst_host = self.layer.host(&t.path);
         if ft.is_file() {
-            let key = (meta.dev(), meta.ino());
+            let key = (self.tree.layer_of(&pos.rel), meta.dev(), meta.ino());
             if meta.nlink() > 1 {
                 if let Some(first) = self.links.get(&key) {
                     if std::fs::hard_link(self.layer.host(first), &dst_host).is_ok() {
@@ -300,22 +304,31 @@ impl<'r, 'a> Copier<'r, 'a> {
                     }
                 }
             }
+            let mode = match self.chmod {
+                Some(m) => m.apply(DestMeta::from_metadata(meta).mode, false),
+                None => DestMeta::from_metadata(meta).mode,
+            };
+            let owner = self.layer.applies_owners().then(|| self.owner_of(meta));
+            if self.link_source(&src_host, &dst_host, meta, owner, mode) {
+                self.stats.files += 1;
+                self.stats.linked += 1;
+                if meta.nlink() > 1 {
+                    self.links.insert(key, t.path.clone());
+                }
+                return Ok(());
+            }
             // Only the walk may create what it could look at again.
             let dst = if fresh_parent && meta.nlink() == 1 {
                 Dst::Create(dst_host)
             } else {
                 Dst::Open(self.layer.create_file(t)?)
             };
-            let mode = match self.chmod {
-                Some(m) => m.apply(DestMeta::from_metadata(meta).mode, false),
-                None => DestMeta::from_metadata(meta).mode,
-            };
             self.files.submit(FileJob {
                 src: src_host,
                 dst,
                 size: meta.len(),
                 path: t.path.clone(),
-                owner: self.layer.applies_owners().then(|| self.owner_of(meta)),
+                owner,
                 mode,
                 times: times_of(meta),
             })?;
@@ -348,6 +361,38 @@ impl<'r, 'a> Copier<'r, 'a> {
         self.apply_meta(t, meta)?;
         copy_xattrs(&src_host, &dst_host);
         Ok(())
+    }
+
+    /// Makes the new file at `dst` a hard link to the source file when that gives exactly
+    /// the file a copy would: the source is an immutable snapshot (a stage or image, never
+    /// a context a user may edit), the owner and mode the copy sets are the source's own,
+    /// and the times and xattrs it copies are the inode's anyway. Snapshots are read-only
+    /// by contract and every later change to a layer file replaces it (see
+    /// `Layer::clear_for_file`), so the shared inode never changes. One source inode is
+    /// linked once per copy: a second path to it (not a hard link in the source) gets its
+    /// own copy, so the layer does not gain a hard link the source did not have. False
+    /// when the link cannot be made (another file system, the link limit): the caller
+    /// copies.
+    fn link_source(
+        &mut self,
+        src: &std::path::Path,
+        dst: &std::path::Path,
+        meta: &Metadata,
+        owner: Option<(u32, u32)>,
+        mode: u32,
+    ) -> bool {
+        if !self.tree.linkable()
+            || owner != Some((meta.uid(), meta.gid()))
+            || mode != meta.mode() & 0o7777
+            || self.linked.contains(&(meta.dev(), meta.ino()))
+        {
+            return false;
+        }
+        if std::fs::hard_link(src, dst).is_err() {
+            return false;
+        }
+        self.linked.insert((meta.dev(), meta.ino()));
+        true
     }
 
     /// Owner, mode (`--chmod`) and times of a copied entry; directory times are deferred.

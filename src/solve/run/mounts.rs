@@ -26,7 +26,7 @@ use crate::dockerfile::instructions::{MountType, ShareMode};
 use crate::graph::{PlannedMount, Source};
 use crate::sandbox::BindMount;
 use crate::solve::copy::{self, CopyRequest, EmptyDest, SourceRoot};
-use crate::solve::copy_step::{source_tree, Tree};
+use crate::solve::copy_step::{source_tree, Tree, View};
 use crate::solve::error::{StepError, StepResult};
 use crate::solve::SolveEnv;
 use crate::store::lock::FileLock;
@@ -90,7 +90,7 @@ fn bind(
     out: &mut Prepared,
 ) -> StepResult<()> {
     let from = m.from.clone().unwrap_or(Source::BuildContext);
-    let tree = source_tree(env, &from, step.done, step.plans, step.platform)?;
+    let tree = source_tree(env, &from, step.done, step.plans, step.platform, View::Flat)?;
     let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
     let filtered = tree.ignore.is_some_and(|i| !i.is_empty());
     let host = if m.mount.read_only && !filtered {
@@ -189,7 +189,8 @@ fn cache(
         crate::solve::rootfs::remove_tree(&fresh);
         match &m.from {
             Some(from) => {
-                let tree = source_tree(env, from, step.done, step.plans, step.platform)?;
+                let tree =
+                    source_tree(env, from, step.done, step.plans, step.platform, View::Flat)?;
                 let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
                 let copied = copy_out(env, &tree, &source, &fresh).map_err(|e| match e {
                     Copied::Missing => not_found(&source, from),

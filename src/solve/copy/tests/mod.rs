@@ -5,6 +5,7 @@
 mod add;
 mod basics;
 mod dest;
+mod layered;
 mod owners;
 mod parents;
 mod symlinks;
