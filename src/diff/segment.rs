@@ -173,13 +173,15 @@ fn deflate_run(deflate: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> io::Re
     let before = deflate.total_in();
     out.reserve(data.len() + data.len() / 64 + 64);
     loop {
-        let consumed = usize::try_from(deflate.total_in() - before).unwrap_or(usize::MAX);
+        let consumed =
+            usize::try_from(deflate.total_in().saturating_sub(before)).unwrap_or(usize::MAX);
         let rest = data.get(consumed..).unwrap_or(&[]);
         deflate
             .compress_vec(rest, out, FlushCompress::Sync)
             .map_err(io::Error::other)?;
-        let all_in =
-            usize::try_from(deflate.total_in() - before).unwrap_or(usize::MAX) >= data.len();
+        let all_in = usize::try_from(deflate.total_in().saturating_sub(before))
+            .unwrap_or(usize::MAX)
+            >= data.len();
         // The flush is complete once all input is in and output space was left over.
         if all_in && out.len() < out.capacity() {
             return Ok(());

@@ -320,10 +320,15 @@ mod tests {
         assert_eq!(sha256(&tar), reused.diff_id);
     }
 
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
     /// Layer pipeline timings (walk, tar, hash, compress; the blob goes nowhere): run with
     /// `BUILDER_LAYER_BENCH=DIR[:DIR...] cargo test --release --lib layer_pipeline_bench --
     /// --ignored --nocapture`. Prints the median of `BUILDER_BENCH_ROUNDS` (5) runs and the
-    /// blob size, for gzip and zstd; reports, does not assert timings.
+    /// blob size, for gzip, zstd and a plain tar (the floor); reports, does not assert
+    /// timings.
     #[test]
     #[ignore]
     fn layer_pipeline_bench() {
@@ -333,7 +338,11 @@ mod tests {
         };
         let rounds = std::env::var("BUILDER_BENCH_ROUNDS").map_or(5, |v| v.parse().unwrap());
         for dir in std::env::split_paths(&dirs) {
-            for compression in [Compression::Gzip, Compression::Zstd] {
+            for compression in [
+                Compression::Gzip,
+                Compression::Zstd,
+                Compression::Uncompressed,
+            ] {
                 let opts = LayerOptions {
                     compression,
                     ..LayerOptions::default()
@@ -348,11 +357,11 @@ mod tests {
                 times.sort();
                 let info = info.unwrap();
                 println!(
-                    "{} {compression:?}: median {:.1?} (min {:.1?}, max {:.1?}), {} -> {} bytes ({:.4}), {}",
+                    "{} {compression:?}: median {:.1} ms (min {:.1}, max {:.1}), {} -> {} bytes ({:.4}), {}",
                     dir.display(),
-                    times[times.len() / 2],
-                    times[0],
-                    times[times.len() - 1],
+                    ms(times[times.len() / 2]),
+                    ms(times[0]),
+                    ms(times[times.len() - 1]),
                     info.uncompressed_size,
                     info.size,
                     info.size as f64 / info.uncompressed_size as f64,
