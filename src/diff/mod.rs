@@ -28,6 +28,7 @@
 //! [`summarize`] renders a layer as stable text for golden tests.
 
 pub mod chunk_index;
+mod entropy;
 mod error;
 mod header;
 mod parallel;

@@ -199,6 +199,7 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+    use crate::diff::segment::noise;
 
     fn run(workers: usize, codec: Codec, chunks: &[Vec<u8>]) -> (Vec<u8>, Written) {
         let (tx, rx) = mpsc::channel();
@@ -220,7 +221,10 @@ mod tests {
 
     #[test]
     fn output_does_not_depend_on_the_worker_count() {
-        let chunks: Vec<Vec<u8>> = text(20_000).chunks(4096).map(<[u8]>::to_vec).collect();
+        let mut chunks: Vec<Vec<u8>> = text(20_000).chunks(4096).map(<[u8]>::to_vec).collect();
+        // Random data (stored pieces), alone and after text in one chunk.
+        chunks.insert(3, noise(300_000, 1));
+        chunks.insert(7, [text(5_000), noise(200_000, 2)].concat());
         for codec in [Codec::Gzip(6), Codec::Zstd(3)] {
             let (one, _) = run(1, codec, &chunks);
             for workers in [2, 3, 5] {

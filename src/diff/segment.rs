@@ -2,19 +2,24 @@
 //! byte for byte in later blobs, and the framing around them.
 //!
 //! - gzip: a chunk is a raw deflate segment made by a fresh deflater (no dictionary) and
-//!   ended with a sync flush (byte-aligned, not final). Segments concatenate into the body
-//!   of one gzip member: a fixed header, the segments, an empty final block, then the
-//!   CRC-32 (combined from the chunks' CRCs) and the length.
+//!   ended with a sync flush (byte-aligned, not final); 64 KiB pieces of it that deflate
+//!   cannot gain on (random or already-compressed data, see `entropy`) are written as
+//!   stored blocks instead. Segments concatenate into the body of one gzip member: a fixed
+//!   header, the segments, an empty final block, then the CRC-32 (combined from the
+//!   chunks' CRCs) and the length.
 //! - zstd: a chunk is one zstd frame (with its checksum); concatenated frames are a valid
 //!   zstd stream.
 //!
 //! A segment depends only on the chunk's bytes, the level and the compressor's code. The
-//! last one is pinned by a [`Codec::id`] fingerprint, so segments are never reused across
-//! compressor versions whose output would differ.
+//! last one is pinned by a [`Codec::id`] fingerprint (of compressible and incompressible
+//! data), so segments are never reused across compressor versions whose output would
+//! differ.
 
 use std::io;
 
 use flate2::{Compress, FlushCompress};
+
+use super::entropy;
 
 use crate::store::digest::Sha256;
 
@@ -81,8 +86,29 @@ impl Codec {
     }
 }
 
-/// 64 KiB of text with long and short repeats, the same on every run.
+/// 64 KiB of text with long and short repeats, then 64 KiB of noise: the same on every
+/// run.
 fn fingerprint_sample() -> Vec<u8> {
+    let mut sample = text_sample();
+    sample.extend(noise(64 * 1024, 0x2545_f491_4f6c_dd1d));
+    sample
+}
+
+/// Pseudo-random bytes (xorshift64), the same for the same `seed`.
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// 64 KiB of text with long and short repeats.
+fn text_sample() -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut out = Vec::with_capacity(64 * 1024);
@@ -103,23 +129,79 @@ fn fingerprint_sample() -> Vec<u8> {
     out
 }
 
-/// Raw deflate of one chunk by a fresh deflater, ending byte-aligned (sync flush) and not
-/// final.
+/// Raw deflate of one chunk, ending byte-aligned (sync flush) and not final.
+///
+/// The chunk is looked at in [`entropy::PIECE`] pieces from its start: runs of pieces
+/// deflate can gain on are deflated, each run by a fresh deflater; runs of incompressible
+/// pieces ([`entropy::incompressible`]) are written as stored blocks, at memory speed. A
+/// chunk without incompressible pieces is one run, deflated as a whole.
 fn deflate_segment(level: u32, data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut deflate = Compress::new(flate2::Compression::new(level), false);
     let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
+    let mut deflate = Compress::new(flate2::Compression::new(level), false);
+    if level == 0 {
+        deflate_run(&mut deflate, data, &mut out)?;
+        return Ok(out);
+    }
+    let mut fresh = true;
+    let mut emit = |run: &[u8], stored: bool, out: &mut Vec<u8>| {
+        if stored {
+            store(run, out);
+            return Ok(());
+        }
+        if !fresh {
+            deflate.reset();
+        }
+        fresh = false;
+        deflate_run(&mut deflate, run, out)
+    };
+    let (mut start, mut stored) = (0, false);
+    for (i, piece) in data.chunks(entropy::PIECE).enumerate() {
+        let at = i * entropy::PIECE;
+        let this = entropy::incompressible(piece);
+        if this != stored && at > start {
+            emit(data.get(start..at).unwrap_or_default(), stored, &mut out)?;
+            start = at;
+        }
+        stored = this;
+    }
+    emit(data.get(start..).unwrap_or_default(), stored, &mut out)?;
+    Ok(out)
+}
+
+/// Deflate `data` with `deflate` (fresh or reset) onto `out`, ending with a sync flush.
+fn deflate_run(deflate: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let before = deflate.total_in();
+    out.reserve(data.len() + data.len() / 64 + 64);
     loop {
-        let consumed = usize::try_from(deflate.total_in()).unwrap_or(usize::MAX);
+        let consumed =
+            usize::try_from(deflate.total_in().saturating_sub(before)).unwrap_or(usize::MAX);
         let rest = data.get(consumed..).unwrap_or(&[]);
         deflate
-            .compress_vec(rest, &mut out, FlushCompress::Sync)
+            .compress_vec(rest, out, FlushCompress::Sync)
             .map_err(io::Error::other)?;
-        let all_in = usize::try_from(deflate.total_in()).unwrap_or(usize::MAX) >= data.len();
+        let all_in = usize::try_from(deflate.total_in().saturating_sub(before))
+            .unwrap_or(usize::MAX)
+            >= data.len();
         // The flush is complete once all input is in and output space was left over.
         if all_in && out.len() < out.capacity() {
-            return Ok(out);
+            return Ok(());
         }
         out.reserve(64 * 1024);
+    }
+}
+
+/// The largest stored block.
+const MAX_STORED: usize = 0xffff;
+
+/// `data` as stored (uncompressed) deflate blocks, not final, onto a byte-aligned `out`.
+fn store(data: &[u8], out: &mut Vec<u8>) {
+    for block in data.chunks(MAX_STORED) {
+        let len = u16::try_from(block.len()).unwrap_or(u16::MAX);
+        // BFINAL 0 and BTYPE 00 in the low bits, then padding to the byte: one zero byte.
+        out.push(0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
     }
 }
 
@@ -134,58 +216,5 @@ fn gzip_header(level: u32) -> [u8; 10] {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Read;
-
-    use super::*;
-
-    fn gzip_of(level: u32, chunks: &[&[u8]]) -> Vec<u8> {
-        let codec = Codec::Gzip(level);
-        let mut out = codec.header();
-        let mut crc = crc32fast::Hasher::new();
-        let mut len = 0u64;
-        for c in chunks {
-            out.extend(codec.compress(c).unwrap());
-            crc.update(c);
-            len += c.len() as u64;
-        }
-        out.extend(codec.trailer(crc.finalize(), len).unwrap());
-        out
-    }
-
-    #[test]
-    fn gzip_segments_concatenate_into_one_member() {
-        let a = fingerprint_sample();
-        let b = b"a short second chunk".to_vec();
-        let gz = gzip_of(6, &[&a, &b, &a]);
-        let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, [a.clone(), b, a.clone()].concat());
-        // A segment does not depend on what came before it.
-        let seg = Codec::Gzip(6).compress(&a).unwrap();
-        assert!(gz.windows(seg.len()).filter(|w| *w == &seg[..]).count() == 2);
-    }
-
-    #[test]
-    fn zstd_frames_concatenate_into_one_stream() {
-        let codec = Codec::Zstd(3);
-        let a = fingerprint_sample();
-        let mut z = codec.compress(&a).unwrap();
-        z.extend(codec.compress(b"tail").unwrap());
-        let back = zstd::stream::decode_all(&z[..]).unwrap();
-        assert_eq!(back, [&a[..], b"tail"].concat());
-        let empty = codec.trailer(0, 0).unwrap();
-        assert!(zstd::stream::decode_all(&empty[..]).unwrap().is_empty());
-    }
-
-    #[test]
-    fn codec_ids_name_kind_level_and_fingerprint() {
-        let g6 = Codec::Gzip(6).id().unwrap();
-        assert!(g6.starts_with("gzip-6-"), "{g6}");
-        assert_eq!(g6, Codec::Gzip(6).id().unwrap());
-        assert_ne!(g6, Codec::Gzip(9).id().unwrap());
-        assert!(Codec::Zstd(3).id().unwrap().starts_with("zstd-3-"));
-    }
-}
+#[path = "segment_tests.rs"]
+mod tests;

@@ -260,3 +260,114 @@ impl<W: Write> Write for CountingWriter<W> {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use crate::diff::segment::noise;
+    use crate::diff::{chunk_index, write_layer, ChunkIndex, Compression, LayerOptions};
+    use crate::store::digest::sha256;
+
+    /// Text files, a 6 MiB random file, more text files.
+    fn tree(root: &Path) {
+        for (dir, seed) in [("a", 1u64), ("c", 2)] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+            for f in 0..40u64 {
+                let line = format!("{dir} file {f} line of text {}\n", seed * f);
+                std::fs::write(root.join(dir).join(format!("f{f:03}")), line.repeat(2000)).unwrap();
+            }
+        }
+        std::fs::write(root.join("b.bin"), noise(6 << 20, 3)).unwrap();
+    }
+
+    #[test]
+    fn stored_chunks_are_reused_across_rebuilds() {
+        let t = tempfile::tempdir().unwrap();
+        let (ctx, blobs, index_dir) = (
+            t.path().join("ctx"),
+            t.path().join("blobs"),
+            t.path().join("chunks"),
+        );
+        tree(&ctx);
+        std::fs::create_dir(&blobs).unwrap();
+        let opts = LayerOptions::default();
+        let mut first = Vec::new();
+        let info = write_layer(&ctx, &opts, &mut first).unwrap();
+        assert!(first.len() > 6 << 20, "the random file is stored");
+        std::fs::write(blobs.join(info.digest.digest()), &first).unwrap();
+        chunk_index::save(&index_dir, &info.digest, Compression::Gzip, 6, &info.chunks).unwrap();
+
+        // A text file after the random one changes.
+        std::fs::write(ctx.join("c/f039"), "changed\n").unwrap();
+        let path_of = |d: &oci_spec::image::Digest| Some(blobs.join(d.digest()));
+        let index = ChunkIndex::load(&index_dir, Compression::Gzip, 6, &path_of);
+        let reuse = LayerOptions {
+            reuse: Some(&index),
+            ..LayerOptions::default()
+        };
+        let (mut again, mut fresh) = (Vec::new(), Vec::new());
+        let reused = write_layer(&ctx, &reuse, &mut again).unwrap();
+        let compressed = write_layer(&ctx, &opts, &mut fresh).unwrap();
+        assert!(reused.reused_bytes >= 4 << 20, "{reused:?}");
+        assert!(again == fresh);
+        assert_eq!(reused.digest, sha256(&fresh));
+        assert_eq!(compressed.digest, reused.digest);
+        let mut tar = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&again[..]), &mut tar)
+            .unwrap();
+        assert_eq!(sha256(&tar), reused.diff_id);
+    }
+
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
+    /// Layer pipeline timings (walk, tar, hash, compress; the blob goes nowhere): run with
+    /// `BUILDER_LAYER_BENCH=DIR[:DIR...] cargo test --release --lib layer_pipeline_bench --
+    /// --ignored --nocapture`. Prints the median of `BUILDER_BENCH_ROUNDS` (5) runs and the
+    /// blob size, for gzip, zstd and a plain tar (the floor); reports, does not assert
+    /// timings.
+    #[test]
+    #[ignore]
+    fn layer_pipeline_bench() {
+        let Some(dirs) = std::env::var_os("BUILDER_LAYER_BENCH") else {
+            eprintln!("set BUILDER_LAYER_BENCH to the directories to write as layers");
+            return;
+        };
+        let rounds = std::env::var("BUILDER_BENCH_ROUNDS").map_or(5, |v| v.parse().unwrap());
+        for dir in std::env::split_paths(&dirs) {
+            for compression in [
+                Compression::Gzip,
+                Compression::Zstd,
+                Compression::Uncompressed,
+            ] {
+                let opts = LayerOptions {
+                    compression,
+                    ..LayerOptions::default()
+                };
+                let mut times: Vec<Duration> = Vec::new();
+                let mut info = None;
+                for _ in 0..rounds {
+                    let started = Instant::now();
+                    info = Some(write_layer(&dir, &opts, std::io::sink()).unwrap());
+                    times.push(started.elapsed());
+                }
+                times.sort();
+                let info = info.unwrap();
+                println!(
+                    "{} {compression:?}: median {:.1} ms (min {:.1}, max {:.1}), {} -> {} bytes ({:.4}), {}",
+                    dir.display(),
+                    ms(times[times.len() / 2]),
+                    ms(times[0]),
+                    ms(times[times.len() - 1]),
+                    info.uncompressed_size,
+                    info.size,
+                    info.size as f64 / info.uncompressed_size as f64,
+                    info.digest,
+                );
+            }
+        }
+    }
+}

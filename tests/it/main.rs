@@ -41,3 +41,4 @@ mod build_cache;
 mod cache_prune;
 mod cache_prune_support;
 mod build_parallel;
+mod build_incompressible;

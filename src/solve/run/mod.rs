@@ -15,6 +15,7 @@
 //! last lines of its output; nothing of it is kept.
 
 mod compare;
+mod interrupt;
 pub mod mounts;
 pub mod output;
 pub mod secrets;
@@ -24,6 +25,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use secrets::{parse_secret, SecretSource};
+
+use interrupt::InterruptGuard;
 
 use super::error::{RunLog, StepError, StepResult};
 
@@ -144,6 +147,8 @@ pub fn run(
     };
     let mut out = output::StepOutput::new(env.reporter, step.vertex);
     let ran = {
+        // Ctrl-C ends the command (and fails the step, which cleans up) rather than the
+        // process, for as long as any RUN's command runs.
         let _ctrl_c = InterruptGuard::new();
         settings.sandbox.run(&spec, &mut out)
     };
@@ -191,29 +196,6 @@ pub fn run(
         Err(e) => {
             let _ = snaps.abort(active);
             Err(e)
-        }
-    }
-}
-
-/// While a command runs, Ctrl-C (SIGINT, SIGTERM, SIGHUP) ends the command and the step
-/// fails, so the step cleans up (unmounts, discards its snapshot) before the build exits;
-/// outside commands the signals keep their default effect.
-struct InterruptGuard;
-
-impl InterruptGuard {
-    fn new() -> InterruptGuard {
-        sandbox::interrupt_on_signals();
-        InterruptGuard
-    }
-}
-
-impl Drop for InterruptGuard {
-    fn drop(&mut self) {
-        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            // SAFETY: restoring the default disposition.
-            let _ = unsafe { sigaction(sig, &default) };
         }
     }
 }
