@@ -4,10 +4,14 @@
 //! (the first input that differs from the previous build, or the `--no-cache` flag that
 //! skipped a usable record), the step runs, and its record is written — after the blob and
 //! the snapshot were committed, before the lock is released, so a concurrent build of the
-//! same step waits and then hits.
+//! same step waits and then hits. A layer whose blob is written in the background
+//! ([`super::background`]) is recorded when the blob is in the store (the lock travels
+//! with the job); one whose blob was never written is never recorded.
 //!
 //! Cache trouble (a lock or a record that cannot be written) never fails a build: it is
 //! said in the step's output and the step runs uncached.
+
+use oci_spec::image::Descriptor;
 
 use super::error::StepResult;
 use super::layer::{chain_ids, Layer};
@@ -58,6 +62,8 @@ pub(crate) fn run(
         return Ok(ran(execute()?));
     };
     let key = inputs.key();
+    let env_created = env.created.clone().unwrap_or_default();
+    let description = step.description.to_string();
     let say = |what: &str, e: &dyn std::error::Error| {
         env.reporter
             .log(step.vertex, &format!("build cache: {what}: {}", chain(e)));
@@ -94,22 +100,44 @@ pub(crate) fn run(
         env.reporter.miss(step.vertex, &reason);
     }
     let layer = execute()?;
-    let record = Record {
-        key,
-        layer: layer.as_ref().map(|l| RecordLayer {
-            descriptor: l.descriptor.clone(),
-            diff_id: l.diff_id.clone(),
-            chain_id: chain_of(below, l),
-        }),
-        created: env.created.clone().unwrap_or_default(),
-        description: step.description.to_string(),
+    let made = layer
+        .as_ref()
+        .map(|l| (l.descriptor.clone(), l.diff_id.clone(), chain_of(below, l)));
+    let (reporter, vertex) = (env.reporter, step.vertex);
+    let record = move |descriptor: Option<&Descriptor>| {
+        let record = Record {
+            key,
+            layer: made.map(|(placeholder, diff_id, chain_id)| RecordLayer {
+                descriptor: descriptor.cloned().unwrap_or(placeholder),
+                diff_id,
+                chain_id,
+            }),
+            created: env_created,
+            description,
+        };
+        match cache.records.put(&record) {
+            Ok(()) => cache.use_key(&record.key),
+            Err(e) => reporter.log(
+                vertex,
+                &format!("build cache: cannot record the step: {}", chain(&e)),
+            ),
+        }
+        drop(lock);
     };
-    match cache.records.put(&record) {
-        Ok(()) => cache.use_key(&record.key),
-        Err(e) => say("cannot record the step", &e),
-    }
-    drop(lock);
     cache.explain.note(step.at, inputs);
+    match layer.as_ref().and_then(|l| l.pending.as_ref()) {
+        // Written in the background: recorded once the blob is in the store, the key
+        // locked until then; a blob that was not written leaves no record.
+        Some(pending) => env.jobs.after(
+            pending,
+            Box::new(move |written| {
+                if let Ok(descriptor) = written {
+                    record(Some(descriptor));
+                }
+            }),
+        ),
+        None => record(None),
+    }
     Ok(ran(layer))
 }
 
@@ -135,11 +163,7 @@ fn find(
     if !env.store.has(made.descriptor.digest()).unwrap_or(false) {
         return None;
     }
-    let mut layer = Layer {
-        descriptor: made.descriptor,
-        diff_id: made.diff_id,
-        snapshot: None,
-    };
+    let mut layer = Layer::new(made.descriptor, made.diff_id);
     let name = chain_of(below, &layer).to_string();
     layer.snapshot = env.rootfs.snapshots.get(&name).ok().flatten();
     Some((Some(layer), record.created))

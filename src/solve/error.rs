@@ -110,6 +110,9 @@ pub enum StepError {
     /// Writing a layer failed.
     #[error("write layer")]
     Diff(#[from] crate::diff::DiffError),
+    /// A layer blob written in the background was not (the variant names the step).
+    #[error(transparent)]
+    Layer(Box<crate::solve::background::LayerJobError>),
     /// The snapshot store failed (unpacking a base layer, preparing or committing).
     #[error("snapshot")]
     Snapshot(#[from] crate::snapshot::SnapshotError),

@@ -42,6 +42,7 @@ pub fn load(
             descriptor: desc.clone(),
             diff_id: diff_id.clone(),
             snapshot: None,
+            pending: None,
         })
         .collect();
     Ok(StageResult {

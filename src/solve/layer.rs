@@ -8,11 +8,20 @@
 //! [`crate::diff::ChunkIndex`]) is loaded, chunks already compressed in an older blob are
 //! copied from it, and after the blob is committed its own index is saved. A store that
 //! keeps no blob files (the in-memory one) simply compresses everything.
+//!
+//! A layer of this build may come back from its step before its blob is written (see
+//! [`crate::solve::background`]): its diff_id and snapshot are final, its descriptor is
+//! not until [`Layer::blob`] or [`Layer::resolve`] waited for the job. [`measure`] is the
+//! first pass of such a layer: the same tar, hashed, nothing stored.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
+use super::background::PendingBlob;
 use super::error::{StepError, StepResult};
 use crate::diff::{self, ChunkIndex, Compression, ExistsBelow, LayerOptions};
 use crate::image::{LayerCompression, ManifestFormat};
@@ -30,7 +39,42 @@ pub struct Layer {
     /// The committed snapshot of the chain up to and including this layer, once it has
     /// been unpacked or made by a step (named by [`chain_ids`]).
     pub snapshot: Option<SnapshotId>,
+    /// Set while the blob is being written in the background: `descriptor` is then a
+    /// placeholder (the diff_id, size 0) until [`Layer::resolve`].
+    pub pending: Option<PendingBlob>,
 }
+
+impl Layer {
+    /// A layer whose blob is in the store.
+    pub fn new(descriptor: Descriptor, diff_id: Digest) -> Layer {
+        Layer {
+            descriptor,
+            diff_id,
+            snapshot: None,
+            pending: None,
+        }
+    }
+
+    /// The blob's descriptor, waiting for it when it is being written in the background.
+    pub fn blob(&self) -> StepResult<Descriptor> {
+        match &self.pending {
+            None => Ok(self.descriptor.clone()),
+            Some(p) => Ok(p.wait()?),
+        }
+    }
+
+    /// Wait for the blob if it is being written, and put its descriptor in place.
+    pub fn resolve(&mut self) -> StepResult<()> {
+        if self.pending.is_some() {
+            self.descriptor = self.blob()?;
+            self.pending = None;
+        }
+        Ok(())
+    }
+}
+
+/// [`ExistsBelow`] that can be handed to a background job.
+pub type SharedExistsBelow = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
 
 /// How new layers are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +101,43 @@ pub fn write_changes(
     settings: &LayerSettings,
     exists_below: Option<ExistsBelow<'_>>,
 ) -> StepResult<Layer> {
+    write_to_store(store, dir, settings, exists_below, None)
+}
+
+/// [`write_changes`] that gives up (the store keeps nothing) once `stop` is set.
+pub fn write_changes_until(
+    store: &dyn BlobStore,
+    dir: &Path,
+    settings: &LayerSettings,
+    exists_below: Option<ExistsBelow<'_>>,
+    stop: &AtomicBool,
+) -> StepResult<Layer> {
+    write_to_store(store, dir, settings, exists_below, Some(stop))
+}
+
+/// The tar of the layer [`write_changes`] would write, hashed only (nothing stored): its
+/// `diff_id` and `uncompressed_size` are those of the blob.
+pub fn measure(
+    dir: &Path,
+    settings: &LayerSettings,
+    exists_below: Option<ExistsBelow<'_>>,
+) -> StepResult<diff::LayerInfo> {
+    let opts = LayerOptions {
+        compression: Compression::Uncompressed,
+        source_date_epoch: settings.source_date_epoch,
+        exists_below,
+        ..LayerOptions::default()
+    };
+    Ok(diff::write_layer(dir, &opts, std::io::sink())?)
+}
+
+fn write_to_store(
+    store: &dyn BlobStore,
+    dir: &Path,
+    settings: &LayerSettings,
+    exists_below: Option<ExistsBelow<'_>>,
+    stop: Option<&AtomicBool>,
+) -> StepResult<Layer> {
     let level = settings
         .level
         .unwrap_or_else(|| settings.compression.default_level());
@@ -74,7 +155,12 @@ pub fn write_changes(
         ..LayerOptions::default()
     };
     let mut writer = store.writer()?;
-    let info = diff::write_layer(dir, &opts, &mut writer)?;
+    let sink = Stoppable {
+        inner: &mut writer,
+        stop,
+    };
+    // On failure the writer is dropped, and its temp file with it.
+    let info = diff::write_layer(dir, &opts, sink)?;
     let blob = writer.commit(Some(&info.digest))?;
     if let Some(dir) = &chunks {
         if info.uncompressed_size >= INDEXED_SIZE {
@@ -89,11 +175,29 @@ pub fn write_changes(
         }
     }
     let media_type = ManifestFormat::Oci.layer_media_type(layer_compression(settings.compression));
-    Ok(Layer {
-        descriptor: Descriptor::new(media_type, blob.size, blob.digest),
-        diff_id: info.diff_id,
-        snapshot: None,
-    })
+    Ok(Layer::new(
+        Descriptor::new(media_type, blob.size, blob.digest),
+        info.diff_id,
+    ))
+}
+
+/// A sink that fails once `stop` is set (an error `write_all` does not retry).
+struct Stoppable<'s, W> {
+    inner: W,
+    stop: Option<&'s AtomicBool>,
+}
+
+impl<W: Write> Write for Stoppable<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return Err(std::io::Error::other("the build stopped"));
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Layers at least this large (uncompressed) get a chunk index.

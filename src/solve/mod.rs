@@ -12,7 +12,9 @@
 //! step loop and history). Below them: [`layer`] (a change set -> a blob in the store),
 //! [`rootfs`] (base layers unpacked once per chain id into snapshots, only when a step
 //! needs its parent's files; flattened trees for `COPY --from`), [`lower`] (the parent seen
-//! through its snapshot chain), [`images`] (base-image configs for the planner).
+//! through its snapshot chain), [`images`] (base-image configs for the planner),
+//! [`commit`] (a step's change set -> its layer and next snapshot) and [`background`]
+//! (layer blobs written while the next steps run).
 //!
 //! Invariants: a step writes only into its own fresh snapshot directory; a layer's blob is
 //! in the store before the layer is recorded; a step that changes nothing makes no layer
@@ -21,9 +23,13 @@
 //! and run on threads of their own; a level starts when the one below is done. Results do
 //! not depend on that: each stage's result is kept by its index, and when stages fail, the
 //! first failure in Dockerfile order is the one reported (the others of its level are
-//! awaited, never abandoned half-way).
+//! awaited, never abandoned half-way). Layer blobs written in the background are all
+//! written (or, when the solve failed, cancelled) before [`solve`] returns, and its result
+//! holds resolved layers only.
 
+pub mod background;
 mod cached;
+pub mod commit;
 pub mod copy;
 pub mod copy_step;
 pub mod error;
@@ -44,6 +50,7 @@ use std::path::PathBuf;
 
 use oci_spec::image::Digest;
 
+pub use background::LayerJobs;
 pub use error::{SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
@@ -91,6 +98,8 @@ pub struct SolveEnv<'a> {
     pub fixed_time: bool,
     /// The build cache (`None`: every step runs and nothing is recorded).
     pub cache: Option<&'a crate::cache::BuildCache>,
+    /// Layer blobs being written in the background.
+    pub jobs: LayerJobs<'a>,
 }
 
 /// A solved stage: its image so far.
@@ -104,8 +113,24 @@ pub struct StageResult {
 }
 
 /// Solve every stage of `plan`, level by level, the stages of one level in parallel;
-/// returns the target (last) stage's result.
+/// returns the target (last) stage's result, every layer blob of it in the store. A layer
+/// blob that could not be written fails the solve as its step would have.
 pub fn solve(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveError> {
+    let mut result = env
+        .jobs
+        .scope(env.store, env.reporter, || solve_levels(plan, env))?;
+    if let Some((tag, e)) = env.jobs.first_failure() {
+        return Err(StepError::from(e).at(tag.span));
+    }
+    for layer in &mut result.layers {
+        layer
+            .resolve()
+            .map_err(|e| e.at(crate::dockerfile::ast::Span::default()))?;
+    }
+    Ok(result)
+}
+
+fn solve_levels(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveError> {
     let mut levels: BTreeMap<usize, Vec<&crate::graph::StagePlan>> = BTreeMap::new();
     for sp in &plan.stages {
         levels.entry(sp.level).or_default().push(sp);

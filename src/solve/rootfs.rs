@@ -9,6 +9,9 @@
 //!   `COPY --from` and `type=local`/`type=tar` outputs), cached by top chain id under
 //!   `ROOT/rootfs/` and made in a temp directory renamed into place, so a cached tree is
 //!   always complete.
+//!
+//! Both read layer blobs, so both wait for a blob still being written in the background
+//! ([`Layer::blob`]); a flattened tree already cached needs no blob.
 
 use std::path::{Path, PathBuf};
 
@@ -62,12 +65,13 @@ impl Rootfs<'_> {
         name: &str,
         reporter: &dyn Reporter,
     ) -> StepResult<SnapshotId> {
-        let digest = layer.descriptor.digest();
+        let blob = layer.blob()?;
+        let digest = blob.digest();
         let title = format!("unpacking layer {digest}");
         progress::vertex(reporter, &title, |id| {
             let active = self.snapshots.prepare(parent)?;
             let item = format!("extracting {digest}");
-            let size = Some(layer.descriptor.size());
+            let size = Some(blob.size());
             let blob = progress::Reading::new(self.store.open(digest)?, reporter, id, item, size);
             let opts = UnpackOptions {
                 owners: self.owners,
@@ -138,7 +142,7 @@ impl Rootfs<'_> {
             owners: self.owners,
         };
         for layer in layers {
-            let blob = self.store.open(layer.descriptor.digest())?;
+            let blob = self.store.open(layer.blob()?.digest())?;
             snapshot::apply(blob, dir, &opts)?;
         }
         Ok(())

@@ -12,13 +12,15 @@
 
 use std::collections::BTreeMap;
 
+pub use super::commit::{commit_layer, commit_step};
+
+use super::background::{self, StepTag};
 use super::config;
 use super::error::{SolveError, StepResult};
-use super::layer::{self, chain_ids, is_empty_dir, Layer};
+use super::layer::Layer;
 use super::{cached, copy_step, from, run, step_key, workdir, SolveEnv, StageResult};
 use crate::cache::StepRef;
 use crate::graph::{Action, LayerKind, Plan, StagePlan};
-use crate::snapshot::{Active, Snapshotter};
 
 /// Solve stage `sp` of `plan` on top of the stages already `done` (unnamed stages are
 /// called `stage-N` in progress when the plan has several).
@@ -62,18 +64,28 @@ pub fn solve_stage(
     };
     let mut added: Option<Option<String>> = None;
     let mut n = 1;
+    // The build's last layer is written inline: nothing is left to overlap it with.
+    let target = plan
+        .stages
+        .last()
+        .is_some_and(|last| last.index == sp.index);
+    let last_layer = sp.steps.iter().rposition(|s| s.layer != LayerKind::None);
     for (index, step) in sp.steps.iter().enumerate() {
         let made = if step.layer == LayerKind::None {
             None
         } else {
             n += 1;
-            let name = format!("{} {}", title(n), step.display);
-            let at = StepRef {
-                stage: sp.index,
-                step: index,
+            let tag = StepTag {
+                at: StepRef {
+                    stage: sp.index,
+                    step: index,
+                },
+                vertex: 0,
+                name: format!("{} {}", title(n), step.display),
+                span: step.span,
+                background: !(target && last_layer == Some(index)),
             };
-            let out =
-                layer_step(env, &scope, &mut st, step, at, &name).map_err(|e| e.at(step.span))?;
+            let out = layer_step(env, &scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;
             out.layer
         };
@@ -93,18 +105,22 @@ pub fn solve_stage(
     Ok(st)
 }
 
-/// One filesystem step as a progress vertex: `CACHED` when its result was found, else run.
+/// One filesystem step as a progress vertex: `CACHED` when its result was found, else run
+/// (as step `tag`, whose vertex is set here).
 fn layer_step(
     env: &SolveEnv<'_>,
     scope: &step_key::Scope<'_>,
     st: &mut StageResult,
     step: &crate::graph::Step,
-    at: StepRef,
-    name: &str,
+    mut tag: StepTag,
 ) -> StepResult<cached::Outcome> {
     let sp = scope.sp;
     let started = std::time::Instant::now();
-    let id = env.reporter.start(name);
+    let id = env.reporter.start(&tag.name);
+    tag.vertex = id;
+    let (at, name) = (tag.at, tag.name.clone());
+    let name = name.as_str();
+    let _running = background::enter(tag);
     let workdir = step_workdir(sp, step);
     let user = before_user(sp, step);
     let result = (|| {
@@ -202,51 +218,4 @@ fn previous_config<'p>(
         prev = &s.config;
     }
     prev
-}
-
-/// Finish a step whose change set is in `active`: nothing changed -> no layer (the
-/// snapshot is discarded); else the layer is written into the store and, when `active`
-/// was prepared on the stage's whole chain (`chained`), committed under its chain id so
-/// later steps can stack on it.
-pub fn commit_step(
-    env: &SolveEnv<'_>,
-    active: Active,
-    below: &[Layer],
-    chained: bool,
-) -> StepResult<Option<Layer>> {
-    let snaps = env.rootfs.snapshots;
-    let outcome = (|| -> StepResult<Option<Layer>> {
-        if is_empty_dir(&active.upper)? {
-            return Ok(None);
-        }
-        Ok(Some(layer::write(env.store, &active.upper, &env.layers)?))
-    })();
-    match outcome {
-        Ok(Some(made)) if chained => Ok(Some(commit_layer(env, active, below, made)?)),
-        other => {
-            snaps.abort(active)?;
-            other
-        }
-    }
-}
-
-/// Commit `active`, prepared on the stage's whole chain `below`, as the snapshot of `made`
-/// (named by its chain id), so later steps can stack on it.
-pub fn commit_layer(
-    env: &SolveEnv<'_>,
-    active: Active,
-    below: &[Layer],
-    mut made: Layer,
-) -> StepResult<Layer> {
-    let ids: Vec<_> = below
-        .iter()
-        .map(|l| &l.diff_id)
-        .chain([&made.diff_id])
-        .collect();
-    let name = chain_ids(ids)
-        .last()
-        .map(|d| d.to_string())
-        .unwrap_or_default();
-    made.snapshot = Some(env.rootfs.snapshots.commit(active, &name)?);
-    Ok(made)
 }

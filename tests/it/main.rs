@@ -42,3 +42,4 @@ mod cache_prune;
 mod cache_prune_support;
 mod build_parallel;
 mod build_incompressible;
+mod build_background;

@@ -6,8 +6,8 @@
 //! does not work); USER is resolved against the image's /etc/passwd and /etc/group; the
 //! RUN mounts are made ready ([`mounts`]); the command runs in the sandbox, its output
 //! streamed to the step's progress ([`output`]); the empty mount stubs are removed
-//! ([`stubs`]); the root is unmounted and the change set written as the layer
-//! (whiteouts only for paths that exist below) and committed as the next snapshot.
+//! ([`stubs`]); the root is unmounted and the change set made the layer (whiteouts only for
+//! paths that exist below) and committed as the next snapshot ([`super::commit`]).
 //!
 //! As in BuildKit, a RUN always makes a layer, even when it changed nothing (an empty
 //! tar). A command that exits non-zero or is killed fails the step with BuildKit's words
@@ -23,6 +23,7 @@ pub mod stubs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use secrets::{parse_secret, SecretSource};
 
@@ -30,9 +31,9 @@ use interrupt::InterruptGuard;
 
 use super::error::{RunLog, StepError, StepResult};
 
-use super::layer::Layer;
+use super::commit::commit_changes;
+use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
-use super::stage::commit_layer;
 use super::{SolveEnv, StageResult};
 use crate::dockerfile::instructions::{NetworkMode, SecurityMode};
 use crate::graph::{Platform, RunAction, StagePlan};
@@ -173,26 +174,16 @@ pub fn run(
     // Unmount before anything else touches the snapshot.
     let changes = rootfs.release();
     drop(prepared);
-    let diff_started = std::time::Instant::now();
     let result = outcome.and_then(|_| {
         let changes = changes?;
-        finish(env, &active, &view, &lowers, &changes, &removed)
+        finish(&active, &view, &changes, &removed)
     });
-    if let Ok(layer) = &result {
-        // The cost of the diff: reading the upper directory and writing the layer blob.
-        env.reporter.log(
-            step.vertex,
-            &format!(
-                "layer {} ({} bytes) written in {:.1} ms",
-                layer.descriptor.digest(),
-                layer.descriptor.size(),
-                diff_started.elapsed().as_secs_f64() * 1e3
-            ),
-        );
-    }
     remove_work_dir(work, backend);
     match result {
-        Ok(made) => Ok(Some(commit_layer(env, active, &st.layers, made)?)),
+        Ok(()) => {
+            let below = exists_below(view, !lowers.is_empty());
+            Ok(Some(commit_changes(env, active, &st.layers, Some(below))?))
+        }
         Err(e) => {
             let _ = snaps.abort(active);
             Err(e)
@@ -200,27 +191,31 @@ pub fn run(
     }
 }
 
-/// The change set of a finished step, written as its layer.
+/// The change set of a finished step, made ready to be written as its layer: in the
+/// upper directory, without the sandbox's copied-up stubs.
 fn finish(
-    env: &SolveEnv<'_>,
     active: &snapshot::Active,
     view: &LayeredDest,
-    lowers: &[PathBuf],
     changes: &Changes,
     removed: &[PathBuf],
-) -> StepResult<Layer> {
+) -> StepResult<()> {
     if let Changes::Compare { lowers, tree } = changes {
         compare::to_upper(tree, lowers, &active.upper)?;
     }
     stubs::prune_copied_up(&active.upper, removed, view);
-    let below = |path: &Path| {
-        !lowers.is_empty()
-            && crate::solve::copy::DestFs::lstat(view, &path.to_string_lossy())
+    Ok(())
+}
+
+/// Whether a path exists in the parent (`view`; never when there is no parent): only
+/// whiteouts of such paths reach the layer.
+fn exists_below(view: LayeredDest, has_parent: bool) -> SharedExistsBelow {
+    Arc::new(move |path: &Path| {
+        has_parent
+            && crate::solve::copy::DestFs::lstat(&view, &path.to_string_lossy())
                 .ok()
                 .flatten()
                 .is_some()
-    };
-    super::layer::write_changes(env.store, &active.upper, &env.layers, Some(&below))
+    })
 }
 
 /// The step's environment: the plan's (ARG values included), `PATH` when missing, the

@@ -1,0 +1,160 @@
+//! The end of every filesystem step: its change set (the prepared snapshot's upper
+//! directory) becomes a layer and the next snapshot of the stage's chain.
+//!
+//! Two ways, one result: inline, the layer writer streams the tar into the store (diff_id,
+//! blob digest and blob in one pass) and the snapshot is committed after; in the
+//! background ([`super::background`]), a first pass hashes the same tar for the diff_id, the
+//! snapshot is committed under its chain id at once, and the blob is written from the
+//! committed snapshot while the next steps run. A step is written in the background when
+//! the stage loop said it may ([`super::background::StepTag::background`]), a worker runs
+//! and its tar is at least [`INLINE_BELOW`] bytes (a smaller one is written inline after
+//! the first pass); a change set not committed as a snapshot (a `COPY --link` on an
+//! unmaterialized parent) is always written inline, since the blob is then its only copy.
+
+use std::path::Path;
+use std::time::Instant;
+
+use oci_spec::image::Descriptor;
+
+use super::background::{self, BlobJob};
+use super::error::{StepError, StepResult};
+use super::layer::{self, chain_ids, is_empty_dir, Layer, SharedExistsBelow};
+use super::SolveEnv;
+use crate::image::ManifestFormat;
+use crate::snapshot::{Active, Snapshotter};
+
+/// Finish a step whose change set is in `active`: nothing changed -> no layer (the
+/// snapshot is discarded); else the layer is written into the store and, when `active`
+/// was prepared on the stage's whole chain `below` (`chained`), committed under its chain
+/// id so later steps can stack on it.
+pub fn commit_step(
+    env: &SolveEnv<'_>,
+    active: Active,
+    below: &[Layer],
+    chained: bool,
+) -> StepResult<Option<Layer>> {
+    let snaps = env.rootfs.snapshots;
+    match is_empty_dir(&active.upper) {
+        Ok(false) if chained => commit_changes(env, active, below, None).map(Some),
+        Ok(false) => {
+            let made = write_inline(env, &active.upper, None);
+            snaps.abort(active)?;
+            made.map(Some)
+        }
+        Ok(true) => {
+            snaps.abort(active)?;
+            Ok(None)
+        }
+        Err(e) => {
+            snaps.abort(active)?;
+            Err(e)
+        }
+    }
+}
+
+/// Make the change set in `active`, prepared on the stage's whole chain `below`, a layer
+/// (`exists_below` drops whiteouts of paths absent below) and commit it as the next
+/// snapshot; on failure `active` is discarded.
+pub fn commit_changes(
+    env: &SolveEnv<'_>,
+    active: Active,
+    below: &[Layer],
+    exists_below: Option<SharedExistsBelow>,
+) -> StepResult<Layer> {
+    let snaps = env.rootfs.snapshots;
+    let tag = background::current().filter(|t| t.background && env.jobs.accepting());
+    let Some(tag) = tag else {
+        return match write_inline(env, &active.upper, exists_below.as_deref()) {
+            Ok(made) => commit_layer(env, active, below, made),
+            Err(e) => {
+                let _ = snaps.abort(active);
+                Err(e)
+            }
+        };
+    };
+    let below_fn = exists_below.as_deref().map(|f| f as &dyn Fn(&Path) -> bool);
+    let measured = layer::measure(&active.upper, &env.layers, below_fn).and_then(|m| {
+        if m.uncompressed_size < INLINE_BELOW {
+            // Written in the time a job takes to start: now, so that its record is too.
+            write_inline(env, &active.upper, exists_below.as_deref()).map(Err)
+        } else {
+            Ok(Ok(m.diff_id))
+        }
+    });
+    let diff_id = match measured {
+        Ok(Ok(d)) => d,
+        Ok(Err(made)) => return commit_layer(env, active, below, made),
+        Err(e) => {
+            let _ = snaps.abort(active);
+            return Err(e);
+        }
+    };
+    let media_type =
+        ManifestFormat::Oci.layer_media_type(layer::layer_compression(env.layers.compression));
+    let placeholder = Layer::new(Descriptor::new(media_type, 0, diff_id.clone()), diff_id);
+    let mut made = commit_layer(env, active, below, placeholder)?;
+    let snapshot = made
+        .snapshot
+        .clone()
+        .ok_or_else(|| StepError::Internal("a committed layer has no snapshot".into()))?;
+    let dir = snaps
+        .view(&snapshot)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StepError::Internal(format!("snapshot {snapshot} has no directory")))?;
+    let job = BlobJob {
+        tag,
+        dir,
+        settings: env.layers,
+        exists_below,
+        diff_id: made.diff_id.clone(),
+    };
+    made.pending = Some(env.jobs.submit(env.store, env.reporter, job));
+    Ok(made)
+}
+
+/// Layers smaller than this (uncompressed) are written inline even when they could be
+/// written in the background: a few milliseconds of work, and the step's cache record is
+/// then written before the next step starts, as without background writing.
+const INLINE_BELOW: u64 = 1 << 20;
+
+/// Write the change set in `dir` now, saying so on the step's vertex.
+fn write_inline(
+    env: &SolveEnv<'_>,
+    dir: &Path,
+    exists_below: Option<&(dyn Fn(&Path) -> bool + Send + Sync)>,
+) -> StepResult<Layer> {
+    let started = Instant::now();
+    let below = exists_below.map(|f| f as &dyn Fn(&Path) -> bool);
+    let made = layer::write_changes(env.store, dir, &env.layers, below)?;
+    if let Some(tag) = background::current() {
+        background::report_written(
+            env.reporter,
+            tag.vertex,
+            &made.descriptor,
+            started.elapsed(),
+        );
+    }
+    Ok(made)
+}
+
+/// Commit `active`, prepared on the stage's whole chain `below`, as the snapshot of `made`
+/// (named by its chain id), so later steps can stack on it.
+pub fn commit_layer(
+    env: &SolveEnv<'_>,
+    active: Active,
+    below: &[Layer],
+    mut made: Layer,
+) -> StepResult<Layer> {
+    let ids: Vec<_> = below
+        .iter()
+        .map(|l| &l.diff_id)
+        .chain([&made.diff_id])
+        .collect();
+    let name = chain_ids(ids)
+        .last()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    made.snapshot = Some(env.rootfs.snapshots.commit(active, &name)?);
+    Ok(made)
+}
