@@ -43,11 +43,14 @@ fn err(action: &'static str, path: &Path, source: io::Error) -> SnapshotError {
     }
 }
 
-fn is_whiteout(meta: &fs::Metadata) -> bool {
+/// Whether `meta` is an overlay whiteout (a character device 0/0): the path is deleted.
+pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-fn is_opaque(path: &Path) -> bool {
+/// Whether the directory `path` is marked opaque (`user.overlay.opaque` or
+/// `trusted.overlay.opaque` = `y`): it hides what lower layers hold below it.
+pub fn is_opaque(path: &Path) -> bool {
     ["user.overlay.opaque", "trusted.overlay.opaque"]
         .iter()
         .any(|k| xattr::get(path, k).ok().flatten().as_deref() == Some(b"y"))

@@ -31,7 +31,7 @@ mod unpack;
 
 use std::path::PathBuf;
 
-pub use copy::flatten;
+pub use copy::{flatten, is_opaque, is_whiteout};
 pub use decompress::decompress;
 pub(crate) use dir::remove_tree;
 pub use dir::{DirSnapshotter, SnapshotEntry};

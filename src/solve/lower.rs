@@ -9,9 +9,10 @@
 
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 
+use crate::snapshot::{is_opaque, is_whiteout};
 use crate::solve::copy::dest::is_absent;
 use crate::solve::copy::{DestFs, DestMeta};
 
@@ -149,23 +150,13 @@ fn split(path: &str) -> Vec<String> {
         .collect()
 }
 
-fn is_whiteout(m: &Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-fn is_opaque(dir: &Path) -> bool {
-    ["user.overlay.opaque", "trusted.overlay.opaque"]
-        .iter()
-        .any(|name| matches!(xattr::get(dir, name), Ok(Some(v)) if v == b"y"))
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
 
     use super::*;
 
-    fn whiteout(path: &Path) {
+    fn whiteout(path: &std::path::Path) {
         nix::sys::stat::mknod(
             path,
             nix::sys::stat::SFlag::S_IFCHR,

@@ -3,11 +3,9 @@
 //! exactly the merged file system, and a later step changing a copied file never changes
 //! the stage it came from. As root and as an unprivileged user.
 
-use std::process::Command;
-
 use crate::build_support::{busybox, listing, unpack, Work};
 use crate::common::{have, is_root, text};
-use crate::sandbox::{ensure_test_user, TEST_USER};
+use crate::sandbox::ensure_test_user;
 
 const DOCKERFILE: &str = "FROM busybox AS build\n\
 RUN mkdir -p /d/sub /d/gone && echo a > /d/a && echo b > /d/b && echo k > /d/keep \\\n \
@@ -84,45 +82,24 @@ fn copy_from_a_stage_without_root() {
     }
     let w = Work::new();
     w.dockerfile(DOCKERFILE);
-    let base = w.path("busybox");
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(&layout)
-        .arg(&base)
-        .status();
-    assert!(copied.unwrap().success());
-    let chowned = Command::new("chown")
-        .args(["-R", &format!("{TEST_USER}:")])
-        .arg(w.path(""))
-        .status();
-    assert!(chowned.unwrap().success());
+    let base = w.busybox_copy(&layout);
+    w.give_to_test_user();
     let ctx = Work::busybox_context(&base);
     let build = |target: &str, name: &str| {
         let dest = w.path(&format!("out/{name}"));
         let spec = format!("type=oci,dest={},tar=false", dest.display());
-        let out = Command::new("runuser")
-            .args([
-                "-u",
-                TEST_USER,
-                "--",
-                env!("CARGO_BIN_EXE_builder"),
-                "--root",
-            ])
-            .arg(w.root())
-            .args([
-                "build",
-                "-t",
-                "app",
-                "--build-context",
-                &ctx,
-                "--target",
-                target,
-            ])
-            .args(["-o", &spec, "ctx"])
-            .current_dir(w.path(""))
-            .env_remove("BUILDER_ROOT")
-            .output()
-            .unwrap();
+        let out = w.builder_as_test_user(&[
+            "build",
+            "-t",
+            "app",
+            "--build-context",
+            &ctx,
+            "--target",
+            target,
+            "-o",
+            &spec,
+            "ctx",
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         listing(&unpack(
             &dest,

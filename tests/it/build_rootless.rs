@@ -2,12 +2,9 @@
 //! files owned 0:0 (and, with a subordinate id range, any `--chown` owner) whoever runs it,
 //! and RUN runs as root or as any USER of the image.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::build_support::{busybox, listing, unpack, Work};
 use crate::common::{have, is_root, text};
-use crate::sandbox::{ensure_test_user, TEST_USER};
+use crate::sandbox::ensure_test_user;
 
 #[test]
 fn copy_without_root_writes_root_owned_files() {
@@ -52,23 +49,10 @@ fn copy_without_root_honours_chown_with_an_id_range() {
         .dockerfile(
             "FROM scratch\nCOPY --chown=1000:1000 app /app/\nCOPY --chown=7:50 conf /conf\n",
         );
-    give_to_test_user(&w.path(""));
+    w.give_to_test_user();
     let layout = w.path("out/layout");
     let spec = format!("type=oci,dest={},tar=false", layout.display());
-    let out = Command::new("runuser")
-        .args([
-            "-u",
-            TEST_USER,
-            "--",
-            env!("CARGO_BIN_EXE_builder"),
-            "--root",
-        ])
-        .arg(w.root())
-        .args(["build", "-t", "app", "-o", &spec, "ctx"])
-        .current_dir(w.path(""))
-        .env_remove("BUILDER_ROOT")
-        .output()
-        .unwrap();
+    let out = w.builder_as_test_user(&["build", "-t", "app", "-o", &spec, "ctx"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let got = listing(&unpack(&layout, "latest", &w.path("out/bundle")));
     let want = r#"d /app 0755 1000:1000
@@ -96,41 +80,21 @@ fn run_without_root_maps_every_id_with_a_range() {
          USER 1000\n\
          RUN id -u > /tmp/user\n",
     );
-    // A copy of the fixture the test user can read (umoci writes some files 0600).
-    let base = w.path("busybox");
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(&layout)
-        .arg(&base)
-        .status();
-    assert!(copied.unwrap().success());
-    give_to_test_user(&w.path(""));
+    let base = w.busybox_copy(&layout);
+    w.give_to_test_user();
     let out_dir = w.path("out/layout");
     let spec = format!("type=oci,dest={},tar=false", out_dir.display());
     let ctx = Work::busybox_context(&base);
-    let out = Command::new("runuser")
-        .args([
-            "-u",
-            TEST_USER,
-            "--",
-            env!("CARGO_BIN_EXE_builder"),
-            "--root",
-        ])
-        .arg(w.root())
-        .args([
-            "build",
-            "--build-context",
-            &ctx,
-            "-t",
-            "app",
-            "-o",
-            &spec,
-            "ctx",
-        ])
-        .current_dir(w.path(""))
-        .env_remove("BUILDER_ROOT")
-        .output()
-        .unwrap();
+    let out = w.builder_as_test_user(&[
+        "build",
+        "--build-context",
+        &ctx,
+        "-t",
+        "app",
+        "-o",
+        &spec,
+        "ctx",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let got = listing(&unpack(&out_dir, "latest", &w.path("out/bundle")));
     assert!(
@@ -141,13 +105,4 @@ fn run_without_root_maps_every_id_with_a_range() {
         got.contains("f /tmp/user 0644 1000:1000 \"1000\\n\""),
         "{got}"
     );
-}
-
-fn give_to_test_user(dir: &Path) {
-    let status = Command::new("chown")
-        .args(["-R", &format!("{TEST_USER}:")])
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
 }

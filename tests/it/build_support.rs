@@ -131,6 +131,40 @@ impl Work {
         Some(out)
     }
 
+    /// Give the whole workspace to the unprivileged test user (`crate::sandbox::TEST_USER`).
+    pub fn give_to_test_user(&self) {
+        let status = Command::new("chown")
+            .args(["-R", &format!("{}:", crate::sandbox::TEST_USER)])
+            .arg(self.dir.path())
+            .status()
+            .expect("run chown");
+        assert!(status.success());
+    }
+
+    /// A copy of the busybox fixture inside the workspace (umoci writes some files 0600, so
+    /// the test user reads a copy it is given).
+    pub fn busybox_copy(&self, layout: &Path) -> PathBuf {
+        let base = self.path("busybox");
+        let copied = Command::new("cp").arg("-a").arg(layout).arg(&base).status();
+        assert!(copied.expect("run cp").success());
+        base
+    }
+
+    /// `builder --root ROOT ARGS...` as the test user (with its subordinate id range),
+    /// through `runuser`, in the workspace (see [`Work::give_to_test_user`]).
+    pub fn builder_as_test_user(&self, args: &[&str]) -> Output {
+        Command::new("runuser")
+            .args(["-u", crate::sandbox::TEST_USER, "--"])
+            .arg(env!("CARGO_BIN_EXE_builder"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("BUILDER_ROOT")
+            .output()
+            .expect("run runuser")
+    }
+
     /// `builder build ARGS... ctx`, whatever the outcome.
     pub fn build(&self, args: &[&str]) -> Output {
         let mut all = vec!["build", "--progress", "plain"];

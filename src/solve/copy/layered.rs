@@ -16,11 +16,12 @@ use std::ffi::OsString;
 use std::fs::Metadata;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use super::dest::{host_path, lstat_opt};
+use crate::snapshot::{is_opaque, is_whiteout};
 
 /// A merged, read-only view of snapshot directories (top first).
 #[derive(Debug, Default)]
@@ -40,16 +41,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn parent_of(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-fn is_whiteout(m: &Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-fn is_opaque(dir: &Path) -> bool {
-    ["user.overlay.opaque", "trusted.overlay.opaque"]
-        .iter()
-        .any(|name| matches!(xattr::get(dir, name), Ok(Some(v)) if v == b"y"))
 }
 
 impl LayeredSrc {
@@ -201,7 +192,7 @@ mod tests {
 
     use super::*;
 
-    fn whiteout(path: &Path) -> bool {
+    fn whiteout(path: &std::path::Path) -> bool {
         nix::sys::stat::mknod(
             path,
             nix::sys::stat::SFlag::S_IFCHR,

@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::snapshot::{is_opaque, is_whiteout};
 use crate::solve::copy::{DestFs, DestMeta, EntryKind};
 use crate::solve::error::{StepError, StepResult};
 use crate::solve::lower::LayeredDest;
@@ -163,16 +164,6 @@ impl Comparer<'_> {
 /// `/a/b` for the relative `a/b`.
 fn image_path(rel: &Path) -> String {
     format!("/{}", rel.display())
-}
-
-fn is_whiteout(m: &Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-fn is_opaque(dir: &Path) -> bool {
-    ["user.overlay.opaque", "trusted.overlay.opaque"]
-        .iter()
-        .any(|k| matches!(xattr::get(dir, k), Ok(Some(v)) if v == b"y"))
 }
 
 /// The names in directory `rel` of the merged chain `lowers` (top first).
