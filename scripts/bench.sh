@@ -9,7 +9,7 @@
 #   scripts/bench.sh --no-peers          # builder only (recorded peer numbers where comparable)
 #   scripts/bench.sh --dockerd           # start a private dockerd when none answers (root)
 #   BUILDER=target/debug/builder scripts/bench.sh --short   # no release build
-#   scripts/bench.sh --settle 35         # wait 35 s after each cold reset (see below)
+#   scripts/bench.sh --settle 65         # sync and wait 65 s after each cold reset (see below)
 #
 # Cases (the Dockerfiles of ../shared/bench/cases, their FROM pointed at a local registry):
 #   a  busybox + COPY of 20,000 files / 204.8 MB + a RUN that deletes, modifies and adds files
@@ -21,9 +21,12 @@
 #   warm  the identical build again (a no-op rebuild)
 #   chg   one small context file rewritten before each run (a: data/d050/f0100, b: app.conf,
 #         c: src/file01.txt), so its COPY and everything after it run again
-# --settle N waits N seconds after each tool's cold reset (which deletes a store or cache of
-# tens of thousands of files): on this machine's ext4 a file system that has just freed that
-# many inodes is much slower to create files for about half a minute, whichever tool follows.
+# --settle N syncs and waits N seconds after each tool's cold reset (which deletes a store or
+# cache of tens of thousands of files): ext4 does not reuse an inode freed less than 60 s ago
+# (5 min while its inode table block is dirty, hence the sync) and scans past every such
+# inode for each file it creates, so whichever tool follows a reset creates files slowly;
+# 65 s takes that away. (On this machine the kernel also reclaims page cache not touched
+# for ~30 s, so after a settle every tool reads the context from disk.)
 # Each time is the median of N runs (hyperfine when installed, else a shell loop). Ratios are
 # builder / peer: below 1 builder is faster. Peers are buildah (BUILDAH_RUNTIME=runc, --layers,
 # its own storage) when installed, and `docker build` (BuildKit) when a dockerd answers;
@@ -218,7 +221,7 @@ for c in $cases; do
     cold=$cmd
     [ "$t" = docker ] && [ "$docker_private" = 0 ] && cold="$cmd --no-cache"
     reset=$(reset_cmd "$t" "$c")
-    [ "$settle" != 0 ] && reset="$reset; sleep $settle"
+    [ "$settle" != 0 ] && reset="$reset; sync; sleep $settle"
     measure "$t:$c:cold" "$runs" "$reset" "$cold"
     measure "$t:$c:warm" "$runs" "" "$cmd"
     measure "$t:$c:chg" "$runs" "$(chg_cmd "$c")" "$cmd"

@@ -259,7 +259,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         created,
         fixed_time: req.source_date_epoch.is_some(),
         cache: Some(&cache),
-        jobs: solve::LayerJobs::from_env(),
+        jobs: solve::LayerJobs::from_env().map_err(Error::Usage)?,
         run: RunSettings {
             sandbox: &sandbox,
             network: req.network,

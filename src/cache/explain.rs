@@ -8,10 +8,16 @@
 //!
 //! Cheap by design: nothing is read until a step misses, and nothing is written when every
 //! step hit. A step with no earlier entry gets no explanation.
+//!
+//! The same entry keeps how long the step took the last time it ran (not when it was
+//! cached): the commit of the step before it asks ([`Explainer::last_run`]) whether writing
+//! its layer in the background would overlap enough work to pay for the extra pass (see
+//! `crate::solve::commit`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +54,9 @@ struct Entry {
     /// Per sources input: `(path, short digest)` of every file.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     files: BTreeMap<String, Vec<(String, String)>>,
+    /// Milliseconds the step took the last time it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
 }
 
 impl Entry {
@@ -79,6 +88,8 @@ struct State {
     previous: Option<Option<ExplainFile>>,
     /// This build's steps, kept as given until a save needs them.
     current: BTreeMap<StepRef, KeyInputs>,
+    /// How long this build's steps that ran took, in milliseconds.
+    ran: BTreeMap<StepRef, u64>,
     missed: bool,
 }
 
@@ -122,12 +133,21 @@ impl Explainer {
     pub fn miss(&self, step: StepRef, inputs: &KeyInputs) -> Option<String> {
         let mut state = self.lock();
         state.missed = true;
-        if state.previous.is_none() {
-            state.previous = Some(read(&self.path));
-        }
-        let previous = state.previous.as_ref()?.as_ref()?;
-        let entry = previous.steps.get(&step.id())?;
+        let entry = previous(&self.path, &mut state).steps.get(&step.id())?;
         Some(reason(entry, inputs))
+    }
+
+    /// `step` ran (it was not cached) and took `took`.
+    pub fn ran(&self, step: StepRef, took: Duration) {
+        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        self.lock().ran.insert(step, ms);
+    }
+
+    /// How long `step` took the last time an earlier build ran it, if one did.
+    pub fn last_run(&self, step: StepRef) -> Option<Duration> {
+        let mut state = self.lock();
+        let entry = previous(&self.path, &mut state).steps.get(&step.id())?;
+        entry.ms.map(Duration::from_millis)
     }
 
     /// Write this build's entries (over the previous build's, which steps not reached
@@ -144,7 +164,13 @@ impl Explainer {
         let mut file = previous.unwrap_or_default();
         file.version = FORMAT;
         for (step, inputs) in &state.current {
-            file.steps.insert(step.id(), Entry::of(inputs));
+            let mut entry = Entry::of(inputs);
+            // A step cached this time keeps the time of its last run.
+            entry.ms = match state.ran.get(step) {
+                Some(ms) => Some(*ms),
+                None => file.steps.get(&step.id()).and_then(|e| e.ms),
+            };
+            file.steps.insert(step.id(), entry);
         }
         let bytes = serde_json::to_vec(&file).map_err(|e| CacheError::Io {
             action: "encode cache explanations",
@@ -160,6 +186,19 @@ impl Explainer {
         write_atomic(&self.path, &bytes)?;
         Ok(())
     }
+}
+
+/// The previous build's file, read on first use; empty when there is none.
+fn previous<'s>(path: &Path, state: &'s mut State) -> &'s ExplainFile {
+    static EMPTY: ExplainFile = ExplainFile {
+        version: FORMAT,
+        steps: BTreeMap::new(),
+    };
+    state
+        .previous
+        .get_or_insert_with(|| read(path))
+        .as_ref()
+        .unwrap_or(&EMPTY)
 }
 
 /// The previous build's file; a missing, damaged or foreign one is none.
@@ -375,5 +414,33 @@ mod tests {
             third.miss(s1, &step(A, A, "2", &[])).as_deref(),
             Some("the cached result is gone (pruned)")
         );
+    }
+
+    #[test]
+    fn a_step_keeps_the_time_of_its_last_run() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("explain/x");
+        let (s1, s2) = (StepRef { stage: 0, step: 1 }, StepRef { stage: 0, step: 2 });
+        let first = Explainer::new(path.clone());
+        assert_eq!(first.last_run(s2), None, "no earlier build");
+        first.miss(s1, &step(A, A, "1", &[]));
+        first.note(s1, step(A, A, "1", &[]));
+        first.ran(s1, Duration::from_millis(40));
+        first.note(s2, step(A, A, "1", &[]));
+        first.ran(s2, Duration::from_millis(2500));
+        first.save().unwrap();
+        // The second build reruns step 1 only; step 2 is cached and keeps its time.
+        let second = Explainer::new(path.clone());
+        assert_eq!(second.last_run(s2), Some(Duration::from_millis(2500)));
+        assert_eq!(second.last_run(s1), Some(Duration::from_millis(40)));
+        second.miss(s1, &step(A, A, "2", &[]));
+        second.note(s1, step(A, A, "2", &[]));
+        second.ran(s1, Duration::from_millis(70));
+        second.note(s2, step(A, A, "2", &[]));
+        second.save().unwrap();
+        let third = Explainer::new(path);
+        assert_eq!(third.last_run(s1), Some(Duration::from_millis(70)));
+        assert_eq!(third.last_run(s2), Some(Duration::from_millis(2500)));
+        assert_eq!(third.last_run(StepRef { stage: 1, step: 0 }), None);
     }
 }

@@ -99,7 +99,9 @@ pub(crate) fn run(
     if let Some(reason) = reason {
         env.reporter.miss(step.vertex, &reason);
     }
+    let started = std::time::Instant::now();
     let layer = execute()?;
+    cache.explain.ran(step.at, started.elapsed());
     let made = layer
         .as_ref()
         .map(|l| (l.descriptor.clone(), l.diff_id.clone(), chain_of(below, l)));

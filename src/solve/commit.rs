@@ -10,6 +10,8 @@
 //! and its tar is at least [`INLINE_BELOW`] bytes (a smaller one is written inline after
 //! the first pass); a change set not committed as a snapshot (a `COPY --link` on an
 //! unmaterialized parent) is always written inline, since the blob is then its only copy.
+//! By default a step goes to the background only when its stage's next step took long
+//! enough the last time it ran ([`super::background::Writes`]).
 
 use std::path::Path;
 use std::time::Instant;
@@ -62,7 +64,14 @@ pub fn commit_changes(
     exists_below: Option<SharedExistsBelow>,
 ) -> StepResult<Layer> {
     let snaps = env.rootfs.snapshots;
-    let tag = background::current().filter(|t| t.background && env.jobs.accepting());
+    let tag = background::current().filter(|t| {
+        t.background
+            && env.jobs.accepting()
+            && env.jobs.writes().wants_background(|| {
+                let next = t.next?;
+                env.cache?.explain.last_run(next)
+            })
+    });
     let Some(tag) = tag else {
         return match write_inline(env, &active.upper, exists_below.as_deref()) {
             Ok(made) => commit_layer(env, active, below, made),

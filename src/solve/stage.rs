@@ -75,6 +75,16 @@ pub fn solve_stage(
             None
         } else {
             n += 1;
+            let next = sp
+                .steps
+                .iter()
+                .enumerate()
+                .skip(index + 1)
+                .find(|(_, s)| s.layer != LayerKind::None)
+                .map(|(i, _)| StepRef {
+                    stage: sp.index,
+                    step: i,
+                });
             let tag = StepTag {
                 at: StepRef {
                     stage: sp.index,
@@ -84,6 +94,7 @@ pub fn solve_stage(
                 name: format!("{} {}", title(n), step.display),
                 span: step.span,
                 background: !(target && last_layer == Some(index)),
+                next,
             };
             let out = layer_step(env, &scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;

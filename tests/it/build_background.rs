@@ -1,5 +1,6 @@
-//! Layer blobs written in the background (the default) give the image that writing them
-//! inline gives (`BUILDER_INLINE_LAYERS=1`), built as root and as a non-root user: a
+//! Layer blobs written in the background (`BUILDER_LAYER_WRITES=background`) give the image
+//! that writing them inline gives (`BUILDER_LAYER_WRITES=inline`), built as root and as a
+//! non-root user: a
 //! two-stage build of COPY, RUN, COPY --from (which reads a stage whose blobs may still be
 //! being written) and COPY has the same manifest digest both ways; every layer step says
 //! its `layer sha256:… written in` line; skopeo inspects the image and umoci unpacks it;
@@ -80,11 +81,15 @@ fn background_layers_give_the_image_of_inline_layers() {
     }
     for r in runners(test) {
         let who = r.name();
-        let background = workspace(RunWork::new(r, &layout).env("SOURCE_DATE_EPOCH", "1600000000"));
+        let background = workspace(
+            RunWork::new(r, &layout)
+                .env("SOURCE_DATE_EPOCH", "1600000000")
+                .env("BUILDER_LAYER_WRITES", "background"),
+        );
         let inline = workspace(
             RunWork::new(r, &layout)
                 .env("SOURCE_DATE_EPOCH", "1600000000")
-                .env("BUILDER_INLINE_LAYERS", "1"),
+                .env("BUILDER_LAYER_WRITES", "inline"),
         );
         let (iid, progress) = build(&background, who);
         let (inline_iid, inline_progress) = build(&inline, who);
@@ -142,4 +147,57 @@ fn background_layers_give_the_image_of_inline_layers() {
         }
         assert!(!cached.contains(" written in "), "as {who}:\n{cached}");
     }
+}
+
+/// Where in `progress` the step `name` says `DONE` and where it says its layer was written.
+fn done_and_written(progress: &str, name: &str) -> (usize, usize) {
+    let n = vertex(progress, name);
+    let lines: Vec<&str> = progress.lines().collect();
+    let at = |pred: &dyn Fn(&str) -> bool| {
+        lines
+            .iter()
+            .position(|l| pred(l))
+            .unwrap_or_else(|| panic!("{name} ({n}):\n{progress}"))
+    };
+    let done = at(&|l| l.starts_with(&format!("{n} DONE ")));
+    let written =
+        at(&|l| l.starts_with(&format!("{n} layer sha256:")) && l.contains(" written in "));
+    (done, written)
+}
+
+#[test]
+fn by_default_a_layer_overlaps_only_a_next_step_known_to_take_long() {
+    let test = "build_background_auto";
+    let Some(layout) = busybox(test) else { return };
+    let Some(r) = runners(test).into_iter().next() else {
+        return;
+    };
+    let w = workspace(RunWork::new(r, &layout));
+    w.dockerfile(
+        "FROM busybox\n\
+         COPY data/ /data/\n\
+         RUN sleep 1.5 && echo slept > /slept\n\
+         COPY app.txt /app.txt\n",
+    );
+    let copy = "[2/4] COPY data/ /data/";
+    // A first build cannot know how long the RUN takes: the COPY's layer is written as the
+    // step ends, before its DONE.
+    let (_, first) = build(&w, r.name());
+    let (done, written) = done_and_written(&first, copy);
+    assert!(written < done, "{first}");
+    // The store now knows the RUN took 1.5 s: after a change to the COPY's sources its
+    // layer is compressed while the RUN runs, and the step is DONE before it is written.
+    w.file("data/d0/f00", "changed\n");
+    let (_, second) = build(&w, r.name());
+    let (done, written) = done_and_written(&second, copy);
+    assert!(done < written, "{second}");
+
+    // A value the variable cannot take is a usage error naming it.
+    let bad = RunWork::new(r, &layout).env("BUILDER_LAYER_WRITES", "sometimes");
+    bad.dockerfile("FROM busybox\nCOPY app.txt /app.txt\n");
+    bad.file("app.txt", "app\n");
+    let out = bad.build(&["-t", "app"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("BUILDER_LAYER_WRITES=\"sometimes\""), "{err}");
 }

@@ -23,8 +23,13 @@
 //! step's `layer sha256:… (N bytes) written in X ms` line when it ends, or a line saying why
 //! it failed (the build's error then names the step and its Dockerfile lines).
 //!
-//! `BUILDER_INLINE_LAYERS=1` writes every blob inline, as the step commits (for comparing
-//! the two: the images are the same).
+//! When: the extra pass only pays when the steps after it take longer than it, which a
+//! cold build cannot know (on two cores a short RUN after a 200 MB COPY made the build
+//! 1–2 s slower). So by default ([`Writes::Auto`]) a layer goes to the background only
+//! when the next step of its stage took at least [`OVERLAP_WORTH`] the last time it ran
+//! (the build cache's explanations keep that time); otherwise it is written inline.
+//! `BUILDER_LAYER_WRITES=inline|background|auto` chooses for the whole build (for comparing
+//! the ways: the images are the same).
 
 mod error;
 mod pending;
@@ -54,15 +59,53 @@ use pending::Outcome;
 /// Most blobs written at once.
 pub const WORKERS: usize = 1;
 
-/// The environment variable that turns background writing off (`1`).
-pub const INLINE_ENV: &str = "BUILDER_INLINE_LAYERS";
+/// The environment variable that chooses how blobs are written ([`Writes`]).
+pub const WRITES_ENV: &str = "BUILDER_LAYER_WRITES";
+
+/// A next step that took at least this long when it last ran is worth overlapping.
+pub const OVERLAP_WORTH: Duration = Duration::from_secs(1);
+
+/// How a build writes the blobs of layers that are not its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// In the background when the next step is known to take long enough (the default).
+    Auto,
+    /// Always as the step commits.
+    Inline,
+    /// Always in the background (the build's last layer excepted).
+    Background,
+}
+
+impl Writes {
+    /// `auto`, `inline` or `background`.
+    pub fn parse(value: &str) -> Result<Writes, String> {
+        match value {
+            "auto" | "" => Ok(Writes::Auto),
+            "inline" => Ok(Writes::Inline),
+            "background" => Ok(Writes::Background),
+            other => Err(format!(
+                "{WRITES_ENV}={other:?}: expected auto, inline or background"
+            )),
+        }
+    }
+
+    /// Whether a layer whose next step last took `next_took` (`None`: unknown) goes to the
+    /// background.
+    pub fn wants_background(self, next_took: impl FnOnce() -> Option<Duration>) -> bool {
+        match self {
+            Writes::Inline => false,
+            Writes::Background => true,
+            Writes::Auto => next_took().is_some_and(|d| d >= OVERLAP_WORTH),
+        }
+    }
+}
 
 /// Run once a job has ended: with the blob's descriptor, or why there is none.
 pub(crate) type Then<'a> = Box<dyn FnOnce(Result<&Descriptor, &LayerJobError>) + Send + 'a>;
 
 /// The background layer writer of one solve (see the module docs).
 pub struct LayerJobs<'a> {
-    background: bool,
+    writes: Writes,
     state: Mutex<State<'a>>,
     wake: Condvar,
     stop: AtomicBool,
@@ -120,7 +163,7 @@ impl std::fmt::Debug for LayerJobs<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.lock();
         f.debug_struct("LayerJobs")
-            .field("background", &self.background)
+            .field("writes", &self.writes)
             .field("accepting", &st.accepting)
             .field("queued", &st.queue.len())
             .field("jobs", &st.all.len())
@@ -129,19 +172,26 @@ impl std::fmt::Debug for LayerJobs<'_> {
 }
 
 impl<'a> LayerJobs<'a> {
-    /// Jobs written in the background (`true`) or inline.
-    pub fn new(background: bool) -> LayerJobs<'a> {
+    /// Jobs written as `writes` says.
+    pub fn new(writes: Writes) -> LayerJobs<'a> {
         LayerJobs {
-            background,
+            writes,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
         }
     }
 
-    /// Background writing unless [`INLINE_ENV`] is `1`.
-    pub fn from_env() -> LayerJobs<'a> {
-        LayerJobs::new(std::env::var(INLINE_ENV).as_deref() != Ok("1"))
+    /// Written as [`WRITES_ENV`] says (unset: [`Writes::Auto`]); a value it cannot take is
+    /// an error naming it.
+    pub fn from_env() -> Result<LayerJobs<'a>, String> {
+        let value = std::env::var(WRITES_ENV).unwrap_or_default();
+        Ok(LayerJobs::new(Writes::parse(&value)?))
+    }
+
+    /// How this build writes its blobs.
+    pub fn writes(&self) -> Writes {
+        self.writes
     }
 
     /// Whether a commit may hand its blob over now (inside [`LayerJobs::scope`], with a
@@ -162,7 +212,7 @@ impl<'a> LayerJobs<'a> {
         self.stop.store(false, Ordering::SeqCst);
         std::thread::scope(|s| {
             let mut workers = Vec::new();
-            if self.background {
+            if self.writes != Writes::Inline {
                 self.lock().accepting = true;
                 for n in 0..WORKERS {
                     let spawned = std::thread::Builder::new()

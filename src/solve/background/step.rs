@@ -27,6 +27,8 @@ pub struct StepTag {
     /// Whether its blob may be written in the background (`false`: nothing runs after it
     /// that could overlap, so the extra pass would only cost time).
     pub background: bool,
+    /// The next filesystem step of its stage, the one a background write would overlap.
+    pub next: Option<StepRef>,
 }
 
 thread_local! {

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::*;
 use crate::cache::StepRef;
@@ -20,6 +21,7 @@ fn tag(stage: usize, step: usize, name: &str) -> StepTag {
         name: name.to_string(),
         span: Span::new(step + 2, step + 2),
         background: true,
+        next: None,
     }
 }
 
@@ -77,7 +79,7 @@ fn a_background_blob_is_the_blob_inline_writing_makes() {
 
     let r = Recorder::default();
     let recorded = Mutex::new(None);
-    let jobs = LayerJobs::new(true);
+    let jobs = LayerJobs::new(Writes::Background);
     let waited = jobs
         .scope(&store, &r, || -> Result<_, ()> {
             assert!(jobs.accepting());
@@ -128,7 +130,7 @@ fn a_layer_resolves_to_its_written_blob() {
     let store = DirStore::new(root.path()).unwrap();
     let settings = LayerSettings::default();
     let diff_id = layer::measure(ctx.path(), &settings, None).unwrap().diff_id;
-    let jobs = LayerJobs::new(true);
+    let jobs = LayerJobs::new(Writes::Background);
     let r = Recorder::default();
     let resolved = jobs
         .scope(&store, &r, || -> Result<_, ()> {
@@ -167,7 +169,7 @@ fn failures_name_the_step_and_the_first_in_dockerfile_order_is_reported() {
     let missing = root.path().join("no-such-snapshot");
     let r = Recorder::default();
     let ran = AtomicUsize::new(0);
-    let jobs = LayerJobs::new(true);
+    let jobs = LayerJobs::new(Writes::Background);
     let outcomes = jobs
         .scope(&store, &r, || -> Result<_, ()> {
             // Submitted in another order than the Dockerfile's (parallel stages do that).
@@ -244,7 +246,7 @@ fn a_failed_solve_cancels_its_jobs_and_leaves_no_temp_blob() {
     }
     let r = Recorder::default();
     let thens = AtomicUsize::new(0);
-    let jobs = LayerJobs::new(true);
+    let jobs = LayerJobs::new(Writes::Background);
     let mut blobs = Vec::new();
     let failed: Result<(), &str> = jobs.scope(&store, &r, || {
         for (i, c) in ctxs.iter().enumerate() {
@@ -298,7 +300,7 @@ fn without_workers_blobs_are_written_at_once() {
         .unwrap()
         .diff_id;
     // Inline mode: no worker, even inside a scope.
-    let inline = LayerJobs::new(false);
+    let inline = LayerJobs::new(Writes::Inline);
     let blob = inline
         .scope(&store, &r, || -> Result<_, ()> {
             assert!(!inline.accepting());
@@ -315,7 +317,7 @@ fn without_workers_blobs_are_written_at_once() {
         .unwrap();
     // Outside a scope: the same.
     let ran = AtomicUsize::new(0);
-    let outside = LayerJobs::new(true);
+    let outside = LayerJobs::new(Writes::Background);
     assert!(!outside.accepting());
     let again = outside.submit(
         &store,
@@ -354,4 +356,24 @@ fn entered_steps_nest_and_restore() {
         assert_eq!(current().unwrap().name, "a");
     }
     assert!(current().is_none());
+}
+
+#[test]
+fn writes_are_chosen_by_name_and_auto_needs_a_long_enough_next_step() {
+    assert_eq!(Writes::parse("").unwrap(), Writes::Auto);
+    assert_eq!(Writes::parse("auto").unwrap(), Writes::Auto);
+    assert_eq!(Writes::parse("inline").unwrap(), Writes::Inline);
+    assert_eq!(Writes::parse("background").unwrap(), Writes::Background);
+    let err = Writes::parse("later").unwrap_err();
+    assert!(
+        err.contains("BUILDER_LAYER_WRITES") && err.contains("later"),
+        "{err}"
+    );
+
+    let took = |ms| move || Some(Duration::from_millis(ms));
+    assert!(!Writes::Auto.wants_background(|| None), "unknown: inline");
+    assert!(!Writes::Auto.wants_background(took(300)));
+    assert!(Writes::Auto.wants_background(took(1000)));
+    assert!(Writes::Background.wants_background(|| None));
+    assert!(!Writes::Inline.wants_background(took(60_000)));
 }

@@ -1,6 +1,12 @@
 //! The hashing half of source digests: regular files the stat cache cannot vouch for are
-//! read and hashed in parallel (rayon, a large buffer per worker) and entered into the
-//! cache; then every selected entry gets its entry digest, and the sorted list its total.
+//! read and hashed in parallel and entered into the cache; then every selected entry gets
+//! its entry digest, and the sorted list its total.
+//!
+//! The reads run on a pool of their own with more threads than cores ([`READERS`]): on a
+//! cold page cache (a first build, or a context the kernel has since reclaimed) hashing is
+//! bound by the disk's latency, not the CPU, and the disk answers many reads at once about
+//! as fast as one — measured on a virtio disk, 20,000 files / 200 MB: 1.77 s with 2 readers,
+//! 0.87 s with 8, 0.77 s with 32. With the data cached the extra threads only take turns.
 //!
 //! Entry encoding (inside the versioned total): kind (`d`, `f`, `l`, `s`), permission
 //! bits, owner when kept, then a file's content sha256 and the earlier path it is a hard
@@ -11,6 +17,7 @@ use std::fs::OpenOptions;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::Digest;
@@ -23,8 +30,28 @@ use crate::solve::copy::dest::host_path;
 use crate::solve::copy::error::CopyError;
 use crate::store::digest::Sha256;
 
-/// Read buffer size.
-const BUF: usize = 1 << 20;
+/// Read buffer size (per reading thread).
+const BUF: usize = 256 << 10;
+
+/// Threads reading and hashing files (see the module docs).
+const READERS: usize = 16;
+
+/// Fewer files to read than this are hashed on the global pool: not worth a thread each.
+const POOLED_FROM: usize = 64;
+
+/// The reading pool, made on first use and kept for the process; `None` when no thread
+/// could be started (the global pool is used then).
+fn readers() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(READERS)
+            .thread_name(|i| format!("hash-sources-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
 
 thread_local! {
     /// The read buffer of each worker thread, allocated on first use.
@@ -50,15 +77,26 @@ pub(super) fn finish(walk: Walk<'_>, mut total: Sha256) -> Result<SourcesDigest,
             }
         });
     }
-    let (hashed_files, hashed_bytes) = selected
-        .par_iter_mut()
+    let to_read = selected
+        .iter()
         .filter(|s| s.info.is_file() && s.content.is_none())
-        .map(|s| -> Result<(u64, u64), CopyError> {
-            let (content, n) = BUFFER.with(|b| hash_file(root, s, &mut b.borrow_mut(), stat))?;
-            s.content = Some(content);
-            Ok((1, n))
-        })
-        .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))?;
+        .count();
+    let mut read_all = || {
+        selected
+            .par_iter_mut()
+            .filter(|s| s.info.is_file() && s.content.is_none())
+            .map(|s| -> Result<(u64, u64), CopyError> {
+                let (content, n) =
+                    BUFFER.with(|b| hash_file(root, s, &mut b.borrow_mut(), stat))?;
+                s.content = Some(content);
+                Ok((1, n))
+            })
+            .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))
+    };
+    let (hashed_files, hashed_bytes) = match readers().filter(|_| to_read >= POOLED_FROM) {
+        Some(pool) => pool.install(read_all)?,
+        None => read_all()?,
+    };
     let mut files: Vec<(String, Digest)> = selected
         .par_iter_mut()
         .map(|s| {
