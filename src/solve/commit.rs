@@ -67,10 +67,10 @@ pub fn commit_changes(
     let tag = background::current().filter(|t| {
         t.background
             && env.jobs.accepting()
-            && env.jobs.writes().wants_background(|| {
-                let next = t.next?;
-                env.cache?.explain.last_run(next)
-            })
+            && env
+                .jobs
+                .writes()
+                .wants_background(t.after, |next| env.cache?.explain.last_run(next))
     });
     let Some(tag) = tag else {
         return match write_inline(env, &active.upper, exists_below.as_deref()) {

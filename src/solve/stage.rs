@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 pub use super::commit::{commit_layer, commit_step};
 
-use super::background::{self, StepTag};
+use super::background::{self, After, StepTag};
 use super::config;
 use super::error::{SolveError, StepResult};
 use super::layer::Layer;
@@ -75,15 +75,17 @@ pub fn solve_stage(
             None
         } else {
             n += 1;
-            let next = sp
+            let after = sp
                 .steps
                 .iter()
                 .enumerate()
                 .skip(index + 1)
                 .find(|(_, s)| s.layer != LayerKind::None)
-                .map(|(i, _)| StepRef {
-                    stage: sp.index,
-                    step: i,
+                .map_or(After::Stages, |(i, _)| {
+                    After::Step(StepRef {
+                        stage: sp.index,
+                        step: i,
+                    })
                 });
             let tag = StepTag {
                 at: StepRef {
@@ -94,7 +96,7 @@ pub fn solve_stage(
                 name: format!("{} {}", title(n), step.display),
                 span: step.span,
                 background: !(target && last_layer == Some(index)),
-                next,
+                after,
             };
             let out = layer_step(env, &scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;

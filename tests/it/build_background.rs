@@ -174,17 +174,22 @@ fn by_default_a_layer_overlaps_only_a_next_step_known_to_take_long() {
     };
     let w = workspace(RunWork::new(r, &layout));
     w.dockerfile(
-        "FROM busybox\n\
+        "FROM busybox AS gen\n\
+         COPY data/ /gen/\n\
+         FROM busybox\n\
          COPY data/ /data/\n\
          RUN sleep 1.5 && echo slept > /slept\n\
-         COPY app.txt /app.txt\n",
+         COPY --from=gen /gen /gen\n",
     );
-    let copy = "[2/4] COPY data/ /data/";
+    let copy = "[stage-1 2/4] COPY data/ /data/";
     // A first build cannot know how long the RUN takes: the COPY's layer is written as the
     // step ends, before its DONE.
     let (_, first) = build(&w, r.name());
     let (done, written) = done_and_written(&first, copy);
     assert!(written < done, "{first}");
+    // The last layer of a stage another stage copies from overlaps that stage's work.
+    let (done, written) = done_and_written(&first, "[gen 2/2] COPY data/ /gen/");
+    assert!(done < written, "{first}");
     // The store now knows the RUN took 1.5 s: after a change to the COPY's sources its
     // layer is compressed while the RUN runs, and the step is DONE before it is written.
     w.file("data/d0/f00", "changed\n");

@@ -23,11 +23,13 @@
 //! step's `layer sha256:… (N bytes) written in X ms` line when it ends, or a line saying why
 //! it failed (the build's error then names the step and its Dockerfile lines).
 //!
-//! When: the extra pass only pays when the steps after it take longer than it, which a
+//! When: the extra pass only pays when the work after it takes longer than the pass, which a
 //! cold build cannot know (on two cores a short RUN after a 200 MB COPY made the build
-//! 1–2 s slower). So by default ([`Writes::Auto`]) a layer goes to the background only
-//! when the next step of its stage took at least [`OVERLAP_WORTH`] the last time it ran
-//! (the build cache's explanations keep that time); otherwise it is written inline.
+//! 1–2 s slower). So by default ([`Writes::Auto`]) a layer goes to the background when it
+//! is the last of a stage other than the target (the stages using it follow, a `COPY --from`
+//! at least), or when the next step of its stage took at least [`OVERLAP_WORTH`] the last
+//! time it ran (the build cache's explanations keep that time); otherwise it is written
+//! inline.
 //! `BUILDER_LAYER_WRITES=inline|background|auto` chooses for the whole build (for comparing
 //! the ways: the images are the same).
 
@@ -48,10 +50,11 @@ use oci_spec::image::{Descriptor, Digest};
 
 pub use error::LayerJobError;
 pub use pending::PendingBlob;
-pub use step::{current, enter, Entered, StepTag};
+pub use step::{current, enter, After, Entered, StepTag};
 
 use super::error::StepError;
 use super::layer::{self, LayerSettings, SharedExistsBelow};
+use crate::cache::StepRef;
 use crate::progress::{Reporter, VertexId};
 use crate::store::BlobStore;
 use pending::Outcome;
@@ -89,13 +92,17 @@ impl Writes {
         }
     }
 
-    /// Whether a layer whose next step last took `next_took` (`None`: unknown) goes to the
-    /// background.
-    pub fn wants_background(self, next_took: impl FnOnce() -> Option<Duration>) -> bool {
-        match self {
-            Writes::Inline => false,
-            Writes::Background => true,
-            Writes::Auto => next_took().is_some_and(|d| d >= OVERLAP_WORTH),
+    /// Whether a layer followed by `after` goes to the background; `last_run` tells how
+    /// long a step took when it last ran (`None`: unknown).
+    pub fn wants_background(
+        self,
+        after: After,
+        last_run: impl FnOnce(StepRef) -> Option<Duration>,
+    ) -> bool {
+        match (self, after) {
+            (Writes::Inline, _) => false,
+            (Writes::Background, _) | (Writes::Auto, After::Stages) => true,
+            (Writes::Auto, After::Step(next)) => last_run(next).is_some_and(|d| d >= OVERLAP_WORTH),
         }
     }
 }

@@ -27,8 +27,18 @@ pub struct StepTag {
     /// Whether its blob may be written in the background (`false`: nothing runs after it
     /// that could overlap, so the extra pass would only cost time).
     pub background: bool,
-    /// The next filesystem step of its stage, the one a background write would overlap.
-    pub next: Option<StepRef>,
+    /// What a background write would overlap.
+    pub after: After,
+}
+
+/// What runs after a step whose layer is not the build's last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// The next filesystem step of its stage.
+    Step(StepRef),
+    /// Nothing more in its stage: the stages that use it (a `COPY --from` of its files, at
+    /// least, which is work of the layer's own size).
+    Stages,
 }
 
 thread_local! {

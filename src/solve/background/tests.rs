@@ -21,7 +21,7 @@ fn tag(stage: usize, step: usize, name: &str) -> StepTag {
         name: name.to_string(),
         span: Span::new(step + 2, step + 2),
         background: true,
-        next: None,
+        after: After::Stages,
     }
 }
 
@@ -370,10 +370,16 @@ fn writes_are_chosen_by_name_and_auto_needs_a_long_enough_next_step() {
         "{err}"
     );
 
-    let took = |ms| move || Some(Duration::from_millis(ms));
-    assert!(!Writes::Auto.wants_background(|| None), "unknown: inline");
-    assert!(!Writes::Auto.wants_background(took(300)));
-    assert!(Writes::Auto.wants_background(took(1000)));
-    assert!(Writes::Background.wants_background(|| None));
-    assert!(!Writes::Inline.wants_background(took(60_000)));
+    let next = After::Step(StepRef { stage: 0, step: 2 });
+    let took = |ms| move |s: StepRef| (s.step == 2).then(|| Duration::from_millis(ms));
+    assert!(
+        !Writes::Auto.wants_background(next, |_| None),
+        "unknown: inline"
+    );
+    assert!(!Writes::Auto.wants_background(next, took(300)));
+    assert!(Writes::Auto.wants_background(next, took(1000)));
+    assert!(Writes::Auto.wants_background(After::Stages, |_| None));
+    assert!(Writes::Background.wants_background(next, |_| None));
+    assert!(!Writes::Inline.wants_background(next, took(60_000)));
+    assert!(!Writes::Inline.wants_background(After::Stages, |_| None));
 }

@@ -596,3 +596,41 @@ fn stat_cache_forgets_deleted_files() {
     let again = digest_with(ctx.path(), &[], &["."], &[], Some(&cache)).unwrap();
     assert_eq!(again.stats.hashed_files, 0);
 }
+
+#[test]
+fn many_files_are_read_on_the_reading_pool_and_cached() {
+    let ctx = tempfile::tempdir().unwrap();
+    let big = "0123456789abcdef".repeat(40_000); // 640,000 bytes: several reads
+    for i in 0..200 {
+        file(
+            ctx.path(),
+            &format!("d/f{i:03}"),
+            &format!("file {i}\n"),
+            0o644,
+        );
+    }
+    file(ctx.path(), "d/big", &big, 0o644);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = eager_cache(cache_dir.path());
+    let first = digest_with(ctx.path(), &[], &["d/"], &[], Some(&cache)).unwrap();
+    assert_eq!(first.stats.hashed_files, 201);
+    let sizes: usize = (0..200).map(|i| format!("file {i}\n").len()).sum();
+    assert_eq!(first.stats.hashed_bytes, (sizes + big.len()) as u64);
+    // Every content was entered into the stat cache: nothing is read again, same digest.
+    let again = digest_with(ctx.path(), &[], &["d/"], &[], Some(&cache)).unwrap();
+    assert_eq!(again.stats.hashed_files, 0);
+    assert_eq!(again.digest, first.digest);
+    assert_eq!(digest(ctx.path(), &["d/"]).digest, first.digest);
+    // One changed content among them is found.
+    let other = tempfile::tempdir().unwrap();
+    for i in 0..200 {
+        let body = if i == 137 {
+            "changed\n".to_string()
+        } else {
+            format!("file {i}\n")
+        };
+        file(other.path(), &format!("d/f{i:03}"), &body, 0o644);
+    }
+    file(other.path(), "d/big", &big, 0o644);
+    assert_eq!(changed(&first, &digest(other.path(), &["d/"])), ["d/f137"]);
+}
