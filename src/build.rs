@@ -104,6 +104,34 @@ fn forced_backend() -> Option<crate::snapshot::Backend> {
     }
 }
 
+/// Find out whether RUN steps can use overlay mounts while the first steps run, when the
+/// plan has a RUN. The probe unmounts an overlay, and unmounting an overlay syncs the file
+/// system below it: probed when the first RUN starts, right after a large COPY, that sync
+/// wrote the COPY's files out first (0.2 s for 200 MB); probed at the start it has next to
+/// nothing to write. The result is kept for the process ([`crate::snapshot::Backend::detect`]).
+fn probe_overlay_early(
+    plan: &graph::Plan,
+    run: &RunSettings<'_>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let has_run = plan.stages.iter().any(|s| {
+        s.steps
+            .iter()
+            .any(|st| matches!(st.action, graph::Action::Run(_)))
+    });
+    if !has_run || run.backend.is_some() {
+        return None;
+    }
+    let scratch = run.state_dir.join("run");
+    std::thread::Builder::new()
+        .name("overlay-probe".into())
+        .spawn(move || {
+            if std::fs::create_dir_all(&scratch).is_ok() {
+                crate::snapshot::Backend::detect(&scratch);
+            }
+        })
+        .ok()
+}
+
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
 /// of a directory context (`stat`), and the explanations of this context, Dockerfile,
 /// target and platform.
@@ -268,7 +296,12 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
             backend: forced_backend(),
         },
     };
+    let probe = probe_overlay_early(&plan, &env.run);
     let solved = solve::solve(&plan, &env);
+    if let Some(p) = probe {
+        // Nothing may be left mounted when the build returns.
+        let _ = p.join();
+    }
     save_cache(&cache);
     let mut result = solved.map_err(|e| step_failure(label, text, &e))?;
     result
