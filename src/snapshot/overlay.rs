@@ -385,4 +385,36 @@ mod tests {
             "fold directories removed"
         );
     }
+
+    #[test]
+    fn a_writable_overlay_is_volatile_and_its_directories_go_away() {
+        if !is_root() {
+            eprintln!("skipped: mounting needs root (the integration tests cover rootless)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let p = |n: &str| tmp.path().join(n);
+        for d in ["lower", "upper", "work", "merged"] {
+            std::fs::create_dir_all(p(d)).unwrap();
+        }
+        std::fs::write(p("lower/f"), "x").unwrap();
+        let m = mount_overlay(&[p("lower")], &p("upper"), &p("work"), &p("merged")).unwrap();
+        let merged = p("merged").to_string_lossy().into_owned();
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let line = mounts
+            .lines()
+            .find(|l| l.split(' ').nth(1) == Some(merged.as_str()))
+            .expect("the overlay is mounted");
+        assert!(line.contains("volatile"), "{line}");
+        // A file written and fsynced through it is in the upper directory after unmounting.
+        let f = std::fs::File::create(p("merged/new")).unwrap();
+        std::io::Write::write_all(&mut &f, b"n").unwrap();
+        f.sync_all().unwrap();
+        drop(f);
+        m.unmount().unwrap();
+        assert_eq!(std::fs::read_to_string(p("upper/new")).unwrap(), "n");
+        // The work directory (with overlay's volatile marker) can be removed like any other.
+        std::fs::remove_dir_all(p("work")).unwrap();
+        assert!(!p("work").exists());
+    }
 }
