@@ -10,8 +10,9 @@
 //! and its tar is at least [`INLINE_BELOW`] bytes (a smaller one is written inline after
 //! the first pass); a change set not committed as a snapshot (a `COPY --link` on an
 //! unmaterialized parent) is always written inline, since the blob is then its only copy.
-//! By default a step goes to the background only when its stage's next step took long
-//! enough the last time it ran ([`super::background::Writes`]).
+//! By default a step goes to the background only when enough work is known to follow it:
+//! the stages using its stage, or a next step that took long enough when it last ran
+//! ([`super::background::Writes`]).
 
 use std::path::Path;
 use std::time::Instant;
