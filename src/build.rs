@@ -209,6 +209,8 @@ fn save_cache(cache: &BuildCache) {
 /// Run the build `req`, reporting progress to `reporter`.
 pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome> {
     let gc = crate::cache::build_guard(&req.root)?;
+    // Checked before anything is pulled or built.
+    let writes = solve::background::Writes::from_env().map_err(Error::Usage)?;
     let outputs = outputs::parse(&req.outputs, req.push)?;
     registry::check_push_names(&outputs, &req.tags)?;
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
@@ -287,7 +289,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         created,
         fixed_time: req.source_date_epoch.is_some(),
         cache: Some(&cache),
-        jobs: solve::LayerJobs::from_env().map_err(Error::Usage)?,
+        jobs: solve::LayerJobs::new(writes),
         run: RunSettings {
             sandbox: &sandbox,
             network: req.network,

@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use crate::build_support::{busybox, unpack};
-use crate::common::{have, run, text};
+use crate::common::{have, run, step_number, text};
 use crate::run_support::{runners, RunWork};
 
 const DOCKERFILE: &str = "FROM busybox AS gen\n\
@@ -45,17 +45,6 @@ fn workspace(w: RunWork) -> RunWork {
         }
     }
     w
-}
-
-/// The `#N` plain progress gives the vertex named `name`.
-fn vertex(progress: &str, name: &str) -> String {
-    progress
-        .lines()
-        .find_map(|l| {
-            let (num, rest) = l.split_once(' ')?;
-            (rest == name && num.starts_with('#')).then(|| num.to_string())
-        })
-        .unwrap_or_else(|| panic!("no step {name:?} in:\n{progress}"))
 }
 
 /// Build to `out/img` (tagged `app`, times clamped); the image id and the progress.
@@ -100,7 +89,7 @@ fn background_layers_give_the_image_of_inline_layers() {
         // Every layer step says its layer, once, however it was written.
         for p in [&progress, &inline_progress] {
             for step in STEPS {
-                let n = vertex(p, step);
+                let n = step_number(p, step);
                 let said = p
                     .lines()
                     .filter(|l| {
@@ -139,7 +128,7 @@ fn background_layers_give_the_image_of_inline_layers() {
         let (again, cached) = build(&background, who);
         assert_eq!(again, iid, "as {who}:\n{cached}");
         for step in STEPS {
-            let n = vertex(&cached, step);
+            let n = step_number(&cached, step);
             assert!(
                 cached.lines().any(|l| l == format!("{n} CACHED")),
                 "as {who}: {step} not cached:\n{cached}"
@@ -151,7 +140,7 @@ fn background_layers_give_the_image_of_inline_layers() {
 
 /// Where in `progress` the step `name` says `DONE` and where it says its layer was written.
 fn done_and_written(progress: &str, name: &str) -> (usize, usize) {
-    let n = vertex(progress, name);
+    let n = step_number(progress, name);
     let lines: Vec<&str> = progress.lines().collect();
     let at = |pred: &dyn Fn(&str) -> bool| {
         lines
@@ -205,4 +194,13 @@ fn by_default_a_layer_overlaps_only_a_next_step_known_to_take_long() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("BUILDER_LAYER_WRITES=\"sometimes\""), "{err}");
+    // Refused before anything was read into the store or built.
+    let blobs = bad.path("root/blobs/sha256");
+    let kept = std::fs::read_dir(&blobs).map_or(0, |d| d.count());
+    assert_eq!(
+        kept,
+        0,
+        "{} holds blobs after a refused build",
+        blobs.display()
+    );
 }

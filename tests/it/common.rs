@@ -59,6 +59,17 @@ pub fn builder(root: &Path, args: &[&str]) -> Output {
     builder_cmd(root).args(args).output().expect("run builder")
 }
 
+/// The number `#N` plain progress gives the step (vertex) named exactly `name`.
+pub fn step_number(plain: &str, name: &str) -> String {
+    plain
+        .lines()
+        .find_map(|l| {
+            let (num, rest) = l.split_once(' ')?;
+            (rest == name && num.starts_with('#')).then(|| num.to_string())
+        })
+        .unwrap_or_else(|| panic!("no step {name:?} in:\n{plain}"))
+}
+
 /// Run a tool, asserting success; its stdout.
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run tool");

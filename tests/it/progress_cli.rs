@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::build_support::busybox;
-use crate::common::{builder, text};
+use crate::common::{builder, step_number, text};
 use crate::run_support::{runners, RunWork};
 
 /// `builder --root ROOT logs ARGS...`, which must succeed; its stdout as bytes.
@@ -22,17 +22,6 @@ fn logs(root: &Path, args: &[&str]) -> Vec<u8> {
         text(&out.stderr)
     );
     out.stdout
-}
-
-/// The number `#N` plain output gives the step named `name`.
-fn step_number(plain: &str, name: &str) -> String {
-    plain
-        .lines()
-        .find_map(|l| {
-            let (num, rest) = l.split_once(' ')?;
-            (rest == name && num.starts_with('#')).then(|| num.to_string())
-        })
-        .unwrap_or_else(|| panic!("no step {name:?} in:\n{plain}"))
 }
 
 #[test]

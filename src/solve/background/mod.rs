@@ -92,6 +92,12 @@ impl Writes {
         }
     }
 
+    /// As [`WRITES_ENV`] says (unset: [`Writes::Auto`]); a value it cannot take is an
+    /// error naming it.
+    pub fn from_env() -> Result<Writes, String> {
+        Writes::parse(&std::env::var(WRITES_ENV).unwrap_or_default())
+    }
+
     /// Whether a layer followed by `after` goes to the background; `last_run` tells how
     /// long a step took when it last ran (`None`: unknown).
     pub fn wants_background(
@@ -187,13 +193,6 @@ impl<'a> LayerJobs<'a> {
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
         }
-    }
-
-    /// Written as [`WRITES_ENV`] says (unset: [`Writes::Auto`]); a value it cannot take is
-    /// an error naming it.
-    pub fn from_env() -> Result<LayerJobs<'a>, String> {
-        let value = std::env::var(WRITES_ENV).unwrap_or_default();
-        Ok(LayerJobs::new(Writes::parse(&value)?))
     }
 
     /// How this build writes its blobs.
