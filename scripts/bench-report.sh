@@ -33,14 +33,22 @@ report() {
   echo "   docker:  ${docker_note:-not run}"
   [ "$any_rec" = 1 ] && echo "   * = recorded in ../shared/bench/results on this machine (mean of 3-5 runs), not this run"
   [ "$size" = short ] && [ "${#tools[@]}" = 1 ] && echo "   (recorded peer numbers are for the full-size contexts, so none are shown)"
+  [ -n "${BASELINE:-}" ] && echo "   baseline: $BASELINE ($("$BASELINE" --version 2>/dev/null | awk '{print $2}'))"
   echo "   ratio = builder / peer (below 1: builder is faster)"
   echo
-  printf '%-5s %-5s %9s %10s %7s %10s %7s\n' case mode builder buildah ratio docker ratio
+  local head=(case mode builder buildah ratio docker ratio) fmt='%-5s %-5s %9s %10s %7s %10s %7s'
+  [ -n "${BASELINE:-}" ] && head+=(baseline ratio) && fmt="$fmt %9s %7s"
+  # shellcheck disable=SC2059  # the format is built above
+  printf "$fmt\n" "${head[@]}"
   for c in $cases; do
     for m in cold warm chg; do
-      printf '%-5s %-5s %9s %10s %7s %10s %7s\n' "$c" "$m" "$(cell "builder:$c:$m")" \
+      local row=("$c" "$m" "$(cell "builder:$c:$m")" \
         "$(cell "buildah:$c:$m")" "$(ratio "${secs[builder:$c:$m]:-}" "${secs[buildah:$c:$m]:-}")" \
-        "$(cell "docker:$c:$m")" "$(ratio "${secs[builder:$c:$m]:-}" "${secs[docker:$c:$m]:-}")"
+        "$(cell "docker:$c:$m")" "$(ratio "${secs[builder:$c:$m]:-}" "${secs[docker:$c:$m]:-}")")
+      [ -n "${BASELINE:-}" ] && row+=("$(cell "baseline:$c:$m")" \
+        "$(ratio "${secs[builder:$c:$m]:-}" "${secs[baseline:$c:$m]:-}")")
+      # shellcheck disable=SC2059
+      printf "$fmt\n" "${row[@]}"
     done
   done
   if [ -n "${secs[pipe:builder-gzip]:-}" ]; then

@@ -10,6 +10,7 @@
 #   scripts/bench.sh --dockerd           # start a private dockerd when none answers (root)
 #   BUILDER=target/debug/builder scripts/bench.sh --short   # no release build
 #   scripts/bench.sh --settle 65         # sync and wait 65 s after each cold reset (see below)
+#   scripts/bench.sh --baseline /tmp/builder-old   # also time another builder binary (before/after)
 #
 # Cases (the Dockerfiles of ../shared/bench/cases, their FROM pointed at a local registry):
 #   a  busybox + COPY of 20,000 files / 204.8 MB + a RUN that deletes, modifies and adds files
@@ -27,6 +28,10 @@
 # inode for each file it creates, so whichever tool follows a reset creates files slowly;
 # 65 s takes that away. (On this machine the kernel also reclaims page cache not touched
 # for ~30 s, so after a settle every tool reads the context from disk.)
+# --baseline BIN times a second builder binary (say, the release build of the previous commit)
+# on the same cases in the same run, with a store of its own seeded from the same base images,
+# and adds a column `baseline` with the ratio builder / baseline: a change's cost or gain
+# measured under the same load as the new binary.
 # Each time is the median of N runs (hyperfine when installed, else a shell loop). Ratios are
 # builder / peer: below 1 builder is faster. Peers are buildah (BUILDAH_RUNTIME=runc, --layers,
 # its own storage) when installed, and `docker build` (BuildKit) when a dockerd answers;
@@ -49,10 +54,10 @@ source "$REPO/scripts/bench-report.sh"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-  echo "Options: --short  --cases \"a b c\"  --runs N  --no-peers  --dockerd  --json FILE  --state DIR  --settle SECONDS"
+  echo "Options: --short  --cases \"a b c\"  --runs N  --no-peers  --dockerd  --json FILE  --state DIR  --settle SECONDS  --baseline BIN"
 }
 
-short=0 runs="" cases="" peers=1 json="" want_dockerd=0 settle=0
+short=0 runs="" cases="" peers=1 json="" want_dockerd=0 settle=0 BASELINE=""
 while [ $# -gt 0 ]; do
   case $1 in
     --short) short=1 ;;
@@ -66,6 +71,8 @@ while [ $# -gt 0 ]; do
     --json=*) json=${1#*=} ;;
     --settle) settle=${2:?--settle needs seconds}; shift ;;
     --settle=*) settle=${1#*=} ;;
+    --baseline) BASELINE=${2:?--baseline needs a builder binary}; shift ;;
+    --baseline=*) BASELINE=${1#*=} ;;
     --state) STATE=${2:?--state needs a directory}; shift ;;
     --state=*) STATE=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
@@ -97,6 +104,10 @@ if [ -z "${BUILDER:-}" ]; then
 fi
 [ -x "$BUILDER" ] || die "builder binary $BUILDER not found"
 BUILDER=$(cd "$(dirname "$BUILDER")" && pwd)/$(basename "$BUILDER")
+if [ -n "$BASELINE" ]; then
+  [ -x "$BASELINE" ] || die "baseline binary $BASELINE not found"
+  BASELINE=$(cd "$(dirname "$BASELINE")" && pwd)/$(basename "$BASELINE")
+fi
 
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 
@@ -162,11 +173,12 @@ done
 
 # --- the tools -----------------------------------------------------------------------------
 # builder: a store holding only the base images, copied for every cold run.
-SEED=$RUN/builder-seed STORE=$RUN/builder-store
+SEED=$RUN/builder-seed STORE=$RUN/builder-store BSTORE=$RUN/baseline-store
 for c in $cases; do
   "$BUILDER" --root "$SEED" pull -q "$(base_of "$c")" > "$RES/seed.log" 2>&1 || fail_log "builder pull $(base_of "$c")" "$RES/seed.log"
 done
 tools=(builder)
+[ -n "$BASELINE" ] && tools+=(baseline)
 have_buildah=0 have_docker=0 docker_note=""
 if [ "$peers" = 1 ] && command -v buildah >/dev/null; then
   setup_buildah && have_buildah=1 && tools+=(buildah)
@@ -186,6 +198,7 @@ build_cmd() {
   local ctx=$CTX/$2
   case $1 in
     builder) q "$BUILDER" --root "$STORE" build --progress plain -t "builder-bench-$2" "$ctx" ;;
+    baseline) q "$BASELINE" --root "$BSTORE" build --progress plain -t "builder-bench-$2" "$ctx" ;;
     buildah) q "${BUILDAH[@]}" build --layers -q --tls-verify=false -t "builder-bench-$2" "$ctx" ;;
     docker) q "${DOCKER[@]}" build --network host -q -t "builder-bench-$2" "$ctx" ;;
   esac
@@ -194,6 +207,7 @@ build_cmd() {
 reset_cmd() {
   case $1 in
     builder) echo "rm -rf $(q "$STORE") && $(q cp -a "$SEED" "$STORE")" ;;
+    baseline) echo "rm -rf $(q "$BSTORE") && $(q cp -a "$SEED" "$BSTORE")" ;;
     buildah) echo "$(q "${BUILDAH[@]}" rmi -a -f) >/dev/null 2>&1; $(q "${BUILDAH[@]}" pull -q --tls-verify=false "$(base_of "$2")") >/dev/null" ;;
     docker)
       if [ "$docker_private" = 1 ]; then
