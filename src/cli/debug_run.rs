@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use crate::error::{Error, Result};
 use crate::sandbox::{
     self, stubs, userns, BindMount, LinuxSandbox, Network, OutputSink, RunSpec, Sandbox,
-    SandboxError, Stream, Stubs,
+    SandboxError, Security, Stream, Stubs,
 };
 use crate::snapshot::mount_overlay;
 
@@ -160,6 +160,7 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
             )),
             hosts: Some(stubs::hosts(&args.hostname, &[])),
         },
+        security: Security::Sandbox,
     };
     let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;
     if args.print_stubs {
