@@ -17,12 +17,16 @@
 //! on purpose (Ctrl-C handling).
 
 mod exec;
+mod fds;
 mod helper;
 mod init;
+mod masks;
 mod mounts;
 mod net;
 mod protocol;
 mod pump;
+mod seccomp;
+mod session;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -202,6 +206,9 @@ impl Sandbox for LinuxSandbox {
                 rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
                 ))?;
+                // Only the protocol pipes (and stdio) reach the helper: not what this
+                // process inherited without close-on-exec.
+                fds::cloexec_from(3)?;
                 for fd in keep {
                     fcntl_setfd(BorrowedFd::borrow_raw(fd), FdFlags::empty())?;
                 }
