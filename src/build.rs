@@ -34,7 +34,7 @@ use crate::progress::{self, Reporter};
 use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::copy::Ownership;
-use crate::solve::run::{RunSettings, SecretSource};
+use crate::solve::run::{Entitlements, RunSettings, SecretSource};
 use crate::solve::{self, Rootfs, SolveEnv, StoreImages};
 use crate::store::DirStore;
 
@@ -73,6 +73,8 @@ pub struct BuildRequest {
     pub source_date_epoch: Option<i64>,
     /// `--network`: the default network of RUN steps.
     pub network: Network,
+    /// What `--allow` granted.
+    pub entitlements: Entitlements,
     /// `--secret` values, by id.
     pub secrets: BTreeMap<String, SecretSource>,
     /// `--no-cache`: run every step (records are still written).
@@ -96,6 +98,7 @@ pub struct BuildOutcome {
 
 /// `BUILDER_SNAPSHOTTER=copy` makes RUN steps use the copy fallback even where overlay
 /// works (for testing it); anything else, or nothing, lets the host decide.
+
 fn forced_backend() -> Option<crate::snapshot::Backend> {
     match std::env::var("BUILDER_SNAPSHOTTER").as_deref() {
         Ok("copy") => Some(crate::snapshot::Backend::Copy),
@@ -296,6 +299,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
             secrets: req.secrets.clone(),
             state_dir: req.root.clone(),
             backend: forced_backend(),
+            entitlements: req.entitlements,
+            real_root: crate::sandbox::userns::real_root(),
         },
     };
     let probe = probe_overlay_early(&plan, &env.run);

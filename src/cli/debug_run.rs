@@ -25,6 +25,15 @@ pub enum NetworkArg {
     Host,
 }
 
+/// Confinement modes of `debug run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    /// Docker's defaults (capabilities, seccomp, masked paths).
+    Sandbox,
+    /// BuildKit's insecure mode; real root only.
+    Insecure,
+}
+
 /// Arguments of `builder debug run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -47,6 +56,9 @@ pub struct RunArgs {
     /// The network.
     #[arg(long, value_enum, default_value = "default")]
     pub network: NetworkArg,
+    /// The confinement (`insecure`: real root only, as `RUN --security=insecure`).
+    #[arg(long, value_enum, default_value = "sandbox")]
+    pub security: SecurityArg,
     /// The host name.
     #[arg(long, default_value = stubs::DEFAULT_HOSTNAME)]
     pub hostname: String,
@@ -160,7 +172,15 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
             )),
             hosts: Some(stubs::hosts(&args.hostname, &[])),
         },
-        security: Security::Sandbox,
+        security: match args.security {
+            SecurityArg::Sandbox => Security::Sandbox,
+            SecurityArg::Insecure if !userns::real_root() => {
+                return Err(Error::Usage(
+                    "--security insecure needs builder to run as real root".into(),
+                ))
+            }
+            SecurityArg::Insecure => Security::Insecure,
+        },
     };
     let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;
     if args.print_stubs {
