@@ -98,7 +98,6 @@ pub struct BuildOutcome {
 
 /// `BUILDER_SNAPSHOTTER=copy` makes RUN steps use the copy fallback even where overlay
 /// works (for testing it); anything else, or nothing, lets the host decide.
-
 fn forced_backend() -> Option<crate::snapshot::Backend> {
     match std::env::var("BUILDER_SNAPSHOTTER").as_deref() {
         Ok("copy") => Some(crate::snapshot::Backend::Copy),

@@ -138,17 +138,16 @@ mod build {
     /// The programs to install, in order: Docker's profile (default `EPERM`), then the
     /// `clone3` rule (`ENOSYS`), which must come last so that its errno wins.
     pub(in crate::sandbox::linux) fn programs() -> Result<Vec<BpfProgram>, SeccompError> {
-        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = unconditional()
-            .map(|(_, nr)| (i64::from(nr), Vec::new()))
-            .collect();
+        let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+            unconditional().map(|(_, nr)| (nr, Vec::new())).collect();
         for (nr, conditions) in conditional_rules()? {
-            rules.insert(i64::from(nr), conditions);
+            rules.insert(nr, conditions);
         }
         let eperm = SeccompAction::Errno(libc::EPERM as u32);
         let profile = SeccompFilter::new(rules, eperm, SeccompAction::Allow, ARCH)
             .map_err(SeccompError::Build)?;
         let clone3 = SeccompFilter::new(
-            BTreeMap::from([(i64::from(libc::SYS_clone3), Vec::new())]),
+            BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
             SeccompAction::Allow,
             SeccompAction::Errno(libc::ENOSYS as u32),
             ARCH,
