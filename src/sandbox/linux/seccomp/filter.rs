@@ -50,6 +50,7 @@ pub(super) fn unconditional() -> impl Iterator<Item = Syscall> {
         .chain(ALLOWED_X86_64)
         .copied()
         .chain(std::iter::once(IO_PGETEVENTS))
+        .map(|(name, nr)| (name.strip_prefix("SYS_").unwrap_or(name), nr))
 }
 
 /// The programs to install, in order: Docker's profile (default `EPERM`), then the

@@ -7,7 +7,7 @@ use nix::libc;
 /// A syscall's name (as in moby's profile) and its number on this architecture.
 pub(super) type Syscall = (&'static str, libc::c_long);
 
-/// `(name, libc::SYS_name)` pairs, the name without libc's `SYS_` prefix.
+/// `("SYS_name", libc::SYS_name)` pairs (the filter drops libc's `SYS_` prefix).
 macro_rules! syscalls {
     ($($sys:ident),* $(,)?) => {
         &[$((stringify!($sys), libc::$sys)),*]
