@@ -141,7 +141,7 @@ pub(super) fn readonly_recursive(target: BorrowedFd<'_>) -> Result<(), Errno> {
     if rc == 0 {
         return Ok(());
     }
-    match Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)) {
+    match Errno::from_raw_os_error(nix::errno::Errno::last_raw()) {
         Errno::NOSYS => {}
         e => return Err(e),
     }

@@ -79,7 +79,7 @@ pub(super) fn prepare(request: &Request) -> Result<Vec<String>, Failure> {
     populate_dev(&dev)?;
 
     let sys = ensure(&root, "/sys", Kind::Dir, &mut stubs)?;
-    mount_sys(&root, &sys, request.spec.security);
+    mount_sys(&root, &sys, request.spec.security)?;
 
     for m in &request.spec.mounts {
         let kind = if m.source.is_dir() {
@@ -215,7 +215,7 @@ fn populate_dev(dev: &OwnedFd) -> Result<(), Failure> {
 /// host's /sys bound read-only with every mount below it (as rootless BuildKit does, and
 /// so no cgroup tree of the host is writable), else nothing. Writable only in insecure
 /// mode, as BuildKit's.
-fn mount_sys(root: &OwnedFd, sys: &OwnedFd, security: Security) {
+fn mount_sys(root: &OwnedFd, sys: &OwnedFd, security: Security) -> Result<(), Failure> {
     let target = fd_path(sys.as_fd());
     let readonly = security == Security::Sandbox;
     let mut flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
@@ -223,19 +223,19 @@ fn mount_sys(root: &OwnedFd, sys: &OwnedFd, security: Security) {
         flags |= MountFlags::RDONLY;
     }
     if rustix::mount::mount("sysfs", &target, "sysfs", flags, None).is_ok() {
-        return;
+        return Ok(());
     }
-    let bound = bind(Path::new("/sys"), root, (sys.as_fd(), "/sys"), false).and_then(|()| {
-        if readonly {
-            // A fresh walk from the root ends on the mount just made.
-            masks::readonly_recursive(resolve(root, "/sys")?.as_fd())?;
-        }
-        Ok(())
-    });
-    if bound.is_err() {
-        // Nothing rather than a writable host /sys.
-        let _ = rustix::mount::unmount(&target, UnmountFlags::DETACH);
+    if rustix::mount::mount_bind_recursive("/sys", &target).is_err() || !readonly {
+        return Ok(());
     }
+    // A fresh walk from the root ends on the mount just made.
+    let top = resolve(root, "/sys").map_err(at("open", "/sys"))?;
+    if let Err(e) = masks::readonly_recursive(top.as_fd()) {
+        // Nothing rather than a writable host /sys; and no run if it cannot go.
+        rustix::mount::unmount(fd_path(top.as_fd()), UnmountFlags::DETACH)
+            .map_err(|_| at("make read-only", "/sys")(e))?;
+    }
+    Ok(())
 }
 
 /// Bind `source` (recursively) on the mount point `target` (resolved below `root` as
