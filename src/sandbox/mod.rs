@@ -11,8 +11,11 @@
 //!   it; with `/etc/subuid` ranges and `newuidmap`, other ids are mapped too).
 //! - [`Sandbox`]: the trait; [`LinuxSandbox`] the real one (fresh pid, mount, ipc, uts and,
 //!   for `--network=none`, net namespaces; a fresh /proc, a minimal /dev, stubs for
-//!   /etc/resolv.conf and /etc/hosts, `pivot_root`, Docker's default capabilities, the
-//!   user's ids); [`RecordingSandbox`] the fake for tests; on other systems every run
+//!   /etc/resolv.conf and /etc/hosts, `pivot_root`, /proc and /sys masked and read-only as
+//!   runc does, a session and keyring of its own, no inherited descriptors, Docker's
+//!   default capabilities and seccomp profile, the user's ids; all of it but the
+//!   namespaces and the session dropped for [`Security::Insecure`]); [`RecordingSandbox`]
+//!   the fake for tests; on other systems every run
 //!   fails with [`SandboxError::Unsupported`].
 //! - [`user`]: `USER` resolution against the image's passwd and group files.
 //! - [`stubs`]: the contents of the /etc/resolv.conf and /etc/hosts stubs.

@@ -8,7 +8,8 @@
 //! ```text
 //! builder (build namespace)
 //!  └─ helper: unshare mount, pid, ipc, uts [, net]; waits; reports the exit status
-//!      └─ pid 1: mounts, pivot_root, hostname, cwd, capabilities, ids, exec(command)
+//!      └─ pid 1: setsid, new keyring, mounts, pivot_root, masks, hostname, cwd,
+//!         capabilities, ids, close-on-exec, no_new_privs + seccomp, exec(command)
 //!          └─ whatever the command starts (killed with the pid namespace)
 //! ```
 //!
