@@ -1,7 +1,8 @@
 /* A static test program for the sandbox tests: it asks the kernel for what a RUN must
  * not be able to do and prints one line per question, "NAME: ok" or "NAME: ERRNO-NAME".
  *
- *   probe keyadd DESC PROGRAM ARGS...  add a "user" key DESC to the session keyring, exec
+ *   probe keyadd DESC PROGRAM ARGS...  join a new session keyring (so that nothing is left
+ *                                      in the caller's), add a "user" key DESC to it, exec
  *   probe keyfind DESC                 search the session keyring for DESC
  *   probe tty                          open /dev/tty, then TIOCSTI a space into it
  *   probe syscalls                     mount, unshare, clone3, AF_VSOCK, personality, keyctl
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #define KEY_SPEC_SESSION_KEYRING -3
+#define KEYCTL_JOIN_SESSION_KEYRING 1
 #define KEYCTL_SEARCH 10
 
 static const char *name(int e) {
@@ -46,6 +48,10 @@ static void say(const char *what, long rc) {
 
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "keyadd") == 0) {
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "builder-test") < 0) {
+            perror("keyctl join");
+            return 1;
+        }
         long id = syscall(SYS_add_key, "user", argv[2], "secret", 6, KEY_SPEC_SESSION_KEYRING);
         if (id < 0) {
             perror("add_key");
