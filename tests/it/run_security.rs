@@ -96,6 +96,11 @@ fn insecure_run_has_every_capability_and_no_filter() {
          RUN grep -x 'Seccomp:.2' /proc/self/status\n",
     );
     w.build_image(&["--allow", "security.insecure", "--allow", "network.host"]);
+    // The step is cached now; without the entitlement the build still fails at it.
+    std::fs::remove_dir_all(w.path("out/img")).unwrap();
+    let err = w.build_fails(&[]);
+    assert_eq!(lines_named(&err), [2], "{err}");
+    assert!(err.contains("--allow security.insecure"), "{err}");
 }
 
 #[test]
