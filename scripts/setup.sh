@@ -14,6 +14,8 @@ for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-stati
             openssl:openssl debootstrap:debootstrap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
+# The sandbox tests build a small static probe program (cc -static): libc.a.
+dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}" >&2
   sudo=()

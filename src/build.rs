@@ -34,7 +34,7 @@ use crate::progress::{self, Reporter};
 use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::copy::Ownership;
-use crate::solve::run::{RunSettings, SecretSource};
+use crate::solve::run::{Entitlements, RunSettings, SecretSource};
 use crate::solve::{self, Rootfs, SolveEnv, StoreImages};
 use crate::store::DirStore;
 
@@ -73,6 +73,8 @@ pub struct BuildRequest {
     pub source_date_epoch: Option<i64>,
     /// `--network`: the default network of RUN steps.
     pub network: Network,
+    /// What `--allow` granted.
+    pub entitlements: Entitlements,
     /// `--secret` values, by id.
     pub secrets: BTreeMap<String, SecretSource>,
     /// `--no-cache`: run every step (records are still written).
@@ -296,6 +298,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
             secrets: req.secrets.clone(),
             state_dir: req.root.clone(),
             backend: forced_backend(),
+            entitlements: req.entitlements,
+            real_root: crate::sandbox::userns::real_root(),
         },
     };
     let probe = probe_overlay_early(&plan, &env.run);

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::progress::logs::{BuildInfo, BuildLog};
 use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty};
 use crate::sandbox::Network;
-use crate::solve::run::parse_secret;
+use crate::solve::run::{parse_secret, Entitlements};
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,6 +110,12 @@ pub struct BuildArgs {
     /// The network of RUN steps that do not set `RUN --network`.
     #[arg(long, value_enum, default_value = "default")]
     pub network: NetworkMode,
+    /// Grant an entitlement (repeatable), as buildx: `security.insecure` lets
+    /// `RUN --security=insecure` run (as real root only) with every capability, no seccomp
+    /// filter and nothing masked; `network.host` is accepted and needed by nothing
+    /// (`--network=host` works without it).
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
+    pub allow: Vec<String>,
     /// A secret for `RUN --mount=type=secret,id=ID` (repeatable): `id=ID[,src=PATH|,env=VAR]`.
     ///
     /// `src=` reads a file, `env=` an environment variable; `id=ID` alone reads the
@@ -170,6 +176,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
             .map_err(|e| Error::Usage(format!("invalid --secret: {e}")))?;
         secrets.insert(id, source);
     }
+    let entitlements = Entitlements::parse(&args.allow).map_err(Error::Usage)?;
     let network = match args.network {
         NetworkMode::Default => Network::Default,
         NetworkMode::None => Network::None,
@@ -192,6 +199,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         root,
         source_date_epoch,
         network,
+        entitlements,
         secrets,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),

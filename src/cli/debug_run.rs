@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use crate::error::{Error, Result};
 use crate::sandbox::{
     self, stubs, userns, BindMount, LinuxSandbox, Network, OutputSink, RunSpec, Sandbox,
-    SandboxError, Stream, Stubs,
+    SandboxError, Security, Stream, Stubs,
 };
 use crate::snapshot::mount_overlay;
 
@@ -23,6 +23,15 @@ pub enum NetworkArg {
     None,
     /// The host's network.
     Host,
+}
+
+/// Confinement modes of `debug run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    /// Docker's defaults (capabilities, seccomp, masked paths).
+    Sandbox,
+    /// BuildKit's insecure mode; real root only.
+    Insecure,
 }
 
 /// Arguments of `builder debug run`.
@@ -47,6 +56,9 @@ pub struct RunArgs {
     /// The network.
     #[arg(long, value_enum, default_value = "default")]
     pub network: NetworkArg,
+    /// The confinement (`insecure`: real root only, as `RUN --security=insecure`).
+    #[arg(long, value_enum, default_value = "sandbox")]
+    pub security: SecurityArg,
     /// The host name.
     #[arg(long, default_value = stubs::DEFAULT_HOSTNAME)]
     pub hostname: String,
@@ -159,6 +171,15 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
                 network,
             )),
             hosts: Some(stubs::hosts(&args.hostname, &[])),
+        },
+        security: match args.security {
+            SecurityArg::Sandbox => Security::Sandbox,
+            SecurityArg::Insecure if !userns::real_root() => {
+                return Err(Error::Usage(
+                    "--security insecure needs builder to run as real root".into(),
+                ))
+            }
+            SecurityArg::Insecure => Security::Insecure,
         },
     };
     let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;

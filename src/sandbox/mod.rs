@@ -11,8 +11,11 @@
 //!   it; with `/etc/subuid` ranges and `newuidmap`, other ids are mapped too).
 //! - [`Sandbox`]: the trait; [`LinuxSandbox`] the real one (fresh pid, mount, ipc, uts and,
 //!   for `--network=none`, net namespaces; a fresh /proc, a minimal /dev, stubs for
-//!   /etc/resolv.conf and /etc/hosts, `pivot_root`, Docker's default capabilities, the
-//!   user's ids); [`RecordingSandbox`] the fake for tests; on other systems every run
+//!   /etc/resolv.conf and /etc/hosts, `pivot_root`, /proc and /sys masked and read-only as
+//!   runc does, a session and keyring of its own, no inherited descriptors, Docker's
+//!   default capabilities and seccomp profile, the user's ids; all of it but the
+//!   namespaces and the session dropped for [`Security::Insecure`]); [`RecordingSandbox`]
+//!   the fake for tests; on other systems every run
 //!   fails with [`SandboxError::Unsupported`].
 //! - [`user`]: `USER` resolution against the image's passwd and group files.
 //! - [`stubs`]: the contents of the /etc/resolv.conf and /etc/hosts stubs.
@@ -82,6 +85,19 @@ pub enum Network {
     Host,
 }
 
+/// How much a command is confined (`RUN --security=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Security {
+    /// Docker's defaults, as runc applies them: its capability set, its seccomp profile
+    /// with `no_new_privs`, /proc and /sys masked and read-only where runc makes them so.
+    #[default]
+    Sandbox,
+    /// BuildKit's insecure mode (`RUN --security=insecure`): every capability, no seccomp
+    /// filter, nothing masked or read-only. Only for real root, and only when the build
+    /// was allowed `security.insecure`.
+    Insecure,
+}
+
 /// A host path made visible inside the sandbox (`RUN --mount=type=bind|cache|...`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindMount {
@@ -127,11 +143,14 @@ pub struct RunSpec {
     pub mounts: Vec<BindMount>,
     /// /etc/resolv.conf and /etc/hosts stubs.
     pub stubs: Stubs,
+    /// The confinement.
+    #[serde(default)]
+    pub security: Security,
 }
 
 impl RunSpec {
     /// A spec with BuildKit's defaults: root, `/`, host name `buildkitsandbox`, default
-    /// network, no mounts, no stubs.
+    /// network, no mounts, no stubs, the normal sandbox.
     pub fn new(rootfs: impl Into<PathBuf>, args: Vec<String>) -> RunSpec {
         RunSpec {
             rootfs: rootfs.into(),
@@ -143,6 +162,7 @@ impl RunSpec {
             network: Network::Default,
             mounts: Vec::new(),
             stubs: Stubs::default(),
+            security: Security::Sandbox,
         }
     }
 }

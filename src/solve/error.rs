@@ -56,6 +56,12 @@ impl RunLog {
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
+    /// `RUN --security=insecure` without `--allow security.insecure`.
+    #[error("RUN --security=insecure is not allowed: grant it with --allow security.insecure (as real root)")]
+    InsecureNotAllowed,
+    /// `RUN --security=insecure` in a build that does not run as real root.
+    #[error("RUN --security=insecure needs builder to run as real root: a rootless build has no capabilities of the host to grant")]
+    InsecureRootless,
     /// The step is of a kind this build cannot run yet.
     #[error("{0} is not supported yet")]
     Unsupported(String),

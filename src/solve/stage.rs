@@ -137,6 +137,10 @@ fn layer_step(
     let workdir = step_workdir(sp, step);
     let user = before_user(sp, step);
     let result = (|| {
+        // As BuildKit checks entitlements before it solves: a cached insecure step too.
+        if let Action::Run(r) = &step.action {
+            run::security::security(r.security, env.run.entitlements, env.run.real_root)?;
+        }
         let inputs = match env.cache {
             Some(_) => step_key::inputs(env, scope, step, &st.layers, &workdir, &user)?,
             None => None,

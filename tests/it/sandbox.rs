@@ -331,5 +331,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 mod failures;
+mod hardening;
 mod isolation;
 mod overlay;

@@ -31,6 +31,8 @@ pub fn helper_main() {
 }
 
 fn parse_fds(fds: &str) -> Option<(OwnedFd, File)> {
+    // Nothing else this process was given may reach init or the command.
+    super::fds::cloexec_from(3).ok()?;
     let (req, status) = fds.split_once(',')?;
     let req: i32 = req.parse().ok()?;
     let status: i32 = status.parse().ok()?;

@@ -1,13 +1,20 @@
-//! Pid 1 of a sandbox, between `fork` and `exec`: build the root (mounts, stubs,
-//! `pivot_root`), set the host name, make the working directory, bound the capabilities,
-//! take the user's ids and exec the command, which then *is* pid 1 (as with runc, so
-//! `echo $$` prints 1). Any failure is reported on the status pipe and ends the process.
+//! Pid 1 of a sandbox, between `fork` and `exec`: leave the caller's session and keyring,
+//! build the root (mounts, masked paths, stubs, `pivot_root`), set the host name, make the
+//! working directory, bound the capabilities, take the user's ids, mark every inherited
+//! descriptor close-on-exec, set `no_new_privs` and install the seccomp filter (the very
+//! last step, so that nothing of init's own setup has to pass it), and exec the command,
+//! which then *is* pid 1 (as with runc, so `echo $$` prints 1). Any failure is reported on
+//! the status pipe and ends the process.
+//!
+//! With [`Security::Insecure`] the command keeps every capability and runs without
+//! seccomp filter and `no_new_privs`, and nothing is masked or read-only.
 
 use std::fs::File;
 
 use super::helper::report;
 use super::protocol::{Failure, Report, Request};
-use super::{exec, mounts};
+use super::{exec, fds, masks, mounts, seccomp, session};
+use crate::sandbox::Security;
 
 /// Run init; never returns.
 pub(super) fn run(request: &Request, mut status: File) -> ! {
@@ -28,15 +35,27 @@ fn setup(request: &Request, status: &mut File) -> Result<Never, Failure> {
         .map_err(|e| Failure::setup("set the parent death signal", e))?;
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     reset_signals();
+    session::detach()?;
     let spec = &request.spec;
+    let filters = match spec.security {
+        Security::Sandbox => seccomp::programs().map_err(seccomp::failure)?,
+        Security::Insecure => Vec::new(),
+    };
     let stubs = mounts::prepare(request)?;
     report(status, &Report::Stubs(stubs));
     mounts::pivot(&spec.rootfs)?;
+    if spec.security == Security::Sandbox {
+        masks::apply()?;
+    }
     rustix::system::sethostname(spec.hostname.as_bytes())
         .map_err(|e| Failure::setup("set the host name", e))?;
     exec::enter_cwd(&spec.cwd, &spec.user)?;
-    exec::bound_capabilities()?;
+    if spec.security == Security::Sandbox {
+        exec::bound_capabilities()?;
+    }
     exec::switch_user(&spec.user)?;
+    fds::cloexec_from(3).map_err(|e| Failure::setup("mark descriptors close-on-exec", e))?;
+    seccomp::install(&filters).map_err(seccomp::failure)?;
     Err(exec::exec(&spec.args, &spec.env))
 }
 

@@ -8,7 +8,8 @@
 //! ```text
 //! builder (build namespace)
 //!  └─ helper: unshare mount, pid, ipc, uts [, net]; waits; reports the exit status
-//!      └─ pid 1: mounts, pivot_root, hostname, cwd, capabilities, ids, exec(command)
+//!      └─ pid 1: setsid, new keyring, mounts, pivot_root, masks, hostname, cwd,
+//!         capabilities, ids, close-on-exec, no_new_privs + seccomp, exec(command)
 //!          └─ whatever the command starts (killed with the pid namespace)
 //! ```
 //!
@@ -17,12 +18,16 @@
 //! on purpose (Ctrl-C handling).
 
 mod exec;
+mod fds;
 mod helper;
 mod init;
+mod masks;
 mod mounts;
 mod net;
 mod protocol;
 mod pump;
+mod seccomp;
+mod session;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -202,6 +207,9 @@ impl Sandbox for LinuxSandbox {
                 rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
                 ))?;
+                // Only the protocol pipes (and stdio) reach the helper: not what this
+                // process inherited without close-on-exec.
+                fds::cloexec_from(3)?;
                 for fd in keep {
                     fcntl_setfd(BorrowedFd::borrow_raw(fd), FdFlags::empty())?;
                 }

@@ -1,6 +1,7 @@
 //! The sandbox's root, built by init before `pivot_root`: the root file system bound onto
-//! itself, a fresh /proc, a minimal /dev, /sys, the extra bind mounts and the
-//! /etc/resolv.conf and /etc/hosts stubs.
+//! itself, a fresh /proc, a minimal /dev, a read-only /sys (every mount below it too; see
+//! `masks.rs` for the parts of /proc and /sys masked after `pivot_root`), the extra bind
+//! mounts and the /etc/resolv.conf and /etc/hosts stubs.
 //!
 //! Every mount point inside the image is resolved with `openat2(RESOLVE_IN_ROOT)`, so a
 //! symlink in the image can never send a mount outside the root file system, and mounted
@@ -14,7 +15,9 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
+use super::masks;
 use super::protocol::{Failure, Request};
+use crate::sandbox::Security;
 
 /// Device nodes bound from the host into /dev.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -76,7 +79,7 @@ pub(super) fn prepare(request: &Request) -> Result<Vec<String>, Failure> {
     populate_dev(&dev)?;
 
     let sys = ensure(&root, "/sys", Kind::Dir, &mut stubs)?;
-    mount_sys(&root, &sys);
+    mount_sys(&root, &sys, request.spec.security)?;
 
     for m in &request.spec.mounts {
         let kind = if m.source.is_dir() {
@@ -209,16 +212,30 @@ fn populate_dev(dev: &OwnedFd) -> Result<(), Failure> {
 }
 
 /// A read-only sysfs of our own (possible with our own network namespace), else the
-/// host's /sys bound read-only (as rootless BuildKit does), else nothing.
-fn mount_sys(root: &OwnedFd, sys: &OwnedFd) {
+/// host's /sys bound read-only with every mount below it (as rootless BuildKit does, and
+/// so no cgroup tree of the host is writable), else nothing. Writable only in insecure
+/// mode, as BuildKit's.
+fn mount_sys(root: &OwnedFd, sys: &OwnedFd, security: Security) -> Result<(), Failure> {
     let target = fd_path(sys.as_fd());
-    let flags = MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    let readonly = security == Security::Sandbox;
+    let mut flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    if readonly {
+        flags |= MountFlags::RDONLY;
+    }
     if rustix::mount::mount("sysfs", &target, "sysfs", flags, None).is_ok() {
-        return;
+        return Ok(());
     }
-    if bind(Path::new("/sys"), root, (sys.as_fd(), "/sys"), true).is_err() {
-        let _ = rustix::mount::unmount(&target, UnmountFlags::DETACH);
+    if rustix::mount::mount_bind_recursive("/sys", &target).is_err() || !readonly {
+        return Ok(());
     }
+    // A fresh walk from the root ends on the mount just made.
+    let top = resolve(root, "/sys").map_err(at("open", "/sys"))?;
+    if let Err(e) = masks::readonly_recursive(top.as_fd()) {
+        // Nothing rather than a writable host /sys; and no run if it cannot go.
+        rustix::mount::unmount(fd_path(top.as_fd()), UnmountFlags::DETACH)
+            .map_err(|_| at("make read-only", "/sys")(e))?;
+    }
+    Ok(())
 }
 
 /// Bind `source` (recursively) on the mount point `target` (resolved below `root` as

@@ -81,6 +81,15 @@ pub fn current() -> Option<NamespaceInfo> {
         .and_then(|v| NamespaceInfo::decode(&v))
 }
 
+/// This process runs as real root: its build namespace says so (everyone is root inside
+/// one), or, outside one, its effective uid is 0.
+pub fn real_root() -> bool {
+    match current() {
+        Some(ns) => !ns.rootless,
+        None => rustix::process::geteuid().is_root(),
+    }
+}
+
 /// Enter the build namespace (see the module docs). Returns in the re-executed child,
 /// inside; the original process never returns from a successful call (it exits with the
 /// child's status). Must be called before any thread is spawned.

@@ -19,6 +19,7 @@ mod interrupt;
 pub mod mounts;
 pub mod output;
 pub mod secrets;
+pub mod security;
 pub mod stubs;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use secrets::{parse_secret, SecretSource};
+pub use security::Entitlements;
 
 use interrupt::InterruptGuard;
 
@@ -35,7 +37,7 @@ use super::commit::commit_changes;
 use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
 use super::{SolveEnv, StageResult};
-use crate::dockerfile::instructions::{NetworkMode, SecurityMode};
+use crate::dockerfile::instructions::NetworkMode;
 use crate::graph::{Platform, RunAction, StagePlan};
 use crate::progress::VertexId;
 use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
@@ -56,6 +58,10 @@ pub struct RunSettings<'a> {
     pub state_dir: PathBuf,
     /// Force a root file system backend (`None`: overlay when it works, said otherwise).
     pub backend: Option<Backend>,
+    /// What `--allow` granted.
+    pub entitlements: Entitlements,
+    /// builder runs as real root (not as a user mapped to root in its build namespace).
+    pub real_root: bool,
 }
 
 impl std::fmt::Debug for RunSettings<'_> {
@@ -65,6 +71,8 @@ impl std::fmt::Debug for RunSettings<'_> {
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("state_dir", &self.state_dir)
             .field("backend", &self.backend)
+            .field("entitlements", &self.entitlements)
+            .field("real_root", &self.real_root)
             .finish()
     }
 }
@@ -93,10 +101,9 @@ pub fn run(
     step: &RunStep<'_>,
 ) -> StepResult<Option<Layer>> {
     let action = step.action;
-    if action.security == SecurityMode::Insecure {
-        return Err(StepError::Unsupported("RUN --security=insecure".into()));
-    }
     let settings = &env.run;
+    let confinement =
+        security::security(action.security, settings.entitlements, settings.real_root)?;
     let (parent, view) = env.rootfs.dest(&mut st.layers, env.reporter)?;
     let lowers = match &parent {
         Some(top) => env.rootfs.snapshots.view(top)?,
@@ -139,6 +146,7 @@ pub fn run(
     spec.user = user;
     spec.network = network;
     spec.mounts = prepared.binds.clone();
+    spec.security = confinement;
     spec.stubs = Stubs {
         resolv_conf: Some(sandbox::stubs::resolv_conf(
             &sandbox::stubs::host_resolv_conf(network),
