@@ -43,3 +43,4 @@ mod cache_prune_support;
 mod build_parallel;
 mod build_incompressible;
 mod build_background;
+mod build_leftovers;
