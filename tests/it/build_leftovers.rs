@@ -44,3 +44,19 @@ fn a_killed_oci_outputs_temp_file_goes_at_the_next_build_and_a_live_one_stays() 
     );
     assert_eq!(std::fs::read(out.join("rootfs/hello")).unwrap(), b"hello\n");
 }
+
+#[test]
+fn chunk_index_temps_of_killed_builds_go_at_the_next_build_and_at_prune() {
+    let w = Work::new();
+    context(&w);
+    let chunks = w.root().join("chunks");
+    std::fs::create_dir_all(&chunks).unwrap();
+    // What a build killed while writing a chunk index leaves.
+    std::fs::write(chunks.join(".tmp-Q1w2E3"), b"builder-chunk-index 1\n").unwrap();
+    w.build_ok(&["-t", "app"]);
+    assert!(dir_names(&chunks).is_empty(), "{:?}", dir_names(&chunks));
+    std::fs::write(chunks.join(".tmp-R4t5Y6"), b"builder-chunk-index 1\n").unwrap();
+    let out = w.builder(&["prune"]);
+    assert!(out.status.success(), "{}", crate::common::text(&out.stderr));
+    assert!(dir_names(&chunks).is_empty(), "{:?}", dir_names(&chunks));
+}
