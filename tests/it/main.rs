@@ -44,3 +44,4 @@ mod build_parallel;
 mod build_incompressible;
 mod build_background;
 mod build_leftovers;
+mod build_devices;

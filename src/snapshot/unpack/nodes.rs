@@ -110,9 +110,8 @@ impl Unpacker<'_> {
         match fsops::mknod(dir, name, kind, meta.mode, major, minor) {
             Ok(()) => {}
             Err(err) if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) => {
-                self.warn(format!(
-                    "skipped device {shown:?}: no privilege to create device nodes"
-                ));
+                // Told once per layer, at its end (see `Unpacker::run`).
+                self.stats.skipped_devices.push(shown.to_string());
                 self.stats.skipped += 1;
                 return Ok(false);
             }

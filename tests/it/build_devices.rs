@@ -1,0 +1,107 @@
+//! Device nodes in a base layer: where the build may not make them (in its user namespace,
+//! whether started by root or not) they are skipped with one warning per layer naming how
+//! many and the first few.
+
+use std::io::Write;
+
+use builder::store::digest::sha256;
+
+use crate::build_support::Work;
+use crate::common::{is_root, store_image, text};
+use crate::sandbox::ensure_test_user;
+
+/// A layer with `dev/` holding four char devices, and `/hello`.
+fn device_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, kind: tar::EntryType, mode: u32, dev: (u32, u32), data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_size(data.len() as u64);
+        if kind == tar::EntryType::Char {
+            h.set_device_major(dev.0).unwrap();
+            h.set_device_minor(dev.1).unwrap();
+        }
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    add("dev/", tar::EntryType::Directory, 0o755, (0, 0), b"");
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("random", 1, 8),
+        ("tty", 5, 0),
+    ] {
+        let path = format!("dev/{name}");
+        add(&path, tar::EntryType::Char, 0o666, (major, minor), b"");
+    }
+    add("hello", tar::EntryType::Regular, 0o644, (0, 0), b"hello\n");
+    b.into_inner().unwrap()
+}
+
+/// A workspace whose store holds the image `devs` (the device layer), and a context that
+/// builds on it.
+fn workspace() -> Work {
+    let w = Work::new();
+    let tar = device_layer();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    store_image(
+        &w.root(),
+        &gz.finish().unwrap(),
+        sha256(&tar),
+        &["devs"],
+        |_| {},
+    );
+    w.file("note", "note\n", 0o644)
+        .dockerfile("FROM devs\nCOPY note /note\n");
+    w
+}
+
+const WARNING: &str = "warning: skipped 4 device nodes (\"dev/null\", \"dev/zero\", \
+                       \"dev/random\" and 1 more): no privilege to create device nodes";
+
+fn output_spec(w: &Work) -> String {
+    format!("type=local,dest={}", w.path("out/rootfs").display())
+}
+
+/// The build's stderr says once per layer and operation (unpacking the base for COPY,
+/// flattening it for the output) that the nodes were skipped, never once per node; the
+/// rest of the layer is there.
+fn assert_told_once_per_layer(w: &Work, err: &str) {
+    assert_eq!(err.matches(WARNING).count(), 2, "{err}");
+    assert!(!err.contains("skipped device \""), "{err}");
+    let rootfs = w.path("out/rootfs");
+    assert_eq!(std::fs::read(rootfs.join("hello")).unwrap(), b"hello\n");
+    assert_eq!(std::fs::read(rootfs.join("note")).unwrap(), b"note\n");
+    assert!(std::fs::symlink_metadata(rootfs.join("dev/null")).is_err());
+}
+
+#[test]
+fn device_nodes_skipped_in_the_build_namespace_are_told_once_per_layer() {
+    // Root builds too run in a user namespace of their own, where mknod is refused.
+    let w = workspace();
+    let err = w.build_ok(&["-o", &output_spec(&w)]);
+    assert_told_once_per_layer(&w, &err);
+}
+
+#[test]
+fn device_nodes_skipped_rootless_are_told_once_per_layer() {
+    let test = "device_nodes_skipped_rootless";
+    if !is_root() {
+        eprintln!("\n!!! SKIPPED {test}: needs root to switch to an unprivileged user !!!\n");
+        return;
+    }
+    if let Err(why) = ensure_test_user() {
+        panic!("{test}: cannot make the test user: {why}");
+    }
+    let w = workspace();
+    w.give_to_test_user();
+    let spec = output_spec(&w);
+    let out = w.builder_as_test_user(&["build", "--progress", "plain", "-o", &spec, "ctx"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_told_once_per_layer(&w, &err);
+}
