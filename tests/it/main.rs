@@ -45,3 +45,4 @@ mod build_incompressible;
 mod build_background;
 mod build_leftovers;
 mod build_devices;
+mod build_sparse;

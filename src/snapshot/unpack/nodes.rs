@@ -1,7 +1,7 @@
 //! Creating the non-directory entries: regular files, hard links, device nodes and fifos.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -12,6 +12,7 @@ use super::{Target, Unpacker};
 use crate::snapshot::entry::{components, Meta};
 use crate::snapshot::error::{Result, SnapshotError};
 use crate::snapshot::fsops;
+use crate::store::sparse::HoleWriter;
 
 impl Unpacker<'_> {
     pub(super) fn file(
@@ -22,8 +23,10 @@ impl Unpacker<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<()> {
-        let mut file = fsops::create_file(dir, name)
+        let file = fsops::create_file(dir, name)
             .map_err(|source| self.io(shown, "create file", source))?;
+        // Blocks of zeros (a sparse entry's holes among them) stay holes.
+        let mut out = HoleWriter::new(&file);
         loop {
             let n = match e.read(&mut self.buf) {
                 Ok(0) => break,
@@ -32,10 +35,12 @@ impl Unpacker<'_> {
                 Err(source) => return Err(SnapshotError::Read(source)),
             };
             let chunk = self.buf.get(..n).unwrap_or(&[]);
-            file.write_all(chunk)
+            out.write(chunk)
                 .map_err(|source| self.io(shown, "write file", source))?;
             self.stats.bytes += n as u64;
         }
+        out.finish()
+            .map_err(|source| self.io(shown, "write file", source))?;
         self.owner(dir, name, meta, true, shown)?;
         self.set_xattrs(e, dir, name, shown)?;
         fsops::chmod(dir, name, meta.mode).map_err(|source| self.io(shown, "set mode", source))?;
