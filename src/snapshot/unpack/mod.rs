@@ -14,7 +14,10 @@
 //! - device nodes need the privilege to make them; without it (rootless, or in a user
 //!   namespace) they are skipped, and one warning per layer says how many and names the
 //!   first few (whiteouts, char 0/0, are allowed unprivileged since Linux 5.8);
-//! - `trusted.overlay.*` and `user.overlay.*` xattrs in a layer are dropped with a warning.
+//! - `trusted.overlay.*` and `user.overlay.*` xattrs in a layer are dropped with a warning;
+//! - file content leaves a hole for every aligned 4 KiB block of zeros, so GNU sparse
+//!   entries stay sparse ([`crate::store::sparse`]); PAX sparse entries (`GNU.sparse.*`),
+//!   which the tar library reads as plain files, are rejected.
 //!
 //! Overlay form written by [`unpack`]: `.wh.NAME` -> char device 0/0 at `NAME`;
 //! `DIR/.wh..wh..opq` -> xattr `user.overlay.opaque=y` on `DIR`. The snapshotter always

@@ -23,6 +23,14 @@ impl Unpacker<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<()> {
+        if is_pax_sparse(e) {
+            return Err(SnapshotError::Rejected {
+                entry: shown.to_string(),
+                problem: "PAX sparse entries (GNU.sparse.* records) are not supported; \
+                          make the layer with GNU tar's --format=gnu, or without --sparse"
+                    .to_string(),
+            });
+        }
         let file = fsops::create_file(dir, name)
             .map_err(|source| self.io(shown, "create file", source))?;
         // Blocks of zeros (a sparse entry's holes among them) stay holes.
@@ -128,4 +136,15 @@ impl Unpacker<'_> {
         self.times(dir, name, meta, shown)?;
         Ok(true)
     }
+}
+
+/// Whether `e` is a file in one of GNU tar's PAX sparse formats (0.0, 0.1, 1.0): its data
+/// is not the file's content, so unpacking it as it is would write a wrong file.
+fn is_pax_sparse(e: &mut tar::Entry<'_, impl Read>) -> bool {
+    let Ok(Some(records)) = e.pax_extensions() else {
+        return false;
+    };
+    records
+        .flatten()
+        .any(|r| r.key_bytes().starts_with(b"GNU.sparse."))
 }
