@@ -164,6 +164,26 @@ impl<'f> HoleWriter<'f> {
 
 /// Whether `piece` is all zeros; every byte a layer unpacks passes here, so it folds 64
 /// bytes at a time (which the compiler vectorises) before it looks at the result.
+/// Write all of `reader` into the new, empty `file` through a [`HoleWriter`]; returns how
+/// many bytes were read.
+pub fn write_stream(reader: &mut dyn io::Read, file: &File) -> io::Result<u64> {
+    let mut out = HoleWriter::new(file);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write(buf.get(..n).unwrap_or(&[]))?;
+        total += n as u64;
+    }
+    out.finish()?;
+    Ok(total)
+}
+
 fn is_zero(piece: &[u8]) -> bool {
     piece
         .chunks(64)

@@ -1,6 +1,7 @@
 //! Sparse files stay sparse: a GNU sparse entry (made by `tar --sparse`) in a base layer is
 //! unpacked into its snapshot with its holes, and a `type=local` output of the image holds
-//! it (and a COPY of another sparse file) with holes too, the content unchanged.
+//! it (and a COPY of another sparse file, and the same tar extracted by ADD) with holes
+//! too, the content unchanged.
 
 use std::fs::File;
 use std::io::Write;
@@ -19,9 +20,9 @@ const BIG: u64 = 256 * MIB;
 const SMALL: u64 = 16 * MIB;
 const DATA: &[u8] = b"hello sparse";
 
-/// A layer made by GNU tar with `--sparse`: `big` (256 MiB, `DATA` at 128 MiB) and `small`
-/// (16 MiB, `DATA` at 0 and at 8 MiB), both holes elsewhere.
-fn sparse_layer(dir: &Path) -> Vec<u8> {
+/// A tar made by GNU tar with `--sparse` of `names` among `big` (256 MiB, `DATA` at
+/// 128 MiB) and `small` (16 MiB, `DATA` at 0 and at 8 MiB), both holes elsewhere.
+fn gnu_sparse_tar(dir: &Path, names: &[&str]) -> Vec<u8> {
     let src = dir.join("sparse-src");
     std::fs::create_dir(&src).unwrap();
     for (name, size, at) in [
@@ -47,9 +48,10 @@ fn sparse_layer(dir: &Path) -> Vec<u8> {
         .arg(&src)
         .arg("-cf")
         .arg(&tar)
-        .args(["big", "small"]));
+        .args(names));
     std::fs::remove_dir_all(&src).unwrap();
     let bytes = std::fs::read(&tar).unwrap();
+    std::fs::remove_file(&tar).unwrap();
     assert!(
         bytes.len() < 64 * 1024,
         "tar --sparse made {} bytes",
@@ -61,7 +63,11 @@ fn sparse_layer(dir: &Path) -> Vec<u8> {
 /// A workspace whose store holds the image `sparse`, with a Dockerfile on top of it.
 fn workspace() -> Work {
     let w = Work::new();
-    let tar = sparse_layer(&w.path("out"));
+    // ADD extracts this one in a step, whose layer holds it as a plain entry: the small
+    // file only, to keep that layer small.
+    let added = gnu_sparse_tar(&w.path("out"), &["small"]);
+    std::fs::write(w.path("ctx/sparse.tar"), added).unwrap();
+    let tar = gnu_sparse_tar(&w.path("out"), &["big", "small"]);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&tar).unwrap();
     store_image(
@@ -71,7 +77,7 @@ fn workspace() -> Work {
         &["sparse"],
         |_| {},
     );
-    w.dockerfile("FROM sparse\nCOPY --from=sparse /small /copied\n");
+    w.dockerfile("FROM sparse\nCOPY --from=sparse /small /copied\nADD sparse.tar /added/\n");
     w
 }
 
@@ -114,6 +120,7 @@ fn assert_stays_sparse(w: &Work) {
     assert_sparse(&rootfs.join("big"), BIG, &[128 * MIB]);
     assert_sparse(&rootfs.join("small"), SMALL, &[0, 8 * MIB]);
     assert_sparse(&rootfs.join("copied"), SMALL, &[0, 8 * MIB]);
+    assert_sparse(&rootfs.join("added/small"), SMALL, &[0, 8 * MIB]);
 }
 
 fn output_spec(w: &Work) -> String {
