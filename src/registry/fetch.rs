@@ -61,7 +61,19 @@ pub fn get_manifest(
     let scopes = Scopes::pull(repo);
     let mut attempt = 1;
     loop {
-        let resp = session.send(&scopes, &|c| c.get(&url).header(ACCEPT, MANIFEST_ACCEPT))?;
+        let sent =
+            session.send_once_if_stalled(&scopes, &|c| c.get(&url).header(ACCEPT, MANIFEST_ACCEPT));
+        let resp = match sent {
+            // A stalled answer is one failed try, like a stalled body below.
+            Err(RegistryError::Http { source, .. })
+                if source.is_timeout() && attempt < retry::ATTEMPTS =>
+            {
+                retry::pause(attempt);
+                attempt += 1;
+                continue;
+            }
+            other => other?,
+        };
         let status = resp.status().as_u16();
         if status == 404 {
             return Err(RegistryError::NotFound {

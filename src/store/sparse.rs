@@ -115,9 +115,8 @@ fn copy_range_in_memory(src: &File, dst: &File, mut offset: u64, len: u64) -> io
     Ok(())
 }
 
-/// Writes a stream into a new, empty file, leaving a hole for each block of zeros
-/// ([`BLOCK`] bytes at a multiple of [`BLOCK`]); [`finish`](HoleWriter::finish) gives the
-/// file its length.
+/// Writes a stream into a new, empty file, leaving a hole for each block of zeros (4 KiB at
+/// a multiple of 4 KiB); [`finish`](HoleWriter::finish) gives the file its length.
 #[derive(Debug)]
 pub struct HoleWriter<'f> {
     file: &'f File,
