@@ -271,18 +271,26 @@ fn a_blob_that_stalls_once_is_resumed() {
 #[test]
 fn an_invalid_registry_timeout_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for bad in ["0", "soon", "1.5"] {
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nLABEL a=b\n").unwrap();
+    let ctx = ctx.to_str().unwrap();
+    for (bad, command) in [
+        ("0", vec!["pull", "127.0.0.1:9/busybox"]),
+        ("soon", vec!["pull", "127.0.0.1:9/busybox"]),
+        ("1.5", vec!["build", ctx]),
+    ] {
         let out = builder(
             &dir.path().join("root"),
             &dir.path().join("docker"),
-            &["pull", "127.0.0.1:9/busybox"],
+            &command,
             &[("BUILDER_REGISTRY_TIMEOUT", bad)],
         );
         let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
         assert!(
             err.contains(&format!("invalid BUILDER_REGISTRY_TIMEOUT=\"{bad}\"")),
-            "{err}"
+            "{command:?}: {err}"
         );
     }
 }
