@@ -1,13 +1,18 @@
 //! What killed builds leave behind is collected: the temp an output was written in beside
 //! its destination goes at the next build to that destination (a running build's stays),
-//! and chunk-index temps in the store go at the next build or prune.
+//! whether it was left by `kill -9` mid-export or put there by hand, and chunk-index temps
+//! in the store go at the next build or prune.
 
-use std::process::Command;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use builder::store::lock::FileLock;
 
 use crate::build_support::Work;
-use crate::common::{dir_names, run};
+use crate::common::{builder_cmd, dir_names, run};
 
 fn context(w: &Work) {
     w.file("hello", "hello\n", 0o644)
@@ -59,4 +64,88 @@ fn chunk_index_temps_of_killed_builds_go_at_the_next_build_and_at_prune() {
     let out = w.builder(&["prune"]);
     assert!(out.status.success(), "{}", crate::common::text(&out.stderr));
     assert!(dir_names(&chunks).is_empty(), "{:?}", dir_names(&chunks));
+}
+
+/// The temps of `dest` in its directory.
+fn temps_of(dest: &Path) -> Vec<PathBuf> {
+    let name = dest.file_name().unwrap().to_string_lossy().into_owned();
+    let dir = dest.parent().unwrap();
+    dir_names(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&format!(".tmp-{name}-")))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+/// Start an OCI archive build of `w` into `dest` and `kill -9` it while its temp exists;
+/// whether that was caught (a fast export may end first).
+fn kill_mid_export(w: &Work, dest: &Path) -> bool {
+    let spec = format!("type=oci,dest={}", dest.display());
+    let mut child = builder_cmd(&w.root())
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "app",
+            "-o",
+            &spec,
+            "ctx",
+        ])
+        .current_dir(w.path(""))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start builder");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if !temps_of(dest).is_empty() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    panic!("the build did not reach its export in 120 s");
+}
+
+#[test]
+fn an_oci_output_killed_mid_export_leaves_a_temp_the_next_build_removes() {
+    let w = Work::new();
+    // 48 MiB that do not compress: writing the archive takes long enough to catch.
+    let mut data = vec![0u8; 48 << 20];
+    File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut data)
+        .unwrap();
+    std::fs::write(w.path("ctx/big"), &data).unwrap();
+    w.dockerfile("FROM scratch\nCOPY big /big\n");
+    w.build_ok(&["-t", "app"]);
+    let dest = w.path("out/app.tar");
+    let caught = (0..5).any(|_| {
+        let _ = std::fs::remove_file(&dest);
+        kill_mid_export(&w, &dest)
+    });
+    assert!(caught, "no export was caught with its temp");
+    let left = temps_of(&dest);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(!dest.exists());
+    // The build's namespace child dies with it (PR_SET_PDEATHSIG): then its lock is gone.
+    let started = Instant::now();
+    while FileLock::try_exclusive(&left[0]).unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the temp stays locked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let spec = format!("type=oci,dest={}", dest.display());
+    w.build_ok(&["-t", "app", "-o", &spec]);
+    assert_eq!(dir_names(&w.path("out")), ["app.tar"]);
+    let listing = run(Command::new("tar").arg("tf").arg(&dest));
+    assert!(listing.contains("index.json"), "{listing}");
 }
