@@ -110,6 +110,7 @@ fn kill_mid_export(w: &Work, dest: &Path) -> bool {
         std::thread::sleep(Duration::from_millis(1));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the build did not reach its export in 120 s");
 }
 
