@@ -95,13 +95,11 @@ fn skipped_devices_warning(paths: &[String]) -> Option<String> {
     if !rest.is_empty() {
         named.push_str(&format!(" and {} more", rest.len()));
     }
-    let (count, noun) = match paths.len() {
-        1 => ("1".to_string(), "device node"),
-        n => (n.to_string(), "device nodes"),
-    };
+    let noun = if paths.len() == 1 { "node" } else { "nodes" };
     Some(format!(
-        "skipped {count} {noun} ({named}): no privilege to create device nodes here \
-         (building rootless or in a user namespace)"
+        "skipped {} device {noun} ({named}): no privilege to create device nodes here \
+         (building rootless or in a user namespace)",
+        paths.len()
     ))
 }
 
