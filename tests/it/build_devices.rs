@@ -7,8 +7,8 @@ use std::io::Write;
 use builder::store::digest::sha256;
 
 use crate::build_support::Work;
-use crate::common::{is_root, store_image, text};
-use crate::sandbox::ensure_test_user;
+use crate::common::{store_image, text};
+use crate::run_support::{runners, Runner};
 
 /// A layer with `dev/` holding four char devices, and `/hello`.
 fn device_layer() -> Vec<u8> {
@@ -67,41 +67,38 @@ fn output_spec(w: &Work) -> String {
     format!("type=local,dest={}", w.path("out/rootfs").display())
 }
 
-/// The build's stderr says once per layer and operation (unpacking the base for COPY,
-/// flattening it for the output) that the nodes were skipped, never once per node; the
-/// rest of the layer is there.
-fn assert_told_once_per_layer(w: &Work, err: &str) {
-    assert_eq!(err.matches(WARNING).count(), 2, "{err}");
-    assert!(!err.contains("skipped device \""), "{err}");
-    let rootfs = w.path("out/rootfs");
-    assert_eq!(std::fs::read(rootfs.join("hello")).unwrap(), b"hello\n");
-    assert_eq!(std::fs::read(rootfs.join("note")).unwrap(), b"note\n");
-    assert!(std::fs::symlink_metadata(rootfs.join("dev/null")).is_err());
+/// Build `w` as `runner` with `args` (which must succeed); the build's stderr.
+fn build_as(w: &Work, runner: Runner, args: &[&str]) -> String {
+    match runner {
+        Runner::Me => w.build_ok(args),
+        Runner::Rootless => {
+            w.give_to_test_user();
+            let mut all = vec!["build", "--progress", "plain"];
+            all.extend_from_slice(args);
+            all.push("ctx");
+            let out = w.builder_as_test_user(&all);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "as {}: {err}", runner.name());
+            err
+        }
+    }
 }
 
 #[test]
 fn device_nodes_skipped_in_the_build_namespace_are_told_once_per_layer() {
-    // Root builds too run in a user namespace of their own, where mknod is refused.
-    let w = workspace();
-    let err = w.build_ok(&["-o", &output_spec(&w)]);
-    assert_told_once_per_layer(&w, &err);
-}
-
-#[test]
-fn device_nodes_skipped_rootless_are_told_once_per_layer() {
-    let test = "device_nodes_skipped_rootless";
-    if !is_root() {
-        eprintln!("\n!!! SKIPPED {test}: needs root to switch to an unprivileged user !!!\n");
-        return;
+    // Builds run in a user namespace of their own, whoever starts them (root too), and
+    // there mknod is refused.
+    for runner in runners("device_nodes_skipped") {
+        let who = runner.name();
+        let w = workspace();
+        let err = build_as(&w, runner, &["-o", &output_spec(&w)]);
+        // Once when the base layer is unpacked for COPY, once when it is flattened for
+        // the output: each time one line for the layer, none per node.
+        assert_eq!(err.matches(WARNING).count(), 2, "as {who}: {err}");
+        assert!(!err.contains("skipped device \""), "as {who}: {err}");
+        let rootfs = w.path("out/rootfs");
+        assert_eq!(std::fs::read(rootfs.join("hello")).unwrap(), b"hello\n");
+        assert_eq!(std::fs::read(rootfs.join("note")).unwrap(), b"note\n");
+        assert!(std::fs::symlink_metadata(rootfs.join("dev/null")).is_err());
     }
-    if let Err(why) = ensure_test_user() {
-        panic!("{test}: cannot make the test user: {why}");
-    }
-    let w = workspace();
-    w.give_to_test_user();
-    let spec = output_spec(&w);
-    let out = w.builder_as_test_user(&["build", "--progress", "plain", "-o", &spec, "ctx"]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert_told_once_per_layer(&w, &err);
 }
