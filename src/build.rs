@@ -213,6 +213,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     let gc = crate::cache::build_guard(&req.root)?;
     // Checked before anything is pulled or built.
     let writes = solve::background::Writes::from_env().map_err(Error::Usage)?;
+    crate::registry::transport::io_timeout().map_err(|e| Error::Usage(e.to_string()))?;
     let outputs = outputs::parse(&req.outputs, req.push)?;
     registry::check_push_names(&outputs, &req.tags)?;
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);

@@ -5,7 +5,8 @@
 //! [`super::parse_size`] reads `--keep-storage`), else `max-cache = "SIZE"` in the config
 //! file: `$BUILDER_CONFIG`, else `$XDG_CONFIG_HOME/builder/config.toml`, else
 //! `~/.config/builder/config.toml`. `0` or nothing set means no cap; then the check costs
-//! two environment lookups and one failed open, never a directory walk.
+//! two environment lookups and one failed open, never a directory walk (the sweep of dead
+//! builds' temp files that comes with it reads two directories).
 //!
 //! The size compared is the whole store's, what `builder du` shows as `Total`. A named
 //! image's blobs and snapshots are never removed by the cap, so a cap smaller than the
@@ -16,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::gc::{execute, lock_names, GcError, PruneOptions};
+use super::gc::{execute, lock_names, sweep_temp_files, GcError, PruneOptions};
 use super::guard::{self, BuildGuard};
 use super::units::{human_size, parse_size};
 use super::{inventory, plan};
@@ -99,20 +100,24 @@ pub fn max_cache() -> Result<Option<u64>, String> {
     max_cache_from(&|k| std::env::var_os(k))
 }
 
-/// After a successful build: release its `guard`, and if a cap is set, the store is over
-/// it and no other build runs, prune the least recently used records until it fits.
-/// Failures are reported as warnings: the build itself succeeded.
+/// After a successful build: release its `guard`, and if no other build runs, remove the
+/// temp files killed builds left in the blob and chunk directories and, if a cap is set and
+/// the store is over it, prune the least recently used records until it fits. Failures
+/// are reported as warnings: the build itself succeeded.
 pub fn enforce_cap(root: &Path, guard: BuildGuard, reporter: &dyn Reporter) {
     drop(guard);
     let cap = match max_cache() {
-        Ok(Some(cap)) => cap,
-        Ok(None) => return,
+        Ok(cap) => cap,
         Err(msg) => {
             eprintln!("warning: no cache cap enforced: {msg}");
-            return;
+            None
         }
     };
-    let Ok(Some(_gc)) = guard::try_exclusive(root) else {
+    let Ok(Some(gc)) = guard::try_exclusive(root) else {
+        return;
+    };
+    sweep_temp_files(root, &gc);
+    let Some(cap) = cap else {
         return;
     };
     if let Err(e) = shrink(root, cap, reporter) {

@@ -177,6 +177,36 @@ pub(crate) fn lock_names(root: &Path) -> Result<[FileLock; 2], GcError> {
     ])
 }
 
+/// Store directories where writers keep `.tmp-*` files beside what they write, which a
+/// killed writer leaves behind.
+pub(crate) const TEMP_DIRS: [&str; 5] = ["", "blobs/sha256", "cache", "cache/records", "chunks"];
+
+/// Of [`TEMP_DIRS`], those only a build (or a pull or load, all under the build guard)
+/// writes in, so that a held gc lock alone says their temp files are dead.
+const BUILD_TEMP_DIRS: [&str; 2] = ["blobs/sha256", "chunks"];
+
+/// With the gc lock held: remove the temp files dead builds left in the blob and chunk
+/// directories; returns how many. One directory read each, so cheap enough to run after
+/// every build. Best effort: what cannot be removed stays for `builder prune`.
+pub(crate) fn sweep_temp_files(root: &Path, _gc: &FileLock) -> usize {
+    let mut removed = 0;
+    for dir in BUILD_TEMP_DIRS {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let temp = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(crate::store::atomic::TEMP_PREFIX));
+            if temp && remove_tree(&entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// A name in `ROOT/trash/` that no other removal uses.
 fn trash_name() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

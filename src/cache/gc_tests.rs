@@ -118,6 +118,8 @@ fn dead_build(root: &Path) {
     std::fs::write(root.join("blobs/sha256/.tmp-half"), b"half a blob").unwrap();
     std::fs::write(root.join(".tmp-images"), b"{").unwrap();
     std::fs::create_dir_all(root.join("rootfs/.tmp-abc-1/etc")).unwrap();
+    std::fs::create_dir_all(root.join("chunks")).unwrap();
+    std::fs::write(root.join("chunks/.tmp-Ab12Cd"), b"builder-chunk-index 1\n").unwrap();
 }
 
 #[test]
@@ -144,7 +146,7 @@ fn a_default_prune_leaves_what_the_named_image_needs() {
     assert_eq!((report.records, report.blobs, report.snapshots), (3, 3, 3));
     assert_eq!(report.trees, 1);
     assert_eq!(report.mounts, 0);
-    assert_eq!(report.leftovers, 5);
+    assert_eq!(report.leftovers, 6);
     assert_eq!(report.removed.len(), 3);
     assert_eq!(report.removed[0].description, "[1/3] RUN step 0");
     for (_, b, c) in &f.records {
@@ -158,6 +160,7 @@ fn a_default_prune_leaves_what_the_named_image_needs() {
         "blobs/sha256/.tmp-half",
         ".tmp-images",
         "rootfs/.tmp-abc-1",
+        "chunks/.tmp-Ab12Cd",
         "rootfs/empty",
     ] {
         assert!(!exists(root, gone), "{gone}");
@@ -230,6 +233,28 @@ fn all_removes_every_snapshot_but_no_named_blob() {
     }
     // Three blobs stay: manifest, config, layer.
     assert_eq!(store.list().unwrap().len(), 3);
+}
+
+#[test]
+fn the_end_of_a_build_sweeps_dead_temp_files_only_when_no_other_build_runs() {
+    let f = fixture();
+    let root = f.root.path();
+    std::fs::create_dir_all(root.join("chunks")).unwrap();
+    let temps = ["chunks/.tmp-Ab12Cd", "blobs/sha256/.tmp-half"];
+    for t in temps {
+        std::fs::write(root.join(t), b"half").unwrap();
+    }
+    std::fs::write(root.join("chunks/index-of-a-blob"), b"kept").unwrap();
+    let quiet = crate::progress::Quiet::default();
+    // Another build runs: its temp files may be these.
+    let other = build_guard(root).unwrap();
+    crate::cache::enforce_cap(root, build_guard(root).unwrap(), &quiet);
+    assert!(temps.iter().all(|t| exists(root, t)));
+    drop(other);
+    crate::cache::enforce_cap(root, build_guard(root).unwrap(), &quiet);
+    assert!(temps.iter().all(|t| !exists(root, t)));
+    assert!(exists(root, "chunks/index-of-a-blob"));
+    assert_eq!(CacheStore::new(root).list().unwrap().len(), 3);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! ROOT/snapshotter/snapshots/N  committed snapshots, named by chain id, with parents
 //! ROOT/rootfs/<hex>             flattened trees, named by their top chain id
 //! ROOT/cache-mounts/<hex>       RUN --mount=type=cache directories
+//! ROOT/chunks/<hex>             chunk indexes of large layer blobs (counted as other)
 //! ROOT/run/step-*, ROOT/snapshotter/active/*, .tmp-* / .new-* files, ROOT/trash/*
 //!                               scratch of running builds, or leftovers of dead ones
 //! ```
@@ -328,13 +329,8 @@ pub(crate) fn scan(root: &Path) -> Result<Inventory, GcError> {
             });
         }
     }
-    for dir in [
-        root.to_path_buf(),
-        root.join("blobs/sha256"),
-        root.join("cache"),
-        root.join("cache/records"),
-    ] {
-        for (name, path) in entries(&dir) {
+    for dir in super::gc::TEMP_DIRS {
+        for (name, path) in entries(&root.join(dir)) {
             if name.starts_with(TEMP_PREFIX) {
                 inv.leftovers.push(Leftover {
                     bytes: walker.size(&path),

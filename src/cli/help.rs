@@ -77,6 +77,9 @@ Fetch an image from its registry into the local store.
 platform is taken, or --platform's. Builds pull missing base images themselves; pull ahead \
 of time to build offline later.
 
+A download that gets no data for BUILDER_REGISTRY_TIMEOUT seconds (default 30) resumes, 5 \
+tries in all; then the pull fails naming the blob.
+
 Examples:
   builder pull busybox
   builder pull --platform linux/arm64 alpine:3.20

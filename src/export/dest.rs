@@ -1,17 +1,18 @@
 //! Destinations that never show a partial output. A file is written to a temp file beside it,
 //! fsynced and renamed ([`write_file`]); a directory is built in a temp directory beside it
-//! (`.NAME.tmp-XXXX`) and renamed into place ([`StagedDir`]). A failure or a crash leaves the
-//! destination as it was (a crash may leave a `.tmp-` sibling behind).
+//! and renamed into place ([`StagedDir`]). A failure or a crash leaves the destination as it
+//! was; the temp a crash leaves (`.tmp-NAME-XXXXXXXX`) is removed by the next output to the
+//! same destination, never while its build runs (see [`super::leftover`]).
 //!
 //! A directory destination that already exists and is not empty is merged into entry by entry
 //! (each entry renamed into place), as BuildKit's local exporter writes into an existing
 //! directory rather than replacing it: `-o .` must never delete the user's files.
 
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::error::{ExportError, Result};
+use super::leftover::{self, OwnedDir};
 use super::spec::Destination;
 use crate::store::atomic::{fsync_dir, parent_dir, AtomicFile};
 
@@ -39,7 +40,8 @@ pub fn write_file(
     match dest {
         Destination::Path(path) => {
             check_file_dest(path)?;
-            let mut file = AtomicFile::create(path)?;
+            leftover::sweep(path);
+            let mut file = AtomicFile::from_temp(leftover::temp_file(path)?, path);
             write(&mut file)?;
             file.commit()?;
             Ok(())
@@ -67,7 +69,7 @@ pub fn write_file(
 /// A directory being built beside its destination; dropped without a commit, it is removed.
 #[derive(Debug)]
 pub struct StagedDir {
-    tmp: tempfile::TempDir,
+    tmp: OwnedDir,
     dest: PathBuf,
 }
 
@@ -84,15 +86,8 @@ impl StagedDir {
         let parent = parent_dir(dest);
         std::fs::create_dir_all(parent)
             .map_err(|e| ExportError::io("create directory", parent, e))?;
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .permissions(std::fs::Permissions::from_mode(0o755))
-            .tempdir_in(parent)
-            .map_err(|e| ExportError::io("create temp directory in", parent, e))?;
+        leftover::sweep(dest);
+        let tmp = leftover::temp_dir(dest)?;
         Ok(StagedDir {
             tmp,
             dest: dest.to_path_buf(),
@@ -101,7 +96,7 @@ impl StagedDir {
 
     /// Where to build.
     pub fn path(&self) -> &Path {
-        self.tmp.path()
+        self.tmp.dir.path()
     }
 
     /// The destination.
@@ -123,7 +118,8 @@ impl StagedDir {
     /// same name, merging directories).
     pub fn commit(self) -> Result<()> {
         let merge_needed = self.dest_has_entries()?;
-        let built = self.tmp.keep();
+        // The lock stays held (by the rest of `self.tmp`) until the directory is in place.
+        let built = self.tmp.dir.keep();
         let result = if merge_needed {
             merge(&built, &self.dest).and_then(|()| {
                 std::fs::remove_dir_all(&built)
@@ -247,5 +243,31 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a directory"));
+    }
+
+    #[test]
+    fn a_killed_outputs_temps_are_removed_by_the_next_output() {
+        let dir = tempfile::tempdir().unwrap();
+        // What `kill -9` mid-export leaves: a temp file and a temp directory, unlocked.
+        let file = dir.path().join(".tmp-out-a1b2c3d4");
+        std::fs::write(&file, vec![0u8; 4096]).unwrap();
+        let staged = dir.path().join(".tmp-out-e5f6g7h8");
+        std::fs::create_dir_all(staged.join("etc")).unwrap();
+        // A running build's temp: its writer holds the lock.
+        let live = dir.path().join(".tmp-out-livelive");
+        let held = std::fs::File::create(&live).unwrap();
+        fs4::FileExt::lock(&held).unwrap();
+        let dest = dir.path().join("out");
+        write_file(&Destination::Path(dest.clone()), |w| {
+            w.write_all(b"whole")
+                .map_err(|e| ExportError::io("write", "x", e))
+        })
+        .unwrap();
+        assert_eq!(dir_names(dir.path()), [".tmp-out-livelive", "out"]);
+        std::fs::remove_file(&dest).unwrap();
+        std::fs::write(&file, b"again").unwrap();
+        StagedDir::new(&dest).unwrap().commit().unwrap();
+        assert_eq!(dir_names(dir.path()), [".tmp-out-livelive", "out"]);
+        drop(held);
     }
 }

@@ -244,7 +244,8 @@ fn copy_dir(
                 }
                 links.insert(key, dst.clone());
             }
-            fs::copy(&src, &dst).map_err(|e| ExportError::io("copy", &src, e))?;
+            crate::store::sparse::copy_file(&src, &dst)
+                .map_err(|e| ExportError::io("copy", &src, e))?;
         } else {
             continue;
         }

@@ -135,6 +135,28 @@ pub enum RegistryError {
         /// What went wrong.
         reason: String,
     },
+    /// A setting from the environment is not valid.
+    #[error("invalid {name}={value:?}: {reason}")]
+    Setting {
+        /// The environment variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        reason: String,
+    },
+    /// Every try of a download ended with no byte for the whole wait.
+    #[error("download {what} from {url}: no data for {}s, {tries} tries in all (BUILDER_REGISTRY_TIMEOUT sets the wait); gave up", wait.as_secs())]
+    Stalled {
+        /// What was downloaded (`blob sha256:…`).
+        what: String,
+        /// The URL.
+        url: String,
+        /// The wait of one try.
+        wait: std::time::Duration,
+        /// How many tries were made.
+        tries: u32,
+    },
     /// The HTTP client could not be set up.
     #[error("set up the HTTP client")]
     Client(#[source] reqwest::Error),
@@ -157,7 +179,10 @@ fn message_suffix(message: &str) -> String {
 impl RegistryError {
     /// Whether this is the caller's mistake (a bad reference) rather than a failure.
     pub fn is_usage(&self) -> bool {
-        matches!(self, RegistryError::InvalidReference { .. })
+        matches!(
+            self,
+            RegistryError::InvalidReference { .. } | RegistryError::Setting { .. }
+        )
     }
 }
 

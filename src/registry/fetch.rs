@@ -3,6 +3,12 @@
 //! it arrives and against its digest before it is committed; a connection that drops mid-blob
 //! is resumed with `Range: bytes=N-` (or restarted when the registry ignores the range).
 //! Nothing that fails a check reaches the store.
+//!
+//! A blob download that stalls is bounded: a try fails when no byte arrives for the wait
+//! ([`Session::wait`], `BUILDER_REGISTRY_TIMEOUT`: for the answer, or for the next bytes of
+//! the body), and a download makes at most [`retry::ATTEMPTS`] tries in all, with pauses
+//! of a few seconds in all between them; then it fails with an error naming the blob and
+//! the wait.
 
 use std::io::Read;
 
@@ -55,7 +61,19 @@ pub fn get_manifest(
     let scopes = Scopes::pull(repo);
     let mut attempt = 1;
     loop {
-        let resp = session.send(&scopes, &|c| c.get(&url).header(ACCEPT, MANIFEST_ACCEPT))?;
+        let sent =
+            session.send_once_if_stalled(&scopes, &|c| c.get(&url).header(ACCEPT, MANIFEST_ACCEPT));
+        let resp = match sent {
+            // A stalled answer is one failed try, like a stalled body below.
+            Err(RegistryError::Http { source, .. })
+                if source.is_timeout() && attempt < retry::ATTEMPTS =>
+            {
+                retry::pause(attempt);
+                attempt += 1;
+                continue;
+            }
+            other => other?,
+        };
         let status = resp.status().as_u16();
         if status == 404 {
             return Err(RegistryError::NotFound {
@@ -182,14 +200,31 @@ pub fn download_blob(
     progress(digest, 0, size);
     loop {
         let offset = writer.written();
-        let resp = session.send(&scopes, &|c| {
+        let stalled = |tries: u32| RegistryError::Stalled {
+            what: format!("blob {digest}"),
+            url: url.clone(),
+            wait: session.wait(),
+            tries,
+        };
+        let sent = session.send_once_if_stalled(&scopes, &|c| {
             let req = c.get(&url);
             if offset > 0 {
                 req.header(RANGE, format!("bytes={offset}-"))
             } else {
                 req
             }
-        })?;
+        });
+        let resp = match sent {
+            Err(RegistryError::Http { source, .. }) if source.is_timeout() => {
+                if attempt >= retry::ATTEMPTS {
+                    return Err(stalled(attempt));
+                }
+                retry::pause(attempt);
+                attempt += 1;
+                continue;
+            }
+            other => other?,
+        };
         let status = resp.status().as_u16();
         if status == 404 {
             return Err(RegistryError::NotFound {
@@ -232,6 +267,9 @@ pub fn download_blob(
             progress(digest, writer.written(), size);
         };
         match broke {
+            Some(e) if timed_out(&e) && attempt >= retry::ATTEMPTS => {
+                return Err(stalled(attempt));
+            }
             None if writer.written() == size => break,
             None if attempt >= retry::ATTEMPTS => {
                 return Err(RegistryError::SizeMismatch {
@@ -264,6 +302,14 @@ pub fn download_blob(
         },
         other => other.into(),
     })
+}
+
+/// Whether reading a body failed because no byte came within the wait.
+fn timed_out(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
 }
 
 /// The first byte of a `206`'s `Content-Range: bytes FIRST-LAST/TOTAL`.

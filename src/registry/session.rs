@@ -18,7 +18,7 @@ use super::challenge::{Challenge, Scopes};
 use super::credentials::{Credential, DockerConfig};
 use super::error::{RegistryError, Result};
 use super::retry;
-use super::transport::{async_http_client, http_client, Endpoint};
+use super::transport::{async_http_client, http_client, io_timeout, Endpoint};
 use super::Auth;
 
 /// Where a session's credential comes from.
@@ -43,6 +43,8 @@ struct AuthState {
 /// A connection to one registry (cheap to share between threads).
 pub struct Session {
     client: Client,
+    /// The longest wait for a connection, an answer or the next bytes of a body.
+    wait: std::time::Duration,
     uploader: std::sync::OnceLock<Uploader>,
     endpoint: Endpoint,
     source: CredentialSource,
@@ -131,13 +133,21 @@ impl Session {
 
     /// A session with an explicit credential source.
     pub fn with_source(registry: &str, auth: &Auth, source: CredentialSource) -> Result<Self> {
+        let wait = io_timeout()?;
         Ok(Session {
-            client: http_client()?,
+            client: http_client(wait)?,
+            wait,
             uploader: std::sync::OnceLock::new(),
             endpoint: Endpoint::new(registry, &auth.insecure),
             source,
             state: Mutex::new(AuthState::default()),
         })
+    }
+
+    /// The longest wait for a connection, an answer or the next bytes of a body
+    /// (`BUILDER_REGISTRY_TIMEOUT`).
+    pub fn wait(&self) -> std::time::Duration {
+        self.wait
     }
 
     /// The registry's endpoint.
@@ -180,6 +190,25 @@ impl Session {
         scopes: &Scopes,
         build: &dyn Fn(&Client) -> RequestBuilder,
     ) -> Result<Response> {
+        self.send_retrying(scopes, build, true)
+    }
+
+    /// [`send`](Self::send), except that a wait that times out is returned at once, for a
+    /// caller that counts it against its own tries (a blob download).
+    pub fn send_once_if_stalled(
+        &self,
+        scopes: &Scopes,
+        build: &dyn Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response> {
+        self.send_retrying(scopes, build, false)
+    }
+
+    fn send_retrying(
+        &self,
+        scopes: &Scopes,
+        build: &dyn Fn(&Client) -> RequestBuilder,
+        retry_timeouts: bool,
+    ) -> Result<Response> {
         let mut attempt = 1;
         let mut reauthorized = false;
         loop {
@@ -197,7 +226,11 @@ impl Session {
             let url = request.url().to_string();
             let resp = match self.client.execute(request) {
                 Ok(r) => r,
-                Err(e) if retry::retryable_error(&e) && attempt < retry::ATTEMPTS => {
+                Err(e)
+                    if retry::retryable_error(&e)
+                        && (retry_timeouts || !e.is_timeout())
+                        && attempt < retry::ATTEMPTS =>
+                {
                     retry::pause(attempt);
                     attempt += 1;
                     continue;
@@ -244,7 +277,7 @@ impl Session {
                 url: self.endpoint.url(""),
                 source: e,
             })?;
-        let client = async_http_client()?;
+        let client = async_http_client(self.wait)?;
         Ok(self.uploader.get_or_init(|| Uploader { runtime, client }))
     }
 

@@ -3,6 +3,10 @@
 //! `BUILDER_INSECURE_REGISTRIES`, or every registry with `registry.insecure=true`) or HTTPS
 //! checked against the system's root certificates. Also the one HTTP client (rustls, no
 //! OpenSSL) every session shares, and its async twin for streamed uploads.
+//!
+//! Every wait on a registry (a connection, an answer's headers, the next bytes of a body)
+//! lasts at most [`io_timeout`]: `BUILDER_REGISTRY_TIMEOUT` seconds (1 to 3600), 30 by
+//! default; a value that is not such a number is refused.
 
 use std::time::Duration;
 
@@ -12,8 +16,35 @@ use crate::store::reference::DEFAULT_DOMAIN;
 /// The API host behind Docker Hub's name.
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
-/// How long to wait for a connection, a response's headers, or the next bytes of a body.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait for a connection, a response's headers, or the next bytes of a body,
+/// unless [`TIMEOUT_ENV`] says otherwise.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The environment variable that sets the wait, in whole seconds.
+pub const TIMEOUT_ENV: &str = "BUILDER_REGISTRY_TIMEOUT";
+
+/// The longest wait [`TIMEOUT_ENV`] may set.
+const MAX_TIMEOUT_SECS: u64 = 3600;
+
+/// The wait of this process (see the module docs).
+pub fn io_timeout() -> Result<Duration> {
+    io_timeout_from(std::env::var(TIMEOUT_ENV).ok().as_deref())
+}
+
+/// The wait that `value` (the variable's value, if set) gives.
+pub fn io_timeout_from(value: Option<&str>) -> Result<Duration> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(IO_TIMEOUT);
+    };
+    match value.strip_suffix('s').unwrap_or(value).parse::<u64>() {
+        Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(RegistryError::Setting {
+            name: TIMEOUT_ENV,
+            value: value.to_string(),
+            reason: format!("give whole seconds from 1 to {MAX_TIMEOUT_SECS}"),
+        }),
+    }
+}
 
 /// Which registries are reached over plain HTTP.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,12 +142,12 @@ impl Endpoint {
 
 /// The HTTP client: rustls with the system's roots, no automatic gzip (blobs are checked
 /// byte for byte), redirects followed (blob downloads often redirect to storage), and
-/// [`IO_TIMEOUT`] for each wait.
-pub fn http_client() -> Result<reqwest::blocking::Client> {
+/// `wait` for each wait.
+pub fn http_client(wait: Duration) -> Result<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
         .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
-        .timeout(IO_TIMEOUT)
-        .connect_timeout(IO_TIMEOUT)
+        .timeout(wait)
+        .connect_timeout(wait)
         .pool_max_idle_per_host(8)
         .tcp_nodelay(true)
         .build()
@@ -127,11 +158,11 @@ pub fn http_client() -> Result<reqwest::blocking::Client> {
 /// client feeds a request body to its runtime 8 KiB at a time through a rendezvous channel,
 /// which was 1.7x slower than `skopeo copy` on a 160 MB layer; an async body takes 1 MiB
 /// chunks.
-pub fn async_http_client() -> Result<reqwest::Client> {
+pub fn async_http_client(wait: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(IO_TIMEOUT)
-        .read_timeout(IO_TIMEOUT)
+        .connect_timeout(wait)
+        .read_timeout(wait)
         .tcp_nodelay(true)
         .build()
         .map_err(RegistryError::Client)
@@ -171,6 +202,24 @@ mod tests {
             registries: vec![],
         };
         assert!(all.allows("quay.io"));
+    }
+
+    #[test]
+    fn the_wait_is_whole_seconds_in_range() {
+        assert_eq!(io_timeout_from(None).unwrap(), IO_TIMEOUT);
+        assert_eq!(io_timeout_from(Some(" ")).unwrap(), IO_TIMEOUT);
+        assert_eq!(io_timeout_from(Some("5")).unwrap(), Duration::from_secs(5));
+        assert_eq!(
+            io_timeout_from(Some("90s")).unwrap(),
+            Duration::from_secs(90)
+        );
+        for bad in ["0", "-1", "1.5", "abc", "3601", "5m"] {
+            let err = io_timeout_from(Some(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("BUILDER_REGISTRY_TIMEOUT") && err.contains(bad),
+                "{err}"
+            );
+        }
     }
 
     #[test]

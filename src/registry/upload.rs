@@ -17,7 +17,6 @@ use super::error::{RegistryError, Result};
 use super::fetch::status_error;
 use super::retry;
 use super::session::{error_message_of, Session};
-use super::transport::IO_TIMEOUT;
 use crate::store::digest::sha256;
 use crate::store::BlobStore;
 
@@ -204,7 +203,7 @@ fn put_blob(
     })?;
     url.query_pairs_mut().append_pair("digest", digest.as_ref());
     // Long enough for a slow link (100 kB/s), short enough to notice a dead one.
-    let timeout = IO_TIMEOUT + Duration::from_secs(size / 100_000);
+    let timeout = session.wait() + Duration::from_secs(size / 100_000);
     let sent = Arc::new(AtomicU64::new(0));
     let body = Chunks {
         reader: store.open(digest)?,

@@ -111,7 +111,7 @@ fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -
 fn copy_node(meta: &fs::Metadata, from: &Path, to: &Path) -> Result<()> {
     let ft = meta.file_type();
     if ft.is_file() {
-        fs::copy(from, to).map_err(|e| err("copy", to, e))?;
+        crate::store::sparse::copy_file(from, to).map_err(|e| err("copy", to, e))?;
     } else if ft.is_symlink() {
         let target = fs::read_link(from).map_err(|e| err("read link", from, e))?;
         std::os::unix::fs::symlink(target, to).map_err(|e| err("create symlink", to, e))?;

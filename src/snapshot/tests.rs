@@ -374,6 +374,33 @@ fn overlay_xattrs_in_a_layer_are_dropped() {
 }
 
 #[test]
+fn pax_sparse_entries_are_refused_rather_than_unpacked_wrong() {
+    let s = Sandbox::new();
+    let tar = Layer::new()
+        .pax(
+            &[
+                ("GNU.sparse.major", b"1"),
+                ("GNU.sparse.minor", b"0"),
+                ("GNU.sparse.name", b"big"),
+                ("GNU.sparse.realsize", b"1048576"),
+            ],
+            "GNUSparseFile.0/big",
+            EntryType::Regular,
+        )
+        .done();
+    let err = s.run(&tar, false).unwrap_err().to_string();
+    assert!(
+        err.contains("GNUSparseFile.0/big") && err.contains("PAX sparse"),
+        "{err}"
+    );
+    // Other PAX records are fine.
+    let tar = Layer::new()
+        .pax(&[("SCHILY.xattr.user.ok", b"1")], "f", EntryType::Regular)
+        .done();
+    s.run(&tar, false).unwrap();
+}
+
+#[test]
 fn devices_need_privilege_and_zero_zero_is_never_a_device_in_a_lower_dir() {
     let s = Sandbox::new();
     let tar = Layer::new().device("null", 1, 3).device("zz", 0, 0).done();

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use super::error::{StepError, StepResult};
 use super::layer::{chain_ids, Layer};
 use super::lower::LayeredDest;
-use crate::progress::{self, Reporter};
+use crate::progress::{self, Reporter, VertexId};
 use crate::snapshot::{self, DirSnapshotter, Owners, SnapshotId, Snapshotter, UnpackOptions};
 use crate::store::BlobStore;
 
@@ -76,9 +76,12 @@ impl Rootfs<'_> {
             let opts = UnpackOptions {
                 owners: self.owners,
             };
-            if let Err(e) = snapshot::unpack(blob, &active.upper, &opts) {
-                let _ = self.snapshots.abort(active);
-                return Err(StepError::Snapshot(e));
+            match snapshot::unpack(blob, &active.upper, &opts) {
+                Ok(stats) => tell_warnings(reporter, id, &stats.warnings),
+                Err(e) => {
+                    let _ = self.snapshots.abort(active);
+                    return Err(StepError::Snapshot(e));
+                }
             }
             Ok(self.snapshots.commit(active, name)?)
         })
@@ -120,7 +123,9 @@ impl Rootfs<'_> {
             .map_err(StepError::io("create directory in", &self.flat_dir))?;
         if !layers.is_empty() {
             let title = format!("flattening {} layers", layers.len());
-            progress::vertex(reporter, &title, |_| self.apply_all(layers, temp.path()))?;
+            progress::vertex(reporter, &title, |id| {
+                self.apply_all(layers, temp.path(), reporter, id)
+            })?;
         }
         let temp = temp.keep();
         match std::fs::rename(&temp, &dest) {
@@ -137,15 +142,36 @@ impl Rootfs<'_> {
         }
     }
 
-    fn apply_all(&self, layers: &[Layer], dir: &Path) -> StepResult<()> {
+    fn apply_all(
+        &self,
+        layers: &[Layer],
+        dir: &Path,
+        reporter: &dyn Reporter,
+        id: VertexId,
+    ) -> StepResult<()> {
         let opts = UnpackOptions {
             owners: self.owners,
         };
         for layer in layers {
             let blob = self.store.open(layer.blob()?.digest())?;
-            snapshot::apply(blob, dir, &opts)?;
+            let stats = snapshot::apply(blob, dir, &opts)?;
+            tell_warnings(reporter, id, &stats.warnings);
         }
         Ok(())
+    }
+}
+
+/// How many warnings of one layer are shown; the rest are counted.
+const WARNINGS_SHOWN: usize = 5;
+
+/// Tell the warnings of unpacking one layer on its progress vertex.
+fn tell_warnings(reporter: &dyn Reporter, id: VertexId, warnings: &[String]) {
+    for w in warnings.iter().take(WARNINGS_SHOWN) {
+        reporter.log(id, &format!("warning: {w}"));
+    }
+    if warnings.len() > WARNINGS_SHOWN {
+        let more = warnings.len() - WARNINGS_SHOWN;
+        reporter.log(id, &format!("warning: and {more} more warnings"));
     }
 }
 

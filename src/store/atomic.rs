@@ -85,10 +85,15 @@ impl AtomicFile {
     /// Start writing `dest`; its directory must exist.
     pub fn create(dest: &Path) -> Result<Self> {
         let tmp = temp_file_in(parent_dir(dest))?;
-        Ok(AtomicFile {
+        Ok(AtomicFile::from_temp(tmp, dest))
+    }
+
+    /// Write `dest` through `tmp`, a temp file the caller made in `dest`'s directory.
+    pub(crate) fn from_temp(tmp: NamedTempFile, dest: &Path) -> Self {
+        AtomicFile {
             tmp: BufWriter::with_capacity(256 * 1024, tmp),
             dest: dest.to_path_buf(),
-        })
+        }
     }
 
     /// The destination.

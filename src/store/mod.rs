@@ -26,6 +26,7 @@ pub mod images;
 pub mod lock;
 mod memory;
 pub mod reference;
+pub mod sparse;
 mod root;
 
 use std::io::{self, Read, Write};

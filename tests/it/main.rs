@@ -44,3 +44,6 @@ mod cache_prune_support;
 mod build_parallel;
 mod build_incompressible;
 mod build_background;
+mod build_leftovers;
+mod build_devices;
+mod build_sparse;

@@ -1,9 +1,12 @@
 //! Faults between builder and a real registry, injected by the test proxy on 127.0.0.1: a
 //! `500` once (retried), a connection dropped mid-blob (resumed with `Range`), a blob whose
-//! bytes do not match its digest (rejected, nothing left in the store), and a `500` on an
-//! upload (a fresh upload session).
+//! bytes do not match its digest (rejected, nothing left in the store), a `500` on an
+//! upload (a fresh upload session), and a blob that stalls (resumed, or given up within
+//! the bound `BUILDER_REGISTRY_TIMEOUT` sets).
 
 use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use builder::store::{BlobStore, DirStore};
 
@@ -11,6 +14,7 @@ use crate::registry_support::{
     builder, busybox_layout, ok, skopeo_copy, skopeo_inspect, text, FaultKind, Proxy, Registry,
     RegistryAuth,
 };
+use crate::run_support::output_within;
 
 struct Setup {
     reg: Registry,
@@ -200,4 +204,93 @@ fn a_failed_upload_starts_a_fresh_session() {
     assert_eq!(s.proxy.count("POST", "/v2/target/blobs/uploads/"), 2 + 3);
     let remote = skopeo_inspect(&[], &format!("{}/target:v1", s.reg.host()));
     assert_eq!(remote["Digest"], digest.trim());
+}
+
+/// `builder ARGS` against the proxied registry, killed (and failed) after `limit`.
+fn builder_within(s: &Setup, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
+    cmd.arg("--root")
+        .arg(s.dir.path().join("root"))
+        .args(args)
+        .env_remove("BUILDER_ROOT")
+        .env_remove("BUILDER_INSECURE_REGISTRIES")
+        .env("DOCKER_CONFIG", s.dir.path().join("docker"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    output_within(&mut cmd, limit)
+}
+
+#[test]
+fn a_blob_that_stalls_gives_up_within_the_documented_bound() {
+    let Some(s) = setup("a_blob_that_stalls_gives_up_within_the_documented_bound") else {
+        return;
+    };
+    s.proxy.fault("GET", &s.layer, FaultKind::StallMidBody, 100);
+    let started = Instant::now();
+    // A wait of 1 s: 5 tries that each end after 1 s without a byte (plus pauses of at
+    // most 3 s in all), and the pull gives up.
+    let out = builder_within(
+        &s,
+        &["pull", &format!("{}/busybox", s.proxy.host())],
+        &[("BUILDER_REGISTRY_TIMEOUT", "1")],
+        Duration::from_secs(40),
+    );
+    let took = started.elapsed();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
+    assert!(err.contains(&format!("download blob {}", s.layer)), "{err}");
+    assert!(
+        err.contains("no data for 1s") && err.contains("BUILDER_REGISTRY_TIMEOUT"),
+        "{err}"
+    );
+    assert_eq!(s.proxy.count("GET", &s.layer), 5);
+    // Nothing of the blob stays in the store.
+    let layer_hex = s.layer.trim_start_matches("sha256:");
+    assert!(!blob_files(&s.dir.path().join("root")).contains(&layer_hex.to_string()));
+}
+
+#[test]
+fn a_blob_that_stalls_once_is_resumed() {
+    let Some(s) = setup("a_blob_that_stalls_once_is_resumed") else {
+        return;
+    };
+    s.proxy.fault("GET", &s.layer, FaultKind::StallMidBody, 1);
+    let out = builder_within(
+        &s,
+        &["pull", &format!("{}/busybox", s.proxy.host())],
+        &[("BUILDER_REGISTRY_TIMEOUT", "1")],
+        Duration::from_secs(40),
+    );
+    ok(&out, "pull through a stall");
+    assert_eq!(s.proxy.injected(), 1);
+    assert_eq!(s.proxy.count("GET", &s.layer), 2);
+}
+
+#[test]
+fn an_invalid_registry_timeout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nLABEL a=b\n").unwrap();
+    let ctx = ctx.to_str().unwrap();
+    for (bad, command) in [
+        ("0", vec!["pull", "127.0.0.1:9/busybox"]),
+        ("soon", vec!["pull", "127.0.0.1:9/busybox"]),
+        ("1.5", vec!["build", ctx]),
+    ] {
+        let out = builder(
+            &dir.path().join("root"),
+            &dir.path().join("docker"),
+            &command,
+            &[("BUILDER_REGISTRY_TIMEOUT", bad)],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+        assert!(
+            err.contains(&format!("invalid BUILDER_REGISTRY_TIMEOUT=\"{bad}\"")),
+            "{command:?}: {err}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! HTTP plumbing for the registry tests, std::net only, on 127.0.0.1: reading one request,
 //! a listener that serves each connection on a thread (stopped on drop), and [`Proxy`], which
 //! sits in front of a registry, records every request and injects faults (a `500`, a
-//! connection dropped mid-body, a corrupted body).
+//! connection dropped mid-body, a corrupted body, a body that stalls).
 
 #![allow(dead_code)]
 
@@ -144,6 +144,9 @@ pub enum FaultKind {
     DropMidBody,
     /// Flip one byte in the middle of the body.
     CorruptBody,
+    /// Pass the headers and half the body on, then send nothing more (for at most a
+    /// minute, or until the client hangs up).
+    StallMidBody,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +236,23 @@ impl Proxy {
     }
 }
 
+/// Keep `conn` open and silent until its peer closes it or `limit` passes.
+fn hold_until_hung_up(conn: &mut TcpStream, limit: Duration) {
+    let started = std::time::Instant::now();
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut byte = [0u8; 1];
+    while started.elapsed() < limit {
+        match conn.read(&mut byte) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn proxy_one(client: TcpStream, upstream: SocketAddr, state: &ProxyState) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(client.try_clone()?);
@@ -291,6 +311,14 @@ fn proxy_one(client: TcpStream, upstream: SocketAddr, state: &ProxyState) -> std
             out.write_all(head)?;
             out.write_all(&body[..body.len() / 2])?;
             out.flush()?;
+            return out.shutdown(Shutdown::Both);
+        }
+        Some(FaultKind::StallMidBody) if body.len() > 1 => {
+            state.injected.fetch_add(1, Ordering::SeqCst);
+            out.write_all(head)?;
+            out.write_all(&body[..body.len() / 2])?;
+            out.flush()?;
+            hold_until_hung_up(&mut out, Duration::from_secs(60));
             return out.shutdown(Shutdown::Both);
         }
         Some(FaultKind::CorruptBody) if !body.is_empty() => {

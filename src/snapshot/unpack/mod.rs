@@ -11,9 +11,13 @@
 //! - hard-link targets are resolved the same way and must already exist inside the root
 //!   (for [`unpack`], inside the same layer: overlay cannot link across layers);
 //! - whiteouts of `.`, `..` or an empty name are rejected;
-//! - device nodes need the privilege to make them; without it they are skipped with a
-//!   warning (whiteouts, char 0/0, are allowed unprivileged since Linux 5.8);
-//! - `trusted.overlay.*` and `user.overlay.*` xattrs in a layer are dropped with a warning.
+//! - device nodes need the privilege to make them; without it (rootless, or in a user
+//!   namespace) they are skipped, and one warning per layer says how many and names the
+//!   first few (whiteouts, char 0/0, are allowed unprivileged since Linux 5.8);
+//! - `trusted.overlay.*` and `user.overlay.*` xattrs in a layer are dropped with a warning;
+//! - file content leaves a hole for every aligned 4 KiB block of zeros, so GNU sparse
+//!   entries stay sparse ([`crate::store::sparse`]); PAX sparse entries (`GNU.sparse.*`),
+//!   which the tar library reads as plain files, are rejected.
 //!
 //! Overlay form written by [`unpack`]: `.wh.NAME` -> char device 0/0 at `NAME`;
 //! `DIR/.wh..wh..opq` -> xattr `user.overlay.opaque=y` on `DIR`. The snapshotter always
@@ -68,8 +72,35 @@ pub struct UnpackStats {
     pub opaques: u64,
     /// Entries skipped (the root itself, unsupported or unpermitted nodes).
     pub skipped: u64,
+    /// Device nodes not created for want of the privilege, in layer order.
+    pub skipped_devices: Vec<String>,
     /// Things the user may want to know (skipped devices, dropped xattrs, owners kept).
     pub warnings: Vec<String>,
+}
+
+/// How many skipped device nodes the warning names.
+const DEVICES_NAMED: usize = 3;
+
+/// The one warning for the device nodes of a layer that were not created.
+fn skipped_devices_warning(paths: &[String]) -> Option<String> {
+    if paths.is_empty() {
+        return None;
+    }
+    let (first, rest) = paths.split_at(paths.len().min(DEVICES_NAMED));
+    let mut named = first
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !rest.is_empty() {
+        named.push_str(&format!(" and {} more", rest.len()));
+    }
+    let noun = if paths.len() == 1 { "node" } else { "nodes" };
+    Some(format!(
+        "skipped {} device {noun} ({named}): no privilege to create device nodes here \
+         (building rootless or in a user namespace)",
+        paths.len()
+    ))
 }
 
 /// Unpack one layer into `dest` (an existing, normally empty directory) as an overlay lower
@@ -145,6 +176,9 @@ impl<'o> Unpacker<'o> {
             self.entry(&mut entry)?;
         }
         self.finish_dirs()?;
+        if let Some(w) = skipped_devices_warning(&self.stats.skipped_devices) {
+            self.warn(w);
+        }
         Ok(self.stats)
     }
 
@@ -306,5 +340,32 @@ impl<'o> Unpacker<'o> {
 
     pub(super) fn warn(&mut self, message: String) {
         self.stats.warnings.push(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skipped_devices_warning;
+
+    #[test]
+    fn skipped_devices_are_told_once_with_a_count_and_the_first_paths() {
+        assert_eq!(skipped_devices_warning(&[]), None);
+        let one = skipped_devices_warning(&["dev/null".into()]).unwrap();
+        assert!(
+            one.starts_with("skipped 1 device node (\"dev/null\"): "),
+            "{one}"
+        );
+        let paths: Vec<String> = ["null", "zero", "random", "tty", "full"]
+            .iter()
+            .map(|n| format!("dev/{n}"))
+            .collect();
+        let five = skipped_devices_warning(&paths).unwrap();
+        assert!(
+            five.starts_with(
+                "skipped 5 device nodes (\"dev/null\", \"dev/zero\", \"dev/random\" and 2 more): \
+                 no privilege"
+            ),
+            "{five}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Creating the non-directory entries: regular files, hard links, device nodes and fifos.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -12,6 +12,7 @@ use super::{Target, Unpacker};
 use crate::snapshot::entry::{components, Meta};
 use crate::snapshot::error::{Result, SnapshotError};
 use crate::snapshot::fsops;
+use crate::store::sparse::HoleWriter;
 
 impl Unpacker<'_> {
     pub(super) fn file(
@@ -22,8 +23,18 @@ impl Unpacker<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<()> {
-        let mut file = fsops::create_file(dir, name)
+        if is_pax_sparse(e) {
+            return Err(SnapshotError::Rejected {
+                entry: shown.to_string(),
+                problem: "PAX sparse entries (GNU.sparse.* records) are not supported; \
+                          make the layer with GNU tar's --format=gnu, or without --sparse"
+                    .to_string(),
+            });
+        }
+        let file = fsops::create_file(dir, name)
             .map_err(|source| self.io(shown, "create file", source))?;
+        // Blocks of zeros (a sparse entry's holes among them) stay holes.
+        let mut out = HoleWriter::new(&file);
         loop {
             let n = match e.read(&mut self.buf) {
                 Ok(0) => break,
@@ -32,10 +43,12 @@ impl Unpacker<'_> {
                 Err(source) => return Err(SnapshotError::Read(source)),
             };
             let chunk = self.buf.get(..n).unwrap_or(&[]);
-            file.write_all(chunk)
+            out.write(chunk)
                 .map_err(|source| self.io(shown, "write file", source))?;
             self.stats.bytes += n as u64;
         }
+        out.finish()
+            .map_err(|source| self.io(shown, "write file", source))?;
         self.owner(dir, name, meta, true, shown)?;
         self.set_xattrs(e, dir, name, shown)?;
         fsops::chmod(dir, name, meta.mode).map_err(|source| self.io(shown, "set mode", source))?;
@@ -110,9 +123,8 @@ impl Unpacker<'_> {
         match fsops::mknod(dir, name, kind, meta.mode, major, minor) {
             Ok(()) => {}
             Err(err) if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) => {
-                self.warn(format!(
-                    "skipped device {shown:?}: no privilege to create device nodes"
-                ));
+                // Told once per layer, at its end (see `Unpacker::run`).
+                self.stats.skipped_devices.push(shown.to_string());
                 self.stats.skipped += 1;
                 return Ok(false);
             }
@@ -124,4 +136,15 @@ impl Unpacker<'_> {
         self.times(dir, name, meta, shown)?;
         Ok(true)
     }
+}
+
+/// Whether `e` is a file in one of GNU tar's PAX sparse formats (0.0, 0.1, 1.0): its data
+/// is not the file's content, so unpacking it as it is would write a wrong file.
+fn is_pax_sparse(e: &mut tar::Entry<'_, impl Read>) -> bool {
+    let Ok(Some(records)) = e.pax_extensions() else {
+        return false;
+    };
+    records
+        .flatten()
+        .any(|r| r.key_bytes().starts_with(b"GNU.sparse."))
 }

@@ -164,9 +164,10 @@ pub(crate) fn extract(
                 layer.defer_times(&t.path, atime, mtime);
                 copier.stats.dirs += 1;
             }
-            EntryType::Regular | EntryType::Continuous => {
-                let mut out = layer.create_file(&t)?;
-                let n = std::io::copy(&mut entry, &mut out)
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let out = layer.create_file(&t)?;
+                // Blocks of zeros (a sparse entry's holes among them) stay holes.
+                let n = crate::store::sparse::write_stream(&mut entry, &out)
                     .map_err(CopyError::io("extract", &t.path))?;
                 drop(out);
                 layer.set_owner(&host, &t.path, owner)?;

@@ -26,6 +26,7 @@ use rustix::fs::Timespec;
 use rustix::fs::Timestamps;
 
 use super::error::CopyError;
+use crate::store::sparse;
 
 /// Most threads filling files.
 const MAX_WORKERS: usize = 4;
@@ -242,6 +243,9 @@ pub(crate) fn fill(job: FileJob) -> Result<u64, CopyError> {
 
 /// Copy `size` bytes from the start of `src` to `dst` (less if `src` is shorter now).
 fn copy_content(src: &File, dst: &File, size: u64) -> io::Result<u64> {
+    if src.metadata().is_ok_and(|m| sparse::looks_sparse(&m)) {
+        return sparse::copy_data(src, dst, size);
+    }
     let mut done = 0u64;
     while done < size {
         let want = usize::try_from(size - done)
