@@ -243,3 +243,7 @@ pub(crate) fn remove_tree(path: &Path) {
     }
     let _ = std::fs::remove_dir_all(path);
 }
+
+#[cfg(test)]
+#[path = "rootfs_tests.rs"]
+mod tests;
