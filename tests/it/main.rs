@@ -15,6 +15,7 @@ mod registry_auth;
 mod registry_build;
 mod registry_cli;
 mod registry_faults;
+mod registry_hostile;
 mod registry_proxy;
 mod registry_support;
 mod registry_token;
