@@ -203,13 +203,16 @@ fn enter_namespace() {
     }
 }
 
-/// The local store's root: `--root`, else the default place (CLI.md).
+/// The local store's root: `--root`, else the default place (CLI.md); created, or made,
+/// private to its owner before any command puts anything in it.
 fn store_root(root: Option<&Path>) -> Result<PathBuf> {
-    crate::store::default_root(root, |k| std::env::var_os(k)).ok_or_else(|| {
+    let root = crate::store::default_root(root, |k| std::env::var_os(k)).ok_or_else(|| {
         Error::Usage(
             "cannot find the local store: pass --root or set $BUILDER_ROOT or $HOME".into(),
         )
-    })
+    })?;
+    crate::store::prepare_root(&root)?;
+    Ok(root)
 }
 
 /// The local store: `--root`, else the default place (CLI.md).

@@ -1,19 +1,22 @@
 //! Copying an image out of an OCI layout (a directory, or a tar being loaded) into the store:
 //! the manifest, or the index and the manifest it holds for the wanted platform, then the
-//! config and layers. Every blob is checked against its digest while it streams into the store
-//! (a mismatch stores nothing), blobs the store already has are not read again, and the
-//! manifest is stored last, so an image is complete in the store before anything names it.
+//! config and layers. Every blob is checked against the size its descriptor gives before it is
+//! read and against its digest while it streams into the store (a mismatch stores nothing);
+//! blobs the store already has are not read again, but their size is checked all the same.
+//! A manifest whose layers are not one per `rootfs.diff_ids` entry of its config is refused
+//! before any layer is copied. The manifest is stored last, so an image is complete in the
+//! store before anything names it. (Each layer's diff_id is checked when it is unpacked.)
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{Digest, ImageIndex};
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use super::error::{ExportError, Result};
 use super::tarball::blob_path;
 use super::tarindex::TarIndex;
 use crate::image::manifest::{parse_manifest_or_index, ManifestOrIndex};
-use crate::image::{select_manifest, Platform};
+use crate::image::{select_manifest, ImageConfig, ImageError, Platform};
 use crate::store::digest::{require_sha256, sha256};
 use crate::store::{BlobStore, StoreError};
 
@@ -106,11 +109,13 @@ pub(crate) fn read_index(src: &dyn LayoutSource) -> Result<ImageIndex> {
     serde_json::from_slice(&index).map_err(|e| invalid(format!("index.json: {e}")))
 }
 
-/// A JSON blob of the layout, checked against its digest.
-fn read_json_blob(src: &dyn LayoutSource, digest: &Digest) -> Result<Vec<u8>> {
+/// A JSON blob of the layout, checked against its digest and, when a descriptor gave
+/// one, its size.
+fn read_json_blob(src: &dyn LayoutSource, digest: &Digest, size: Option<u64>) -> Result<Vec<u8>> {
     require_sha256(digest)?;
     let rel = blob_path(digest);
     let bytes = read_small(src, &rel)?.ok_or_else(|| missing(src, digest, "manifest"))?;
+    check_size(src, digest, "manifest", size, bytes.len() as u64)?;
     let actual = sha256(&bytes);
     if actual != *digest {
         return Err(StoreError::DigestMismatch {
@@ -129,44 +134,84 @@ fn missing(src: &dyn LayoutSource, digest: &Digest, what: &str) -> ExportError {
     )
 }
 
-/// Stream the blob `digest` from the layout into the store (checked), unless it is there.
-fn copy_in(
+/// Fail unless a blob of `actual` bytes is the size its descriptor gives (`expected`).
+fn check_size(
     src: &dyn LayoutSource,
     digest: &Digest,
     what: &str,
+    expected: Option<u64>,
+    actual: u64,
+) -> Result<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(ExportError::invalid(
+            src.location(),
+            format!(
+                "the {what} blob {digest} is {actual} bytes, but its descriptor says {expected}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Stream the blob `desc` names from the layout into the store (checked), unless it is
+/// there.
+fn copy_in(
+    src: &dyn LayoutSource,
+    desc: &Descriptor,
+    what: &str,
     store: &dyn BlobStore,
 ) -> Result<()> {
+    let digest = desc.digest();
     require_sha256(digest)?;
     if store.has(digest)? {
-        return Ok(());
+        return check_size(src, digest, what, Some(desc.size()), store.size(digest)?);
     }
-    let (mut reader, _) = src
+    let (reader, size) = src
         .open(&blob_path(digest))?
         .ok_or_else(|| missing(src, digest, what))?;
-    store.put(&mut reader, Some(digest))?;
-    Ok(())
+    check_size(src, digest, what, Some(desc.size()), size)?;
+    let info = store.put(&mut reader.take(desc.size()), Some(digest))?;
+    check_size(src, digest, what, Some(desc.size()), info.size)
 }
 
 /// Import the image under `digest` (a manifest, or an index from which the manifest for
-/// `platform` is taken) into `store`; returns the image manifest's digest.
+/// `platform` is taken) into `store`; returns the image manifest's digest. `size` is the
+/// one the layout's index gives for `digest`, if it does.
 pub(crate) fn import_image(
     src: &dyn LayoutSource,
     digest: &Digest,
+    size: Option<u64>,
     platform: &Platform,
     store: &dyn BlobStore,
 ) -> Result<Digest> {
     let mut current = digest.clone();
+    let mut current_size = size;
     for _ in 0..MAX_DEPTH {
-        let bytes = read_json_blob(src, &current)?;
+        let bytes = read_json_blob(src, &current, current_size)?;
         match parse_manifest_or_index(&current, &bytes)? {
-            ManifestOrIndex::Index(_) => {
+            ManifestOrIndex::Index(index) => {
                 store.put_bytes(&bytes)?;
-                current = select_manifest(store, &current, platform)?;
+                let chosen = select_manifest(store, &current, platform)?;
+                current_size = index
+                    .manifests()
+                    .iter()
+                    .find(|d| *d.digest() == chosen)
+                    .map(|d| d.size());
+                current = chosen;
             }
             ManifestOrIndex::Manifest(manifest) => {
-                copy_in(src, manifest.config().digest(), "config", store)?;
+                copy_in(src, manifest.config(), "config", store)?;
+                let config = ImageConfig::from_json(&store.read_all(manifest.config().digest())?)?;
+                let (layers, diff_ids) = (manifest.layers().len(), config.rootfs.diff_ids.len());
+                if layers != diff_ids {
+                    return Err(ImageError::Invalid {
+                        digest: current.to_string(),
+                        reason: format!("{layers} layers but {diff_ids} diff_ids in its config"),
+                    }
+                    .into());
+                }
                 for layer in manifest.layers() {
-                    copy_in(src, layer.digest(), "layer", store)?;
+                    copy_in(src, layer, "layer", store)?;
                 }
                 store.put(&mut &bytes[..], Some(&current))?;
                 return Ok(current);

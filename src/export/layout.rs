@@ -114,10 +114,13 @@ pub fn import_layout(
         ));
     }
     let index = read_index(&src)?;
-    let digest = match &layout.digest {
-        Some(d) => d.clone(),
-        None => find_by_tag(index.manifests(), &layout.tag)
-            .ok_or_else(|| {
+    let (digest, size) = match &layout.digest {
+        Some(d) => {
+            let listed = index.manifests().iter().find(|m| m.digest() == d);
+            (d.clone(), listed.map(|m| m.size()))
+        }
+        None => {
+            let entry = find_by_tag(index.manifests(), &layout.tag).ok_or_else(|| {
                 ExportError::invalid(
                     &layout.path,
                     format!(
@@ -126,11 +129,11 @@ pub fn import_layout(
                         tags_of(index.manifests())
                     ),
                 )
-            })?
-            .digest()
-            .clone(),
+            })?;
+            (entry.digest().clone(), Some(entry.size()))
+        }
     };
-    import_image(&src, &digest, platform, store)
+    import_image(&src, &digest, size, platform, store)
 }
 
 /// [`import_layout`] for a path and a tag or digest (`latest`, `sha256:…`).

@@ -133,10 +133,21 @@ fn an_index_selects_the_platform_and_missing_or_corrupt_blobs_fail() {
     let image = crate::image::read_image(&src_store, &digest).unwrap();
     let layer = image.manifest.layers()[0].digest().clone();
     let path = layout.join("blobs/sha256").join(layer.digest());
-    std::fs::write(&path, b"tampered").unwrap();
+    let mut tampered = std::fs::read(&path).unwrap();
+    tampered[0] ^= 1;
+    std::fs::write(&path, &tampered).unwrap();
     let fresh = MemStore::new();
     let err = import_layout_path(&layout, index_digest.as_ref(), &amd64(), &fresh).unwrap_err();
     assert!(err.to_string().contains("digest mismatch"), "{err}");
+    assert!(!fresh.has(&layer).unwrap());
+    assert!(!fresh.has(&digest).unwrap());
+
+    // A blob that is not the size its descriptor gives is refused before it is read.
+    tampered.push(b'!');
+    std::fs::write(&path, &tampered).unwrap();
+    let err = import_layout_path(&layout, index_digest.as_ref(), &amd64(), &fresh).unwrap_err();
+    let want = format!("the layer blob {layer} is 10 bytes, but its descriptor says 9");
+    assert!(err.to_string().contains(&want), "{err}");
     assert!(!fresh.has(&layer).unwrap());
     assert!(!fresh.has(&digest).unwrap());
 }

@@ -90,18 +90,18 @@ fn load_oci(
     platform: &Platform,
 ) -> Result<Vec<LoadedImage>> {
     let idx = read_index(index)?;
-    // One image per digest, its names in index order.
-    let mut groups: Vec<(Digest, Vec<Reference>)> = Vec::new();
+    // One image per digest (with the size its entry gives), its names in index order.
+    let mut groups: Vec<(Digest, u64, Vec<Reference>)> = Vec::new();
     for entry in idx.manifests() {
         let name = entry_name(entry.annotations().as_ref());
-        let pos = match groups.iter().position(|(d, _)| d == entry.digest()) {
+        let pos = match groups.iter().position(|(d, _, _)| d == entry.digest()) {
             Some(p) => p,
             None => {
-                groups.push((entry.digest().clone(), Vec::new()));
+                groups.push((entry.digest().clone(), entry.size(), Vec::new()));
                 groups.len() - 1
             }
         };
-        if let (Some(name), Some((_, names))) = (name, groups.get_mut(pos)) {
+        if let (Some(name), Some((_, _, names))) = (name, groups.get_mut(pos)) {
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -114,8 +114,8 @@ fn load_oci(
         ));
     }
     let mut out = Vec::new();
-    for (digest, names) in groups {
-        let manifest = import_image(index, &digest, platform, store)?;
+    for (digest, size, names) in groups {
+        let manifest = import_image(index, &digest, Some(size), platform, store)?;
         let image = read_image(store, &manifest)?;
         out.push(LoadedImage {
             descriptor: image.descriptor,

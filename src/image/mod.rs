@@ -74,6 +74,22 @@ impl Image {
     pub fn size(&self) -> u64 {
         self.descriptor.config.size() + self.manifest.layers().iter().map(|l| l.size()).sum::<u64>()
     }
+
+    /// Fail unless the manifest lists exactly one layer per `rootfs.diff_ids` entry of the
+    /// config (a mismatch is an image no layer can be checked in).
+    pub fn check_layer_count(&self) -> Result<()> {
+        let (layers, diff_ids) = (
+            self.manifest.layers().len(),
+            self.config.rootfs.diff_ids.len(),
+        );
+        if layers == diff_ids {
+            return Ok(());
+        }
+        Err(ImageError::Invalid {
+            digest: self.descriptor.manifest.digest().to_string(),
+            reason: format!("{layers} layers but {diff_ids} diff_ids in its config"),
+        })
+    }
 }
 
 /// Put `config` and a manifest over `layers` (already in `store`, bottom first, one per
@@ -129,6 +145,17 @@ pub fn read_image(store: &dyn BlobStore, manifest_digest: &Digest) -> Result<Ima
         }
     };
     let config_bytes = store.read_all(manifest.config().digest())?;
+    if config_bytes.len() as u64 != manifest.config().size() {
+        return Err(ImageError::Invalid {
+            digest: manifest_digest.to_string(),
+            reason: format!(
+                "its config {} is {} bytes, but the manifest says {}",
+                manifest.config().digest(),
+                config_bytes.len(),
+                manifest.config().size()
+            ),
+        });
+    }
     let config = ImageConfig::from_json(&config_bytes)?;
     let media_type = manifest
         .media_type()

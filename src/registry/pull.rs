@@ -4,7 +4,10 @@
 //! Invariants: every blob is committed only after its size and digest check out, and the
 //! name is set only after every blob of the image is committed, so an interrupted or failed
 //! pull leaves at most some verified, unnamed blobs. Blobs already in the store are not
-//! downloaded again.
+//! downloaded again, but must be the size the manifest gives; a manifest chosen from an
+//! index must be the size the index gives; an image whose layers are not one per
+//! `rootfs.diff_ids` entry of its config is refused before any layer is downloaded and is
+//! never named. (Each layer's diff_id is checked when it is unpacked.)
 
 use oci_spec::image::{Descriptor, Digest, DigestAlgorithm};
 
@@ -85,6 +88,8 @@ pub fn pull_image_with(
             if !is_manifest(&m.media_type) {
                 return Err(unsupported(reference, &m.media_type));
             }
+            let listed = listed_size(&top.bytes, &top.digest, &chosen)?;
+            check_size(&session, &chosen, listed, m.bytes.len() as u64)?;
             store.put(&mut m.bytes.as_slice(), Some(&m.digest))?;
         }
         manifests.push(chosen.clone());
@@ -100,12 +105,29 @@ pub fn pull_image_with(
         ManifestOrIndex::Manifest(m) => m,
         ManifestOrIndex::Index(_) => return Err(unsupported(reference, "a nested index")),
     };
-    let mut blobs: Vec<Descriptor> = vec![parsed.config().clone()];
+    // The config first: an image whose layers do not match it is refused before any layer
+    // is fetched.
+    let config = parsed.config().clone();
+    let mut blobs: Vec<Descriptor> = Vec::new();
+    let mut config_fetched = Vec::new();
+    if store.has(config.digest())? {
+        blobs.push(config);
+    } else {
+        download_blob(&session, repo, &config, store, progress)?;
+        config_fetched.push(config);
+    }
+    read_image(store, &manifest)?.check_layer_count()?;
     blobs.extend(parsed.layers().iter().cloned());
     let mut reused = Vec::new();
     let mut missing = Vec::new();
     for b in blobs {
         if store.has(b.digest())? {
+            check_size(
+                &session,
+                b.digest(),
+                Some(b.size()),
+                store.size(b.digest())?,
+            )?;
             reused.push(b.digest().clone());
         } else if !missing
             .iter()
@@ -115,6 +137,7 @@ pub fn pull_image_with(
         }
     }
     download_all(&session, repo, &missing, store, progress)?;
+    missing.splice(0..0, config_fetched);
 
     let image = read_image(store, &manifest)?;
     let name = match (reference.tag(), reference.digest()) {
@@ -138,6 +161,36 @@ pub fn pull_image_with(
         downloaded: missing.iter().map(|d| d.digest().clone()).collect(),
         reused,
     })
+}
+
+/// The size the index `bytes` (digest `index`) gives its entry `chosen`.
+fn listed_size(bytes: &[u8], index: &Digest, chosen: &Digest) -> Result<Option<u64>> {
+    Ok(match parse_manifest_or_index(index, bytes)? {
+        ManifestOrIndex::Index(i) => i
+            .manifests()
+            .iter()
+            .find(|d| d.digest() == chosen)
+            .map(|d| d.size()),
+        ManifestOrIndex::Manifest(_) => None,
+    })
+}
+
+/// Fail unless a blob of `actual` bytes is the size its descriptor gives (`expected`).
+fn check_size(
+    session: &Session,
+    digest: &Digest,
+    expected: Option<u64>,
+    actual: u64,
+) -> Result<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(RegistryError::SizeMismatch {
+            registry: session.registry().to_string(),
+            digest: digest.clone(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn unsupported(reference: &Reference, media_type: &str) -> RegistryError {

@@ -28,6 +28,14 @@ pub enum SnapshotError {
     /// The layer stream is not a readable tar.
     #[error("read layer")]
     Read(#[source] std::io::Error),
+    /// The uncompressed layer does not hash to the diff_id its image config gives.
+    #[error("the uncompressed layer is {actual}, but the image config's diff_id is {expected}")]
+    DiffIdMismatch {
+        /// The digest the image config gives (`rootfs.diff_ids`).
+        expected: Box<oci_spec::image::Digest>,
+        /// The digest of what the layer holds.
+        actual: Box<oci_spec::image::Digest>,
+    },
     /// A file-system operation of the snapshot store failed.
     #[error("{action} {}", path.display())]
     Io {

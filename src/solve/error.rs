@@ -119,6 +119,9 @@ pub enum StepError {
     /// A layer blob written in the background was not (the variant names the step).
     #[error(transparent)]
     Layer(Box<crate::solve::background::LayerJobError>),
+    /// A layer could not become a snapshot or part of a flattened tree.
+    #[error(transparent)]
+    ImageLayer(Box<ImageLayerError>),
     /// The snapshot store failed (unpacking a base layer, preparing or committing).
     #[error("snapshot")]
     Snapshot(#[from] crate::snapshot::SnapshotError),
@@ -142,6 +145,41 @@ pub enum StepError {
     /// Something the plan promised is missing (a bug, reported rather than panicking).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A layer that could not become a snapshot or part of a flattened tree: its blob is not the
+/// size its descriptor says, its content is not its diff_id, or it breaks the unpack rules.
+/// Nothing is kept of it.
+#[derive(Debug, thiserror::Error)]
+#[error("unpack layer {index}/{count} ({digest}) of {image}")]
+pub struct ImageLayerError {
+    /// Its position in the image, counted from 1 (the bottom layer).
+    pub index: usize,
+    /// How many layers the image has.
+    pub count: usize,
+    /// The layer blob's digest.
+    pub digest: oci_spec::image::Digest,
+    /// The image, as messages name it (`image busybox (manifest sha256:…)`).
+    pub image: String,
+    /// What is wrong with it.
+    #[source]
+    pub source: LayerError,
+}
+
+/// What is wrong with a layer being unpacked (see [`ImageLayerError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The blob is not the size its manifest descriptor gives.
+    #[error("the blob is {actual} bytes, but the manifest says {expected}")]
+    Size {
+        /// The size in the descriptor.
+        expected: u64,
+        /// The blob's size.
+        actual: u64,
+    },
+    /// Unpacking failed, or the content is not the diff_id the config gives.
+    #[error(transparent)]
+    Unpack(#[from] crate::snapshot::SnapshotError),
 }
 
 impl StepError {

@@ -49,7 +49,8 @@ pub fn base(
             match named {
                 NamedContext::Image(digest) => {
                     crate::progress::vertex(env.reporter, &format!("{title} FROM {name}"), |_| {
-                        images::load(env.store, digest, platform)
+                        let image = format!("build context {name}");
+                        images::load_as(env.store, digest, platform, Some(&image))
                     })
                     .map_err(at)?
                 }

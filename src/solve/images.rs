@@ -4,6 +4,7 @@
 //! ([`load`], [`find`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use oci_spec::image::Digest;
 
@@ -11,7 +12,7 @@ use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::{NamedContext, StageResult};
 use crate::graph::{self, BaseImages, ImageRef, Platform};
-use crate::image::{self, ImageError};
+use crate::image;
 use crate::store::{BlobStore, NameIndex};
 
 /// The image under `digest` (a manifest, or an index to pick `platform` from) as a stage
@@ -21,21 +22,27 @@ pub fn load(
     digest: &Digest,
     platform: &Platform,
 ) -> StepResult<StageResult> {
+    load_as(store, digest, platform, None)
+}
+
+/// [`load`], with `name` (`image busybox`, `build context base`) naming the image in
+/// messages about its layers; without it the manifest digest alone does.
+pub fn load_as(
+    store: &dyn BlobStore,
+    digest: &Digest,
+    platform: &Platform,
+    name: Option<&str>,
+) -> StepResult<StageResult> {
     let manifest = image::select_manifest(store, digest, platform)?;
     let img = image::read_image(store, &manifest)?;
-    let layers = img.manifest.layers();
-    if layers.len() != img.config.rootfs.diff_ids.len() {
-        return Err(ImageError::Invalid {
-            digest: manifest.to_string(),
-            reason: format!(
-                "{} layers but {} diff_ids in its config",
-                layers.len(),
-                img.config.rootfs.diff_ids.len()
-            ),
-        }
-        .into());
-    }
-    let layers = layers
+    img.check_layer_count()?;
+    let label: Arc<str> = match name {
+        Some(name) => format!("{name} (manifest {manifest})").into(),
+        None => format!("image {manifest}").into(),
+    };
+    let layers = img
+        .manifest
+        .layers()
         .iter()
         .zip(&img.config.rootfs.diff_ids)
         .map(|(desc, diff_id)| Layer {
@@ -43,6 +50,7 @@ pub fn load(
             diff_id: diff_id.clone(),
             snapshot: None,
             pending: None,
+            image: Some(label.clone()),
         })
         .collect();
     Ok(StageResult {
@@ -60,11 +68,12 @@ pub fn find(
     platform: &Platform,
 ) -> StepResult<StageResult> {
     match names.get(reference)? {
-        Some(record) => load(store, &record.digest, platform),
+        Some(record) => {
+            let name = format!("image {}", familiar(reference));
+            load_as(store, &record.digest, platform, Some(&name))
+        }
         None => {
-            let familiar = ImageRef::parse_normalized(reference)
-                .map(|r| r.familiar())
-                .unwrap_or_else(|_| reference.to_string());
+            let familiar = familiar(reference);
             let name = familiar
                 .split([':', '@'])
                 .next()
@@ -73,6 +82,13 @@ pub fn find(
             Err(StepError::ImageNotFound(familiar, name))
         }
     }
+}
+
+/// `reference` as users write it (`busybox`, not `docker.io/library/busybox:latest`).
+fn familiar(reference: &str) -> String {
+    ImageRef::parse_normalized(reference)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| reference.to_string())
 }
 
 /// Base-image configs for the planner, from the store and the named contexts.

@@ -42,6 +42,9 @@ pub struct Layer {
     /// Set while the blob is being written in the background: `descriptor` is then a
     /// placeholder (the diff_id, size 0) until [`Layer::resolve`].
     pub pending: Option<PendingBlob>,
+    /// The image a base layer comes from, as messages name it (`image busybox (manifest
+    /// sha256:…)`); `None` for a layer a build made.
+    pub image: Option<Arc<str>>,
 }
 
 impl Layer {
@@ -52,6 +55,7 @@ impl Layer {
             diff_id,
             snapshot: None,
             pending: None,
+            image: None,
         }
     }
 

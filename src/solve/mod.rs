@@ -51,7 +51,7 @@ use std::path::PathBuf;
 use oci_spec::image::Digest;
 
 pub use background::LayerJobs;
-pub use error::{SolveError, StepError};
+pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
 pub use rootfs::Rootfs;

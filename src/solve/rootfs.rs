@@ -10,12 +10,20 @@
 //!   `ROOT/rootfs/` and made in a temp directory renamed into place, so a cached tree is
 //!   always complete.
 //!
+//! Every layer is checked as it is read, by both: its blob must be the size its descriptor
+//! gives and its uncompressed content must hash to its diff_id (hashed in the unpacking
+//! pass). A snapshot is committed under its chain id, and a flattened tree renamed to its
+//! top chain id, only after that check passed; a layer that fails it leaves nothing.
+//!
 //! Both read layer blobs, so both wait for a blob still being written in the background
 //! ([`Layer::blob`]); a flattened tree already cached needs no blob.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::error::{StepError, StepResult};
+use oci_spec::image::Descriptor;
+
+use super::error::{ImageLayerError, LayerError, StepError, StepResult};
 use super::layer::{chain_ids, Layer};
 use super::lower::LayeredDest;
 use crate::progress::{self, Reporter, VertexId};
@@ -44,13 +52,18 @@ impl Rootfs<'_> {
         reporter: &dyn Reporter,
     ) -> StepResult<Option<SnapshotId>> {
         let chains = chain_ids(layers.iter().map(|l| &l.diff_id));
+        let count = layers.len();
         let mut parent: Option<SnapshotId> = None;
-        for (layer, chain) in layers.iter_mut().zip(chains) {
+        for (i, (layer, chain)) in layers.iter_mut().zip(chains).enumerate() {
             if layer.snapshot.is_none() {
                 let name = chain.to_string();
+                let at = Position {
+                    index: i + 1,
+                    count,
+                };
                 layer.snapshot = match self.snapshots.get(&name)? {
                     Some(id) => Some(id),
-                    None => Some(self.unpack(layer, parent.as_ref(), &name, reporter)?),
+                    None => Some(self.unpack(layer, at, parent.as_ref(), &name, reporter)?),
                 };
             }
             parent = layer.snapshot.clone();
@@ -58,9 +71,13 @@ impl Rootfs<'_> {
         Ok(parent)
     }
 
+    /// Unpack `layer` on `parent` and commit it as `name` (its chain id) only once its
+    /// content has proved to be its diff_id: a layer that is not is discarded whole, so no
+    /// snapshot ever holds content other than its name says.
     fn unpack(
         &self,
         layer: &Layer,
+        at: Position,
         parent: Option<&SnapshotId>,
         name: &str,
         reporter: &dyn Reporter,
@@ -69,22 +86,46 @@ impl Rootfs<'_> {
         let digest = blob.digest();
         let title = format!("unpacking layer {digest}");
         progress::vertex(reporter, &title, |id| {
+            let reader = self.open_blob(layer, &blob, at)?;
             let active = self.snapshots.prepare(parent)?;
             let item = format!("extracting {digest}");
             let size = Some(blob.size());
-            let blob = progress::Reading::new(self.store.open(digest)?, reporter, id, item, size);
-            let opts = UnpackOptions {
-                owners: self.owners,
-            };
-            match snapshot::unpack(blob, &active.upper, &opts) {
+            let reader = progress::Reading::new(reader, reporter, id, item, size);
+            match snapshot::unpack(reader, &active.upper, &self.options(layer)) {
                 Ok(stats) => tell_warnings(reporter, id, &stats.warnings),
                 Err(e) => {
                     let _ = self.snapshots.abort(active);
-                    return Err(StepError::Snapshot(e));
+                    return Err(at.error(layer, &blob, e.into()));
                 }
             }
             Ok(self.snapshots.commit(active, name)?)
         })
+    }
+
+    /// The blob of `layer`, once its size in the store is the one its descriptor gives.
+    fn open_blob(
+        &self,
+        layer: &Layer,
+        blob: &Descriptor,
+        at: Position,
+    ) -> StepResult<Box<dyn Read + Send>> {
+        let actual = self.store.size(blob.digest())?;
+        if actual != blob.size() {
+            let size = LayerError::Size {
+                expected: blob.size(),
+                actual,
+            };
+            return Err(at.error(layer, blob, size));
+        }
+        Ok(self.store.open(blob.digest())?)
+    }
+
+    /// How `layer` is unpacked: owners as set, content checked against its diff_id.
+    fn options(&self, layer: &Layer) -> UnpackOptions {
+        UnpackOptions {
+            owners: self.owners,
+            diff_id: Some(layer.diff_id.clone()),
+        }
     }
 
     /// The parent file system of a step on top of `layers`, materialized: the top snapshot
@@ -123,9 +164,14 @@ impl Rootfs<'_> {
             .map_err(StepError::io("create directory in", &self.flat_dir))?;
         if !layers.is_empty() {
             let title = format!("flattening {} layers", layers.len());
-            progress::vertex(reporter, &title, |id| {
+            let applied = progress::vertex(reporter, &title, |id| {
                 self.apply_all(layers, temp.path(), reporter, id)
-            })?;
+            });
+            if let Err(e) = applied {
+                // Nothing of a tree that failed is kept, read-only directories included.
+                remove_tree(&temp.keep());
+                return Err(e);
+            }
         }
         let temp = temp.keep();
         match std::fs::rename(&temp, &dest) {
@@ -142,6 +188,8 @@ impl Rootfs<'_> {
         }
     }
 
+    /// Apply `layers` bottom up onto `dir`, each checked as [`Rootfs::unpack`] checks it;
+    /// the warnings of each are told on the vertex `id`.
     fn apply_all(
         &self,
         layers: &[Layer],
@@ -149,12 +197,16 @@ impl Rootfs<'_> {
         reporter: &dyn Reporter,
         id: VertexId,
     ) -> StepResult<()> {
-        let opts = UnpackOptions {
-            owners: self.owners,
-        };
-        for layer in layers {
-            let blob = self.store.open(layer.blob()?.digest())?;
-            let stats = snapshot::apply(blob, dir, &opts)?;
+        let count = layers.len();
+        for (i, layer) in layers.iter().enumerate() {
+            let at = Position {
+                index: i + 1,
+                count,
+            };
+            let blob = layer.blob()?;
+            let reader = self.open_blob(layer, &blob, at)?;
+            let stats = snapshot::apply(reader, dir, &self.options(layer))
+                .map_err(|e| at.error(layer, &blob, e.into()))?;
             tell_warnings(reporter, id, &stats.warnings);
         }
         Ok(())
@@ -172,6 +224,29 @@ fn tell_warnings(reporter: &dyn Reporter, id: VertexId, warnings: &[String]) {
     if warnings.len() > WARNINGS_SHOWN {
         let more = warnings.len() - WARNINGS_SHOWN;
         reporter.log(id, &format!("warning: and {more} more warnings"));
+    }
+}
+
+/// Where a layer sits in its image (counted from 1, bottom up), for messages.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    index: usize,
+    count: usize,
+}
+
+impl Position {
+    fn error(self, layer: &Layer, blob: &Descriptor, source: LayerError) -> StepError {
+        StepError::ImageLayer(Box::new(ImageLayerError {
+            index: self.index,
+            count: self.count,
+            digest: blob.digest().clone(),
+            image: layer
+                .image
+                .as_deref()
+                .unwrap_or("the build cache")
+                .to_string(),
+            source,
+        }))
     }
 }
 
@@ -194,3 +269,7 @@ pub(crate) fn remove_tree(path: &Path) {
     }
     let _ = std::fs::remove_dir_all(path);
 }
+
+#[cfg(test)]
+#[path = "rootfs_tests.rs"]
+mod tests;

@@ -27,9 +27,11 @@ pub struct DirStore {
 }
 
 impl DirStore {
-    /// Open the store at `root`, creating `root/blobs/sha256` if needed.
+    /// Open the store at `root`, creating `root/blobs/sha256` if needed (the root itself
+    /// private, see [`super::prepare_root`]).
     pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
+        super::prepare_root(&root)?;
         let blobs = root.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs)
             .map_err(|e| StoreError::io("create store directory", &blobs, e))?;

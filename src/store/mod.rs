@@ -10,6 +10,9 @@
 //! ROOT/images.lock          flock held while the index is updated
 //! ```
 //!
+//! The root is private to its owner (0700, see [`prepare_root`]): it holds the files of
+//! every image, setuid programs among them.
+//!
 //! Invariants: a blob is visible only after it is complete, fsynced and renamed into place,
 //! and its content always hashes to its name (a digest mismatch stores nothing); an image name
 //! is visible only after the blobs it points at are committed. Every OS boundary is the
@@ -39,7 +42,7 @@ pub use error::{Result, StoreError};
 pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
 pub use reference::Reference;
-pub use root::default_root;
+pub use root::{default_root, prepare_root, secure_root, RootAccess};
 
 /// What a committed blob is: its digest and size (a descriptor without the media type).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,9 +22,14 @@
 //! Overlay form written by [`unpack`]: `.wh.NAME` -> char device 0/0 at `NAME`;
 //! `DIR/.wh..wh..opq` -> xattr `user.overlay.opaque=y` on `DIR`. The snapshotter always
 //! mounts overlay with `userxattr`, so the `user.` namespace is the one that counts.
+//!
+//! With [`UnpackOptions::diff_id`], the uncompressed stream is hashed as the tar reader
+//! consumes it and checked once it has been read to its very end (see `verify.rs`); on a
+//! mismatch the call fails and the caller discards the directory.
 
 mod attrs;
 mod nodes;
+mod verify;
 mod whiteout;
 
 use std::collections::HashSet;
@@ -34,11 +39,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use oci_spec::image::Digest;
 use rustix::fs::FileType;
 
 use super::entry::{self, components, join, Meta};
 use super::error::{Result, SnapshotError};
 use super::fsops::{self, Root, WalkError};
+use crate::store::digest::HashingReader;
 
 /// What to do with the owners recorded in a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +64,10 @@ pub enum Owners {
 pub struct UnpackOptions {
     /// Owner handling.
     pub owners: Owners,
+    /// The layer's uncompressed digest as its image config gives it: the whole uncompressed
+    /// stream (tar padding and trailing bytes included) must hash to it, else the unpack
+    /// fails with [`SnapshotError::DiffIdMismatch`]. `None` checks nothing.
+    pub diff_id: Option<Digest>,
 }
 
 /// What an unpack did.
@@ -170,10 +181,13 @@ impl<'o> Unpacker<'o> {
 
     fn run(mut self, layer: impl Read) -> Result<UnpackStats> {
         let reader = super::decompress(layer).map_err(SnapshotError::Read)?;
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = tar::Archive::new(HashingReader::new(reader));
         for entry in archive.entries().map_err(SnapshotError::Read)? {
             let mut entry = entry.map_err(SnapshotError::Read)?;
             self.entry(&mut entry)?;
+        }
+        if let Some(expected) = &self.opts.diff_id {
+            verify::whole_stream(archive.into_inner(), expected)?;
         }
         self.finish_dirs()?;
         if let Some(w) = skipped_devices_warning(&self.stats.skipped_devices) {
