@@ -87,7 +87,10 @@ pub(crate) fn walk_beneath(
     flags: OFlags,
     mode: Mode,
 ) -> Result<OwnedFd, Errno> {
-    let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let comps: Vec<&str> = rel
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     let Some((last, parents)) = comps.split_last() else {
         return rustix::fs::openat(dir, ".", flags, mode);
     };
@@ -176,7 +179,10 @@ pub struct Meta {
 
 impl Meta {
     /// From `fstatat`.
-    #[expect(clippy::unnecessary_cast, reason = "the field types differ between targets")]
+    #[expect(
+        clippy::unnecessary_cast,
+        reason = "the field types differ between targets"
+    )]
     pub fn from_stat(st: &rustix::fs::Stat) -> Meta {
         Meta {
             dev: st.st_dev as u64,

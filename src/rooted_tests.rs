@@ -37,7 +37,12 @@ fn openers() -> [(&'static str, Opener); 2] {
         if rel.split('/').any(|c| c == "..") {
             return Err(Errno::XDEV.into());
         }
-        Ok(walk_beneath(d, rel, f | OFlags::CLOEXEC | OFlags::NOFOLLOW, m)?)
+        Ok(walk_beneath(
+            d,
+            rel,
+            f | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            m,
+        )?)
     }
     [("openat2", open_beneath), ("walk", walk)]
 }
@@ -60,7 +65,10 @@ fn a_plain_path_below_the_root_opens() {
         let fd = open(root.as_fd(), "a/b/file", OFlags::RDONLY, Mode::empty()).unwrap();
         assert_eq!(read(fd), "in root", "{name}");
         let dir = open(root.as_fd(), "a/./b/", OFlags::DIRECTORY, Mode::empty()).unwrap();
-        assert!(lstat_at(dir.as_fd(), "file".as_ref()).unwrap().is_file(), "{name}");
+        assert!(
+            lstat_at(dir.as_fd(), "file".as_ref()).unwrap().is_file(),
+            "{name}"
+        );
         assert!(open(root.as_fd(), "", OFlags::DIRECTORY, Mode::empty()).is_ok());
     }
 }
@@ -82,7 +90,12 @@ fn dot_dot_cannot_escape() {
     let f = fixture();
     let root = open_root(&f.root).unwrap();
     for (name, open) in openers() {
-        for rel in ["../host/secret", "a/../../host/secret", "a/b/../../../host", ".."] {
+        for rel in [
+            "../host/secret",
+            "a/../../host/secret",
+            "a/b/../../../host",
+            "..",
+        ] {
             let got = errno(open(root.as_fd(), rel, OFlags::RDONLY, Mode::empty()));
             assert_eq!(got, Some(nix::libc::EXDEV), "{name}: {rel}");
         }
@@ -118,7 +131,12 @@ fn an_open_directory_survives_a_swap_for_a_symlink() {
         std::fs::write(f.host.join("file"), "host").unwrap();
         let file = open(b.as_fd(), "file", OFlags::RDONLY, Mode::empty()).unwrap();
         assert_eq!(read(file), "in root", "{name}");
-        let again = errno(open(root.as_fd(), "a/b/file", OFlags::RDONLY, Mode::empty()));
+        let again = errno(open(
+            root.as_fd(),
+            "a/b/file",
+            OFlags::RDONLY,
+            Mode::empty(),
+        ));
         assert_eq!(again, Some(nix::libc::ELOOP), "{name}");
         std::fs::remove_file(f.root.join("a/b")).unwrap();
         std::fs::remove_file(f.host.join("file")).unwrap();
