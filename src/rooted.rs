@@ -7,6 +7,9 @@
 //!   `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`: a symlink in any component fails
 //!   with `ELOOP`, `..` is refused (`EXDEV`). Kernels without `openat2` (before 5.6,
 //!   `ENOSYS`) get the same answers from a component-by-component `O_NOFOLLOW` walk.
+//! - [`open_in_root`] resolves a path as if the root were `/` (symlinks followed, `..` and
+//!   absolute targets clamped to the root) with `openat2(RESOLVE_IN_ROOT)`; without
+//!   `openat2` it fails with `ENOSYS` and the caller takes a slower safe way.
 //! - [`lstat_at`], [`read_link_at`] and [`read_names`] look at one name inside an open
 //!   directory (`fstatat`, `readlinkat`, `getdents`), which no rename can redirect.
 //! - [`Meta`] is what `fstatat` returns, in the shape the copy engine reads.
@@ -63,6 +66,37 @@ pub fn open_beneath(
         }
     }
     Ok(walk_beneath(dir, rel, flags, mode)?)
+}
+
+/// Opens `path` below `root` with symlinks resolved as if `root` were `/` (they can never
+/// lead out of it), by the kernel (`RESOLVE_IN_ROOT`, magic links refused). `ENOSYS` when
+/// the kernel has no `openat2`.
+pub fn open_in_root(root: BorrowedFd<'_>, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    if NO_OPENAT2.load(Ordering::Relaxed) {
+        return Err(Errno::NOSYS.into());
+    }
+    let rel = match path.trim_start_matches('/') {
+        "" => ".",
+        r => r,
+    };
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let flags = flags | OFlags::CLOEXEC;
+    let opened = retry_again(|| rustix::fs::openat2(root, rel, flags, Mode::empty(), resolve));
+    if matches!(opened, Err(Errno::NOSYS)) {
+        NO_OPENAT2.store(true, Ordering::Relaxed);
+    }
+    Ok(opened?)
+}
+
+/// The path of descriptor `fd` of this process as other processes see it
+/// (`/proc/PID/fd/N`): a child that mounts it binds exactly the file the descriptor
+/// holds, whatever happened to its path since.
+pub fn shared_proc_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        fd.as_raw_fd()
+    ))
 }
 
 /// `openat2` may answer `EAGAIN` when a rename raced with the lookup; a few retries are

@@ -155,3 +155,30 @@ fn meta_from_stat_matches_std() {
     assert_eq!(at.size, 7);
     assert!(!at.is_dir() && !at.is_special());
 }
+
+#[test]
+fn in_root_resolution_follows_symlinks_inside_the_root_only() {
+    let f = fixture();
+    let root = open_root(&f.root).unwrap();
+    symlink("/a/b", f.root.join("abs")).unwrap();
+    symlink("../../..", f.root.join("a/climb")).unwrap();
+    let open = |p: &str| open_in_root(root.as_fd(), p, OFlags::RDONLY);
+    match open("abs/file") {
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENOSYS) => {
+            eprintln!("SKIP: no openat2 on this kernel");
+            return;
+        }
+        r => assert_eq!(read(r.unwrap()), "in root"),
+    }
+    assert_eq!(read(open("inside/file").unwrap()), "in root");
+    assert_eq!(read(open("a/climb/a/b/file").unwrap()), "in root");
+    assert_eq!(read(open("/../../a/b/file").unwrap()), "in root");
+    // `out` points at the host directory: inside the root, that path does not exist.
+    for p in ["out/secret", "up/secret", "a/climb/host/secret"] {
+        let got = errno(open(p));
+        assert_eq!(got, Some(nix::libc::ENOENT), "{p}");
+    }
+    let fd = open_in_root(root.as_fd(), "inside", OFlags::PATH).unwrap();
+    let shown = std::fs::read_link(proc_path(fd.as_fd())).unwrap();
+    assert_eq!(shown, f.root.join("a/b"));
+}
