@@ -20,6 +20,7 @@ mod error;
 mod import;
 pub mod layout;
 mod layout_write;
+mod merge;
 pub mod load;
 pub mod rootfs;
 pub mod spec;
