@@ -10,15 +10,12 @@
 //! the resolved path holds no symlink, so a swap after the lookup makes the open fail
 //! rather than leave the root.
 
-use std::ffi::{OsStr, OsString};
-use std::fs::File;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustix::fs::{Mode, OFlags};
-
-use super::dest::{host_path, is_absent};
+use super::dest::host_path;
 use super::error::CopyError;
 use super::layer::MAX_SYMLINKS;
 use super::layered::LayeredSrc;
@@ -26,6 +23,10 @@ use crate::context::matcher::clean_path;
 use crate::context::pattern::{glob_match, has_wildcards};
 use crate::context::{MatchInfo, Matcher, Verdict};
 use crate::rooted::{self, Meta};
+
+#[path = "source_at.rs"]
+mod at;
+pub(crate) use at::FileSrc;
 
 /// A source tree.
 pub(crate) struct SrcTree<'a> {
@@ -40,50 +41,6 @@ pub(crate) struct SrcTree<'a> {
     /// The directory opened last, by its path below the root: a walk looks at the
     /// children of one directory in a row.
     last_dir: Mutex<Option<(String, Arc<OwnedFd>)>>,
-}
-
-/// Where the content of a regular source file is read from.
-#[derive(Debug)]
-pub(crate) enum FileSrc {
-    /// A snapshot file, by host path (snapshots never change).
-    Path(PathBuf),
-    /// `name` in an open directory of the tree.
-    At {
-        /// The directory.
-        dir: Arc<OwnedFd>,
-        /// The file's name in it.
-        name: OsString,
-        /// Its host path, for messages.
-        shown: PathBuf,
-    },
-}
-
-impl FileSrc {
-    /// Opens the file for reading, never following a symlink.
-    pub(crate) fn open(&self) -> std::io::Result<File> {
-        match self {
-            FileSrc::Path(p) => {
-                use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(nix::libc::O_NOFOLLOW)
-                    .open(p)
-            }
-            FileSrc::At { dir, name, .. } => {
-                let name = name.to_str().ok_or(std::io::ErrorKind::InvalidInput)?;
-                let fd = rooted::open_beneath(dir.as_fd(), name, OFlags::RDONLY, Mode::empty())?;
-                Ok(File::from(fd))
-            }
-        }
-    }
-
-    /// The host path, for messages.
-    pub(crate) fn shown(&self) -> &Path {
-        match self {
-            FileSrc::Path(p) => p,
-            FileSrc::At { shown, .. } => shown,
-        }
-    }
 }
 
 /// One source entry selected by a pattern, after following symlinks.
@@ -129,11 +86,6 @@ pub(crate) fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// `rel` split into its parent (relative to the root) and its last component.
-fn split_rel(rel: &str) -> (&str, &str) {
-    rel.rsplit_once('/').unwrap_or(("", rel))
-}
-
 fn base_name(path: &str) -> String {
     match path.trim_end_matches('/').rsplit('/').next() {
         Some(b) if !b.is_empty() => b.to_string(),
@@ -154,97 +106,6 @@ impl<'a> SrcTree<'a> {
         }
     }
 
-    /// The root directory's descriptor.
-    fn root_fd(&self) -> Result<&Arc<OwnedFd>, CopyError> {
-        if let Some(fd) = self.root_fd.get() {
-            return Ok(fd);
-        }
-        let fd = rooted::open_root(&self.root).map_err(CopyError::io("read source", &self.root))?;
-        Ok(self.root_fd.get_or_init(|| Arc::new(fd)))
-    }
-
-    /// Opens directory `rel` below the root (no symlink on the way).
-    pub(crate) fn open_dir(&self, rel: &str) -> Result<Arc<OwnedFd>, CopyError> {
-        if rel.is_empty() {
-            return self.root_fd().cloned();
-        }
-        let mut last = self.last_dir.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((path, fd)) = last.as_ref() {
-            if path == rel {
-                return Ok(Arc::clone(fd));
-            }
-        }
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
-        let fd = rooted::open_beneath(self.root_fd()?.as_fd(), rel, flags, Mode::empty()).map_err(
-            CopyError::io("read source directory", &host_path(&self.root, rel)),
-        )?;
-        let fd = Arc::new(fd);
-        *last = Some((rel.to_string(), Arc::clone(&fd)));
-        Ok(fd)
-    }
-
-    /// The parent directory of `rel` (not the root), opened, and `rel`'s name in it.
-    fn parent_of<'r>(&self, rel: &'r str) -> Result<(Arc<OwnedFd>, &'r OsStr), CopyError> {
-        let (parent, name) = split_rel(rel);
-        Ok((self.open_dir(parent)?, OsStr::new(name)))
-    }
-
-    /// Where the content of the regular file `rel` is read from.
-    pub(crate) fn file_source(&self, rel: &str) -> Result<FileSrc, CopyError> {
-        if self.layers.is_some() {
-            return self.host(rel).map(FileSrc::Path);
-        }
-        let (dir, name) = self.parent_of(rel)?;
-        Ok(FileSrc::At {
-            dir,
-            name: name.to_os_string(),
-            shown: host_path(&self.root, rel),
-        })
-    }
-
-    /// Opens the regular file `rel` for reading: one `openat2` from the root, for callers
-    /// that open files of many directories at once (the digest's readers).
-    pub(crate) fn open_file(&self, rel: &str) -> Result<File, CopyError> {
-        if self.layers.is_some() {
-            let src = self.file_source(rel)?;
-            return src
-                .open()
-                .map_err(CopyError::io("read source", src.shown()));
-        }
-        rooted::open_beneath(self.root_fd()?.as_fd(), rel, OFlags::RDONLY, Mode::empty())
-            .map(File::from)
-            .map_err(CopyError::io("read source", &host_path(&self.root, rel)))
-    }
-
-    /// The target of the symlink `rel`.
-    pub(crate) fn read_link(&self, rel: &str) -> Result<PathBuf, CopyError> {
-        if self.layers.is_some() {
-            let host = self.host(rel)?;
-            return std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host));
-        }
-        let (dir, name) = self.parent_of(rel)?;
-        rooted::read_link_at(dir.as_fd(), name)
-            .map_err(CopyError::io("read symlink", &host_path(&self.root, rel)))
-    }
-
-    /// Runs `f` with a path naming entry `rel` that no rename can redirect (the snapshot
-    /// path, or `/proc/self/fd/N/name` through its open parent), for calls that take only
-    /// a path and do not follow a final symlink (`llistxattr`).
-    pub(crate) fn with_entry_path<R>(
-        &self,
-        rel: &str,
-        f: impl FnOnce(&Path) -> R,
-    ) -> Result<R, CopyError> {
-        if self.layers.is_some() {
-            return Ok(f(&self.host(rel)?));
-        }
-        if rel.is_empty() {
-            return Ok(f(&rooted::proc_path(self.root_fd()?.as_fd())));
-        }
-        let (dir, name) = self.parent_of(rel)?;
-        Ok(f(&rooted::proc_path(dir.as_fd()).join(name)))
-    }
-
     /// The host path of `rel` (relative to the root): for messages, and for snapshot
     /// chains, which nobody changes.
     pub(crate) fn host(&self, rel: &str) -> Result<PathBuf, CopyError> {
@@ -263,38 +124,6 @@ impl<'a> SrcTree<'a> {
             .as_ref()
             .and_then(|l| l.layer_of(rel).ok().flatten())
             .unwrap_or(0)
-    }
-
-    /// The metadata of `rel`, `None` when it does not exist (in a snapshot chain: also
-    /// when a whiteout hides it).
-    pub(crate) fn lstat(&self, rel: &str) -> Result<Option<Meta>, CopyError> {
-        let host = self.host(rel)?;
-        if let Some(l) = &self.layers {
-            let layer = l
-                .layer_of(rel)
-                .map_err(CopyError::io("read source", &host))?;
-            if layer.is_none() {
-                return Ok(None);
-            }
-            let meta =
-                super::dest::lstat_opt(&host).map_err(CopyError::io("read source", &host))?;
-            return Ok(meta.as_ref().map(Meta::from_metadata));
-        }
-        if rel.is_empty() {
-            let st = rustix::fs::fstat(self.root_fd()?.as_fd())
-                .map_err(|e| CopyError::io("read source", &host)(e.into()))?;
-            return Ok(Some(Meta::from_stat(&st)));
-        }
-        let (dir, name) = match self.parent_of(rel) {
-            Ok(found) => found,
-            Err(CopyError::Io { source, .. }) if is_absent(&source) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match rooted::lstat_at(dir.as_fd(), name) {
-            Ok(m) => Ok(Some(m)),
-            Err(e) if is_absent(&e) => Ok(None),
-            Err(e) => Err(CopyError::io("read source", &host)(e)),
-        }
     }
 
     /// Whether the files are immutable snapshot files a copy may link to.
