@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-const ROUNDS: usize = 100;
+const ROUNDS: usize = 60;
 const LIMIT: Duration = Duration::from_secs(20);
 const FILES: usize = 40;
 
