@@ -20,6 +20,7 @@ mod error;
 mod import;
 pub mod layout;
 mod layout_write;
+mod local_copy;
 mod merge;
 pub mod load;
 pub mod rootfs;
