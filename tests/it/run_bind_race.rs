@@ -1,8 +1,7 @@
 //! A `RUN --mount=type=bind` source of the build context swapped for a symlink to a host
 //! directory while builds run, as root and as the non-root user: each RUN sees the
 //! context's file or its build fails; it never sees the host directory. The swapping
-//! thread races the builds, so several builds run (bounded by a count) and every one is
-//! checked.
+//! thread races the builds, so a dozen builds run and every one is checked.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,31 +13,33 @@ use crate::common::text;
 use crate::run_image::Image;
 use crate::run_support::{runners, RunWork};
 
-/// Builds per runner, at most.
-const BUILDS: usize = 16;
-/// Builds that must have completed before a runner is done.
-const ENOUGH: usize = 4;
+/// Builds per runner.
+const BUILDS: usize = 12;
 
 /// Swaps `d` with a symlink to `host` and back, each state held about as long as a
 /// sandbox takes to start (so the build's look at `d` and its mount often see different
-/// states), until `stop`; `d` is a directory again when it returns.
+/// states; the directory longer, so that builds also complete), until `stop`; `d` is a directory again when it returns. Each swap is one
+/// atomic exchange, so `d` always exists (the non-root runner's `chown -R` of the
+/// workspace never meets a missing entry).
 fn swapper(
     d: PathBuf,
     host: PathBuf,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<std::io::Result<()>> {
-    let real = d.with_file_name("d.real");
+    let link = d.with_file_name("d.link");
     std::thread::spawn(move || {
-        let hold = Duration::from_millis(25);
+        std::os::unix::fs::symlink(&host, &link)?;
+        let exchange = || {
+            let cwd = rustix::fs::CWD;
+            rustix::fs::renameat_with(cwd, &d, cwd, &link, rustix::fs::RenameFlags::EXCHANGE)
+        };
         while !stop.load(Ordering::Relaxed) {
-            std::fs::rename(&d, &real)?;
-            std::os::unix::fs::symlink(&host, &d)?;
-            std::thread::sleep(hold);
-            std::fs::remove_file(&d)?;
-            std::fs::rename(&real, &d)?;
-            std::thread::sleep(hold);
+            exchange()?;
+            std::thread::sleep(Duration::from_millis(15));
+            exchange()?;
+            std::thread::sleep(Duration::from_millis(40));
         }
-        Ok(())
+        std::fs::remove_file(&link)
     })
 }
 
@@ -69,9 +70,6 @@ fn a_bind_source_swapped_for_a_symlink_never_mounts_a_host_directory() {
         let swapping = swapper(w.path("ctx/d"), host.clone(), Arc::clone(&stop));
         let (mut done, mut failed) = (0, 0);
         for _ in 0..BUILDS {
-            if done >= ENOUGH {
-                break;
-            }
             let _ = std::fs::remove_dir_all(&dest);
             let out = w.build(&["--no-cache", "-o", &spec]);
             if out.status.code() != Some(0) {
