@@ -24,6 +24,8 @@
 //! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
 //!   `oci-layout://`).
 //! - [`progress`]: what the build reports while it runs (plain lines, quiet).
+//! - [`rooted`]: opening paths below a root someone else may change (no symlink, no `..`
+//!   can lead out).
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -41,6 +43,7 @@ pub mod image;
 pub mod registry;
 pub mod export;
 pub mod progress;
+pub mod rooted;
 pub mod error;
 
 pub use error::{Error, Result};

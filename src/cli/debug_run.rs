@@ -152,6 +152,7 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
         };
         mounts.push(BindMount {
             source: src.into(),
+            source_root: None,
             target: dst.into(),
             readonly: parts.next() == Some("ro"),
         });

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{ExportError, Result};
 use super::leftover::{self, OwnedDir};
+use super::merge::merge;
 use super::spec::Destination;
 use crate::store::atomic::{fsync_dir, parent_dir, AtomicFile};
 
@@ -136,36 +137,6 @@ impl StagedDir {
         fsync_dir(parent_dir(&self.dest))?;
         Ok(())
     }
-}
-
-/// Move every entry of `from` into `to` (which exists), merging directories.
-fn merge(from: &Path, to: &Path) -> Result<()> {
-    let entries =
-        std::fs::read_dir(from).map_err(|e| ExportError::io("read directory", from, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| ExportError::io("read directory", from, e))?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let src_is_dir = entry
-            .file_type()
-            .map_err(|e| ExportError::io("stat", &src, e))?
-            .is_dir();
-        match dst.symlink_metadata() {
-            Ok(m) if m.is_dir() && src_is_dir => {
-                merge(&src, &dst)?;
-                continue;
-            }
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&dst)
-                .map_err(|e| ExportError::io("replace directory", &dst, e))?,
-            Ok(_) if src_is_dir => {
-                std::fs::remove_file(&dst).map_err(|e| ExportError::io("replace file", &dst, e))?
-            }
-            _ => {}
-        }
-        std::fs::rename(&src, &dst).map_err(|e| ExportError::io("rename into place", &dst, e))?;
-    }
-    fsync_dir(to)?;
-    Ok(())
 }
 
 #[cfg(test)]

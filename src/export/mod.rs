@@ -21,6 +21,8 @@ mod import;
 pub mod layout;
 mod layout_write;
 mod leftover;
+mod local_copy;
+mod merge;
 pub mod load;
 pub mod rootfs;
 pub mod spec;

@@ -14,12 +14,12 @@ use std::fs::{self, File, Metadata};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tar::{EntryType, Header};
 
 use super::dest::{write_file, StagedDir};
 use super::error::{ExportError, Result};
+use super::local_copy::copy_tree;
 use super::spec::Destination;
 
 /// Options of the root-filesystem outputs.
@@ -31,7 +31,8 @@ pub struct RootfsOptions {
 }
 
 impl RootfsOptions {
-    fn mtime(&self, meta: &Metadata) -> i64 {
+    /// The mtime (seconds) an entry gets in the output.
+    pub(super) fn mtime(&self, meta: &Metadata) -> i64 {
         let t = meta.mtime();
         match self.clamp_mtime {
             Some(epoch) if t > epoch => epoch,
@@ -204,8 +205,7 @@ pub fn write_rootfs_tar(rootfs: &Path, dest: &Destination, opts: &RootfsOptions)
 /// renamed into place, or merged into an existing directory.
 pub fn write_local(rootfs: &Path, dest: &Path, opts: &RootfsOptions) -> Result<()> {
     let staged = StagedDir::new(dest)?;
-    let mut links = HashMap::new();
-    copy_dir(rootfs, staged.path(), opts, &mut links)?;
+    copy_tree(rootfs, staged.path(), opts)?;
     let root = fs::metadata(rootfs).map_err(|e| ExportError::io("stat", rootfs, e))?;
     fs::set_permissions(
         staged.path(),
@@ -213,61 +213,6 @@ pub fn write_local(rootfs: &Path, dest: &Path, opts: &RootfsOptions) -> Result<(
     )
     .map_err(|e| ExportError::io("set mode of", staged.path(), e))?;
     staged.commit()
-}
-
-fn copy_dir(
-    from: &Path,
-    to: &Path,
-    opts: &RootfsOptions,
-    links: &mut HashMap<(u64, u64), PathBuf>,
-) -> Result<()> {
-    for (name, src) in sorted_entries(from)? {
-        let dst = to.join(&name);
-        let meta = fs::symlink_metadata(&src).map_err(|e| ExportError::io("stat", &src, e))?;
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            fs::create_dir(&dst).map_err(|e| ExportError::io("create directory", &dst, e))?;
-            copy_dir(&src, &dst, opts, links)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&src).map_err(|e| ExportError::io("read link", &src, e))?;
-            std::os::unix::fs::symlink(&target, &dst)
-                .map_err(|e| ExportError::io("create symlink", &dst, e))?;
-            set_owner(&dst, &meta);
-            continue;
-        } else if ft.is_file() {
-            let key = (meta.dev(), meta.ino());
-            if meta.nlink() > 1 {
-                if let Some(first) = links.get(&key) {
-                    fs::hard_link(first, &dst)
-                        .map_err(|e| ExportError::io("create hard link", &dst, e))?;
-                    continue;
-                }
-                links.insert(key, dst.clone());
-            }
-            crate::store::sparse::copy_file(&src, &dst)
-                .map_err(|e| ExportError::io("copy", &src, e))?;
-        } else {
-            continue;
-        }
-        set_owner(&dst, &meta);
-        fs::set_permissions(&dst, fs::Permissions::from_mode(meta.mode() & 0o7777))
-            .map_err(|e| ExportError::io("set mode of", &dst, e))?;
-        let mtime = UNIX_EPOCH + Duration::from_secs(u64::try_from(opts.mtime(&meta)).unwrap_or(0));
-        set_mtime(&dst, mtime)?;
-    }
-    Ok(())
-}
-
-/// Give `path` the owner in `meta` when the process may (root, or its own ids); otherwise the
-/// copy keeps the process's ids, as any rootless copy does.
-fn set_owner(path: &Path, meta: &Metadata) {
-    let _ = std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()));
-}
-
-fn set_mtime(path: &Path, mtime: SystemTime) -> Result<()> {
-    let f = File::open(path).map_err(|e| ExportError::io("open", path, e))?;
-    f.set_times(fs::FileTimes::new().set_modified(mtime).set_accessed(mtime))
-        .map_err(|e| ExportError::io("set times of", path, e))
 }
 
 #[cfg(test)]

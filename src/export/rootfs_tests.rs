@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::*;
 

@@ -103,6 +103,12 @@ pub enum Security {
 pub struct BindMount {
     /// The host path (file or directory).
     pub source: PathBuf,
+    /// When set, `source` is a path below this directory (a tree others may change, such
+    /// as the build context), resolved inside it by the kernel when the sandbox mounts it
+    /// (`openat2(RESOLVE_IN_ROOT)`), so neither a symlink nor a swap after the build looked
+    /// at it can make the mount show anything outside the directory.
+    #[serde(default)]
+    pub source_root: Option<PathBuf>,
     /// Where it appears, as the image sees it (`/src`); created in the root file system if
     /// missing, and then reported as a stub.
     pub target: String,

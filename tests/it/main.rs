@@ -36,6 +36,7 @@ mod build_context;
 mod run_support;
 mod run_image;
 mod run_files;
+mod run_bind_race;
 mod run_process;
 mod run_errors;
 mod run_debian;

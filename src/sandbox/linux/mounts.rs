@@ -5,7 +5,8 @@
 //!
 //! Every mount point inside the image is resolved with `openat2(RESOLVE_IN_ROOT)`, so a
 //! symlink in the image can never send a mount outside the root file system, and mounted
-//! on through its `/proc/self/fd/N` path. Mount points that do not exist are created
+//! on through its `/proc/self/fd/N` path. A bind source with a `source_root` is resolved
+//! the same way inside that root and bound through its descriptor. Mount points that do not exist are created
 //! (directories 0755, files 0644) and returned as stubs, parents first.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -82,13 +83,21 @@ pub(super) fn prepare(request: &Request) -> Result<Vec<String>, Failure> {
     mount_sys(&root, &sys, request.spec.security)?;
 
     for m in &request.spec.mounts {
-        let kind = if m.source.is_dir() {
+        let pinned = match &m.source_root {
+            Some(dir) => Some(open_source(dir, &m.source).map_err(at("open", &m.target))?),
+            None => None,
+        };
+        let source = match &pinned {
+            Some(fd) => std::path::PathBuf::from(fd_path(fd.as_fd())),
+            None => m.source.clone(),
+        };
+        let kind = if source.is_dir() {
             Kind::Dir
         } else {
             Kind::File
         };
         let target = ensure(&root, &m.target, kind, &mut stubs)?;
-        bind(&m.source, &root, (target.as_fd(), &m.target), m.readonly)
+        bind(&source, &root, (target.as_fd(), &m.target), m.readonly)
             .map_err(at("bind mount on", &m.target))?;
     }
     for (source, target) in [
@@ -154,6 +163,21 @@ fn ensure(
         parent = resolve(root, &prefix).map_err(at("open mount point", &prefix))?;
     }
     Ok(parent)
+}
+
+/// A bind source `source` (a host path below `dir`) resolved inside `dir`, symlinks
+/// followed as if `dir` were `/`.
+fn open_source(dir: &Path, source: &Path) -> Result<OwnedFd, Errno> {
+    let top = rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let rel = source.strip_prefix(dir).map_err(|_| Errno::INVAL)?;
+    match rel.to_str().ok_or(Errno::INVAL)? {
+        "" => resolve(&top, "."),
+        rel => resolve(&top, rel),
+    }
 }
 
 /// `path` below `root`, symlinks resolved as if `root` were `/`.

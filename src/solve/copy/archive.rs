@@ -7,9 +7,8 @@
 //! at its path unless both are directories. Owners come from the entries (or `--chown`),
 //! modes and times too; `--chmod` does not apply.
 
-use std::fs::OpenOptions;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use tar::EntryType;
@@ -21,16 +20,13 @@ use super::tree::Copier;
 use crate::context::archive::{decompress, is_tar};
 use crate::context::matcher::clean_path;
 
-/// Whether the host file at `path` is a tar archive BuildKit would extract.
-pub(crate) fn is_archive(path: &Path) -> bool {
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)
-    {
-        Ok(file) => is_tar(file),
-        Err(_) => false,
-    }
+/// Whether the open file `file` (at host path `shown`) is a tar archive BuildKit would
+/// extract; the file is read again from its start afterwards.
+pub(crate) fn is_tar_file(mut file: &File, shown: &Path) -> Result<bool, CopyError> {
+    let tar = is_tar(file);
+    file.seek(SeekFrom::Start(0))
+        .map_err(CopyError::io("read archive", shown))?;
+    Ok(tar)
 }
 
 /// An entry name made relative and clean; `None` for the root itself.
@@ -100,20 +96,17 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> String {
         .unwrap_or_default()
 }
 
-/// Extracts the archive at `archive` (host path; `label` names it in errors) into the
-/// image directory `dest`, creating it (0755, `--chown` user or root) if needed.
+/// Extracts the archive open as `file` (at host path `archive`; `label` names it in
+/// errors) into the image directory `dest`, creating it (0755, `--chown` user or root) if
+/// needed.
 pub(crate) fn extract(
     copier: &mut Copier<'_, '_>,
+    file: File,
     archive: &Path,
     label: &str,
     dest: &str,
 ) -> Result<(), CopyError> {
     let (root, _) = copier.layer.mkdir_all(dest, copier.new_dir_owner())?;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(archive)
-        .map_err(CopyError::io("read archive", archive))?;
     let stream = decompress(file).map_err(CopyError::io("read archive", archive))?;
     let mut tar = tar::Archive::new(stream);
     let entries = tar

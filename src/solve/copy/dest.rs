@@ -9,7 +9,7 @@
 
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The kind of a filesystem entry.
@@ -62,6 +62,27 @@ impl DestMeta {
             gid: m.gid(),
             atime: (m.atime(), m.atime_nsec()),
             mtime: (m.mtime(), m.mtime_nsec()),
+        }
+    }
+
+    /// The metadata of a source entry (from `fstatat`).
+    pub fn from_meta(m: &crate::rooted::Meta) -> DestMeta {
+        let kind = if m.is_dir() {
+            EntryKind::Dir
+        } else if m.is_file() {
+            EntryKind::File
+        } else if m.is_symlink() {
+            EntryKind::Symlink
+        } else {
+            EntryKind::Other
+        };
+        DestMeta {
+            kind,
+            mode: m.mode & 0o7777,
+            uid: m.uid,
+            gid: m.gid,
+            atime: m.atime,
+            mtime: m.mtime,
         }
     }
 
@@ -154,9 +175,4 @@ pub(crate) fn lstat_opt(path: &Path) -> io::Result<Option<Metadata>> {
         Err(e) if is_absent(&e) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// Whether a file type is a device, fifo or socket.
-pub(crate) fn is_special(ft: &std::fs::FileType) -> bool {
-    ft.is_block_device() || ft.is_char_device() || ft.is_fifo() || ft.is_socket()
 }

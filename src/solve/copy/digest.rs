@@ -22,8 +22,6 @@
 //! are hashed in parallel and entered into the cache.
 
 use std::collections::HashMap;
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
 
 use oci_spec::image::Digest;
 
@@ -35,6 +33,7 @@ use crate::cache::stat::{StatCache, StatKey};
 use crate::context::matcher::clean_path;
 use crate::context::pattern::has_wildcards;
 use crate::context::{MatchInfo, Matcher};
+use crate::rooted::Meta;
 use crate::store::digest::Sha256;
 
 #[path = "digest_hash.rs"]
@@ -182,31 +181,21 @@ struct Info {
 }
 
 impl Info {
-    fn of(meta: &Metadata) -> Info {
-        Info {
-            key: StatKey::of(meta),
-            uid: meta.uid(),
-            gid: meta.gid(),
-            nlink: meta.nlink(),
-            rdev: meta.rdev(),
-        }
-    }
-
-    fn of_stat(st: &rustix::fs::Stat) -> Info {
-        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+    fn of(meta: &Meta) -> Info {
+        let ns = |(s, n): (i64, i64)| s.saturating_mul(1_000_000_000).saturating_add(n);
         Info {
             key: StatKey {
-                dev: st.st_dev,
-                ino: st.st_ino,
-                size: st.st_size as u64,
-                mtime: ns(st.st_mtime, st.st_mtime_nsec as i64),
-                ctime: ns(st.st_ctime, st.st_ctime_nsec as i64),
-                mode: st.st_mode,
+                dev: meta.dev,
+                ino: meta.ino,
+                size: meta.size,
+                mtime: ns(meta.mtime),
+                ctime: ns(meta.ctime),
+                mode: meta.mode,
             },
-            uid: st.st_uid,
-            gid: st.st_gid,
-            nlink: st.st_nlink,
-            rdev: st.st_rdev,
+            uid: meta.uid,
+            gid: meta.gid,
+            nlink: meta.nlink,
+            rdev: meta.rdev,
         }
     }
 
@@ -337,7 +326,7 @@ impl<'r> Walk<'r> {
     }
 
     /// One selected source entry: a directory's contents, or the entry itself.
-    fn item(&mut self, display: &str, rel: &str, meta: &Metadata) -> Result<(), CopyError> {
+    fn item(&mut self, display: &str, rel: &str, meta: &Meta) -> Result<(), CopyError> {
         let found = if meta.is_dir() {
             self.contents(display, rel)?
         } else {

@@ -13,10 +13,7 @@
 //! link of, a symlink's target, or a special file's type and device number.
 
 use std::cell::RefCell;
-use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,8 +23,8 @@ use ring::digest::{Context, SHA256};
 
 use super::{DigestStats, Selected, SourcesDigest, Walk};
 use crate::cache::stat::{StatCache, StatKey};
-use crate::solve::copy::dest::host_path;
 use crate::solve::copy::error::CopyError;
+use crate::solve::copy::source::SrcTree;
 use crate::store::digest::Sha256;
 
 /// Read buffer size (per reading thread).
@@ -67,7 +64,7 @@ pub(super) fn finish(walk: Walk<'_>, mut total: Sha256) -> Result<SourcesDigest,
         mut selected,
         ..
     } = walk;
-    let root = tree.root.as_path();
+    let tree = &tree;
     if let Some(stat) = stat {
         // One lock per run of entries rather than per file.
         selected.par_chunks_mut(512).for_each(|chunk| {
@@ -87,7 +84,7 @@ pub(super) fn finish(walk: Walk<'_>, mut total: Sha256) -> Result<SourcesDigest,
             .filter(|s| s.info.is_file() && s.content.is_none())
             .map(|s| -> Result<(u64, u64), CopyError> {
                 let (content, n) =
-                    BUFFER.with(|b| hash_file(root, s, &mut b.borrow_mut(), stat))?;
+                    BUFFER.with(|b| hash_file(tree, s, &mut b.borrow_mut(), stat))?;
                 s.content = Some(content);
                 Ok((1, n))
             })
@@ -132,7 +129,7 @@ fn now_ns() -> i64 {
 /// Reads and hashes one regular file; enters it into the stat cache unless it changed
 /// while being read. Returns the content sha256 and the bytes read.
 fn hash_file(
-    root: &Path,
+    tree: &SrcTree<'_>,
     s: &Selected,
     buf: &mut Vec<u8>,
     stat: Option<&StatCache>,
@@ -140,13 +137,9 @@ fn hash_file(
     if buf.len() < BUF {
         buf.resize(BUF, 0);
     }
-    let host = host_path(root, &s.rel);
+    let host = tree.host(&s.rel)?;
     let started = now_ns();
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&host)
-        .map_err(CopyError::io("read source", &host))?;
+    let mut file = tree.open_file(&s.rel)?;
     let mut h = Sha256::new();
     let mut n = 0u64;
     loop {

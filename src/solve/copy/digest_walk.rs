@@ -10,10 +10,11 @@
 use std::os::unix::ffi::OsStrExt;
 
 use rayon::prelude::*;
-use rustix::fs::{statat, AtFlags, Dir, Mode, OFlags};
+use rustix::fs::{statat, AtFlags, Dir};
 
 use super::{Info, Pos, Selected, Walk};
 use crate::context::{Inclusion, MatchInfo, Verdict};
+use crate::rooted::Meta;
 use crate::solve::copy::error::CopyError;
 use crate::solve::copy::source::ignore_check;
 
@@ -46,7 +47,8 @@ impl Walk<'_> {
     }
 
     /// The names and `lstat`s of directory `rel`'s children, sorted by name (the copy
-    /// reads them with `read_dir` and `lstat`; this stats relative to the open directory).
+    /// reads them the same way: through the directory opened below the root, and
+    /// relative to it).
     fn list(&self, rel: &str) -> Result<Vec<(String, Info)>, CopyError> {
         let host = self.tree.host(rel)?;
         let fail = |action, e: rustix::io::Errno| CopyError::Io {
@@ -54,10 +56,8 @@ impl Walk<'_> {
             path: host.clone(),
             source: e.into(),
         };
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(&host, flags, Mode::empty())
-            .map_err(|e| fail("read source directory", e))?;
-        let mut dir = Dir::new(fd).map_err(|e| fail("read source directory", e))?;
+        let fd = self.tree.open_dir(rel)?;
+        let mut dir = Dir::read_from(&*fd).map_err(|e| fail("read source directory", e))?;
         let mut entries = Vec::new();
         while let Some(e) = dir.read() {
             let e = e.map_err(|e| fail("read source directory", e))?;
@@ -82,7 +82,7 @@ impl Walk<'_> {
                 path: child(),
                 source: e.into(),
             })?;
-            out.push((name.to_string(), Info::of_stat(&st)));
+            out.push((name.to_string(), Info::of(&Meta::from_stat(&st))));
         }
         Ok(out)
     }
@@ -188,9 +188,7 @@ impl Walk<'_> {
         let mut target = None;
         match info.file_type() {
             nix::libc::S_IFLNK => {
-                let host = self.tree.host(&pos.rel)?;
-                let link =
-                    std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host))?;
+                let link = self.tree.read_link(&pos.rel)?;
                 target = Some(link.as_os_str().as_bytes().to_vec());
             }
             nix::libc::S_IFREG

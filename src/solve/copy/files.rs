@@ -26,6 +26,7 @@ use rustix::fs::Timespec;
 use rustix::fs::Timestamps;
 
 use super::error::CopyError;
+use super::source::FileSrc;
 use crate::store::sparse;
 
 /// Most threads filling files.
@@ -43,8 +44,8 @@ pub(crate) enum Dst {
 
 /// One file to write.
 pub(crate) struct FileJob {
-    /// The source on the host (opened without following a symlink).
-    pub src: PathBuf,
+    /// The source (opened without following a symlink).
+    pub src: FileSrc,
     /// The new file in the layer.
     pub dst: Dst,
     /// How many bytes to copy (the source's size when it was looked at).
@@ -194,11 +195,9 @@ pub(crate) fn fill(job: FileJob) -> Result<u64, CopyError> {
         mode,
         times: (atime, mtime),
     } = job;
-    let src = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&src)
-        .map_err(CopyError::io("read source", &src))?;
+    let src = src
+        .open()
+        .map_err(CopyError::io("read source", src.shown()))?;
     let dst = match dst {
         Dst::Open(f) => f,
         Dst::Create(host) => OpenOptions::new()
@@ -301,7 +300,7 @@ mod tests {
         let src_path = dir.join(format!("{name}.src"));
         std::fs::write(&src_path, content).unwrap();
         FileJob {
-            src: src_path,
+            src: FileSrc::Path(src_path),
             dst: Dst::Create(dir.join(name)),
             size: content.len() as u64,
             path: format!("/{name}"),

@@ -9,7 +9,7 @@
 //! in the layer with the mode, owner and times they have in the image.
 
 use std::fs::{File, Metadata, OpenOptions};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
@@ -424,9 +424,4 @@ pub(crate) fn child_path(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
-}
-
-/// Access and modification times of a host file.
-pub(crate) fn times_of(m: &Metadata) -> ((i64, i64), (i64, i64)) {
-    ((m.atime(), m.atime_nsec()), (m.mtime(), m.mtime_nsec()))
 }

@@ -193,10 +193,13 @@ fn run_unit(
 ) -> Result<(), CopyError> {
     match unit {
         Unit::Local(item, pattern) => {
-            let host = copier.tree.host(&item.rel)?;
             let unpack = req.unpack.unwrap_or(req.is_add);
-            if unpack && item.meta.is_file() && archive::is_archive(&host) {
-                return archive::extract(copier, &host, pattern, &dest.path);
+            if unpack && item.meta.is_file() {
+                let host = copier.tree.host(&item.rel)?;
+                let file = copier.tree.open_file(&item.rel)?;
+                if archive::is_tar_file(&file, &host)? {
+                    return archive::extract(copier, file, &host, pattern, &dest.path);
+                }
             }
             copy_item(copier, dest, &item)
         }
@@ -229,8 +232,12 @@ fn run_unit(
                 filename,
                 mtime,
             } => {
-                if req.unpack == Some(true) && archive::is_archive(&path) {
-                    return archive::extract(copier, &path, url, &dest.path);
+                if req.unpack == Some(true) {
+                    let file = std::fs::File::open(&path)
+                        .map_err(CopyError::io("read download", &path))?;
+                    if archive::is_tar_file(&file, &path)? {
+                        return archive::extract(copier, file, &path, url, &dest.path);
+                    }
                 }
                 let target = file_dest(copier, dest, &filename)?;
                 let mut file =

@@ -1,18 +1,32 @@
 //! The source side of COPY: a tree (the build context, or another stage's or image's
 //! rootfs) in which source paths are resolved like inside a chroot, wildcards expanded with
 //! Go's `filepath.Match` rules, and `.dockerignore`d paths treated as absent.
+//!
+//! A directory tree (not a snapshot chain) may be changed by someone else while it is read
+//! (a build context is a user's directory): every entry is looked at and opened through a
+//! descriptor of its parent directory, and directories are opened below the root's
+//! descriptor with [`crate::rooted::open_beneath`] (no symlink, no `..`). Symlinks that
+//! are data are resolved by [`SrcTree::lookup`] one component at a time inside the root;
+//! the resolved path holds no symlink, so a swap after the lookup makes the open fail
+//! rather than leave the root.
 
 use std::ffi::OsString;
-use std::fs::Metadata;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::dest::{host_path, lstat_opt};
+use super::dest::host_path;
 use super::error::CopyError;
 use super::layer::MAX_SYMLINKS;
 use super::layered::LayeredSrc;
 use crate::context::matcher::clean_path;
 use crate::context::pattern::{glob_match, has_wildcards};
 use crate::context::{MatchInfo, Matcher, Verdict};
+use crate::rooted::{self, Meta};
+
+#[path = "source_at.rs"]
+mod at;
+pub(crate) use at::FileSrc;
 
 /// A source tree.
 pub(crate) struct SrcTree<'a> {
@@ -22,6 +36,11 @@ pub(crate) struct SrcTree<'a> {
     pub preserve_owner: bool,
     /// Read through these snapshot directories instead of `root` (stages and images).
     pub layers: Option<LayeredSrc>,
+    /// The root directory, opened on first use (trees read through `layers` never do).
+    root_fd: OnceLock<Arc<OwnedFd>>,
+    /// The directory opened last, by its path below the root: a walk looks at the
+    /// children of one directory in a row.
+    last_dir: Mutex<Option<(String, Arc<OwnedFd>)>>,
 }
 
 /// One source entry selected by a pattern, after following symlinks.
@@ -34,14 +53,14 @@ pub(crate) struct SrcItem {
     /// Its real path, relative to the tree root ("" for the root).
     pub rel: String,
     /// Its metadata (never a symlink).
-    pub meta: Metadata,
+    pub meta: Meta,
 }
 
 /// The result of looking a path up.
 #[derive(Debug)]
 pub(crate) enum Lookup {
     /// Found at `rel` (relative to the root) with `meta`.
-    Found { rel: String, meta: Metadata },
+    Found { rel: String, meta: Meta },
     /// Nothing there.
     Missing,
     /// There, but `.dockerignore` excludes it.
@@ -82,10 +101,13 @@ impl<'a> SrcTree<'a> {
             ignore,
             preserve_owner,
             layers: None,
+            root_fd: OnceLock::new(),
+            last_dir: Mutex::new(None),
         }
     }
 
-    /// The host path of `rel` (relative to the root).
+    /// The host path of `rel` (relative to the root): for messages, and for snapshot
+    /// chains, which nobody changes.
     pub(crate) fn host(&self, rel: &str) -> Result<PathBuf, CopyError> {
         match &self.layers {
             Some(l) => l
@@ -104,20 +126,6 @@ impl<'a> SrcTree<'a> {
             .unwrap_or(0)
     }
 
-    /// The metadata of `rel` (at `host`, from [`SrcTree::host`]), `None` when it does not
-    /// exist (in a snapshot chain: also when a whiteout hides it).
-    fn lstat(&self, rel: &str, host: &std::path::Path) -> Result<Option<Metadata>, CopyError> {
-        if let Some(l) = &self.layers {
-            let layer = l
-                .layer_of(rel)
-                .map_err(CopyError::io("read source", host))?;
-            if layer.is_none() {
-                return Ok(None);
-            }
-        }
-        lstat_opt(host).map_err(CopyError::io("read source", host))
-    }
-
     /// Whether the files are immutable snapshot files a copy may link to.
     pub(crate) fn linkable(&self) -> bool {
         self.layers.is_some()
@@ -131,14 +139,11 @@ impl<'a> SrcTree<'a> {
                 &host_path(&self.root, rel),
             ));
         }
-        let host = self.host(rel)?;
-        let mut names: Vec<_> = std::fs::read_dir(&host)
-            .map_err(CopyError::io("read source directory", &host))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(CopyError::io("read source directory", &host))?;
-        names.sort();
-        Ok(names)
+        let dir = self.open_dir(rel)?;
+        rooted::read_names(dir.as_fd()).map_err(CopyError::io(
+            "read source directory",
+            &host_path(&self.root, rel),
+        ))
     }
 
     fn excluded(&self, rel: &str, is_dir: bool) -> bool {
@@ -159,23 +164,21 @@ impl<'a> SrcTree<'a> {
             let mut walked = String::new();
             for (i, comp) in comps.iter().enumerate() {
                 let cand = join(&walked, comp);
-                let host = self.host(&cand)?;
-                let Some(meta) = self.lstat(&cand, &host)? else {
+                let Some(meta) = self.lstat(&cand)? else {
                     return Ok(Lookup::Missing);
                 };
                 if self.excluded(&cand, meta.is_dir()) {
                     return Ok(Lookup::Excluded);
                 }
                 let last = i + 1 == comps.len();
-                if meta.file_type().is_symlink() && (!last || follow_last) {
+                if meta.is_symlink() && (!last || follow_last) {
                     hops += 1;
                     if hops > MAX_SYMLINKS {
                         return Err(CopyError::TooManySymlinks {
                             path: path.to_string(),
                         });
                     }
-                    let link =
-                        std::fs::read_link(&host).map_err(CopyError::io("read symlink", &host))?;
+                    let link = self.read_link(&cand)?;
                     let link = link.to_string_lossy();
                     let rest = comps.get(i + 1..).unwrap_or(&[]).join("/");
                     current = if link.starts_with('/') {
@@ -194,10 +197,14 @@ impl<'a> SrcTree<'a> {
                 walked = cand;
             }
             let meta = match &self.layers {
-                Some(l) => l.root_meta(),
-                None => std::fs::metadata(&self.root),
-            }
-            .map_err(CopyError::io("read source", &self.root))?;
+                Some(l) => l
+                    .root_meta()
+                    .map(|m| Meta::from_metadata(&m))
+                    .map_err(CopyError::io("read source", &self.root))?,
+                None => self.lstat("")?.ok_or_else(|| {
+                    CopyError::io("read source", &self.root)(std::io::ErrorKind::NotFound.into())
+                })?,
+            };
             return Ok(Lookup::Found {
                 rel: String::new(),
                 meta,
@@ -266,8 +273,7 @@ impl<'a> SrcTree<'a> {
             let name = name.to_string_lossy().into_owned();
             let child_rel = join(rel, &name);
             let child_sub = join(sub, &name);
-            let child_host = self.host(&child_rel)?;
-            let Some(meta) = self.lstat(&child_rel, &child_host)? else {
+            let Some(meta) = self.lstat(&child_rel)? else {
                 continue;
             };
             if self.excluded(&child_rel, meta.is_dir()) {

@@ -10,19 +10,18 @@
 //! entries are not looked up before they are written.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
 
 use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
 
 use super::chmod::Mode;
-use super::dest::{is_special, DestMeta};
+use super::dest::DestMeta;
 use super::error::CopyError;
 use super::files::{Dst, FileJob, FilePool};
-use super::layer::{times_of, Layer, Probe, Target};
-use super::source::{ignore_check, join, SrcTree};
+use super::layer::{Layer, Probe, Target};
+use super::source::{ignore_check, join, FileSrc, SrcTree};
 use super::CopyStats;
 use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
+use crate::rooted::Meta;
 
 /// Where the walk is in the source tree.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +45,7 @@ pub(crate) struct Copier<'r, 'a> {
     pub includes: Option<Matcher>,
     pub stats: CopyStats,
     /// Directories seen while looking for include matches, created only when needed.
-    pending: Vec<(Target, Metadata, bool)>,
+    pending: Vec<(Target, Meta, bool)>,
     /// Source files with several links: (source layer, device, inode) → first path copied.
     links: HashMap<(usize, u64, u64), String>,
     /// Source inodes a new file was linked to (a second use is copied, see `link_source`).
@@ -89,10 +88,10 @@ impl<'r, 'a> Copier<'r, 'a> {
     }
 
     /// The owner a copied entry gets.
-    pub(crate) fn owner_of(&self, meta: &Metadata) -> (u32, u32) {
+    pub(crate) fn owner_of(&self, meta: &Meta) -> (u32, u32) {
         match self.chown {
             Some(owner) => owner,
-            None if self.tree.preserve_owner => (meta.uid(), meta.gid()),
+            None if self.tree.preserve_owner => (meta.uid, meta.gid),
             None => (0, 0),
         }
     }
@@ -127,7 +126,7 @@ impl<'r, 'a> Copier<'r, 'a> {
     pub(crate) fn copy_one(
         &mut self,
         src_rel: &str,
-        meta: &Metadata,
+        meta: &Meta,
         target: &Target,
     ) -> Result<(), CopyError> {
         let probe = self.layer.probe(target)?;
@@ -206,9 +205,10 @@ impl<'r, 'a> Copier<'r, 'a> {
                 });
             };
             let rel = join(&dir.rel, name);
-            let child_host = self.tree.host(&rel)?;
-            let meta = std::fs::symlink_metadata(&child_host)
-                .map_err(CopyError::io("read source", &child_host))?;
+            let meta = self.tree.lstat(&rel)?.ok_or_else(|| {
+                let host = self.tree.host(&rel).unwrap_or_default();
+                CopyError::io("read source", &host)(std::io::ErrorKind::NotFound.into())
+            })?;
             let is_dir = meta.is_dir();
             let (verdict, ignore) = ignore_check(self.tree.ignore, &rel, is_dir, &dir.ignore);
             if verdict == Verdict::Skip {
@@ -276,15 +276,13 @@ impl<'r, 'a> Copier<'r, 'a> {
     fn copy_entry(
         &mut self,
         pos: &Pos,
-        meta: &Metadata,
+        meta: &Meta,
         t: &Target,
         probe: &Probe,
     ) -> Result<(), CopyError> {
         let fresh_parent = std::mem::take(&mut self.fresh_parent);
         self.flush_pending()?;
-        let ft = meta.file_type();
-        let src_host = self.tree.host(&pos.rel)?;
-        if ft.is_dir() {
+        if meta.is_dir() {
             let created = self.ensure_dir(t, probe)?;
             let probe = self.layer.probe(t)?;
             self.copy_children(pos, t, &probe, true, created)?;
@@ -294,9 +292,9 @@ impl<'r, 'a> Copier<'r, 'a> {
         }
         self.layer.clear_for_file(t, probe)?;
         let dst_host = self.layer.host(&t.path);
-        if ft.is_file() {
-            let key = (self.tree.layer_of(&pos.rel), meta.dev(), meta.ino());
-            if meta.nlink() > 1 {
+        if meta.is_file() {
+            let key = (self.tree.layer_of(&pos.rel), meta.dev, meta.ino);
+            if meta.nlink > 1 {
                 if let Some(first) = self.links.get(&key) {
                     if std::fs::hard_link(self.layer.host(first), &dst_host).is_ok() {
                         self.stats.hardlinks += 1;
@@ -305,61 +303,62 @@ impl<'r, 'a> Copier<'r, 'a> {
                 }
             }
             let mode = match self.chmod {
-                Some(m) => m.apply(DestMeta::from_metadata(meta).mode, false),
-                None => DestMeta::from_metadata(meta).mode,
+                Some(m) => m.apply(meta.mode & 0o7777, false),
+                None => meta.mode & 0o7777,
             };
             let owner = self.layer.applies_owners().then(|| self.owner_of(meta));
-            if self.link_source(&src_host, &dst_host, meta, owner, mode) {
+            let src = self.tree.file_source(&pos.rel)?;
+            if self.link_source(&src, &dst_host, meta, owner, mode) {
                 self.stats.files += 1;
                 self.stats.linked += 1;
-                if meta.nlink() > 1 {
+                if meta.nlink > 1 {
                     self.links.insert(key, t.path.clone());
                 }
                 return Ok(());
             }
             // Only the walk may create what it could look at again.
-            let dst = if fresh_parent && meta.nlink() == 1 {
+            let dst = if fresh_parent && meta.nlink == 1 {
                 Dst::Create(dst_host)
             } else {
                 Dst::Open(self.layer.create_file(t)?)
             };
             self.files.submit(FileJob {
-                src: src_host,
+                src,
                 dst,
-                size: meta.len(),
+                size: meta.size,
                 path: t.path.clone(),
                 owner,
                 mode,
-                times: times_of(meta),
+                times: (meta.atime, meta.mtime),
             })?;
             self.stats.files += 1;
-            if meta.nlink() > 1 {
+            if meta.nlink > 1 {
                 self.links.insert(key, t.path.clone());
             }
             return Ok(());
-        } else if ft.is_symlink() {
-            let link =
-                std::fs::read_link(&src_host).map_err(CopyError::io("read symlink", &src_host))?;
+        } else if meta.is_symlink() {
+            let link = self.tree.read_link(&pos.rel)?;
             std::os::unix::fs::symlink(&link, &dst_host)
                 .map_err(CopyError::io("create symlink", &t.path))?;
             self.stats.symlinks += 1;
-        } else if is_special(&ft) {
-            let kind = SFlag::from_bits_truncate(meta.mode() & SFlag::S_IFMT.bits());
+        } else if meta.is_special() {
+            let kind = SFlag::from_bits_truncate(meta.mode & SFlag::S_IFMT.bits());
             mknod(
                 &dst_host,
                 kind,
                 NixMode::from_bits_truncate(0o600),
-                meta.rdev(),
+                meta.rdev,
             )
             .map_err(|e| CopyError::io("create device", &t.path)(e.into()))?;
             self.stats.specials += 1;
         } else {
             return Err(CopyError::UnsupportedFile {
-                path: src_host.display().to_string(),
+                path: self.tree.host(&pos.rel)?.display().to_string(),
             });
         }
         self.apply_meta(t, meta)?;
-        copy_xattrs(&src_host, &dst_host);
+        self.tree
+            .with_entry_path(&pos.rel, |src| copy_xattrs(src, &dst_host))?;
         Ok(())
     }
 
@@ -375,33 +374,36 @@ impl<'r, 'a> Copier<'r, 'a> {
     /// copies.
     fn link_source(
         &mut self,
-        src: &std::path::Path,
+        src: &FileSrc,
         dst: &std::path::Path,
-        meta: &Metadata,
+        meta: &Meta,
         owner: Option<(u32, u32)>,
         mode: u32,
     ) -> bool {
+        let FileSrc::Path(src) = src else {
+            return false;
+        };
         if !self.tree.linkable()
-            || owner != Some((meta.uid(), meta.gid()))
-            || mode != meta.mode() & 0o7777
-            || self.linked.contains(&(meta.dev(), meta.ino()))
+            || owner != Some((meta.uid, meta.gid))
+            || mode != meta.mode & 0o7777
+            || self.linked.contains(&(meta.dev, meta.ino))
         {
             return false;
         }
         if std::fs::hard_link(src, dst).is_err() {
             return false;
         }
-        self.linked.insert((meta.dev(), meta.ino()));
+        self.linked.insert((meta.dev, meta.ino));
         true
     }
 
     /// Owner, mode (`--chmod`) and times of a copied entry; directory times are deferred.
-    fn apply_meta(&mut self, t: &Target, meta: &Metadata) -> Result<(), CopyError> {
+    fn apply_meta(&mut self, t: &Target, meta: &Meta) -> Result<(), CopyError> {
         let host = self.layer.host(&t.path);
-        let src = DestMeta::from_metadata(meta);
+        let src = DestMeta::from_meta(meta);
         self.layer.set_owner(&host, &t.path, self.owner_of(meta))?;
-        let (atime, mtime) = times_of(meta);
-        if meta.file_type().is_symlink() {
+        let (atime, mtime) = (meta.atime, meta.mtime);
+        if meta.is_symlink() {
             return self.layer.set_times(&host, &t.path, atime, mtime);
         }
         let mode = match self.chmod {

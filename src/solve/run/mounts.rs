@@ -3,7 +3,11 @@
 //!
 //! - `bind`: a path of the build context (its `.dockerignore` applied), a stage, an image
 //!   or a named context. Read-only mounts bind the tree directly (the context through a
-//!   filtered copy when it has ignore rules); `rw` binds a throwaway copy.
+//!   filtered copy when it has ignore rules); `rw` binds a throwaway copy. A direct bind
+//!   source is resolved by the kernel inside its root (`openat2(RESOLVE_IN_ROOT)`) when
+//!   the sandbox mounts it ([`BindMount::source_root`]), so swapping a directory of the
+//!   context for a symlink cannot make it bind a host path; without `openat2` the source
+//!   is copied instead, by the COPY engine, which stays inside the root.
 //! - `cache`: a directory kept under the store root (`cache-mounts/`), created with the
 //!   mount's `uid`, `gid` and `mode` (seeded from `from` when given); `sharing=shared`
 //!   (a shared file lock), `locked` (an exclusive one: a second build waits) or
@@ -18,12 +22,16 @@
 //! at `/dev/pipes/`. Everything lives in the step's scratch directory, removed after the
 //! step; mount targets never reach the layer (see [`super::stubs`]).
 
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::OFlags;
 
 use super::RunStep;
 use crate::dockerfile::instructions::{MountType, ShareMode};
 use crate::graph::{PlannedMount, Source};
+use crate::rooted;
 use crate::sandbox::BindMount;
 use crate::solve::copy::{self, CopyRequest, EmptyDest, SourceRoot};
 use crate::solve::copy_step::{source_tree, Tree, View};
@@ -76,6 +84,7 @@ impl Prepared {
     fn add(&mut self, source: PathBuf, target: &str, readonly: bool) {
         self.binds.push(BindMount {
             source,
+            source_root: None,
             target: target.to_string(),
             readonly,
         });
@@ -93,16 +102,57 @@ fn bind(
     let tree = source_tree(env, &from, step.done, step.plans, step.platform, View::Flat)?;
     let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
     let filtered = tree.ignore.is_some_and(|i| !i.is_empty());
-    let host = if m.mount.read_only && !filtered {
-        resolve_in(&tree.dir, &source).ok_or_else(|| not_found(&source, &from))?
+    let pinned = if m.mount.read_only && !filtered {
+        pin_source(&tree.dir, &source)?
     } else {
-        copy_out(env, &tree, &source, scratch).map_err(|e| match e {
-            Copied::Missing => not_found(&source, &from),
-            Copied::Failed(e) => e,
-        })?
+        Pinned::Unsupported
     };
-    out.add(host, &m.target, m.mount.read_only);
-    Ok(())
+    match pinned {
+        Pinned::Open => {
+            out.binds.push(BindMount {
+                source: tree.dir.join(source.trim_start_matches('/')),
+                source_root: Some(tree.dir.clone()),
+                target: m.target.clone(),
+                readonly: true,
+            });
+            Ok(())
+        }
+        Pinned::Missing => Err(not_found(&source, &from)),
+        Pinned::Unsupported => {
+            let host = copy_out(env, &tree, &source, scratch).map_err(|e| match e {
+                Copied::Missing => not_found(&source, &from),
+                Copied::Failed(e) => e,
+            })?;
+            out.add(host, &m.target, m.mount.read_only);
+            Ok(())
+        }
+    }
+}
+
+/// Whether a bind source can be left to the sandbox to resolve inside its root.
+enum Pinned {
+    /// It is there now (the sandbox resolves it again when it mounts it).
+    Open,
+    /// Not there (or a symlink loop).
+    Missing,
+    /// The kernel cannot resolve inside a root (no `openat2`).
+    Unsupported,
+}
+
+/// Looks `source` up inside `root` with symlinks resolved as if `root` were `/`.
+fn pin_source(root: &Path, source: &str) -> StepResult<Pinned> {
+    let root_fd = rooted::open_root(root).map_err(StepError::io("open mount source", root))?;
+    match rooted::open_in_root(root_fd.as_fd(), source, OFlags::PATH) {
+        Ok(_) => Ok(Pinned::Open),
+        Err(e) => match e.raw_os_error() {
+            Some(nix::libc::ENOSYS) => Ok(Pinned::Unsupported),
+            Some(nix::libc::ENOENT | nix::libc::ENOTDIR | nix::libc::ELOOP) => Ok(Pinned::Missing),
+            _ => Err(StepError::io(
+                "open mount source",
+                &root.join(source.trim_start_matches('/')),
+            )(e)),
+        },
+    }
 }
 
 fn not_found(source: &str, from: &Source) -> StepError {
@@ -122,7 +172,9 @@ enum Copied {
 }
 
 /// Copy `source` of `tree` (ignore rules applied) into the fresh directory `scratch`;
-/// the host path of the copy.
+/// the host path of the copy. [`resolve_in`] only names the source: the copy opens it
+/// again below the root without following symlinks, so a change in between cannot make
+/// it read outside the root.
 fn copy_out(
     env: &SolveEnv<'_>,
     tree: &Tree<'_>,

@@ -3,11 +3,13 @@
 //! entry (kind, mode, owner, content or link target).
 
 mod add;
+mod bench;
 mod basics;
 mod dest;
 mod layered;
 mod owners;
 mod parents;
+mod race;
 mod symlinks;
 
 use std::collections::BTreeMap;
