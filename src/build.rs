@@ -132,6 +132,30 @@ fn probe_overlay_early(
         .ok()
 }
 
+/// Make the private network of RUN steps on a thread while the first steps run, when the
+/// plan has a RUN with the default network (a stack takes milliseconds to start; the RUN
+/// then only joins it).
+fn start_network_early(
+    plan: &graph::Plan,
+    sandbox: &LinuxSandbox,
+    network: Network,
+) -> Option<std::thread::JoinHandle<()>> {
+    use crate::dockerfile::instructions::NetworkMode;
+    let uses_default = plan.stages.iter().any(|s| {
+        s.steps.iter().any(|st| match &st.action {
+            graph::Action::Run(run) => {
+                run.network == NetworkMode::Default && network == Network::Default
+            }
+            _ => false,
+        })
+    });
+    if uses_default {
+        sandbox.start_network()
+    } else {
+        None
+    }
+}
+
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
 /// of a directory context (`stat`), and the explanations of this context, Dockerfile,
 /// target and platform.
@@ -299,10 +323,14 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         },
     };
     let probe = probe_overlay_early(&plan, &env.run);
+    let network = start_network_early(&plan, &sandbox, req.network);
     let solved = solve::solve(&plan, &env);
     if let Some(p) = probe {
         // Nothing may be left mounted when the build returns.
         let _ = p.join();
+    }
+    if let Some(n) = network {
+        let _ = n.join();
     }
     save_cache(&cache);
     let mut result = solved.map_err(|e| step_failure(label, text, &e))?;

@@ -9,8 +9,10 @@
 //!
 //! - [`userns`]: the build's user namespace, entered once at start (the caller is root in
 //!   it; with `/etc/subuid` ranges and `newuidmap`, other ids are mapped too).
-//! - [`Sandbox`]: the trait; [`LinuxSandbox`] the real one (fresh pid, mount, ipc, uts and,
-//!   for `--network=none`, net namespaces; a fresh /proc, a minimal /dev, stubs for
+//! - [`Sandbox`]: the trait; [`LinuxSandbox`] the real one (fresh pid, mount, ipc, uts and
+//!   net namespaces — for `--network=default` the build's private network, shared by its
+//!   RUN steps and reached through a user-mode stack, for `--network=none` one with only
+//!   `lo`, for `--network=host` none; a fresh /proc, a minimal /dev, stubs for
 //!   /etc/resolv.conf and /etc/hosts, `pivot_root`, Docker's default capabilities, the
 //!   user's ids); [`RecordingSandbox`] the fake for tests; on other systems every run
 //!   fails with [`SandboxError::Unsupported`].
@@ -73,7 +75,10 @@ impl User {
 /// The network a command sees (`RUN --network=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Network {
-    /// BuildKit's default: as rootless BuildKit does, the host's network (no slirp here).
+    /// The default: the build's private network namespace, with outbound access through
+    /// a user-mode stack (slirp4netns) and no way to the host's loopback services or
+    /// abstract sockets, as rootless BuildKit gives; the host's network when no stack is
+    /// installed (said once per build).
     #[default]
     Default,
     /// A new network namespace with only `lo`, up.

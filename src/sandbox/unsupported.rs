@@ -14,6 +14,11 @@ impl LinuxSandbox {
     pub fn new() -> LinuxSandbox {
         LinuxSandbox
     }
+
+    /// Nothing to start: no RUN step can run here.
+    pub fn start_network(&self) -> Option<std::thread::JoinHandle<()>> {
+        None
+    }
 }
 
 impl Sandbox for LinuxSandbox {

@@ -7,7 +7,9 @@
 //!
 //! ```text
 //! builder (build namespace)
-//!  └─ helper: unshare mount, pid, ipc, uts [, net]; waits; reports the exit status
+//!  ├─ slirp4netns: the build's private network, one per build (see `network/`)
+//!  └─ helper: unshare mount, pid, ipc, uts [, net] or join the build's network; waits;
+//!     reports the exit status
 //!      └─ pid 1: mounts, pivot_root, hostname, cwd, capabilities, ids, exec(command)
 //!          └─ whatever the command starts (killed with the pid namespace)
 //! ```
@@ -21,6 +23,7 @@ mod helper;
 mod init;
 mod mounts;
 mod net;
+mod network;
 mod protocol;
 mod pump;
 
@@ -30,15 +33,17 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 
 use rustix::io::{fcntl_setfd, FdFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
 
 pub use helper::helper_main;
+use network::BuildNetwork;
 use protocol::{Request, HELPER_ENV};
 
 use super::error::{Result, SandboxError};
-use super::{OutputSink, RunOutcome, RunSpec, Sandbox};
+use super::{stubs, Network, OutputSink, RunOutcome, RunSpec, Sandbox};
 
 /// Slots for the pids of running helpers (async-signal-safe registry for [`kill_running`]).
 static RUNNING: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
@@ -109,9 +114,14 @@ impl Drop for Registered {
 /// The real sandbox (Linux namespaces). The process must be root in its user namespace:
 /// call [`enter_build_namespace`](crate::sandbox::userns::enter_build_namespace) first
 /// unless running as real root.
+///
+/// Runs with the default network share one private network (see [`BuildNetwork`]), made
+/// on the first such run or by [`LinuxSandbox::start_network`] and stopped when the last
+/// clone of the sandbox is dropped.
 #[derive(Debug, Clone)]
 pub struct LinuxSandbox {
     helper: PathBuf,
+    network: Arc<BuildNetwork>,
 }
 
 impl Default for LinuxSandbox {
@@ -124,16 +134,32 @@ impl LinuxSandbox {
     /// A sandbox whose helper is this very program (`/proc/self/exe`): the program's
     /// `main` must call [`helper_main`] first thing.
     pub fn new() -> LinuxSandbox {
-        LinuxSandbox {
-            helper: PathBuf::from("/proc/self/exe"),
-        }
+        LinuxSandbox::with_helper("/proc/self/exe")
     }
 
     /// A sandbox whose helper is another program that calls [`helper_main`] first thing.
     pub fn with_helper(helper: impl Into<PathBuf>) -> LinuxSandbox {
         LinuxSandbox {
             helper: helper.into(),
+            network: Arc::new(BuildNetwork::new()),
         }
+    }
+
+    /// Make the default network now, on a thread, for a build that will run steps with
+    /// it; join the handle before the build returns.
+    pub fn start_network(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.network.start()
+    }
+
+    /// The network namespace a run with `network` joins (`None`: the one `network`
+    /// implies: the host's or a fresh one with only `lo`).
+    fn netns(&self, network: Network) -> Result<Option<BorrowedFd<'_>>> {
+        if network != Network::Default {
+            return Ok(None);
+        }
+        self.network
+            .netns()
+            .map_err(|e| SandboxError::Network(e as Arc<dyn std::error::Error + Send + Sync>))
     }
 }
 
@@ -174,10 +200,16 @@ impl Sandbox for LinuxSandbox {
                 path: std::env::temp_dir(),
                 source,
             })?;
+        let netns = self.netns(spec.network)?;
+        let resolv_conf = match (&spec.stubs.resolv_conf, netns) {
+            (Some(text), Some(_)) => Some(stubs::through_forwarder(text, network::DNS_FORWARDER)),
+            (text, _) => text.clone(),
+        };
         let request = Request {
             spec: spec.clone(),
-            resolv_conf: write_stub(tmp.path(), "resolv.conf", &spec.stubs.resolv_conf)?,
+            resolv_conf: write_stub(tmp.path(), "resolv.conf", &resolv_conf)?,
             hosts: write_stub(tmp.path(), "hosts", &spec.stubs.hosts)?,
+            netns: netns.map(|fd| fd.as_raw_fd()),
         };
         let request = serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {
             action: "encode the request",
@@ -188,7 +220,11 @@ impl Sandbox for LinuxSandbox {
             || pipe_with(PipeFlags::CLOEXEC).map_err(|e| helper_err("make a pipe")(e.into()));
         let (req_r, req_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
-        let keep = [req_r.as_raw_fd(), status_w.as_raw_fd()];
+        let keep = [
+            req_r.as_raw_fd(),
+            status_w.as_raw_fd(),
+            netns.map_or(-1, |fd| fd.as_raw_fd()),
+        ];
         let mut cmd = Command::new(&self.helper);
         cmd.env_clear()
             .env(HELPER_ENV, format!("{},{}", keep[0], keep[1]))
@@ -202,7 +238,7 @@ impl Sandbox for LinuxSandbox {
                 rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
                 ))?;
-                for fd in keep {
+                for fd in keep.into_iter().filter(|&fd| fd >= 0) {
                     fcntl_setfd(BorrowedFd::borrow_raw(fd), FdFlags::empty())?;
                 }
                 Ok(())
