@@ -37,6 +37,7 @@ mod run_files;
 mod run_process;
 mod run_errors;
 mod run_debian;
+mod run_network;
 mod build_cache;
 mod cache_prune;
 mod cache_prune_support;

@@ -183,3 +183,37 @@ fn bind_mounts_are_visible_read_only_and_recorded() {
         assert!(!src.join("x").exists());
     }
 }
+
+#[test]
+fn default_network_is_private_with_a_route_out() {
+    if !Path::new("/usr/bin/slirp4netns").is_file() {
+        let why = "slirp4netns is not installed (apt-get install slirp4netns)";
+        assert!(!required(), "sandbox test cannot run: {why}");
+        eprintln!("\n!!! SKIPPED default_network_is_private_with_a_route_out: {why} !!!\n");
+        return;
+    }
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let marker = format!("reached-host-{}", token());
+        let greeting = format!("{marker}\n");
+        std::thread::spawn(move || {
+            for mut conn in server.incoming().flatten() {
+                let _ = std::io::Write::write_all(&mut conn, greeting.as_bytes());
+            }
+        });
+        let script = format!(
+            "ip route; gw=$(ip route | awk '/^default/ {{print $3}}'); \
+             nc -w 2 127.0.0.1 {port} </dev/null; nc -w 2 $gw {port} </dev/null; true"
+        );
+        let text = ok(&fx.run(&r, &[], &["sh", "-c", &script]), &r);
+        assert!(text.contains("default via "), "as {}: {text}", r.name());
+        assert!(!text.contains(&marker), "as {}: reached the host", r.name());
+        let text = ok(
+            &fx.run(&r, &["--network", "host"], &["sh", "-c", &script]),
+            &r,
+        );
+        assert!(text.contains(&marker), "as {}: {text}", r.name());
+    }
+}
