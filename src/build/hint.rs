@@ -128,7 +128,20 @@ fn sandbox_hint(e: &SandboxError) -> Option<String> {
         SandboxError::Setup { action, .. } if action.starts_with("unshare") => {
             Some(ROOTLESS.into())
         }
+        SandboxError::Network(cause) => Some(network_hint(&crate::error::chain(&**cause))),
         _ => None,
+    }
+}
+
+/// What to do when the build's private network could not be made (`why`: its causes).
+fn network_hint(why: &str) -> String {
+    let relax = "or pass --network=host to let RUN steps share the host's network";
+    if why.contains("/dev/net/tun") {
+        format!(
+            "slirp4netns needs /dev/net/tun readable and writable by you:              `chmod 0666 /dev/net/tun` (udev's default on Debian), {relax}"
+        )
+    } else {
+        format!("RUN's default network needs a working slirp4netns, {relax}")
     }
 }
 
