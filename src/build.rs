@@ -332,6 +332,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     if let Some(n) = network {
         let _ = n.join();
     }
+    // No step runs after this: the stack goes while the outputs are written.
+    sandbox.stop_network();
     save_cache(&cache);
     let mut result = solved.map_err(|e| step_failure(label, text, &e))?;
     result

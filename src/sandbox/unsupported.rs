@@ -19,6 +19,9 @@ impl LinuxSandbox {
     pub fn start_network(&self) -> Option<std::thread::JoinHandle<()>> {
         None
     }
+
+    /// Nothing to stop.
+    pub fn stop_network(&self) {}
 }
 
 impl Sandbox for LinuxSandbox {

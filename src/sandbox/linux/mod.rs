@@ -151,6 +151,13 @@ impl LinuxSandbox {
         self.network.start()
     }
 
+    /// Stop the default network's stack (no run may use it afterwards): the build calls
+    /// this when its last step is done, so that the stack goes while the outputs are
+    /// written.
+    pub fn stop_network(&self) {
+        self.network.stop()
+    }
+
     /// The network namespace a run with `network` joins (`None`: the one `network`
     /// implies: the host's or a fresh one with only `lo`).
     fn netns(&self, network: Network) -> Result<Option<BorrowedFd<'_>>> {

@@ -53,7 +53,7 @@ pub enum NetworkError {
 #[derive(Debug)]
 struct Attached {
     // Declared first, so dropped first: the stack goes before the namespace.
-    _stack: slirp::Slirp,
+    stack: slirp::Slirp,
     netns: OwnedFd,
 }
 
@@ -103,6 +103,14 @@ impl BuildNetwork {
         }
     }
 
+    /// Stop the stack, if it runs, once no run will use the network any more (it is
+    /// reaped while the build goes on, and waited for when the last handle is dropped).
+    pub fn stop(&self) {
+        if let Some(Ok(Some(attached))) = self.state.get() {
+            attached.stack.stop();
+        }
+    }
+
     fn make(&self) -> Result<Option<Attached>, NetworkError> {
         let Some(program) = &self.program else {
             eprintln!("{}", fallback_warning());
@@ -114,10 +122,7 @@ impl BuildNetwork {
                 program: program.clone(),
                 source,
             })?;
-        Ok(Some(Attached {
-            _stack: stack,
-            netns,
-        }))
+        Ok(Some(Attached { stack, netns }))
     }
 }
 

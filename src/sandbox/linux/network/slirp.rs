@@ -22,6 +22,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -34,13 +36,21 @@ pub(crate) const DNS_FORWARDER: &str = "10.0.2.3";
 /// How long the stack may take to come up before the build gives up on it.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running slirp4netns; killed (and reaped) when dropped.
+/// A running slirp4netns: killed by [`Slirp::stop`] or when dropped, reaped before the
+/// drop returns.
 #[derive(Debug)]
 pub(crate) struct Slirp {
-    child: Child,
+    /// The process until it is stopped; then the thread that reaps it.
+    state: Mutex<Running>,
     /// The write end of `--exit-fd`: closing it (as the kernel does when the builder
     /// dies) makes slirp4netns quit.
     _exit: OwnedFd,
+}
+
+#[derive(Debug)]
+enum Running {
+    Up(Child),
+    Reaping(Option<JoinHandle<()>>),
 }
 
 impl Slirp {
@@ -80,15 +90,15 @@ impl Slirp {
         }
         let child = cmd.spawn()?;
         drop((ready_w, exit_r));
-        let mut slirp = Slirp {
-            child,
-            _exit: exit_w,
-        };
+        let mut child = child;
         match wait_ready(&ready_r) {
-            Ok(true) => Ok(slirp),
+            Ok(true) => Ok(Slirp {
+                state: Mutex::new(Running::Up(child)),
+                _exit: exit_w,
+            }),
             outcome => {
-                let _ = slirp.child.kill();
-                let status = slirp.child.wait()?;
+                let _ = child.kill();
+                let status = child.wait()?;
                 let why = match outcome {
                     Ok(_) => format!("it exited ({status})"),
                     Err(e) => e.to_string(),
@@ -99,10 +109,50 @@ impl Slirp {
     }
 }
 
+impl Slirp {
+    /// Kill the stack, and reap it on a thread of its own: its exit removes eth0 from the
+    /// namespace, which waits for the kernel's network teardown (10–35 ms measured on a
+    /// busy host), and the build has better things to do meanwhile.
+    pub(crate) fn stop(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Running::Up(child) = &mut *state {
+            let _ = child.kill();
+            let pid = child.id();
+            let reaper = std::thread::Builder::new()
+                .name("network-reaper".into())
+                .spawn(move || reap(pid));
+            match reaper {
+                Ok(handle) => *state = Running::Reaping(Some(handle)),
+                Err(_) => {
+                    let _ = child.wait();
+                    *state = Running::Reaping(None);
+                }
+            }
+        }
+    }
+}
+
+/// Wait for the (killed) process `pid`, a child of this process.
+fn reap(pid: u32) {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        while let Err(rustix::io::Errno::INTR) =
+            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+        {}
+    }
+}
+
 impl Drop for Slirp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Running::Reaping(handle) = state {
+            if let Some(handle) = handle.take() {
+                let _ = handle.join();
+            }
+        }
     }
 }
 
