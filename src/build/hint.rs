@@ -138,7 +138,8 @@ fn network_hint(why: &str) -> String {
     let relax = "or pass --network=host to let RUN steps share the host's network";
     if why.contains("/dev/net/tun") {
         format!(
-            "slirp4netns needs /dev/net/tun readable and writable by you:              `chmod 0666 /dev/net/tun` (udev's default on Debian), {relax}"
+            "slirp4netns needs /dev/net/tun readable and writable by you: `chmod 0666 \
+             /dev/net/tun` (udev's default on Debian), {relax}"
         )
     } else {
         format!("RUN's default network needs a working slirp4netns, {relax}")
@@ -171,6 +172,19 @@ mod tests {
                 tail: Vec::new(),
             },
         }
+    }
+
+    #[test]
+    fn a_network_that_cannot_start_points_at_tun_or_host_network() {
+        let tun = std::io::Error::other("open(\"/dev/net/tun\"): Permission denied");
+        let err = SandboxError::Network(std::sync::Arc::new(tun));
+        let text = hint(&err).unwrap();
+        assert!(text.contains("`chmod 0666 /dev/net/tun`"), "{text}");
+        assert!(text.contains("--network=host"), "{text}");
+        let other = SandboxError::Network(std::sync::Arc::new(std::io::Error::other("exited")));
+        assert!(hint(&other)
+            .unwrap()
+            .starts_with("RUN's default network needs"));
     }
 
     #[test]

@@ -116,8 +116,8 @@ impl Drop for Registered {
 /// unless running as real root.
 ///
 /// Runs with the default network share one private network (see [`BuildNetwork`]), made
-/// on the first such run or by [`LinuxSandbox::start_network`] and stopped when the last
-/// clone of the sandbox is dropped.
+/// on the first such run or by [`LinuxSandbox::start_network`], stopped by
+/// [`LinuxSandbox::stop_network`] or when the last clone of the sandbox is dropped.
 #[derive(Debug, Clone)]
 pub struct LinuxSandbox {
     helper: PathBuf,

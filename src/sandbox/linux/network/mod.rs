@@ -12,8 +12,9 @@
 //! sockets (they belong to a network namespace), the host's interfaces.
 //!
 //! When no stack program is on `PATH`, RUN steps share the host's network as they used to,
-//! and the build says so once ([`fallback_warning`]). Dropping the last handle stops the
-//! stack and lets the namespace go; a builder killed outright takes the stack with it (the
+//! and the build says so once ([`fallback_warning`]). [`BuildNetwork::stop`] (once the
+//! last step is done) or dropping the last handle stops the stack, and the namespace goes
+//! with the last descriptor; a builder killed outright takes the stack with it (the
 //! stack's exit pipe closes).
 
 mod netns;
@@ -58,7 +59,8 @@ struct Attached {
 }
 
 /// The private network RUN steps with the default network share: made at most once, on
-/// first use or by [`BuildNetwork::start`]; stopped when the last handle is dropped.
+/// first use or by [`BuildNetwork::start`]; stopped by [`BuildNetwork::stop`] or when the
+/// last handle is dropped.
 #[derive(Debug)]
 pub struct BuildNetwork {
     /// The stack program, when found.

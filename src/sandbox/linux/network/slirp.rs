@@ -180,12 +180,16 @@ fn wait_ready(ready: &OwnedFd) -> io::Result<bool> {
     Ok(rustix::io::read(ready, &mut byte)? == 1)
 }
 
-/// The last lines slirp4netns wrote, on one line.
+/// The last lines slirp4netns wrote, on one line, without its warnings (it always warns
+/// that its seccomp support is experimental).
 fn tail(mut log: File) -> String {
     let mut text = String::new();
     let _ = log.rewind();
     let _ = log.take(64 * 1024).read_to_string(&mut text);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("WARNING:"))
+        .collect();
     let start = lines.len().saturating_sub(3);
     match lines.get(start..) {
         Some(last) if !last.is_empty() => last.join("; "),
