@@ -132,28 +132,16 @@ fn probe_overlay_early(
         .ok()
 }
 
-/// Make the private network of RUN steps on a thread while the first steps run, when the
-/// plan has a RUN with the default network (a stack takes milliseconds to start; the RUN
-/// then only joins it).
-fn start_network_early(
-    plan: &graph::Plan,
-    sandbox: &LinuxSandbox,
-    network: Network,
-) -> Option<std::thread::JoinHandle<()>> {
+/// Whether the plan has a RUN with the default network (then the sandbox makes the build's
+/// private network in the background as soon as a step misses the cache).
+fn uses_default_network(plan: &graph::Plan, network: Network) -> bool {
     use crate::dockerfile::instructions::NetworkMode;
-    let uses_default = plan.stages.iter().any(|s| {
-        s.steps.iter().any(|st| match &st.action {
-            graph::Action::Run(run) => {
-                run.network == NetworkMode::Default && network == Network::Default
-            }
-            _ => false,
+    network == Network::Default
+        && plan.stages.iter().any(|s| {
+            s.steps.iter().any(|st| {
+                matches!(&st.action, graph::Action::Run(run) if run.network == NetworkMode::Default)
+            })
         })
-    });
-    if uses_default {
-        sandbox.start_network()
-    } else {
-        None
-    }
 }
 
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
@@ -293,6 +281,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     let stat = stat.and_then(|h| h.join().ok());
     let cache = open_cache(req, &platform, stat);
     let sandbox = LinuxSandbox::new();
+    if uses_default_network(&plan, req.network) {
+        sandbox.expect_network();
+    }
     let created = Some(match req.source_date_epoch {
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
         None => crate::image::time::now(),
@@ -323,14 +314,10 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         },
     };
     let probe = probe_overlay_early(&plan, &env.run);
-    let network = start_network_early(&plan, &sandbox, req.network);
     let solved = solve::solve(&plan, &env);
     if let Some(p) = probe {
         // Nothing may be left mounted when the build returns.
         let _ = p.join();
-    }
-    if let Some(n) = network {
-        let _ = n.join();
     }
     // No step runs after this: the stack goes while the outputs are written.
     sandbox.stop_network();

@@ -283,6 +283,11 @@ pub trait Sandbox: Send + Sync {
     /// started) to end. A non-zero exit is an `Ok` outcome; an error means the command did
     /// not run as asked (not found, bad working directory, setup failure).
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome>;
+
+    /// A step of the build missed the cache, so commands may run soon: start in the
+    /// background what they need and takes a while to make (the default network). A build
+    /// whose steps are all cached never pays for it. Does nothing by default.
+    fn prepare(&self) {}
 }
 
 #[cfg(test)]

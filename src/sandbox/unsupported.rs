@@ -15,10 +15,8 @@ impl LinuxSandbox {
         LinuxSandbox
     }
 
-    /// Nothing to start: no RUN step can run here.
-    pub fn start_network(&self) -> Option<std::thread::JoinHandle<()>> {
-        None
-    }
+    /// Nothing to expect: no RUN step can run here.
+    pub fn expect_network(&self) {}
 
     /// Nothing to stop.
     pub fn stop_network(&self) {}

@@ -116,7 +116,8 @@ impl Drop for Registered {
 /// unless running as real root.
 ///
 /// Runs with the default network share one private network (see [`BuildNetwork`]), made
-/// on the first such run or by [`LinuxSandbox::start_network`], stopped by
+/// on the first such run or in the background once a build that expects it
+/// ([`LinuxSandbox::expect_network`]) misses the cache, stopped by
 /// [`LinuxSandbox::stop_network`] or when the last clone of the sandbox is dropped.
 #[derive(Debug, Clone)]
 pub struct LinuxSandbox {
@@ -145,10 +146,10 @@ impl LinuxSandbox {
         }
     }
 
-    /// Make the default network now, on a thread, for a build that will run steps with
-    /// it; join the handle before the build returns.
-    pub fn start_network(&self) -> Option<std::thread::JoinHandle<()>> {
-        self.network.start()
+    /// Say that the build has steps with the default network: the first step that
+    /// misses the cache ([`Sandbox::prepare`]) starts making it in the background.
+    pub fn expect_network(&self) {
+        self.network.expect()
     }
 
     /// Stop the default network's stack (no run may use it afterwards): the build calls
@@ -188,6 +189,10 @@ fn write_stub(dir: &Path, name: &str, text: &Option<String>) -> Result<Option<Pa
 }
 
 impl Sandbox for LinuxSandbox {
+    fn prepare(&self) {
+        self.network.start();
+    }
+
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
         if spec.args.is_empty() {
             return Err(SandboxError::NoCommand);

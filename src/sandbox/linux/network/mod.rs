@@ -3,7 +3,8 @@
 //! `slirp.rs` for the choice), shared by every RUN of the build that uses the default
 //! network (parallel stages included).
 //!
-//! Made once, lazily or in the background when the build starts ([`BuildNetwork::start`]),
+//! Made once: in the background as soon as a step of a build that has such RUN steps misses
+//! the cache ([`BuildNetwork::start`]; a fully cached build makes none), else on first use,
 //! because a stack costs milliseconds to start and a RUN should not pay that each time;
 //! each RUN's sandbox helper then only joins the namespace (`setns`), which costs
 //! microseconds. What a RUN sees: `lo`, and `eth0` with a default route through the stack.
@@ -23,7 +24,9 @@ mod slirp;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 use super::protocol::Failure;
 
@@ -66,6 +69,10 @@ pub struct BuildNetwork {
     /// The stack program, when found.
     program: Option<PathBuf>,
     state: OnceLock<Result<Option<Attached>, Arc<NetworkError>>>,
+    /// The build has steps that will use the network ([`BuildNetwork::expect`]).
+    expected: AtomicBool,
+    /// The thread [`BuildNetwork::start`] started.
+    starter: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl BuildNetwork {
@@ -79,19 +86,34 @@ impl BuildNetwork {
         BuildNetwork {
             program: find_stack(path),
             state: OnceLock::new(),
+            expected: AtomicBool::new(false),
+            starter: Mutex::new(None),
         }
     }
 
-    /// Make the network on a thread of its own now, so that the first RUN finds it ready.
-    /// Join the handle before the build returns.
-    pub fn start(self: &Arc<Self>) -> Option<std::thread::JoinHandle<()>> {
+    /// Say that the build has steps that will use the network: [`BuildNetwork::start`]
+    /// then makes it.
+    pub fn expect(&self) {
+        self.expected.store(true, Ordering::SeqCst);
+    }
+
+    /// When the network is expected, make it on a thread of its own now (once), so that
+    /// the first run finds it ready.
+    pub fn start(self: &Arc<Self>) {
+        if !self.expected.load(Ordering::SeqCst) || self.state.get().is_some() {
+            return;
+        }
+        let mut starter = self.starter.lock().unwrap_or_else(|e| e.into_inner());
+        if starter.is_some() {
+            return;
+        }
         let net = Arc::clone(self);
-        std::thread::Builder::new()
+        *starter = std::thread::Builder::new()
             .name("network".into())
             .spawn(move || {
                 let _ = net.netns();
             })
-            .ok()
+            .ok();
     }
 
     /// The namespace to join, made on first call (later calls wait for the first);
@@ -108,6 +130,10 @@ impl BuildNetwork {
     /// Stop the stack, if it runs, once no run will use the network any more (it is
     /// reaped while the build goes on, and waited for when the last handle is dropped).
     pub fn stop(&self) {
+        let starter = self.starter.lock().map(|mut s| s.take()).unwrap_or(None);
+        if let Some(handle) = starter {
+            let _ = handle.join();
+        }
         if let Some(Ok(Some(attached))) = self.state.get() {
             attached.stack.stop();
         }
@@ -184,6 +210,19 @@ mod tests {
         assert_eq!(find_stack(Some(&path)), Some(prog));
         assert_eq!(find_stack(Some(empty.path().as_os_str())), None);
         assert_eq!(find_stack(None), None);
+    }
+
+    #[test]
+    fn only_an_expected_network_is_started_in_the_background() {
+        let empty = tempfile::tempdir().unwrap();
+        let net = Arc::new(BuildNetwork::with_path(Some(empty.path().as_os_str())));
+        net.start();
+        assert!(net.state.get().is_none(), "started without being expected");
+        net.expect();
+        net.start();
+        net.start();
+        net.stop();
+        assert!(matches!(net.state.get(), Some(Ok(None))));
     }
 
     #[test]
