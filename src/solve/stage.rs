@@ -149,27 +149,23 @@ fn layer_step(
             vertex: id,
             description: name,
         };
-        cached::run(env, cache_step, &below, || {
-            // Something runs: have what commands need ready by the time a RUN comes.
-            env.run.sandbox.prepare();
-            match &step.action {
-                Action::Run(r) => {
-                    let run_step = run::RunStep {
-                        action: r,
-                        vertex: id,
-                        name,
-                        done: scope.done,
-                        plans: scope.plans,
-                        platform: &sp.platform,
-                    };
-                    run::run(env, st, &run_step)
-                }
-                Action::Copy(c) => {
-                    copy_step::run(env, st, c, &workdir, scope.done, scope.plans, &sp.platform)
-                }
-                Action::Workdir { path } => workdir::run(env, st, path, &user),
-                Action::Config => Ok(None),
+        cached::run(env, cache_step, &below, || match &step.action {
+            Action::Run(r) => {
+                let run_step = run::RunStep {
+                    action: r,
+                    vertex: id,
+                    name,
+                    done: scope.done,
+                    plans: scope.plans,
+                    platform: &sp.platform,
+                };
+                run::run(env, st, &run_step)
             }
+            Action::Copy(c) => {
+                copy_step::run(env, st, c, &workdir, scope.done, scope.plans, &sp.platform)
+            }
+            Action::Workdir { path } => workdir::run(env, st, path, &user),
+            Action::Config => Ok(None),
         })
     })();
     match &result {
