@@ -5,13 +5,13 @@
 set -euo pipefail
 
 # tool:package — the verifiers the integration tests use (skopeo, umoci, jq), the busybox
-# base-image fixture (busybox-static), newuidmap/newgidmap for rootless builds (uidmap), and
-# for the registry tests the CNCF distribution server (docker-registry), bcrypt htpasswd
+# base-image fixture (busybox-static), newuidmap/newgidmap for rootless builds (uidmap), the
+# user-mode network stack of RUN's default network (slirp4netns), and for the registry tests the CNCF distribution server (docker-registry), bcrypt htpasswd
 # files (apache2-utils) and the token server's signing certificate (openssl).
 need_apt=()
 for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
-            openssl:openssl debootstrap:debootstrap; do
+            openssl:openssl debootstrap:debootstrap slirp4netns:slirp4netns; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 # The sandbox tests build a small static probe program (cc -static): libc.a.
@@ -23,6 +23,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${need_apt[@]}" >/dev/null
+fi
+
+# slirp4netns opens /dev/net/tun inside the build's user namespace, so a rootless build
+# needs it world-accessible, as udev makes it on a standard Debian (0666); minimal VMs and
+# containers without udev leave it 0600.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  echo "setup: chmod 0666 /dev/net/tun" >&2
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" chmod 0666 /dev/net/tun
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -134,6 +134,18 @@ fn probe_overlay_early(
         .ok()
 }
 
+/// Whether the plan has a RUN with the default network (then the sandbox makes the build's
+/// private network in the background as soon as a step misses the cache).
+fn uses_default_network(plan: &graph::Plan, network: Network) -> bool {
+    use crate::dockerfile::instructions::NetworkMode;
+    network == Network::Default
+        && plan.stages.iter().any(|s| {
+            s.steps.iter().any(|st| {
+                matches!(&st.action, graph::Action::Run(run) if run.network == NetworkMode::Default)
+            })
+        })
+}
+
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
 /// of a directory context (`stat`), and the explanations of this context, Dockerfile,
 /// target and platform.
@@ -272,6 +284,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     let stat = stat.and_then(|h| h.join().ok());
     let cache = open_cache(req, &platform, stat);
     let sandbox = LinuxSandbox::new();
+    if uses_default_network(&plan, req.network) {
+        sandbox.expect_network();
+    }
     let created = Some(match req.source_date_epoch {
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
         None => crate::image::time::now(),
@@ -309,6 +324,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         // Nothing may be left mounted when the build returns.
         let _ = p.join();
     }
+    // No step runs after this: the stack goes while the outputs are written.
+    sandbox.stop_network();
     save_cache(&cache);
     let mut result = solved.map_err(|e| step_failure(label, text, &e))?;
     result

@@ -128,7 +128,23 @@ fn sandbox_hint(e: &SandboxError) -> Option<String> {
         SandboxError::Setup { action, .. } if action.starts_with("unshare") => {
             Some(ROOTLESS.into())
         }
+        SandboxError::Network(cause) => Some(network_hint(&crate::error::chain(&**cause))),
         _ => None,
+    }
+}
+
+/// What to do when the build's private network could not be made (`why`: its causes).
+fn network_hint(why: &str) -> String {
+    let relax = "or pass --network=host to let RUN steps share the host's network";
+    if why.starts_with("create the build's network namespace") {
+        ROOTLESS.into()
+    } else if why.contains("/dev/net/tun") {
+        format!(
+            "slirp4netns needs /dev/net/tun readable and writable by you: `chmod 0666 \
+             /dev/net/tun` (udev's default on Debian), {relax}"
+        )
+    } else {
+        format!("RUN's default network needs a working slirp4netns, {relax}")
     }
 }
 
@@ -158,6 +174,23 @@ mod tests {
                 tail: Vec::new(),
             },
         }
+    }
+
+    #[test]
+    fn a_network_that_cannot_start_points_at_tun_or_host_network() {
+        let tun = std::io::Error::other("open(\"/dev/net/tun\"): Permission denied");
+        let err = SandboxError::Network(std::sync::Arc::new(tun));
+        let text = hint(&err).unwrap();
+        assert!(text.contains("`chmod 0666 /dev/net/tun`"), "{text}");
+        assert!(text.contains("--network=host"), "{text}");
+        // What the network module says when it cannot make the namespace.
+        let netns = std::io::Error::other("create the build's network namespace");
+        let err = SandboxError::Network(std::sync::Arc::new(netns));
+        assert_eq!(hint(&err).as_deref(), Some(ROOTLESS));
+        let other = SandboxError::Network(std::sync::Arc::new(std::io::Error::other("exited")));
+        assert!(hint(&other)
+            .unwrap()
+            .starts_with("RUN's default network needs"));
     }
 
     #[test]

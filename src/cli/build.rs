@@ -29,11 +29,13 @@ pub enum ProgressMode {
 /// Network modes for RUN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NetworkMode {
-    /// Share the host network, as rootless BuildKit does.
+    /// A private network with outbound access through slirp4netns, shared by the build's
+    /// RUN steps: no way to the host's 127.0.0.1 services or abstract sockets (the host's
+    /// network, with a warning, when slirp4netns is not installed).
     Default,
     /// A new network namespace with only `lo`.
     None,
-    /// The host network.
+    /// The host network, loopback services included.
     Host,
 }
 
@@ -107,7 +109,10 @@ pub struct BuildArgs {
     /// Picks the base images' platform and sets TARGETPLATFORM, TARGETOS, TARGETARCH.
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
-    /// The network of RUN steps that do not set `RUN --network`.
+    /// The network of RUN steps that do not set `RUN --network` (see docs/security.md).
+    ///
+    /// `default` is private to the build; `host` lets RUN reach what the host reaches,
+    /// its 127.0.0.1 services included.
     #[arg(long, value_enum, default_value = "default")]
     pub network: NetworkMode,
     /// Grant an entitlement (repeatable), as buildx: `security.insecure` lets

@@ -17,7 +17,8 @@ use crate::snapshot::mount_overlay;
 /// Network modes of `debug run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NetworkArg {
-    /// The host's network (BuildKit's default, rootless).
+    /// A private network with outbound access through slirp4netns (the host's when it is
+    /// not installed), as RUN's default.
     Default,
     /// Only lo.
     None,

@@ -93,6 +93,9 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// The build's private network (`--network=default`) could not be made.
+    #[error("set up the default network of RUN")]
+    Network(#[source] std::sync::Arc<dyn std::error::Error + Send + Sync>),
     /// A file the sandbox needs could not be read or written.
     #[error("{action} {}", path.display())]
     Io {

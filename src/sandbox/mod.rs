@@ -9,8 +9,10 @@
 //!
 //! - [`userns`]: the build's user namespace, entered once at start (the caller is root in
 //!   it; with `/etc/subuid` ranges and `newuidmap`, other ids are mapped too).
-//! - [`Sandbox`]: the trait; [`LinuxSandbox`] the real one (fresh pid, mount, ipc, uts and,
-//!   for `--network=none`, net namespaces; a fresh /proc, a minimal /dev, stubs for
+//! - [`Sandbox`]: the trait; [`LinuxSandbox`] the real one (fresh pid, mount, ipc, uts and
+//!   net namespaces — for `--network=default` the build's private network, shared by its
+//!   RUN steps and reached through a user-mode stack, for `--network=none` one with only
+//!   `lo`, for `--network=host` none; a fresh /proc, a minimal /dev, stubs for
 //!   /etc/resolv.conf and /etc/hosts, `pivot_root`, /proc and /sys masked and read-only as
 //!   runc does, a session and keyring of its own, no inherited descriptors, Docker's
 //!   default capabilities and seccomp profile, the user's ids; all of it but the
@@ -76,7 +78,10 @@ impl User {
 /// The network a command sees (`RUN --network=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Network {
-    /// BuildKit's default: as rootless BuildKit does, the host's network (no slirp here).
+    /// The default: the build's private network namespace, with outbound access through
+    /// a user-mode stack (slirp4netns) and no way to the host's loopback services or
+    /// abstract sockets, as rootless BuildKit gives; the host's network when no stack is
+    /// installed (said once per build).
     #[default]
     Default,
     /// A new network namespace with only `lo`, up.
@@ -304,6 +309,11 @@ pub trait Sandbox: Send + Sync {
     /// started) to end. A non-zero exit is an `Ok` outcome; an error means the command did
     /// not run as asked (not found, bad working directory, setup failure).
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome>;
+
+    /// A step of the build missed the cache, so commands may run soon: start in the
+    /// background what they need and takes a while to make (the default network). A build
+    /// whose steps are all cached never pays for it. Does nothing by default.
+    fn prepare(&self) {}
 }
 
 #[cfg(test)]

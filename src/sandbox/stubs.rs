@@ -60,6 +60,36 @@ pub fn resolv_conf(host: &str, network: Network) -> String {
     kept
 }
 
+/// /etc/resolv.conf for a RUN on a private network whose user-mode stack forwards DNS
+/// at `forwarder`, from the text [`resolv_conf`] made: when the host named only resolvers
+/// the RUN cannot reach (loopback ones) and the text fell back to public resolvers, the
+/// forwarder takes their place, so the host's own resolvers still answer (as rootless
+/// BuildKit and podman do); otherwise the text as is.
+///
+/// ```
+/// use builder::sandbox::{stubs, Network};
+/// let text = stubs::resolv_conf("nameserver 127.0.0.53\n", Network::Default);
+/// assert_eq!(stubs::through_forwarder(&text, "10.0.2.3"), "\nnameserver 10.0.2.3\n");
+/// ```
+pub fn through_forwarder(text: &str, forwarder: &str) -> String {
+    let all: Vec<&str> = nameservers(text).collect();
+    let fallback = DEFAULT_NAMESERVERS.map(|l| l.trim_start_matches("nameserver "));
+    if all != fallback {
+        return text.to_string();
+    }
+    let mut kept = String::new();
+    for line in text.split_inclusive('\n') {
+        if !line.starts_with("nameserver ") {
+            kept.push_str(line);
+        }
+    }
+    if !kept.is_empty() && !kept.ends_with('\n') {
+        kept.push('\n');
+    }
+    kept.push_str(&format!("nameserver {forwarder}\n"));
+    kept
+}
+
 /// The host's resolver configuration as BuildKit picks it: `/etc/resolv.conf`, or, when
 /// that only points at systemd-resolved's local stub (and the network is not the host's),
 /// `/run/systemd/resolve/resolv.conf`. Empty when neither can be read.
@@ -143,6 +173,19 @@ mod tests {
              nameserver 2001:4860:4860::8888\nnameserver 2001:4860:4860::8844"
         );
         assert!(resolv_conf("", Network::Host).contains("nameserver 8.8.8.8"));
+    }
+
+    #[test]
+    fn the_forwarder_replaces_only_the_public_fallback() {
+        let fell_back = resolv_conf("search lan\nnameserver 127.0.0.53\n", Network::Default);
+        assert_eq!(
+            through_forwarder(&fell_back, "10.0.2.3"),
+            "search lan\n\nnameserver 10.0.2.3\n"
+        );
+        let reachable = resolv_conf("nameserver 10.255.255.53\n", Network::Default);
+        assert_eq!(through_forwarder(&reachable, "10.0.2.3"), reachable);
+        let one_public = "nameserver 8.8.8.8\n";
+        assert_eq!(through_forwarder(one_public, "10.0.2.3"), one_public);
     }
 
     #[test]

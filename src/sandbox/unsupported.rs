@@ -14,6 +14,12 @@ impl LinuxSandbox {
     pub fn new() -> LinuxSandbox {
         LinuxSandbox
     }
+
+    /// Nothing to expect: no RUN step can run here.
+    pub fn expect_network(&self) {}
+
+    /// Nothing to stop.
+    pub fn stop_network(&self) {}
 }
 
 impl Sandbox for LinuxSandbox {

@@ -53,6 +53,12 @@ pub(crate) fn run(
     below: &[Layer],
     execute: impl FnOnce() -> StepResult<Option<Layer>>,
 ) -> StepResult<Outcome> {
+    // Work runs only on a miss, and a RUN may follow: have the sandbox make ready in the
+    // background what commands need (the build's network).
+    let execute = || {
+        env.run.sandbox.prepare();
+        execute()
+    };
     let ran = |layer| Outcome {
         layer,
         created: env.created.clone(),

@@ -1,7 +1,8 @@
 //! How a RUN command runs, as BuildKit runs it, built as root and as a non-root user: USER
 //! by uid, uid:gid and name (files it creates are its own), WORKDIR (created when missing),
-//! ENV PATH, SHELL, shell and exec forms, heredoc scripts, the network modes, build args
-//! in the command's environment only, and the command as pid 1.
+//! ENV PATH, SHELL, shell and exec forms, heredoc scripts, the network modes (the default
+//! network's isolation is `run_network.rs`), build args in the command's environment only,
+//! and the command as pid 1.
 
 use crate::build_support::busybox;
 use crate::run_image::{owners_when_root, under};
@@ -222,10 +223,11 @@ fn interfaces(netdev: &str) -> Vec<String> {
 }
 
 #[test]
-fn network_none_shows_only_loopback_and_default_is_the_hosts() {
+fn network_none_shows_only_loopback_and_default_is_private() {
     let test = "run_network";
     let Some(layout) = busybox(test) else { return };
     let host = interfaces(&std::fs::read_to_string("/proc/net/dev").unwrap());
+    let stack = std::path::Path::new("/usr/bin/slirp4netns").is_file();
     for r in runners(test) {
         let w = RunWork::new(r, &layout);
         w.dockerfile(
@@ -239,7 +241,16 @@ fn network_none_shows_only_loopback_and_default_is_the_hosts() {
         let who = r.name();
         let read = |p: &str| interfaces(&img.read(p).unwrap_or_default());
         assert_eq!(read("tmp/none"), ["lo"], "as {who}");
-        assert_eq!(read("tmp/default"), host, "as {who}: default is the host's");
+        if stack {
+            // The build's private network: lo and the stack's eth0.
+            assert_eq!(read("tmp/default"), ["eth0", "lo"], "as {who}");
+        } else {
+            assert_eq!(
+                read("tmp/default"),
+                host,
+                "as {who}: the fallback is the host's"
+            );
+        }
         assert_eq!(read("tmp/host"), host, "as {who}");
         let hosts = img.read("tmp/hosts-seen").unwrap_or_default();
         assert!(

@@ -18,7 +18,7 @@ use rustix::mount::MountPropagationFlags;
 use rustix::thread::UnshareFlags;
 
 use super::protocol::{Failure, Report, Request, HELPER_ENV};
-use super::{init, net};
+use super::{init, net, network};
 use crate::sandbox::Network;
 
 /// Act as the sandbox helper when this process was started as one (never returns then);
@@ -151,6 +151,7 @@ fn unshare(request: &Request) -> Result<(), Failure> {
     if request.spec.network == Network::None {
         net::loopback_up().map_err(|e| Failure::setup("bring up lo", e))?;
     }
+    network::enter(request.netns)?;
     Ok(())
 }
 

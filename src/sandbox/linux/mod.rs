@@ -7,7 +7,9 @@
 //!
 //! ```text
 //! builder (build namespace)
-//!  └─ helper: unshare mount, pid, ipc, uts [, net]; waits; reports the exit status
+//!  ├─ slirp4netns: the build's private network, one per build (see `network/`)
+//!  └─ helper: unshare mount, pid, ipc, uts [, net] or join the build's network; waits;
+//!     reports the exit status
 //!      └─ pid 1: setsid, new keyring, mounts, pivot_root, masks, hostname, cwd,
 //!         capabilities, ids, close-on-exec, no_new_privs + seccomp, exec(command)
 //!          └─ whatever the command starts (killed with the pid namespace)
@@ -24,6 +26,7 @@ mod init;
 mod masks;
 mod mounts;
 mod net;
+mod network;
 mod protocol;
 mod pump;
 mod seccomp;
@@ -35,15 +38,17 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 
 use rustix::io::{fcntl_setfd, FdFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
 
 pub use helper::helper_main;
+use network::BuildNetwork;
 use protocol::{Request, HELPER_ENV};
 
 use super::error::{Result, SandboxError};
-use super::{OutputSink, RunOutcome, RunSpec, Sandbox};
+use super::{stubs, Network, OutputSink, RunOutcome, RunSpec, Sandbox};
 
 /// Slots for the pids of running helpers (async-signal-safe registry for [`kill_running`]).
 static RUNNING: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
@@ -114,9 +119,15 @@ impl Drop for Registered {
 /// The real sandbox (Linux namespaces). The process must be root in its user namespace:
 /// call [`enter_build_namespace`](crate::sandbox::userns::enter_build_namespace) first
 /// unless running as real root.
+///
+/// Runs with the default network share one private network (see [`BuildNetwork`]), made
+/// on the first such run or in the background once a build that expects it
+/// ([`LinuxSandbox::expect_network`]) misses the cache, stopped by
+/// [`LinuxSandbox::stop_network`] or when the last clone of the sandbox is dropped.
 #[derive(Debug, Clone)]
 pub struct LinuxSandbox {
     helper: PathBuf,
+    network: Arc<BuildNetwork>,
 }
 
 impl Default for LinuxSandbox {
@@ -129,16 +140,39 @@ impl LinuxSandbox {
     /// A sandbox whose helper is this very program (`/proc/self/exe`): the program's
     /// `main` must call [`helper_main`] first thing.
     pub fn new() -> LinuxSandbox {
-        LinuxSandbox {
-            helper: PathBuf::from("/proc/self/exe"),
-        }
+        LinuxSandbox::with_helper("/proc/self/exe")
     }
 
     /// A sandbox whose helper is another program that calls [`helper_main`] first thing.
     pub fn with_helper(helper: impl Into<PathBuf>) -> LinuxSandbox {
         LinuxSandbox {
             helper: helper.into(),
+            network: Arc::new(BuildNetwork::new()),
         }
+    }
+
+    /// Say that the build has steps with the default network: the first step that
+    /// misses the cache ([`Sandbox::prepare`]) starts making it in the background.
+    pub fn expect_network(&self) {
+        self.network.expect()
+    }
+
+    /// Stop the default network's stack (no run may use it afterwards): the build calls
+    /// this when its last step is done, so that the stack goes while the outputs are
+    /// written.
+    pub fn stop_network(&self) {
+        self.network.stop()
+    }
+
+    /// The network namespace a run with `network` joins (`None`: the one `network`
+    /// implies: the host's or a fresh one with only `lo`).
+    fn netns(&self, network: Network) -> Result<Option<BorrowedFd<'_>>> {
+        if network != Network::Default {
+            return Ok(None);
+        }
+        self.network
+            .netns()
+            .map_err(|e| SandboxError::Network(e as Arc<dyn std::error::Error + Send + Sync>))
     }
 }
 
@@ -160,6 +194,10 @@ fn write_stub(dir: &Path, name: &str, text: &Option<String>) -> Result<Option<Pa
 }
 
 impl Sandbox for LinuxSandbox {
+    fn prepare(&self) {
+        self.network.start();
+    }
+
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
         if spec.args.is_empty() {
             return Err(SandboxError::NoCommand);
@@ -179,10 +217,16 @@ impl Sandbox for LinuxSandbox {
                 path: std::env::temp_dir(),
                 source,
             })?;
+        let netns = self.netns(spec.network)?;
+        let resolv_conf = match (&spec.stubs.resolv_conf, netns) {
+            (Some(text), Some(_)) => Some(stubs::through_forwarder(text, network::DNS_FORWARDER)),
+            (text, _) => text.clone(),
+        };
         let request = Request {
             spec: spec.clone(),
-            resolv_conf: write_stub(tmp.path(), "resolv.conf", &spec.stubs.resolv_conf)?,
+            resolv_conf: write_stub(tmp.path(), "resolv.conf", &resolv_conf)?,
             hosts: write_stub(tmp.path(), "hosts", &spec.stubs.hosts)?,
+            netns: netns.map(|fd| fd.as_raw_fd()),
         };
         let request = serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {
             action: "encode the request",
@@ -193,7 +237,11 @@ impl Sandbox for LinuxSandbox {
             || pipe_with(PipeFlags::CLOEXEC).map_err(|e| helper_err("make a pipe")(e.into()));
         let (req_r, req_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
-        let keep = [req_r.as_raw_fd(), status_w.as_raw_fd()];
+        let keep = [
+            req_r.as_raw_fd(),
+            status_w.as_raw_fd(),
+            netns.map_or(-1, |fd| fd.as_raw_fd()),
+        ];
         let mut cmd = Command::new(&self.helper);
         cmd.env_clear()
             .env(HELPER_ENV, format!("{},{}", keep[0], keep[1]))
@@ -210,7 +258,7 @@ impl Sandbox for LinuxSandbox {
                 // Only the protocol pipes (and stdio) reach the helper: not what this
                 // process inherited without close-on-exec.
                 fds::cloexec_from(3)?;
-                for fd in keep {
+                for fd in keep.into_iter().filter(|&fd| fd >= 0) {
                     fcntl_setfd(BorrowedFd::borrow_raw(fd), FdFlags::empty())?;
                 }
                 Ok(())

@@ -20,6 +20,10 @@ pub(crate) struct Request {
     pub resolv_conf: Option<PathBuf>,
     /// Host file to bind over /etc/hosts.
     pub hosts: Option<PathBuf>,
+    /// A descriptor, inherited by the helper, of the network namespace to join (the
+    /// build's private network); `None`: the namespace `spec.network` implies.
+    #[serde(default)]
+    pub netns: Option<i32>,
 }
 
 /// Why the command did not start.

@@ -183,3 +183,102 @@ fn bind_mounts_are_visible_read_only_and_recorded() {
         assert!(!src.join("x").exists());
     }
 }
+
+#[test]
+fn default_network_is_private_with_a_route_out() {
+    if !Path::new("/usr/bin/slirp4netns").is_file() {
+        let why = "slirp4netns is not installed (apt-get install slirp4netns)";
+        assert!(!required(), "sandbox test cannot run: {why}");
+        eprintln!("\n!!! SKIPPED default_network_is_private_with_a_route_out: {why} !!!\n");
+        return;
+    }
+    for r in runners() {
+        let fx = Fixture::new(&r);
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let marker = format!("reached-host-{}", token());
+        let greeting = format!("{marker}\n");
+        std::thread::spawn(move || {
+            for mut conn in server.incoming().flatten() {
+                let _ = std::io::Write::write_all(&mut conn, greeting.as_bytes());
+            }
+        });
+        let script = format!(
+            "ip route; gw=$(ip route | awk '/^default/ {{print $3}}'); \
+             nc -w 2 127.0.0.1 {port} </dev/null; nc -w 2 $gw {port} </dev/null; true"
+        );
+        let text = ok(&fx.run(&r, &[], &["sh", "-c", &script]), &r);
+        assert!(text.contains("default via "), "as {}: {text}", r.name());
+        assert!(!text.contains(&marker), "as {}: reached the host", r.name());
+        let text = ok(
+            &fx.run(&r, &["--network", "host"], &["sh", "-c", &script]),
+            &r,
+        );
+        assert!(text.contains(&marker), "as {}: {text}", r.name());
+    }
+}
+
+/// A DNS answer to `query` (one question) with the A record 192.0.2.123, or no record for
+/// other types.
+fn dns_answer(query: &[u8]) -> Option<Vec<u8>> {
+    let question = query.get(12..)?;
+    let mut end = 0;
+    while *question.get(end)? != 0 {
+        end += 1 + usize::from(question[end]);
+    }
+    let question = question.get(..end + 5)?;
+    let is_a = question.get(end + 1..end + 3)? == [0, 1];
+    let mut out = query.get(..2)?.to_vec();
+    out.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(is_a), 0, 0, 0, 0]);
+    out.extend_from_slice(question);
+    if is_a {
+        out.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 123]);
+    }
+    Some(out)
+}
+
+#[test]
+fn dns_goes_through_the_stack_when_the_host_resolver_is_on_loopback() {
+    let test = "dns_goes_through_the_stack_when_the_host_resolver_is_on_loopback";
+    if !is_root() || !Path::new("/usr/bin/slirp4netns").is_file() {
+        eprintln!(
+            "\n!!! SKIPPED {test}: needs root (a private /etc/resolv.conf) and slirp4netns !!!\n"
+        );
+        return;
+    }
+    // A resolver on 127.0.0.53, as systemd-resolved's stub, in this network.
+    let Ok(dns) = std::net::UdpSocket::bind("127.0.0.53:53") else {
+        eprintln!("\n!!! SKIPPED {test}: 127.0.0.53:53 is taken (systemd-resolved?) !!!\n");
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = dns.recv_from(&mut buf) {
+            if let Some(answer) = dns_answer(&buf[..n]) {
+                let _ = dns.send_to(&answer, from);
+            }
+        }
+    });
+    for r in runners().into_iter().filter(|r| matches!(r, Runner::Me)) {
+        let fx = Fixture::new(&r);
+        let resolv = fx.dir.path().join("resolv.conf");
+        std::fs::write(&resolv, "nameserver 127.0.0.53\n").unwrap();
+        // builder sees a host /etc/resolv.conf naming only the loopback resolver.
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount --bind \"$1\" /etc/resolv.conf && exec \"$2\" debug run --rootfs \"$3\" \
+                 -- sh -c 'cat /etc/resolv.conf; nslookup -type=a test.example'",
+            )
+            .arg("sh")
+            .arg(&resolv)
+            .arg(env!("CARGO_BIN_EXE_builder"))
+            .arg(fx.root())
+            .output()
+            .unwrap();
+        fx.assert_clean();
+        let text = ok(&out, &r);
+        assert!(text.contains("nameserver 10.0.2.3"), "{text}");
+        assert!(text.contains("192.0.2.123"), "{text}");
+    }
+}
