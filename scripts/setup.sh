@@ -6,8 +6,9 @@ set -euo pipefail
 
 # tool:package — the verifiers the integration tests use (skopeo, umoci, jq), the busybox
 # base-image fixture (busybox-static), newuidmap/newgidmap for rootless builds (uidmap), the
-# user-mode network stack of RUN's default network (slirp4netns), and for the registry tests the CNCF distribution server (docker-registry), bcrypt htpasswd
-# files (apache2-utils) and the token server's signing certificate (openssl).
+# user-mode network stack of RUN's default network (slirp4netns), and for the registry tests
+# the CNCF distribution server (docker-registry), bcrypt htpasswd files (apache2-utils) and
+# the token server's signing certificate (openssl).
 need_apt=()
 for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
