@@ -2,12 +2,8 @@
 //! whether started by root or not) they are skipped with one warning per layer naming how
 //! many and the first few.
 
-use std::io::Write;
-
-use builder::store::digest::sha256;
-
 use crate::build_support::Work;
-use crate::common::{store_image, text};
+use crate::common::{store_tar_image, text};
 use crate::run_support::{runners, Runner};
 
 /// A layer with `dev/` holding four char devices, and `/hello`.
@@ -46,15 +42,7 @@ fn device_layer() -> Vec<u8> {
 fn workspace() -> Work {
     let w = Work::new();
     let tar = device_layer();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).unwrap();
-    store_image(
-        &w.root(),
-        &gz.finish().unwrap(),
-        sha256(&tar),
-        &["devs"],
-        |_| {},
-    );
+    store_tar_image(&w.root(), &tar, &["devs"]);
     w.file("note", "note\n", 0o644)
         .dockerfile("FROM devs\nCOPY note /note\n");
     w

@@ -4,15 +4,12 @@
 //! too, the content unchanged.
 
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use builder::store::digest::sha256;
-
 use crate::build_support::Work;
-use crate::common::{have, run, store_image, text};
+use crate::common::{have, run, store_tar_image, text};
 use crate::run_support::{runners, Runner};
 
 const MIB: u64 = 1 << 20;
@@ -68,15 +65,7 @@ fn workspace() -> Work {
     let added = gnu_sparse_tar(&w.path("out"), &["small"]);
     std::fs::write(w.path("ctx/sparse.tar"), added).unwrap();
     let tar = gnu_sparse_tar(&w.path("out"), &["big", "small"]);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).unwrap();
-    store_image(
-        &w.root(),
-        &gz.finish().unwrap(),
-        sha256(&tar),
-        &["sparse"],
-        |_| {},
-    );
+    store_tar_image(&w.root(), &tar, &["sparse"]);
     w.dockerfile("FROM sparse\nCOPY --from=sparse /small /copied\nADD sparse.tar /added/\n");
     w
 }

@@ -162,3 +162,29 @@ pub fn store_image(
         .unwrap();
     img
 }
+
+/// [`store_image`] of an uncompressed layer tar: gzipped here, its digest the diff_id, the
+/// config left as it is.
+pub fn store_tar_image(root: &Path, tar: &[u8], names: &[&str]) -> ImageDescriptor {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(tar).unwrap();
+    let blob = gz.finish().unwrap();
+    store_image(
+        root,
+        &blob,
+        builder::store::digest::sha256(tar),
+        names,
+        |_| {},
+    )
+}
+
+/// The Dockerfile lines an error names (`Dockerfile:N`), each once, in order.
+pub fn lines_named(err: &str) -> Vec<u32> {
+    let re = regex::Regex::new(r"Dockerfile:(\d+)").unwrap();
+    let named: std::collections::BTreeSet<u32> = re
+        .captures_iter(err)
+        .filter_map(|c| c[1].parse().ok())
+        .collect();
+    named.into_iter().collect()
+}

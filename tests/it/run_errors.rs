@@ -6,17 +6,8 @@
 //! ([`RunWork::build`] checks both after every build).
 
 use crate::build_support::busybox;
+use crate::common::lines_named;
 use crate::run_support::{processes_with, runners, token, wait_for, RunWork};
-
-/// The Dockerfile lines the error names (`Dockerfile:N`).
-fn lines_named(err: &str) -> Vec<u32> {
-    let re = regex::Regex::new(r"Dockerfile:(\d+)").unwrap();
-    let named: std::collections::BTreeSet<u32> = re
-        .captures_iter(err)
-        .filter_map(|c| c[1].parse().ok())
-        .collect();
-    named.into_iter().collect()
-}
 
 /// The last `n` lines of `err`.
 fn tail(err: &str, n: usize) -> String {

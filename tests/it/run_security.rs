@@ -7,18 +7,8 @@
 use std::process::Command;
 
 use crate::build_support::busybox;
-use crate::common::{is_root, text};
+use crate::common::{is_root, lines_named, text};
 use crate::run_support::{runners, RunWork, Runner};
-
-/// The Dockerfile lines an error names (`Dockerfile:N`).
-fn lines_named(err: &str) -> Vec<u32> {
-    let re = regex::Regex::new(r"Dockerfile:(\d+)").unwrap();
-    let named: std::collections::BTreeSet<u32> = re
-        .captures_iter(err)
-        .filter_map(|c| c[1].parse().ok())
-        .collect();
-    named.into_iter().collect()
-}
 
 #[test]
 fn run_steps_are_confined_by_seccomp_and_read_only_kernel_settings() {
