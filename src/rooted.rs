@@ -165,9 +165,13 @@ pub fn read_link_at(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<P
 
 /// The names in the open directory `dir` (without `.` and `..`), sorted.
 pub fn read_names(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
-    let mut entries = rustix::fs::Dir::read_from(dir)?;
+    // `getdents` on `dir` itself, from its start: rustix's `Dir::read_from` would open "."
+    // again (an `openat` and a `close` per directory on every walk of the context).
+    rustix::fs::seek(dir, rustix::fs::SeekFrom::Start(0))?;
+    let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut entries = rustix::fs::RawDir::new(dir, &mut buf);
     let mut names = Vec::new();
-    while let Some(entry) = entries.read() {
+    while let Some(entry) = entries.next() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name != b"." && name != b".." {

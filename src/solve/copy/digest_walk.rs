@@ -7,10 +7,11 @@
 //! copy's `lstat`), and regular files that a filter leaves out are marked as still present
 //! in the stat cache.
 
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 
 use rayon::prelude::*;
-use rustix::fs::{statat, AtFlags, Dir};
+use rustix::fs::{statat, AtFlags};
 
 use super::{Info, Pos, Selected, Walk};
 use crate::context::{Inclusion, MatchInfo, Verdict};
@@ -51,33 +52,21 @@ impl Walk<'_> {
     /// relative to it).
     fn list(&self, rel: &str) -> Result<Vec<(String, Info)>, CopyError> {
         let host = self.tree.host(rel)?;
-        let fail = |action, e: rustix::io::Errno| CopyError::Io {
-            action,
-            path: host.clone(),
-            source: e.into(),
-        };
         let fd = self.tree.open_dir(rel)?;
-        let mut dir = Dir::read_from(&*fd).map_err(|e| fail("read source directory", e))?;
-        let mut entries = Vec::new();
-        while let Some(e) = dir.read() {
-            let e = e.map_err(|e| fail("read source directory", e))?;
-            let name = e.file_name().to_bytes();
-            if name != b"." && name != b".." {
-                entries.push(e);
-            }
-        }
-        entries.sort_unstable_by(|a, b| a.file_name().cmp(b.file_name()));
-        let fd = dir.fd().map_err(|e| fail("read source directory", e))?;
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            let c_name = e.file_name();
-            let child = || host.join(std::ffi::OsStr::from_bytes(c_name.to_bytes()));
-            let Ok(name) = c_name.to_str() else {
+        let names = crate::rooted::read_names(fd.as_fd()).map_err(|source| CopyError::Io {
+            action: "read source directory",
+            path: host.clone(),
+            source,
+        })?;
+        let mut out = Vec::with_capacity(names.len());
+        for os_name in names {
+            let child = || host.join(&os_name);
+            let Some(name) = os_name.to_str() else {
                 return Err(CopyError::UnsupportedFile {
                     path: child().display().to_string(),
                 });
             };
-            let st = statat(fd, c_name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| CopyError::Io {
+            let st = statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| CopyError::Io {
                 action: "read source",
                 path: child(),
                 source: e.into(),
