@@ -9,7 +9,6 @@
 
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The kind of a filesystem entry.
@@ -45,24 +44,7 @@ pub struct DestMeta {
 impl DestMeta {
     /// The metadata of a host file (from `lstat`).
     pub fn from_metadata(m: &Metadata) -> DestMeta {
-        let ft = m.file_type();
-        let kind = if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else if ft.is_symlink() {
-            EntryKind::Symlink
-        } else {
-            EntryKind::Other
-        };
-        DestMeta {
-            kind,
-            mode: m.mode() & 0o7777,
-            uid: m.uid(),
-            gid: m.gid(),
-            atime: (m.atime(), m.atime_nsec()),
-            mtime: (m.mtime(), m.mtime_nsec()),
-        }
+        DestMeta::from_meta(&crate::rooted::Meta::from_metadata(m))
     }
 
     /// The metadata of a source entry (from `fstatat`).
