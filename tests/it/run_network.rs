@@ -11,6 +11,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::Path;
@@ -274,7 +275,9 @@ fn stack_ends(r: Runner, layout: &Path, ending: Ending) {
     let a = token();
     let w = RunWork::new(r, layout);
     w.dockerfile(&format!("FROM busybox\nRUN sleep {a}; true\n"));
-    let (child, builder) = w.spawn_build(&[]);
+    // A directory the caller left open as descriptor 8 must not reach the stack.
+    let held = std::fs::File::open(w.path("")).unwrap();
+    let (child, builder) = w.spawn_build_inheriting(&[], Some(held.as_raw_fd()));
     let sleeping = format!("sleep\0{a}");
     wait_for("the RUN to start", || !processes_with(&sleeping).is_empty());
     let stacks = descendants_named(builder, "slirp4netns");
@@ -283,6 +286,14 @@ fn stack_ends(r: Runner, layout: &Path, ending: Ending) {
         1,
         "as {who}: slirp4netns processes: {stacks:?}"
     );
+    for &pid in &stacks {
+        let leaked = std::fs::read_link(format!("/proc/{pid}/fd/8"))
+            .is_ok_and(|t| t == w.path("").canonicalize().unwrap());
+        assert!(
+            !leaked,
+            "as {who}: slirp4netns holds the caller's descriptor 8"
+        );
+    }
     let signal = match ending {
         Ending::Success => {
             for pid in processes_with(&sleeping) {

@@ -383,12 +383,34 @@ impl RunWork {
     /// Start [`RunWork::build`] to `out/img` without waiting: the child (builder itself, or
     /// runuser for [`Runner::Rootless`]) and the pid of the builder process.
     pub fn spawn_build(&self, args: &[&str]) -> (std::process::Child, u32) {
+        self.spawn_build_inheriting(args, None)
+    }
+
+    /// [`RunWork::spawn_build`], with `inherit` (when given) open as descriptor 8 in the
+    /// builder, without close-on-exec, as `builder build ... 8<DIR` leaves it.
+    pub fn spawn_build_inheriting(
+        &self,
+        args: &[&str],
+        inherit: Option<std::os::fd::RawFd>,
+    ) -> (std::process::Child, u32) {
         let dest = self.path("out/img");
         let spec = format!("type=oci,dest={},tar=false", dest.display());
         let mut all = vec!["-t", "app", "-o", &spec];
         all.extend_from_slice(args);
-        let child = self
-            .build_command(&all)
+        let mut cmd = self.build_command(&all);
+        if let Some(fd) = inherit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: dup2 only, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if nix::libc::dup2(fd, 8) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

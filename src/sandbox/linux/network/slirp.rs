@@ -79,9 +79,13 @@ impl Slirp {
         .stdout(log.try_clone()?)
         .stderr(log.try_clone()?)
         .process_group(0);
-        // SAFETY: only fcntl, which is async-signal-safe, on descriptors this process owns.
+        // SAFETY: only close_range/fcntl, which are async-signal-safe, on descriptors of
+        // this process.
         unsafe {
             cmd.pre_exec(move || {
+                // The stack handles the RUN steps' traffic: nothing the builder's caller left
+                // open (a directory on `8<`) may reach it, only its three descriptors.
+                super::super::fds::cloexec_from(3)?;
                 for fd in keep {
                     fcntl_setfd(BorrowedFd::borrow_raw(fd), FdFlags::empty())?;
                 }
