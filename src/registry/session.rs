@@ -49,6 +49,9 @@ pub struct Session {
     endpoint: Endpoint,
     source: CredentialSource,
     state: Mutex<AuthState>,
+    /// Held while a token is fetched, so that threads missing the same token (parallel
+    /// blob transfers) fetch it once: the others find it cached when they get the lock.
+    refresh: Mutex<()>,
 }
 
 impl std::fmt::Debug for Session {
@@ -141,6 +144,7 @@ impl Session {
             endpoint: Endpoint::new(registry, &auth.insecure),
             source,
             state: Mutex::new(AuthState::default()),
+            refresh: Mutex::new(()),
         })
     }
 
@@ -219,8 +223,9 @@ impl Session {
                     url: self.endpoint.url(""),
                     source: e,
                 })?;
-            if let Some(value) = self.authorization(scopes)? {
-                request.headers_mut().insert(AUTHORIZATION, value);
+            let used = self.authorization(scopes)?;
+            if let Some(value) = &used {
+                request.headers_mut().insert(AUTHORIZATION, value.clone());
             }
             let method = request.method().to_string();
             let url = request.url().to_string();
@@ -248,7 +253,7 @@ impl Session {
                 if reauthorized {
                     return Err(self.refused(scopes, resp));
                 }
-                self.on_challenge(scopes, &resp)?;
+                self.on_challenge(scopes, &resp, used.as_ref())?;
                 reauthorized = true;
                 continue;
             }
@@ -303,6 +308,10 @@ impl Session {
                 service,
                 scope: _,
             }) => {
+                let _refresh = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(t) = self.state().tokens.get(scopes) {
+                    return Ok(Some(t.clone()));
+                }
                 let token = self.fetch_token(&realm, service.as_deref(), scopes)?;
                 self.state().tokens.insert(scopes.clone(), token.clone());
                 Ok(Some(token))
@@ -310,8 +319,15 @@ impl Session {
         }
     }
 
-    /// Learn the scheme from a `401` and get ready to authorise the retry.
-    fn on_challenge(&self, scopes: &Scopes, resp: &Response) -> Result<()> {
+    /// Learn the scheme from a `401` and get ready to authorise the retry. `used` is the
+    /// header the refused request carried: when another thread has cached a different
+    /// token for `scopes` meanwhile, the retry takes that one instead of fetching again.
+    fn on_challenge(
+        &self,
+        scopes: &Scopes,
+        resp: &Response,
+        used: Option<&HeaderValue>,
+    ) -> Result<()> {
         let header = resp
             .headers()
             .get(WWW_AUTHENTICATE)
@@ -326,7 +342,14 @@ impl Session {
                 registry: self.registry().to_string(),
             });
         }
+        let _refresh = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
         let mut state = self.state();
+        if matches!(challenge, Challenge::Bearer { .. })
+            && state.tokens.get(scopes).is_some_and(|t| Some(t) != used)
+        {
+            state.challenge = Some(challenge);
+            return Ok(());
+        }
         state.tokens.remove(scopes);
         if let Challenge::Bearer {
             realm,
