@@ -1,6 +1,7 @@
 //! The one integration-test binary: conformance corpora, golden plans and the CLI.
 
 mod architecture;
+mod architecture_scan;
 mod cli;
 mod cli_docs;
 mod common;
