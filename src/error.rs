@@ -10,7 +10,8 @@ pub enum Error {
     /// The command line is wrong.
     #[error("{0}")]
     Usage(String),
-    /// The command exists in the contract but is not built yet.
+    /// The contract names the request but this builder does not do it (several platforms at
+    /// once).
     #[error("not implemented yet: {0}")]
     NotImplemented(&'static str),
     /// The Dockerfile is wrong; the text already names the file and line and quotes it.

@@ -1,7 +1,8 @@
 //! Command-line interface: the clap definitions of every command in the CLI contract
 //! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
 //!
-//! Commands that are not built yet fail with "not implemented yet" and exit code 2. The long
+//! A request the contract names but this builder does not do (building for several platforms
+//! at once) fails with "not implemented yet" and exit code 2. The long
 //! help of each command is in `help`; `completion` and the hidden `docs` print what is
 //! generated from these definitions (shell completions, manual pages).
 //! `build`, `load`, `pull`, `prune` and `du` first enter the build's user namespace

@@ -65,7 +65,8 @@ pub enum StepError {
     /// The step is of a kind this build cannot run yet.
     #[error("{0} is not supported yet")]
     Unsupported(String),
-    /// A base image is not in the local store (and no registry is used yet).
+    /// A base image is not in the local store (the build pulls missing bases before it
+    /// solves, so this is one that was neither there nor pulled).
     #[error("image {0:?} not found in the local store; load it with builder load -i FILE, or use --build-context {1}=oci-layout://DIR")]
     ImageNotFound(String, String),
     /// A named context cannot be used the way the Dockerfile uses it.
