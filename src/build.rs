@@ -222,7 +222,7 @@ fn save_cache(cache: &BuildCache) {
 
 /// Run the build `req`, reporting progress to `reporter`.
 pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome> {
-    let gc = crate::cache::build_guard(&req.root)?;
+    let gc = crate::store::build_guard(&req.root)?;
     // Checked before anything is pulled or built.
     let writes = solve::background::Writes::from_env().map_err(Error::Usage)?;
     crate::registry::transport::io_timeout().map_err(|e| Error::Usage(e.to_string()))?;
@@ -361,7 +361,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         })
         .map_err(|e| Error::Usage(crate::error::chain(&e)))?;
     }
-    crate::cache::enforce_cap(&req.root, gc, reporter);
+    crate::store::enforce_cap(&req.root, gc, reporter);
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
         config: written.primary.config.digest().clone(),

@@ -160,13 +160,13 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(&args, cli.root.as_deref()),
         Command::Pull(args) => {
             enter_namespace();
-            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
+            let _gc = crate::store::build_guard(&store_root(cli.root.as_deref())?)?;
             pull::run(&args, cli.root.as_deref())
         }
         Command::Save(args) => save::run(&args, cli.root.as_deref()),
         Command::Load(args) => {
             enter_namespace();
-            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
+            let _gc = crate::store::build_guard(&store_root(cli.root.as_deref())?)?;
             load::run(&args, cli.root.as_deref())
         }
         Command::Login(args) => login::run(&args),

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::gc::{execute, lock_names, sweep_temp_files, GcError, PruneOptions};
+use super::gc_plan as plan;
 use super::guard::{self, BuildGuard};
+use super::inventory;
 use super::units::{human_size, parse_size};
-use super::{inventory, plan};
 use crate::progress::{self, Reporter};
 
 /// The environment variable that sets the cap.
