@@ -102,12 +102,18 @@ pub fn max_cache() -> Result<Option<u64>, String> {
 }
 
 /// After a successful build: release its `guard`, and if no other build runs, remove the
-/// temp files killed builds left in the blob and chunk directories and, if a cap is set and
-/// the store is over it, prune the least recently used records until it fits. Failures
-/// are reported as warnings: the build itself succeeded.
-pub fn enforce_cap(root: &Path, guard: BuildGuard, reporter: &dyn Reporter) {
+/// temp files killed builds left in the blob and chunk directories and, if a cap is set
+/// (`cap`, as [`max_cache`] read it) and the store is over it, prune the least recently
+/// used records until it fits. Failures are reported as warnings: the build itself
+/// succeeded.
+pub fn enforce_cap(
+    root: &Path,
+    guard: BuildGuard,
+    cap: Result<Option<u64>, String>,
+    reporter: &dyn Reporter,
+) {
     drop(guard);
-    let cap = match max_cache() {
+    let cap = match cap {
         Ok(cap) => cap,
         Err(msg) => {
             eprintln!("warning: no cache cap enforced: {msg}");

@@ -249,10 +249,20 @@ fn the_end_of_a_build_sweeps_dead_temp_files_only_when_no_other_build_runs() {
     let quiet = crate::progress::Quiet::default();
     // Another build runs: its temp files may be these.
     let other = build_guard(root).unwrap();
-    crate::store::enforce_cap(root, build_guard(root).unwrap(), &quiet);
+    crate::store::enforce_cap(
+        root,
+        build_guard(root).unwrap(),
+        crate::store::max_cache(),
+        &quiet,
+    );
     assert!(temps.iter().all(|t| exists(root, t)));
     drop(other);
-    crate::store::enforce_cap(root, build_guard(root).unwrap(), &quiet);
+    crate::store::enforce_cap(
+        root,
+        build_guard(root).unwrap(),
+        crate::store::max_cache(),
+        &quiet,
+    );
     assert!(temps.iter().all(|t| !exists(root, t)));
     assert!(exists(root, "chunks/index-of-a-blob"));
     assert_eq!(CacheStore::new(root).list().unwrap().len(), 3);
