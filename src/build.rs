@@ -310,10 +310,42 @@ fn resolve_bases(
 }
 
 /// Phase 3, plan: the stages the target needs and their expanded steps, once, with the
-/// configs of the bases now in the store.
+/// configs of the bases now in the store. A base the store names but cannot read fails
+/// the build, naming the image and the cause (the planner alone would take it for an
+/// unknown image).
 fn make_plan(inputs: &Inputs, opts: &PlanOptions, images: &StoreImages<'_>) -> Result<graph::Plan> {
-    graph::plan(&inputs.dockerfile, opts, images)
-        .map_err(|e| plan_failure(&inputs.label, &inputs.text, &e))
+    let checked = CheckedImages {
+        images,
+        damaged: std::cell::RefCell::new(None),
+    };
+    let plan = graph::plan(&inputs.dockerfile, opts, &checked)
+        .map_err(|e| plan_failure(&inputs.label, &inputs.text, &e))?;
+    match checked.damaged.into_inner() {
+        Some(e) => Err(e.into()),
+        None => Ok(plan),
+    }
+}
+
+/// The store's base images as the planner reads them, keeping the first one that could
+/// not be read.
+struct CheckedImages<'a> {
+    images: &'a StoreImages<'a>,
+    damaged: std::cell::RefCell<Option<solve::StepError>>,
+}
+
+impl graph::BaseImages for CheckedImages<'_> {
+    fn config(&self, reference: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+        self.images
+            .base_config(reference, platform)
+            .unwrap_or_else(|e| {
+                self.damaged.borrow_mut().get_or_insert(e);
+                None
+            })
+    }
+
+    fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+        self.images.context_config(name, platform)
+    }
 }
 
 /// Phase 4, solve: run every step of `plan` (or find it in `cache`), then keep what the
@@ -367,7 +399,7 @@ fn solve_plan(
     // No step runs after this: the stack goes while the outputs are written.
     sandbox.stop_network();
     save_cache(cache);
-    let mut result = solved.map_err(|e| step_failure(&inputs.label, &inputs.text, &e))?;
+    let mut result = solved.map_err(|e| step_failure(&inputs.label, &inputs.text, e))?;
     result
         .config
         .config
@@ -412,8 +444,7 @@ fn write_outputs(
         let title = format!("exporting cache to {}", dir.display());
         progress::vertex(reporter, &title, |_| {
             crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
-        })
-        .map_err(|e| Error::Usage(crate::error::chain(&e)))?;
+        })?;
     }
     Ok(written)
 }

@@ -96,15 +96,16 @@ fn pull_context(
         ))
     })?;
     crate::registry::ensure_image(&parsed, platform, store, auth, false).map_err(|e| {
-        Error::Build {
-            rendered: format!(
+        Error::build(
+            format!(
                 "ERROR: failed to solve: --build-context {name}={value}: image {reference:?} is not in the local store and could not be pulled: {}\n\
                  hint: fetch it with `builder pull {reference}` where the registry can be reached, \
                  import a tarball with `builder load -i FILE`, or use a local copy: \
                  --build-context {name}=oci-layout://DIR",
                 crate::error::chain(&e),
             ),
-        }
+            e,
+        )
     })
 }
 

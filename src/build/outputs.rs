@@ -225,8 +225,13 @@ pub fn write_metadata(path: &Path, written: &Written, tags: &[String]) -> Result
         let names: Vec<String> = tags.iter().map(|t| canonical(t)).collect();
         doc.insert("image.name".into(), names.join(",").into());
     }
-    let mut bytes = serde_json::to_vec_pretty(&serde_json::Value::Object(doc))
-        .map_err(|e| Error::Usage(format!("encode metadata: {e}")))?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&serde_json::Value::Object(doc)).map_err(|source| {
+            Error::Encode {
+                what: "metadata",
+                source,
+            }
+        })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)?;
     Ok(())

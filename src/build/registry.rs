@@ -39,7 +39,7 @@ pub fn ensure_images(
             };
             registry::ensure_image_with(&parsed, platform, store, auth, always_pull, &bytes)
         })
-        .map_err(|e| super::diagnose::missing_image(label, text, &reference, span, &e))?;
+        .map_err(|e| super::diagnose::missing_image(label, text, &reference, span, e))?;
     }
     Ok(())
 }

@@ -243,7 +243,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
             ..Outcome::default()
         }),
         Err(e) => reporter.finish(&Outcome {
-            error: Some(&crate::progress::chain(e)),
+            error: Some(&e.summary()),
             ..Outcome::default()
         }),
     }

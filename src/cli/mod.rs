@@ -230,7 +230,7 @@ fn report(err: &Error) {
 
 /// The text [`report`] prints for `err`.
 fn render_error(err: &Error) -> String {
-    if let Error::Dockerfile { rendered } | Error::Build { rendered } = err {
+    if let Error::Dockerfile { rendered, .. } | Error::Build { rendered, .. } = err {
         return rendered.clone();
     }
     let mut text = format!("error: {}", crate::error::chain(err));
@@ -292,9 +292,10 @@ mod tests {
 
     #[test]
     fn build_failures_print_as_rendered_and_others_with_their_causes_once() {
-        let e = Error::Build {
-            rendered: "Dockerfile:1\nERROR: failed to solve: x".into(),
-        };
+        let e = Error::build(
+            "Dockerfile:1\nERROR: failed to solve: x".into(),
+            std::io::Error::other("x"),
+        );
         assert_eq!(render_error(&e), "Dockerfile:1\nERROR: failed to solve: x");
         let e = Error::Io {
             action: "read Dockerfile",
