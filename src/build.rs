@@ -287,6 +287,9 @@ fn read_inputs(
 /// Phase 2, resolve the bases: every image the target reads from ([`graph::base_images`],
 /// with the same ARG expansion and target pruning as the plan) is pulled when the store
 /// does not have it, or always with `--pull`, so that the plan sees every base's config.
+/// Before anything is pulled, the Dockerfile is planned with the configs at hand, so that
+/// a Dockerfile error is reported as one without contacting a registry (when nothing is
+/// pulled, the plan of phase 3 is the only one).
 fn resolve_bases(
     req: &BuildRequest,
     inputs: &Inputs,
@@ -299,6 +302,9 @@ fn resolve_bases(
     let (label, text) = (inputs.label.as_str(), inputs.text.as_str());
     let bases = graph::base_images(&inputs.dockerfile, opts, images)
         .map_err(|e| plan_failure(label, text, &e))?;
+    if registry::any_to_pull(&bases, store, req.pull) {
+        graph::plan(&inputs.dockerfile, opts, images).map_err(|e| plan_failure(label, text, &e))?;
+    }
     registry::ensure_images(
         bases,
         store,

@@ -44,6 +44,16 @@ pub fn ensure_images(
     Ok(())
 }
 
+/// Whether [`ensure_images`] would pull any of `references`: with `always_pull`, any at all;
+/// else one that the store does not name (or whose name cannot be looked up: pulling it
+/// says why).
+pub fn any_to_pull(references: &[(String, Span)], store: &DirStore, always_pull: bool) -> bool {
+    let names = store.images();
+    references
+        .iter()
+        .any(|(reference, _)| always_pull || !matches!(names.get(reference), Ok(Some(_))))
+}
+
 /// Whether any output pushes.
 pub fn pushes(outputs: &Outputs) -> bool {
     outputs
