@@ -8,6 +8,7 @@
 //! [`BuildPolicy`], read by `cli/`.
 //!
 //! - `request`: [`BuildRequest`], [`BuildPolicy`], [`BuildOutcome`].
+//! - `cache`: the build cache a build opens (records, stat cache, explanations).
 //! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
 //! - `diagnose`, `hint`: failures as the user reads them (the excerpt, the cause, a hint).
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
@@ -15,6 +16,7 @@
 //!   `-t` names, `-o` outputs, `--iidfile`, `--metadata-file`.
 //! - `registry`: pulling the bases, pushing the result.
 
+mod cache;
 mod diagnose;
 mod frontend;
 mod hint;
@@ -33,8 +35,7 @@ pub use outputs::Outputs;
 pub use request::{BuildOutcome, BuildPolicy, BuildRequest};
 
 use crate::cache::exchange::CacheSpec;
-use crate::cache::stat::StatCache;
-use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
+use crate::cache::BuildCache;
 use crate::context::Context;
 use crate::dockerfile::instructions::Dockerfile;
 use crate::error::{Error, Result};
@@ -45,6 +46,7 @@ use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::run::RunSettings;
 use crate::solve::{self, NamedContext, Rootfs, SolveEnv, StageResult, StoreImages};
 use crate::store::{DirStore, NameIndex};
+use cache::{load_stat_cache, open_cache, save_cache};
 
 /// Find out whether RUN steps can use overlay mounts while the first steps run, when the
 /// plan has a RUN. The probe unmounts an overlay, and unmounting an overlay syncs the file
@@ -84,80 +86,6 @@ fn uses_default_network(plan: &graph::Plan, network: Network) -> bool {
                 matches!(&st.action, graph::Action::Run(run) if run.network == NetworkMode::Default)
             })
         })
-}
-
-/// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
-/// of a directory context (`stat`), and the explanations of this context, Dockerfile,
-/// target and platform.
-fn open_cache(req: &BuildRequest, platform: &Platform, stat: Option<StatCache>) -> BuildCache {
-    let records = CacheStore::new(&req.root);
-    let context = absolute_context(req);
-    let dockerfile = match req.file.as_deref() {
-        Some("-") => "-".to_string(),
-        Some(f) => absolute(f),
-        None => "Dockerfile".to_string(),
-    };
-    let identity = [
-        context.as_str(),
-        dockerfile.as_str(),
-        req.target.as_deref().unwrap_or_default(),
-        &platform.to_string(),
-    ];
-    let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
-    BuildCache {
-        records,
-        no_cache: NoCache {
-            all: req.no_cache,
-            stages: req.no_cache_filter.clone(),
-        },
-        explain,
-        stat,
-        import: req
-            .cache_from
-            .iter()
-            .map(|CacheSpec::Local(dir)| dir.clone())
-            .collect(),
-        used: Default::default(),
-    }
-}
-
-/// Start reading the stat cache of a directory context (20,000 files make a few MB) while
-/// the build reads its Dockerfile, plans and imports base images.
-fn load_stat_cache(req: &BuildRequest) -> Option<std::thread::JoinHandle<StatCache>> {
-    let is_dir = req.context != "-" && std::path::Path::new(&req.context).is_dir();
-    if !is_dir {
-        return None;
-    }
-    let file = StatCache::path_for(
-        CacheStore::new(&req.root).dir(),
-        std::path::Path::new(&absolute_context(req)),
-    );
-    Some(std::thread::spawn(move || StatCache::load(&file)))
-}
-
-/// The context as one identity: its canonical path, or `-` for stdin.
-fn absolute_context(req: &BuildRequest) -> String {
-    if req.context == "-" {
-        "-".to_string()
-    } else {
-        absolute(&req.context)
-    }
-}
-
-fn absolute(path: &str) -> String {
-    std::fs::canonicalize(path)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| path.to_string())
-}
-
-/// Keep what this build learned for the next one: file digests by stat data and miss
-/// explanations. Best effort: a store that cannot take them costs the next build time or
-/// an explanation, never this build its result.
-fn save_cache(cache: &BuildCache) {
-    if let Some(stat) = &cache.stat {
-        let _ = stat.save();
-    }
-    let _ = cache.explain.save();
 }
 
 /// Run the build `req`, reporting progress to `reporter`, phase by phase: read the inputs,

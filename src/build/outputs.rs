@@ -1,5 +1,6 @@
-//! The back of a build: the solved stage becomes an image in the store (once per media-type
-//! family the outputs ask for), named by every `-t`; then each `-o` is written by
+//! The back of a build, and the `-o` values it is asked for ([`parse`], which `cli/` calls
+//! once): the solved stage becomes an image in the store (once per media-type family the
+//! outputs ask for), named by every `-t`; then each `-o` is written by
 //! [`crate::export`], and `--iidfile` / `--metadata-file` last. Nothing is written to any
 //! destination before the whole build has succeeded, and each destination is written to a
 //! temporary path and renamed.
