@@ -1,110 +1,52 @@
-//! Build orchestration, and nothing else: context -> Dockerfile -> plan -> solve -> image ->
-//! outputs. Each arrow is a call into the module that owns it; this file only threads the
-//! values through and turns failures into user-facing errors (`Dockerfile:LINE`, the quoted
-//! instruction, the cause).
+//! Build orchestration, and nothing else: [`build`] is a sequence of named phases — read
+//! the inputs (context, Dockerfile, named contexts) -> resolve the bases (pull what the
+//! store lacks) -> plan -> solve -> write the outputs (store names, exports, push,
+//! `--iidfile`, `--metadata-file`, cache export), then the store cap. Each phase calls into
+//! the modules that own the work; this file only threads the values through and turns
+//! failures into user-facing errors (`Dockerfile:LINE`, the quoted instruction, the cause).
+//! It reads no environment variable: what the environment decides comes in as
+//! [`BuildPolicy`], read by `cli/`.
 //!
+//! - `request`: [`BuildRequest`], [`BuildPolicy`], [`BuildOutcome`].
+//! - `cache`: the build cache a build opens (records, stat cache, explanations).
 //! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
 //! - `diagnose`, `hint`: failures as the user reads them (the excerpt, the cause, a hint).
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
-//! - `outputs`: the image in the store, `-t` names, `-o` outputs, `--iidfile`,
-//!   `--metadata-file`.
+//! - `outputs`: the `-o` values ([`Outputs`], parsed by `cli/`), the image in the store,
+//!   `-t` names, `-o` outputs, `--iidfile`, `--metadata-file`.
+//! - `registry`: pulling the bases, pushing the result.
 
+mod cache;
 mod diagnose;
 mod frontend;
 mod hint;
 mod inputs;
-mod outputs;
+pub mod outputs;
 mod registry;
+mod request;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use oci_spec::image::Digest;
-
 pub use diagnose::{parse_failure, plan_failure, step_failure};
 pub use frontend::{diagnostic, parse, resolve_build_args, DockerfileSource};
 pub use hint::hint;
+pub use outputs::Outputs;
+pub use request::{BuildOutcome, BuildPolicy, BuildRequest};
 
 use crate::cache::exchange::CacheSpec;
-use crate::cache::stat::StatCache;
-use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
+use crate::cache::BuildCache;
+use crate::context::Context;
+use crate::dockerfile::instructions::Dockerfile;
 use crate::error::{Error, Result};
 use crate::graph::{self, PlanOptions, Platform};
 use crate::progress::{self, Reporter};
 use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
-use crate::solve::copy::Ownership;
-use crate::solve::run::{Entitlements, RunSettings, SecretSource};
-use crate::solve::{self, Rootfs, SolveEnv, StoreImages};
-use crate::store::DirStore;
-
-/// Everything `builder build` was asked to do.
-#[derive(Debug, Clone, Default)]
-pub struct BuildRequest {
-    /// The context: a directory, `-` (a tar on stdin) or a `.tar`/`.tar.gz` file.
-    pub context: String,
-    /// `-f`.
-    pub file: Option<String>,
-    /// `-t` names.
-    pub tags: Vec<String>,
-    /// `--target`.
-    pub target: Option<String>,
-    /// `--build-arg` values, resolved.
-    pub build_args: BTreeMap<String, String>,
-    /// `--build-context NAME=VALUE`.
-    pub build_contexts: Vec<(String, String)>,
-    /// `-o` specs.
-    pub outputs: Vec<String>,
-    /// `--push`.
-    pub push: bool,
-    /// `--pull`: ask the registry for every base image, even those in the store.
-    pub pull: bool,
-    /// `--platform` (one platform).
-    pub platform: Option<String>,
-    /// `--label K=V`.
-    pub labels: Vec<(String, String)>,
-    /// `--iidfile`.
-    pub iidfile: Option<PathBuf>,
-    /// `--metadata-file`.
-    pub metadata_file: Option<PathBuf>,
-    /// The store root.
-    pub root: PathBuf,
-    /// `SOURCE_DATE_EPOCH` (the build arg, else the environment).
-    pub source_date_epoch: Option<i64>,
-    /// `--network`: the default network of RUN steps.
-    pub network: Network,
-    /// What `--allow` granted.
-    pub entitlements: Entitlements,
-    /// `--secret` values, by id.
-    pub secrets: BTreeMap<String, SecretSource>,
-    /// `--no-cache`: run every step (records are still written).
-    pub no_cache: bool,
-    /// `--no-cache-filter`: run every step of these stages (names or indexes).
-    pub no_cache_filter: Vec<String>,
-    /// `--cache-from`: where to look for steps this store does not have.
-    pub cache_from: Vec<CacheSpec>,
-    /// `--cache-to`: where to write the steps this build made or reused.
-    pub cache_to: Vec<CacheSpec>,
-}
-
-/// What a successful build made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildOutcome {
-    /// The image (manifest) digest.
-    pub manifest: Digest,
-    /// The config digest.
-    pub config: Digest,
-}
-
-/// `BUILDER_SNAPSHOTTER=copy` makes RUN steps use the copy fallback even where overlay
-/// works (for testing it); anything else, or nothing, lets the host decide.
-fn forced_backend() -> Option<crate::snapshot::Backend> {
-    match std::env::var("BUILDER_SNAPSHOTTER").as_deref() {
-        Ok("copy") => Some(crate::snapshot::Backend::Copy),
-        Ok("overlay") => Some(crate::snapshot::Backend::Overlay),
-        _ => None,
-    }
-}
+use crate::solve::run::RunSettings;
+use crate::solve::{self, NamedContext, Rootfs, SolveEnv, StageResult, StoreImages};
+use crate::store::{DirStore, NameIndex};
+use cache::{load_stat_cache, open_cache, save_cache};
 
 /// Find out whether RUN steps can use overlay mounts while the first steps run, when the
 /// plan has a RUN. The probe unmounts an overlay, and unmounting an overlay syncs the file
@@ -146,90 +88,86 @@ fn uses_default_network(plan: &graph::Plan, network: Network) -> bool {
         })
 }
 
-/// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
-/// of a directory context (`stat`), and the explanations of this context, Dockerfile,
-/// target and platform.
-fn open_cache(req: &BuildRequest, platform: &Platform, stat: Option<StatCache>) -> BuildCache {
-    let records = CacheStore::new(&req.root);
-    let context = absolute_context(req);
-    let dockerfile = match req.file.as_deref() {
-        Some("-") => "-".to_string(),
-        Some(f) => absolute(f),
-        None => "Dockerfile".to_string(),
-    };
-    let identity = [
-        context.as_str(),
-        dockerfile.as_str(),
-        req.target.as_deref().unwrap_or_default(),
-        &platform.to_string(),
-    ];
-    let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
-    BuildCache {
-        records,
-        no_cache: NoCache {
-            all: req.no_cache,
-            stages: req.no_cache_filter.clone(),
-        },
-        explain,
-        stat,
-        import: req
-            .cache_from
-            .iter()
-            .map(|CacheSpec::Local(dir)| dir.clone())
-            .collect(),
-        used: Default::default(),
-    }
-}
-
-/// Start reading the stat cache of a directory context (20,000 files make a few MB) while
-/// the build reads its Dockerfile, plans and imports base images.
-fn load_stat_cache(req: &BuildRequest) -> Option<std::thread::JoinHandle<StatCache>> {
-    let is_dir = req.context != "-" && std::path::Path::new(&req.context).is_dir();
-    if !is_dir {
-        return None;
-    }
-    let file = StatCache::path_for(
-        CacheStore::new(&req.root).dir(),
-        std::path::Path::new(&absolute_context(req)),
-    );
-    Some(std::thread::spawn(move || StatCache::load(&file)))
-}
-
-/// The context as one identity: its canonical path, or `-` for stdin.
-fn absolute_context(req: &BuildRequest) -> String {
-    if req.context == "-" {
-        "-".to_string()
-    } else {
-        absolute(&req.context)
-    }
-}
-
-fn absolute(path: &str) -> String {
-    std::fs::canonicalize(path)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| path.to_string())
-}
-
-/// Keep what this build learned for the next one: file digests by stat data and miss
-/// explanations. Best effort: a store that cannot take them costs the next build time or
-/// an explanation, never this build its result.
-fn save_cache(cache: &BuildCache) {
-    if let Some(stat) = &cache.stat {
-        let _ = stat.save();
-    }
-    let _ = cache.explain.save();
-}
-
-/// Run the build `req`, reporting progress to `reporter`.
+/// Run the build `req`, reporting progress to `reporter`, phase by phase: read the inputs,
+/// pull the base images the target needs, plan, solve, write the outputs. No destination
+/// is written before the solve has succeeded; the store cap is enforced last.
 pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome> {
-    let gc = crate::cache::build_guard(&req.root)?;
+    let gc = crate::store::build_guard(&req.root)?;
     // Checked before anything is pulled or built.
-    let writes = solve::background::Writes::from_env().map_err(Error::Usage)?;
-    crate::registry::transport::io_timeout().map_err(|e| Error::Usage(e.to_string()))?;
-    let outputs = outputs::parse(&req.outputs, req.push)?;
-    registry::check_push_names(&outputs, &req.tags)?;
+    registry::check_push_names(&req.outputs, &req.tags)?;
+    let (host, target_platform) = platforms(req)?;
+    let platform = target_platform.clone().unwrap_or_else(|| host.clone());
+    let stat = load_stat_cache(req);
+    let store = DirStore::new(&req.root)?;
+    let names = store.images();
+    let inputs = read_inputs(req, &store, &names, &platform, reporter)?;
+    let images = StoreImages {
+        store: &store,
+        names: &names,
+        contexts: &inputs.contexts,
+    };
+    let mut opts = PlanOptions::new(host);
+    opts.target = req.target.clone();
+    opts.build_args = req.build_args.clone();
+    opts.target_platform = target_platform;
+    opts.named_contexts = inputs.contexts.keys().cloned().collect();
+    resolve_bases(req, &inputs, &opts, &images, &store, &platform, reporter)?;
+    let plan = make_plan(&inputs, &opts, &images)?;
+    let snapshots =
+        DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
+    let work = Work {
+        store: &store,
+        names: &names,
+        snapshots: &snapshots,
+    };
+    // A stat cache that could not be read is an empty one.
+    let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()));
+    let result = solve_plan(req, &plan, &inputs, &work, &cache, reporter)?;
+    let written = write_outputs(req, &work, &result, &cache, reporter)?;
+    crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
+    Ok(BuildOutcome {
+        manifest: written.primary.digest().clone(),
+        config: written.primary.config.digest().clone(),
+    })
+}
+
+/// What the build read before planning.
+struct Inputs {
+    /// The build context.
+    context: Context,
+    /// The Dockerfile's name in diagnostics.
+    label: String,
+    /// The Dockerfile's text.
+    text: String,
+    /// The Dockerfile, parsed once.
+    dockerfile: Dockerfile,
+    /// `--build-context` values, resolved.
+    contexts: BTreeMap<String, NamedContext>,
+}
+
+/// The store a build solves in and writes to.
+struct Work<'a> {
+    store: &'a DirStore,
+    names: &'a NameIndex,
+    snapshots: &'a DirSnapshotter,
+}
+
+impl Work<'_> {
+    /// The build's view of root filesystems: layers as snapshots, flattened trees.
+    fn rootfs(&self, root: &std::path::Path) -> Rootfs<'_> {
+        Rootfs {
+            store: self.store,
+            snapshots: self.snapshots,
+            flat_dir: root.join("rootfs"),
+            owners: Owners::BestEffort,
+        }
+    }
+}
+
+/// The host platform and the `--platform` asked for (one; several are refused).
+fn platforms(req: &BuildRequest) -> Result<(Platform, Option<Platform>)> {
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
-    let target_platform = match req.platform.as_deref().map(str::trim) {
+    let target = match req.platform.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(p) if p.contains(',') => {
             return Err(Error::NotImplemented(
@@ -241,50 +179,122 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
                 .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?,
         ),
     };
-    let stat = load_stat_cache(req);
-    let store = DirStore::new(&req.root)?;
-    let names = store.images();
+    Ok((host, target))
+}
+
+/// Phase 1, read the inputs: the context and the Dockerfile (one progress vertex), the
+/// Dockerfile parsed into typed stages, and the `--build-context` values (an image one that
+/// is not in the store is pulled for `platform`).
+fn read_inputs(
+    req: &BuildRequest,
+    store: &DirStore,
+    names: &NameIndex,
+    platform: &Platform,
+    reporter: &dyn Reporter,
+) -> Result<Inputs> {
     let input = progress::vertex(reporter, "[internal] load build definition", |_| {
         inputs::open(&req.context, req.file.as_deref())
     })?;
-    let (label, text) = (&input.label, &input.text);
-    let dockerfile = parse(label, text)?;
-    let escape = crate::dockerfile::parse(text)
-        .map(|ast| ast.escape)
-        .unwrap_or('\\');
-    let platform = target_platform.clone().unwrap_or_else(|| host.clone());
-    let contexts = inputs::named_contexts(&req.build_contexts, &store, &names, &platform)?;
-    let mut opts = PlanOptions::new(host);
-    opts.target = req.target.clone();
-    opts.build_args = req.build_args.clone();
-    opts.target_platform = target_platform;
-    opts.named_contexts = contexts.keys().cloned().collect();
-    let images = StoreImages {
-        store: &store,
-        names: &names,
-        contexts: &contexts,
-    };
-    let mut plan = graph::plan(&dockerfile, escape, &opts, &images)
+    let dockerfile = parse(&input.label, &input.text)?;
+    let contexts = inputs::named_contexts(
+        &req.build_contexts,
+        store,
+        names,
+        platform,
+        &req.policy.registry,
+    )?;
+    Ok(Inputs {
+        context: input.context,
+        label: input.label,
+        text: input.text,
+        dockerfile,
+        contexts,
+    })
+}
+
+/// Phase 2, resolve the bases: every image the target reads from ([`graph::base_images`],
+/// with the same ARG expansion and target pruning as the plan) is pulled when the store
+/// does not have it, or always with `--pull`, so that the plan sees every base's config.
+/// Before anything is pulled, the Dockerfile is planned with the configs at hand, so that
+/// a Dockerfile error is reported as one without contacting a registry (when nothing is
+/// pulled, the plan of phase 3 is the only one).
+fn resolve_bases(
+    req: &BuildRequest,
+    inputs: &Inputs,
+    opts: &PlanOptions,
+    images: &StoreImages<'_>,
+    store: &DirStore,
+    platform: &Platform,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let (label, text) = (inputs.label.as_str(), inputs.text.as_str());
+    let bases = graph::base_images(&inputs.dockerfile, opts, images)
         .map_err(|e| plan_failure(label, text, &e))?;
-    // Base images not in the store are pulled; the plan is made again with their configs.
-    if registry::ensure_images(&plan, &store, &platform, req.pull, reporter, (label, text))? {
-        plan = graph::plan(&dockerfile, escape, &opts, &images)
-            .map_err(|e| plan_failure(label, text, &e))?;
+    if registry::any_to_pull(&bases, store, req.pull) {
+        graph::plan(&inputs.dockerfile, opts, images).map_err(|e| plan_failure(label, text, &e))?;
+    }
+    registry::ensure_images(
+        bases,
+        store,
+        platform,
+        (req.pull, &req.policy.registry),
+        reporter,
+        (label, text),
+    )
+}
+
+/// Phase 3, plan: the stages the target needs and their expanded steps, once, with the
+/// configs of the bases now in the store. A base the store names but cannot read fails
+/// the build, naming the image and the cause (the planner alone would take it for an
+/// unknown image).
+fn make_plan(inputs: &Inputs, opts: &PlanOptions, images: &StoreImages<'_>) -> Result<graph::Plan> {
+    let checked = CheckedImages {
+        images,
+        damaged: std::cell::RefCell::new(None),
+    };
+    let plan = graph::plan(&inputs.dockerfile, opts, &checked)
+        .map_err(|e| plan_failure(&inputs.label, &inputs.text, &e))?;
+    match checked.damaged.into_inner() {
+        Some(e) => Err(e.into()),
+        None => Ok(plan),
+    }
+}
+
+/// The store's base images as the planner reads them, keeping the first one that could
+/// not be read.
+struct CheckedImages<'a> {
+    images: &'a StoreImages<'a>,
+    damaged: std::cell::RefCell<Option<solve::StepError>>,
+}
+
+impl graph::BaseImages for CheckedImages<'_> {
+    fn config(&self, reference: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+        self.images
+            .base_config(reference, platform)
+            .unwrap_or_else(|e| {
+                self.damaged.borrow_mut().get_or_insert(e);
+                None
+            })
     }
 
-    let snapshots =
-        DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
-    let rootfs = Rootfs {
-        store: &store,
-        snapshots: &snapshots,
-        flat_dir: req.root.join("rootfs"),
-        owners: Owners::BestEffort,
-    };
-    // A stat cache that could not be read is an empty one.
-    let stat = stat.and_then(|h| h.join().ok());
-    let cache = open_cache(req, &platform, stat);
+    fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+        self.images.context_config(name, platform)
+    }
+}
+
+/// Phase 4, solve: run every step of `plan` (or find it in `cache`), then keep what the
+/// build learned for the next one. Returns the target stage with the `--label` values in
+/// its config.
+fn solve_plan(
+    req: &BuildRequest,
+    plan: &graph::Plan,
+    inputs: &Inputs,
+    work: &Work<'_>,
+    cache: &BuildCache,
+    reporter: &dyn Reporter,
+) -> Result<StageResult> {
     let sandbox = LinuxSandbox::new();
-    if uses_default_network(&plan, req.network) {
+    if uses_default_network(plan, req.network) {
         sandbox.expect_network();
     }
     let created = Some(match req.source_date_epoch {
@@ -292,61 +302,71 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         None => crate::image::time::now(),
     });
     let env = SolveEnv {
-        store: &store,
-        names: &names,
-        rootfs,
-        context: &input.context,
-        contexts: &contexts,
-        layers: outputs.layer_settings(req.source_date_epoch),
-        ownership: if rustix::process::geteuid().is_root() {
-            Ownership::Apply
-        } else {
-            Ownership::Ignore
-        },
+        store: work.store,
+        names: work.names,
+        rootfs: work.rootfs(&req.root),
+        context: &inputs.context,
+        contexts: &inputs.contexts,
+        layers: req.outputs.layer_settings(req.source_date_epoch),
+        ownership: req.policy.ownership,
         reporter,
         created,
         fixed_time: req.source_date_epoch.is_some(),
-        cache: Some(&cache),
-        jobs: solve::LayerJobs::new(writes),
+        cache: Some(cache),
+        jobs: solve::LayerJobs::new(req.policy.writes),
         run: RunSettings {
             sandbox: &sandbox,
             network: req.network,
             secrets: req.secrets.clone(),
             state_dir: req.root.clone(),
-            backend: forced_backend(),
+            backend: req.policy.backend,
             entitlements: req.entitlements,
             real_root: crate::sandbox::userns::real_root(),
         },
     };
-    let probe = probe_overlay_early(&plan, &env.run);
-    let solved = solve::solve(&plan, &env);
+    let probe = probe_overlay_early(plan, &env.run);
+    let solved = solve::solve(plan, &env);
     if let Some(p) = probe {
         // Nothing may be left mounted when the build returns.
         let _ = p.join();
     }
     // No step runs after this: the stack goes while the outputs are written.
     sandbox.stop_network();
-    save_cache(&cache);
-    let mut result = solved.map_err(|e| step_failure(label, text, &e))?;
+    save_cache(cache);
+    let mut result = solved.map_err(|e| step_failure(&inputs.label, &inputs.text, e))?;
     result
         .config
         .config
         .labels
         .extend(req.labels.iter().cloned());
+    Ok(result)
+}
 
-    let written = outputs::write_images(&store, &names, &result, &outputs, &req.tags, reporter)?;
-    let flatten = || -> Result<PathBuf> { Ok(env.rootfs.flatten(&result.layers, reporter)?) };
+/// Phase 5, write the outputs, in this order: the image in the store under every `-t`
+/// name, each `-o` output, the pushes, `--iidfile`, `--metadata-file`, then `--cache-to`.
+fn write_outputs(
+    req: &BuildRequest,
+    work: &Work<'_>,
+    result: &StageResult,
+    cache: &BuildCache,
+    reporter: &dyn Reporter,
+) -> Result<outputs::Written> {
+    let (store, outputs) = (work.store, &req.outputs);
+    let written = outputs::write_images(store, work.names, result, outputs, &req.tags, reporter)?;
+    let rootfs = work.rootfs(&req.root);
+    let flatten = || -> Result<PathBuf> { Ok(rootfs.flatten(&result.layers, reporter)?) };
     outputs::export_all(
-        &store,
-        &outputs,
+        store,
+        outputs,
         &written,
         &req.tags,
         req.source_date_epoch,
         &flatten,
         reporter,
     )?;
-    if registry::pushes(&outputs) {
-        registry::push_all(&store, &outputs, &written, &req.tags, reporter)?;
+    if registry::pushes(outputs) {
+        let to = (&req.tags[..], &req.policy.registry);
+        registry::push_all(store, outputs, &written, to, reporter)?;
     }
     if let Some(path) = &req.iidfile {
         outputs::write_iidfile(path, &written)?;
@@ -357,13 +377,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     for CacheSpec::Local(dir) in &req.cache_to {
         let title = format!("exporting cache to {}", dir.display());
         progress::vertex(reporter, &title, |_| {
-            crate::cache::exchange::export(dir, &cache.used_keys(), &store, &cache.records)
-        })
-        .map_err(|e| Error::Usage(crate::error::chain(&e)))?;
+            crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
+        })?;
     }
-    crate::cache::enforce_cap(&req.root, gc, reporter);
-    Ok(BuildOutcome {
-        manifest: written.primary.digest().clone(),
-        config: written.primary.config.digest().clone(),
-    })
+    Ok(written)
 }

@@ -10,7 +10,8 @@ pub enum Error {
     /// The command line is wrong.
     #[error("{0}")]
     Usage(String),
-    /// The command exists in the contract but is not built yet.
+    /// The contract names the request but this builder does not do it (several platforms at
+    /// once).
     #[error("not implemented yet: {0}")]
     NotImplemented(&'static str),
     /// The Dockerfile is wrong; the text already names the file and line and quotes it.
@@ -18,6 +19,10 @@ pub enum Error {
     Dockerfile {
         /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
         rendered: String,
+        /// The typed cause, for callers that look below the text (its message is already
+        /// in `rendered`).
+        #[source]
+        cause: Option<Cause>,
     },
     /// A build step failed; the text already names the file and line, quotes the
     /// instruction and gives the cause.
@@ -25,6 +30,25 @@ pub enum Error {
     Build {
         /// The rendered diagnostic (`Dockerfile:3`, the quoted lines, the cause).
         rendered: String,
+        /// The typed cause (the failed step's error, the failed pull), already in
+        /// `rendered`.
+        #[source]
+        cause: Option<Cause>,
+    },
+    /// `--cache-to` could not be written.
+    #[error(transparent)]
+    CacheExport(#[from] crate::cache::exchange::CacheExportError),
+    /// A snapshot could not be made (`debug run`'s overlay mount).
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// A document the build writes could not be encoded.
+    #[error("encode {what}")]
+    Encode {
+        /// What was being encoded (`metadata`).
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
     },
     /// The build context could not be opened.
     #[error(transparent)]
@@ -73,9 +97,43 @@ impl Error {
             | Error::Export(_)
             | Error::Registry(_)
             | Error::Build { .. }
+            | Error::CacheExport(_)
+            | Error::Snapshot(_)
+            | Error::Encode { .. }
             | Error::Context(_)
             | Error::Step(_)
             | Error::Sandbox(_) => 1,
+        }
+    }
+}
+
+/// The typed cause an [`Error::Dockerfile`] or [`Error::Build`] keeps.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+impl Error {
+    /// A Dockerfile error: the rendered diagnostic, and the cause it renders.
+    pub fn dockerfile(rendered: String, cause: impl Into<Cause>) -> Self {
+        Error::Dockerfile {
+            rendered,
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// A build error: the rendered diagnostic, and the cause it renders.
+    pub fn build(rendered: String, cause: impl Into<Cause>) -> Self {
+        Error::Build {
+            rendered,
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The one-line (or, for a Dockerfile or build error, rendered) text users read for
+    /// this error where a display shows it: the rendered diagnostic as it is, anything
+    /// else with its causes ([`crate::progress::chain`]).
+    pub fn summary(&self) -> String {
+        match self {
+            Error::Dockerfile { rendered, .. } | Error::Build { rendered, .. } => rendered.clone(),
+            other => crate::progress::chain(other),
         }
     }
 }
@@ -178,14 +236,16 @@ mod tests {
         assert_eq!(Error::NotImplemented("x").exit_code(), 2);
         assert_eq!(
             Error::Dockerfile {
-                rendered: String::new()
+                rendered: String::new(),
+                cause: None
             }
             .exit_code(),
             2
         );
         assert_eq!(
             Error::Build {
-                rendered: String::new()
+                rendered: String::new(),
+                cause: None
             }
             .exit_code(),
             1

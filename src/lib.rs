@@ -11,7 +11,8 @@
 //! - [`context`]: the build context — directory or tar, `.dockerignore`.
 //! - [`dockerfile`]: text -> AST with spans -> typed instructions (pure).
 //! - [`graph`]: instructions -> stages and expanded steps, pruned to the target (pure).
-//! - [`solve`]: executing steps (COPY/ADD so far).
+//! - [`solve`]: executing every step of the plan (RUN, COPY, ADD and the config-only
+//!   instructions), each a cache hit or a new layer.
 //! - [`sandbox`]: running a RUN command in fresh namespaces, rootless (the build's user
 //!   namespace is entered once at start).
 //! - [`snapshot`]: snapshots (prepare / commit / view) and safe layer unpacking.

@@ -66,22 +66,21 @@ pub fn parse_failure(label: &str, text: &str, err: &ParseError) -> Error {
         0 => format!("{}: {}", file_name(label), err.message),
         _ => err.parse_message(),
     };
-    Error::Dockerfile {
-        rendered: located(label, text, err.span, &message, None),
-    }
+    Error::dockerfile(located(label, text, err.span, &message, None), err.clone())
 }
 
 /// A Dockerfile that parses but cannot be planned (an unknown `--target`, a cycle between
 /// stages, a bad `--platform` in FROM): exit 2.
 pub fn plan_failure(label: &str, text: &str, err: &ParseError) -> Error {
-    Error::Dockerfile {
-        rendered: located(label, text, err.span, &err.message, None),
-    }
+    Error::dockerfile(
+        located(label, text, err.span, &err.message, None),
+        err.clone(),
+    )
 }
 
 /// A step that failed: the RUN's output tail first (as BuildKit), then the excerpt and the
 /// cause: exit 1.
-pub fn step_failure(label: &str, text: &str, err: &SolveError) -> Error {
+pub fn step_failure(label: &str, text: &str, err: SolveError) -> Error {
     let mut rendered = err.log().unwrap_or_default();
     rendered.push_str(&located(
         label,
@@ -90,28 +89,26 @@ pub fn step_failure(label: &str, text: &str, err: &SolveError) -> Error {
         &crate::error::chain(&err.error),
         hint::hint(&err.error),
     ));
-    Error::Build { rendered }
+    Error::build(rendered, err)
 }
 
 /// A base image (`FROM`, `COPY --from`, `RUN --mount from=`) at `span` that is neither in
 /// the local store nor could be pulled; a name that looks like a mistyped stage name says
 /// so: exit 1.
-pub fn missing_image(
+pub fn missing_image<E: std::error::Error + Send + Sync + 'static>(
     label: &str,
     text: &str,
     reference: &str,
     span: Span,
-    cause: &(dyn std::error::Error + 'static),
+    cause: E,
 ) -> Error {
     let written = written_name(reference);
     let message = format!(
         "image {reference:?} is not in the local store and could not be pulled: {}",
-        crate::error::chain(cause)
+        crate::error::chain(&cause)
     );
     let hint = stage_hint(text, &written, span).unwrap_or_else(|| hint::missing_image(reference));
-    Error::Build {
-        rendered: located(label, text, span, &message, Some(hint)),
-    }
+    Error::build(located(label, text, span, &message, Some(hint)), cause)
 }
 
 /// The short name of a reference as a Dockerfile writes it (`busybox`, `alpine:3.19`).
@@ -197,7 +194,7 @@ mod tests {
             },
         }
         .at(Span::new(2, 2));
-        let err = step_failure("ctx/Dockerfile", DF, &err);
+        let err = step_failure("ctx/Dockerfile", DF, err);
         assert_eq!(err.exit_code(), 1);
         let text = err.to_string();
         assert!(
@@ -219,7 +216,7 @@ mod tests {
             DF,
             "docker.io/library/biuld:latest",
             Span::new(4, 4),
-            &cause,
+            cause,
         );
         let text = err.to_string();
         assert!(
@@ -241,7 +238,7 @@ mod tests {
             "FROM alpine:3.19\n",
             "docker.io/library/alpine:3.19",
             Span::new(1, 1),
-            &cause,
+            cause,
         );
         let text = err.to_string();
         assert!(text.contains("`builder pull alpine:3.19`"), "{text}");

@@ -64,7 +64,10 @@ impl DockerfileSource {
                 (PathBuf::from("-"), bytes)
             }
         };
+        // No typed cause: the vertex that reads the Dockerfile reports the error's causes,
+        // and the text already says what the cause would.
         String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
+            cause: None,
             rendered: format!(
                 "ERROR: failed to solve: {}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
                 path.display(),
@@ -77,14 +80,15 @@ impl DockerfileSource {
 /// Turn a front-end error into the user-facing diagnostic for `file`: the excerpt, then
 /// `ERROR: ` and the message (exit 2).
 pub fn diagnostic(file: &str, text: &str, err: &ParseError) -> Error {
-    Error::Dockerfile {
-        rendered: dockerfile::error::render(
+    Error::dockerfile(
+        dockerfile::error::render(
             super::diagnose::file_name(file),
             text,
             err.span,
             &err.message,
         ),
-    }
+        err.clone(),
+    )
 }
 
 /// Parse `text` (read from `file`) into typed stages; errors in BuildKit's words

@@ -88,33 +88,35 @@ fn pull_context(
     reference: &str,
     store: &DirStore,
     platform: &Platform,
+    auth: &crate::registry::Auth,
 ) -> Result<oci_spec::image::Digest> {
     let parsed = Reference::parse(reference).map_err(|e| {
         Error::Usage(format!(
             "--build-context {name}={value}: invalid reference: {e}"
         ))
     })?;
-    let auth = crate::registry::Auth::from_env();
-    crate::registry::ensure_image(&parsed, platform, store, &auth, false).map_err(|e| {
-        Error::Build {
-            rendered: format!(
+    crate::registry::ensure_image(&parsed, platform, store, auth, false).map_err(|e| {
+        Error::build(
+            format!(
                 "ERROR: failed to solve: --build-context {name}={value}: image {reference:?} is not in the local store and could not be pulled: {}\n\
                  hint: fetch it with `builder pull {reference}` where the registry can be reached, \
                  import a tarball with `builder load -i FILE`, or use a local copy: \
                  --build-context {name}=oci-layout://DIR",
                 crate::error::chain(&e),
             ),
-        }
+            e,
+        )
     })
 }
 
 /// Resolve every `--build-context NAME=VALUE`; a `docker-image://REF` that is not in the
-/// store is pulled.
+/// store is pulled (with `auth`).
 pub fn named_contexts(
     specs: &[(String, String)],
     store: &DirStore,
     names: &NameIndex,
     platform: &Platform,
+    auth: &crate::registry::Auth,
 ) -> Result<BTreeMap<String, NamedContext>> {
     let mut out = BTreeMap::new();
     for (name, value) in specs {
@@ -124,7 +126,9 @@ pub fn named_contexts(
         } else if let Some(reference) = value.strip_prefix("docker-image://") {
             match names.get(reference)? {
                 Some(record) => NamedContext::Image(record.digest),
-                None => NamedContext::Image(pull_context(name, value, reference, store, platform)?),
+                None => NamedContext::Image(pull_context(
+                    name, value, reference, store, platform, auth,
+                )?),
             }
         } else if value.contains("://") {
             return Err(Error::Usage(format!(

@@ -1,5 +1,6 @@
-//! The back of a build: the solved stage becomes an image in the store (once per media-type
-//! family the outputs ask for), named by every `-t`; then each `-o` is written by
+//! The back of a build, and the `-o` values it is asked for ([`parse`], which `cli/` calls
+//! once): the solved stage becomes an image in the store (once per media-type family the
+//! outputs ask for), named by every `-t`; then each `-o` is written by
 //! [`crate::export`], and `--iidfile` / `--metadata-file` last. Nothing is written to any
 //! destination before the whole build has succeeded, and each destination is written to a
 //! temporary path and renamed.
@@ -225,8 +226,13 @@ pub fn write_metadata(path: &Path, written: &Written, tags: &[String]) -> Result
         let names: Vec<String> = tags.iter().map(|t| canonical(t)).collect();
         doc.insert("image.name".into(), names.join(",").into());
     }
-    let mut bytes = serde_json::to_vec_pretty(&serde_json::Value::Object(doc))
-        .map_err(|e| Error::Usage(format!("encode metadata: {e}")))?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&serde_json::Value::Object(doc)).map_err(|source| {
+            Error::Encode {
+                what: "metadata",
+                source,
+            }
+        })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)?;
     Ok(())

@@ -1,9 +1,7 @@
-//! The registry side of a build: base images a plan names (`FROM`, `COPY --from`,
-//! `RUN --mount from=`) that are not in the local store are pulled before the build runs
-//! (all of them with `--pull`), and `--push` / `-o type=registry` push the result under every
+//! The registry side of a build: base images the target names (`FROM`, `COPY --from`,
+//! `RUN --mount from=`) that are not in the local store are pulled before the build is
+//! planned (all of them with `--pull`), and `--push` / `-o type=registry` push the result under every
 //! name once the build has succeeded.
-
-use std::collections::BTreeSet;
 
 use oci_spec::image::Digest;
 
@@ -11,55 +9,24 @@ use crate::build::outputs::{Outputs, Written};
 use crate::dockerfile::ast::Span;
 use crate::error::{Error, Result};
 use crate::export::OutputType;
-use crate::graph::{Action, Plan, Platform, Source};
+use crate::graph::Platform;
 use crate::progress::{self, Reporter};
 use crate::registry::{self, Auth, PushOptions};
 use crate::store::{DirStore, Reference};
 
-/// Every image reference the plan reads from, in first-use order, with the Dockerfile lines
-/// of that first use.
-pub fn image_references(plan: &Plan) -> Vec<(String, Span)> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut add = |s: &Source, span: Span| {
-        if let Source::Image(r) = s {
-            if seen.insert(r.clone()) {
-                out.push((r.clone(), span));
-            }
-        }
-    };
-    for stage in &plan.stages {
-        add(&stage.base, stage.span);
-        for step in &stage.steps {
-            match &step.action {
-                Action::Copy(c) => add(&c.from, step.span),
-                Action::Run(r) => r
-                    .mounts
-                    .iter()
-                    .filter_map(|m| m.from.as_ref())
-                    .for_each(|s| add(s, step.span)),
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-/// Make every image the plan reads from available in the store: kept when it is there
-/// (unless `always_pull`), pulled otherwise. Returns true when anything was fetched, so the
-/// caller plans again with the images' configs. A failure quotes the line of `dockerfile`
-/// (its label and text) that names the image.
+/// Make every image of `references` (with the Dockerfile lines that name it, see
+/// [`crate::graph::base_images`]) available in the store: kept when it is there (unless
+/// `always_pull`), pulled otherwise. A failure quotes the line of `dockerfile` (its label
+/// and text) that names the image.
 pub fn ensure_images(
-    plan: &Plan,
+    references: Vec<(String, Span)>,
     store: &DirStore,
     platform: &Platform,
-    always_pull: bool,
+    (always_pull, auth): (bool, &Auth),
     reporter: &dyn Reporter,
     (label, text): (&str, &str),
-) -> Result<bool> {
-    let auth = Auth::from_env();
-    let mut fetched = false;
-    for (reference, span) in image_references(plan) {
+) -> Result<()> {
+    for (reference, span) in references {
         let parsed = Reference::parse(&reference)
             .map_err(|e| Error::Usage(format!("invalid image reference {reference:?}: {e}")))?;
         if !always_pull && store.images().get(&reference)?.is_some() {
@@ -70,12 +37,21 @@ pub fn ensure_images(
             let bytes = |blob: &Digest, done: u64, size: u64| {
                 reporter.progress(id, blob.as_ref(), done, Some(size))
             };
-            registry::ensure_image_with(&parsed, platform, store, &auth, always_pull, &bytes)
+            registry::ensure_image_with(&parsed, platform, store, auth, always_pull, &bytes)
         })
-        .map_err(|e| super::diagnose::missing_image(label, text, &reference, span, &e))?;
-        fetched = true;
+        .map_err(|e| super::diagnose::missing_image(label, text, &reference, span, e))?;
     }
-    Ok(fetched)
+    Ok(())
+}
+
+/// Whether [`ensure_images`] would pull any of `references`: with `always_pull`, any at all;
+/// else one that the store does not name (or whose name cannot be looked up: pulling it
+/// says why).
+pub fn any_to_pull(references: &[(String, Span)], store: &DirStore, always_pull: bool) -> bool {
+    let names = store.images();
+    references
+        .iter()
+        .any(|(reference, _)| always_pull || !matches!(names.get(reference), Ok(Some(_))))
 }
 
 /// Whether any output pushes.
@@ -102,12 +78,12 @@ pub fn check_push_names(outputs: &Outputs, tags: &[String]) -> Result<()> {
 }
 
 /// Push the built image for every pushing output, under its `name=` names or else the `-t`
-/// tags. The digest the registry reports must be the one the build made.
+/// tags, with `auth`. The digest the registry reports must be the one the build made.
 pub fn push_all(
     store: &DirStore,
     outputs: &Outputs,
     written: &Written,
-    tags: &[String],
+    (tags, auth): (&[String], &Auth),
     reporter: &dyn Reporter,
 ) -> Result<()> {
     for spec in outputs
@@ -126,7 +102,7 @@ pub fn push_all(
             ));
         }
         let image = written.for_format(spec.manifest_format());
-        let mut auth = Auth::from_env();
+        let mut auth = auth.clone();
         if spec.registry_insecure {
             auth = auth.insecure();
         }

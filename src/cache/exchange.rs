@@ -96,7 +96,7 @@ pub fn import(dir: &Path, key: &Digest, store: &dyn BlobStore, records: &CacheSt
 /// A failure writing a cache directory.
 #[derive(Debug, thiserror::Error)]
 #[error("export build cache to {}", dir.display())]
-pub struct ExportError {
+pub struct CacheExportError {
     dir: PathBuf,
     #[source]
     source: Box<dyn std::error::Error + Send + Sync>,
@@ -109,8 +109,8 @@ pub fn export(
     keys: &[Digest],
     store: &dyn BlobStore,
     records: &CacheStore,
-) -> Result<usize, ExportError> {
-    let fail = |e: Box<dyn std::error::Error + Send + Sync>| ExportError {
+) -> Result<usize, CacheExportError> {
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| CacheExportError {
         dir: dir.to_path_buf(),
         source: e,
     };

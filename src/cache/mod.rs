@@ -17,11 +17,11 @@
 //!
 //! Keys are computed by [`key`] (an explicit, versioned encoding of a step's named inputs);
 //! [`explain`] keeps those inputs to say why a later build missed; [`build_cache`] is what
-//! one build holds: the records, the `--no-cache` policy and its explanations.
+//! one build holds: the records, the `--no-cache` policy and its explanations;
+//! [`exchange`] moves records between stores; [`stat`] remembers file digests by stat data.
 //!
-//! Garbage collection ([`prune`], [`usage`] for `builder du`, the store cap
-//! [`enforce_cap`]) treats named images and kept records as roots, removes everything
-//! they do not reach, and never runs while a build does ([`build_guard`]).
+//! Garbage collection, `builder du` and the store cap are the store's
+//! ([`crate::store::prune`]); they treat these records as roots.
 
 mod record;
 pub mod stat;
@@ -35,18 +35,4 @@ pub use build_cache::{BuildCache, NoCache};
 pub use explain::{Explainer, StepRef};
 pub use key::{KeyInputs, KEY_VERSION};
 
-mod cap;
-mod gc;
-mod guard;
-mod inventory;
-mod plan;
-mod units;
-mod usage;
-mod walk;
-
-pub use cap::{enforce_cap, max_cache, max_cache_from, MAX_CACHE_ENV};
-pub use gc::{prune, GcError, PruneOptions, PruneReport};
-pub use guard::{build_guard, BuildGuard};
 pub use record::{CacheError, CacheStore, Listed, Record, RecordLayer, StepLock};
-pub use units::{human_ago, human_size, parse_duration, parse_size, ParseError};
-pub use usage::{usage, RecordUsage, Usage};

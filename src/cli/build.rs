@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::build::{build, BuildRequest};
+use crate::build::{build, BuildPolicy, BuildRequest};
 use crate::error::{Error, Result};
 use crate::progress::logs::{BuildInfo, BuildLog};
 use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty};
 use crate::sandbox::Network;
+use crate::solve::copy::Ownership;
 use crate::solve::run::{parse_secret, Entitlements};
 
 /// Progress output modes.
@@ -159,7 +160,10 @@ pub struct BuildArgs {
 
 /// Run `builder build`: build, then print the image digest with `-q`.
 pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
-    refuse_quiet_with_stdout_output(args)?;
+    // The `-o` values are parsed once; a failure is reported once the build has started
+    // (after the checks below), as every output error is.
+    let outputs = crate::build::outputs::parse(&args.outputs, args.push);
+    refuse_quiet_with_stdout_output(args, outputs.as_ref().ok())?;
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
     let epoch_text = build_args
         .get("SOURCE_DATE_EPOCH")
@@ -187,29 +191,31 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         NetworkMode::None => Network::None,
         NetworkMode::Host => Network::Host,
     };
-    let request = BuildRequest {
+    let cache_from = cache_specs(&args.cache_from, false)?;
+    let cache_to = cache_specs(&args.cache_to, true)?;
+    let request = |outputs: crate::build::Outputs, policy: BuildPolicy| BuildRequest {
         context: args.context.clone(),
         file: args.file.clone(),
         tags: args.tags.clone(),
         target: args.target.clone(),
         build_args,
         build_contexts: args.build_contexts.clone(),
-        outputs: args.outputs.clone(),
-        push: args.push,
+        outputs,
         pull: args.pull,
         platform: args.platform.clone(),
         labels: args.labels.clone(),
         iidfile: args.iidfile.clone(),
         metadata_file: args.metadata_file.clone(),
-        root,
+        root: root.clone(),
         source_date_epoch,
         network,
         entitlements,
-        secrets,
+        secrets: secrets.clone(),
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
-        cache_from: cache_specs(&args.cache_from, false)?,
-        cache_to: cache_specs(&args.cache_to, true)?,
+        cache_from: cache_from.clone(),
+        cache_to: cache_to.clone(),
+        policy,
     };
     let display = display(args)?;
     let info = BuildInfo {
@@ -218,7 +224,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         tags: args.tags.clone(),
         target: args.target.clone(),
     };
-    let reporter: Box<dyn Reporter> = match BuildLog::create(&request.root, info) {
+    let reporter: Box<dyn Reporter> = match BuildLog::create(&root, info) {
         Ok(log) => Box::new(LogKeeper::new(display, log)),
         Err(e) => {
             eprintln!(
@@ -228,14 +234,16 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
             display
         }
     };
-    let built = build(&request, reporter.as_ref());
+    let built = build_policy()
+        .and_then(|policy| Ok(request(outputs?, policy)))
+        .and_then(|request| build(&request, reporter.as_ref()));
     match &built {
         Ok(outcome) => reporter.finish(&Outcome {
             image: Some(outcome.manifest.as_ref()),
             ..Outcome::default()
         }),
         Err(e) => reporter.finish(&Outcome {
-            error: Some(&crate::progress::chain(e)),
+            error: Some(&e.summary()),
             ..Outcome::default()
         }),
     }
@@ -248,13 +256,49 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// `-q` prints the digest on standard output, where a `dest=-` output writes its tarball.
-fn refuse_quiet_with_stdout_output(args: &BuildArgs) -> Result<()> {
-    let to_stdout = |spec: &String| {
-        crate::export::OutputSpec::parse(spec)
-            .is_ok_and(|s| s.dest == crate::export::Destination::Stdout)
+/// What the build takes from the environment, read once here: a value the build cannot
+/// take is a usage error before anything is pulled or built.
+fn build_policy() -> Result<BuildPolicy> {
+    let writes = crate::solve::background::Writes::from_env().map_err(Error::Usage)?;
+    let timeout =
+        crate::registry::transport::io_timeout().map_err(|e| Error::Usage(e.to_string()))?;
+    let mut registry = crate::registry::Auth::from_env();
+    registry.timeout = Some(timeout);
+    let backend = match std::env::var("BUILDER_SNAPSHOTTER").as_deref() {
+        Ok("copy") => Some(crate::snapshot::Backend::Copy),
+        Ok("overlay") => Some(crate::snapshot::Backend::Overlay),
+        _ => None,
     };
-    if args.quiet && args.outputs.iter().any(to_stdout) {
+    let ownership = if rustix::process::geteuid().is_root() {
+        Ownership::Apply
+    } else {
+        Ownership::Ignore
+    };
+    Ok(BuildPolicy {
+        backend,
+        writes,
+        ownership,
+        registry,
+        max_cache: crate::store::max_cache(),
+    })
+}
+
+/// `-q` prints the digest on standard output, where a `dest=-` output writes its tarball.
+/// `outputs` are the parsed `-o` values, `None` when they do not parse (then each value is
+/// looked at alone).
+fn refuse_quiet_with_stdout_output(
+    args: &BuildArgs,
+    outputs: Option<&crate::build::Outputs>,
+) -> Result<()> {
+    use crate::export::{Destination, OutputSpec};
+    let to_stdout = match outputs {
+        Some(o) => o.specs.iter().any(|s| s.dest == Destination::Stdout),
+        None => args
+            .outputs
+            .iter()
+            .any(|spec| OutputSpec::parse(spec).is_ok_and(|s| s.dest == Destination::Stdout)),
+    };
+    if args.quiet && to_stdout {
         return Err(Error::Usage(
             "-q prints the image digest on standard output, where -o ...,dest=- writes; \
              use --iidfile with an output to standard output"

@@ -117,7 +117,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
             .map_err(|e| Error::Usage(format!("{path}: {e}")))?;
         images.insert(reference.to_string(), config);
     }
-    let plan = graph::plan(&df, ast.escape, &opts, &images)
+    let plan = graph::plan(&df, &opts, &images)
         .map_err(|e| crate::build::diagnostic(&label, &text, &e))?;
     print!("{}", graph::render(&plan));
     Ok(())

@@ -118,10 +118,7 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
                 path: args.rootfs.clone(),
                 source,
             })?;
-            Some(
-                mount_overlay(&args.lowers, upper, work, &args.rootfs)
-                    .map_err(|e| Error::Usage(format!("{e}: {}", source_text(&e))))?,
-            )
+            Some(mount_overlay(&args.lowers, upper, work, &args.rootfs)?)
         }
         _ => None,
     };
@@ -194,8 +191,4 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
         eprintln!("error: the command was {}", outcome.status);
     }
     Ok(outcome.status.shell_code())
-}
-
-fn source_text(e: &crate::snapshot::SnapshotError) -> String {
-    std::error::Error::source(e).map_or_else(String::new, |s| s.to_string())
 }

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 
 use clap::Args;
 
-use crate::cache::{human_ago, human_size, RecordUsage, Usage};
 use crate::error::Result;
+use crate::store::{human_ago, human_size, RecordUsage, Usage};
 
 /// Arguments of `builder du`.
 #[derive(Debug, Args)]
@@ -87,7 +87,7 @@ fn print_summary(u: &Usage) {
 /// Run `builder du`.
 pub fn run(args: &DuArgs, root: Option<&Path>) -> Result<()> {
     let root = super::store_root(root)?;
-    let usage = crate::cache::usage(&root)?;
+    let usage = crate::store::usage(&root)?;
     let now = SystemTime::now();
     if args.verbose {
         print_verbose(&usage.records, now);

@@ -1,7 +1,8 @@
 //! Command-line interface: the clap definitions of every command in the CLI contract
 //! (`../shared/design/CLI.md`), one file per command, and the dispatch from argv to them.
 //!
-//! Commands that are not built yet fail with "not implemented yet" and exit code 2. The long
+//! A request the contract names but this builder does not do (building for several platforms
+//! at once) fails with "not implemented yet" and exit code 2. The long
 //! help of each command is in `help`; `completion` and the hidden `docs` print what is
 //! generated from these definitions (shell completions, manual pages).
 //! `build`, `load`, `pull`, `prune` and `du` first enter the build's user namespace
@@ -159,13 +160,13 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(&args, cli.root.as_deref()),
         Command::Pull(args) => {
             enter_namespace();
-            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
+            let _gc = crate::store::build_guard(&store_root(cli.root.as_deref())?)?;
             pull::run(&args, cli.root.as_deref())
         }
         Command::Save(args) => save::run(&args, cli.root.as_deref()),
         Command::Load(args) => {
             enter_namespace();
-            let _gc = crate::cache::build_guard(&store_root(cli.root.as_deref())?)?;
+            let _gc = crate::store::build_guard(&store_root(cli.root.as_deref())?)?;
             load::run(&args, cli.root.as_deref())
         }
         Command::Login(args) => login::run(&args),
@@ -229,7 +230,7 @@ fn report(err: &Error) {
 
 /// The text [`report`] prints for `err`.
 fn render_error(err: &Error) -> String {
-    if let Error::Dockerfile { rendered } | Error::Build { rendered } = err {
+    if let Error::Dockerfile { rendered, .. } | Error::Build { rendered, .. } = err {
         return rendered.clone();
     }
     let mut text = format!("error: {}", crate::error::chain(err));
@@ -291,9 +292,10 @@ mod tests {
 
     #[test]
     fn build_failures_print_as_rendered_and_others_with_their_causes_once() {
-        let e = Error::Build {
-            rendered: "Dockerfile:1\nERROR: failed to solve: x".into(),
-        };
+        let e = Error::build(
+            "Dockerfile:1\nERROR: failed to solve: x".into(),
+            std::io::Error::other("x"),
+        );
         assert_eq!(render_error(&e), "Dockerfile:1\nERROR: failed to solve: x");
         let e = Error::Io {
             action: "read Dockerfile",

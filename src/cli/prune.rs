@@ -7,8 +7,8 @@ use std::time::SystemTime;
 
 use clap::Args;
 
-use crate::cache::{human_size, parse_duration, parse_size, PruneOptions, PruneReport};
 use crate::error::{Error, Result};
+use crate::store::{human_size, parse_duration, parse_size, PruneOptions, PruneReport};
 
 /// Arguments of `builder prune`.
 #[derive(Debug, Args)]
@@ -104,7 +104,7 @@ fn others(report: &PruneReport) -> String {
 pub fn run(args: &PruneArgs, root: Option<&Path>) -> Result<()> {
     let opts = options(args)?;
     let root = super::store_root(root)?;
-    let report = crate::cache::prune(&root, &opts)?;
+    let report = crate::store::prune(&root, &opts)?;
     let now = SystemTime::now();
     if args.verbose {
         super::du::print_verbose(&report.removed, now);

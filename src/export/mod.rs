@@ -61,7 +61,8 @@ pub struct ExportInput<'a> {
 }
 
 /// Write one `-o` output. `type=image` and `type=cacheonly` write nothing here (naming the
-/// image in the store is the build's job); `type=registry` and `push=true` are not built yet.
+/// image in the store is the build's job); `type=registry` and `push=true` are refused here:
+/// the build pushes them through [`crate::registry`] once every other output is written.
 pub fn write_output(spec: &OutputSpec, input: &ExportInput<'_>) -> Result<()> {
     let image = || ExportImage::new(input.manifest.clone(), spec.names_or(input.tags));
     let rootfs = || {

@@ -1,8 +1,8 @@
 //! The build plan, pure: typed instructions in, the stages a target needs and their fully
 //! expanded steps out — BuildKit's `dockerfile2llb` dispatch without execution.
 //!
-//! Inputs come in as data: the [`Dockerfile`](crate::dockerfile::instructions::Dockerfile),
-//! its escape character, [`PlanOptions`] (target, `--build-arg`s, platforms, named contexts)
+//! Inputs come in as data: the [`Dockerfile`](crate::dockerfile::instructions::Dockerfile)
+//! (with its escape character), [`PlanOptions`] (target, `--build-arg`s, platforms, named contexts)
 //! and [`BaseImages`], which knows base-image configs (the store and registry fill it in
 //! later; `debug plan` passes [`UnknownImages`], which knows none). Nothing here reads files,
 //! the network or the environment.
@@ -62,7 +62,7 @@ pub use model::{
     Action, CopyAction, InlineFile, LayerKind, Plan, PlannedMount, RunAction, Source, StagePlan,
     Step,
 };
-pub use planner::plan;
+pub use planner::{base_images, plan};
 pub use platform::Platform;
 pub use reference::ImageRef;
 pub use render::render;

@@ -1,38 +1,52 @@
 //! [`plan`]: the whole of BuildKit's `toDispatchState`, minus execution — the global scope,
 //! FROM expansion, stage references and dependencies, target pruning, ONBUILD triggers,
-//! dispatch of every needed stage in Dockerfile order, and parallel levels.
+//! dispatch of every needed stage in Dockerfile order, and parallel levels. [`base_images`]:
+//! the image references the same target reads, from the same first steps without dispatch.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::{Dockerfile, Instruction};
 use crate::dockerfile::shell::Lexer;
 
 use super::args::{
-    automatic_args, global_args, is_automatic_arg, is_proxy_arg, proxy_env, ArgDecl,
+    automatic_args, global_args, is_automatic_arg, is_proxy_arg, proxy_env, ArgDecl, EnvList,
 };
 use super::config::ImageConfig;
 use super::dispatch::{dispatch_all, Ctx, StageState};
 use super::model::{Plan, Source, StagePlan};
-use super::prepare::{prepare_stages, stage_head, triggers, Refs};
-use super::stages;
+use super::platform::Platform;
+use super::prepare::{command_sources, prepare_stages, stage_head, triggers, Prepared, Refs};
+use super::stages::{self, StageHead};
 use super::{BaseImages, PlanOptions};
 
-/// Plan the build of `opts.target` (default: the last stage) of `df`. See the module docs of
-/// [`crate::graph`].
-pub fn plan(
+/// Steps 1–4 of [`plan`], shared with [`base_images`]: the global scope, the expanded
+/// FROM lines, every stage's base and edges, and the stages the target reaches (their
+/// commands filled in, ONBUILD triggers first).
+struct Front {
+    lexer: Lexer,
+    build_platform: Platform,
+    target_platform: Platform,
+    global: EnvList,
+    declared: BTreeSet<String>,
+    heads: Vec<StageHead>,
+    prepared: Vec<Prepared>,
+    reach: BTreeSet<usize>,
+}
+
+fn front(
     df: &Dockerfile,
-    escape: char,
     opts: &PlanOptions,
     images: &dyn BaseImages,
-) -> Result<Plan, ParseError> {
+) -> Result<Front, ParseError> {
     if df.stages.is_empty() {
         return Err(ParseError::at_line(
             0,
             "dockerfile contains no stages to build",
         ));
     }
-    let lexer = Lexer::new(escape);
+    let lexer = Lexer::new(df.escape);
     let build_platform = opts.build_platform.clone();
     let target_platform = opts
         .target_platform
@@ -63,7 +77,7 @@ pub fn plan(
             })
         })
         .collect();
-    let (global, mut declared) = global_args(auto, &meta, &opts.build_args, &lexer)?;
+    let (global, declared) = global_args(auto, &meta, &opts.build_args, &lexer)?;
 
     let mut heads = Vec::new();
     let mut platforms = Vec::new();
@@ -101,7 +115,73 @@ pub fn plan(
             break;
         }
     }
+    Ok(Front {
+        lexer,
+        build_platform,
+        target_platform,
+        global,
+        declared,
+        heads,
+        prepared,
+        reach,
+    })
+}
 
+/// The image references the target of `df` reads from (`FROM`, `COPY --from`,
+/// `RUN --mount from=`), in first-use order, each with the Dockerfile lines of that first
+/// use: what a build must have in its store before [`plan`] runs. The same ARG expansion,
+/// target pruning and ONBUILD triggers as [`plan`] (triggers of the bases `images` knows);
+/// `--from` values are never expanded, so nothing here depends on a stage's variables.
+pub fn base_images(
+    df: &Dockerfile,
+    opts: &PlanOptions,
+    images: &dyn BaseImages,
+) -> Result<Vec<(String, Span)>, ParseError> {
+    let f = front(df, opts, images)?;
+    let refs = Refs {
+        heads: &f.heads,
+        contexts: &opts.named_contexts,
+        lexer: &f.lexer,
+    };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut add = |source: Source, span: Span| {
+        if let Source::Image(r) = source {
+            if seen.insert(r.clone()) {
+                out.push((r, span));
+            }
+        }
+    };
+    for &s in &f.reach {
+        let (Some(stage), Some(p)) = (df.stages.get(s), f.prepared.get(s)) else {
+            continue;
+        };
+        add(p.base.clone(), stage.span);
+        let commands = p.commands.as_deref().unwrap_or_default();
+        for (source, span) in command_sources(&refs, commands, stage.span)? {
+            add(source, span);
+        }
+    }
+    Ok(out)
+}
+
+/// Plan the build of `opts.target` (default: the last stage) of `df`. See the module docs of
+/// [`crate::graph`].
+pub fn plan(
+    df: &Dockerfile,
+    opts: &PlanOptions,
+    images: &dyn BaseImages,
+) -> Result<Plan, ParseError> {
+    let Front {
+        lexer,
+        build_platform,
+        target_platform,
+        global,
+        mut declared,
+        heads,
+        prepared,
+        reach,
+    } = front(df, opts, images)?;
     let ctx = Ctx {
         lexer,
         global: &global,

@@ -71,7 +71,30 @@ pub(super) fn command_edges(
     commands: &[Command],
     trigger_span: Span,
 ) -> Result<Vec<Edge>, ParseError> {
-    let mut edges = Vec::new();
+    let refs = Refs {
+        heads,
+        contexts,
+        lexer,
+    };
+    Ok(command_sources(&refs, commands, trigger_span)?
+        .into_iter()
+        .filter_map(|(source, span)| match source {
+            Source::Stage(to) => Some(Edge { to, span }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// What `commands` read from, in order: each `COPY --from` and `RUN --mount from=` resolved
+/// to a stage, named context or image, with the lines of the command (`trigger_span`, the
+/// FROM line, for an ONBUILD trigger).
+pub(super) fn command_sources(
+    refs: &Refs<'_>,
+    commands: &[Command],
+    trigger_span: Span,
+) -> Result<Vec<(Source, Span)>, ParseError> {
+    let (heads, contexts, lexer) = (refs.heads, refs.contexts, refs.lexer);
+    let mut sources = Vec::new();
     for cmd in commands {
         let span = if cmd.onbuild {
             trigger_span
@@ -88,28 +111,26 @@ pub(super) fn command_edges(
                             "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround",
                         ));
                     }
-                    if let Source::Stage(j) =
-                        stages::resolve_from(heads, from, true, contexts, span)?
-                    {
-                        edges.push(Edge { to: j, span });
-                    }
+                    sources.push((
+                        stages::resolve_from(heads, from, true, contexts, span)?,
+                        span,
+                    ));
                 }
             }
             Instruction::Run(r) => {
                 for m in &r.mounts {
                     if let Some(from) = &m.from {
-                        if let Source::Stage(j) =
-                            stages::resolve_from(heads, from, false, contexts, span)?
-                        {
-                            edges.push(Edge { to: j, span });
-                        }
+                        sources.push((
+                            stages::resolve_from(heads, from, false, contexts, span)?,
+                            span,
+                        ));
                     }
                 }
             }
             _ => {}
         }
     }
-    Ok(edges)
+    Ok(sources)
 }
 
 /// Parse ONBUILD trigger text from an image config into instructions.

@@ -16,7 +16,7 @@ fn plan_with(
     let df = parse_dockerfile(&ast)?;
     let mut opts = PlanOptions::new(Platform::linux_amd64());
     f(&mut opts);
-    plan(&df, ast.escape, &opts, images)
+    plan(&df, &opts, images)
 }
 
 fn plan_of(src: &str) -> Plan {
@@ -322,4 +322,72 @@ fn named_context_with_a_known_image_config_starts_from_it() {
     )
     .unwrap();
     assert_eq!(target(&p).config.working_dir, "/");
+}
+
+/// The image references a plan reads, in first-use order, as the build used to list them
+/// from the plan itself.
+fn plan_images(p: &Plan) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    let mut add = |s: &Source, line: usize| {
+        if let Source::Image(r) = s {
+            if !out.iter().any(|(x, _)| x == r) {
+                out.push((r.clone(), line));
+            }
+        }
+    };
+    for stage in &p.stages {
+        add(&stage.base, stage.span.start);
+        for step in &stage.steps {
+            match &step.action {
+                Action::Copy(c) => add(&c.from, step.span.start),
+                Action::Run(r) => r
+                    .mounts
+                    .iter()
+                    .filter_map(|m| m.from.as_ref())
+                    .for_each(|s| add(s, step.span.start)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn base_images_are_the_plans_images_without_dispatch() {
+    let src = "ARG TAG=1\n\
+               FROM unused:$TAG AS skipped\n\
+               FROM alpine:$TAG AS build\n\
+               RUN --mount=type=bind,from=tools:2,target=/t true\n\
+               COPY --from=busybox /bin/sh /sh\n\
+               FROM build\n\
+               COPY --from=build /sh /sh2\n\
+               COPY --from=alpine:1 /x /x\n\
+               FROM other AS extra\n";
+    let images: BTreeMap<String, ImageConfig> = [(
+        "docker.io/library/alpine:2".to_string(),
+        ImageConfig {
+            on_build: vec!["COPY --from=trigger /a /a".to_string()],
+            ..ImageConfig::default()
+        },
+    )]
+    .into_iter()
+    .collect();
+    for (build_args, target) in [
+        (args(&[]), None),
+        (args(&[("TAG", "2")]), None),
+        (args(&[]), Some("extra")),
+    ] {
+        let ast = crate::dockerfile::parse(src).unwrap();
+        let df = parse_dockerfile(&ast).unwrap();
+        let mut opts = PlanOptions::new(Platform::linux_amd64());
+        opts.build_args = build_args.clone();
+        opts.target = target.map(String::from);
+        let listed: Vec<(String, usize)> = base_images(&df, &opts, &images)
+            .unwrap()
+            .into_iter()
+            .map(|(r, span)| (r, span.start))
+            .collect();
+        let planned = plan_images(&plan(&df, &opts, &images).unwrap());
+        assert_eq!(listed, planned, "{build_args:?} {target:?}");
+    }
 }

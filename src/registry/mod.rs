@@ -63,6 +63,9 @@ pub struct Auth {
     pub config: Option<PathBuf>,
     /// Which registries speak plain HTTP (loopback ones always do).
     pub insecure: Insecure,
+    /// The longest wait on a registry; `None`: [`transport::io_timeout`], read when a
+    /// session starts.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Auth {
@@ -75,6 +78,7 @@ impl Auth {
             insecure: Insecure::from_list(
                 &std::env::var("BUILDER_INSECURE_REGISTRIES").unwrap_or_default(),
             ),
+            timeout: None,
         }
     }
 

@@ -136,7 +136,10 @@ impl Session {
 
     /// A session with an explicit credential source.
     pub fn with_source(registry: &str, auth: &Auth, source: CredentialSource) -> Result<Self> {
-        let wait = io_timeout()?;
+        let wait = match auth.timeout {
+            Some(wait) => wait,
+            None => io_timeout()?,
+        };
         Ok(Session {
             client: http_client(wait)?,
             wait,

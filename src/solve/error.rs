@@ -65,9 +65,19 @@ pub enum StepError {
     /// The step is of a kind this build cannot run yet.
     #[error("{0} is not supported yet")]
     Unsupported(String),
-    /// A base image is not in the local store (and no registry is used yet).
+    /// A base image is not in the local store (the build pulls missing bases before it
+    /// solves, so this is one that was neither there nor pulled).
     #[error("image {0:?} not found in the local store; load it with builder load -i FILE, or use --build-context {1}=oci-layout://DIR")]
     ImageNotFound(String, String),
+    /// A base image the store names cannot be read: its manifest or config is damaged.
+    #[error("image {image:?} in the local store cannot be read")]
+    BaseImage {
+        /// The image as users write it (`busybox`).
+        image: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A named context cannot be used the way the Dockerfile uses it.
     #[error("build context {name:?}: {reason}")]
     Context {

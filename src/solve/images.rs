@@ -102,19 +102,56 @@ pub struct StoreImages<'a> {
     pub contexts: &'a BTreeMap<String, NamedContext>,
 }
 
+/// The config of the image under `digest` (a manifest, or an index to pick `platform`
+/// from), as the planner reads it.
+fn read_config(
+    store: &dyn BlobStore,
+    digest: &Digest,
+    platform: &Platform,
+) -> Result<graph::ImageConfig, Box<dyn std::error::Error + Send + Sync>> {
+    let manifest = image::select_manifest(store, digest, platform)?;
+    let img = image::read_image(store, &manifest)?;
+    let text = String::from_utf8(img.config_bytes).map_err(|e| {
+        format!(
+            "config {} is not UTF-8: {e}",
+            img.manifest.config().digest()
+        )
+    })?;
+    Ok(graph::ImageConfig::from_json(&text)
+        .map_err(|e| format!("config {}: {e}", img.manifest.config().digest()))?)
+}
+
 impl StoreImages<'_> {
+    /// The config of the image named `reference` (normalised): `None` when the store has
+    /// no such name (an unknown image), [`StepError::BaseImage`] naming the image and the
+    /// cause when its name index entry, manifest or config cannot be read.
+    pub fn base_config(
+        &self,
+        reference: &str,
+        platform: &Platform,
+    ) -> StepResult<Option<graph::ImageConfig>> {
+        let damaged = |source: Box<dyn std::error::Error + Send + Sync>| StepError::BaseImage {
+            image: familiar(reference),
+            source,
+        };
+        let Some(record) = self.names.get(reference).map_err(|e| damaged(e.into()))? else {
+            return Ok(None);
+        };
+        read_config(self.store, &record.digest, platform)
+            .map(Some)
+            .map_err(damaged)
+    }
+
     fn config_of(&self, digest: &Digest, platform: &Platform) -> Option<graph::ImageConfig> {
-        let manifest = image::select_manifest(self.store, digest, platform).ok()?;
-        let img = image::read_image(self.store, &manifest).ok()?;
-        let text = String::from_utf8(img.config_bytes).ok()?;
-        graph::ImageConfig::from_json(&text).ok()
+        read_config(self.store, digest, platform).ok()
     }
 }
 
+/// The planner sees a damaged image as an unknown one; the build asks
+/// [`StoreImages::base_config`] first, which says what is wrong.
 impl BaseImages for StoreImages<'_> {
     fn config(&self, reference: &str, platform: &Platform) -> Option<graph::ImageConfig> {
-        let record = self.names.get(reference).ok()??;
-        self.config_of(&record.digest, platform)
+        self.base_config(reference, platform).ok().flatten()
     }
 
     fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::ImageConfig> {
@@ -122,5 +159,67 @@ impl BaseImages for StoreImages<'_> {
             NamedContext::Image(digest) => self.config_of(digest, platform),
             NamedContext::Dir(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ImageRecord, MemStore};
+
+    /// A store naming `busybox` (a manifest whose config is not JSON) and `alpine` (a
+    /// manifest that is not JSON).
+    fn damaged_store(dir: &std::path::Path) -> (MemStore, NameIndex) {
+        let store = MemStore::new();
+        let config = store.put_bytes(b"not json").unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[]}}"#,
+            config.digest, config.size
+        );
+        let names = NameIndex::new(dir);
+        for (name, bytes) in [
+            ("docker.io/library/busybox:latest", manifest.as_bytes()),
+            ("docker.io/library/alpine:latest", b"{broken".as_slice()),
+        ] {
+            let blob = store.put_bytes(bytes).unwrap();
+            let record = ImageRecord {
+                digest: blob.digest,
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                size: blob.size,
+                created: None,
+            };
+            names.set(name, record).unwrap();
+        }
+        (store, names)
+    }
+
+    #[test]
+    fn a_damaged_base_image_is_an_error_naming_it_not_an_unknown_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, names) = damaged_store(dir.path());
+        let contexts = BTreeMap::new();
+        let images = StoreImages {
+            store: &store,
+            names: &names,
+            contexts: &contexts,
+        };
+        let platform = Platform::linux_amd64();
+        for (reference, familiar) in [
+            ("docker.io/library/busybox:latest", "busybox"),
+            ("docker.io/library/alpine:latest", "alpine"),
+        ] {
+            let err = images.base_config(reference, &platform).unwrap_err();
+            let text = crate::progress::chain(&err);
+            assert!(
+                text.starts_with(&format!(
+                    "image \"{familiar}\" in the local store cannot be read: "
+                )),
+                "{text}"
+            );
+            // The planner, which cannot take an error, sees an unknown image.
+            assert!(images.config(reference, &platform).is_none());
+        }
+        let absent = images.base_config("docker.io/library/debian:latest", &platform);
+        assert!(matches!(absent, Ok(None)));
     }
 }

@@ -1,14 +1,29 @@
-//! The local store: a content-addressed blob store, the image name index, and the file locks
-//! that let concurrent builders share one store root.
+//! The local store: a content-addressed blob store, the image name index, the file locks
+//! that let concurrent builders share one store root, and the store's housekeeping: garbage
+//! collection ([`prune`]), what it takes ([`usage`], for `builder du`), the store cap
+//! ([`enforce_cap`]), the lock that keeps them away from running builds ([`build_guard`]),
+//! and the sizes and durations they read and print ([`parse_size`], [`human_size`]).
 //!
 //! Layout of a store root (`--root`, see [`default_root`]):
 //!
 //! ```text
-//! ROOT/blobs/sha256/<hex>   one file per blob, read-only, named by its sha256
-//! ROOT/blobs/sha256/.tmp-*  blobs being written (left behind only by a crash)
-//! ROOT/images.json          the image index: name -> manifest digest (see images)
-//! ROOT/images.lock          flock held while the index is updated
+//! ROOT/blobs/sha256/<hex>       one file per blob, read-only, named by its sha256
+//! ROOT/blobs/sha256/.tmp-*      blobs being written (left behind only by a crash)
+//! ROOT/images.json              the image index: name -> manifest digest (see images); the
+//!                               roots of garbage collection (their blobs are never removed)
+//! ROOT/images.lock              flock held while the index is updated
+//! ROOT/gc.lock                  shared by every build, exclusive for prune and the cap
+//! ROOT/cache/records/*.json     cache records -> a layer blob and a snapshot (chain id)
+//! ROOT/snapshotter/snapshots/N  committed snapshots, named by chain id, with parents
+//! ROOT/rootfs/<hex>             flattened trees, named by their top chain id
+//! ROOT/cache-mounts/<hex>       RUN --mount=type=cache directories
+//! ROOT/chunks/<hex>             chunk indexes of large layer blobs (counted as other)
+//! ROOT/run/step-*, ROOT/snapshotter/active/*, .tmp-* / .new-* files, ROOT/trash/*
+//!                               scratch of running builds, or leftovers of dead ones
 //! ```
+//!
+//! Housekeeping reads what the layers above keep in the root (cache records, snapshots,
+//! image manifests) only to find what is still reachable; it owns no format but the store's.
 //!
 //! The root is private to its owner (0700, see [`prepare_root`]): it holds the files of
 //! every image, setuid programs among them.
@@ -22,15 +37,23 @@
 //! digest for `image`, `export` and the CLI.
 
 pub mod atomic;
+mod cap;
 pub mod digest;
 mod dir;
 mod error;
+mod gc;
+mod gc_plan;
+mod guard;
 pub mod images;
+mod inventory;
 pub mod lock;
 mod memory;
 pub mod reference;
-pub mod sparse;
 mod root;
+pub mod sparse;
+mod units;
+mod usage;
+mod walk;
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -43,6 +66,12 @@ pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
 pub use reference::Reference;
 pub use root::{default_root, prepare_root, secure_root, RootAccess};
+
+pub use cap::{enforce_cap, max_cache, max_cache_from, MAX_CACHE_ENV};
+pub use gc::{prune, GcError, PruneOptions, PruneReport};
+pub use guard::{build_guard, BuildGuard};
+pub use units::{human_ago, human_size, parse_duration, parse_size, SizeError};
+pub use usage::{usage, RecordUsage, Usage};
 
 /// What a committed blob is: its digest and size (a descriptor without the media type).
 #[derive(Debug, Clone, PartialEq, Eq)]

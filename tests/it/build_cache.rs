@@ -4,7 +4,8 @@
 //! file; build args invalidate only the steps that see them; `.dockerignore`d files and
 //! mtime-only changes keep the cache; concurrent builds share one store; a build killed
 //! with `kill -9` during a RUN leaves a store the next build uses; `--no-cache` and
-//! `--no-cache-filter` run what they name; a changed base image is named as the reason.
+//! `--no-cache-filter` run what they name; a changed base image is named as the reason;
+//! a `--cache-to` that cannot be written fails the build (exit 1).
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -606,6 +607,27 @@ fn cache_exported_to_a_directory_serves_a_build_with_a_fresh_store() {
             text(&out.stderr).contains("not supported yet"),
             "as {who}: {}",
             text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_cache_export_that_cannot_be_written_fails_the_build_not_the_command_line() {
+    let test = "cache_to_unwritable";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        let who = r.name();
+        let w = RunWork::new(r, &layout);
+        w.file("a", "a\n").dockerfile("FROM busybox\nCOPY a /a\n");
+        // A directory below a regular file cannot be made, whoever asks (root included).
+        std::fs::write(w.path("blocker"), "x").unwrap();
+        let to = format!("type=local,dest={}", w.path("blocker/cache").display());
+        let out = w.build(&["--cache-to", &to]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "as {who}: {err}");
+        assert!(
+            err.contains("error: export build cache to "),
+            "as {who}: {err}"
         );
     }
 }

@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use builder::cache::{usage, CacheStore};
+use builder::cache::CacheStore;
+use builder::store::usage;
 
 use crate::build_support::busybox;
 use crate::cache_prune_support::{

@@ -139,6 +139,8 @@ pub struct Dockerfile {
     pub stages: Vec<Stage>,
     /// Duplicate or reserved stage names: warnings in BuildKit, not errors.
     pub warnings: Vec<Lint>,
+    /// The escape character (`# escape=` directive, default backslash), which expansion uses.
+    pub escape: char,
 }
 
 impl Dockerfile {
@@ -258,6 +260,7 @@ pub fn parse_dockerfile(ast: &Ast) -> Result<Dockerfile, ParseError> {
         meta_args,
         stages,
         warnings,
+        escape: ast.escape,
     })
 }
 

@@ -14,8 +14,8 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::store::lock::FileLock;
-use crate::store::{Result, StoreError};
+use super::lock::FileLock;
+use super::{Result, StoreError};
 
 /// How long a prune waits quietly for running builds (or a build for a prune) before
 /// saying so.

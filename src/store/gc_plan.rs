@@ -275,5 +275,5 @@ pub(crate) fn select(inv: &Inventory, opts: &PruneOptions, now: SystemTime) -> S
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
+#[path = "gc_plan_tests.rs"]
 mod tests;

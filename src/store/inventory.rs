@@ -1,18 +1,8 @@
 //! What a store holds, for garbage collection and `builder du`: one scan of the store
-//! root into an [`Inventory`] of sizes and references, which [`super::plan`] then reasons
+//! root into an [`Inventory`] of sizes and references, which [`super::gc_plan`] then reasons
 //! about without touching the disk again.
 //!
-//! ```text
-//! ROOT/images.json              names -> manifests: the roots (their blobs are never removed)
-//! ROOT/cache/records/*.json     cache records -> a layer blob and a snapshot (chain id)
-//! ROOT/blobs/sha256/<hex>       blobs
-//! ROOT/snapshotter/snapshots/N  committed snapshots, named by chain id, with parents
-//! ROOT/rootfs/<hex>             flattened trees, named by their top chain id
-//! ROOT/cache-mounts/<hex>       RUN --mount=type=cache directories
-//! ROOT/chunks/<hex>             chunk indexes of large layer blobs (counted as other)
-//! ROOT/run/step-*, ROOT/snapshotter/active/*, .tmp-* / .new-* files, ROOT/trash/*
-//!                               scratch of running builds, or leftovers of dead ones
-//! ```
+//! What it scans is the store root as [`super`]'s module docs lay it out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,15 +10,15 @@ use std::time::SystemTime;
 
 use oci_spec::image::Digest;
 
+use super::atomic::TEMP_PREFIX;
+use super::digest::sha256;
 use super::gc::GcError;
 use super::walk::Walker;
-use super::CacheStore;
+use super::{BlobStore, DirStore, StoreError};
+use crate::cache::CacheStore;
 use crate::image::manifest::{parse_manifest_or_index, ManifestOrIndex};
 use crate::image::ImageConfig;
 use crate::snapshot::DirSnapshotter;
-use crate::store::atomic::TEMP_PREFIX;
-use crate::store::digest::sha256;
-use crate::store::{BlobStore, DirStore, StoreError};
 
 /// One cache record.
 #[derive(Debug, Clone)]

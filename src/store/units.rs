@@ -14,22 +14,22 @@ use std::time::{Duration, SystemTime};
 /// A size or duration that cannot be read; the message says what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {text:?}: {expected}")]
-pub struct ParseError {
+pub struct SizeError {
     what: &'static str,
     text: String,
     expected: &'static str,
 }
 
-fn size_error(text: &str) -> ParseError {
-    ParseError {
+fn size_error(text: &str) -> SizeError {
+    SizeError {
         what: "size",
         text: text.to_string(),
         expected: "expected a number of bytes with an optional unit, like 512MB, 10GB or 1.5g",
     }
 }
 
-fn duration_error(text: &str) -> ParseError {
-    ParseError {
+fn duration_error(text: &str) -> SizeError {
+    SizeError {
         what: "duration",
         text: text.to_string(),
         expected: "expected a duration like 24h, 90m, 1h30m or 7d",
@@ -39,13 +39,13 @@ fn duration_error(text: &str) -> ParseError {
 /// Bytes in `text`, read as docker reads `--keep-storage` (go-units `RAMInBytes`).
 ///
 /// ```
-/// use builder::cache::parse_size;
+/// use builder::store::parse_size;
 /// assert_eq!(parse_size("10GB").unwrap(), 10 << 30);
 /// assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
 /// assert_eq!(parse_size("1.5g").unwrap(), 3 << 29);
 /// assert_eq!(parse_size("4096").unwrap(), 4096);
 /// ```
-pub fn parse_size(text: &str) -> Result<u64, ParseError> {
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     // ^(\d+(\.\d+)*) ?([kmgtp])?i?b?$, case-insensitive.
     let lower = text.to_ascii_lowercase();
     let number_end = lower
@@ -95,17 +95,17 @@ pub fn parse_size(text: &str) -> Result<u64, ParseError> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use builder::cache::parse_duration;
+/// use builder::store::parse_duration;
 /// assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
 /// assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5_400));
 /// assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
 /// ```
-pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
+pub fn parse_duration(text: &str) -> Result<Duration, SizeError> {
     let mut s = text.strip_prefix('+').unwrap_or(text);
     if s.starts_with('-') {
         return match s.trim_start_matches('-') {
             "0" => Ok(Duration::ZERO),
-            _ => Err(ParseError {
+            _ => Err(SizeError {
                 what: "duration",
                 text: text.to_string(),
                 expected: "a duration cannot be negative",

@@ -12,8 +12,9 @@ use std::time::SystemTime;
 use oci_spec::image::Digest;
 
 use super::gc::{GcError, PruneOptions};
+use super::gc_plan as plan;
+use super::guard;
 use super::inventory::{self, Inventory};
-use super::{guard, plan};
 
 /// One cache record in `builder du`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::cache::inventory::{DirItem, RecordItem, SnapItem};
 use crate::store::digest::sha256;
+use crate::store::inventory::{DirItem, RecordItem, SnapItem};
 
 fn at(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + secs)

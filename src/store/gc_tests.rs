@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
 use super::*;
-use crate::cache::{build_guard, usage, Record, RecordLayer};
+use crate::cache::{Record, RecordLayer};
 use crate::image::{write_image, ImageConfig, ManifestFormat};
 use crate::snapshot::{DirSnapshotter, Snapshotter};
 use crate::store::digest::sha256;
+use crate::store::{build_guard, usage};
 use crate::store::{BlobStore, DirStore};
 
 struct Fixture {
@@ -248,10 +249,20 @@ fn the_end_of_a_build_sweeps_dead_temp_files_only_when_no_other_build_runs() {
     let quiet = crate::progress::Quiet::default();
     // Another build runs: its temp files may be these.
     let other = build_guard(root).unwrap();
-    crate::cache::enforce_cap(root, build_guard(root).unwrap(), &quiet);
+    crate::store::enforce_cap(
+        root,
+        build_guard(root).unwrap(),
+        crate::store::max_cache(),
+        &quiet,
+    );
     assert!(temps.iter().all(|t| exists(root, t)));
     drop(other);
-    crate::cache::enforce_cap(root, build_guard(root).unwrap(), &quiet);
+    crate::store::enforce_cap(
+        root,
+        build_guard(root).unwrap(),
+        crate::store::max_cache(),
+        &quiet,
+    );
     assert!(temps.iter().all(|t| !exists(root, t)));
     assert!(exists(root, "chunks/index-of-a-blob"));
     assert_eq!(CacheStore::new(root).list().unwrap().len(), 3);

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::gc::{execute, lock_names, sweep_temp_files, GcError, PruneOptions};
+use super::gc_plan as plan;
 use super::guard::{self, BuildGuard};
+use super::inventory;
 use super::units::{human_size, parse_size};
-use super::{inventory, plan};
 use crate::progress::{self, Reporter};
 
 /// The environment variable that sets the cap.
@@ -101,12 +102,18 @@ pub fn max_cache() -> Result<Option<u64>, String> {
 }
 
 /// After a successful build: release its `guard`, and if no other build runs, remove the
-/// temp files killed builds left in the blob and chunk directories and, if a cap is set and
-/// the store is over it, prune the least recently used records until it fits. Failures
-/// are reported as warnings: the build itself succeeded.
-pub fn enforce_cap(root: &Path, guard: BuildGuard, reporter: &dyn Reporter) {
+/// temp files killed builds left in the blob and chunk directories and, if a cap is set
+/// (`cap`, as [`max_cache`] read it) and the store is over it, prune the least recently
+/// used records until it fits. Failures are reported as warnings: the build itself
+/// succeeded.
+pub fn enforce_cap(
+    root: &Path,
+    guard: BuildGuard,
+    cap: Result<Option<u64>, String>,
+    reporter: &dyn Reporter,
+) {
     drop(guard);
-    let cap = match max_cache() {
+    let cap = match cap {
         Ok(cap) => cap,
         Err(msg) => {
             eprintln!("warning: no cache cap enforced: {msg}");

@@ -1,7 +1,7 @@
 //! Garbage collection of a store: `builder prune` and the store cap.
 //!
 //! [`prune`] waits for running builds (the exclusive `gc.lock`, see `guard.rs`), scans the
-//! store ([`super::inventory`]), decides what goes ([`super::plan`]) and removes it in an
+//! store ([`super::inventory`]), decides what goes ([`super::gc_plan`]) and removes it in an
 //! order that keeps the store usable if the prune itself is killed: records first (a
 //! record never points at a removed blob for long, and one that does is a miss), then
 //! snapshots children before parents, flattened trees, blobs, cache mounts, and the
@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use super::gc_plan::{self as plan, Selection};
+use super::guard;
 use super::inventory::{self, Inventory};
-use super::plan::{self, Selection};
+use super::lock::FileLock;
 use super::usage::{record_usage, RecordUsage};
-use super::{guard, CacheError, CacheStore};
+use super::StoreError;
+use crate::cache::{CacheError, CacheStore};
 use crate::snapshot::{remove_tree, SnapshotError};
-use crate::store::lock::FileLock;
-use crate::store::StoreError;
 
 /// A failure to scan or prune a store.
 #[derive(Debug, thiserror::Error)]

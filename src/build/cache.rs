@@ -1,0 +1,89 @@
+//! The build cache a build opens: the store's records with the `--no-cache` policy, the
+//! stat cache of a directory context (loaded in the background while the build reads its
+//! Dockerfile), the explanations of this context, Dockerfile, target and platform, and
+//! saving what the build learned for the next one.
+
+use crate::cache::exchange::CacheSpec;
+use crate::cache::stat::StatCache;
+use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
+use crate::graph::Platform;
+
+use super::BuildRequest;
+
+/// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
+/// of a directory context (`stat`), and the explanations of this context, Dockerfile,
+/// target and platform.
+pub(super) fn open_cache(
+    req: &BuildRequest,
+    platform: &Platform,
+    stat: Option<StatCache>,
+) -> BuildCache {
+    let records = CacheStore::new(&req.root);
+    let context = absolute_context(req);
+    let dockerfile = match req.file.as_deref() {
+        Some("-") => "-".to_string(),
+        Some(f) => absolute(f),
+        None => "Dockerfile".to_string(),
+    };
+    let identity = [
+        context.as_str(),
+        dockerfile.as_str(),
+        req.target.as_deref().unwrap_or_default(),
+        &platform.to_string(),
+    ];
+    let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
+    BuildCache {
+        records,
+        no_cache: NoCache {
+            all: req.no_cache,
+            stages: req.no_cache_filter.clone(),
+        },
+        explain,
+        stat,
+        import: req
+            .cache_from
+            .iter()
+            .map(|CacheSpec::Local(dir)| dir.clone())
+            .collect(),
+        used: Default::default(),
+    }
+}
+
+/// Start reading the stat cache of a directory context (20,000 files make a few MB) while
+/// the build reads its Dockerfile, plans and imports base images.
+pub(super) fn load_stat_cache(req: &BuildRequest) -> Option<std::thread::JoinHandle<StatCache>> {
+    let is_dir = req.context != "-" && std::path::Path::new(&req.context).is_dir();
+    if !is_dir {
+        return None;
+    }
+    let file = StatCache::path_for(
+        CacheStore::new(&req.root).dir(),
+        std::path::Path::new(&absolute_context(req)),
+    );
+    Some(std::thread::spawn(move || StatCache::load(&file)))
+}
+
+/// The context as one identity: its canonical path, or `-` for stdin.
+fn absolute_context(req: &BuildRequest) -> String {
+    if req.context == "-" {
+        "-".to_string()
+    } else {
+        absolute(&req.context)
+    }
+}
+
+fn absolute(path: &str) -> String {
+    std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string())
+}
+
+/// Keep what this build learned for the next one: file digests by stat data and miss
+/// explanations. Best effort: a store that cannot take them costs the next build time or
+/// an explanation, never this build its result.
+pub(super) fn save_cache(cache: &BuildCache) {
+    if let Some(stat) = &cache.stat {
+        let _ = stat.save();
+    }
+    let _ = cache.explain.save();
+}
