@@ -35,7 +35,7 @@ use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::copy::Ownership;
 use crate::solve::run::{Entitlements, RunSettings, SecretSource};
-use crate::solve::{self, Rootfs, SolveEnv, StoreImages};
+use crate::solve::{self, LayerTrees, SolveEnv, StoreImages};
 use crate::store::DirStore;
 
 /// Everything `builder build` was asked to do.
@@ -274,7 +274,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
 
     let snapshots =
         DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
-    let rootfs = Rootfs {
+    let rootfs = LayerTrees {
         store: &store,
         snapshots: &snapshots,
         flat_dir: req.root.join("rootfs"),

@@ -18,7 +18,6 @@ use super::layer::{chain_ids, Layer};
 use super::SolveEnv;
 use crate::cache::{KeyInputs, Record, RecordLayer, StepRef};
 use crate::progress::{chain, VertexId};
-use crate::snapshot::Snapshotter;
 
 /// What a layer step gave.
 #[derive(Debug)]

@@ -24,7 +24,7 @@ use super::error::{StepError, StepResult};
 use super::layer::{self, chain_ids, is_empty_dir, Layer, SharedExistsBelow};
 use super::SolveEnv;
 use crate::image::ManifestFormat;
-use crate::snapshot::{Active, Snapshotter};
+use crate::snapshot::Active;
 
 /// Finish a step whose change set is in `active`: nothing changed -> no layer (the
 /// snapshot is discarded); else the layer is written into the store and, when `active`

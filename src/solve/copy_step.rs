@@ -22,7 +22,6 @@ use super::workdir::user_ids;
 use super::{images, NamedContext, SolveEnv, StageResult};
 use crate::context::Matcher;
 use crate::graph::{CopyAction, Platform, Source, StagePlan};
-use crate::snapshot::Snapshotter;
 
 /// Where a COPY (or a RUN bind mount) reads from.
 pub(crate) struct Tree<'a> {

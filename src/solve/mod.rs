@@ -54,7 +54,7 @@ pub use background::LayerJobs;
 pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
-pub use rootfs::Rootfs;
+pub use rootfs::LayerTrees;
 
 use crate::context::Context;
 use crate::graph::Plan;
@@ -78,7 +78,7 @@ pub struct SolveEnv<'a> {
     /// Image names of the store (bases by reference).
     pub names: &'a NameIndex,
     /// Snapshots and flattened trees.
-    pub rootfs: Rootfs<'a>,
+    pub rootfs: LayerTrees<'a>,
     /// The main build context.
     pub context: &'a Context,
     /// Named contexts, by name.

@@ -1,11 +1,11 @@
 //! Root file systems of images being built, made only when a step needs one:
 //!
-//! - [`Rootfs::materialize`] puts every layer of a stage into the snapshot store, in
+//! - [`LayerTrees::materialize`] puts every layer of a stage into the snapshot store, in
 //!   order, each a committed snapshot named by its chain id on top of the one below. A
 //!   layer already there (from this build or an earlier one) is reused; one that is not is
 //!   unpacked from its blob with [`snapshot::unpack`] (safely: nothing leaves the
 //!   snapshot). COPY and WORKDIR then read their parent through [`LayeredDest`].
-//! - [`Rootfs::flatten`] makes one plain directory of a stage's or image's layers (for
+//! - [`LayerTrees::flatten`] makes one plain directory of a stage's or image's layers (for
 //!   `COPY --from` and `type=local`/`type=tar` outputs), cached by top chain id under
 //!   `ROOT/rootfs/` and made in a temp directory renamed into place, so a cached tree is
 //!   always complete.
@@ -27,23 +27,32 @@ use super::error::{ImageLayerError, LayerError, StepError, StepResult};
 use super::layer::{chain_ids, Layer};
 use super::lower::LayeredDest;
 use crate::progress::{self, Reporter, VertexId};
-use crate::snapshot::{self, DirSnapshotter, Owners, SnapshotId, Snapshotter, UnpackOptions};
+use crate::snapshot::{self, Owners, SnapshotId, Snapshotter, UnpackOptions};
 use crate::store::BlobStore;
 
-/// Makes root file systems from layers.
-#[derive(Debug)]
-pub struct Rootfs<'a> {
+/// The file trees of layer chains: snapshots of a stage's layers and flattened trees,
+/// made from layer blobs when a step needs them.
+pub struct LayerTrees<'a> {
     /// Layer blobs.
     pub store: &'a dyn BlobStore,
     /// Committed snapshots.
-    pub snapshots: &'a DirSnapshotter,
+    pub snapshots: &'a dyn Snapshotter,
     /// Where flattened trees are cached.
     pub flat_dir: PathBuf,
     /// Owners in base layers are set when permitted.
     pub owners: Owners,
 }
 
-impl Rootfs<'_> {
+impl std::fmt::Debug for LayerTrees<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerTrees")
+            .field("flat_dir", &self.flat_dir)
+            .field("owners", &self.owners)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LayerTrees<'_> {
     /// Make sure every layer in `layers` has a committed snapshot; returns the top one
     /// (`None` for no layers).
     pub fn materialize(
@@ -188,7 +197,7 @@ impl Rootfs<'_> {
         }
     }
 
-    /// Apply `layers` bottom up onto `dir`, each checked as [`Rootfs::unpack`] checks it;
+    /// Apply `layers` bottom up onto `dir`, each checked as [`LayerTrees::unpack`] checks it;
     /// the warnings of each are told on the vertex `id`.
     fn apply_all(
         &self,

@@ -7,6 +7,7 @@ use oci_spec::image::Digest;
 use super::*;
 use crate::image::{LayerCompression, ManifestFormat};
 use crate::progress::Quiet;
+use crate::snapshot::DirSnapshotter;
 use crate::snapshot::SnapshotError;
 use crate::store::digest::sha256;
 use crate::store::DirStore;
@@ -53,8 +54,8 @@ impl Fixture {
         }
     }
 
-    fn rootfs(&self) -> Rootfs<'_> {
-        Rootfs {
+    fn rootfs(&self) -> LayerTrees<'_> {
+        LayerTrees {
             store: &self.store,
             snapshots: &self.snapshots,
             flat_dir: self.flat.clone(),

@@ -9,7 +9,6 @@ use super::layer::Layer;
 use super::lower::{read_file, LayeredDest};
 use super::stage::commit_step;
 use super::{SolveEnv, StageResult};
-use crate::snapshot::Snapshotter;
 
 /// Create `path` in a new layer on top of `st` unless it is already a directory.
 pub fn run(

@@ -1,7 +1,7 @@
 //! RUN: a command executed in the stage's root file system, its changes made a layer.
 //!
 //! One step, in order: the parent chain is materialized as snapshots; a fresh snapshot is
-//! prepared on it and mounted as the step's root ([`crate::snapshot::Rootfs`]: overlay of
+//! prepared on it and mounted as the step's root ([`crate::snapshot::StepRoot`]: overlay of
 //! the chain with the snapshot as upper directory, or a copy of the chain where overlay
 //! does not work); USER is resolved against the image's /etc/passwd and /etc/group; the
 //! RUN mounts are made ready ([`mounts`]); the command runs in the sandbox, its output
@@ -41,7 +41,7 @@ use crate::dockerfile::instructions::NetworkMode;
 use crate::graph::{Platform, RunAction, StagePlan};
 use crate::progress::VertexId;
 use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
-use crate::snapshot::{self, Backend, Changes, Snapshotter};
+use crate::snapshot::{self, Backend, Changes};
 
 /// `PATH` when the step's environment has none (BuildKit adds it the same way).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -123,7 +123,7 @@ pub fn run(
     let snaps = env.rootfs.snapshots;
     let active = snaps.prepare(parent.as_ref())?;
     let target = work.path().join("rootfs");
-    let rootfs = match snapshot::Rootfs::prepare(backend, &lowers, &active, &target) {
+    let rootfs = match snapshot::StepRoot::prepare(backend, &lowers, &active, &target) {
         Ok(r) => r,
         Err(e) => {
             let _ = snaps.abort(active);
