@@ -14,7 +14,7 @@
 use oci_spec::image::Descriptor;
 
 use super::error::StepResult;
-use super::layer::{chain_ids, Layer};
+use super::layer::Layer;
 use super::SolveEnv;
 use crate::cache::{KeyInputs, Record, RecordLayer, StepRef};
 use crate::progress::{chain, VertexId};
@@ -109,7 +109,7 @@ pub(crate) fn run(
     cache.explain.ran(step.at, started.elapsed());
     let made = layer
         .as_ref()
-        .map(|l| (l.descriptor.clone(), l.diff_id.clone(), chain_of(below, l)));
+        .map(|l| (l.descriptor.clone(), l.diff_id.clone(), l.chain_id.clone()));
     let (reporter, vertex) = (env.reporter, step.vertex);
     let record = move |descriptor: Option<&Descriptor>| {
         let record = Record {
@@ -170,14 +170,8 @@ fn find(
     if !env.store.has(made.descriptor.digest()).unwrap_or(false) {
         return None;
     }
-    let mut layer = Layer::new(made.descriptor, made.diff_id);
-    let name = chain_of(below, &layer).to_string();
+    let mut layer = Layer::new(made.descriptor, made.diff_id).on(below);
+    let name = layer.chain_id.to_string();
     layer.snapshot = env.rootfs.snapshots.get(&name).ok().flatten();
     Some((Some(layer), record.created))
-}
-
-/// The chain id of `top` on `below`.
-fn chain_of(below: &[Layer], top: &Layer) -> oci_spec::image::Digest {
-    let ids = below.iter().map(|l| &l.diff_id).chain([&top.diff_id]);
-    chain_ids(ids).pop().unwrap_or_else(|| top.diff_id.clone())
 }

@@ -21,7 +21,7 @@ use oci_spec::image::Descriptor;
 
 use super::background::{self, BlobJob};
 use super::error::{StepError, StepResult};
-use super::layer::{self, chain_ids, is_empty_dir, Layer, SharedExistsBelow};
+use super::layer::{self, is_empty_dir, Layer, SharedExistsBelow};
 use super::SolveEnv;
 use crate::image::ManifestFormat;
 use crate::snapshot::Active;
@@ -42,7 +42,7 @@ pub fn commit_step(
         Ok(false) => {
             let made = write_inline(env, &active.upper, None);
             snaps.abort(active)?;
-            made.map(Some)
+            made.map(|l| Some(l.on(below)))
         }
         Ok(true) => {
             snaps.abort(active)?;
@@ -154,17 +154,10 @@ pub fn commit_layer(
     env: &SolveEnv<'_>,
     active: Active,
     below: &[Layer],
-    mut made: Layer,
+    made: Layer,
 ) -> StepResult<Layer> {
-    let ids: Vec<_> = below
-        .iter()
-        .map(|l| &l.diff_id)
-        .chain([&made.diff_id])
-        .collect();
-    let name = chain_ids(ids)
-        .last()
-        .map(|d| d.to_string())
-        .unwrap_or_default();
+    let mut made = made.on(below);
+    let name = made.chain_id.to_string();
     made.snapshot = Some(env.rootfs.snapshots.commit(active, &name)?);
     Ok(made)
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::Descriptor;
 
 use super::error::{ImageLayerError, LayerError, StepError, StepResult};
-use super::layer::{chain_ids, Layer};
+use super::layer::{top_chain_id, Layer};
 use super::lower::LayeredDest;
 use crate::progress::{self, Reporter, VertexId};
 use crate::snapshot::{self, Owners, SnapshotId, Snapshotter, UnpackOptions};
@@ -60,12 +60,11 @@ impl LayerTrees<'_> {
         layers: &mut [Layer],
         reporter: &dyn Reporter,
     ) -> StepResult<Option<SnapshotId>> {
-        let chains = chain_ids(layers.iter().map(|l| &l.diff_id));
         let count = layers.len();
         let mut parent: Option<SnapshotId> = None;
-        for (i, (layer, chain)) in layers.iter_mut().zip(chains).enumerate() {
+        for (i, layer) in layers.iter_mut().enumerate() {
             if layer.snapshot.is_none() {
-                let name = chain.to_string();
+                let name = layer.chain_id.to_string();
                 let at = Position {
                     index: i + 1,
                     count,
@@ -156,8 +155,7 @@ impl LayerTrees<'_> {
     /// One plain directory holding the file system of `layers` (read-only by convention:
     /// it is shared between builds).
     pub fn flatten(&self, layers: &[Layer], reporter: &dyn Reporter) -> StepResult<PathBuf> {
-        let chains = chain_ids(layers.iter().map(|l| &l.diff_id));
-        let key = match chains.last() {
+        let key = match top_chain_id(layers) {
             Some(top) => top.digest().to_string(),
             None => "empty".to_string(),
         };

@@ -134,15 +134,14 @@ fn layer_step(
     let (at, name) = (tag.at, tag.name.clone());
     let name = name.as_str();
     let _running = background::enter(tag);
-    let workdir = step_workdir(sp, step);
-    let user = before_user(sp, step);
+    let (workdir, user) = (&step.workdir_before, &step.user_before);
     let result = (|| {
         // As BuildKit checks entitlements before it solves: a cached insecure step too.
         if let Action::Run(r) = &step.action {
             run::security::security(r.security, env.run.entitlements, env.run.real_root)?;
         }
         let inputs = match env.cache {
-            Some(_) => step_key::inputs(env, scope, step, &st.layers, &workdir, &user)?,
+            Some(_) => step_key::inputs(env, scope, step, &st.layers, workdir, user)?,
             None => None,
         };
         let below = st.layers.clone();
@@ -166,9 +165,9 @@ fn layer_step(
                 run::run(env, st, &run_step)
             }
             Action::Copy(c) => {
-                copy_step::run(env, st, c, &workdir, scope.done, scope.plans, &sp.platform)
+                copy_step::run(env, st, c, workdir, scope.done, scope.plans, &sp.platform)
             }
-            Action::Workdir { path } => workdir::run(env, st, path, &user),
+            Action::Workdir { path } => workdir::run(env, st, path, user),
             Action::Config => Ok(None),
         })
     })();
@@ -206,33 +205,4 @@ fn record(
         None => return false,
     }
     true
-}
-
-/// The working directory in force when `step` runs (the config before it).
-fn step_workdir(sp: &StagePlan, step: &crate::graph::Step) -> String {
-    let before = previous_config(sp, step);
-    if before.working_dir.is_empty() {
-        "/".to_string()
-    } else {
-        before.working_dir.clone()
-    }
-}
-
-/// USER in force before `step`.
-fn before_user(sp: &StagePlan, step: &crate::graph::Step) -> String {
-    previous_config(sp, step).user.clone()
-}
-
-fn previous_config<'p>(
-    sp: &'p StagePlan,
-    step: &crate::graph::Step,
-) -> &'p crate::graph::ImageConfig {
-    let mut prev = &sp.base_config;
-    for s in &sp.steps {
-        if std::ptr::eq(s, step) {
-            break;
-        }
-        prev = &s.config;
-    }
-    prev
 }

@@ -18,7 +18,7 @@ use super::copy::digest::{digest_sources, SourcesDigest};
 use super::copy::fetch::{is_git_source, is_http_source};
 use super::copy::{SourceKind, SourceRoot};
 use super::error::{StepError, StepResult};
-use super::layer::{chain_ids, Layer};
+use super::layer::{top_chain_id, Layer};
 use super::{images, NamedContext, SolveEnv, StageResult};
 use crate::cache::KeyInputs;
 use crate::dockerfile::instructions::MountType;
@@ -132,9 +132,7 @@ pub(crate) fn base_identity(
 
 /// The chain id of the top of `layers` (`none` for no layers).
 pub(crate) fn top_chain(layers: &[Layer]) -> String {
-    chain_ids(layers.iter().map(|l| &l.diff_id))
-        .last()
-        .map_or_else(|| "none".to_string(), |d| d.to_string())
+    top_chain_id(layers).map_or_else(|| "none".to_string(), |d| d.to_string())
 }
 
 /// Every selected file of a source tree and its digest.
