@@ -35,7 +35,7 @@ use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::copy::Ownership;
 use crate::solve::run::{Entitlements, RunSettings, SecretSource};
-use crate::solve::{self, LayerTrees, SolveEnv, StoreImages};
+use crate::solve::{self, Inputs, LayerPolicy, LayerTrees, SolveEnv, StoreImages, Stores};
 use crate::store::DirStore;
 
 /// Everything `builder build` was asked to do.
@@ -274,7 +274,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
 
     let snapshots =
         DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
-    let rootfs = LayerTrees {
+    let trees = LayerTrees {
         store: &store,
         snapshots: &snapshots,
         flat_dir: req.root.join("rootfs"),
@@ -292,20 +292,26 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         None => crate::image::time::now(),
     });
     let env = SolveEnv {
-        store: &store,
-        names: &names,
-        rootfs,
-        context: &input.context,
-        contexts: &contexts,
-        layers: outputs.layer_settings(req.source_date_epoch),
-        ownership: if rustix::process::geteuid().is_root() {
-            Ownership::Apply
-        } else {
-            Ownership::Ignore
+        stores: Stores {
+            store: &store,
+            names: &names,
+            trees,
+        },
+        inputs: Inputs {
+            context: &input.context,
+            contexts: &contexts,
+        },
+        policy: LayerPolicy {
+            settings: outputs.layer_settings(req.source_date_epoch),
+            ownership: if rustix::process::geteuid().is_root() {
+                Ownership::Apply
+            } else {
+                Ownership::Ignore
+            },
+            created,
+            fixed_time: req.source_date_epoch.is_some(),
         },
         reporter,
-        created,
-        fixed_time: req.source_date_epoch.is_some(),
         cache: Some(&cache),
         jobs: solve::LayerJobs::new(writes),
         run: RunSettings {
@@ -335,7 +341,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         .extend(req.labels.iter().cloned());
 
     let written = outputs::write_images(&store, &names, &result, &outputs, &req.tags, reporter)?;
-    let flatten = || -> Result<PathBuf> { Ok(env.rootfs.flatten(&result.layers, reporter)?) };
+    let flatten = || -> Result<PathBuf> { Ok(env.stores.trees.flatten(&result.layers, reporter)?) };
     outputs::export_all(
         &store,
         &outputs,

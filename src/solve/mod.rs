@@ -40,6 +40,7 @@ pub mod lower;
 pub mod rootfs;
 pub mod run;
 pub mod stage;
+pub mod step_cx;
 mod step_key;
 pub mod workdir;
 
@@ -55,6 +56,7 @@ pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
 pub use rootfs::LayerTrees;
+pub use step_cx::StepCx;
 
 use crate::context::Context;
 use crate::graph::Plan;
@@ -70,36 +72,57 @@ pub enum NamedContext {
     Dir(PathBuf),
 }
 
-/// Everything a solve reads and writes.
+/// Everything a solve reads and writes, in the parts steps take.
 #[derive(Debug)]
 pub struct SolveEnv<'a> {
+    /// Where blobs, image names and file trees are kept.
+    pub stores: Stores<'a>,
+    /// What COPY and bind mounts read from.
+    pub inputs: Inputs<'a>,
+    /// How new layers and history entries are made.
+    pub policy: LayerPolicy,
+    /// The build cache (`None`: every step runs and nothing is recorded).
+    pub cache: Option<&'a crate::cache::BuildCache>,
+    /// How RUN steps run.
+    pub run: run::RunSettings<'a>,
+    /// Progress.
+    pub reporter: &'a dyn Reporter,
+    /// Layer blobs being written in the background.
+    pub jobs: LayerJobs<'a>,
+}
+
+/// Where a solve keeps what it reads and makes.
+#[derive(Debug)]
+pub struct Stores<'a> {
     /// Layer and image blobs.
     pub store: &'a dyn BlobStore,
     /// Image names of the store (bases by reference).
     pub names: &'a NameIndex,
     /// Snapshots and flattened trees.
-    pub rootfs: LayerTrees<'a>,
+    pub trees: LayerTrees<'a>,
+}
+
+/// The build's inputs besides the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
     /// The main build context.
     pub context: &'a Context,
     /// Named contexts, by name.
     pub contexts: &'a BTreeMap<String, NamedContext>,
+}
+
+/// How new layers and history entries are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerPolicy {
     /// How new layers are written.
-    pub layers: LayerSettings,
+    pub settings: LayerSettings,
     /// Whether COPY sets file owners (root, or inside the build's user namespace).
     pub ownership: copy::Ownership,
-    /// Progress.
-    pub reporter: &'a dyn Reporter,
-    /// How RUN steps run.
-    pub run: run::RunSettings<'a>,
     /// The time written into new history entries and the image (`SOURCE_DATE_EPOCH` or now).
     pub created: Option<String>,
     /// Whether `created` is `SOURCE_DATE_EPOCH`: then every history entry and the image
     /// take it, cached steps too.
     pub fixed_time: bool,
-    /// The build cache (`None`: every step runs and nothing is recorded).
-    pub cache: Option<&'a crate::cache::BuildCache>,
-    /// Layer blobs being written in the background.
-    pub jobs: LayerJobs<'a>,
 }
 
 /// A solved stage: its image so far.
@@ -118,7 +141,7 @@ pub struct StageResult {
 pub fn solve(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveError> {
     let mut result = env
         .jobs
-        .scope(env.store, env.reporter, || solve_levels(plan, env))?;
+        .scope(env.stores.store, env.reporter, || solve_levels(plan, env))?;
     if let Some((tag, e)) = env.jobs.first_failure() {
         return Err(StepError::from(e).at(tag.span));
     }

@@ -12,12 +12,11 @@
 
 use std::collections::BTreeMap;
 
-pub use super::commit::{commit_layer, commit_step};
-
-use super::background::{self, After, StepTag};
+use super::background::{After, StepTag};
 use super::config;
 use super::error::{SolveError, StepResult};
 use super::layer::Layer;
+use super::step_cx::{Scope, StepCx};
 use super::{cached, copy_step, from, run, step_key, workdir, SolveEnv, StageResult};
 use crate::cache::StepRef;
 use crate::graph::{Action, LayerKind, Plan, StagePlan};
@@ -44,8 +43,8 @@ pub fn solve_stage(
     let width = total.to_string().len();
     let title = |n: usize| format!("[{prefix}{n:>width$}/{total}]");
     let mut st = from::base(sp, env, done, &title(1))?;
-    let base = step_key::base_identity(env, sp, &plan.stages, &st);
-    let scope = step_key::Scope {
+    let base = step_key::base_identity(&env.stores, &env.inputs, sp, &plan.stages, &st);
+    let scope = Scope {
         sp,
         plans: &plan.stages,
         done,
@@ -53,14 +52,14 @@ pub fn solve_stage(
     };
     // Config-only steps take the time of the latest layer step before them (the base's
     // last history entry before any), so a cached rebuild writes the same history.
-    let mut time = if env.fixed_time {
-        env.created.clone()
+    let mut time = if env.policy.fixed_time {
+        env.policy.created.clone()
     } else {
         st.config
             .history
             .last()
             .and_then(|h| h.created.clone())
-            .or_else(|| env.created.clone())
+            .or_else(|| env.policy.created.clone())
     };
     let mut added: Option<Option<String>> = None;
     let mut n = 1;
@@ -98,7 +97,7 @@ pub fn solve_stage(
                 background: !(target && last_layer == Some(index)),
                 after,
             };
-            let out = layer_step(env, &scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
+            let out = layer_step(env, scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;
             out.layer
         };
@@ -108,12 +107,12 @@ pub fn solve_stage(
     }
     config::apply(&mut st.config, &sp.config, &sp.platform);
     st.config.created = match added {
-        _ if env.fixed_time => env.created.clone(),
+        _ if env.policy.fixed_time => env.policy.created.clone(),
         Some(t) => t,
         None if matches!(sp.base, crate::graph::Source::Stage(_)) => {
             st.config.history.last().and_then(|h| h.created.clone())
         }
-        None => env.created.clone(),
+        None => env.policy.created.clone(),
     };
     Ok(st)
 }
@@ -122,52 +121,29 @@ pub fn solve_stage(
 /// (as step `tag`, whose vertex is set here).
 fn layer_step(
     env: &SolveEnv<'_>,
-    scope: &step_key::Scope<'_>,
+    scope: Scope<'_>,
     st: &mut StageResult,
     step: &crate::graph::Step,
     mut tag: StepTag,
 ) -> StepResult<cached::Outcome> {
-    let sp = scope.sp;
     let started = std::time::Instant::now();
     let id = env.reporter.start(&tag.name);
     tag.vertex = id;
-    let (at, name) = (tag.at, tag.name.clone());
-    let name = name.as_str();
-    let _running = background::enter(tag);
-    let (workdir, user) = (&step.workdir_before, &step.user_before);
+    let cx = StepCx::new(env, scope, step, tag);
     let result = (|| {
         // As BuildKit checks entitlements before it solves: a cached insecure step too.
         if let Action::Run(r) = &step.action {
             run::security::security(r.security, env.run.entitlements, env.run.real_root)?;
         }
         let inputs = match env.cache {
-            Some(_) => step_key::inputs(env, scope, step, &st.layers, workdir, user)?,
+            Some(_) => step_key::inputs(&cx, step, &st.layers)?,
             None => None,
         };
         let below = st.layers.clone();
-        let cache_step = cached::CacheStep {
-            at,
-            stage_name: sp.name.as_deref(),
-            inputs,
-            vertex: id,
-            description: name,
-        };
-        cached::run(env, cache_step, &below, || match &step.action {
-            Action::Run(r) => {
-                let run_step = run::RunStep {
-                    action: r,
-                    vertex: id,
-                    name,
-                    done: scope.done,
-                    plans: scope.plans,
-                    platform: &sp.platform,
-                };
-                run::run(env, st, &run_step)
-            }
-            Action::Copy(c) => {
-                copy_step::run(env, st, c, workdir, scope.done, scope.plans, &sp.platform)
-            }
-            Action::Workdir { path } => workdir::run(env, st, path, user),
+        cached::run(&cx, inputs, &below, || match &step.action {
+            Action::Run(r) => run::run(&cx, st, r),
+            Action::Copy(c) => copy_step::run(&cx, st, c),
+            Action::Workdir { path } => workdir::run(&cx, st, path),
             Action::Config => Ok(None),
         })
     })();

@@ -36,10 +36,10 @@ use super::error::{RunLog, StepError, StepResult};
 use super::commit::commit_changes;
 use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
-use super::{SolveEnv, StageResult};
+use super::step_cx::StepCx;
+use super::StageResult;
 use crate::dockerfile::instructions::NetworkMode;
-use crate::graph::{Platform, RunAction, StagePlan};
-use crate::progress::VertexId;
+use crate::graph::RunAction;
 use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
 use crate::snapshot::{self, Backend, Changes};
 
@@ -77,36 +77,20 @@ impl std::fmt::Debug for RunSettings<'_> {
     }
 }
 
-/// One RUN step as the stage loop hands it over.
-#[derive(Debug, Clone, Copy)]
-pub struct RunStep<'s> {
-    /// What to run.
-    pub action: &'s RunAction,
-    /// The step's progress vertex (output lines go there) and its name.
-    pub vertex: VertexId,
-    /// The vertex name (`[2/3] RUN make`), quoted above the output of a failure.
-    pub name: &'s str,
-    /// Stages solved so far (`--mount from=stage`).
-    pub done: &'s BTreeMap<usize, StageResult>,
-    /// The plan's stages (for their names).
-    pub plans: &'s [StagePlan],
-    /// The stage's platform (`--mount from=image`).
-    pub platform: &'s Platform,
-}
-
-/// Run `step` on top of `st`; the new layer (always one, possibly empty).
+/// Run `action`, the RUN of step `cx`, on top of `st`; the new layer (always one,
+/// possibly empty).
 pub fn run(
-    env: &SolveEnv<'_>,
+    cx: &StepCx<'_, '_>,
     st: &mut StageResult,
-    step: &RunStep<'_>,
+    action: &RunAction,
 ) -> StepResult<Option<Layer>> {
-    let action = step.action;
-    let settings = &env.run;
+    let settings = cx.run;
     let confinement =
         security::security(action.security, settings.entitlements, settings.real_root)?;
-    let (parent, view) = env.rootfs.dest(&mut st.layers, env.reporter)?;
+    let snaps = cx.stores.trees.snapshots;
+    let (parent, view) = cx.stores.trees.dest(&mut st.layers, cx.reporter)?;
     let lowers = match &parent {
-        Some(top) => env.rootfs.snapshots.view(top)?,
+        Some(top) => snaps.view(top)?,
         None => Vec::new(),
     };
     let user = resolve_user(&view, &action.user)?;
@@ -116,11 +100,10 @@ pub fn run(
         .prefix("step-")
         .tempdir_in(&run_root)
         .map_err(StepError::io("create directory in", &run_root))?;
-    let prepared = mounts::prepare(env, step, work.path())?;
+    let prepared = mounts::prepare(cx, action, work.path())?;
     let backend = settings
         .backend
         .unwrap_or_else(|| Backend::detect(&run_root));
-    let snaps = env.rootfs.snapshots;
     let active = snaps.prepare(parent.as_ref())?;
     let target = work.path().join("rootfs");
     let rootfs = match snapshot::StepRoot::prepare(backend, &lowers, &active, &target) {
@@ -154,7 +137,7 @@ pub fn run(
         )),
         hosts: Some(sandbox::stubs::hosts(&spec.hostname, &[])),
     };
-    let mut out = output::StepOutput::new(env.reporter, step.vertex);
+    let mut out = output::StepOutput::new(cx.reporter, cx.tag.vertex);
     let ran = {
         // Ctrl-C ends the command (and fails the step, which cleans up) rather than the
         // process, for as long as any RUN's command runs.
@@ -169,7 +152,7 @@ pub fn run(
             process,
             status: o.status,
             log: RunLog {
-                name: step.name.to_string(),
+                name: cx.tag.name.clone(),
                 tail: out.tail(output::TAIL_LINES),
             },
         }),
@@ -190,7 +173,7 @@ pub fn run(
     match result {
         Ok(()) => {
             let below = exists_below(view, !lowers.is_empty());
-            Ok(Some(commit_changes(env, active, &st.layers, Some(below))?))
+            Ok(Some(commit_changes(cx, active, &st.layers, Some(below))?))
         }
         Err(e) => {
             let _ = snaps.abort(active);
