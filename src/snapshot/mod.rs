@@ -45,6 +45,11 @@ pub use unpack::{apply, unpack, Owners, UnpackOptions, UnpackStats};
 pub struct SnapshotId(String);
 
 impl SnapshotId {
+    /// The id of the committed snapshot `name` (for [`Snapshotter`] implementations).
+    pub fn new(name: impl Into<String>) -> SnapshotId {
+        SnapshotId(name.into())
+    }
+
     /// The name as a string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -70,6 +75,17 @@ pub struct Active {
 }
 
 impl Active {
+    /// A prepared snapshot `key` on `parent` whose changes go to `upper` (overlay's work
+    /// directory `work` beside it), as a [`Snapshotter`] implementation hands it out.
+    pub fn new(key: String, parent: Option<SnapshotId>, upper: PathBuf, work: PathBuf) -> Active {
+        Active {
+            key,
+            parent,
+            upper,
+            work,
+        }
+    }
+
     /// The snapshot this one is prepared on.
     pub fn parent(&self) -> Option<&SnapshotId> {
         self.parent.as_ref()

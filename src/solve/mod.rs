@@ -220,3 +220,6 @@ fn solve_levels(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveErr
                 .at(crate::dockerfile::ast::Span::default())
         })
 }
+
+#[cfg(test)]
+mod tests;
