@@ -11,13 +11,13 @@
 //! Cache trouble (a lock or a record that cannot be written) never fails a build: it is
 //! said in the step's output and the step runs uncached.
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use super::error::StepResult;
 use super::layer::Layer;
 use super::step_cx::StepCx;
 use super::Stores;
-use crate::cache::{BuildCache, KeyInputs, Record, RecordLayer};
+use crate::cache::{BuildCache, KeyInputs, Record, RecordLayer, StepLock};
 use crate::progress::chain;
 
 /// What a layer step gave.
@@ -57,8 +57,6 @@ pub(crate) fn run(
         return Ok(ran(execute()?));
     };
     let key = inputs.key();
-    let env_created = policy.created.clone().unwrap_or_default();
-    let description = cx.tag.name.clone();
     let say = |what: &str, e: &dyn std::error::Error| {
         cx.reporter
             .log(vertex, &format!("build cache: {what}: {}", chain(e)));
@@ -97,10 +95,26 @@ pub(crate) fn run(
     let started = std::time::Instant::now();
     let layer = execute()?;
     cache.explain.ran(at, started.elapsed());
-    let made = layer
-        .as_ref()
-        .map(|l| (l.descriptor.clone(), l.diff_id.clone(), l.chain_id.clone()));
-    let reporter = cx.reporter;
+    cache.explain.note(at, inputs);
+    record(cx, cache, key, lock, layer.as_ref());
+    Ok(ran(layer))
+}
+
+/// Write the record of `key` for the step `cx` that made `layer` (`None`: nothing), then
+/// release the key's `lock`. A layer whose blob is written in the background is recorded
+/// once the blob is in the store, the key locked until then; a blob that was not written
+/// leaves no record.
+fn record<'a>(
+    cx: &StepCx<'_, 'a>,
+    cache: &'a BuildCache,
+    key: Digest,
+    lock: Option<StepLock>,
+    layer: Option<&Layer>,
+) {
+    let made = layer.map(|l| (l.descriptor.clone(), l.diff_id.clone(), l.chain_id.clone()));
+    let (reporter, vertex) = (cx.reporter, cx.tag.vertex);
+    let created = cx.policy.created.clone().unwrap_or_default();
+    let description = cx.tag.name.clone();
     let record = move |descriptor: Option<&Descriptor>| {
         let record = Record {
             key,
@@ -109,7 +123,7 @@ pub(crate) fn run(
                 diff_id,
                 chain_id,
             }),
-            created: env_created,
+            created,
             description,
         };
         match cache.records.put(&record) {
@@ -121,10 +135,7 @@ pub(crate) fn run(
         }
         drop(lock);
     };
-    cache.explain.note(at, inputs);
-    match layer.as_ref().and_then(|l| l.pending.as_ref()) {
-        // Written in the background: recorded once the blob is in the store, the key
-        // locked until then; a blob that was not written leaves no record.
+    match layer.and_then(|l| l.pending.as_ref()) {
         Some(pending) => cx.jobs.after(
             pending,
             Box::new(move |written| {
@@ -135,7 +146,6 @@ pub(crate) fn run(
         ),
         None => record(None),
     }
-    Ok(ran(layer))
 }
 
 /// The usable record of `key`: its layer (the blob still in the store; the snapshot when

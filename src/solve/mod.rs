@@ -2,8 +2,11 @@
 //! turned into a layer, a config change, or both, and the target stage's image comes out
 //! as layers in the store plus an image config ([`StageResult`]).
 //!
-//! Inputs: the plan (`graph`), the build context, resolved named contexts, the store and
-//! the snapshot store ([`SolveEnv`]). Outputs: [`StageResult`] (the layers, bottom first,
+//! Inputs: the plan (`graph`) and a [`SolveEnv`] in parts — [`Stores`] (blob store, image
+//! names, snapshots and flattened trees, each behind its trait), [`Inputs`] (the build
+//! context, resolved named contexts), [`LayerPolicy`], the cache, the RUN settings (the
+//! sandbox), progress and the layer jobs. Each filesystem step gets a [`StepCx`]: its
+//! identity and the parts it uses. Outputs: [`StageResult`] (the layers, bottom first,
 //! and the `image::ImageConfig` with history and diff_ids), ready for `image::write_image`.
 //!
 //! One verb per file: [`from`] (a stage's base: scratch, an image in the store, a named
@@ -14,7 +17,7 @@
 //! needs its parent's files; flattened trees for `COPY --from`), [`lower`] (the parent seen
 //! through its snapshot chain), [`images`] (base-image configs for the planner),
 //! [`commit`] (a step's change set -> its layer and next snapshot) and [`background`]
-//! (layer blobs written while the next steps run).
+//! (layer blobs written while the next steps run). [`step_cx`] is what a step is handed.
 //!
 //! Invariants: a step writes only into its own fresh snapshot directory; a layer's blob is
 //! in the store before the layer is recorded; a step that changes nothing makes no layer

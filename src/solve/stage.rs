@@ -29,19 +29,7 @@ pub fn solve_stage(
     env: &SolveEnv<'_>,
     done: &BTreeMap<usize, StageResult>,
 ) -> Result<StageResult, SolveError> {
-    let multi = plan.stages.len() > 1;
-    let prefix = match (&sp.name, multi) {
-        (Some(name), _) => format!("{name} "),
-        (None, true) => format!("stage-{} ", sp.index),
-        (None, false) => String::new(),
-    };
-    let total = 1 + sp
-        .steps
-        .iter()
-        .filter(|s| s.layer != LayerKind::None)
-        .count();
-    let width = total.to_string().len();
-    let title = |n: usize| format!("[{prefix}{n:>width$}/{total}]");
+    let title = titles(sp, plan);
     let mut st = from::base(sp, env, done, &title(1))?;
     let base = step_key::base_identity(&env.stores, &env.inputs, sp, &plan.stages, &st);
     let scope = Scope {
@@ -74,18 +62,6 @@ pub fn solve_stage(
             None
         } else {
             n += 1;
-            let after = sp
-                .steps
-                .iter()
-                .enumerate()
-                .skip(index + 1)
-                .find(|(_, s)| s.layer != LayerKind::None)
-                .map_or(After::Stages, |(i, _)| {
-                    After::Step(StepRef {
-                        stage: sp.index,
-                        step: i,
-                    })
-                });
             let tag = StepTag {
                 at: StepRef {
                     stage: sp.index,
@@ -95,7 +71,7 @@ pub fn solve_stage(
                 name: format!("{} {}", title(n), step.display),
                 span: step.span,
                 background: !(target && last_layer == Some(index)),
-                after,
+                after: after(sp, index),
             };
             let out = layer_step(env, scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;
@@ -115,6 +91,39 @@ pub fn solve_stage(
         None => env.policy.created.clone(),
     };
     Ok(st)
+}
+
+/// The progress titles of `sp`'s vertices by number (`[build 2/4]`; unnamed stages are
+/// `stage-N` when the plan has several).
+fn titles(sp: &StagePlan, plan: &Plan) -> impl Fn(usize) -> String {
+    let prefix = match (&sp.name, plan.stages.len() > 1) {
+        (Some(name), _) => format!("{name} "),
+        (None, true) => format!("stage-{} ", sp.index),
+        (None, false) => String::new(),
+    };
+    let total = 1 + sp
+        .steps
+        .iter()
+        .filter(|s| s.layer != LayerKind::None)
+        .count();
+    let width = total.to_string().len();
+    move |n: usize| format!("[{prefix}{n:>width$}/{total}]")
+}
+
+/// What runs after the filesystem step `index` of `sp`: its next filesystem step, or
+/// the stages that use it.
+fn after(sp: &StagePlan, index: usize) -> After {
+    sp.steps
+        .iter()
+        .enumerate()
+        .skip(index + 1)
+        .find(|(_, s)| s.layer != LayerKind::None)
+        .map_or(After::Stages, |(i, _)| {
+            After::Step(StepRef {
+                stage: sp.index,
+                step: i,
+            })
+        })
 }
 
 /// One filesystem step as a progress vertex: `CACHED` when its result was found, else run

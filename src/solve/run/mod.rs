@@ -137,27 +137,7 @@ pub fn run(
         )),
         hosts: Some(sandbox::stubs::hosts(&spec.hostname, &[])),
     };
-    let mut out = output::StepOutput::new(cx.reporter, cx.tag.vertex);
-    let ran = {
-        // Ctrl-C ends the command (and fails the step, which cleans up) rather than the
-        // process, for as long as any RUN's command runs.
-        let _ctrl_c = InterruptGuard::new();
-        settings.sandbox.run(&spec, &mut out)
-    };
-    out.finish();
-    let process = action.args.join(" ");
-    let outcome = match ran {
-        Ok(o) if o.status.success() => Ok(o),
-        Ok(o) => Err(StepError::RunFailed {
-            process,
-            status: o.status,
-            log: RunLog {
-                name: cx.tag.name.clone(),
-                tail: out.tail(output::TAIL_LINES),
-            },
-        }),
-        Err(source) => Err(StepError::RunError { process, source }),
-    };
+    let outcome = execute(cx, &spec);
     let removed = match &outcome {
         Ok(o) => stubs::remove_empty_stubs(rootfs.path(), &o.stubs),
         Err(_) => Vec::new(),
@@ -179,6 +159,32 @@ pub fn run(
             let _ = snaps.abort(active);
             Err(e)
         }
+    }
+}
+
+/// Run `spec` in the sandbox, its output streamed to the step's vertex: its outcome when
+/// it succeeded, else the step's failure (with the end of its output).
+fn execute(cx: &StepCx<'_, '_>, spec: &RunSpec) -> StepResult<sandbox::RunOutcome> {
+    let mut out = output::StepOutput::new(cx.reporter, cx.tag.vertex);
+    let ran = {
+        // Ctrl-C ends the command (and fails the step, which cleans up) rather than the
+        // process, for as long as any RUN's command runs.
+        let _ctrl_c = InterruptGuard::new();
+        cx.run.sandbox.run(spec, &mut out)
+    };
+    out.finish();
+    let process = spec.args.join(" ");
+    match ran {
+        Ok(o) if o.status.success() => Ok(o),
+        Ok(o) => Err(StepError::RunFailed {
+            process,
+            status: o.status,
+            log: RunLog {
+                name: cx.tag.name.clone(),
+                tail: out.tail(output::TAIL_LINES),
+            },
+        }),
+        Err(source) => Err(StepError::RunError { process, source }),
     }
 }
 
