@@ -13,7 +13,7 @@
 //! context, an earlier stage), [`copy_step`] (COPY/ADD through the [`copy`] engine),
 //! [`workdir`] (WORKDIR's directory), [`run`] (RUN in the sandbox), and [`stage`] (the
 //! step loop and history). Below them: [`layer`] (a change set -> a blob in the store),
-//! [`rootfs`] (base layers unpacked once per chain id into snapshots, only when a step
+//! [`trees`] (base layers unpacked once per chain id into snapshots, only when a step
 //! needs its parent's files; flattened trees for `COPY --from`), [`lower`] (the parent seen
 //! through its snapshot chain), [`images`] (base-image configs for the planner),
 //! [`commit`] (a step's change set -> its layer and next snapshot) and [`background`]
@@ -40,7 +40,7 @@ pub mod from;
 pub mod images;
 pub mod layer;
 pub mod lower;
-pub mod rootfs;
+pub mod trees;
 pub mod run;
 pub mod stage;
 pub mod step_cx;
@@ -58,8 +58,8 @@ pub use background::LayerJobs;
 pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
-pub use rootfs::LayerTrees;
 pub use step_cx::StepCx;
+pub use trees::LayerTrees;
 
 use crate::context::Context;
 use crate::graph::Plan;

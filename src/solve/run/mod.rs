@@ -253,7 +253,7 @@ fn remove_work_dir(work: tempfile::TempDir, backend: Backend) {
     let unmounted =
         backend == Backend::Copy || std::fs::remove_dir(&root).is_ok() || !root.exists();
     if unmounted {
-        crate::solve::rootfs::remove_tree(&path);
+        crate::solve::trees::remove_tree(&path);
     }
 }
 

@@ -239,7 +239,7 @@ fn cache(
     if !dir.is_dir() {
         // Made aside and renamed into place, so a half-made cache is never used.
         let fresh = caches.join(format!(".new-{name}-{}", std::process::id()));
-        crate::solve::rootfs::remove_tree(&fresh);
+        crate::solve::trees::remove_tree(&fresh);
         match &m.from {
             Some(from) => {
                 let tree = source_tree(cx, from, View::Flat)?;
@@ -259,7 +259,7 @@ fn cache(
             None => make_dir(&fresh, mode, owner)?,
         }
         if std::fs::rename(&fresh, &dir).is_err() {
-            crate::solve::rootfs::remove_tree(&fresh);
+            crate::solve::trees::remove_tree(&fresh);
         }
     }
     out.locks.push(lock);

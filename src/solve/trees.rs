@@ -278,5 +278,5 @@ pub(crate) fn remove_tree(path: &Path) {
 }
 
 #[cfg(test)]
-#[path = "rootfs_tests.rs"]
+#[path = "trees_tests.rs"]
 mod tests;
