@@ -44,7 +44,10 @@ use crate::progress::{self, Reporter};
 use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
 use crate::solve::run::RunSettings;
-use crate::solve::{self, NamedContext, Rootfs, SolveEnv, StageResult, StoreImages};
+use crate::solve::{
+    self, Inputs as SolveInputs, LayerPolicy, LayerTrees, NamedContext, SolveEnv, StageResult,
+    StoreImages, Stores,
+};
 use crate::store::{DirStore, NameIndex};
 use cache::{load_stat_cache, open_cache, save_cache};
 
@@ -154,8 +157,8 @@ struct Work<'a> {
 
 impl Work<'_> {
     /// The build's view of root filesystems: layers as snapshots, flattened trees.
-    fn rootfs(&self, root: &std::path::Path) -> Rootfs<'_> {
-        Rootfs {
+    fn trees(&self, root: &std::path::Path) -> LayerTrees<'_> {
+        LayerTrees {
             store: self.store,
             snapshots: self.snapshots,
             flat_dir: root.join("rootfs"),
@@ -302,16 +305,22 @@ fn solve_plan(
         None => crate::image::time::now(),
     });
     let env = SolveEnv {
-        store: work.store,
-        names: work.names,
-        rootfs: work.rootfs(&req.root),
-        context: &inputs.context,
-        contexts: &inputs.contexts,
-        layers: req.outputs.layer_settings(req.source_date_epoch),
-        ownership: req.policy.ownership,
+        stores: Stores {
+            store: work.store,
+            names: work.names,
+            trees: work.trees(&req.root),
+        },
+        inputs: SolveInputs {
+            context: &inputs.context,
+            contexts: &inputs.contexts,
+        },
+        policy: LayerPolicy {
+            settings: req.outputs.layer_settings(req.source_date_epoch),
+            ownership: req.policy.ownership,
+            created,
+            fixed_time: req.source_date_epoch.is_some(),
+        },
         reporter,
-        created,
-        fixed_time: req.source_date_epoch.is_some(),
         cache: Some(cache),
         jobs: solve::LayerJobs::new(req.policy.writes),
         run: RunSettings {
@@ -353,8 +362,8 @@ fn write_outputs(
 ) -> Result<outputs::Written> {
     let (store, outputs) = (work.store, &req.outputs);
     let written = outputs::write_images(store, work.names, result, outputs, &req.tags, reporter)?;
-    let rootfs = work.rootfs(&req.root);
-    let flatten = || -> Result<PathBuf> { Ok(rootfs.flatten(&result.layers, reporter)?) };
+    let trees = work.trees(&req.root);
+    let flatten = || -> Result<PathBuf> { Ok(trees.flatten(&result.layers, reporter)?) };
     outputs::export_all(
         store,
         outputs,

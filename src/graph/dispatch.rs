@@ -330,6 +330,11 @@ pub(super) fn dispatch_all(
         };
         let at_span = |e: ParseError| ParseError::new(span, e.message);
         let before_env = state.env.clone();
+        let workdir_before = match state.config.working_dir.as_str() {
+            "" => "/".to_string(),
+            dir => dir.to_string(),
+        };
+        let user_before = state.config.user.clone();
         let mut instr = cmd.instr.clone();
         let mut used = BTreeSet::new();
         if !matches!(instr, Instruction::Arg(_)) {
@@ -356,6 +361,8 @@ pub(super) fn dispatch_all(
             build_args: state.args_in_scope(),
             used_args: used,
             config: state.config.clone(),
+            workdir_before,
+            user_before,
             history: outcome.history,
         };
         state.steps.push(step);

@@ -131,6 +131,10 @@ pub struct Step {
     pub used_args: BTreeSet<String>,
     /// The image config after the step.
     pub config: ImageConfig,
+    /// The working directory in force before the step (`/` when the config has none).
+    pub workdir_before: String,
+    /// USER in force before the step (empty: root).
+    pub user_before: String,
     /// The history entry (none for ONBUILD, which only records a trigger).
     pub history: Option<HistoryEntry>,
 }

@@ -3,9 +3,10 @@
 //! A handler can also act on the root file system, standing in for the command.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Mutex;
 
-use super::{ExitStatus, OutputSink, Result, RunOutcome, RunSpec, Sandbox, Stream};
+use super::{ExitStatus, OutputSink, Result, RunOutcome, RunSpec, Sandbox, SandboxError, Stream};
 
 type Handler = Box<dyn Fn(&RunSpec, &mut dyn OutputSink) -> Result<RunOutcome> + Send + Sync>;
 
@@ -54,6 +55,38 @@ impl RecordingSandbox {
             handler: Some(Box::new(handler)),
             ..RecordingSandbox::default()
         }
+    }
+
+    /// A sandbox where every command is played by `effect` on the root file system
+    /// (`spec.rootfs`) and its arguments: it may write or remove files there as the
+    /// command would, and returns the exit code (0: success).
+    ///
+    /// ```
+    /// use builder::sandbox::{CollectOutput, RecordingSandbox, RunSpec, Sandbox};
+    /// let root = tempfile::tempdir().unwrap();
+    /// let sandbox = RecordingSandbox::with_effect(|root, args| {
+    ///     std::fs::write(root.join("out"), args.join(" "))?;
+    ///     Ok(0)
+    /// });
+    /// let spec = RunSpec::new(root.path(), vec!["make".into()]);
+    /// let outcome = sandbox.run(&spec, &mut CollectOutput::default()).unwrap();
+    /// assert!(outcome.status.success());
+    /// assert_eq!(std::fs::read_to_string(root.path().join("out")).unwrap(), "make");
+    /// ```
+    pub fn with_effect(
+        effect: impl Fn(&Path, &[String]) -> std::io::Result<i32> + Send + Sync + 'static,
+    ) -> RecordingSandbox {
+        RecordingSandbox::with_handler(move |spec, _io| {
+            let code = effect(&spec.rootfs, &spec.args).map_err(|source| SandboxError::Io {
+                action: "play the command in",
+                path: spec.rootfs.clone(),
+                source,
+            })?;
+            Ok(RunOutcome {
+                status: ExitStatus::Code(code),
+                stubs: Vec::new(),
+            })
+        })
     }
 
     /// Queue an answer for the next run.

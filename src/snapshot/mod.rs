@@ -13,7 +13,7 @@
 //!   `COPY --from` an image).
 //!
 //! - [`mount_overlay`] mounts a chain with an upper directory for a RUN step (folding long
-//!   chains); [`Rootfs`] picks overlay or, where it does not work, a copy of the chain
+//!   chains); [`StepRoot`] picks overlay or, where it does not work, a copy of the chain
 //!   ([`flatten`]), as [`Backend::detect`] decides once per process.
 //!
 //! Invariant: nothing a layer contains can make either function write outside its
@@ -37,7 +37,7 @@ pub(crate) use dir::remove_tree;
 pub use dir::{DirSnapshotter, SnapshotEntry};
 pub use error::{Result, SnapshotError};
 pub use overlay::{mount_overlay, OverlayMount};
-pub use rootfs::{Backend, Changes, Rootfs};
+pub use rootfs::{Backend, Changes, StepRoot};
 pub use unpack::{apply, unpack, Owners, UnpackOptions, UnpackStats};
 
 /// The name of a committed, read-only snapshot.
@@ -45,6 +45,11 @@ pub use unpack::{apply, unpack, Owners, UnpackOptions, UnpackStats};
 pub struct SnapshotId(String);
 
 impl SnapshotId {
+    /// The id of the committed snapshot `name` (for [`Snapshotter`] implementations).
+    pub fn new(name: impl Into<String>) -> SnapshotId {
+        SnapshotId(name.into())
+    }
+
     /// The name as a string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -70,6 +75,17 @@ pub struct Active {
 }
 
 impl Active {
+    /// A prepared snapshot `key` on `parent` whose changes go to `upper` (overlay's work
+    /// directory `work` beside it), as a [`Snapshotter`] implementation hands it out.
+    pub fn new(key: String, parent: Option<SnapshotId>, upper: PathBuf, work: PathBuf) -> Active {
+        Active {
+            key,
+            parent,
+            upper,
+            work,
+        }
+    }
+
     /// The snapshot this one is prepared on.
     pub fn parent(&self) -> Option<&SnapshotId> {
         self.parent.as_ref()
@@ -93,7 +109,7 @@ impl Active {
 /// let lowers = snaps.view(&base)?; // top first, ready for lowerdir=
 /// # Ok(()) }
 /// ```
-pub trait Snapshotter {
+pub trait Snapshotter: Send + Sync {
     /// A fresh, empty upper directory on top of `parent` (`None`: on nothing).
     fn prepare(&self, parent: Option<&SnapshotId>) -> Result<Active>;
     /// Freeze `active` as the snapshot `name` (letters, digits, `.`, `_`, `-`, `:`). If

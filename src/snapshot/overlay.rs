@@ -18,7 +18,7 @@
 //! fsynced before a cache record names them. (Snapshots are not, neither COPY's nor
 //! RUN's: after a power loss, `builder prune --all` drops them and they are made again.)
 //!
-//! After a step, [`Rootfs::changes`] says where its change set is: the upper directory
+//! After a step, [`StepRoot::changes`] says where its change set is: the upper directory
 //! (overlay) or the copied tree to compare with the chain (copy fallback).
 
 use std::io;

@@ -60,13 +60,13 @@ pub enum Changes {
 
 /// A step's writable root file system; an overlay is unmounted when this is dropped.
 #[derive(Debug)]
-pub struct Rootfs {
+pub struct StepRoot {
     path: PathBuf,
     changes: Changes,
     mount: Option<OverlayMount>,
 }
 
-impl Rootfs {
+impl StepRoot {
     /// Make the root for `active` (prepared on the chain `lowers`, top first) at `target`
     /// (an empty or absent directory).
     pub fn prepare(
@@ -74,7 +74,7 @@ impl Rootfs {
         lowers: &[PathBuf],
         active: &Active,
         target: &Path,
-    ) -> Result<Rootfs> {
+    ) -> Result<StepRoot> {
         std::fs::create_dir_all(target).map_err(|source| SnapshotError::Io {
             action: "create root file system directory",
             path: target.to_path_buf(),
@@ -83,21 +83,21 @@ impl Rootfs {
         match backend {
             Backend::Overlay if !lowers.is_empty() => {
                 let mount = mount_overlay(lowers, &active.upper, &active.work, target)?;
-                Ok(Rootfs {
+                Ok(StepRoot {
                     path: target.to_path_buf(),
                     changes: Changes::Upper(active.upper.clone()),
                     mount: Some(mount),
                 })
             }
             // Nothing below: the upper directory itself is the root.
-            Backend::Overlay => Ok(Rootfs {
+            Backend::Overlay => Ok(StepRoot {
                 path: active.upper.clone(),
                 changes: Changes::Upper(active.upper.clone()),
                 mount: None,
             }),
             Backend::Copy => {
                 flatten(lowers, target)?;
-                Ok(Rootfs {
+                Ok(StepRoot {
                     path: target.to_path_buf(),
                     changes: Changes::Compare {
                         lowers: lowers.to_vec(),
@@ -193,7 +193,7 @@ mod tests {
         let base = snaps.get("base").unwrap().unwrap();
         let active = snaps.prepare(Some(&base)).unwrap();
         let target = tmp.path().join("root");
-        let root = Rootfs::prepare(Backend::Copy, &lowers, &active, &target).unwrap();
+        let root = StepRoot::prepare(Backend::Copy, &lowers, &active, &target).unwrap();
         assert_eq!(
             std::fs::read_to_string(root.path().join("etc/os")).unwrap(),
             "base"
@@ -220,7 +220,7 @@ mod tests {
         let base = snaps.get("base").unwrap().unwrap();
         let active = snaps.prepare(Some(&base)).unwrap();
         let target = tmp.path().join("root");
-        let root = Rootfs::prepare(Backend::Overlay, &lowers, &active, &target).unwrap();
+        let root = StepRoot::prepare(Backend::Overlay, &lowers, &active, &target).unwrap();
         std::fs::remove_file(root.path().join("gone")).unwrap();
         std::fs::write(root.path().join("etc/os"), "changed").unwrap();
         let changes = root.release().unwrap();

@@ -11,14 +11,14 @@
 //! Cache trouble (a lock or a record that cannot be written) never fails a build: it is
 //! said in the step's output and the step runs uncached.
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use super::error::StepResult;
-use super::layer::{chain_ids, Layer};
-use super::SolveEnv;
-use crate::cache::{KeyInputs, Record, RecordLayer, StepRef};
-use crate::progress::{chain, VertexId};
-use crate::snapshot::Snapshotter;
+use super::layer::Layer;
+use super::step_cx::StepCx;
+use super::Stores;
+use crate::cache::{BuildCache, KeyInputs, Record, RecordLayer, StepLock};
+use crate::progress::chain;
 
 /// What a layer step gave.
 #[derive(Debug)]
@@ -32,61 +32,48 @@ pub(crate) struct Outcome {
     pub hit: bool,
 }
 
-/// One layer step, for the cache.
-pub(crate) struct CacheStep<'s> {
-    /// Where it is in the build.
-    pub at: StepRef,
-    /// The stage's name, for `--no-cache-filter`.
-    pub stage_name: Option<&'s str>,
-    /// Its inputs (`None`: never cached).
-    pub inputs: Option<KeyInputs>,
-    /// The progress vertex.
-    pub vertex: VertexId,
-    /// The vertex name, kept in the record.
-    pub description: &'s str,
-}
-
-/// Run `step` through the cache on top of `below`; `execute` does the work on a miss.
+/// Run the step `cx` through the cache on top of `below`, keyed by `inputs` (`None`:
+/// never cached); `execute` does the work on a miss.
 pub(crate) fn run(
-    env: &SolveEnv<'_>,
-    step: CacheStep<'_>,
+    cx: &StepCx<'_, '_>,
+    inputs: Option<KeyInputs>,
     below: &[Layer],
     execute: impl FnOnce() -> StepResult<Option<Layer>>,
 ) -> StepResult<Outcome> {
+    let (at, vertex) = (cx.tag.at, cx.tag.vertex);
+    let policy = cx.policy;
     // Work runs only on a miss, and a RUN may follow: have the sandbox make ready in the
     // background what commands need (the build's network).
     let execute = || {
-        env.run.sandbox.prepare();
+        cx.run.sandbox.prepare();
         execute()
     };
     let ran = |layer| Outcome {
         layer,
-        created: env.created.clone(),
+        created: policy.created.clone(),
         hit: false,
     };
-    let (Some(cache), Some(inputs)) = (env.cache, step.inputs) else {
+    let (Some(cache), Some(inputs)) = (cx.cache, inputs) else {
         return Ok(ran(execute()?));
     };
     let key = inputs.key();
-    let env_created = env.created.clone().unwrap_or_default();
-    let description = step.description.to_string();
     let say = |what: &str, e: &dyn std::error::Error| {
-        env.reporter
-            .log(step.vertex, &format!("build cache: {what}: {}", chain(e)));
+        cx.reporter
+            .log(vertex, &format!("build cache: {what}: {}", chain(e)));
     };
     let lock = cache
         .records
         .lock(&key)
         .map_err(|e| say("cannot lock the step", &e))
         .ok();
-    let skip = cache.no_cache.skips(step.at.stage, step.stage_name);
-    let found = find(env, &key, below);
+    let skip = cache.no_cache.skips(at.stage, cx.scope.sp.name.as_deref());
+    let found = find(cx.stores, cache, &key, below);
     if skip.is_none() {
         if let Some((layer, created)) = found {
             cache.use_key(&key);
-            cache.explain.note(step.at, inputs);
-            let created = if env.fixed_time {
-                env.created.clone()
+            cache.explain.note(at, inputs);
+            let created = if policy.fixed_time {
+                policy.created.clone()
             } else {
                 Some(created).filter(|c| !c.is_empty())
             };
@@ -97,21 +84,37 @@ pub(crate) fn run(
             });
         }
     }
-    let explained = cache.explain.miss(step.at, &inputs);
+    let explained = cache.explain.miss(at, &inputs);
     let reason = match skip {
         Some(flag) if found.is_some() => Some(flag),
         _ => explained,
     };
     if let Some(reason) = reason {
-        env.reporter.miss(step.vertex, &reason);
+        cx.reporter.miss(vertex, &reason);
     }
     let started = std::time::Instant::now();
     let layer = execute()?;
-    cache.explain.ran(step.at, started.elapsed());
-    let made = layer
-        .as_ref()
-        .map(|l| (l.descriptor.clone(), l.diff_id.clone(), chain_of(below, l)));
-    let (reporter, vertex) = (env.reporter, step.vertex);
+    cache.explain.ran(at, started.elapsed());
+    cache.explain.note(at, inputs);
+    record(cx, cache, key, lock, layer.as_ref());
+    Ok(ran(layer))
+}
+
+/// Write the record of `key` for the step `cx` that made `layer` (`None`: nothing), then
+/// release the key's `lock`. A layer whose blob is written in the background is recorded
+/// once the blob is in the store, the key locked until then; a blob that was not written
+/// leaves no record.
+fn record<'a>(
+    cx: &StepCx<'_, 'a>,
+    cache: &'a BuildCache,
+    key: Digest,
+    lock: Option<StepLock>,
+    layer: Option<&Layer>,
+) {
+    let made = layer.map(|l| (l.descriptor.clone(), l.diff_id.clone(), l.chain_id.clone()));
+    let (reporter, vertex) = (cx.reporter, cx.tag.vertex);
+    let created = cx.policy.created.clone().unwrap_or_default();
+    let description = cx.tag.name.clone();
     let record = move |descriptor: Option<&Descriptor>| {
         let record = Record {
             key,
@@ -120,7 +123,7 @@ pub(crate) fn run(
                 diff_id,
                 chain_id,
             }),
-            created: env_created,
+            created,
             description,
         };
         match cache.records.put(&record) {
@@ -132,11 +135,8 @@ pub(crate) fn run(
         }
         drop(lock);
     };
-    cache.explain.note(step.at, inputs);
-    match layer.as_ref().and_then(|l| l.pending.as_ref()) {
-        // Written in the background: recorded once the blob is in the store, the key
-        // locked until then; a blob that was not written leaves no record.
-        Some(pending) => env.jobs.after(
+    match layer.and_then(|l| l.pending.as_ref()) {
+        Some(pending) => cx.jobs.after(
             pending,
             Box::new(move |written| {
                 if let Ok(descriptor) = written {
@@ -146,39 +146,32 @@ pub(crate) fn run(
         ),
         None => record(None),
     }
-    Ok(ran(layer))
 }
 
 /// The usable record of `key`: its layer (the blob still in the store; the snapshot when
 /// it is still there) and its time.
 fn find(
-    env: &SolveEnv<'_>,
+    stores: &Stores<'_>,
+    cache: &BuildCache,
     key: &oci_spec::image::Digest,
     below: &[Layer],
 ) -> Option<(Option<Layer>, String)> {
-    let cache = env.cache?;
     let record = cache.records.get(key).or_else(|| {
         // Not in this store: a `--cache-from` directory may have it.
         cache
             .import
             .iter()
-            .find(|dir| crate::cache::exchange::import(dir, key, env.store, &cache.records))
+            .find(|dir| crate::cache::exchange::import(dir, key, stores.store, &cache.records))
             .and_then(|_| cache.records.get(key))
     })?;
     let Some(made) = record.layer else {
         return Some((None, record.created));
     };
-    if !env.store.has(made.descriptor.digest()).unwrap_or(false) {
+    if !stores.store.has(made.descriptor.digest()).unwrap_or(false) {
         return None;
     }
-    let mut layer = Layer::new(made.descriptor, made.diff_id);
-    let name = chain_of(below, &layer).to_string();
-    layer.snapshot = env.rootfs.snapshots.get(&name).ok().flatten();
+    let mut layer = Layer::new(made.descriptor, made.diff_id).on(below);
+    let name = layer.chain_id.to_string();
+    layer.snapshot = stores.trees.snapshots.get(&name).ok().flatten();
     Some((Some(layer), record.created))
-}
-
-/// The chain id of `top` on `below`.
-fn chain_of(below: &[Layer], top: &Layer) -> oci_spec::image::Digest {
-    let ids = below.iter().map(|l| &l.diff_id).chain([&top.diff_id]);
-    chain_ids(ids).pop().unwrap_or_else(|| top.diff_id.clone())
 }

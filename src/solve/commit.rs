@@ -6,7 +6,8 @@
 //! background ([`super::background`]), a first pass hashes the same tar for the diff_id, the
 //! snapshot is committed under its chain id at once, and the blob is written from the
 //! committed snapshot while the next steps run. A step is written in the background when
-//! the stage loop said it may ([`super::background::StepTag::background`]), a worker runs
+//! the stage loop said it may ([`super::background::StepTag::background`], in the step's
+//! [`StepCx`]), a worker runs
 //! and its tar is at least [`INLINE_BELOW`] bytes (a smaller one is written inline after
 //! the first pass); a change set not committed as a snapshot (a `COPY --link` on an
 //! unmaterialized parent) is always written inline, since the blob is then its only copy.
@@ -21,8 +22,8 @@ use oci_spec::image::Descriptor;
 
 use super::background::{self, BlobJob};
 use super::error::{StepError, StepResult};
-use super::layer::{self, chain_ids, is_empty_dir, Layer, SharedExistsBelow};
-use super::SolveEnv;
+use super::layer::{self, is_empty_dir, Layer, SharedExistsBelow};
+use super::step_cx::StepCx;
 use crate::image::ManifestFormat;
 use crate::snapshot::{Active, Snapshotter};
 
@@ -31,18 +32,18 @@ use crate::snapshot::{Active, Snapshotter};
 /// was prepared on the stage's whole chain `below` (`chained`), committed under its chain
 /// id so later steps can stack on it.
 pub fn commit_step(
-    env: &SolveEnv<'_>,
+    cx: &StepCx<'_, '_>,
     active: Active,
     below: &[Layer],
     chained: bool,
 ) -> StepResult<Option<Layer>> {
-    let snaps = env.rootfs.snapshots;
+    let snaps = cx.stores.trees.snapshots;
     match is_empty_dir(&active.upper) {
-        Ok(false) if chained => commit_changes(env, active, below, None).map(Some),
+        Ok(false) if chained => commit_changes(cx, active, below, None).map(Some),
         Ok(false) => {
-            let made = write_inline(env, &active.upper, None);
+            let made = write_inline(cx, &active.upper, None);
             snaps.abort(active)?;
-            made.map(Some)
+            made.map(|l| Some(l.on(below)))
         }
         Ok(true) => {
             snaps.abort(active)?;
@@ -59,23 +60,22 @@ pub fn commit_step(
 /// (`exists_below` drops whiteouts of paths absent below) and commit it as the next
 /// snapshot; on failure `active` is discarded.
 pub fn commit_changes(
-    env: &SolveEnv<'_>,
+    cx: &StepCx<'_, '_>,
     active: Active,
     below: &[Layer],
     exists_below: Option<SharedExistsBelow>,
 ) -> StepResult<Layer> {
-    let snaps = env.rootfs.snapshots;
-    let tag = background::current().filter(|t| {
-        t.background
-            && env.jobs.accepting()
-            && env
-                .jobs
-                .writes()
-                .wants_background(t.after, |next| env.cache?.explain.last_run(next))
-    });
-    let Some(tag) = tag else {
-        return match write_inline(env, &active.upper, exists_below.as_deref()) {
-            Ok(made) => commit_layer(env, active, below, made),
+    let snaps = cx.stores.trees.snapshots;
+    let tag = &cx.tag;
+    let background = tag.background
+        && cx.jobs.accepting()
+        && cx
+            .jobs
+            .writes()
+            .wants_background(tag.after, |next| cx.cache?.explain.last_run(next));
+    if !background {
+        return match write_inline(cx, &active.upper, exists_below.as_deref()) {
+            Ok(made) => commit_layer(snaps, active, below, made),
             Err(e) => {
                 let _ = snaps.abort(active);
                 Err(e)
@@ -83,26 +83,27 @@ pub fn commit_changes(
         };
     };
     let below_fn = exists_below.as_deref().map(|f| f as &dyn Fn(&Path) -> bool);
-    let measured = layer::measure(&active.upper, &env.layers, below_fn).and_then(|m| {
+    let settings = cx.policy.settings;
+    let measured = layer::measure(&active.upper, &settings, below_fn).and_then(|m| {
         if m.uncompressed_size < INLINE_BELOW {
             // Written in the time a job takes to start: now, so that its record is too.
-            write_inline(env, &active.upper, exists_below.as_deref()).map(Err)
+            write_inline(cx, &active.upper, exists_below.as_deref()).map(Err)
         } else {
             Ok(Ok(m.diff_id))
         }
     });
     let diff_id = match measured {
         Ok(Ok(d)) => d,
-        Ok(Err(made)) => return commit_layer(env, active, below, made),
+        Ok(Err(made)) => return commit_layer(snaps, active, below, made),
         Err(e) => {
             let _ = snaps.abort(active);
             return Err(e);
         }
     };
     let media_type =
-        ManifestFormat::Oci.layer_media_type(layer::layer_compression(env.layers.compression));
+        ManifestFormat::Oci.layer_media_type(layer::layer_compression(settings.compression));
     let placeholder = Layer::new(Descriptor::new(media_type, 0, diff_id.clone()), diff_id);
-    let mut made = commit_layer(env, active, below, placeholder)?;
+    let mut made = commit_layer(snaps, active, below, placeholder)?;
     let snapshot = made
         .snapshot
         .clone()
@@ -113,13 +114,13 @@ pub fn commit_changes(
         .next()
         .ok_or_else(|| StepError::Internal(format!("snapshot {snapshot} has no directory")))?;
     let job = BlobJob {
-        tag,
+        tag: tag.clone(),
         dir,
-        settings: env.layers,
+        settings,
         exists_below,
         diff_id: made.diff_id.clone(),
     };
-    made.pending = Some(env.jobs.submit(env.store, env.reporter, job));
+    made.pending = Some(cx.jobs.submit(cx.stores.store, cx.reporter, job));
     Ok(made)
 }
 
@@ -130,41 +131,32 @@ const INLINE_BELOW: u64 = 1 << 20;
 
 /// Write the change set in `dir` now, saying so on the step's vertex.
 fn write_inline(
-    env: &SolveEnv<'_>,
+    cx: &StepCx<'_, '_>,
     dir: &Path,
     exists_below: Option<&(dyn Fn(&Path) -> bool + Send + Sync)>,
 ) -> StepResult<Layer> {
     let started = Instant::now();
     let below = exists_below.map(|f| f as &dyn Fn(&Path) -> bool);
-    let made = layer::write_changes(env.store, dir, &env.layers, below)?;
-    if let Some(tag) = background::current() {
-        background::report_written(
-            env.reporter,
-            tag.vertex,
-            &made.descriptor,
-            started.elapsed(),
-        );
-    }
+    let made = layer::write_changes(cx.stores.store, dir, &cx.policy.settings, below)?;
+    background::report_written(
+        cx.reporter,
+        cx.tag.vertex,
+        &made.descriptor,
+        started.elapsed(),
+    );
     Ok(made)
 }
 
-/// Commit `active`, prepared on the stage's whole chain `below`, as the snapshot of `made`
-/// (named by its chain id), so later steps can stack on it.
+/// Commit `active`, prepared on the stage's whole chain `below`, into `snapshots` as the
+/// snapshot of `made` (named by its chain id), so later steps can stack on it.
 pub fn commit_layer(
-    env: &SolveEnv<'_>,
+    snapshots: &dyn Snapshotter,
     active: Active,
     below: &[Layer],
-    mut made: Layer,
+    made: Layer,
 ) -> StepResult<Layer> {
-    let ids: Vec<_> = below
-        .iter()
-        .map(|l| &l.diff_id)
-        .chain([&made.diff_id])
-        .collect();
-    let name = chain_ids(ids)
-        .last()
-        .map(|d| d.to_string())
-        .unwrap_or_default();
-    made.snapshot = Some(env.rootfs.snapshots.commit(active, &name)?);
+    let mut made = made.on(below);
+    let name = made.chain_id.to_string();
+    made.snapshot = Some(snapshots.commit(active, &name)?);
     Ok(made)
 }

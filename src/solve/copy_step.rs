@@ -8,21 +8,20 @@
 //! not depend on the files below it; the parent is then not unpacked at all unless it is
 //! already, or a `--chown` name needs its user database.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::commit::commit_step;
 use super::copy::{
     self, CopyRequest, EmptyDest, Mode, Source as CopySource, SourceKind, SourceRoot,
 };
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::lower::LayeredDest;
-use super::stage::commit_step;
+use super::step_cx::StepCx;
 use super::workdir::user_ids;
-use super::{images, NamedContext, SolveEnv, StageResult};
+use super::{images, NamedContext, StageResult};
 use crate::context::Matcher;
-use crate::graph::{CopyAction, Platform, Source, StagePlan};
-use crate::snapshot::Snapshotter;
+use crate::graph::{CopyAction, Source};
 
 /// Where a COPY (or a RUN bind mount) reads from.
 pub(crate) struct Tree<'a> {
@@ -46,24 +45,15 @@ pub(crate) enum View {
     Layers,
 }
 
-/// Run a COPY or ADD on top of `st`; `stages` are the stages solved so far (for
-/// `--from=stage`), `plans` the stages of the plan (for their names), `platform` the
-/// stage's (for `--from=image`).
-pub fn run(
-    env: &SolveEnv<'_>,
-    st: &mut StageResult,
-    c: &CopyAction,
-    workdir: &str,
-    done: &BTreeMap<usize, StageResult>,
-    plans: &[StagePlan],
-    platform: &Platform,
-) -> StepResult<Option<Layer>> {
+/// Run the COPY or ADD `c` of step `cx` on top of `st` (the stage's scope gives the
+/// stages solved so far for `--from=stage`, and its platform for `--from=image`).
+pub fn run(cx: &StepCx<'_, '_>, st: &mut StageResult, c: &CopyAction) -> StepResult<Option<Layer>> {
     let instruction = if c.add { "ADD" } else { "COPY" };
     let failed = |source| StepError::Copy {
         instruction,
         source,
     };
-    let tree = source_tree(env, &c.from, done, plans, platform, View::Layers)?;
+    let tree = source_tree(cx, &c.from, View::Layers)?;
     let chmod = c
         .chmod
         .as_deref()
@@ -71,12 +61,13 @@ pub fn run(
         .transpose()
         .map_err(failed)?;
     let needs_names = c.chown.as_deref().is_some_and(copy::chown_needs_lookup);
+    let trees = &cx.stores.trees;
     let all_materialized = st.layers.iter().all(|l| l.snapshot.is_some());
     // The parent: materialized unless --link can do without it.
     let (parent, view) = if c.link && !needs_names && !all_materialized {
         (None, LayeredDest::new(Vec::new()))
     } else {
-        env.rootfs.dest(&mut st.layers, env.reporter)?
+        trees.dest(&mut st.layers, cx.reporter)?
     };
     let chained = parent.is_some() || st.layers.is_empty();
     let chown = match c.chown.as_deref() {
@@ -96,7 +87,7 @@ pub fn run(
     let dest_fs: &dyn copy::DestFs = if c.link { &EmptyDest } else { &view };
     let mut req = CopyRequest::new(sources, root, c.dest.clone(), dest_fs);
     req.src_layers = tree.lowers.as_deref();
-    req.workdir = workdir.to_string();
+    req.workdir = cx.workdir.to_string();
     req.chown = chown;
     req.chmod = chmod;
     req.parents = c.parents;
@@ -105,29 +96,28 @@ pub fn run(
     req.unpack = c.unpack;
     req.checksum = c.checksum.clone();
     req.link = c.link;
-    req.ownership = env.ownership;
-    let active = env.rootfs.snapshots.prepare(parent.as_ref())?;
+    req.ownership = cx.policy.ownership;
+    let active = trees.snapshots.prepare(parent.as_ref())?;
     if let Err(e) = copy::copy(&req, &active.upper) {
-        let _ = env.rootfs.snapshots.abort(active);
+        let _ = trees.snapshots.abort(active);
         return Err(failed(e));
     }
-    commit_step(env, active, &st.layers, chained)
+    commit_step(cx, active, &st.layers, chained)
 }
 
-/// The tree `from` names, as the COPY engine reads it.
+/// The tree `from` names, as the COPY engine reads it, for step `cx`.
 pub(crate) fn source_tree<'a>(
-    env: &SolveEnv<'a>,
+    cx: &StepCx<'_, 'a>,
     from: &Source,
-    done: &BTreeMap<usize, StageResult>,
-    plans: &[StagePlan],
-    platform: &Platform,
     view: View,
 ) -> StepResult<Tree<'a>> {
+    let (stores, inputs, reporter) = (cx.stores, cx.inputs, cx.reporter);
+    let (done, plans, platform) = (cx.scope.done, cx.scope.plans, cx.platform());
     let layered = |layers: &[Layer], kind: SourceKind| -> StepResult<Tree<'a>> {
         if view == View::Layers && !layers.is_empty() {
             let mut layers = layers.to_vec();
-            if let Some(top) = env.rootfs.materialize(&mut layers, env.reporter)? {
-                let lowers = env.rootfs.snapshots.view(&top)?;
+            if let Some(top) = stores.trees.materialize(&mut layers, reporter)? {
+                let lowers = stores.trees.snapshots.view(&top)?;
                 if let Some(dir) = lowers.first().cloned() {
                     return Ok(Tree {
                         dir,
@@ -139,7 +129,7 @@ pub(crate) fn source_tree<'a>(
             }
         }
         Ok(Tree {
-            dir: env.rootfs.flatten(layers, env.reporter)?,
+            dir: stores.trees.flatten(layers, reporter)?,
             ignore: None,
             kind,
             lowers: None,
@@ -147,8 +137,8 @@ pub(crate) fn source_tree<'a>(
     };
     Ok(match from {
         Source::BuildContext => Tree {
-            dir: env.context.root.clone(),
-            ignore: Some(&env.context.ignore),
+            dir: inputs.context.root.clone(),
+            ignore: Some(&inputs.context.ignore),
             kind: SourceKind::Context,
             lowers: None,
         },
@@ -163,10 +153,10 @@ pub(crate) fn source_tree<'a>(
             layered(&result.layers, SourceKind::Stage(label))?
         }
         Source::Image(reference) => {
-            let image = images::find(env.store, env.names, reference, platform)?;
+            let image = images::find(stores.store, stores.names, reference, platform)?;
             layered(&image.layers, SourceKind::Image(reference.clone()))?
         }
-        Source::Context(name) => match env.contexts.get(name) {
+        Source::Context(name) => match inputs.contexts.get(name) {
             Some(NamedContext::Dir(dir)) => Tree {
                 dir: dir.clone(),
                 ignore: None,
@@ -174,7 +164,7 @@ pub(crate) fn source_tree<'a>(
                 lowers: None,
             },
             Some(NamedContext::Image(digest)) => {
-                let image = images::load(env.store, digest, platform)?;
+                let image = images::load(stores.store, digest, platform)?;
                 layered(&image.layers, SourceKind::Image(name.clone()))?
             }
             None => {

@@ -35,12 +35,12 @@ pub fn base(
         })?,
         Source::Image(reference) => {
             crate::progress::vertex(env.reporter, &format!("{title} FROM {reference}"), |_| {
-                images::find(env.store, env.names, reference, platform)
+                images::find(env.stores.store, env.stores.names, reference, platform)
             })
             .map_err(at)?
         }
         Source::Context(name) => {
-            let named = env.contexts.get(name).ok_or_else(|| {
+            let named = env.inputs.contexts.get(name).ok_or_else(|| {
                 at(StepError::Context {
                     name: name.clone(),
                     reason: "not given with --build-context".into(),
@@ -50,7 +50,7 @@ pub fn base(
                 NamedContext::Image(digest) => {
                     crate::progress::vertex(env.reporter, &format!("{title} FROM {name}"), |_| {
                         let image = format!("build context {name}");
-                        images::load_as(env.store, digest, platform, Some(&image))
+                        images::load_as(env.stores.store, digest, platform, Some(&image))
                     })
                     .map_err(at)?
                 }

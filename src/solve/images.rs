@@ -40,19 +40,17 @@ pub fn load_as(
         Some(name) => format!("{name} (manifest {manifest})").into(),
         None => format!("image {manifest}").into(),
     };
-    let layers = img
+    let mut layers: Vec<Layer> = Vec::new();
+    for (desc, diff_id) in img
         .manifest
         .layers()
         .iter()
         .zip(&img.config.rootfs.diff_ids)
-        .map(|(desc, diff_id)| Layer {
-            descriptor: desc.clone(),
-            diff_id: diff_id.clone(),
-            snapshot: None,
-            pending: None,
-            image: Some(label.clone()),
-        })
-        .collect();
+    {
+        let mut layer = Layer::new(desc.clone(), diff_id.clone()).on(&layers);
+        layer.image = Some(label.clone());
+        layers.push(layer);
+    }
     Ok(StageResult {
         config: img.config,
         layers,

@@ -36,6 +36,9 @@ pub struct Layer {
     pub descriptor: Descriptor,
     /// The uncompressed digest (`rootfs.diff_ids`).
     pub diff_id: Digest,
+    /// The chain id of the layers up to and including this one (OCI image spec), set
+    /// once, when the layer is put on the ones below it ([`Layer::on`]).
+    pub chain_id: Digest,
     /// The committed snapshot of the chain up to and including this layer, once it has
     /// been unpacked or made by a step (named by [`chain_ids`]).
     pub snapshot: Option<SnapshotId>,
@@ -48,15 +51,23 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// A layer whose blob is in the store.
+    /// A layer whose blob is in the store, on no other layer (its chain id is its
+    /// diff_id until [`Layer::on`] puts it on a chain).
     pub fn new(descriptor: Descriptor, diff_id: Digest) -> Layer {
         Layer {
             descriptor,
+            chain_id: diff_id.clone(),
             diff_id,
             snapshot: None,
             pending: None,
             image: None,
         }
+    }
+
+    /// This layer on top of `below` (bottom first): its chain id is set from theirs.
+    pub fn on(mut self, below: &[Layer]) -> Layer {
+        self.chain_id = chain_on(below, &self.diff_id);
+        self
     }
 
     /// The blob's descriptor, waiting for it when it is being written in the background.
@@ -255,17 +266,32 @@ pub fn for_format(desc: &Descriptor, format: ManifestFormat) -> Descriptor {
 pub fn chain_ids<'a>(diff_ids: impl IntoIterator<Item = &'a Digest>) -> Vec<Digest> {
     let mut out: Vec<Digest> = Vec::new();
     for d in diff_ids {
-        let next = match out.last() {
-            None => d.clone(),
-            Some(parent) => {
-                let mut h = Sha256::new();
-                h.update(format!("{parent} {d}").as_bytes());
-                h.finish()
-            }
-        };
-        out.push(next);
+        out.push(next_chain_id(out.last(), d));
     }
     out
+}
+
+/// The chain id of a layer `diff_id` on top of `below` (bottom first), from the chain id
+/// the top of `below` carries.
+pub fn chain_on(below: &[Layer], diff_id: &Digest) -> Digest {
+    next_chain_id(below.last().map(|l| &l.chain_id), diff_id)
+}
+
+/// The chain id of the top of `layers` (`None` for no layers).
+pub fn top_chain_id(layers: &[Layer]) -> Option<&Digest> {
+    layers.last().map(|l| &l.chain_id)
+}
+
+/// The chain id of `diff_id` on the chain `parent` (OCI image spec).
+fn next_chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
+    match parent {
+        None => diff_id.clone(),
+        Some(parent) => {
+            let mut h = Sha256::new();
+            h.update(format!("{parent} {diff_id}").as_bytes());
+            h.finish()
+        }
+    }
 }
 
 /// Whether `dir` has no entries (a step that changed nothing makes no layer).
@@ -288,6 +314,22 @@ mod tests {
         assert_eq!(ids[0], a);
         assert_eq!(ids[1], sha256(format!("{a} {b}").as_bytes()));
         assert!(chain_ids([]).is_empty());
+    }
+
+    #[test]
+    fn a_layer_put_on_others_carries_their_chain_id() {
+        let desc = |d: &Digest| Descriptor::new(MediaType::ImageLayer, 0, d.clone());
+        let (a, b, c) = (sha256(b"a"), sha256(b"b"), sha256(b"c"));
+        let mut layers: Vec<Layer> = Vec::new();
+        for d in [&a, &b, &c] {
+            let l = Layer::new(desc(d), d.clone()).on(&layers);
+            layers.push(l);
+        }
+        let got: Vec<&Digest> = layers.iter().map(|l| &l.chain_id).collect();
+        let want = chain_ids([&a, &b, &c]);
+        assert_eq!(got, want.iter().collect::<Vec<_>>());
+        assert_eq!(top_chain_id(&layers), want.last());
+        assert_eq!(chain_on(&layers[..1], &b), want[1]);
     }
 
     #[test]

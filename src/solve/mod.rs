@@ -2,19 +2,22 @@
 //! turned into a layer, a config change, or both, and the target stage's image comes out
 //! as layers in the store plus an image config ([`StageResult`]).
 //!
-//! Inputs: the plan (`graph`), the build context, resolved named contexts, the store and
-//! the snapshot store ([`SolveEnv`]). Outputs: [`StageResult`] (the layers, bottom first,
+//! Inputs: the plan (`graph`) and a [`SolveEnv`] in parts — [`Stores`] (blob store, image
+//! names, snapshots and flattened trees, each behind its trait), [`Inputs`] (the build
+//! context, resolved named contexts), [`LayerPolicy`], the cache, the RUN settings (the
+//! sandbox), progress and the layer jobs. Each filesystem step gets a [`StepCx`]: its
+//! identity and the parts it uses. Outputs: [`StageResult`] (the layers, bottom first,
 //! and the `image::ImageConfig` with history and diff_ids), ready for `image::write_image`.
 //!
 //! One verb per file: [`from`] (a stage's base: scratch, an image in the store, a named
 //! context, an earlier stage), [`copy_step`] (COPY/ADD through the [`copy`] engine),
 //! [`workdir`] (WORKDIR's directory), [`run`] (RUN in the sandbox), and [`stage`] (the
 //! step loop and history). Below them: [`layer`] (a change set -> a blob in the store),
-//! [`rootfs`] (base layers unpacked once per chain id into snapshots, only when a step
+//! [`trees`] (base layers unpacked once per chain id into snapshots, only when a step
 //! needs its parent's files; flattened trees for `COPY --from`), [`lower`] (the parent seen
 //! through its snapshot chain), [`images`] (base-image configs for the planner),
 //! [`commit`] (a step's change set -> its layer and next snapshot) and [`background`]
-//! (layer blobs written while the next steps run).
+//! (layer blobs written while the next steps run). [`step_cx`] is what a step is handed.
 //!
 //! Invariants: a step writes only into its own fresh snapshot directory; a layer's blob is
 //! in the store before the layer is recorded; a step that changes nothing makes no layer
@@ -37,9 +40,10 @@ pub mod from;
 pub mod images;
 pub mod layer;
 pub mod lower;
-pub mod rootfs;
+pub mod trees;
 pub mod run;
 pub mod stage;
+pub mod step_cx;
 mod step_key;
 pub mod workdir;
 
@@ -54,7 +58,8 @@ pub use background::LayerJobs;
 pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
-pub use rootfs::Rootfs;
+pub use step_cx::StepCx;
+pub use trees::LayerTrees;
 
 use crate::context::Context;
 use crate::graph::Plan;
@@ -70,36 +75,57 @@ pub enum NamedContext {
     Dir(PathBuf),
 }
 
-/// Everything a solve reads and writes.
+/// Everything a solve reads and writes, in the parts steps take.
 #[derive(Debug)]
 pub struct SolveEnv<'a> {
+    /// Where blobs, image names and file trees are kept.
+    pub stores: Stores<'a>,
+    /// What COPY and bind mounts read from.
+    pub inputs: Inputs<'a>,
+    /// How new layers and history entries are made.
+    pub policy: LayerPolicy,
+    /// The build cache (`None`: every step runs and nothing is recorded).
+    pub cache: Option<&'a crate::cache::BuildCache>,
+    /// How RUN steps run.
+    pub run: run::RunSettings<'a>,
+    /// Progress.
+    pub reporter: &'a dyn Reporter,
+    /// Layer blobs being written in the background.
+    pub jobs: LayerJobs<'a>,
+}
+
+/// Where a solve keeps what it reads and makes.
+#[derive(Debug)]
+pub struct Stores<'a> {
     /// Layer and image blobs.
     pub store: &'a dyn BlobStore,
     /// Image names of the store (bases by reference).
     pub names: &'a NameIndex,
     /// Snapshots and flattened trees.
-    pub rootfs: Rootfs<'a>,
+    pub trees: LayerTrees<'a>,
+}
+
+/// The build's inputs besides the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
     /// The main build context.
     pub context: &'a Context,
     /// Named contexts, by name.
     pub contexts: &'a BTreeMap<String, NamedContext>,
+}
+
+/// How new layers and history entries are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerPolicy {
     /// How new layers are written.
-    pub layers: LayerSettings,
+    pub settings: LayerSettings,
     /// Whether COPY sets file owners (root, or inside the build's user namespace).
     pub ownership: copy::Ownership,
-    /// Progress.
-    pub reporter: &'a dyn Reporter,
-    /// How RUN steps run.
-    pub run: run::RunSettings<'a>,
     /// The time written into new history entries and the image (`SOURCE_DATE_EPOCH` or now).
     pub created: Option<String>,
     /// Whether `created` is `SOURCE_DATE_EPOCH`: then every history entry and the image
     /// take it, cached steps too.
     pub fixed_time: bool,
-    /// The build cache (`None`: every step runs and nothing is recorded).
-    pub cache: Option<&'a crate::cache::BuildCache>,
-    /// Layer blobs being written in the background.
-    pub jobs: LayerJobs<'a>,
 }
 
 /// A solved stage: its image so far.
@@ -118,7 +144,7 @@ pub struct StageResult {
 pub fn solve(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveError> {
     let mut result = env
         .jobs
-        .scope(env.store, env.reporter, || solve_levels(plan, env))?;
+        .scope(env.stores.store, env.reporter, || solve_levels(plan, env))?;
     if let Some((tag, e)) = env.jobs.first_failure() {
         return Err(StepError::from(e).at(tag.span));
     }
@@ -197,3 +223,6 @@ fn solve_levels(plan: &Plan, env: &SolveEnv<'_>) -> Result<StageResult, SolveErr
                 .at(crate::dockerfile::ast::Span::default())
         })
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,12 +12,11 @@
 
 use std::collections::BTreeMap;
 
-pub use super::commit::{commit_layer, commit_step};
-
-use super::background::{self, After, StepTag};
+use super::background::{After, StepTag};
 use super::config;
 use super::error::{SolveError, StepResult};
 use super::layer::Layer;
+use super::step_cx::{Scope, StepCx};
 use super::{cached, copy_step, from, run, step_key, workdir, SolveEnv, StageResult};
 use crate::cache::StepRef;
 use crate::graph::{Action, LayerKind, Plan, StagePlan};
@@ -30,22 +29,10 @@ pub fn solve_stage(
     env: &SolveEnv<'_>,
     done: &BTreeMap<usize, StageResult>,
 ) -> Result<StageResult, SolveError> {
-    let multi = plan.stages.len() > 1;
-    let prefix = match (&sp.name, multi) {
-        (Some(name), _) => format!("{name} "),
-        (None, true) => format!("stage-{} ", sp.index),
-        (None, false) => String::new(),
-    };
-    let total = 1 + sp
-        .steps
-        .iter()
-        .filter(|s| s.layer != LayerKind::None)
-        .count();
-    let width = total.to_string().len();
-    let title = |n: usize| format!("[{prefix}{n:>width$}/{total}]");
+    let title = titles(sp, plan);
     let mut st = from::base(sp, env, done, &title(1))?;
-    let base = step_key::base_identity(env, sp, &plan.stages, &st);
-    let scope = step_key::Scope {
+    let base = step_key::base_identity(&env.stores, &env.inputs, sp, &plan.stages, &st);
+    let scope = Scope {
         sp,
         plans: &plan.stages,
         done,
@@ -53,14 +40,14 @@ pub fn solve_stage(
     };
     // Config-only steps take the time of the latest layer step before them (the base's
     // last history entry before any), so a cached rebuild writes the same history.
-    let mut time = if env.fixed_time {
-        env.created.clone()
+    let mut time = if env.policy.fixed_time {
+        env.policy.created.clone()
     } else {
         st.config
             .history
             .last()
             .and_then(|h| h.created.clone())
-            .or_else(|| env.created.clone())
+            .or_else(|| env.policy.created.clone())
     };
     let mut added: Option<Option<String>> = None;
     let mut n = 1;
@@ -75,18 +62,6 @@ pub fn solve_stage(
             None
         } else {
             n += 1;
-            let after = sp
-                .steps
-                .iter()
-                .enumerate()
-                .skip(index + 1)
-                .find(|(_, s)| s.layer != LayerKind::None)
-                .map_or(After::Stages, |(i, _)| {
-                    After::Step(StepRef {
-                        stage: sp.index,
-                        step: i,
-                    })
-                });
             let tag = StepTag {
                 at: StepRef {
                     stage: sp.index,
@@ -96,9 +71,9 @@ pub fn solve_stage(
                 name: format!("{} {}", title(n), step.display),
                 span: step.span,
                 background: !(target && last_layer == Some(index)),
-                after,
+                after: after(sp, index),
             };
-            let out = layer_step(env, &scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
+            let out = layer_step(env, scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;
             out.layer
         };
@@ -108,67 +83,76 @@ pub fn solve_stage(
     }
     config::apply(&mut st.config, &sp.config, &sp.platform);
     st.config.created = match added {
-        _ if env.fixed_time => env.created.clone(),
+        _ if env.policy.fixed_time => env.policy.created.clone(),
         Some(t) => t,
         None if matches!(sp.base, crate::graph::Source::Stage(_)) => {
             st.config.history.last().and_then(|h| h.created.clone())
         }
-        None => env.created.clone(),
+        None => env.policy.created.clone(),
     };
     Ok(st)
+}
+
+/// The progress titles of `sp`'s vertices by number (`[build 2/4]`; unnamed stages are
+/// `stage-N` when the plan has several).
+fn titles(sp: &StagePlan, plan: &Plan) -> impl Fn(usize) -> String {
+    let prefix = match (&sp.name, plan.stages.len() > 1) {
+        (Some(name), _) => format!("{name} "),
+        (None, true) => format!("stage-{} ", sp.index),
+        (None, false) => String::new(),
+    };
+    let total = 1 + sp
+        .steps
+        .iter()
+        .filter(|s| s.layer != LayerKind::None)
+        .count();
+    let width = total.to_string().len();
+    move |n: usize| format!("[{prefix}{n:>width$}/{total}]")
+}
+
+/// What runs after the filesystem step `index` of `sp`: its next filesystem step, or
+/// the stages that use it.
+fn after(sp: &StagePlan, index: usize) -> After {
+    sp.steps
+        .iter()
+        .enumerate()
+        .skip(index + 1)
+        .find(|(_, s)| s.layer != LayerKind::None)
+        .map_or(After::Stages, |(i, _)| {
+            After::Step(StepRef {
+                stage: sp.index,
+                step: i,
+            })
+        })
 }
 
 /// One filesystem step as a progress vertex: `CACHED` when its result was found, else run
 /// (as step `tag`, whose vertex is set here).
 fn layer_step(
     env: &SolveEnv<'_>,
-    scope: &step_key::Scope<'_>,
+    scope: Scope<'_>,
     st: &mut StageResult,
     step: &crate::graph::Step,
     mut tag: StepTag,
 ) -> StepResult<cached::Outcome> {
-    let sp = scope.sp;
     let started = std::time::Instant::now();
     let id = env.reporter.start(&tag.name);
     tag.vertex = id;
-    let (at, name) = (tag.at, tag.name.clone());
-    let name = name.as_str();
-    let _running = background::enter(tag);
-    let workdir = step_workdir(sp, step);
-    let user = before_user(sp, step);
+    let cx = StepCx::new(env, scope, step, tag);
     let result = (|| {
         // As BuildKit checks entitlements before it solves: a cached insecure step too.
         if let Action::Run(r) = &step.action {
             run::security::security(r.security, env.run.entitlements, env.run.real_root)?;
         }
         let inputs = match env.cache {
-            Some(_) => step_key::inputs(env, scope, step, &st.layers, &workdir, &user)?,
+            Some(_) => step_key::inputs(&cx, step, &st.layers)?,
             None => None,
         };
         let below = st.layers.clone();
-        let cache_step = cached::CacheStep {
-            at,
-            stage_name: sp.name.as_deref(),
-            inputs,
-            vertex: id,
-            description: name,
-        };
-        cached::run(env, cache_step, &below, || match &step.action {
-            Action::Run(r) => {
-                let run_step = run::RunStep {
-                    action: r,
-                    vertex: id,
-                    name,
-                    done: scope.done,
-                    plans: scope.plans,
-                    platform: &sp.platform,
-                };
-                run::run(env, st, &run_step)
-            }
-            Action::Copy(c) => {
-                copy_step::run(env, st, c, &workdir, scope.done, scope.plans, &sp.platform)
-            }
-            Action::Workdir { path } => workdir::run(env, st, path, &user),
+        cached::run(&cx, inputs, &below, || match &step.action {
+            Action::Run(r) => run::run(&cx, st, r),
+            Action::Copy(c) => copy_step::run(&cx, st, c),
+            Action::Workdir { path } => workdir::run(&cx, st, path),
             Action::Config => Ok(None),
         })
     })();
@@ -206,33 +190,4 @@ fn record(
         None => return false,
     }
     true
-}
-
-/// The working directory in force when `step` runs (the config before it).
-fn step_workdir(sp: &StagePlan, step: &crate::graph::Step) -> String {
-    let before = previous_config(sp, step);
-    if before.working_dir.is_empty() {
-        "/".to_string()
-    } else {
-        before.working_dir.clone()
-    }
-}
-
-/// USER in force before `step`.
-fn before_user(sp: &StagePlan, step: &crate::graph::Step) -> String {
-    previous_config(sp, step).user.clone()
-}
-
-fn previous_config<'p>(
-    sp: &'p StagePlan,
-    step: &crate::graph::Step,
-) -> &'p crate::graph::ImageConfig {
-    let mut prev = &sp.base_config;
-    for s in &sp.steps {
-        if std::ptr::eq(s, step) {
-            break;
-        }
-        prev = &s.config;
-    }
-    prev
 }

@@ -12,40 +12,25 @@
 //! unpacking. Values are explicit text (JSON strings for free text), so the encoding in
 //! [`crate::cache::key`] is stable.
 
-use std::collections::BTreeMap;
-
 use super::copy::digest::{digest_sources, SourcesDigest};
 use super::copy::fetch::{is_git_source, is_http_source};
 use super::copy::{SourceKind, SourceRoot};
 use super::error::{StepError, StepResult};
-use super::layer::{chain_ids, Layer};
-use super::{images, NamedContext, SolveEnv, StageResult};
+use super::layer::{top_chain_id, Layer};
+use super::step_cx::StepCx;
+use super::{images, Inputs, LayerPolicy, NamedContext, StageResult, Stores};
 use crate::cache::KeyInputs;
 use crate::dockerfile::instructions::MountType;
 use crate::graph::{is_proxy_arg, Action, CopyAction, RunAction, Source, StagePlan, Step};
 
-/// What the stage loop knows about the step's surroundings.
-pub(crate) struct Scope<'s> {
-    /// The stage.
-    pub sp: &'s StagePlan,
-    /// Every stage of the plan (for names).
-    pub plans: &'s [StagePlan],
-    /// The stages solved so far.
-    pub done: &'s BTreeMap<usize, StageResult>,
-    /// The stage's base as [`base_identity`] gives it.
-    pub base: &'s str,
-}
-
-/// The inputs of `step` on top of `below`; `workdir` and `user` are those in force before
-/// it. `None` for a step that is never cached (config only, or ADD from a URL).
+/// The inputs of `step` (whose context is `cx`) on top of `below`. `None` for a step that
+/// is never cached (config only, or ADD from a URL).
 pub(crate) fn inputs(
-    env: &SolveEnv<'_>,
-    scope: &Scope<'_>,
+    cx: &StepCx<'_, '_>,
     step: &Step,
     below: &[Layer],
-    workdir: &str,
-    user: &str,
 ) -> StepResult<Option<KeyInputs>> {
+    let (scope, workdir, user) = (&cx.scope, cx.workdir, cx.user);
     let instruction = match &step.action {
         Action::Run(r) => run_instruction(r, &step.build_args),
         Action::Copy(c) if c.sources.iter().any(|s| is_remote(s)) => return Ok(None),
@@ -61,7 +46,7 @@ pub(crate) fn inputs(
     }
     k.push("instruction", instruction);
     k.push("platform", scope.sp.platform.to_string());
-    k.push("layer format", layer_format(env));
+    k.push("layer format", layer_format(cx.policy));
     match &step.action {
         Action::Copy(c) if !c.sources.is_empty() => {
             let keyword = if c.add { "ADD" } else { "COPY" };
@@ -75,7 +60,7 @@ pub(crate) fn inputs(
                 instruction: keyword,
                 source,
             };
-            let (value, files) = tree_digest(env, scope, &c.from, |root, stat| {
+            let (value, files) = tree_digest(cx, &c.from, |root, stat| {
                 digest_sources(root, &c.sources, &c.exclude, c.parents, stat).map_err(failed)
             })?;
             k.sources("sources", label, value, files);
@@ -84,7 +69,7 @@ pub(crate) fn inputs(
             for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Bind) {
                 let from = m.from.clone().unwrap_or(Source::BuildContext);
                 let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
-                let (value, files) = tree_digest(env, scope, &from, |root, stat| {
+                let (value, files) = tree_digest(cx, &from, |root, stat| {
                     digest_sources(root, std::slice::from_ref(&source), &[], false, stat).map_err(
                         |source| StepError::Copy {
                             instruction: "RUN --mount",
@@ -104,7 +89,8 @@ pub(crate) fn inputs(
 /// What the stage starts from, for explanations: an image's digest, `scratch`, or
 /// `stage NAME CHAIN`.
 pub(crate) fn base_identity(
-    env: &SolveEnv<'_>,
+    stores: &Stores<'_>,
+    inputs: &Inputs<'_>,
     sp: &StagePlan,
     plans: &[StagePlan],
     base: &StageResult,
@@ -118,11 +104,11 @@ pub(crate) fn base_identity(
                 .map_or_else(|| format!("stage-{j}"), StagePlan::label);
             format!("stage {label} {}", top_chain(&base.layers))
         }
-        Source::Image(reference) => match env.names.get(reference) {
+        Source::Image(reference) => match stores.names.get(reference) {
             Ok(Some(record)) => record.digest.to_string(),
             _ => format!("image {reference} {}", top_chain(&base.layers)),
         },
-        Source::Context(name) => match env.contexts.get(name) {
+        Source::Context(name) => match inputs.contexts.get(name) {
             Some(NamedContext::Image(digest)) => digest.to_string(),
             _ => format!("context {name}"),
         },
@@ -132,9 +118,7 @@ pub(crate) fn base_identity(
 
 /// The chain id of the top of `layers` (`none` for no layers).
 pub(crate) fn top_chain(layers: &[Layer]) -> String {
-    chain_ids(layers.iter().map(|l| &l.diff_id))
-        .last()
-        .map_or_else(|| "none".to_string(), |d| d.to_string())
+    top_chain_id(layers).map_or_else(|| "none".to_string(), |d| d.to_string())
 }
 
 /// Every selected file of a source tree and its digest.
@@ -144,8 +128,7 @@ type FileDigests = Vec<(String, oci_spec::image::Digest)>;
 /// context with its ignore rules and stat cache, or a named directory), else the top
 /// chain id of the stage or image.
 fn tree_digest(
-    env: &SolveEnv<'_>,
-    scope: &Scope<'_>,
+    cx: &StepCx<'_, '_>,
     from: &Source,
     digest: impl Fn(
         &SourceRoot<'_>,
@@ -153,18 +136,18 @@ fn tree_digest(
     ) -> StepResult<SourcesDigest>,
 ) -> StepResult<(String, Option<FileDigests>)> {
     let by_files = |d: SourcesDigest| (d.digest.to_string(), Some(d.files));
-    let platform = &scope.sp.platform;
+    let (stores, inputs, platform) = (cx.stores, cx.inputs, cx.platform());
     Ok(match from {
         Source::BuildContext => {
             let root = SourceRoot {
-                dir: &env.context.root,
-                ignore: Some(&env.context.ignore),
+                dir: &inputs.context.root,
+                ignore: Some(&inputs.context.ignore),
                 kind: SourceKind::Context,
             };
-            let stat = env.cache.and_then(|c| c.stat.as_ref());
+            let stat = cx.cache.and_then(|c| c.stat.as_ref());
             by_files(digest(&root, stat)?)
         }
-        Source::Context(name) => match env.contexts.get(name) {
+        Source::Context(name) => match inputs.contexts.get(name) {
             Some(NamedContext::Dir(dir)) => {
                 let root = SourceRoot {
                     dir,
@@ -174,7 +157,7 @@ fn tree_digest(
                 by_files(digest(&root, None)?)
             }
             Some(NamedContext::Image(d)) => {
-                let image = images::load(env.store, d, platform)?;
+                let image = images::load(stores.store, d, platform)?;
                 (top_chain(&image.layers), None)
             }
             None => {
@@ -185,13 +168,13 @@ fn tree_digest(
             }
         },
         Source::Stage(j) => {
-            let result = scope.done.get(j).ok_or_else(|| {
+            let result = cx.scope.done.get(j).ok_or_else(|| {
                 StepError::Internal(format!("stage {j} was not built before it was used"))
             })?;
             (format!("stage {}", top_chain(&result.layers)), None)
         }
         Source::Image(reference) => {
-            let image = images::find(env.store, env.names, reference, platform)?;
+            let image = images::find(stores.store, stores.names, reference, platform)?;
             (format!("image {}", top_chain(&image.layers)), None)
         }
         Source::Scratch => ("scratch".into(), None),
@@ -273,11 +256,11 @@ fn copy_instruction(c: &CopyAction, workdir: &str) -> String {
 
 /// How new layers are written: compression, level, clamped times, and whether owners are
 /// applied (a build without privileges writes other owners).
-fn layer_format(env: &SolveEnv<'_>) -> String {
-    let l = &env.layers;
+fn layer_format(policy: &LayerPolicy) -> String {
+    let l = &policy.settings;
     format!(
         "compression={:?} level={:?} source_date_epoch={:?} ownership={:?}",
-        l.compression, l.level, l.source_date_epoch, env.ownership
+        l.compression, l.level, l.source_date_epoch, policy.ownership
     )
 }
 

@@ -3,37 +3,34 @@
 //! (resolved against the image's /etc/passwd and /etc/group), root when none. A directory
 //! that already exists (symlinks followed inside the image) makes no layer.
 
+use super::commit::commit_step;
 use super::copy::{self, chown_needs_lookup, resolve_chown};
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::lower::{read_file, LayeredDest};
-use super::stage::commit_step;
-use super::{SolveEnv, StageResult};
-use crate::snapshot::Snapshotter;
+use super::step_cx::StepCx;
+use super::StageResult;
 
-/// Create `path` in a new layer on top of `st` unless it is already a directory.
-pub fn run(
-    env: &SolveEnv<'_>,
-    st: &mut StageResult,
-    path: &str,
-    user: &str,
-) -> StepResult<Option<Layer>> {
-    let (parent, dest) = env.rootfs.dest(&mut st.layers, env.reporter)?;
-    let owner = if user.is_empty() {
+/// Create `path` in a new layer on top of `st` (owned by the USER in force before step
+/// `cx`) unless it is already a directory.
+pub fn run(cx: &StepCx<'_, '_>, st: &mut StageResult, path: &str) -> StepResult<Option<Layer>> {
+    let trees = &cx.stores.trees;
+    let (parent, dest) = trees.dest(&mut st.layers, cx.reporter)?;
+    let owner = if cx.user.is_empty() {
         (0, 0)
     } else {
-        user_ids(&dest, user).map_err(StepError::Workdir)?
+        user_ids(&dest, cx.user).map_err(StepError::Workdir)?
     };
-    let active = env.rootfs.snapshots.prepare(parent.as_ref())?;
-    let made = copy::mkdir_all(path, owner, &dest, env.ownership, &active.upper);
+    let active = trees.snapshots.prepare(parent.as_ref())?;
+    let made = copy::mkdir_all(path, owner, &dest, cx.policy.ownership, &active.upper);
     match made {
-        Ok(true) => commit_step(env, active, &st.layers, true),
+        Ok(true) => commit_step(cx, active, &st.layers, true),
         Ok(false) => {
-            env.rootfs.snapshots.abort(active)?;
+            trees.snapshots.abort(active)?;
             Ok(None)
         }
         Err(e) => {
-            let _ = env.rootfs.snapshots.abort(active);
+            let _ = trees.snapshots.abort(active);
             Err(StepError::Workdir(e))
         }
     }

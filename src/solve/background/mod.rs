@@ -50,7 +50,7 @@ use oci_spec::image::{Descriptor, Digest};
 
 pub use error::LayerJobError;
 pub use pending::PendingBlob;
-pub use step::{current, enter, After, Entered, StepTag};
+pub use step::{After, StepTag};
 
 use super::error::StepError;
 use super::layer::{self, LayerSettings, SharedExistsBelow};

@@ -1,13 +1,7 @@
-//! Which step the current thread is running, for the layer it may make: the stage loop
-//! enters a [`StepTag`] around each filesystem step, and the commit of the step's change set
-//! reads it to decide between writing the blob inline and in the background, and to name
-//! the step in the job's progress lines and errors.
-//!
-//! A thread-local rather than a parameter: the steps (COPY, RUN, WORKDIR) commit through
-//! one function whatever the step kind, and a step always commits on the thread that runs
-//! it (stages of one level run on threads of their own, each with its own tag).
-
-use std::cell::RefCell;
+//! Which step a layer job belongs to ([`StepTag`]): the stage loop makes one per
+//! filesystem step and hands it down in the step's context ([`crate::solve::StepCx`]); the
+//! commit of the step's change set reads it to decide between writing the blob inline and
+//! in the background, and a job keeps it to name the step in its progress lines and errors.
 
 use crate::cache::StepRef;
 use crate::dockerfile::ast::Span;
@@ -39,33 +33,4 @@ pub enum After {
     /// Nothing more in its stage: the stages that use it (a `COPY --from` of its files, at
     /// least, which is work of the layer's own size).
     Stages,
-}
-
-thread_local! {
-    static CURRENT: RefCell<Option<StepTag>> = const { RefCell::new(None) };
-}
-
-/// The step entered on this thread, until dropped (the one before it is restored).
-#[derive(Debug)]
-#[must_use = "the step is left when this is dropped"]
-pub struct Entered {
-    previous: Option<StepTag>,
-}
-
-/// Run the rest of this thread's work, until the result is dropped, as step `tag`.
-pub fn enter(tag: StepTag) -> Entered {
-    let previous = CURRENT.with(|c| c.replace(Some(tag)));
-    Entered { previous }
-}
-
-impl Drop for Entered {
-    fn drop(&mut self) {
-        let previous = self.previous.take();
-        CURRENT.with(|c| *c.borrow_mut() = previous);
-    }
-}
-
-/// The step this thread runs, if any.
-pub fn current() -> Option<StepTag> {
-    CURRENT.with(|c| c.borrow().clone())
 }

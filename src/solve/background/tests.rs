@@ -340,25 +340,6 @@ fn without_workers_blobs_are_written_at_once() {
 }
 
 #[test]
-fn entered_steps_nest_and_restore() {
-    assert!(current().is_none());
-    {
-        let _a = enter(tag(0, 1, "a"));
-        assert_eq!(current().unwrap().name, "a");
-        {
-            let _b = enter(tag(0, 2, "b"));
-            assert_eq!(current().unwrap().name, "b");
-            // Another thread has its own.
-            std::thread::scope(|s| {
-                s.spawn(|| assert!(current().is_none()));
-            });
-        }
-        assert_eq!(current().unwrap().name, "a");
-    }
-    assert!(current().is_none());
-}
-
-#[test]
 fn writes_are_chosen_by_name_and_auto_needs_a_long_enough_next_step() {
     assert_eq!(Writes::parse("").unwrap(), Writes::Auto);
     assert_eq!(Writes::parse("auto").unwrap(), Writes::Auto);

@@ -1,7 +1,7 @@
 //! RUN: a command executed in the stage's root file system, its changes made a layer.
 //!
 //! One step, in order: the parent chain is materialized as snapshots; a fresh snapshot is
-//! prepared on it and mounted as the step's root ([`crate::snapshot::Rootfs`]: overlay of
+//! prepared on it and mounted as the step's root ([`crate::snapshot::StepRoot`]: overlay of
 //! the chain with the snapshot as upper directory, or a copy of the chain where overlay
 //! does not work); USER is resolved against the image's /etc/passwd and /etc/group; the
 //! RUN mounts are made ready ([`mounts`]); the command runs in the sandbox, its output
@@ -36,12 +36,12 @@ use super::error::{RunLog, StepError, StepResult};
 use super::commit::commit_changes;
 use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
-use super::{SolveEnv, StageResult};
+use super::step_cx::StepCx;
+use super::StageResult;
 use crate::dockerfile::instructions::NetworkMode;
-use crate::graph::{Platform, RunAction, StagePlan};
-use crate::progress::VertexId;
+use crate::graph::RunAction;
 use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
-use crate::snapshot::{self, Backend, Changes, Snapshotter};
+use crate::snapshot::{self, Backend, Changes};
 
 /// `PATH` when the step's environment has none (BuildKit adds it the same way).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -77,36 +77,20 @@ impl std::fmt::Debug for RunSettings<'_> {
     }
 }
 
-/// One RUN step as the stage loop hands it over.
-#[derive(Debug, Clone, Copy)]
-pub struct RunStep<'s> {
-    /// What to run.
-    pub action: &'s RunAction,
-    /// The step's progress vertex (output lines go there) and its name.
-    pub vertex: VertexId,
-    /// The vertex name (`[2/3] RUN make`), quoted above the output of a failure.
-    pub name: &'s str,
-    /// Stages solved so far (`--mount from=stage`).
-    pub done: &'s BTreeMap<usize, StageResult>,
-    /// The plan's stages (for their names).
-    pub plans: &'s [StagePlan],
-    /// The stage's platform (`--mount from=image`).
-    pub platform: &'s Platform,
-}
-
-/// Run `step` on top of `st`; the new layer (always one, possibly empty).
+/// Run `action`, the RUN of step `cx`, on top of `st`; the new layer (always one,
+/// possibly empty).
 pub fn run(
-    env: &SolveEnv<'_>,
+    cx: &StepCx<'_, '_>,
     st: &mut StageResult,
-    step: &RunStep<'_>,
+    action: &RunAction,
 ) -> StepResult<Option<Layer>> {
-    let action = step.action;
-    let settings = &env.run;
+    let settings = cx.run;
     let confinement =
         security::security(action.security, settings.entitlements, settings.real_root)?;
-    let (parent, view) = env.rootfs.dest(&mut st.layers, env.reporter)?;
+    let snaps = cx.stores.trees.snapshots;
+    let (parent, view) = cx.stores.trees.dest(&mut st.layers, cx.reporter)?;
     let lowers = match &parent {
-        Some(top) => env.rootfs.snapshots.view(top)?,
+        Some(top) => snaps.view(top)?,
         None => Vec::new(),
     };
     let user = resolve_user(&view, &action.user)?;
@@ -116,14 +100,13 @@ pub fn run(
         .prefix("step-")
         .tempdir_in(&run_root)
         .map_err(StepError::io("create directory in", &run_root))?;
-    let prepared = mounts::prepare(env, step, work.path())?;
+    let prepared = mounts::prepare(cx, action, work.path())?;
     let backend = settings
         .backend
         .unwrap_or_else(|| Backend::detect(&run_root));
-    let snaps = env.rootfs.snapshots;
     let active = snaps.prepare(parent.as_ref())?;
     let target = work.path().join("rootfs");
-    let rootfs = match snapshot::Rootfs::prepare(backend, &lowers, &active, &target) {
+    let rootfs = match snapshot::StepRoot::prepare(backend, &lowers, &active, &target) {
         Ok(r) => r,
         Err(e) => {
             let _ = snaps.abort(active);
@@ -154,27 +137,7 @@ pub fn run(
         )),
         hosts: Some(sandbox::stubs::hosts(&spec.hostname, &[])),
     };
-    let mut out = output::StepOutput::new(env.reporter, step.vertex);
-    let ran = {
-        // Ctrl-C ends the command (and fails the step, which cleans up) rather than the
-        // process, for as long as any RUN's command runs.
-        let _ctrl_c = InterruptGuard::new();
-        settings.sandbox.run(&spec, &mut out)
-    };
-    out.finish();
-    let process = action.args.join(" ");
-    let outcome = match ran {
-        Ok(o) if o.status.success() => Ok(o),
-        Ok(o) => Err(StepError::RunFailed {
-            process,
-            status: o.status,
-            log: RunLog {
-                name: step.name.to_string(),
-                tail: out.tail(output::TAIL_LINES),
-            },
-        }),
-        Err(source) => Err(StepError::RunError { process, source }),
-    };
+    let outcome = execute(cx, &spec);
     let removed = match &outcome {
         Ok(o) => stubs::remove_empty_stubs(rootfs.path(), &o.stubs),
         Err(_) => Vec::new(),
@@ -190,12 +153,38 @@ pub fn run(
     match result {
         Ok(()) => {
             let below = exists_below(view, !lowers.is_empty());
-            Ok(Some(commit_changes(env, active, &st.layers, Some(below))?))
+            Ok(Some(commit_changes(cx, active, &st.layers, Some(below))?))
         }
         Err(e) => {
             let _ = snaps.abort(active);
             Err(e)
         }
+    }
+}
+
+/// Run `spec` in the sandbox, its output streamed to the step's vertex: its outcome when
+/// it succeeded, else the step's failure (with the end of its output).
+fn execute(cx: &StepCx<'_, '_>, spec: &RunSpec) -> StepResult<sandbox::RunOutcome> {
+    let mut out = output::StepOutput::new(cx.reporter, cx.tag.vertex);
+    let ran = {
+        // Ctrl-C ends the command (and fails the step, which cleans up) rather than the
+        // process, for as long as any RUN's command runs.
+        let _ctrl_c = InterruptGuard::new();
+        cx.run.sandbox.run(spec, &mut out)
+    };
+    out.finish();
+    let process = spec.args.join(" ");
+    match ran {
+        Ok(o) if o.status.success() => Ok(o),
+        Ok(o) => Err(StepError::RunFailed {
+            process,
+            status: o.status,
+            log: RunLog {
+                name: cx.tag.name.clone(),
+                tail: out.tail(output::TAIL_LINES),
+            },
+        }),
+        Err(source) => Err(StepError::RunError { process, source }),
     }
 }
 
@@ -264,7 +253,7 @@ fn remove_work_dir(work: tempfile::TempDir, backend: Backend) {
     let unmounted =
         backend == Backend::Copy || std::fs::remove_dir(&root).is_ok() || !root.exists();
     if unmounted {
-        crate::solve::rootfs::remove_tree(&path);
+        crate::solve::trees::remove_tree(&path);
     }
 }
 

@@ -22,21 +22,22 @@
 //! at `/dev/pipes/`. Everything lives in the step's scratch directory, removed after the
 //! step; mount targets never reach the layer (see [`super::stubs`]).
 
+use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::OFlags;
 
-use super::RunStep;
+use super::SecretSource;
 use crate::dockerfile::instructions::{MountType, ShareMode};
-use crate::graph::{PlannedMount, Source};
+use crate::graph::{PlannedMount, RunAction, Source};
 use crate::rooted;
 use crate::sandbox::BindMount;
 use crate::solve::copy::{self, CopyRequest, EmptyDest, SourceRoot};
 use crate::solve::copy_step::{source_tree, Tree, View};
 use crate::solve::error::{StepError, StepResult};
-use crate::solve::SolveEnv;
+use crate::solve::StepCx;
 use crate::store::lock::FileLock;
 
 /// Most symlinks followed when resolving a mount source.
@@ -52,23 +53,24 @@ pub struct Prepared {
     locks: Vec<FileLock>,
 }
 
-/// Make every mount of `step` ready, using `work` (the step's scratch directory).
-pub fn prepare(env: &SolveEnv<'_>, step: &RunStep<'_>, work: &Path) -> StepResult<Prepared> {
+/// Make every mount of `action`, the RUN of step `cx`, ready, using `work` (the step's
+/// scratch directory).
+pub fn prepare(cx: &StepCx<'_, '_>, action: &RunAction, work: &Path) -> StepResult<Prepared> {
     let mut out = Prepared::default();
-    for (i, m) in step.action.mounts.iter().enumerate() {
+    for (i, m) in action.mounts.iter().enumerate() {
         let scratch = work.join(format!("mount-{i}"));
         match m.mount.kind {
-            MountType::Bind => bind(env, step, m, &scratch, &mut out)?,
-            MountType::Cache => cache(env, step, m, &scratch, &mut out)?,
+            MountType::Bind => bind(cx, m, &scratch, &mut out)?,
+            MountType::Cache => cache(cx, m, &scratch, &mut out)?,
             MountType::Tmpfs => {
                 make_dir(&scratch, 0o1777, (0, 0))?;
                 out.add(scratch, &m.target, false);
             }
-            MountType::Secret => secret(env, m, &scratch, &mut out)?,
+            MountType::Secret => secret(&cx.run.secrets, m, &scratch, &mut out)?,
             MountType::Ssh => return Err(StepError::Unsupported("RUN --mount=type=ssh".into())),
         }
     }
-    if let Some(script) = &step.action.script {
+    if let Some(script) = &action.script {
         let dir = work.join("pipes");
         make_dir(&dir, 0o755, (0, 0))?;
         let file = dir.join(&script.name);
@@ -92,14 +94,13 @@ impl Prepared {
 }
 
 fn bind(
-    env: &SolveEnv<'_>,
-    step: &RunStep<'_>,
+    cx: &StepCx<'_, '_>,
     m: &PlannedMount,
     scratch: &Path,
     out: &mut Prepared,
 ) -> StepResult<()> {
     let from = m.from.clone().unwrap_or(Source::BuildContext);
-    let tree = source_tree(env, &from, step.done, step.plans, step.platform, View::Flat)?;
+    let tree = source_tree(cx, &from, View::Flat)?;
     let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
     let filtered = tree.ignore.is_some_and(|i| !i.is_empty());
     let pinned = if m.mount.read_only && !filtered {
@@ -119,10 +120,11 @@ fn bind(
         }
         Pinned::Missing => Err(not_found(&source, &from)),
         Pinned::Unsupported => {
-            let host = copy_out(env, &tree, &source, scratch).map_err(|e| match e {
-                Copied::Missing => not_found(&source, &from),
-                Copied::Failed(e) => e,
-            })?;
+            let host =
+                copy_out(cx.policy.ownership, &tree, &source, scratch).map_err(|e| match e {
+                    Copied::Missing => not_found(&source, &from),
+                    Copied::Failed(e) => e,
+                })?;
             out.add(host, &m.target, m.mount.read_only);
             Ok(())
         }
@@ -176,7 +178,7 @@ enum Copied {
 /// again below the root without following symlinks, so a change in between cannot make
 /// it read outside the root.
 fn copy_out(
-    env: &SolveEnv<'_>,
+    ownership: copy::Ownership,
     tree: &Tree<'_>,
     source: &str,
     scratch: &Path,
@@ -194,7 +196,7 @@ fn copy_out(
         kind: tree.kind.clone(),
     };
     let mut req = CopyRequest::new(vec![copy::Source::Path(rel.clone())], root, "/", &EmptyDest);
-    req.ownership = env.ownership;
+    req.ownership = ownership;
     copy::copy(&req, scratch).map_err(|source| {
         Copied::Failed(StepError::Copy {
             instruction: "RUN --mount",
@@ -210,15 +212,14 @@ fn copy_out(
 }
 
 fn cache(
-    env: &SolveEnv<'_>,
-    step: &RunStep<'_>,
+    cx: &StepCx<'_, '_>,
     m: &PlannedMount,
     scratch: &Path,
     out: &mut Prepared,
 ) -> StepResult<()> {
     let owner = (m.mount.uid.unwrap_or(0), m.mount.gid.unwrap_or(0));
     let mode = m.mount.mode_or_default();
-    let caches = env.run.state_dir.join("cache-mounts");
+    let caches = cx.run.state_dir.join("cache-mounts");
     make_dir_all(&caches)?;
     let key = crate::store::digest::sha256(m.mount.cache_id().as_bytes());
     let name = key.digest().to_string();
@@ -238,16 +239,16 @@ fn cache(
     if !dir.is_dir() {
         // Made aside and renamed into place, so a half-made cache is never used.
         let fresh = caches.join(format!(".new-{name}-{}", std::process::id()));
-        crate::solve::rootfs::remove_tree(&fresh);
+        crate::solve::trees::remove_tree(&fresh);
         match &m.from {
             Some(from) => {
-                let tree =
-                    source_tree(env, from, step.done, step.plans, step.platform, View::Flat)?;
+                let tree = source_tree(cx, from, View::Flat)?;
                 let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
-                let copied = copy_out(env, &tree, &source, &fresh).map_err(|e| match e {
-                    Copied::Missing => not_found(&source, from),
-                    Copied::Failed(e) => e,
-                })?;
+                let copied =
+                    copy_out(cx.policy.ownership, &tree, &source, &fresh).map_err(|e| match e {
+                        Copied::Missing => not_found(&source, from),
+                        Copied::Failed(e) => e,
+                    })?;
                 if copied != fresh {
                     return Err(StepError::Mount(format!(
                         "cache mount source {source:?} is not a directory"
@@ -258,7 +259,7 @@ fn cache(
             None => make_dir(&fresh, mode, owner)?,
         }
         if std::fs::rename(&fresh, &dir).is_err() {
-            crate::solve::rootfs::remove_tree(&fresh);
+            crate::solve::trees::remove_tree(&fresh);
         }
     }
     out.locks.push(lock);
@@ -267,13 +268,13 @@ fn cache(
 }
 
 fn secret(
-    env: &SolveEnv<'_>,
+    secrets: &BTreeMap<String, SecretSource>,
     m: &PlannedMount,
     scratch: &Path,
     out: &mut Prepared,
 ) -> StepResult<()> {
     let id = m.mount.secret_id().unwrap_or_default();
-    let Some(source) = env.run.secrets.get(&id) else {
+    let Some(source) = secrets.get(&id) else {
         if m.mount.required {
             return Err(StepError::Mount(format!("secret {id}: not found")));
         }

@@ -1,11 +1,11 @@
 //! Root file systems of images being built, made only when a step needs one:
 //!
-//! - [`Rootfs::materialize`] puts every layer of a stage into the snapshot store, in
+//! - [`LayerTrees::materialize`] puts every layer of a stage into the snapshot store, in
 //!   order, each a committed snapshot named by its chain id on top of the one below. A
 //!   layer already there (from this build or an earlier one) is reused; one that is not is
 //!   unpacked from its blob with [`snapshot::unpack`] (safely: nothing leaves the
 //!   snapshot). COPY and WORKDIR then read their parent through [`LayeredDest`].
-//! - [`Rootfs::flatten`] makes one plain directory of a stage's or image's layers (for
+//! - [`LayerTrees::flatten`] makes one plain directory of a stage's or image's layers (for
 //!   `COPY --from` and `type=local`/`type=tar` outputs), cached by top chain id under
 //!   `ROOT/rootfs/` and made in a temp directory renamed into place, so a cached tree is
 //!   always complete.
@@ -24,26 +24,35 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::Descriptor;
 
 use super::error::{ImageLayerError, LayerError, StepError, StepResult};
-use super::layer::{chain_ids, Layer};
+use super::layer::{top_chain_id, Layer};
 use super::lower::LayeredDest;
 use crate::progress::{self, Reporter, VertexId};
-use crate::snapshot::{self, DirSnapshotter, Owners, SnapshotId, Snapshotter, UnpackOptions};
+use crate::snapshot::{self, Owners, SnapshotId, Snapshotter, UnpackOptions};
 use crate::store::BlobStore;
 
-/// Makes root file systems from layers.
-#[derive(Debug)]
-pub struct Rootfs<'a> {
+/// The file trees of layer chains: snapshots of a stage's layers and flattened trees,
+/// made from layer blobs when a step needs them.
+pub struct LayerTrees<'a> {
     /// Layer blobs.
     pub store: &'a dyn BlobStore,
     /// Committed snapshots.
-    pub snapshots: &'a DirSnapshotter,
+    pub snapshots: &'a dyn Snapshotter,
     /// Where flattened trees are cached.
     pub flat_dir: PathBuf,
     /// Owners in base layers are set when permitted.
     pub owners: Owners,
 }
 
-impl Rootfs<'_> {
+impl std::fmt::Debug for LayerTrees<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerTrees")
+            .field("flat_dir", &self.flat_dir)
+            .field("owners", &self.owners)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LayerTrees<'_> {
     /// Make sure every layer in `layers` has a committed snapshot; returns the top one
     /// (`None` for no layers).
     pub fn materialize(
@@ -51,12 +60,11 @@ impl Rootfs<'_> {
         layers: &mut [Layer],
         reporter: &dyn Reporter,
     ) -> StepResult<Option<SnapshotId>> {
-        let chains = chain_ids(layers.iter().map(|l| &l.diff_id));
         let count = layers.len();
         let mut parent: Option<SnapshotId> = None;
-        for (i, (layer, chain)) in layers.iter_mut().zip(chains).enumerate() {
+        for (i, layer) in layers.iter_mut().enumerate() {
             if layer.snapshot.is_none() {
-                let name = chain.to_string();
+                let name = layer.chain_id.to_string();
                 let at = Position {
                     index: i + 1,
                     count,
@@ -147,8 +155,7 @@ impl Rootfs<'_> {
     /// One plain directory holding the file system of `layers` (read-only by convention:
     /// it is shared between builds).
     pub fn flatten(&self, layers: &[Layer], reporter: &dyn Reporter) -> StepResult<PathBuf> {
-        let chains = chain_ids(layers.iter().map(|l| &l.diff_id));
-        let key = match chains.last() {
+        let key = match top_chain_id(layers) {
             Some(top) => top.digest().to_string(),
             None => "empty".to_string(),
         };
@@ -188,7 +195,7 @@ impl Rootfs<'_> {
         }
     }
 
-    /// Apply `layers` bottom up onto `dir`, each checked as [`Rootfs::unpack`] checks it;
+    /// Apply `layers` bottom up onto `dir`, each checked as [`LayerTrees::unpack`] checks it;
     /// the warnings of each are told on the vertex `id`.
     fn apply_all(
         &self,
@@ -271,5 +278,5 @@ pub(crate) fn remove_tree(path: &Path) {
 }
 
 #[cfg(test)]
-#[path = "rootfs_tests.rs"]
+#[path = "trees_tests.rs"]
 mod tests;

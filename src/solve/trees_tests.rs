@@ -7,6 +7,7 @@ use oci_spec::image::Digest;
 use super::*;
 use crate::image::{LayerCompression, ManifestFormat};
 use crate::progress::Quiet;
+use crate::snapshot::DirSnapshotter;
 use crate::snapshot::SnapshotError;
 use crate::store::digest::sha256;
 use crate::store::DirStore;
@@ -53,8 +54,8 @@ impl Fixture {
         }
     }
 
-    fn rootfs(&self) -> Rootfs<'_> {
-        Rootfs {
+    fn rootfs(&self) -> LayerTrees<'_> {
+        LayerTrees {
             store: &self.store,
             snapshots: &self.snapshots,
             flat_dir: self.flat.clone(),
@@ -134,10 +135,10 @@ fn a_second_layer_lying_names_its_position_and_keeps_the_first() {
     let f = Fixture::new();
     let first = tar_of("a", b"a");
     let second = tar_of("b", b"b");
-    let mut layers = [
-        layer(&f.store, &first, None, &sha256(&first)),
-        layer(&f.store, &second, None, &sha256(b"something else")),
-    ];
+    let bottom = layer(&f.store, &first, None, &sha256(&first));
+    let top = layer(&f.store, &second, None, &sha256(b"something else"));
+    let mut layers = [top.on(std::slice::from_ref(&bottom)), bottom];
+    layers.swap(0, 1);
     let e = image_layer_error(
         f.rootfs()
             .materialize(&mut layers, &Quiet::default())
