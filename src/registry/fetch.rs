@@ -75,16 +75,7 @@ pub fn get_manifest(
             }
             other => other?,
         };
-        let status = resp.status().as_u16();
-        if status == 404 {
-            return Err(RegistryError::NotFound {
-                registry: session.registry().to_string(),
-                what,
-            });
-        }
-        if !resp.status().is_success() {
-            return Err(status_error("GET", &url, resp));
-        }
+        let resp = manifest_answer(session, &url, &what, resp)?;
         let media_type = header(&resp, CONTENT_TYPE.as_str());
         let registry_digest = header(&resp, "docker-content-digest");
         let mut bytes = Vec::new();
@@ -111,6 +102,22 @@ pub fn get_manifest(
             digest,
         });
     }
+}
+
+/// The registry's answer `resp` to the GET of manifest `what` at `url`, unless it is an
+/// error (`404`: not found).
+fn manifest_answer(session: &Session, url: &str, what: &str, resp: Response) -> Result<Response> {
+    let status = resp.status().as_u16();
+    if status == 404 {
+        return Err(RegistryError::NotFound {
+            registry: session.registry().to_string(),
+            what: what.to_string(),
+        });
+    }
+    if !resp.status().is_success() {
+        return Err(status_error("GET", url, resp));
+    }
+    Ok(resp)
 }
 
 /// Checks the manifest `bytes` (`what` names it in errors): at most 4 MiB, and hashing to
