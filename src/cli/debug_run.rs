@@ -9,10 +9,10 @@ use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::sandbox::{
-    self, stubs, userns, BindMount, LinuxSandbox, Network, OutputSink, RunSpec, Sandbox,
-    SandboxError, Security, Stream, Stubs,
+    self, stubs, userns, BindMount, LinuxSandbox, Network, OutputSink, RunOutcome, RunSpec,
+    Sandbox, SandboxError, Security, Stream, Stubs,
 };
-use crate::snapshot::mount_overlay;
+use crate::snapshot::{mount_overlay, OverlayMount};
 
 /// Network modes of `debug run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,18 +110,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
 }
 
+/// Runs the command of `args` in the sandbox (on the overlay, when asked for) and returns
+/// its exit code as a shell gives it.
 fn run_inside(args: &RunArgs) -> Result<i32> {
-    let _overlay = match (&args.upper, &args.work) {
-        (Some(upper), Some(work)) if !args.lowers.is_empty() => {
-            std::fs::create_dir_all(&args.rootfs).map_err(|source| Error::Io {
-                action: "create",
-                path: args.rootfs.clone(),
-                source,
-            })?;
-            Some(mount_overlay(&args.lowers, upper, work, &args.rootfs)?)
-        }
-        _ => None,
-    };
+    let _overlay = mount_if_asked(args)?;
     let read = |name: &str| std::fs::read_to_string(args.rootfs.join(name)).ok();
     let user = sandbox::user::resolve(
         &args.user,
@@ -140,8 +132,51 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
         );
     }
+    let mounts = bind_mounts(&args.mounts)?;
+    let stubs = Stubs {
+        resolv_conf: Some(stubs::resolv_conf(
+            &stubs::host_resolv_conf(network),
+            network,
+        )),
+        hosts: Some(stubs::hosts(&args.hostname, &[])),
+    };
+    let spec = RunSpec {
+        rootfs: args.rootfs.clone(),
+        args: args.command.clone(),
+        env,
+        cwd: args.cwd.clone(),
+        user,
+        hostname: args.hostname.clone(),
+        network,
+        mounts,
+        stubs,
+        security: security(args.security)?,
+    };
+    let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;
+    report(args, &outcome);
+    Ok(outcome.status.shell_code())
+}
+
+/// Mounts the overlay on `--rootfs` (created if missing) when `--lower`, `--upper` and
+/// `--work` ask for one; it stays mounted while the result lives.
+fn mount_if_asked(args: &RunArgs) -> Result<Option<OverlayMount>> {
+    match (&args.upper, &args.work) {
+        (Some(upper), Some(work)) if !args.lowers.is_empty() => {
+            std::fs::create_dir_all(&args.rootfs).map_err(|source| Error::Io {
+                action: "create",
+                path: args.rootfs.clone(),
+                source,
+            })?;
+            Ok(Some(mount_overlay(&args.lowers, upper, work, &args.rootfs)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The bind mounts of the `--mount SRC:DST[:ro]` values.
+fn bind_mounts(values: &[String]) -> Result<Vec<BindMount>> {
     let mut mounts = Vec::new();
-    for m in &args.mounts {
+    for m in values {
         let mut parts = m.splitn(3, ':');
         let (Some(src), Some(dst)) = (parts.next(), parts.next()) else {
             return Err(Error::Usage(format!(
@@ -155,33 +190,22 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
             readonly: parts.next() == Some("ro"),
         });
     }
-    let spec = RunSpec {
-        rootfs: args.rootfs.clone(),
-        args: args.command.clone(),
-        env,
-        cwd: args.cwd.clone(),
-        user,
-        hostname: args.hostname.clone(),
-        network,
-        mounts,
-        stubs: Stubs {
-            resolv_conf: Some(stubs::resolv_conf(
-                &stubs::host_resolv_conf(network),
-                network,
-            )),
-            hosts: Some(stubs::hosts(&args.hostname, &[])),
-        },
-        security: match args.security {
-            SecurityArg::Sandbox => Security::Sandbox,
-            SecurityArg::Insecure if !userns::real_root() => {
-                return Err(Error::Usage(
-                    "--security insecure needs builder to run as real root".into(),
-                ))
-            }
-            SecurityArg::Insecure => Security::Insecure,
-        },
-    };
-    let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;
+    Ok(mounts)
+}
+
+/// The confinement `--security` asks for; `insecure` needs real root.
+fn security(arg: SecurityArg) -> Result<Security> {
+    match arg {
+        SecurityArg::Sandbox => Ok(Security::Sandbox),
+        SecurityArg::Insecure if !userns::real_root() => Err(Error::Usage(
+            "--security insecure needs builder to run as real root".into(),
+        )),
+        SecurityArg::Insecure => Ok(Security::Insecure),
+    }
+}
+
+/// Prints the stubs (with `--print-stubs`) and says when a signal ended the command.
+fn report(args: &RunArgs, outcome: &RunOutcome) {
     if args.print_stubs {
         for stub in &outcome.stubs {
             eprintln!("stub {}", stub.display());
@@ -190,5 +214,4 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
     if let sandbox::ExitStatus::Signal(_) = outcome.status {
         eprintln!("error: the command was {}", outcome.status);
     }
-    Ok(outcome.status.shell_code())
 }

@@ -71,94 +71,105 @@ pub(crate) fn walk(
             stack.pop();
             continue;
         };
-        let layer_path = &p.layer;
         let mtime = clamp(p.meta.mtime(), opts.source_date_epoch);
         match p.what {
             What::Whiteout => {
-                if opts.exists_below.is_some_and(|below| !below(layer_path)) {
+                if opts.exists_below.is_some_and(|below| !below(&p.layer)) {
                     continue;
                 }
-                emit(Entry {
-                    fs_path: p.fs_path,
-                    name: p.name,
-                    kind: Kind::File { size: 0 },
-                    mode: 0o600,
-                    uid: u64::from(p.meta.uid()),
-                    gid: u64::from(p.meta.gid()),
-                    mtime,
-                    xattrs: Vec::new(),
-                })?;
+                emit(marker_entry(p, 0o600, mtime))?;
             }
             What::Opaque => {
-                emit(Entry {
-                    fs_path: p.fs_path,
-                    name: p.name,
-                    kind: Kind::File { size: 0 },
-                    mode: p.meta.mode() & 0o777,
-                    uid: u64::from(p.meta.uid()),
-                    gid: u64::from(p.meta.gid()),
-                    mtime,
-                    xattrs: Vec::new(),
-                })?;
+                let mode = p.meta.mode() & 0o777;
+                emit(marker_entry(p, mode, mtime))?;
             }
             What::Node => {
-                if opts.exclude.is_some_and(|skip| skip(layer_path, &p.meta)) {
-                    continue;
-                }
-                let Some(mut kind) = kind_of(&p.fs_path, &p.meta)? else {
-                    continue; // sockets cannot be stored in a tar
-                };
-                let (xattrs, flags) =
-                    xattrs::read(&p.fs_path).map_err(|source| DiffError::Read {
-                        path: p.fs_path.clone(),
-                        source,
-                    })?;
-                if flags.redirect {
-                    return Err(overlay("redirect_dir", &p.fs_path));
-                }
-                if flags.metacopy {
-                    return Err(overlay("metacopy", &p.fs_path));
-                }
-                let is_dir = kind == Kind::Dir;
-                if !is_dir && p.meta.nlink() > 1 {
-                    let key = (p.meta.dev(), p.meta.ino());
-                    match links.get(&key) {
-                        Some(first) => kind = Kind::Link(first.clone()),
-                        None => {
-                            links.insert(key, p.name.clone());
-                        }
-                    }
-                }
-                // A hard link shares the first path's inode: its xattrs are already there.
-                let xattrs = if matches!(kind, Kind::Link(_)) {
-                    Vec::new()
-                } else {
-                    xattrs
-                };
-                let mut name = p.name.clone();
-                if is_dir {
-                    name.push(b'/');
-                }
-                emit(Entry {
-                    fs_path: p.fs_path.clone(),
-                    name,
-                    kind,
-                    mode: p.meta.mode() & 0o7777,
-                    uid: u64::from(p.meta.uid()),
-                    gid: u64::from(p.meta.gid()),
-                    mtime,
-                    xattrs,
-                })?;
-                if is_dir {
-                    let opaque =
-                        flags.opaque && opts.exists_below.map_or(true, |below| below(layer_path));
-                    let marker = opaque.then_some(&p.meta);
-                    stack.push(list(&p.fs_path, &p.name, marker)?.into_iter());
+                if let Some(children) = node(p, mtime, opts, &mut links, &mut emit)? {
+                    stack.push(children.into_iter());
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The empty-file entry of a whiteout or opaque marker, with `mode`.
+fn marker_entry(p: Pending, mode: u32, mtime: i64) -> Entry {
+    Entry {
+        fs_path: p.fs_path,
+        name: p.name,
+        kind: Kind::File { size: 0 },
+        mode,
+        uid: u64::from(p.meta.uid()),
+        gid: u64::from(p.meta.gid()),
+        mtime,
+        xattrs: Vec::new(),
+    }
+}
+
+/// Emits the entry of a file, directory, link or node (unless excluded or a socket); a
+/// second path to an inode becomes a hard link to the first (`links`). Overlay
+/// `redirect_dir` and `metacopy` files are an error. For a directory, returns its
+/// children, with an opaque marker when it is opaque over something below.
+fn node(
+    p: Pending,
+    mtime: i64,
+    opts: &LayerOptions<'_>,
+    links: &mut HashMap<(u64, u64), Vec<u8>>,
+    emit: &mut impl FnMut(Entry) -> Result<()>,
+) -> Result<Option<Vec<Pending>>> {
+    if opts.exclude.is_some_and(|skip| skip(&p.layer, &p.meta)) {
+        return Ok(None);
+    }
+    let Some(mut kind) = kind_of(&p.fs_path, &p.meta)? else {
+        return Ok(None); // sockets cannot be stored in a tar
+    };
+    let (xattrs, flags) = xattrs::read(&p.fs_path).map_err(|source| DiffError::Read {
+        path: p.fs_path.clone(),
+        source,
+    })?;
+    if flags.redirect {
+        return Err(overlay("redirect_dir", &p.fs_path));
+    }
+    if flags.metacopy {
+        return Err(overlay("metacopy", &p.fs_path));
+    }
+    let is_dir = kind == Kind::Dir;
+    if !is_dir && p.meta.nlink() > 1 {
+        let key = (p.meta.dev(), p.meta.ino());
+        match links.get(&key) {
+            Some(first) => kind = Kind::Link(first.clone()),
+            None => {
+                links.insert(key, p.name.clone());
+            }
+        }
+    }
+    // A hard link shares the first path's inode: its xattrs are already there.
+    let xattrs = if matches!(kind, Kind::Link(_)) {
+        Vec::new()
+    } else {
+        xattrs
+    };
+    let mut name = p.name.clone();
+    if is_dir {
+        name.push(b'/');
+    }
+    emit(Entry {
+        fs_path: p.fs_path.clone(),
+        name,
+        kind,
+        mode: p.meta.mode() & 0o7777,
+        uid: u64::from(p.meta.uid()),
+        gid: u64::from(p.meta.gid()),
+        mtime,
+        xattrs,
+    })?;
+    if !is_dir {
+        return Ok(None);
+    }
+    let opaque = flags.opaque && opts.exists_below.map_or(true, |below| below(&p.layer));
+    let marker = opaque.then_some(&p.meta);
+    Ok(Some(list(&p.fs_path, &p.name, marker)?))
 }
 
 /// The children of `dir`, sorted by tar name; `opaque` adds the opaque marker.

@@ -147,125 +147,64 @@ impl OutputSpec {
     /// assert!(OutputSpec::parse("type=oci,bogus=1").is_err());
     /// ```
     pub fn parse(spec: &str) -> Result<Self> {
-        let bad = |reason: String| ExportError::Spec {
+        Self::parse_spec(spec).map_err(|reason| ExportError::Spec {
             spec: spec.to_string(),
             reason,
-        };
+        })
+    }
+
+    /// [`OutputSpec::parse`], the error being the reason the spec is rejected.
+    fn parse_spec(spec: &str) -> std::result::Result<Self, String> {
         if spec.trim().is_empty() {
-            return Err(bad("type is required for output".into()));
+            return Err("type is required for output".into());
         }
-        let fields = csv_fields(spec).map_err(&bad)?;
+        let fields = csv_fields(spec)?;
         // The shorthand: one field that is the whole spec and does not start with `type=`.
         if fields.len() == 1 && fields[0] == spec && !spec.starts_with("type=") {
-            let (kind, dest) = if spec == "-" {
-                (OutputType::Tar, Destination::Stdout)
-            } else {
-                (OutputType::Local, Destination::Path(PathBuf::from(spec)))
-            };
-            return Ok(Self::empty(kind, dest));
+            return Ok(Self::shorthand(spec));
         }
-        let mut kind = None;
-        let mut attrs: BTreeMap<String, String> = BTreeMap::new();
-        for field in &fields {
-            let (key, value) = field
-                .split_once('=')
-                .ok_or_else(|| bad(format!("invalid value {field}: expected key=value")))?;
-            let key = key.trim().to_lowercase();
-            if key == "type" {
-                kind = Some(value.to_string());
-            } else {
-                attrs.insert(key, value.to_string());
-            }
-        }
-        let kind = match kind.as_deref() {
-            None | Some("") => return Err(bad("type is required for output".into())),
-            Some(k) => OutputType::parse(k).ok_or_else(|| {
-                bad(format!(
-                    "unknown output type {k:?}; expected local, tar, oci, docker, registry, image or cacheonly"
-                ))
-            })?,
-        };
-        for key in attrs.keys() {
-            if !kind.keys().contains(&key.as_str()) {
-                let allowed = kind.keys().join(", ");
-                return Err(bad(if allowed.is_empty() {
-                    format!("unknown key {key:?}: type={kind} takes no keys")
-                } else {
-                    format!("unknown key {key:?} for type={kind}; it takes: {allowed}")
-                }));
-            }
-        }
-        let mut out = Self::empty(kind, Destination::None);
-        out.dest = match (kind, attrs.get("dest").map(String::as_str)) {
-            (OutputType::Local, None | Some("")) => {
-                return Err(bad("type=local needs dest=DIR".into()))
-            }
-            (OutputType::Local, Some("-")) => {
-                return Err(bad(
-                    "type=local writes a directory; use type=tar,dest=- for stdout".into(),
-                ))
-            }
-            (
-                OutputType::Tar | OutputType::Oci | OutputType::Docker,
-                None | Some("") | Some("-"),
-            ) => Destination::Stdout,
-            (_, None) => Destination::None,
-            (_, Some(d)) => Destination::Path(PathBuf::from(d)),
-        };
-        let flag = |key: &str| -> Result<Option<bool>> {
-            attrs
-                .get(key)
-                .map(|v| {
-                    parse_bool(v).ok_or_else(|| bad(format!("{key}={v:?}: expected true or false")))
-                })
-                .transpose()
-        };
-        out.tar = flag("tar")?.unwrap_or(true);
-        if !out.tar && out.dest == Destination::Stdout {
-            return Err(bad("tar=false writes a directory and needs dest=DIR".into()));
-        }
-        out.force_compression = flag("force-compression")?.unwrap_or(false);
-        out.oci_mediatypes = flag("oci-mediatypes")?;
-        out.rewrite_timestamp = flag("rewrite-timestamp")?.unwrap_or(false);
-        out.registry_insecure = flag("registry.insecure")?.unwrap_or(false);
-        out.push = flag("push")?.unwrap_or(kind == OutputType::Registry);
+        let (kind, attrs) = split_fields(&fields)?;
+        let kind = output_type(kind.as_deref())?;
+        check_keys(kind, &attrs)?;
+        let dest = destination(kind, attrs.get("dest").map(String::as_str))?;
+        let mut out = Self::empty(kind, dest);
+        out.set_flags(&attrs)?;
         if let Some(names) = attrs.get("name") {
-            out.names = names
-                .split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(String::from)
-                .collect();
+            out.names = split_names(names);
         }
         if let Some(c) = attrs.get("compression") {
-            out.compression = Some(match c.as_str() {
-                "gzip" => LayerCompression::Gzip,
-                "zstd" => LayerCompression::Zstd,
-                "uncompressed" => LayerCompression::Uncompressed,
-                "estargz" => return Err(bad("compression=estargz is not supported".into())),
-                other => {
-                    return Err(bad(format!(
-                        "unknown compression {other:?}; expected gzip, zstd or uncompressed"
-                    )))
-                }
-            });
+            out.compression = Some(compression(c)?);
         }
         if let Some(level) = attrs.get("compression-level") {
-            let n: u32 = level
-                .parse()
-                .map_err(|_| bad(format!("compression-level={level:?}: expected a number")))?;
-            let max = match out.compression.unwrap_or_default() {
-                LayerCompression::Zstd => 22,
-                _ => 9,
-            };
-            if n > max {
-                return Err(bad(format!(
-                    "compression-level={n} is out of range 0-{max}"
-                )));
-            }
+            let n = compression_level(level, out.compression.unwrap_or_default())?;
             out.compression_level = Some(n);
         }
         Ok(out)
+    }
+
+    /// The shorthand `-o DIR` (`type=local,dest=DIR`) or `-o -` (`type=tar` to stdout).
+    fn shorthand(spec: &str) -> Self {
+        let (kind, dest) = if spec == "-" {
+            (OutputType::Tar, Destination::Stdout)
+        } else {
+            (OutputType::Local, Destination::Path(PathBuf::from(spec)))
+        };
+        Self::empty(kind, dest)
+    }
+
+    /// Sets the boolean keys (`tar`, `force-compression`, `oci-mediatypes`,
+    /// `rewrite-timestamp`, `registry.insecure`, `push`) from `attrs`.
+    fn set_flags(&mut self, attrs: &BTreeMap<String, String>) -> std::result::Result<(), String> {
+        self.tar = flag(attrs, "tar")?.unwrap_or(true);
+        if !self.tar && self.dest == Destination::Stdout {
+            return Err("tar=false writes a directory and needs dest=DIR".into());
+        }
+        self.force_compression = flag(attrs, "force-compression")?.unwrap_or(false);
+        self.oci_mediatypes = flag(attrs, "oci-mediatypes")?;
+        self.rewrite_timestamp = flag(attrs, "rewrite-timestamp")?.unwrap_or(false);
+        self.registry_insecure = flag(attrs, "registry.insecure")?.unwrap_or(false);
+        self.push = flag(attrs, "push")?.unwrap_or(self.kind == OutputType::Registry);
+        Ok(())
     }
 
     fn empty(kind: OutputType, dest: Destination) -> Self {
@@ -327,6 +266,121 @@ fn parse_bool(s: &str) -> Option<bool> {
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
         _ => None,
     }
+}
+
+/// Splits `key=value` fields into the `type` value (the last one given) and the other keys,
+/// lower-cased.
+fn split_fields(
+    fields: &[String],
+) -> std::result::Result<(Option<String>, BTreeMap<String, String>), String> {
+    let mut kind = None;
+    let mut attrs: BTreeMap<String, String> = BTreeMap::new();
+    for field in fields {
+        let (key, value) = field
+            .split_once('=')
+            .ok_or_else(|| format!("invalid value {field}: expected key=value"))?;
+        let key = key.trim().to_lowercase();
+        if key == "type" {
+            kind = Some(value.to_string());
+        } else {
+            attrs.insert(key, value.to_string());
+        }
+    }
+    Ok((kind, attrs))
+}
+
+/// The output type named by `type=`, which is required.
+fn output_type(kind: Option<&str>) -> std::result::Result<OutputType, String> {
+    match kind {
+        None | Some("") => Err("type is required for output".into()),
+        Some(k) => OutputType::parse(k).ok_or_else(|| {
+            format!(
+                "unknown output type {k:?}; expected local, tar, oci, docker, registry, image or cacheonly"
+            )
+        }),
+    }
+}
+
+/// Rejects a key the type does not take, naming the keys it does take.
+fn check_keys(
+    kind: OutputType,
+    attrs: &BTreeMap<String, String>,
+) -> std::result::Result<(), String> {
+    for key in attrs.keys() {
+        if !kind.keys().contains(&key.as_str()) {
+            let allowed = kind.keys().join(", ");
+            return Err(if allowed.is_empty() {
+                format!("unknown key {key:?}: type={kind} takes no keys")
+            } else {
+                format!("unknown key {key:?} for type={kind}; it takes: {allowed}")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where output of type `kind` goes, given its `dest=` value.
+fn destination(kind: OutputType, dest: Option<&str>) -> std::result::Result<Destination, String> {
+    Ok(match (kind, dest) {
+        (OutputType::Local, None | Some("")) => return Err("type=local needs dest=DIR".into()),
+        (OutputType::Local, Some("-")) => {
+            return Err("type=local writes a directory; use type=tar,dest=- for stdout".into())
+        }
+        (OutputType::Tar | OutputType::Oci | OutputType::Docker, None | Some("") | Some("-")) => {
+            Destination::Stdout
+        }
+        (_, None) => Destination::None,
+        (_, Some(d)) => Destination::Path(PathBuf::from(d)),
+    })
+}
+
+/// The boolean value of `key`, if given.
+fn flag(attrs: &BTreeMap<String, String>, key: &str) -> std::result::Result<Option<bool>, String> {
+    attrs
+        .get(key)
+        .map(|v| parse_bool(v).ok_or_else(|| format!("{key}={v:?}: expected true or false")))
+        .transpose()
+}
+
+/// The names of `name=a,b`, trimmed, empty ones dropped.
+fn split_names(names: &str) -> Vec<String> {
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The layer compression named by `compression=`.
+fn compression(c: &str) -> std::result::Result<LayerCompression, String> {
+    match c {
+        "gzip" => Ok(LayerCompression::Gzip),
+        "zstd" => Ok(LayerCompression::Zstd),
+        "uncompressed" => Ok(LayerCompression::Uncompressed),
+        "estargz" => Err("compression=estargz is not supported".into()),
+        other => Err(format!(
+            "unknown compression {other:?}; expected gzip, zstd or uncompressed"
+        )),
+    }
+}
+
+/// The `compression-level=` value, checked against the range of `compression`.
+fn compression_level(
+    level: &str,
+    compression: LayerCompression,
+) -> std::result::Result<u32, String> {
+    let n: u32 = level
+        .parse()
+        .map_err(|_| format!("compression-level={level:?}: expected a number"))?;
+    let max = match compression {
+        LayerCompression::Zstd => 22,
+        _ => 9,
+    };
+    if n > max {
+        return Err(format!("compression-level={n} is out of range 0-{max}"));
+    }
+    Ok(n)
 }
 
 /// One CSV record with Go `encoding/csv` rules: fields split on `,`; a field that starts with

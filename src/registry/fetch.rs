@@ -22,7 +22,7 @@ use super::retry;
 use super::session::{error_message, Session};
 use crate::image::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST};
 use crate::store::digest::sha256;
-use crate::store::{BlobInfo, BlobStore, StoreError};
+use crate::store::{BlobInfo, BlobStore, BlobWriter, StoreError};
 
 /// Manifest media types this client accepts, best first.
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -59,6 +59,7 @@ pub fn get_manifest(
         .endpoint()
         .url(&format!("{repo}/manifests/{reference}"));
     let scopes = Scopes::pull(repo);
+    let what = format!("manifest {repo}:{reference}");
     let mut attempt = 1;
     loop {
         let sent =
@@ -74,16 +75,7 @@ pub fn get_manifest(
             }
             other => other?,
         };
-        let status = resp.status().as_u16();
-        if status == 404 {
-            return Err(RegistryError::NotFound {
-                registry: session.registry().to_string(),
-                what: format!("manifest {repo}:{reference}"),
-            });
-        }
-        if !resp.status().is_success() {
-            return Err(status_error("GET", &url, resp));
-        }
+        let resp = manifest_answer(session, &url, &what, resp)?;
         let media_type = header(&resp, CONTENT_TYPE.as_str());
         let registry_digest = header(&resp, "docker-content-digest");
         let mut bytes = Vec::new();
@@ -103,34 +95,64 @@ pub fn get_manifest(
                 })
             }
         }
-        if bytes.len() as u64 > MAX_MANIFEST {
-            return Err(RegistryError::Protocol {
-                registry: session.registry().to_string(),
-                reason: format!("manifest {repo}:{reference} is larger than 4 MiB"),
-            });
-        }
-        let digest = sha256(&bytes);
-        let claimed = match expected {
-            Some(d) => Some(d.clone()),
-            None => registry_digest
-                .parse::<Digest>()
-                .ok()
-                .filter(|d| d.algorithm() == &oci_spec::image::DigestAlgorithm::Sha256),
-        };
-        if let Some(claimed) = claimed.filter(|c| *c != digest) {
-            return Err(RegistryError::DigestMismatch {
-                registry: session.registry().to_string(),
-                what: format!("manifest {repo}:{reference}"),
-                expected: Box::new(claimed),
-                actual: Box::new(digest),
-            });
-        }
+        let digest = check_manifest(session, &what, expected, &registry_digest, &bytes)?;
         return Ok(FetchedManifest {
             media_type: media_type_of(&media_type, &bytes),
             bytes,
             digest,
         });
     }
+}
+
+/// The registry's answer `resp` to the GET of manifest `what` at `url`, unless it is an
+/// error (`404`: not found).
+fn manifest_answer(session: &Session, url: &str, what: &str, resp: Response) -> Result<Response> {
+    let status = resp.status().as_u16();
+    if status == 404 {
+        return Err(RegistryError::NotFound {
+            registry: session.registry().to_string(),
+            what: what.to_string(),
+        });
+    }
+    if !resp.status().is_success() {
+        return Err(status_error("GET", url, resp));
+    }
+    Ok(resp)
+}
+
+/// Checks the manifest `bytes` (`what` names it in errors): at most 4 MiB, and hashing to
+/// `expected`, else to the sha256 `Docker-Content-Digest` the registry sent, if any.
+/// Returns their digest.
+fn check_manifest(
+    session: &Session,
+    what: &str,
+    expected: Option<&Digest>,
+    registry_digest: &str,
+    bytes: &[u8],
+) -> Result<Digest> {
+    if bytes.len() as u64 > MAX_MANIFEST {
+        return Err(RegistryError::Protocol {
+            registry: session.registry().to_string(),
+            reason: format!("{what} is larger than 4 MiB"),
+        });
+    }
+    let digest = sha256(bytes);
+    let claimed = match expected {
+        Some(d) => Some(d.clone()),
+        None => registry_digest
+            .parse::<Digest>()
+            .ok()
+            .filter(|d| d.algorithm() == &oci_spec::image::DigestAlgorithm::Sha256),
+    };
+    if let Some(claimed) = claimed.filter(|c| *c != digest) {
+        return Err(RegistryError::DigestMismatch {
+            registry: session.registry().to_string(),
+            what: what.to_string(),
+            expected: Box::new(claimed),
+            actual: Box::new(digest),
+        });
+    }
+    Ok(digest)
 }
 
 /// The media type of a manifest: the `Content-Type`, else its `mediaType` field.
@@ -192,116 +214,171 @@ pub fn download_blob(
 ) -> Result<BlobInfo> {
     let digest = desc.digest();
     let size = desc.size();
-    let url = session.endpoint().url(&format!("{repo}/blobs/{digest}"));
-    let scopes = Scopes::pull(repo);
-    let mut writer = store.writer()?;
-    let mut attempt = 1;
+    let mut download = BlobDownload {
+        session,
+        repo,
+        digest,
+        size,
+        url: session.endpoint().url(&format!("{repo}/blobs/{digest}")),
+        scopes: Scopes::pull(repo),
+        store,
+        progress,
+        writer: store.writer()?,
+        attempt: 1,
+    };
     let mut buf = vec![0u8; BUF_SIZE];
     progress(digest, 0, size);
-    loop {
-        let offset = writer.written();
-        let stalled = |tries: u32| RegistryError::Stalled {
-            what: format!("blob {digest}"),
-            url: url.clone(),
-            wait: session.wait(),
-            tries,
+    while !download.try_once(&mut buf)? {}
+    download.commit()
+}
+
+/// One blob download under way: the store writer it fills and the tries made so far.
+struct BlobDownload<'a> {
+    session: &'a Session,
+    repo: &'a str,
+    digest: &'a Digest,
+    size: u64,
+    url: String,
+    scopes: Scopes,
+    store: &'a dyn BlobStore,
+    progress: super::Progress<'a>,
+    writer: Box<dyn BlobWriter + 'a>,
+    /// The try under way, from 1 to [`retry::ATTEMPTS`].
+    attempt: u32,
+}
+
+impl BlobDownload<'_> {
+    /// One try: asks for the rest of the blob (from what is written) and reads the body.
+    /// True when the whole blob is written; false when another try is due.
+    fn try_once(&mut self, buf: &mut [u8]) -> Result<bool> {
+        let offset = self.writer.written();
+        let Some(resp) = self.send(offset)? else {
+            return Ok(false);
         };
-        let sent = session.send_once_if_stalled(&scopes, &|c| {
-            let req = c.get(&url);
+        let status = resp.status().as_u16();
+        if status == 404 {
+            return Err(RegistryError::NotFound {
+                registry: self.session.registry().to_string(),
+                what: format!("blob {} of {}", self.digest, self.repo),
+            });
+        }
+        let resumed = status == 206 && content_range_start(&resp) == Some(offset);
+        if !(status == 200 || resumed) {
+            if (status == 416 || status == 206) && self.attempt < retry::ATTEMPTS {
+                // The range was refused or is not the one asked for: start over.
+                self.writer = self.store.writer()?;
+                self.attempt += 1;
+                return Ok(false);
+            }
+            return Err(status_error("GET", &self.url, resp));
+        }
+        if status == 200 && offset > 0 {
+            // The registry ignored the range and sends the whole blob again.
+            self.writer = self.store.writer()?;
+        }
+        let broke = self.read_body(resp, buf)?;
+        self.end_of_body(broke)
+    }
+
+    /// Sends the GET, with `Range: bytes=offset-` past the start. `None` when the answer
+    /// stalled and another try is due (after a pause).
+    fn send(&mut self, offset: u64) -> Result<Option<Response>> {
+        let url = &self.url;
+        let sent = self.session.send_once_if_stalled(&self.scopes, &|c| {
+            let req = c.get(url);
             if offset > 0 {
                 req.header(RANGE, format!("bytes={offset}-"))
             } else {
                 req
             }
         });
-        let resp = match sent {
+        match sent {
             Err(RegistryError::Http { source, .. }) if source.is_timeout() => {
-                if attempt >= retry::ATTEMPTS {
-                    return Err(stalled(attempt));
+                if self.attempt >= retry::ATTEMPTS {
+                    return Err(self.stalled());
                 }
-                retry::pause(attempt);
-                attempt += 1;
-                continue;
+                retry::pause(self.attempt);
+                self.attempt += 1;
+                Ok(None)
             }
-            other => other?,
-        };
-        let status = resp.status().as_u16();
-        if status == 404 {
-            return Err(RegistryError::NotFound {
-                registry: session.registry().to_string(),
-                what: format!("blob {digest} of {repo}"),
-            });
+            other => other.map(Some),
         }
-        let resumed = status == 206 && content_range_start(&resp) == Some(offset);
-        if !(status == 200 || resumed) {
-            if (status == 416 || status == 206) && attempt < retry::ATTEMPTS {
-                // The range was refused or is not the one asked for: start over.
-                writer = store.writer()?;
-                attempt += 1;
-                continue;
-            }
-            return Err(status_error("GET", &url, resp));
-        }
-        if status == 200 && offset > 0 {
-            // The registry ignored the range and sends the whole blob again.
-            writer = store.writer()?;
-        }
-        let mut body = resp;
-        let broke = loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break None,
+    }
+
+    /// Streams the body into the writer, failing as soon as it exceeds the descriptor's
+    /// size. Returns the read error that ended it early, if any.
+    fn read_body(&mut self, mut body: Response, buf: &mut [u8]) -> Result<Option<std::io::Error>> {
+        loop {
+            let n = match body.read(buf) {
+                Ok(0) => return Ok(None),
                 Ok(n) => n,
-                Err(e) => break Some(e),
+                Err(e) => return Ok(Some(e)),
             };
-            if writer.written() + n as u64 > size {
+            if self.writer.written() + n as u64 > self.size {
                 return Err(RegistryError::SizeMismatch {
-                    registry: session.registry().to_string(),
-                    digest: digest.clone(),
-                    expected: size,
-                    actual: writer.written() + n as u64,
+                    registry: self.session.registry().to_string(),
+                    digest: self.digest.clone(),
+                    expected: self.size,
+                    actual: self.writer.written() + n as u64,
                 });
             }
-            let chunk = buf.get(..n).unwrap_or(&buf);
-            std::io::Write::write_all(&mut writer, chunk)
-                .map_err(|e| StoreError::io("write blob", digest.to_string(), e))?;
-            progress(digest, writer.written(), size);
-        };
+            let chunk = buf.get(..n).unwrap_or(buf);
+            std::io::Write::write_all(&mut self.writer, chunk)
+                .map_err(|e| StoreError::io("write blob", self.digest.to_string(), e))?;
+            (self.progress)(self.digest, self.writer.written(), self.size);
+        }
+    }
+
+    /// After a body ended (`broke` is the read error, if any): true when the blob is
+    /// complete, false when another try is due (after a pause), an error on the last try.
+    fn end_of_body(&mut self, broke: Option<std::io::Error>) -> Result<bool> {
         match broke {
-            Some(e) if timed_out(&e) && attempt >= retry::ATTEMPTS => {
-                return Err(stalled(attempt));
-            }
-            None if writer.written() == size => break,
-            None if attempt >= retry::ATTEMPTS => {
-                return Err(RegistryError::SizeMismatch {
-                    registry: session.registry().to_string(),
-                    digest: digest.clone(),
-                    expected: size,
-                    actual: writer.written(),
-                })
-            }
-            Some(e) if attempt >= retry::ATTEMPTS => {
-                return Err(RegistryError::Read {
-                    what: format!("blob {digest}"),
-                    url,
-                    source: e,
-                })
-            }
+            Some(e) if timed_out(&e) && self.attempt >= retry::ATTEMPTS => Err(self.stalled()),
+            None if self.writer.written() == self.size => Ok(true),
+            None if self.attempt >= retry::ATTEMPTS => Err(RegistryError::SizeMismatch {
+                registry: self.session.registry().to_string(),
+                digest: self.digest.clone(),
+                expected: self.size,
+                actual: self.writer.written(),
+            }),
+            Some(e) if self.attempt >= retry::ATTEMPTS => Err(RegistryError::Read {
+                what: format!("blob {}", self.digest),
+                url: self.url.clone(),
+                source: e,
+            }),
             // A short body or a broken connection: resume after a pause.
             _ => {
-                retry::pause(attempt);
-                attempt += 1;
+                retry::pause(self.attempt);
+                self.attempt += 1;
+                Ok(false)
             }
         }
     }
-    writer.commit(Some(digest)).map_err(|e| match e {
-        StoreError::DigestMismatch { expected, actual } => RegistryError::DigestMismatch {
-            registry: session.registry().to_string(),
-            what: format!("blob {expected} of {repo}"),
-            expected: Box::new(expected),
-            actual: Box::new(actual),
-        },
-        other => other.into(),
-    })
+
+    /// The error for a download that stalled on its last try.
+    fn stalled(&self) -> RegistryError {
+        RegistryError::Stalled {
+            what: format!("blob {}", self.digest),
+            url: self.url.clone(),
+            wait: self.session.wait(),
+            tries: self.attempt,
+        }
+    }
+
+    /// Commits the blob, which the store admits only if it hashes to the descriptor's
+    /// digest.
+    fn commit(self) -> Result<BlobInfo> {
+        let (session, repo) = (self.session, self.repo);
+        self.writer.commit(Some(self.digest)).map_err(|e| match e {
+            StoreError::DigestMismatch { expected, actual } => RegistryError::DigestMismatch {
+                registry: session.registry().to_string(),
+                what: format!("blob {expected} of {repo}"),
+                expected: Box::new(expected),
+                actual: Box::new(actual),
+            },
+            other => other.into(),
+        })
+    }
 }
 
 /// Whether reading a body failed because no byte came within the wait.

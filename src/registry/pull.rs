@@ -73,32 +73,7 @@ pub fn pull_image_with(
     require_sha256(reference)?;
     let session = Session::new(reference.domain(), auth)?;
     let repo = reference.path();
-    let wanted = match (reference.digest(), reference.tag()) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(t)) => t.to_string(),
-        (None, None) => crate::store::reference::DEFAULT_TAG.to_string(),
-    };
-    let top = get_manifest(&session, repo, &wanted, reference.digest())?;
-    store.put(&mut top.bytes.as_slice(), Some(&top.digest))?;
-    let mut manifests = vec![top.digest.clone()];
-    let (manifest, index) = if is_index(&top.media_type) {
-        let chosen = select_manifest(store, &top.digest, platform)?;
-        if !store.has(&chosen)? {
-            let m = get_manifest(&session, repo, chosen.as_ref(), Some(&chosen))?;
-            if !is_manifest(&m.media_type) {
-                return Err(unsupported(reference, &m.media_type));
-            }
-            let listed = listed_size(&top.bytes, &top.digest, &chosen)?;
-            check_size(&session, &chosen, listed, m.bytes.len() as u64)?;
-            store.put(&mut m.bytes.as_slice(), Some(&m.digest))?;
-        }
-        manifests.push(chosen.clone());
-        (chosen, Some(top.digest.clone()))
-    } else if is_manifest(&top.media_type) {
-        (top.digest.clone(), None)
-    } else {
-        return Err(unsupported(reference, &top.media_type));
-    };
+    let (manifests, manifest, index) = fetch_manifests(&session, reference, platform, store)?;
 
     let bytes = store.read_all(&manifest)?;
     let parsed = match parse_manifest_or_index(&manifest, &bytes)? {
@@ -118,38 +93,11 @@ pub fn pull_image_with(
     }
     read_image(store, &manifest)?.check_layer_count()?;
     blobs.extend(parsed.layers().iter().cloned());
-    let mut reused = Vec::new();
-    let mut missing = Vec::new();
-    for b in blobs {
-        if store.has(b.digest())? {
-            check_size(
-                &session,
-                b.digest(),
-                Some(b.size()),
-                store.size(b.digest())?,
-            )?;
-            reused.push(b.digest().clone());
-        } else if !missing
-            .iter()
-            .any(|m: &Descriptor| m.digest() == b.digest())
-        {
-            missing.push(b);
-        }
-    }
+    let (reused, mut missing) = split_stored(&session, store, blobs)?;
     download_all(&session, repo, &missing, store, progress)?;
     missing.splice(0..0, config_fetched);
 
-    let image = read_image(store, &manifest)?;
-    let name = match (reference.tag(), reference.digest()) {
-        (Some(_), None) => {
-            let n = reference.to_string();
-            store
-                .images()
-                .set(&n, image.descriptor.record(image.config.created.clone()))?;
-            Some(n)
-        }
-        _ => None,
-    };
+    let name = name_image(store, reference, &manifest)?;
     let mut all: Vec<Digest> = manifests;
     all.extend(reused.iter().cloned());
     all.extend(missing.iter().map(|d| d.digest().clone()));
@@ -160,6 +108,87 @@ pub fn pull_image_with(
         name,
         downloaded: missing.iter().map(|d| d.digest().clone()).collect(),
         reused,
+    })
+}
+
+/// Fetches the manifest `reference` names into `store`; for an index, also the manifest
+/// it lists for `platform` (checked against the index's size). Returns the manifests
+/// fetched, the image's manifest and the index it was chosen from.
+fn fetch_manifests(
+    session: &Session,
+    reference: &Reference,
+    platform: &Platform,
+    store: &DirStore,
+) -> Result<(Vec<Digest>, Digest, Option<Digest>)> {
+    let repo = reference.path();
+    let wanted = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => crate::store::reference::DEFAULT_TAG.to_string(),
+    };
+    let top = get_manifest(session, repo, &wanted, reference.digest())?;
+    store.put(&mut top.bytes.as_slice(), Some(&top.digest))?;
+    let mut manifests = vec![top.digest.clone()];
+    if !is_index(&top.media_type) {
+        if is_manifest(&top.media_type) {
+            return Ok((manifests, top.digest, None));
+        }
+        return Err(unsupported(reference, &top.media_type));
+    }
+    let chosen = select_manifest(store, &top.digest, platform)?;
+    if !store.has(&chosen)? {
+        let m = get_manifest(session, repo, chosen.as_ref(), Some(&chosen))?;
+        if !is_manifest(&m.media_type) {
+            return Err(unsupported(reference, &m.media_type));
+        }
+        let listed = listed_size(&top.bytes, &top.digest, &chosen)?;
+        check_size(session, &chosen, listed, m.bytes.len() as u64)?;
+        store.put(&mut m.bytes.as_slice(), Some(&m.digest))?;
+    }
+    manifests.push(chosen.clone());
+    Ok((manifests, chosen, Some(top.digest)))
+}
+
+/// Splits `blobs` into those the store has (checked against their descriptor's size) and
+/// those to download (each once).
+fn split_stored(
+    session: &Session,
+    store: &DirStore,
+    blobs: Vec<Descriptor>,
+) -> Result<(Vec<Digest>, Vec<Descriptor>)> {
+    let mut reused = Vec::new();
+    let mut missing = Vec::new();
+    for b in blobs {
+        if store.has(b.digest())? {
+            check_size(session, b.digest(), Some(b.size()), store.size(b.digest())?)?;
+            reused.push(b.digest().clone());
+        } else if !missing
+            .iter()
+            .any(|m: &Descriptor| m.digest() == b.digest())
+        {
+            missing.push(b);
+        }
+    }
+    Ok((reused, missing))
+}
+
+/// Names the pulled image in the store when the reference has a tag and no digest; returns
+/// the name set.
+fn name_image(
+    store: &DirStore,
+    reference: &Reference,
+    manifest: &Digest,
+) -> Result<Option<String>> {
+    let image = read_image(store, manifest)?;
+    Ok(match (reference.tag(), reference.digest()) {
+        (Some(_), None) => {
+            let n = reference.to_string();
+            store
+                .images()
+                .set(&n, image.descriptor.record(image.config.created.clone()))?;
+            Some(n)
+        }
+        _ => None,
     })
 }
 

@@ -398,38 +398,7 @@ impl Session {
         let credential = self.credential()?;
         let mut attempt = 1;
         let resp = loop {
-            let request = match &credential {
-                Some(Credential::IdentityToken(refresh)) => {
-                    let mut form = vec![
-                        ("grant_type", "refresh_token".to_string()),
-                        ("refresh_token", refresh.clone()),
-                        ("client_id", "builder".to_string()),
-                    ];
-                    if let Some(s) = service {
-                        form.push(("service", s.to_string()));
-                    }
-                    if !scopes.as_slice().is_empty() {
-                        form.push(("scope", scopes.to_string()));
-                    }
-                    self.client.post(realm).form(&form)
-                }
-                other => {
-                    let mut query: Vec<(&str, &str)> = Vec::new();
-                    if let Some(s) = service {
-                        query.push(("service", s));
-                    }
-                    for s in scopes.as_slice() {
-                        query.push(("scope", s));
-                    }
-                    let mut req = self.client.get(realm).query(&query);
-                    if let Some(Credential::Basic { username, password }) = other {
-                        req = req
-                            .query(&[("account", username.as_str())])
-                            .header(AUTHORIZATION, basic_header(username, password));
-                    }
-                    req
-                }
-            };
+            let request = self.token_request(realm, service, scopes, credential.as_ref());
             match request.send() {
                 Ok(r)
                     if retry::retryable_status(r.status().as_u16())
@@ -447,9 +416,60 @@ impl Session {
             retry::pause(attempt);
             attempt += 1;
         };
+        self.token_answer(realm, scopes, credential.is_some(), resp)
+    }
+
+    /// The token request: a POST of the refresh token for an identity token, else a GET
+    /// with the scopes, and Basic credentials when there are some.
+    fn token_request(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &Scopes,
+        credential: Option<&Credential>,
+    ) -> RequestBuilder {
+        if let Some(Credential::IdentityToken(refresh)) = credential {
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", refresh.clone()),
+                ("client_id", "builder".to_string()),
+            ];
+            if let Some(s) = service {
+                form.push(("service", s.to_string()));
+            }
+            if !scopes.as_slice().is_empty() {
+                form.push(("scope", scopes.to_string()));
+            }
+            return self.client.post(realm).form(&form);
+        }
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = service {
+            query.push(("service", s));
+        }
+        for s in scopes.as_slice() {
+            query.push(("scope", s));
+        }
+        let mut req = self.client.get(realm).query(&query);
+        if let Some(Credential::Basic { username, password }) = credential {
+            req = req
+                .query(&[("account", username.as_str())])
+                .header(AUTHORIZATION, basic_header(username, password));
+        }
+        req
+    }
+
+    /// The token in the token service's answer `resp`; a refusal is an error that says
+    /// whether logging in would help (`has_credential` is false).
+    fn token_answer(
+        &self,
+        realm: &str,
+        scopes: &Scopes,
+        has_credential: bool,
+        resp: Response,
+    ) -> Result<HeaderValue> {
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
-            if credential.is_none() {
+            if !has_credential {
                 return Err(RegistryError::LoginRequired {
                     registry: self.registry().to_string(),
                 });

@@ -51,110 +51,129 @@ fn unexpected_for_type(key: &str, kind: MountType) -> String {
     format!("unexpected key '{key}' for mount type '{}'", kind.as_str())
 }
 
+/// Parses one `RUN --mount` spec, expanding every value with `ex` (BuildKit's `parseMount`).
 pub(crate) fn parse_mount(raw: &str, ex: &mut dyn Expander) -> Result<Mount, String> {
     let fields = csv_fields(raw).map_err(|e| format!("failed to parse csv mounts: {e}"))?;
-    let mut m = Mount::default();
-    let mut ro_auto = true;
+    let mut spec = MountSpec {
+        m: Mount::default(),
+        ro_auto: true,
+    };
     for field in &fields {
-        let (key, value) = match field.split_once('=') {
-            Some((k, v)) => (k.to_lowercase(), v),
-            None => {
-                match field.to_lowercase().as_str() {
-                    "readonly" | "ro" => m.read_only = true,
-                    "readwrite" | "rw" => m.read_only = false,
-                    "required" => {
-                        if !matches!(m.kind, MountType::Secret | MountType::Ssh) {
-                            return Err(unexpected_for_type("required", m.kind));
-                        }
-                        m.required = true;
-                        continue;
-                    }
-                    _ => return Err(format!("invalid field '{field}' must be a key=value pair")),
+        match field.split_once('=') {
+            Some((k, v)) => {
+                let key = k.to_lowercase();
+                let value = ex.word(v)?;
+                spec.key(&key, value, field)?;
+            }
+            None => spec.bare(field)?,
+        }
+    }
+    validate(&mut spec.m, spec.ro_auto)?;
+    Ok(spec.m)
+}
+
+/// A mount being parsed, field by field.
+struct MountSpec {
+    m: Mount,
+    /// No field set read-only or read-write: the type's default applies.
+    ro_auto: bool,
+}
+
+impl MountSpec {
+    /// A field without `=`: `readonly`/`ro`, `readwrite`/`rw` or `required`.
+    fn bare(&mut self, field: &str) -> Result<(), String> {
+        match field.to_lowercase().as_str() {
+            "readonly" | "ro" => self.m.read_only = true,
+            "readwrite" | "rw" => self.m.read_only = false,
+            "required" => {
+                if !matches!(self.m.kind, MountType::Secret | MountType::Ssh) {
+                    return Err(unexpected_for_type("required", self.m.kind));
                 }
-                ro_auto = false;
-                continue;
+                self.m.required = true;
+                return Ok(());
             }
-        };
-        let value = ex.word(value)?;
-        match key.as_str() {
-            "type" => {
-                m.kind = MountType::parse(&value.to_lowercase()).ok_or_else(|| {
-                    suggest::with_hint(
-                        format!("unsupported mount type {value:?}"),
-                        &value,
-                        &ALL_TYPES,
-                        true,
-                    )
-                })?;
-            }
+            _ => return Err(format!("invalid field '{field}' must be a key=value pair")),
+        }
+        self.ro_auto = false;
+        Ok(())
+    }
+
+    /// A `key=value` field (`key` lower-cased, `value` expanded; `field` as written).
+    fn key(&mut self, key: &str, value: String, field: &str) -> Result<(), String> {
+        let m = &mut self.m;
+        match key {
+            "type" => m.kind = mount_type(&value)?,
             "from" => m.from = non_empty(value),
             "source" | "src" => m.source = non_empty(value),
             "target" | "dst" | "destination" => m.target = non_empty(value),
             "readonly" | "ro" => {
-                m.read_only = parse_bool(&key, &value)?;
-                ro_auto = false;
+                m.read_only = parse_bool(key, &value)?;
+                self.ro_auto = false;
             }
             "readwrite" | "rw" => {
-                m.read_only = !parse_bool(&key, &value)?;
-                ro_auto = false;
+                m.read_only = !parse_bool(key, &value)?;
+                self.ro_auto = false;
             }
             "required" => {
                 if !matches!(m.kind, MountType::Secret | MountType::Ssh) {
-                    return Err(unexpected_for_type(&key, m.kind));
+                    return Err(unexpected_for_type(key, m.kind));
                 }
-                m.required = parse_bool(&key, &value)?;
+                m.required = parse_bool(key, &value)?;
             }
             "size" => {
                 if m.kind != MountType::Tmpfs {
-                    return Err(unexpected_for_type(&key, m.kind));
+                    return Err(unexpected_for_type(key, m.kind));
                 }
                 let size = ram_in_bytes(&value)
                     .ok_or_else(|| format!("invalid value for {key}: {value}"))?;
                 m.size_limit = (size > 0).then_some(size);
             }
             "id" => m.id = non_empty(value),
-            "sharing" => {
-                let mode = ShareMode::parse(&value.to_lowercase()).ok_or_else(|| {
-                    suggest::with_hint(
-                        format!("unsupported sharing value {value:?}"),
-                        &value,
-                        &ALL_SHARING,
-                        true,
-                    )
-                })?;
-                m.sharing = Some(mode);
-            }
-            "mode" => {
-                m.mode = Some(
-                    parse_u32(&value, 8)
-                        .ok_or_else(|| format!("invalid value {value} for mode"))?,
-                );
-            }
-            "uid" => {
-                m.uid = Some(
-                    parse_u32(&value, 10)
-                        .ok_or_else(|| format!("invalid value {value} for uid"))?,
-                );
-            }
-            "gid" => {
-                m.gid = Some(
-                    parse_u32(&value, 10)
-                        .ok_or_else(|| format!("invalid value {value} for gid"))?,
-                );
-            }
+            "sharing" => m.sharing = Some(share_mode(&value)?),
+            "mode" => m.mode = Some(number(&value, 8, "mode")?),
+            "uid" => m.uid = Some(number(&value, 10, "uid")?),
+            "gid" => m.gid = Some(number(&value, 10, "gid")?),
             "env" => m.env = Some(value),
             _ => {
                 return Err(suggest::with_hint(
                     format!("unexpected key '{key}' in '{field}'"),
-                    &key,
+                    key,
                     &ALL_KEYS,
                     true,
                 ))
             }
         }
+        Ok(())
     }
-    validate(&mut m, ro_auto)?;
-    Ok(m)
+}
+
+/// The mount type named by `type=` (any case), with a hint when it is unknown.
+fn mount_type(value: &str) -> Result<MountType, String> {
+    MountType::parse(&value.to_lowercase()).ok_or_else(|| {
+        suggest::with_hint(
+            format!("unsupported mount type {value:?}"),
+            value,
+            &ALL_TYPES,
+            true,
+        )
+    })
+}
+
+/// The sharing mode named by `sharing=` (any case), with a hint when it is unknown.
+fn share_mode(value: &str) -> Result<ShareMode, String> {
+    ShareMode::parse(&value.to_lowercase()).ok_or_else(|| {
+        suggest::with_hint(
+            format!("unsupported sharing value {value:?}"),
+            value,
+            &ALL_SHARING,
+            true,
+        )
+    })
+}
+
+/// The number `value` of key `name` in base `radix`.
+fn number(value: &str, radix: u32, name: &str) -> Result<u32, String> {
+    parse_u32(value, radix).ok_or_else(|| format!("invalid value {value} for {name}"))
 }
 
 fn non_empty(value: String) -> Option<String> {

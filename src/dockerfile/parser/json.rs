@@ -26,102 +26,146 @@ pub(crate) fn parse_string_array(text: &str) -> JsonArray {
     read(text).unwrap_or(JsonArray::Invalid)
 }
 
+/// What the reader expects next.
 enum Step {
     Value,
     AfterValue,
+    /// The top-level array is closed and nothing but white space follows it.
+    Done,
 }
 
 /// Any `None` means the text is not valid JSON.
 fn read(text: &str) -> Option<JsonArray> {
-    let b = text.as_bytes();
-    if b.first() != Some(&b'[') {
+    if text.as_bytes().first() != Some(&b'[') {
         return None;
     }
-    let mut stack: Vec<u8> = Vec::new();
-    let mut strings = Vec::new();
-    let mut all_strings = true;
-    let mut i = 0;
+    let mut r = Reader {
+        text,
+        i: 0,
+        stack: Vec::new(),
+        strings: Vec::new(),
+        all_strings: true,
+    };
     let mut step = Step::Value;
     loop {
-        match step {
-            Step::Value => {
-                i = skip_ws(b, i);
-                let c = *b.get(i)?;
-                step = Step::AfterValue;
-                match c {
-                    b'[' | b'{' => {
-                        stack.push(c);
-                        if stack.len() > MAX_DEPTH {
-                            return None;
-                        }
-                        i = skip_ws(b, i + 1);
-                        let close = if c == b'[' { b']' } else { b'}' };
-                        if b.get(i) == Some(&close) {
-                            i += 1;
-                            stack.pop();
-                            all_strings &= stack.len() != 1;
-                        } else {
-                            if c == b'{' {
-                                i = read_key(text, i)?;
-                            }
-                            step = Step::Value;
-                        }
-                    }
-                    b'"' => {
-                        let (s, next) = read_string(text, i)?;
-                        i = next;
-                        if stack.len() == 1 {
-                            strings.push(s);
-                        }
-                    }
-                    b't' | b'f' | b'n' => {
-                        let word: &[u8] = match c {
-                            b't' => b"true",
-                            b'f' => b"false",
-                            _ => b"null",
-                        };
-                        if !b[i..].starts_with(word) {
-                            return None;
-                        }
-                        i += word.len();
-                        all_strings &= stack.len() != 1;
-                    }
-                    b'-' | b'0'..=b'9' => {
-                        i = read_number(text, i)?;
-                        all_strings &= stack.len() != 1;
-                    }
-                    _ => return None,
+        step = match step {
+            Step::Value => r.value()?,
+            Step::AfterValue => r.after_value()?,
+            Step::Done => {
+                return Some(if r.all_strings {
+                    JsonArray::Strings(r.strings)
+                } else {
+                    JsonArray::NotStrings
+                })
+            }
+        };
+    }
+}
+
+/// One read in progress: the position, the open arrays and objects, and what the
+/// top-level array held so far.
+struct Reader<'t> {
+    text: &'t str,
+    i: usize,
+    /// The opening bracket of every array or object not closed yet.
+    stack: Vec<u8>,
+    /// The strings of the top-level array.
+    strings: Vec<String>,
+    /// No element of the top-level array so far was anything but a string.
+    all_strings: bool,
+}
+
+impl Reader<'_> {
+    /// Reads one value; `None` when it is not valid JSON.
+    fn value(&mut self) -> Option<Step> {
+        let b = self.text.as_bytes();
+        self.i = skip_ws(b, self.i);
+        let c = *b.get(self.i)?;
+        match c {
+            b'[' | b'{' => return self.open(c),
+            b'"' => {
+                let (s, next) = read_string(self.text, self.i)?;
+                self.i = next;
+                if self.stack.len() == 1 {
+                    self.strings.push(s);
                 }
             }
-            Step::AfterValue => {
-                i = skip_ws(b, i);
-                let Some(&top) = stack.last() else {
-                    if i != b.len() {
-                        return None;
-                    }
-                    return Some(if all_strings {
-                        JsonArray::Strings(strings)
-                    } else {
-                        JsonArray::NotStrings
-                    });
+            b't' | b'f' | b'n' => {
+                let word: &[u8] = match c {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
                 };
-                match (top, *b.get(i)?) {
-                    (_, b',') => {
-                        i += 1;
-                        if top == b'{' {
-                            i = read_key(text, skip_ws(b, i))?;
-                        }
-                        step = Step::Value;
-                    }
-                    (b'[', b']') | (b'{', b'}') => {
-                        i += 1;
-                        stack.pop();
-                        all_strings &= stack.len() != 1;
-                    }
-                    _ => return None,
+                if !b[self.i..].starts_with(word) {
+                    return None;
                 }
+                self.i += word.len();
+                self.not_string();
             }
+            b'-' | b'0'..=b'9' => {
+                self.i = read_number(self.text, self.i)?;
+                self.not_string();
+            }
+            _ => return None,
         }
+        Some(Step::AfterValue)
+    }
+
+    /// Opens the array or object whose bracket `c` is at the position: either it closes
+    /// right away or its first value (after the key, for an object) comes next.
+    fn open(&mut self, c: u8) -> Option<Step> {
+        let b = self.text.as_bytes();
+        self.stack.push(c);
+        if self.stack.len() > MAX_DEPTH {
+            return None;
+        }
+        self.i = skip_ws(b, self.i + 1);
+        let close = if c == b'[' { b']' } else { b'}' };
+        if b.get(self.i) == Some(&close) {
+            self.i += 1;
+            self.close();
+            return Some(Step::AfterValue);
+        }
+        if c == b'{' {
+            self.i = read_key(self.text, self.i)?;
+        }
+        Some(Step::Value)
+    }
+
+    /// After a value: a comma (and the next key, in an object), the closing bracket of
+    /// the innermost container, or the end of the text after the top-level array.
+    fn after_value(&mut self) -> Option<Step> {
+        let b = self.text.as_bytes();
+        self.i = skip_ws(b, self.i);
+        let Some(&top) = self.stack.last() else {
+            return (self.i == b.len()).then_some(Step::Done);
+        };
+        match (top, *b.get(self.i)?) {
+            (_, b',') => {
+                self.i += 1;
+                if top == b'{' {
+                    self.i = read_key(self.text, skip_ws(b, self.i))?;
+                }
+                Some(Step::Value)
+            }
+            (b'[', b']') | (b'{', b'}') => {
+                self.i += 1;
+                self.close();
+                Some(Step::AfterValue)
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes the innermost container (an element itself, when inside the top level).
+    fn close(&mut self) {
+        self.stack.pop();
+        self.not_string();
+    }
+
+    /// A value just read that is not a string: noted when it is a top-level element.
+    fn not_string(&mut self) {
+        self.all_strings &= self.stack.len() != 1;
     }
 }
 

@@ -33,10 +33,10 @@ mod seccomp;
 mod session;
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
@@ -199,16 +199,7 @@ impl Sandbox for LinuxSandbox {
     }
 
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
-        if spec.args.is_empty() {
-            return Err(SandboxError::NoCommand);
-        }
-        if !spec.rootfs.is_dir() {
-            return Err(SandboxError::Io {
-                action: "open root file system",
-                path: spec.rootfs.clone(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
-        }
+        check_spec(spec)?;
         let tmp = tempfile::Builder::new()
             .prefix("builder-run-")
             .tempdir()
@@ -218,25 +209,49 @@ impl Sandbox for LinuxSandbox {
                 source,
             })?;
         let netns = self.netns(spec.network)?;
-        let resolv_conf = match (&spec.stubs.resolv_conf, netns) {
-            (Some(text), Some(_)) => Some(stubs::through_forwarder(text, network::DNS_FORWARDER)),
-            (text, _) => text.clone(),
-        };
-        let request = Request {
-            spec: spec.clone(),
-            resolv_conf: write_stub(tmp.path(), "resolv.conf", &resolv_conf)?,
-            hosts: write_stub(tmp.path(), "hosts", &spec.stubs.hosts)?,
-            netns: netns.map(|fd| fd.as_raw_fd()),
-        };
-        let request = serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {
-            action: "encode the request",
-            source: std::io::Error::other(e),
-        })?;
+        let request = encode_request(spec, tmp.path(), netns)?;
 
         let pipe =
             || pipe_with(PipeFlags::CLOEXEC).map_err(|e| helper_err("make a pipe")(e.into()));
         let (req_r, req_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
+        let mut child = self.spawn_helper(&req_r, &status_w, netns)?;
+        let registered = Registered::new(child.id());
+        drop((req_r, status_w));
+        // The helper reads the whole request before anything else; a helper that died
+        // early shows up below as a missing report.
+        let _ = std::fs::File::from(req_w).write_all(&request);
+
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let status_text = pump::pump(stdout, stderr, status_r, io);
+        let helper_status = child.wait().map_err(helper_err("wait"))?;
+        drop(registered);
+        drop(tmp);
+        let status_text = status_text.map_err(helper_err("read output"))?;
+        if interrupted() {
+            return Err(SandboxError::Interrupted);
+        }
+        match protocol::conclude(&status_text) {
+            Ok((status, stubs)) => Ok(RunOutcome { status, stubs }),
+            Err(SandboxError::HelperDied(why)) => Err(SandboxError::HelperDied(format!(
+                "{why}; helper {helper_status}"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl LinuxSandbox {
+    /// Starts the helper in its own process group with an empty environment, the request
+    /// pipe's read end `req_r`, the report pipe's write end `status_w` and the network
+    /// namespace `netns` as its only descriptors besides stdio; it dies with this process.
+    fn spawn_helper(
+        &self,
+        req_r: &OwnedFd,
+        status_w: &OwnedFd,
+        netns: Option<BorrowedFd<'_>>,
+    ) -> Result<Child> {
         let keep = [
             req_r.as_raw_fd(),
             status_w.as_raw_fd(),
@@ -264,29 +279,41 @@ impl Sandbox for LinuxSandbox {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(helper_err("start"))?;
-        let registered = Registered::new(child.id());
-        drop((req_r, status_w));
-        // The helper reads the whole request before anything else; a helper that died
-        // early shows up below as a missing report.
-        let _ = std::fs::File::from(req_w).write_all(&request);
-
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let status_text = pump::pump(stdout, stderr, status_r, io);
-        let helper_status = child.wait().map_err(helper_err("wait"))?;
-        drop(registered);
-        drop(tmp);
-        let status_text = status_text.map_err(helper_err("read output"))?;
-        if interrupted() {
-            return Err(SandboxError::Interrupted);
-        }
-        match protocol::conclude(&status_text) {
-            Ok((status, stubs)) => Ok(RunOutcome { status, stubs }),
-            Err(SandboxError::HelperDied(why)) => Err(SandboxError::HelperDied(format!(
-                "{why}; helper {helper_status}"
-            ))),
-            Err(e) => Err(e),
-        }
+        cmd.spawn().map_err(helper_err("start"))
     }
+}
+
+/// Refuses a run without a command or whose root file system is not a directory.
+fn check_spec(spec: &RunSpec) -> Result<()> {
+    if spec.args.is_empty() {
+        return Err(SandboxError::NoCommand);
+    }
+    if !spec.rootfs.is_dir() {
+        return Err(SandboxError::Io {
+            action: "open root file system",
+            path: spec.rootfs.clone(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    Ok(())
+}
+
+/// The request for the helper, encoded: the spec, with the `resolv.conf` (pointed at the
+/// DNS forwarder when joining the build's network `netns`) and `hosts` stubs written into
+/// the directory `tmp`.
+fn encode_request(spec: &RunSpec, tmp: &Path, netns: Option<BorrowedFd<'_>>) -> Result<Vec<u8>> {
+    let resolv_conf = match (&spec.stubs.resolv_conf, netns) {
+        (Some(text), Some(_)) => Some(stubs::through_forwarder(text, network::DNS_FORWARDER)),
+        (text, _) => text.clone(),
+    };
+    let request = Request {
+        spec: spec.clone(),
+        resolv_conf: write_stub(tmp, "resolv.conf", &resolv_conf)?,
+        hosts: write_stub(tmp, "hosts", &spec.stubs.hosts)?,
+        netns: netns.map(|fd| fd.as_raw_fd()),
+    };
+    serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {
+        action: "encode the request",
+        source: std::io::Error::other(e),
+    })
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -38,6 +38,35 @@ fn ns_err(action: impl Into<String>) -> impl FnOnce(io::Error) -> SandboxError {
 /// The original process: re-execute into a new user namespace, map ids, wait, exit.
 pub(super) fn parent_side() -> Result<NamespaceInfo> {
     let euid = rustix::process::geteuid().as_raw();
+    let plan = map_plan(euid);
+
+    let (ready_r, ready_w) =
+        pipe_with(PipeFlags::CLOEXEC).map_err(|e| ns_err("make a pipe")(e.into()))?;
+    let (go_r, go_w) =
+        pipe_with(PipeFlags::CLOEXEC).map_err(|e| ns_err("make a pipe")(e.into()))?;
+    let mut child = spawn_child(&go_r, &ready_w)?;
+    drop((ready_w, go_r));
+    CHILD.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+    install_forwarding();
+
+    // The child unshares, then says so; EOF means it failed (and said why).
+    let mut byte = [0u8; 1];
+    let mut ready = fs::File::from(ready_r);
+    let unshared = matches!(ready.read(&mut byte), Ok(1));
+    if unshared {
+        map_ids(&mut child, &plan, euid, go_w)?;
+    } else {
+        drop(go_w);
+    }
+    let status = child
+        .wait()
+        .map_err(ns_err("wait for the namespace child"))?;
+    exit_like(status)
+}
+
+/// How to map ids for this user (effective uid `euid`): from `/etc/passwd`,
+/// `/etc/subuid`, `/etc/subgid` and the `newuidmap`/`newgidmap` tools on `PATH`.
+fn map_plan(euid: u32) -> idmap::Plan {
     let ids = (
         rustix::process::getuid().as_raw(),
         rustix::process::getgid().as_raw(),
@@ -46,18 +75,20 @@ pub(super) fn parent_side() -> Result<NamespaceInfo> {
     let subuid = fs::read_to_string("/etc/subuid").ok();
     let subgid = fs::read_to_string("/etc/subgid").ok();
     let tools = idmap::find_tools(std::env::var("PATH").ok().as_deref());
-    let plan = idmap::plan(
+    idmap::plan(
         euid,
         ids,
         passwd.as_deref(),
         (subuid.as_deref(), subgid.as_deref()),
         tools,
-    );
+    )
+}
 
-    let (ready_r, ready_w) =
-        pipe_with(PipeFlags::CLOEXEC).map_err(|e| ns_err("make a pipe")(e.into()))?;
-    let (go_r, go_w) =
-        pipe_with(PipeFlags::CLOEXEC).map_err(|e| ns_err("make a pipe")(e.into()))?;
+/// Re-executes this program with the same arguments, marked to take the child side with
+/// the pipe ends `go_r` and `ready_w` (its only inherited descriptors besides those open
+/// without close-on-exec); it dies with this process and refuses to start if this
+/// process is already gone.
+fn spawn_child(go_r: &OwnedFd, ready_w: &OwnedFd) -> Result<Child> {
     let keep = [go_r.as_raw_fd(), ready_w.as_raw_fd()];
     let parent = rustix::process::getpid();
     let mut args = std::env::args_os();
@@ -80,45 +111,34 @@ pub(super) fn parent_side() -> Result<NamespaceInfo> {
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(ns_err("re-execute into a user namespace"))?;
-    drop((ready_w, go_r));
-    CHILD.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
-    install_forwarding();
+    cmd.spawn()
+        .map_err(ns_err("re-execute into a user namespace"))
+}
 
-    // The child unshares, then says so; EOF means it failed (and said why).
-    let mut byte = [0u8; 1];
-    let mut ready = fs::File::from(ready_r);
-    let unshared = matches!(ready.read(&mut byte), Ok(1));
-    if unshared {
-        match idmap::install(child.id(), &plan) {
-            Ok((mapping, warning)) => {
-                if let Some(w) = warning {
-                    eprintln!("{w}");
-                }
-                let info = NamespaceInfo {
-                    rootless: euid != 0,
-                    mapping,
-                };
-                let _ = fs::File::from(go_w).write_all(info.encode().as_bytes());
+/// Installs the id maps of `plan` for the child that has unshared, then sends it the
+/// namespace's description on `go_w`; when mapping fails, kills the child.
+fn map_ids(child: &mut Child, plan: &idmap::Plan, euid: u32, go_w: OwnedFd) -> Result<()> {
+    match idmap::install(child.id(), plan) {
+        Ok((mapping, warning)) => {
+            if let Some(w) = warning {
+                eprintln!("{w}");
             }
-            Err(message) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(SandboxError::Namespace {
-                    action: "map ids".into(),
-                    source: io::Error::other(message),
-                });
-            }
+            let info = NamespaceInfo {
+                rootless: euid != 0,
+                mapping,
+            };
+            let _ = fs::File::from(go_w).write_all(info.encode().as_bytes());
+            Ok(())
         }
-    } else {
-        drop(go_w);
+        Err(message) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(SandboxError::Namespace {
+                action: "map ids".into(),
+                source: io::Error::other(message),
+            })
+        }
     }
-    let status = child
-        .wait()
-        .map_err(ns_err("wait for the namespace child"))?;
-    exit_like(status)
 }
 
 /// The re-executed child: unshare, let the parent map ids, continue inside.

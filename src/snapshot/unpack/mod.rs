@@ -141,6 +141,32 @@ struct DeferredDir {
     meta: Meta,
 }
 
+/// Where an entry goes: its parent directory (open) and its name there.
+struct Place<'a> {
+    parent: OwnedFd,
+    name: &'a OsStr,
+    /// The parent's path components, and the entry's own last one.
+    parents: &'a [&'a [u8]],
+    base: &'a [u8],
+}
+
+/// What was at an entry's place before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Existing {
+    /// A directory the directory entry merges with (nothing was removed).
+    merged: bool,
+    /// An overlay whiteout (char device 0/0) that the entry replaced.
+    replaced_whiteout: bool,
+}
+
+/// The error for an entry the rules reject.
+fn rejected(shown: &str, problem: &str) -> SnapshotError {
+    SnapshotError::Rejected {
+        entry: shown.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
 pub(crate) struct Unpacker<'o> {
     root: Root,
     target: Target,
@@ -196,111 +222,156 @@ impl<'o> Unpacker<'o> {
         Ok(self.stats)
     }
 
+    /// Unpacks one entry: checks its path, applies a whiteout or opaque marker, else
+    /// removes what the entry replaces and creates it under its parent.
     fn entry(&mut self, e: &mut tar::Entry<'_, impl Read>) -> Result<()> {
         let raw = e.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
-        let reject = |problem: &str| SnapshotError::Rejected {
-            entry: shown.clone(),
-            problem: problem.to_string(),
-        };
         let kind = e.header().entry_type();
         if matches!(kind, tar::EntryType::XGlobalHeader) {
             return Ok(());
         }
-        let parts = components(&raw).map_err(reject)?;
+        let parts = components(&raw).map_err(|p| rejected(&shown, p))?;
         let Some((&base, parents)) = parts.split_last() else {
             self.stats.skipped += 1; // the root itself
             return Ok(());
         };
         let meta = entry::meta(e)
             .map_err(|source| self.io(&shown, "read header", source))?
-            .map_err(reject)?;
+            .map_err(|p| rejected(&shown, p))?;
         if let Some(rest) = base.strip_prefix(b".wh.") {
-            if rest == b".wh..opq" {
-                return self.opaque(parents, &shown);
-            }
-            if rest.starts_with(b".wh.") {
-                self.warn(format!("skipped aufs metadata entry {shown:?}"));
-                self.stats.skipped += 1;
-                return Ok(());
-            }
-            if rest.is_empty() || rest == b"." || rest == b".." {
-                return Err(reject(
-                    "whiteout of \".\", \"..\" or the root is not allowed",
-                ));
-            }
-            return self.whiteout(parents, rest, &meta, &shown);
+            return self.whiteout_entry(parents, rest, &meta, &shown);
         }
-        let parent = self.parent(parents, &shown)?;
-        let name = OsStr::from_bytes(base);
-        let is_dir = kind == tar::EntryType::Directory;
-
-        let mut merged = false;
-        let mut replaced_whiteout = false;
-        let existing = fsops::lstat(parent.as_fd(), name)
-            .map_err(|source| self.io(&shown, "inspect existing path", source))?;
-        if let Some(st) = existing {
-            let ft = fsops::file_type(&st);
-            if is_dir && ft == FileType::Directory {
-                merged = true;
-            } else {
-                replaced_whiteout = ft == FileType::CharacterDevice && st.st_rdev == 0;
-                fsops::remove_all(parent.as_fd(), name)
-                    .map_err(|source| self.io(&shown, "replace existing path", source))?;
-            }
-        }
-
-        let fresh = !merged;
-        match kind {
-            tar::EntryType::Directory => {
-                if !merged {
-                    fsops::mkdir(parent.as_fd(), name, 0o700)
-                        .map_err(|source| self.io(&shown, "create directory", source))?;
-                }
-                self.owner(parent.as_fd(), name, &meta, fresh, &shown)?;
-                self.set_xattrs(e, parent.as_fd(), name, &shown)?;
-                if replaced_whiteout && self.target == Target::OverlayLower {
-                    // Deleted then re-created in one layer: hide what lies below.
-                    self.mark_opaque(parent.as_fd(), name, &shown)?;
-                }
-                let mut path: Vec<Vec<u8>> = parents.iter().map(|p| p.to_vec()).collect();
-                path.push(base.to_vec());
-                self.dirs.push(DeferredDir { path, meta });
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.file(e, parent.as_fd(), name, &meta, &shown)?;
-            }
-            tar::EntryType::Symlink => {
-                let target = e.link_name_bytes().unwrap_or_default().into_owned();
-                if target.is_empty() {
-                    return Err(reject("symlink has an empty target"));
-                }
-                fsops::symlink(&target, parent.as_fd(), name)
-                    .map_err(|source| self.io(&shown, "create symlink", source))?;
-                self.owner(parent.as_fd(), name, &meta, fresh, &shown)?;
-                self.set_xattrs(e, parent.as_fd(), name, &shown)?;
-                self.times(parent.as_fd(), name, &meta, &shown)?;
-            }
-            tar::EntryType::Link => {
-                let target = e.link_name_bytes().unwrap_or_default().into_owned();
-                self.hard_link(&target, parent.as_fd(), name, &shown)?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                if !self.node(e, parent.as_fd(), name, &meta, &shown)? {
-                    return Ok(());
-                }
-            }
-            other => {
-                return Err(reject(&format!(
-                    "unsupported entry type {:?}",
-                    char::from(other.as_byte())
-                )))
-            }
+        let place = Place {
+            parent: self.parent(parents, &shown)?,
+            name: OsStr::from_bytes(base),
+            parents,
+            base,
+        };
+        let existing = self.clear_existing(&place, kind == tar::EntryType::Directory, &shown)?;
+        if !self.create(e, &place, meta, existing, &shown)? {
+            return Ok(());
         }
         self.stats.entries += 1;
         if self.target == Target::Flatten {
             self.created.insert(join(&parts));
         }
+        Ok(())
+    }
+
+    /// An entry named `.wh.REST`: an opaque marker, aufs metadata (skipped with a
+    /// warning) or the whiteout of `REST`.
+    fn whiteout_entry(
+        &mut self,
+        parents: &[&[u8]],
+        rest: &[u8],
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<()> {
+        if rest == b".wh..opq" {
+            return self.opaque(parents, shown);
+        }
+        if rest.starts_with(b".wh.") {
+            self.warn(format!("skipped aufs metadata entry {shown:?}"));
+            self.stats.skipped += 1;
+            return Ok(());
+        }
+        if rest.is_empty() || rest == b"." || rest == b".." {
+            return Err(rejected(
+                shown,
+                "whiteout of \".\", \"..\" or the root is not allowed",
+            ));
+        }
+        self.whiteout(parents, rest, meta, shown)
+    }
+
+    /// Removes (never follows) what is at the entry's place, unless a directory entry
+    /// meets a directory, which it merges with.
+    fn clear_existing(&mut self, place: &Place<'_>, is_dir: bool, shown: &str) -> Result<Existing> {
+        let mut existing = Existing::default();
+        let found = fsops::lstat(place.parent.as_fd(), place.name)
+            .map_err(|source| self.io(shown, "inspect existing path", source))?;
+        if let Some(st) = found {
+            let ft = fsops::file_type(&st);
+            if is_dir && ft == FileType::Directory {
+                existing.merged = true;
+            } else {
+                existing.replaced_whiteout = ft == FileType::CharacterDevice && st.st_rdev == 0;
+                fsops::remove_all(place.parent.as_fd(), place.name)
+                    .map_err(|source| self.io(shown, "replace existing path", source))?;
+            }
+        }
+        Ok(existing)
+    }
+
+    /// Creates the entry at its (cleared) place according to its type; false when it was
+    /// skipped (a device node without the privilege).
+    fn create(
+        &mut self,
+        e: &mut tar::Entry<'_, impl Read>,
+        place: &Place<'_>,
+        meta: Meta,
+        existing: Existing,
+        shown: &str,
+    ) -> Result<bool> {
+        let (parent, name) = (place.parent.as_fd(), place.name);
+        match e.header().entry_type() {
+            tar::EntryType::Directory => self.dir(e, place, meta, existing, shown)?,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.file(e, parent, name, &meta, shown)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = e.link_name_bytes().unwrap_or_default().into_owned();
+                if target.is_empty() {
+                    return Err(rejected(shown, "symlink has an empty target"));
+                }
+                fsops::symlink(&target, parent, name)
+                    .map_err(|source| self.io(shown, "create symlink", source))?;
+                self.owner(parent, name, &meta, !existing.merged, shown)?;
+                self.set_xattrs(e, parent, name, shown)?;
+                self.times(parent, name, &meta, shown)?;
+            }
+            tar::EntryType::Link => {
+                let target = e.link_name_bytes().unwrap_or_default().into_owned();
+                self.hard_link(&target, parent, name, shown)?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                return self.node(e, parent, name, &meta, shown);
+            }
+            other => {
+                return Err(rejected(
+                    shown,
+                    &format!("unsupported entry type {:?}", char::from(other.as_byte())),
+                ))
+            }
+        }
+        Ok(true)
+    }
+
+    /// A directory entry: created unless merged, owner and xattrs set now, mode and times
+    /// deferred. One that replaces a whiteout in an overlay lower is made opaque.
+    fn dir(
+        &mut self,
+        e: &mut tar::Entry<'_, impl Read>,
+        place: &Place<'_>,
+        meta: Meta,
+        existing: Existing,
+        shown: &str,
+    ) -> Result<()> {
+        let (parent, name) = (place.parent.as_fd(), place.name);
+        if !existing.merged {
+            fsops::mkdir(parent, name, 0o700)
+                .map_err(|source| self.io(shown, "create directory", source))?;
+        }
+        self.owner(parent, name, &meta, !existing.merged, shown)?;
+        self.set_xattrs(e, parent, name, shown)?;
+        if existing.replaced_whiteout && self.target == Target::OverlayLower {
+            // Deleted then re-created in one layer: hide what lies below.
+            self.mark_opaque(parent, name, shown)?;
+        }
+        let mut path: Vec<Vec<u8>> = place.parents.iter().map(|p| p.to_vec()).collect();
+        path.push(place.base.to_vec());
+        self.dirs.push(DeferredDir { path, meta });
         Ok(())
     }
 

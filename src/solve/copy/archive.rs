@@ -15,7 +15,7 @@ use tar::EntryType;
 
 use super::dest::DestMeta;
 use super::error::CopyError;
-use super::layer::{split_parent, Layer, Target};
+use super::layer::{split_parent, Layer, Probe, Target};
 use super::tree::Copier;
 use crate::context::archive::{decompress, is_tar};
 use crate::context::matcher::clean_path;
@@ -112,128 +112,225 @@ pub(crate) fn extract(
     let entries = tar
         .entries()
         .map_err(CopyError::io("read archive", archive))?;
+    let mut x = Extraction {
+        copier,
+        root,
+        label,
+    };
     for entry in entries {
-        let mut entry = entry.map_err(CopyError::io("read archive", archive))?;
+        let entry = entry.map_err(CopyError::io("read archive", archive))?;
+        x.entry(entry)?;
+    }
+    x.copier.stats.archives += 1;
+    Ok(())
+}
+
+/// Owner, mode and times an archive entry gives the file it creates.
+struct EntryMeta {
+    owner: (u32, u32),
+    mode: u32,
+    atime: (i64, i64),
+    mtime: (i64, i64),
+}
+
+/// The owner (the entry's own unless `--chown` is given), mode and times of an entry.
+fn entry_meta<R: Read>(entry: &mut tar::Entry<'_, R>, chown: Option<(u32, u32)>) -> EntryMeta {
+    let owner = match chown {
+        Some(o) => o,
+        None => (
+            entry.header().uid().map(|u| u as u32).unwrap_or(0),
+            entry.header().gid().map(|g| g as u32).unwrap_or(0),
+        ),
+    };
+    let (atime, mtime) = entry_times(entry);
+    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+    EntryMeta {
+        owner,
+        mode,
+        atime,
+        mtime,
+    }
+}
+
+/// One archive being extracted into the directory `root` of the layer.
+struct Extraction<'x, 'r, 'a> {
+    copier: &'x mut Copier<'r, 'a>,
+    root: Target,
+    /// Names the archive in errors.
+    label: &'x str,
+}
+
+impl Extraction<'_, '_, '_> {
+    /// Extracts one entry: skips PAX headers and the root itself, places the entry (after
+    /// removing what it replaces) and creates it according to its type.
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), CopyError> {
         let kind = entry.header().entry_type();
         if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader) {
-            continue;
+            return Ok(());
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let escape = || CopyError::ArchiveEscape {
-            archive: label.to_string(),
+            archive: self.label.to_string(),
             entry: raw.clone(),
         };
         let Some(name) = clean_entry(&raw).map_err(|()| escape())? else {
-            continue;
+            return Ok(());
         };
-        let owner = match copier.chown {
-            Some(o) => o,
-            None => (
-                entry.header().uid().map(|u| u as u32).unwrap_or(0),
-                entry.header().gid().map(|g| g as u32).unwrap_or(0),
-            ),
-        };
-        let (atime, mtime) = entry_times(&mut entry);
-        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
-        let t = place(&mut copier.layer, &root, &name, kind.is_dir(), label)?;
+        let meta = entry_meta(&mut entry, self.copier.chown);
+        let t = place(
+            &mut self.copier.layer,
+            &self.root,
+            &name,
+            kind.is_dir(),
+            self.label,
+        )?;
         let Some((t, probe)) = t else {
-            continue;
+            return Ok(());
         };
-        let layer = &mut copier.layer;
+        let layer = &mut self.copier.layer;
         if probe.exists() && !(probe.is_dir() && kind.is_dir()) {
             layer.remove_upper(&t, &probe)?;
         }
         let probe = layer.probe(&t)?;
         let host = layer.host(&t.path);
         match kind {
-            EntryType::Directory => {
-                match (&probe.upper, &probe.lower) {
-                    (Some(_), _) => {}
-                    (None, Some(l)) if l.is_dir() => layer.materialize(&t, &l.clone())?,
-                    _ => layer.create_dir(&t, 0o700, owner)?,
-                }
-                layer.set_owner(&host, &t.path, owner)?;
-                layer.set_mode(&host, &t.path, mode)?;
-                layer.defer_times(&t.path, atime, mtime);
-                copier.stats.dirs += 1;
-            }
+            EntryType::Directory => self.dir(&t, &probe, &host, &meta),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let out = layer.create_file(&t)?;
-                // Blocks of zeros (a sparse entry's holes among them) stay holes.
-                let n = crate::store::sparse::write_stream(&mut entry, &out)
-                    .map_err(CopyError::io("extract", &t.path))?;
-                drop(out);
-                layer.set_owner(&host, &t.path, owner)?;
-                layer.set_mode(&host, &t.path, mode)?;
-                layer.set_times(&host, &t.path, atime, mtime)?;
-                copier.stats.files += 1;
-                copier.stats.bytes += n;
+                self.file(&t, &host, &mut entry, &meta)
             }
-            EntryType::Symlink => {
-                let link = link_target(&entry);
-                std::os::unix::fs::symlink(&link, &host)
-                    .map_err(CopyError::io("create symlink", &t.path))?;
-                layer.set_owner(&host, &t.path, owner)?;
-                layer.set_times(&host, &t.path, atime, mtime)?;
-                copier.stats.symlinks += 1;
-            }
-            EntryType::Link => {
-                let raw_link = link_target(&entry);
-                let link_escape = || CopyError::ArchiveEscape {
-                    archive: label.to_string(),
-                    entry: format!("{raw} -> {raw_link}"),
-                };
-                let link_name = clean_entry(&raw_link)
-                    .map_err(|()| link_escape())?
-                    .ok_or_else(link_escape)?;
-                let sym_escape = |p: &str| CopyError::ArchiveSymlinkEscape {
-                    archive: label.to_string(),
-                    entry: p.to_string(),
-                };
-                let (lt, lprobe) = layer.resolve_in(&root, &link_name, false, Some(&sym_escape))?;
-                if lprobe.upper.is_none() {
-                    match &lprobe.lower {
-                        Some(meta) if !meta.is_dir() => copy_up(layer, &lt, meta)?,
-                        _ => {
-                            return Err(CopyError::Io {
-                                action: "hard link to",
-                                path: lt.path.clone().into(),
-                                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-                            })
-                        }
-                    }
-                }
-                std::fs::hard_link(layer.host(&lt.path), &host)
-                    .map_err(CopyError::io("create hard link", &t.path))?;
-                layer.set_owner(&host, &t.path, owner)?;
-                let is_link = std::fs::symlink_metadata(&host)
-                    .map(|m| m.file_type().is_symlink())
-                    .unwrap_or(false);
-                if !is_link {
-                    layer.set_mode(&host, &t.path, mode)?;
-                    layer.set_times(&host, &t.path, atime, mtime)?;
-                }
-                copier.stats.hardlinks += 1;
-            }
-            EntryType::Fifo => {
-                nix::unistd::mkfifo(&host, nix::sys::stat::Mode::from_bits_truncate(0o600))
-                    .map_err(|e| CopyError::io("create fifo", &t.path)(e.into()))?;
-                layer.set_owner(&host, &t.path, owner)?;
-                layer.set_mode(&host, &t.path, mode)?;
-                layer.set_times(&host, &t.path, atime, mtime)?;
-                copier.stats.specials += 1;
-            }
-            other => {
-                return Err(CopyError::ArchiveEntry {
-                    archive: label.to_string(),
-                    entry: raw.clone(),
-                    kind: other.as_byte() as char,
-                })
-            }
+            EntryType::Symlink => self.symlink(&t, &host, &link_target(&entry), &meta),
+            EntryType::Link => self.hard_link(&t, &host, &raw, &link_target(&entry), &meta),
+            EntryType::Fifo => self.fifo(&t, &host, &meta),
+            other => Err(CopyError::ArchiveEntry {
+                archive: self.label.to_string(),
+                entry: raw.clone(),
+                kind: other.as_byte() as char,
+            }),
         }
     }
-    copier.stats.archives += 1;
-    Ok(())
+
+    /// A directory entry: keeps or copies up an existing directory, else creates one; its
+    /// times are set once extraction is done.
+    fn dir(
+        &mut self,
+        t: &Target,
+        probe: &Probe,
+        host: &Path,
+        meta: &EntryMeta,
+    ) -> Result<(), CopyError> {
+        let layer = &mut self.copier.layer;
+        match (&probe.upper, &probe.lower) {
+            (Some(_), _) => {}
+            (None, Some(l)) if l.is_dir() => layer.materialize(t, &l.clone())?,
+            _ => layer.create_dir(t, 0o700, meta.owner)?,
+        }
+        layer.set_owner(host, &t.path, meta.owner)?;
+        layer.set_mode(host, &t.path, meta.mode)?;
+        layer.defer_times(&t.path, meta.atime, meta.mtime);
+        self.copier.stats.dirs += 1;
+        Ok(())
+    }
+
+    /// A regular (or sparse) file entry, written from the archive stream.
+    fn file(
+        &mut self,
+        t: &Target,
+        host: &Path,
+        entry: &mut dyn Read,
+        meta: &EntryMeta,
+    ) -> Result<(), CopyError> {
+        let layer = &mut self.copier.layer;
+        let out = layer.create_file(t)?;
+        // Blocks of zeros (a sparse entry's holes among them) stay holes.
+        let n = crate::store::sparse::write_stream(entry, &out)
+            .map_err(CopyError::io("extract", &t.path))?;
+        drop(out);
+        layer.set_owner(host, &t.path, meta.owner)?;
+        layer.set_mode(host, &t.path, meta.mode)?;
+        layer.set_times(host, &t.path, meta.atime, meta.mtime)?;
+        self.copier.stats.files += 1;
+        self.copier.stats.bytes += n;
+        Ok(())
+    }
+
+    /// A symlink entry pointing at `link` (written as is).
+    fn symlink(
+        &mut self,
+        t: &Target,
+        host: &Path,
+        link: &str,
+        meta: &EntryMeta,
+    ) -> Result<(), CopyError> {
+        let layer = &mut self.copier.layer;
+        std::os::unix::fs::symlink(link, host).map_err(CopyError::io("create symlink", &t.path))?;
+        layer.set_owner(host, &t.path, meta.owner)?;
+        layer.set_times(host, &t.path, meta.atime, meta.mtime)?;
+        self.copier.stats.symlinks += 1;
+        Ok(())
+    }
+
+    /// A hard link entry (`raw`, linking to `raw_link`): the target must resolve inside
+    /// the extraction root and be a non-directory of the layer or the image below (copied
+    /// up first).
+    fn hard_link(
+        &mut self,
+        t: &Target,
+        host: &Path,
+        raw: &str,
+        raw_link: &str,
+        meta: &EntryMeta,
+    ) -> Result<(), CopyError> {
+        let label = self.label;
+        let link_escape = || CopyError::ArchiveEscape {
+            archive: label.to_string(),
+            entry: format!("{raw} -> {raw_link}"),
+        };
+        let link_name = clean_entry(raw_link)
+            .map_err(|()| link_escape())?
+            .ok_or_else(link_escape)?;
+        let sym_escape = |p: &str| CopyError::ArchiveSymlinkEscape {
+            archive: label.to_string(),
+            entry: p.to_string(),
+        };
+        let layer = &mut self.copier.layer;
+        let (lt, lprobe) = layer.resolve_in(&self.root, &link_name, false, Some(&sym_escape))?;
+        if lprobe.upper.is_none() {
+            match &lprobe.lower {
+                Some(lmeta) if !lmeta.is_dir() => copy_up(layer, &lt, lmeta)?,
+                _ => {
+                    return Err(CopyError::Io {
+                        action: "hard link to",
+                        path: lt.path.clone().into(),
+                        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                    })
+                }
+            }
+        }
+        std::fs::hard_link(layer.host(&lt.path), host)
+            .map_err(CopyError::io("create hard link", &t.path))?;
+        layer.set_owner(host, &t.path, meta.owner)?;
+        let is_link = std::fs::symlink_metadata(host)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if !is_link {
+            layer.set_mode(host, &t.path, meta.mode)?;
+            layer.set_times(host, &t.path, meta.atime, meta.mtime)?;
+        }
+        self.copier.stats.hardlinks += 1;
+        Ok(())
+    }
+
+    /// A fifo entry.
+    fn fifo(&mut self, t: &Target, host: &Path, meta: &EntryMeta) -> Result<(), CopyError> {
+        let layer = &mut self.copier.layer;
+        nix::unistd::mkfifo(host, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(|e| CopyError::io("create fifo", &t.path)(e.into()))?;
+        layer.set_owner(host, &t.path, meta.owner)?;
+        layer.set_mode(host, &t.path, meta.mode)?;
+        layer.set_times(host, &t.path, meta.atime, meta.mtime)?;
+        self.copier.stats.specials += 1;
+        Ok(())
+    }
 }
 
 /// Resolves an entry's path inside the extraction root and creates its missing parents
@@ -244,7 +341,7 @@ fn place(
     name: &str,
     is_dir: bool,
     label: &str,
-) -> Result<Option<(Target, super::layer::Probe)>, CopyError> {
+) -> Result<Option<(Target, Probe)>, CopyError> {
     let escape = |p: &str| CopyError::ArchiveSymlinkEscape {
         archive: label.to_string(),
         entry: p

@@ -273,6 +273,8 @@ impl<'r, 'a> Copier<'r, 'a> {
         Ok(())
     }
 
+    /// Copies one source entry (at `pos`, with `meta`) to `t`: a directory with its
+    /// children, a regular file, or a symlink, device or fifo with its metadata and xattrs.
     fn copy_entry(
         &mut self,
         pos: &Pos,
@@ -283,68 +285,116 @@ impl<'r, 'a> Copier<'r, 'a> {
         let fresh_parent = std::mem::take(&mut self.fresh_parent);
         self.flush_pending()?;
         if meta.is_dir() {
-            let created = self.ensure_dir(t, probe)?;
-            let probe = self.layer.probe(t)?;
-            self.copy_children(pos, t, &probe, true, created)?;
-            self.apply_meta(t, meta)?;
-            self.stats.dirs += 1;
-            return Ok(());
+            return self.copy_dir(pos, meta, t, probe);
         }
         self.layer.clear_for_file(t, probe)?;
         let dst_host = self.layer.host(&t.path);
         if meta.is_file() {
-            let key = (self.tree.layer_of(&pos.rel), meta.dev, meta.ino);
-            if meta.nlink > 1 {
-                if let Some(first) = self.links.get(&key) {
-                    if std::fs::hard_link(self.layer.host(first), &dst_host).is_ok() {
-                        self.stats.hardlinks += 1;
-                        return Ok(());
-                    }
-                }
-            }
-            let mode = match self.chmod {
-                Some(m) => m.apply(meta.mode & 0o7777, false),
-                None => meta.mode & 0o7777,
-            };
-            let owner = self.layer.applies_owners().then(|| self.owner_of(meta));
-            let src = self.tree.file_source(&pos.rel)?;
-            if self.link_source(&src, &dst_host, meta, owner, mode) {
-                self.stats.files += 1;
-                self.stats.linked += 1;
-                if meta.nlink > 1 {
-                    self.links.insert(key, t.path.clone());
-                }
-                return Ok(());
-            }
-            // Only the walk may create what it could look at again.
-            let dst = if fresh_parent && meta.nlink == 1 {
-                Dst::Create(dst_host)
-            } else {
-                Dst::Open(self.layer.create_file(t)?)
-            };
-            self.files.submit(FileJob {
-                src,
-                dst,
-                size: meta.size,
-                path: t.path.clone(),
-                owner,
-                mode,
-                times: (meta.atime, meta.mtime),
-            })?;
+            return self.copy_file(pos, meta, t, dst_host, fresh_parent);
+        }
+        self.create_other(pos, meta, t, &dst_host)?;
+        self.apply_meta(t, meta)?;
+        self.tree
+            .with_entry_path(&pos.rel, |src| copy_xattrs(src, &dst_host))?;
+        Ok(())
+    }
+
+    /// Copies a source directory: ensures the target directory, copies the children, then
+    /// applies the directory's metadata.
+    fn copy_dir(
+        &mut self,
+        pos: &Pos,
+        meta: &Meta,
+        t: &Target,
+        probe: &Probe,
+    ) -> Result<(), CopyError> {
+        let created = self.ensure_dir(t, probe)?;
+        let probe = self.layer.probe(t)?;
+        self.copy_children(pos, t, &probe, true, created)?;
+        self.apply_meta(t, meta)?;
+        self.stats.dirs += 1;
+        Ok(())
+    }
+
+    /// Copies a regular file to `dst_host` (path `t`): a hard link to the copy of an
+    /// inode already copied, a link to the snapshot file (see `link_source`), or a new
+    /// file filled by the file pool. `fresh_parent` lets the pool create the file itself.
+    fn copy_file(
+        &mut self,
+        pos: &Pos,
+        meta: &Meta,
+        t: &Target,
+        dst_host: std::path::PathBuf,
+        fresh_parent: bool,
+    ) -> Result<(), CopyError> {
+        let key = (self.tree.layer_of(&pos.rel), meta.dev, meta.ino);
+        if meta.nlink > 1 && self.link_copied(&key, &dst_host) {
+            self.stats.hardlinks += 1;
+            return Ok(());
+        }
+        let mode = match self.chmod {
+            Some(m) => m.apply(meta.mode & 0o7777, false),
+            None => meta.mode & 0o7777,
+        };
+        let owner = self.layer.applies_owners().then(|| self.owner_of(meta));
+        let src = self.tree.file_source(&pos.rel)?;
+        if self.link_source(&src, &dst_host, meta, owner, mode) {
             self.stats.files += 1;
+            self.stats.linked += 1;
             if meta.nlink > 1 {
                 self.links.insert(key, t.path.clone());
             }
             return Ok(());
-        } else if meta.is_symlink() {
+        }
+        // Only the walk may create what it could look at again.
+        let dst = if fresh_parent && meta.nlink == 1 {
+            Dst::Create(dst_host)
+        } else {
+            Dst::Open(self.layer.create_file(t)?)
+        };
+        self.files.submit(FileJob {
+            src,
+            dst,
+            size: meta.size,
+            path: t.path.clone(),
+            owner,
+            mode,
+            times: (meta.atime, meta.mtime),
+        })?;
+        self.stats.files += 1;
+        if meta.nlink > 1 {
+            self.links.insert(key, t.path.clone());
+        }
+        Ok(())
+    }
+
+    /// Makes `dst_host` a hard link to the layer file an earlier link of the same source
+    /// inode (`key`) was copied to; false when there is none or the link fails.
+    fn link_copied(&self, key: &(usize, u64, u64), dst_host: &std::path::Path) -> bool {
+        match self.links.get(key) {
+            Some(first) => std::fs::hard_link(self.layer.host(first), dst_host).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Creates a symlink, device or fifo at `dst_host` (path `t`) like the source entry;
+    /// any other file type is an error.
+    fn create_other(
+        &mut self,
+        pos: &Pos,
+        meta: &Meta,
+        t: &Target,
+        dst_host: &std::path::Path,
+    ) -> Result<(), CopyError> {
+        if meta.is_symlink() {
             let link = self.tree.read_link(&pos.rel)?;
-            std::os::unix::fs::symlink(&link, &dst_host)
+            std::os::unix::fs::symlink(&link, dst_host)
                 .map_err(CopyError::io("create symlink", &t.path))?;
             self.stats.symlinks += 1;
         } else if meta.is_special() {
             let kind = SFlag::from_bits_truncate(meta.mode & SFlag::S_IFMT.bits());
             mknod(
-                &dst_host,
+                dst_host,
                 kind,
                 NixMode::from_bits_truncate(0o600),
                 meta.rdev,
@@ -356,9 +406,6 @@ impl<'r, 'a> Copier<'r, 'a> {
                 path: self.tree.host(&pos.rel)?.display().to_string(),
             });
         }
-        self.apply_meta(t, meta)?;
-        self.tree
-            .with_entry_path(&pos.rel, |src| copy_xattrs(src, &dst_host))?;
         Ok(())
     }
 
