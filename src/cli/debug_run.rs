@@ -140,7 +140,7 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(
             0,
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            format!("PATH={}", crate::domain::DEFAULT_PATH),
         );
     }
     let mut mounts = Vec::new();

@@ -8,8 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// `PATH` BuildKit sets when the base image has none (Linux; `system.DefaultPathEnv`).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::domain::DEFAULT_PATH;
 
 /// The comment BuildKit writes on every history entry it creates.
 pub const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::dockerfile::error::ParseError;
+use crate::domain::DEFAULT_PATH;
 use crate::dockerfile::instructions::parse_dockerfile;
 
 fn plan_with(

@@ -15,9 +15,7 @@ use oci_spec::image::Digest;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{ImageError, Result};
-
-/// The `PATH` BuildKit gives an image built `FROM scratch` on Linux.
-pub const DEFAULT_LINUX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::domain::DEFAULT_PATH;
 
 /// A whole image config.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,7 +283,7 @@ impl ImageConfig {
         };
         cfg.config.working_dir = "/".to_string();
         if os == "linux" {
-            cfg.config.env = vec![format!("PATH={DEFAULT_LINUX_PATH}")];
+            cfg.config.env = vec![format!("PATH={DEFAULT_PATH}")];
         }
         cfg
     }

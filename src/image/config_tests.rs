@@ -106,7 +106,7 @@ fn scratch_config_matches_buildkit_defaults() {
     assert_eq!(
         String::from_utf8(c.to_json()).unwrap(),
         format!(
-            r#"{{"architecture":"amd64","config":{{"Env":["PATH={DEFAULT_LINUX_PATH}"],"WorkingDir":"/"}},"os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+            r#"{{"architecture":"amd64","config":{{"Env":["PATH={DEFAULT_PATH}"],"WorkingDir":"/"}},"os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
         )
     );
 }

@@ -1,6 +1,7 @@
-//! The architecture's boundaries, enforced: `dockerfile/` and `graph/` are pure (no
-//! filesystem, processes, environment or network), and import no sibling module except
-//! `graph -> dockerfile`.
+//! The architecture's boundaries, enforced: `dockerfile/`, `graph/` and `domain/` are pure (no
+//! filesystem, processes, environment or network); `domain/` is a leaf that imports no other
+//! module of the crate, and the others import no sibling module except `graph -> dockerfile`
+//! and `domain`.
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,9 @@ fn check_pure(module: &str, allowed_siblings: &[&str]) -> Vec<String> {
         "export",
         "registry",
         "progress",
+        "domain",
+        "rooted",
+        "error",
     ];
     let forbidden_io = [
         "std::fs",
@@ -80,12 +84,18 @@ fn check_pure(module: &str, allowed_siblings: &[&str]) -> Vec<String> {
 
 #[test]
 fn dockerfile_module_is_pure() {
-    let problems = check_pure("dockerfile", &[]);
+    let problems = check_pure("dockerfile", &["domain"]);
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[test]
 fn graph_module_is_pure_and_only_reads_dockerfile() {
-    let problems = check_pure("graph", &["dockerfile"]);
+    let problems = check_pure("graph", &["dockerfile", "domain"]);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn domain_module_is_pure_and_a_leaf() {
+    let problems = check_pure("domain", &[]);
     assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -23,7 +23,7 @@ fn environment_adds_path_proxies_and_secrets() {
         env,
         vec![
             "A=1",
-            DEFAULT_PATH,
+            format!("PATH={DEFAULT_PATH}").as_str(),
             "HTTP_PROXY=http://p:3128",
             "TOKEN=s3cret"
         ]
