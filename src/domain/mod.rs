@@ -7,6 +7,10 @@
 //! of this crate, only std and external crates. Any layer — `dockerfile/` and `graph/`
 //! included — may import it.
 
+mod chain;
+
+pub use chain::error_chain;
+
 /// `PATH` of a Linux image or RUN step whose environment sets none (BuildKit's and Docker's
 /// default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
