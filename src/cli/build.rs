@@ -39,6 +39,17 @@ pub enum NetworkMode {
     Host,
 }
 
+impl From<NetworkMode> for crate::domain::NetworkMode {
+    /// The value of `--network` (kept apart for its help text) as the one mode set.
+    fn from(arg: NetworkMode) -> Self {
+        match arg {
+            NetworkMode::Default => Self::Default,
+            NetworkMode::None => Self::None,
+            NetworkMode::Host => Self::Host,
+        }
+    }
+}
+
 /// Arguments of `builder build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -182,11 +193,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         secrets.insert(id, source);
     }
     let entitlements = Entitlements::parse(&args.allow).map_err(Error::Usage)?;
-    let network = match args.network {
-        NetworkMode::Default => Network::Default,
-        NetworkMode::None => Network::None,
-        NetworkMode::Host => Network::Host,
-    };
+    let network = Network::from(args.network);
     let request = BuildRequest {
         context: args.context.clone(),
         file: args.file.clone(),

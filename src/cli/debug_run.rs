@@ -26,6 +26,17 @@ pub enum NetworkArg {
     Host,
 }
 
+impl From<NetworkArg> for crate::domain::NetworkMode {
+    /// The value of `--network` (kept apart for its help text) as the one mode set.
+    fn from(arg: NetworkArg) -> Self {
+        match arg {
+            NetworkArg::Default => Self::Default,
+            NetworkArg::None => Self::None,
+            NetworkArg::Host => Self::Host,
+        }
+    }
+}
+
 /// Confinement modes of `debug run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SecurityArg {
@@ -131,11 +142,7 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
         read("etc/passwd").as_deref(),
         read("etc/group").as_deref(),
     )?;
-    let network = match args.network {
-        NetworkArg::Default => Network::Default,
-        NetworkArg::None => Network::None,
-        NetworkArg::Host => Network::Host,
-    };
+    let network = Network::from(args.network);
     let mut env = args.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(

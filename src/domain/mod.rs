@@ -8,8 +8,10 @@
 //! included — may import it.
 
 mod chain;
+mod network;
 
 pub use chain::error_chain;
+pub use network::NetworkMode;
 
 /// `PATH` of a Linux image or RUN step whose environment sets none (BuildKit's and Docker's
 /// default).

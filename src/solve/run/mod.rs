@@ -37,7 +37,6 @@ use super::commit::commit_changes;
 use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
 use super::{SolveEnv, StageResult};
-use crate::dockerfile::instructions::NetworkMode;
 use crate::domain::DEFAULT_PATH;
 use crate::graph::{Platform, RunAction, StagePlan};
 use crate::progress::VertexId;
@@ -129,11 +128,7 @@ pub fn run(
         }
     };
 
-    let network = match action.network {
-        NetworkMode::Default => settings.network,
-        NetworkMode::None => Network::None,
-        NetworkMode::Host => Network::Host,
-    };
+    let network = action.network.for_run(settings.network);
     let mut spec = RunSpec::new(rootfs.path(), action.args.clone());
     spec.env = environment(action, &prepared.env);
     spec.cwd = if action.workdir.is_empty() {

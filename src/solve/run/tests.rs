@@ -1,5 +1,5 @@
 use super::*;
-use crate::dockerfile::instructions::SecurityMode;
+use crate::dockerfile::instructions::{NetworkMode, SecurityMode};
 use crate::graph::RunAction;
 
 fn action(env: &[&str]) -> RunAction {
