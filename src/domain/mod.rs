@@ -8,9 +8,11 @@
 //! included — may import it.
 
 mod chain;
+mod chmod;
 mod network;
 
 pub use chain::error_chain;
+pub use chmod::{Chmod, ChmodError};
 pub use network::NetworkMode;
 
 /// `PATH` of a Linux image or RUN step whose environment sets none (BuildKit's and Docker's

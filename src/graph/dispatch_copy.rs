@@ -5,7 +5,8 @@
 
 use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
-use crate::dockerfile::instructions::{parse_chmod, AddCommand, CopyCommand, SourcesAndDest};
+use crate::dockerfile::instructions::{AddCommand, CopyCommand, SourcesAndDest};
+use crate::domain::Chmod;
 
 use super::args::EnvList;
 use super::config::HistoryEntry;
@@ -71,9 +72,10 @@ fn dispatch(
         }
         None => Source::BuildContext,
     };
-    if let Some(m) = p.chmod {
-        parse_chmod(m).map_err(|e| ParseError::new(span, e))?;
-    }
+    let chmod = match p.chmod {
+        Some(m) => Some(Chmod::parse(m).map_err(|e| ParseError::new(span, e.to_string()))?),
+        None => None,
+    };
     if p.checksum.is_some() {
         if !p.add {
             return Err(err("checksum can't be specified for COPY"));
@@ -129,7 +131,7 @@ fn dispatch(
         dest_raw: p.files.dest.clone(),
         dest: path_in_workdir(&state.workdir, &p.files.dest),
         chown: p.chown.map(str::to_string),
-        chmod: p.chmod.map(str::to_string),
+        chmod,
         link: p.link,
         parents: p.parents,
         exclude: p.excludes.to_vec(),

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::dockerfile::ast::Span;
 use crate::dockerfile::instructions::{Mount, NetworkMode, SecurityMode};
+use crate::domain::Chmod;
 
 use super::config::{HistoryEntry, ImageConfig};
 use super::platform::Platform;
@@ -215,8 +216,8 @@ pub struct CopyAction {
     pub dest: String,
     /// `--chown`, expanded.
     pub chown: Option<String>,
-    /// `--chmod`, expanded.
-    pub chmod: Option<String>,
+    /// `--chmod`, expanded and parsed (its text as written is [`Chmod::as_str`]).
+    pub chmod: Option<Chmod>,
     /// `--link`.
     pub link: bool,
     /// `--parents`.

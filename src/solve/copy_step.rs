@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::copy::{
-    self, CopyRequest, EmptyDest, Mode, Source as CopySource, SourceKind, SourceRoot,
+    self, CopyRequest, EmptyDest, Source as CopySource, SourceKind, SourceRoot,
 };
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
@@ -64,12 +64,6 @@ pub fn run(
         source,
     };
     let tree = source_tree(env, &c.from, done, plans, platform, View::Layers)?;
-    let chmod = c
-        .chmod
-        .as_deref()
-        .map(Mode::parse)
-        .transpose()
-        .map_err(failed)?;
     let needs_names = c.chown.as_deref().is_some_and(copy::chown_needs_lookup);
     let all_materialized = st.layers.iter().all(|l| l.snapshot.is_some());
     // The parent: materialized unless --link can do without it.
@@ -98,7 +92,7 @@ pub fn run(
     req.src_layers = tree.lowers.as_deref();
     req.workdir = workdir.to_string();
     req.chown = chown;
-    req.chmod = chmod;
+    req.chmod = c.chmod.clone();
     req.parents = c.parents;
     req.excludes = c.exclude.clone();
     req.is_add = c.add;

@@ -22,6 +22,7 @@ use super::layer::{chain_ids, Layer};
 use super::{images, NamedContext, SolveEnv, StageResult};
 use crate::cache::KeyInputs;
 use crate::dockerfile::instructions::MountType;
+use crate::domain::Chmod;
 use crate::graph::{is_proxy_arg, Action, CopyAction, RunAction, Source, StagePlan, Step};
 
 /// What the stage loop knows about the step's surroundings.
@@ -261,7 +262,7 @@ fn copy_instruction(c: &CopyAction, workdir: &str) -> String {
     field(&mut out, "dest", &json(&c.dest));
     field(&mut out, "workdir", &json(&workdir));
     field(&mut out, "chown", &json(&c.chown));
-    field(&mut out, "chmod", &json(&c.chmod));
+    field(&mut out, "chmod", &json(&c.chmod.as_ref().map(Chmod::as_str)));
     field(&mut out, "link", &c.link.to_string());
     field(&mut out, "parents", &c.parents.to_string());
     field(&mut out, "exclude", &json(&c.exclude));
