@@ -10,10 +10,12 @@
 mod chain;
 mod chmod;
 mod network;
+mod passwd;
 
 pub use chain::error_chain;
 pub use chmod::{Chmod, ChmodError};
 pub use network::NetworkMode;
+pub use passwd::{group_entries, passwd_entries, GroupEntry, PasswdEntry};
 
 /// `PATH` of a Linux image or RUN step whose environment sets none (BuildKit's and Docker's
 /// default).
