@@ -11,6 +11,7 @@ mod chain;
 mod chmod;
 mod network;
 mod passwd;
+pub mod reference;
 
 pub use chain::error_chain;
 pub use chmod::{Chmod, ChmodError};

@@ -33,9 +33,9 @@
 //! cycle error points at the first instruction of the cycle only.
 //!
 //! Module map: `args` (scoping), `stages` (references, target, levels), `dispatch*`
-//! (per-instruction effects), `config` (image config and history), `platform`,
-//! `reference` (image names), `expose`, `signal`, `gofmt` (Go text formats), `render`
-//! (the `debug plan` text), `planner` (the orchestration).
+//! (per-instruction effects), `config` (image config and history), `platform`, `expose`,
+//! `signal`, `gofmt` (Go text formats), `render` (the `debug plan` text), `planner` (the
+//! orchestration). Image names are read by [`crate::domain::reference`].
 
 mod args;
 mod config;
@@ -49,7 +49,6 @@ mod model;
 mod planner;
 mod platform;
 mod prepare;
-mod reference;
 mod render;
 mod signal;
 mod stages;
@@ -64,7 +63,6 @@ pub use model::{
 };
 pub use planner::plan;
 pub use platform::Platform;
-pub use reference::ImageRef;
 pub use render::render;
 
 /// What a plan is made for.

@@ -28,7 +28,6 @@ mod error;
 pub mod images;
 pub mod lock;
 mod memory;
-pub mod reference;
 pub mod sparse;
 mod root;
 
@@ -41,7 +40,7 @@ pub use dir::DirStore;
 pub use error::{Result, StoreError};
 pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
-pub use reference::Reference;
+pub use crate::domain::reference::Reference;
 pub use root::{default_root, prepare_root, secure_root, RootAccess};
 
 /// What a committed blob is: its digest and size (a descriptor without the media type).
