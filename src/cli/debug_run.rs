@@ -145,10 +145,7 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
     let network = Network::from(args.network);
     let mut env = args.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(
-            0,
-            format!("PATH={}", crate::domain::DEFAULT_PATH),
-        );
+        env.insert(0, format!("PATH={}", crate::domain::DEFAULT_PATH));
     }
     let mut mounts = Vec::new();
     for m in &args.mounts {

@@ -330,7 +330,18 @@ mod tests {
             assert_eq!(c.to_string(), ok);
         }
         for bad in [
-            "64a", "10000", "8", "u", "u+q", "x", "", "u+x,", "rwx", "u=gr", "u+xu", "u+go",
+            "64a",
+            "10000",
+            "8",
+            "u",
+            "u+q",
+            "x",
+            "",
+            "u+x,",
+            "rwx",
+            "u=gr",
+            "u+xu",
+            "u+go",
             "o+r,g+w,a+t,g-s,u+og",
         ] {
             assert_eq!(

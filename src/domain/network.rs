@@ -66,8 +66,17 @@ mod tests {
 
     #[test]
     fn a_run_default_takes_the_build_network() {
-        assert_eq!(NetworkMode::Default.for_run(NetworkMode::Host), NetworkMode::Host);
-        assert_eq!(NetworkMode::None.for_run(NetworkMode::Host), NetworkMode::None);
-        assert_eq!(NetworkMode::Host.for_run(NetworkMode::None), NetworkMode::Host);
+        assert_eq!(
+            NetworkMode::Default.for_run(NetworkMode::Host),
+            NetworkMode::Host
+        );
+        assert_eq!(
+            NetworkMode::None.for_run(NetworkMode::Host),
+            NetworkMode::None
+        );
+        assert_eq!(
+            NetworkMode::Host.for_run(NetworkMode::None),
+            NetworkMode::Host
+        );
     }
 }

@@ -107,8 +107,14 @@ mod tests {
         let text = "  root:x:0:0:root:/root:/bin/sh  \n# a comment\n\nshort\nodd:x:-1: 7\n";
         let e: Vec<_> = passwd_entries(text).collect();
         assert_eq!(e.len(), 4);
-        assert_eq!((e[0].name, e[0].uid, e[0].comment), ("root", Some(0), false));
-        assert_eq!((e[1].name, e[1].uid, e[1].comment), ("# a comment", None, true));
+        assert_eq!(
+            (e[0].name, e[0].uid, e[0].comment),
+            ("root", Some(0), false)
+        );
+        assert_eq!(
+            (e[1].name, e[1].uid, e[1].comment),
+            ("# a comment", None, true)
+        );
         assert_eq!((e[2].name, e[2].uid, e[2].gid), ("short", None, None));
         assert_eq!((e[3].uid, e[3].gid), (None, Some(7)));
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::dockerfile::error::ParseError;
-use crate::domain::DEFAULT_PATH;
 use crate::dockerfile::instructions::parse_dockerfile;
+use crate::domain::DEFAULT_PATH;
 
 fn plan_with(
     src: &str,

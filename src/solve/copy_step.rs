@@ -11,9 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::copy::{
-    self, CopyRequest, EmptyDest, Source as CopySource, SourceKind, SourceRoot,
-};
+use super::copy::{self, CopyRequest, EmptyDest, Source as CopySource, SourceKind, SourceRoot};
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::lower::LayeredDest;

@@ -262,7 +262,11 @@ fn copy_instruction(c: &CopyAction, workdir: &str) -> String {
     field(&mut out, "dest", &json(&c.dest));
     field(&mut out, "workdir", &json(&workdir));
     field(&mut out, "chown", &json(&c.chown));
-    field(&mut out, "chmod", &json(&c.chmod.as_ref().map(Chmod::as_str)));
+    field(
+        &mut out,
+        "chmod",
+        &json(&c.chmod.as_ref().map(Chmod::as_str)),
+    );
     field(&mut out, "link", &c.link.to_string());
     field(&mut out, "parents", &c.parents.to_string());
     field(&mut out, "exclude", &json(&c.exclude));

@@ -36,11 +36,11 @@ use std::path::PathBuf;
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
+pub use crate::domain::reference::Reference;
 pub use dir::DirStore;
 pub use error::{Result, StoreError};
 pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
-pub use crate::domain::reference::Reference;
 pub use root::{default_root, prepare_root, secure_root, RootAccess};
 
 /// What a committed blob is: its digest and size (a descriptor without the media type).

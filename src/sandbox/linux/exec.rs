@@ -14,7 +14,6 @@ use super::protocol::Failure;
 use crate::domain::DEFAULT_PATH;
 use crate::sandbox::User;
 
-
 /// Docker's default capabilities: everything else leaves the bounding set.
 fn docker_default() -> CapabilitySet {
     CapabilitySet::CHOWN

@@ -13,7 +13,6 @@ use std::collections::{HashMap, HashSet};
 
 use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
 
-use crate::domain::Chmod;
 use super::dest::DestMeta;
 use super::error::CopyError;
 use super::files::{Dst, FileJob, FilePool};
@@ -21,6 +20,7 @@ use super::layer::{Layer, Probe, Target};
 use super::source::{ignore_check, join, FileSrc, SrcTree};
 use super::CopyStats;
 use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
+use crate::domain::Chmod;
 use crate::rooted::Meta;
 
 /// Where the walk is in the source tree.
