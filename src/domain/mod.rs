@@ -8,6 +8,7 @@
 //! included — may import it.
 
 mod chain;
+pub mod config;
 mod chmod;
 mod network;
 mod passwd;

@@ -8,10 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::domain::config::HISTORY_COMMENT;
 use crate::domain::DEFAULT_PATH;
-
-/// The comment BuildKit writes on every history entry it creates.
-pub const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
 /// `HEALTHCHECK` settings, durations in nanoseconds (0 = inherit the runtime's default).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,6 +1,7 @@
 //! Config JSON: golden files in `testdata/image/`, round trips, and Go's reading rules.
 
 use super::*;
+use crate::domain::DEFAULT_PATH;
 use crate::store::digest::sha256;
 
 fn golden(name: &str) -> String {

@@ -87,6 +87,6 @@ mod tests {
             Some("t".into()),
         );
         assert!(h.empty_layer);
-        assert_eq!(h.comment, graph::HISTORY_COMMENT);
+        assert_eq!(h.comment, crate::domain::config::HISTORY_COMMENT);
     }
 }
