@@ -275,6 +275,19 @@ pub struct History {
     pub empty_layer: bool,
 }
 
+impl History {
+    /// The entry of a Dockerfile step as BuildKit writes it: `created_by`, BuildKit's
+    /// comment, and no time yet (the solver adds it when the step runs).
+    pub fn new(created_by: impl Into<String>, empty_layer: bool) -> Self {
+        History {
+            created_by: created_by.into(),
+            comment: HISTORY_COMMENT.to_string(),
+            empty_layer,
+            ..History::default()
+        }
+    }
+}
+
 impl ImageConfig {
     /// The config of an image built `FROM scratch`, as BuildKit starts it: the platform,
     /// `WorkingDir` `/` and the default `PATH` (Linux).

@@ -1,5 +1,5 @@
-//! The image config a build step leaves behind ([`ImageConfig`]), the history entry it
-//! writes ([`HistoryEntry`]), and the small rules BuildKit applies to them: `ENV` replaces a
+//! The image config a build step leaves behind ([`ImageConfig`]; its healthcheck and the
+//! history entry a step writes are [`crate::domain::config`]'s), and the small rules BuildKit applies to them: `ENV` replaces a
 //! variable in place or appends it, `PATH` is filled in when the base has none, and `scratch`
 //! starts with `PATH` and `WorkingDir=/`.
 //!
@@ -8,25 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::config::HISTORY_COMMENT;
+use crate::domain::config::Healthcheck;
 use crate::domain::DEFAULT_PATH;
-
-/// `HEALTHCHECK` settings, durations in nanoseconds (0 = inherit the runtime's default).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Healthcheck {
-    /// `["NONE"]`, `["CMD", args...]` or `["CMD-SHELL", command]`.
-    pub test: Vec<String>,
-    /// `--interval`.
-    pub interval: u64,
-    /// `--timeout`.
-    pub timeout: u64,
-    /// `--start-period`.
-    pub start_period: u64,
-    /// `--start-interval`.
-    pub start_interval: u64,
-    /// `--retries` (0 = default).
-    pub retries: i64,
-}
 
 /// The runtime configuration of an image, as far as a Dockerfile can change it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -133,7 +116,8 @@ impl ImageConfig {
                 .unwrap_or_default()
         };
         let nanos = |v: &serde_json::Value, k: &str| {
-            v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0)
+            let n = v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            i64::try_from(n).unwrap_or(i64::MAX)
         };
         let healthcheck = cfg
             .get("Healthcheck")
@@ -177,28 +161,6 @@ impl ImageConfig {
             shell: strings(cfg, "Shell"),
             author: string(&doc, "author"),
         })
-    }
-}
-
-/// One entry of the image history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryEntry {
-    /// What made it, exactly as BuildKit writes it (`RUN /bin/sh -c make # buildkit`).
-    pub created_by: String,
-    /// True when the step added no layer.
-    pub empty_layer: bool,
-    /// Always [`HISTORY_COMMENT`].
-    pub comment: String,
-}
-
-impl HistoryEntry {
-    /// A history entry with BuildKit's comment.
-    pub fn new(created_by: impl Into<String>, empty_layer: bool) -> Self {
-        HistoryEntry {
-            created_by: created_by.into(),
-            empty_layer,
-            comment: HISTORY_COMMENT.to_string(),
-        }
     }
 }
 

@@ -6,10 +6,10 @@
 use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::{AddCommand, CopyCommand, SourcesAndDest};
+use crate::domain::config::History;
 use crate::domain::Chmod;
 
 use super::args::EnvList;
-use super::config::HistoryEntry;
 use super::dispatch::{display_name, path_in_workdir, source_stage, Ctx, Outcome, StageState, Use};
 use super::model::{Action, CopyAction, InlineFile, LayerKind, Source};
 use super::stages::resolve_from;
@@ -143,7 +143,7 @@ fn dispatch(
         display: display_name(&ctx.lexer, p.original, env),
         action: Action::Copy(action),
         layer: LayerKind::Layer,
-        history: Some(HistoryEntry::new(msg, false)),
+        history: Some(History::new(msg, false)),
         deps,
     })
 }

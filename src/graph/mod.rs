@@ -56,7 +56,7 @@ mod stages;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use args::{is_automatic_arg, is_proxy_arg, EnvList};
-pub use config::{Healthcheck, HistoryEntry, ImageConfig};
+pub use config::ImageConfig;
 pub use model::{
     Action, CopyAction, InlineFile, LayerKind, Plan, PlannedMount, RunAction, Source, StagePlan,
     Step,

@@ -10,8 +10,9 @@ use crate::dockerfile::ast::Span;
 use crate::dockerfile::instructions::{Mount, NetworkMode, SecurityMode};
 use crate::domain::Chmod;
 
-use super::config::{HistoryEntry, ImageConfig};
+use super::config::ImageConfig;
 use super::platform::Platform;
+use crate::domain::config::History;
 
 /// The build plan for one target.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +84,7 @@ pub struct StagePlan {
     /// The config after the last step.
     pub config: ImageConfig,
     /// History written by this stage's steps, after the history inherited from a base stage.
-    pub history: Vec<HistoryEntry>,
+    pub history: Vec<History>,
 }
 
 impl StagePlan {
@@ -133,7 +134,7 @@ pub struct Step {
     /// The image config after the step.
     pub config: ImageConfig,
     /// The history entry (none for ONBUILD, which only records a trigger).
-    pub history: Option<HistoryEntry>,
+    pub history: Option<History>,
 }
 
 /// The typed, expanded content of a step.
