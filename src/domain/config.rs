@@ -275,6 +275,38 @@ pub struct History {
     pub empty_layer: bool,
 }
 
+impl ExecConfig {
+    /// The value of `key` in [`env`](Self::env), if set.
+    pub fn env_get(&self, key: &str) -> Option<&str> {
+        self.env.iter().rev().find_map(|e| match e.split_once('=') {
+            Some((k, v)) if k == key => Some(v),
+            None if e == key => Some(""),
+            _ => None,
+        })
+    }
+
+    /// Set `key=value`: replace the first entry with that key in place, or append.
+    pub fn env_set(&mut self, key: &str, value: &str) {
+        let entry = format!("{key}={value}");
+        let existing = self
+            .env
+            .iter_mut()
+            .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key);
+        match existing {
+            Some(e) => *e = entry,
+            None => self.env.push(entry),
+        }
+    }
+
+    /// Append BuildKit's default `PATH` when none is set (not on Windows): a stage's config,
+    /// whatever its base had.
+    pub fn ensure_path(&mut self, os: &str) {
+        if os != "windows" && self.env_get("PATH").is_none() {
+            self.env.push(format!("PATH={DEFAULT_PATH}"));
+        }
+    }
+}
+
 impl History {
     /// The entry of a Dockerfile step as BuildKit writes it: `created_by`, BuildKit's
     /// comment, and no time yet (the solver adds it when the step runs).

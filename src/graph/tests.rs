@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::parse_dockerfile;
+use crate::domain::config::ExecConfig;
 use crate::domain::DEFAULT_PATH;
 
 fn plan_with(
@@ -137,7 +138,10 @@ fn entrypoint_resets_only_an_inherited_cmd() {
     images.insert(
         "docker.io/library/base:latest".to_string(),
         ImageConfig {
-            cmd: vec!["sh".into()],
+            exec: ExecConfig {
+                cmd: vec!["sh".into()],
+                ..ExecConfig::default()
+            },
             ..ImageConfig::default()
         },
     );
@@ -220,7 +224,10 @@ fn path_is_added_only_when_missing() {
     images.insert(
         "docker.io/library/withpath:latest".to_string(),
         ImageConfig {
-            env: vec!["PATH=/x".into()],
+            exec: ExecConfig {
+                env: vec!["PATH=/x".into()],
+                ..ExecConfig::default()
+            },
             ..ImageConfig::default()
         },
     );
@@ -289,9 +296,12 @@ impl BaseImages for OneContext {
 #[test]
 fn named_context_with_a_known_image_config_starts_from_it() {
     let known = ImageConfig {
-        env: vec!["PATH=/bin".into(), "A=1".into()],
-        cmd: vec!["sh".into()],
-        on_build: vec!["LABEL from=trigger".into()],
+        exec: ExecConfig {
+            env: vec!["PATH=/bin".into(), "A=1".into()],
+            cmd: vec!["sh".into()],
+            on_build: vec!["LABEL from=trigger".into()],
+            ..ExecConfig::default()
+        },
         ..ImageConfig::default()
     };
     let p = plan_with(

@@ -1,31 +1,13 @@
-//! The image config of a stage: the planner's execution config ([`graph::ImageConfig`])
-//! written into the image config document, and the plan's history entries with their times.
+//! The image config of a stage: the plan's execution config and author (the image model's
+//! own [`crate::domain::config::ExecConfig`]) and the build's platform put into the image
+//! config document, and the plan's history entries with their times.
 
-use crate::domain::config::{ExecConfig, History, ImageConfig};
+use crate::domain::config::{History, ImageConfig};
 use crate::graph::{self, Platform};
-
-/// The planner's config as the image's `config` object.
-pub(crate) fn exec_config(cfg: &graph::ImageConfig) -> ExecConfig {
-    ExecConfig {
-        user: cfg.user.clone(),
-        exposed_ports: cfg.exposed_ports.clone(),
-        env: cfg.env.clone(),
-        entrypoint: cfg.entrypoint.clone(),
-        cmd: cfg.cmd.clone(),
-        volumes: cfg.volumes.clone(),
-        working_dir: cfg.working_dir.clone(),
-        labels: cfg.labels.clone(),
-        stop_signal: cfg.stop_signal.clone(),
-        args_escaped: cfg.args_escaped,
-        healthcheck: cfg.healthcheck.clone(),
-        on_build: cfg.on_build.clone(),
-        shell: cfg.shell.clone(),
-    }
-}
 
 /// Set the platform, execution config and author of `img` from the plan.
 pub(crate) fn apply(img: &mut ImageConfig, cfg: &graph::ImageConfig, platform: &Platform) {
-    img.config = exec_config(cfg);
+    img.config = cfg.exec.clone();
     img.author = cfg.author.clone();
     img.os = platform.os.clone();
     img.architecture = platform.architecture.clone();
