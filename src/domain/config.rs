@@ -276,6 +276,17 @@ pub struct History {
 }
 
 impl ExecConfig {
+    /// The execution config BuildKit starts `FROM scratch` with: `WorkingDir` `/` and the
+    /// default `PATH` (not on Windows).
+    pub fn scratch(os: &str) -> Self {
+        let mut c = ExecConfig {
+            working_dir: "/".to_string(),
+            ..ExecConfig::default()
+        };
+        c.ensure_path(os);
+        c
+    }
+
     /// The value of `key` in [`env`](Self::env), if set.
     pub fn env_get(&self, key: &str) -> Option<&str> {
         self.env.iter().rev().find_map(|e| match e.split_once('=') {
@@ -321,20 +332,16 @@ impl History {
 }
 
 impl ImageConfig {
-    /// The config of an image built `FROM scratch`, as BuildKit starts it: the platform,
-    /// `WorkingDir` `/` and the default `PATH` (Linux).
+    /// The config of an image built `FROM scratch`, as BuildKit starts it: the platform and
+    /// [`ExecConfig::scratch`].
     pub fn scratch(os: &str, architecture: &str, variant: Option<&str>) -> Self {
-        let mut cfg = ImageConfig {
+        ImageConfig {
             architecture: architecture.to_string(),
             os: os.to_string(),
             variant: variant.unwrap_or_default().to_string(),
+            config: ExecConfig::scratch(os),
             ..ImageConfig::default()
-        };
-        cfg.config.working_dir = "/".to_string();
-        if os == "linux" {
-            cfg.config.env = vec![format!("PATH={DEFAULT_PATH}")];
         }
-        cfg
     }
 }
 

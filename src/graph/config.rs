@@ -39,10 +39,10 @@ impl DerefMut for ImageConfig {
 impl ImageConfig {
     /// The config BuildKit starts `FROM scratch` with: `PATH` and `WorkingDir=/`.
     pub fn scratch(os: &str) -> Self {
-        let mut c = ImageConfig::default();
-        c.working_dir = "/".to_string();
-        c.ensure_path(os);
-        c
+        ImageConfig {
+            exec: ExecConfig::scratch(os),
+            author: String::new(),
+        }
     }
 
     /// Read the config part of a Docker/OCI image config JSON document: either the whole
