@@ -173,8 +173,13 @@ mod tests {
 
     #[test]
     fn ensure_path_keeps_an_existing_path() {
-        let mut c = ImageConfig::default();
-        c.env = vec!["PATH=/x".to_string()];
+        let mut c = ImageConfig {
+            exec: ExecConfig {
+                env: vec!["PATH=/x".to_string()],
+                ..ExecConfig::default()
+            },
+            ..ImageConfig::default()
+        };
         c.ensure_path("linux");
         assert_eq!(c.env, vec!["PATH=/x"]);
     }
