@@ -25,6 +25,7 @@
 //! - [`export`]: outputs (OCI layout, docker archive, rootfs) and imports (`load`,
 //!   `oci-layout://`).
 //! - [`progress`]: what the build reports while it runs (plain lines, quiet).
+//! - [`domain`]: the domain rules several layers share (pure leaf; any layer may import it).
 //! - [`rooted`]: opening paths below a root someone else may change (no symlink, no `..`
 //!   can lead out).
 #![warn(missing_docs)]
@@ -46,5 +47,6 @@ pub mod export;
 pub mod progress;
 pub mod rooted;
 pub mod error;
+pub mod domain;
 
 pub use error::{Error, Result};

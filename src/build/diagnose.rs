@@ -113,8 +113,8 @@ pub fn missing_image<E: std::error::Error + Send + Sync + 'static>(
 
 /// The short name of a reference as a Dockerfile writes it (`busybox`, `alpine:3.19`).
 fn written_name(reference: &str) -> String {
-    crate::graph::ImageRef::parse_normalized(reference)
-        .map(|r| r.familiar())
+    crate::domain::reference::Reference::parse(reference)
+        .map(|r| r.familiar_short())
         .unwrap_or_else(|_| reference.to_string())
 }
 

@@ -150,8 +150,8 @@ fn network_hint(why: &str) -> String {
 
 /// What to do about a base image that is neither in the local store nor could be pulled.
 pub fn missing_image(reference: &str) -> String {
-    let name = crate::graph::ImageRef::parse_normalized(reference)
-        .map(|r| r.familiar())
+    let name = crate::domain::reference::Reference::parse(reference)
+        .map(|r| r.familiar_short())
         .unwrap_or_else(|_| reference.to_string());
     format!(
         "fetch it with `builder pull {name}` where the registry can be reached, import a \

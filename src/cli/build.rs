@@ -40,6 +40,17 @@ pub enum NetworkMode {
     Host,
 }
 
+impl From<NetworkMode> for crate::domain::NetworkMode {
+    /// The value of `--network` (kept apart for its help text) as the one mode set.
+    fn from(arg: NetworkMode) -> Self {
+        match arg {
+            NetworkMode::Default => Self::Default,
+            NetworkMode::None => Self::None,
+            NetworkMode::Host => Self::Host,
+        }
+    }
+}
+
 /// Arguments of `builder build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -186,11 +197,7 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         secrets.insert(id, source);
     }
     let entitlements = Entitlements::parse(&args.allow).map_err(Error::Usage)?;
-    let network = match args.network {
-        NetworkMode::Default => Network::Default,
-        NetworkMode::None => Network::None,
-        NetworkMode::Host => Network::Host,
-    };
+    let network = Network::from(args.network);
     let cache_from = cache_specs(&args.cache_from, false)?;
     let cache_to = cache_specs(&args.cache_to, true)?;
     let request = |outputs: crate::build::Outputs, policy: BuildPolicy| BuildRequest {

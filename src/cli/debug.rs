@@ -106,7 +106,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
                 "invalid --image-config {spec:?}: expected REF=FILE"
             )));
         };
-        let reference = graph::ImageRef::parse_normalized(reference)
+        let reference = crate::domain::reference::Reference::parse(reference)
             .map_err(|e| Error::Usage(format!("invalid --image-config reference: {e}")))?;
         let json = std::fs::read_to_string(path).map_err(|source| Error::Io {
             action: "read image config",

@@ -26,6 +26,17 @@ pub enum NetworkArg {
     Host,
 }
 
+impl From<NetworkArg> for crate::domain::NetworkMode {
+    /// The value of `--network` (kept apart for its help text) as the one mode set.
+    fn from(arg: NetworkArg) -> Self {
+        match arg {
+            NetworkArg::Default => Self::Default,
+            NetworkArg::None => Self::None,
+            NetworkArg::Host => Self::Host,
+        }
+    }
+}
+
 /// Confinement modes of `debug run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SecurityArg {
@@ -120,17 +131,10 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
         read("etc/passwd").as_deref(),
         read("etc/group").as_deref(),
     )?;
-    let network = match args.network {
-        NetworkArg::Default => Network::Default,
-        NetworkArg::None => Network::None,
-        NetworkArg::Host => Network::Host,
-    };
+    let network = Network::from(args.network);
     let mut env = args.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(
-            0,
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        );
+        env.insert(0, format!("PATH={}", crate::domain::DEFAULT_PATH));
     }
     let mounts = bind_mounts(&args.mounts)?;
     let stubs = Stubs {
@@ -167,7 +171,12 @@ fn mount_if_asked(args: &RunArgs) -> Result<Option<OverlayMount>> {
                 path: args.rootfs.clone(),
                 source,
             })?;
-            Ok(Some(mount_overlay(&args.lowers, upper, work, &args.rootfs)?))
+            Ok(Some(mount_overlay(
+                &args.lowers,
+                upper,
+                work,
+                &args.rootfs,
+            )?))
         }
         _ => Ok(None),
     }

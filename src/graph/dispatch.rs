@@ -14,11 +14,12 @@ use crate::dockerfile::instructions::{Expander, Instruction};
 use crate::dockerfile::shell::Lexer;
 
 use super::args::EnvList;
-use super::config::{HistoryEntry, ImageConfig};
+use super::config::ImageConfig;
 use super::model::{Action, LayerKind, Source, Step};
 use super::platform::Platform;
 use super::stages::StageHead;
 use super::{dispatch_config, dispatch_copy, dispatch_run};
+use crate::domain::config::History;
 
 /// What every stage's dispatch shares.
 pub(super) struct Ctx<'a> {
@@ -65,9 +66,9 @@ pub(super) struct StageState {
     /// ARGs declared in this stage and its base stages, with their values.
     pub build_args: Vec<(String, Option<String>)>,
     /// History so far (a base stage's included).
-    pub history: Vec<HistoryEntry>,
+    pub history: Vec<History>,
     /// History entries written by this stage.
-    pub own_history: Vec<HistoryEntry>,
+    pub own_history: Vec<History>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
     /// Steps recorded.
@@ -148,7 +149,7 @@ impl StageState {
     }
 
     /// Append a history entry.
-    pub fn commit(&mut self, entry: HistoryEntry) {
+    pub fn commit(&mut self, entry: History) {
         self.history.push(entry.clone());
         self.own_history.push(entry);
     }
@@ -297,7 +298,7 @@ pub(super) struct Outcome {
     /// Layer effect.
     pub layer: LayerKind,
     /// History entry, if any.
-    pub history: Option<HistoryEntry>,
+    pub history: Option<History>,
     /// Stage dependency found while dispatching (`COPY --from`, mounts).
     pub deps: Vec<usize>,
 }
@@ -309,7 +310,7 @@ impl Outcome {
             display: created_by.clone(),
             action: Action::Config,
             layer: LayerKind::None,
-            history: Some(HistoryEntry::new(created_by, true)),
+            history: Some(History::new(created_by, true)),
             deps: Vec::new(),
         }
     }

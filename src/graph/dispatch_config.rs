@@ -23,12 +23,12 @@ use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::{ArgCommand, Instruction};
 
 use super::args::{stage_arg_value, ArgDecl, EnvList};
-use super::config::{Healthcheck, HistoryEntry};
 use super::dispatch::{display_name, normalize_workdir, Ctx, Outcome, StageState};
 use super::expose::parse_port_specs;
 use super::gofmt;
 use super::model::{Action, LayerKind};
 use super::signal::parse_signal;
+use crate::domain::config::{Healthcheck, History};
 
 /// Names BuildKit never puts into a stage's variables.
 const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
@@ -126,7 +126,7 @@ pub(super) fn config(
                 } else {
                     LayerKind::None
                 },
-                history: Some(HistoryEntry::new(format!("WORKDIR {wd}"), !layer)),
+                history: Some(History::new(format!("WORKDIR {wd}"), !layer)),
                 deps: Vec::new(),
             })
         }
@@ -182,7 +182,7 @@ pub(super) fn config(
             )))
         }
         Instruction::Healthcheck(c) => {
-            let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
             let h = Healthcheck {
                 test: c.health.test.clone(),
                 interval: nanos(c.health.interval),

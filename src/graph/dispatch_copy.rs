@@ -5,10 +5,11 @@
 
 use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
-use crate::dockerfile::instructions::{parse_chmod, AddCommand, CopyCommand, SourcesAndDest};
+use crate::dockerfile::instructions::{AddCommand, CopyCommand, SourcesAndDest};
+use crate::domain::config::History;
+use crate::domain::Chmod;
 
 use super::args::EnvList;
-use super::config::HistoryEntry;
 use super::dispatch::{display_name, path_in_workdir, source_stage, Ctx, Outcome, StageState, Use};
 use super::model::{Action, CopyAction, InlineFile, LayerKind, Source};
 use super::stages::resolve_from;
@@ -71,9 +72,10 @@ fn dispatch(
         }
         None => Source::BuildContext,
     };
-    if let Some(m) = p.chmod {
-        parse_chmod(m).map_err(|e| ParseError::new(span, e))?;
-    }
+    let chmod = match p.chmod {
+        Some(m) => Some(Chmod::parse(m).map_err(|e| ParseError::new(span, e.to_string()))?),
+        None => None,
+    };
     if p.checksum.is_some() {
         if !p.add {
             return Err(err("checksum can't be specified for COPY"));
@@ -129,7 +131,7 @@ fn dispatch(
         dest_raw: p.files.dest.clone(),
         dest: path_in_workdir(&state.workdir, &p.files.dest),
         chown: p.chown.map(str::to_string),
-        chmod: p.chmod.map(str::to_string),
+        chmod,
         link: p.link,
         parents: p.parents,
         exclude: p.excludes.to_vec(),
@@ -141,7 +143,7 @@ fn dispatch(
         display: display_name(&ctx.lexer, p.original, env),
         action: Action::Copy(action),
         layer: LayerKind::Layer,
-        history: Some(HistoryEntry::new(msg, false)),
+        history: Some(History::new(msg, false)),
         deps,
     })
 }

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use crate::dockerfile::ast::{Heredoc, Span};
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::{MountType, RunCommand};
+use crate::domain::config::History;
 
 use super::args::EnvList;
-use super::config::HistoryEntry;
 use super::dispatch::{clean_abs, source_stage, Ctx, Outcome, StageState, Use};
 use super::dispatch_config::with_shell;
 use super::model::{Action, InlineFile, LayerKind, PlannedMount, RunAction};
@@ -197,7 +197,7 @@ pub(super) fn run(
     let display = super::dispatch::display_name(&display_lexer, &custom, &shown_env);
 
     let build_args = state.args_in_scope();
-    let history = HistoryEntry::new(
+    let history = History::new(
         format!("RUN {} # buildkit", run_command_string(&args, &build_args)),
         false,
     );

@@ -2,7 +2,7 @@
 //! `%q` of a string slice (`CMD ["sh" "-c" "x"]`), `%v` of a string slice (`VOLUME [/a /b]`),
 //! and `time.Duration.String()` (`1m30s`) inside `HEALTHCHECK {Test:[...] Interval:30s ...}`.
 
-use super::config::Healthcheck;
+use crate::domain::config::Healthcheck;
 
 /// `strconv.Quote`: the parser's implementation, which the conformance corpus checks.
 pub use crate::dockerfile::dump::go_quote as quote;
@@ -23,12 +23,17 @@ pub fn healthcheck(h: &Healthcheck) -> String {
     format!(
         "{{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
         slice(&h.test),
-        duration(h.interval),
-        duration(h.timeout),
-        duration(h.start_period),
-        duration(h.start_interval),
+        duration(nanos(h.interval)),
+        duration(nanos(h.timeout)),
+        duration(nanos(h.start_period)),
+        duration(nanos(h.start_interval)),
         h.retries
     )
+}
+
+/// A duration of the image config as the planner reads it (a negative one is 0).
+fn nanos(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 /// `time.Duration(nanos).String()`: `0s`, `500ms`, `1.5s`, `1m30s`, `1h0m0s`.

@@ -33,9 +33,9 @@
 //! cycle error points at the first instruction of the cycle only.
 //!
 //! Module map: `args` (scoping), `stages` (references, target, levels), `dispatch*`
-//! (per-instruction effects), `config` (image config and history), `platform`,
-//! `reference` (image names), `expose`, `signal`, `gofmt` (Go text formats), `render`
-//! (the `debug plan` text), `planner` (the orchestration).
+//! (per-instruction effects), `config` (image config and history), `platform`, `expose`,
+//! `signal`, `gofmt` (Go text formats), `render` (the `debug plan` text), `planner` (the
+//! orchestration). Image names are read by [`crate::domain::reference`].
 
 mod args;
 mod config;
@@ -49,7 +49,6 @@ mod model;
 mod planner;
 mod platform;
 mod prepare;
-mod reference;
 mod render;
 mod signal;
 mod stages;
@@ -57,14 +56,13 @@ mod stages;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use args::{is_automatic_arg, is_proxy_arg, EnvList};
-pub use config::{Healthcheck, HistoryEntry, ImageConfig, DEFAULT_PATH, HISTORY_COMMENT};
+pub use config::ImageConfig;
 pub use model::{
     Action, CopyAction, InlineFile, LayerKind, Plan, PlannedMount, RunAction, Source, StagePlan,
     Step,
 };
 pub use planner::{base_images, plan};
 pub use platform::Platform;
-pub use reference::ImageRef;
 pub use render::render;
 
 /// What a plan is made for.

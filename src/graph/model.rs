@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 
 use crate::dockerfile::ast::Span;
 use crate::dockerfile::instructions::{Mount, NetworkMode, SecurityMode};
+use crate::domain::Chmod;
 
-use super::config::{HistoryEntry, ImageConfig};
+use super::config::ImageConfig;
 use super::platform::Platform;
+use crate::domain::config::History;
 
 /// The build plan for one target.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +84,7 @@ pub struct StagePlan {
     /// The config after the last step.
     pub config: ImageConfig,
     /// History written by this stage's steps, after the history inherited from a base stage.
-    pub history: Vec<HistoryEntry>,
+    pub history: Vec<History>,
 }
 
 impl StagePlan {
@@ -136,7 +138,7 @@ pub struct Step {
     /// USER in force before the step (empty: root).
     pub user_before: String,
     /// The history entry (none for ONBUILD, which only records a trigger).
-    pub history: Option<HistoryEntry>,
+    pub history: Option<History>,
 }
 
 /// The typed, expanded content of a step.
@@ -219,8 +221,8 @@ pub struct CopyAction {
     pub dest: String,
     /// `--chown`, expanded.
     pub chown: Option<String>,
-    /// `--chmod`, expanded.
-    pub chmod: Option<String>,
+    /// `--chmod`, expanded and parsed (its text as written is [`Chmod::as_str`]).
+    pub chmod: Option<Chmod>,
     /// `--link`.
     pub link: bool,
     /// `--parents`.

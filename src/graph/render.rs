@@ -4,9 +4,10 @@
 //! makes and its history entry. Golden files under `testdata/plans/` pin this format.
 
 use super::args::is_automatic_arg;
-use super::config::{HistoryEntry, ImageConfig};
+use super::config::ImageConfig;
 use super::gofmt;
 use super::model::{Action, CopyAction, LayerKind, Plan, RunAction, Source, StagePlan, Step};
+use crate::domain::config::History;
 
 /// Render `plan` as text (ends with a newline).
 pub fn render(plan: &Plan) -> String {
@@ -278,7 +279,7 @@ fn render_copy(out: &mut String, plan: &Plan, c: &CopyAction) {
     }
 }
 
-fn history_text(h: &HistoryEntry) -> String {
+fn history_text(h: &History) -> String {
     let empty = if h.empty_layer { " (empty layer)" } else { "" };
     format!("{}{empty}", escape(&h.created_by))
 }

@@ -19,7 +19,7 @@ use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
 
 use super::model::Source;
-use super::reference::ImageRef;
+use crate::domain::reference::Reference;
 
 /// What the graph needs to know of one stage.
 #[derive(Debug, Clone)]
@@ -57,9 +57,9 @@ fn external(name: &str, contexts: &BTreeSet<String>, span: Span) -> Result<Sourc
     if name == "scratch" {
         return Ok(Source::Scratch);
     }
-    let r = ImageRef::parse_normalized(name)
+    let r = Reference::parse(name)
         .map_err(|e| ParseError::new(span, format!("failed to parse stage name {name:?}: {e}")))?;
-    let familiar = r.familiar();
+    let familiar = r.familiar_short();
     if contexts.contains(&familiar) {
         return Ok(Source::Context(familiar));
     }

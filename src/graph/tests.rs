@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::parse_dockerfile;
+use crate::domain::config::ExecConfig;
+use crate::domain::DEFAULT_PATH;
 
 fn plan_with(
     src: &str,
@@ -136,7 +138,10 @@ fn entrypoint_resets_only_an_inherited_cmd() {
     images.insert(
         "docker.io/library/base:latest".to_string(),
         ImageConfig {
-            cmd: vec!["sh".into()],
+            exec: ExecConfig {
+                cmd: vec!["sh".into()],
+                ..ExecConfig::default()
+            },
             ..ImageConfig::default()
         },
     );
@@ -219,7 +224,10 @@ fn path_is_added_only_when_missing() {
     images.insert(
         "docker.io/library/withpath:latest".to_string(),
         ImageConfig {
-            env: vec!["PATH=/x".into()],
+            exec: ExecConfig {
+                env: vec!["PATH=/x".into()],
+                ..ExecConfig::default()
+            },
             ..ImageConfig::default()
         },
     );
@@ -288,9 +296,12 @@ impl BaseImages for OneContext {
 #[test]
 fn named_context_with_a_known_image_config_starts_from_it() {
     let known = ImageConfig {
-        env: vec!["PATH=/bin".into(), "A=1".into()],
-        cmd: vec!["sh".into()],
-        on_build: vec!["LABEL from=trigger".into()],
+        exec: ExecConfig {
+            env: vec!["PATH=/bin".into(), "A=1".into()],
+            cmd: vec!["sh".into()],
+            on_build: vec!["LABEL from=trigger".into()],
+            ..ExecConfig::default()
+        },
         ..ImageConfig::default()
     };
     let p = plan_with(
@@ -366,7 +377,10 @@ fn base_images_are_the_plans_images_without_dispatch() {
     let images: BTreeMap<String, ImageConfig> = [(
         "docker.io/library/alpine:2".to_string(),
         ImageConfig {
-            on_build: vec!["COPY --from=trigger /a /a".to_string()],
+            exec: crate::domain::config::ExecConfig {
+                on_build: vec!["COPY --from=trigger /a /a".to_string()],
+                ..Default::default()
+            },
             ..ImageConfig::default()
         },
     )]

@@ -1,295 +1,16 @@
-//! The image config JSON (`application/vnd.oci.image.config.v1+json`, the same document as
-//! Docker's `application/vnd.docker.container.image.v1+json`), with Docker's extension fields
-//! (`Healthcheck`, `OnBuild`, `Shell`, `ArgsEscaped`) that oci-spec's types lack, so they
-//! survive in OCI images exactly as BuildKit keeps them.
-//!
-//! Output is byte-for-byte what BuildKit's exporter writes for the same values: compact JSON,
-//! top-level keys sorted (BuildKit re-marshals the config as a map), the inner `config` and
-//! `history` entries in Go struct order, empty fields omitted as Go's `omitempty` does, maps
-//! sorted. Reading accepts what Go would (missing or `null` collections), ignores unknown
-//! fields (old Docker's `container_config` and friends), and so reads base images too.
+//! Reading and writing the image config document ([`ImageConfig`], the model of
+//! [`crate::domain::config`]): parsing any image's config blob, the deterministic JSON the
+//! store keeps (Go's `encoding/json` output, see [`super::json`]), history and layer
+//! bookkeeping, and the oci-spec view.
 
-use std::collections::{BTreeMap, BTreeSet};
+pub use crate::domain::config::{ExecConfig, Healthcheck, History, ImageConfig, RootFs};
 
 use oci_spec::image::Digest;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{ImageError, Result};
-
-/// The `PATH` BuildKit gives an image built `FROM scratch` on Linux.
-pub const DEFAULT_LINUX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A whole image config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageConfig {
-    /// CPU architecture (`amd64`, `arm64`).
-    #[serde(default, deserialize_with = "null_default")]
-    pub architecture: String,
-    /// The image's author (`MAINTAINER`).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub author: String,
-    /// How to run a container from the image.
-    #[serde(default, deserialize_with = "null_default")]
-    pub config: ExecConfig,
-    /// When the image was created (RFC 3339, see [`super::time`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// One entry per step, layer or not.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub history: Vec<History>,
-    /// Operating system (`linux`).
-    #[serde(default, deserialize_with = "null_default")]
-    pub os: String,
-    /// Required OS features (Windows).
-    #[serde(
-        rename = "os.features",
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub os_features: Vec<String>,
-    /// OS version (Windows).
-    #[serde(
-        rename = "os.version",
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub os_version: String,
-    /// The layers' uncompressed digests, bottom first.
-    #[serde(default, deserialize_with = "null_default")]
-    pub rootfs: RootFs,
-    /// CPU variant (`v7` for arm).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub variant: String,
-}
-
-/// The execution defaults of the image (the `config` object), Docker's fields included.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ExecConfig {
-    /// `USER`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub user: String,
-    /// `EXPOSE`: `80/tcp`, written as `{"80/tcp":{}}`.
-    #[serde(
-        default,
-        with = "empty_object_set",
-        skip_serializing_if = "BTreeSet::is_empty"
-    )]
-    pub exposed_ports: BTreeSet<String>,
-    /// `ENV`: `KEY=value` in order.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub env: Vec<String>,
-    /// `ENTRYPOINT`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub entrypoint: Vec<String>,
-    /// `CMD`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub cmd: Vec<String>,
-    /// `VOLUME`, written as `{"/data":{}}`.
-    #[serde(
-        default,
-        with = "empty_object_set",
-        skip_serializing_if = "BTreeSet::is_empty"
-    )]
-    pub volumes: BTreeSet<String>,
-    /// `WORKDIR`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub working_dir: String,
-    /// `LABEL`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    pub labels: BTreeMap<String, String>,
-    /// `STOPSIGNAL`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub stop_signal: String,
-    /// Whether `Cmd`/`Entrypoint` are already escaped (Windows shell form).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_false"
-    )]
-    pub args_escaped: bool,
-    /// `HEALTHCHECK` (Docker extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Healthcheck>,
-    /// `ONBUILD` triggers (Docker extension).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub on_build: Vec<String>,
-    /// `SHELL` (Docker extension).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub shell: Vec<String>,
-}
-
-/// `HEALTHCHECK`: Docker's `HealthcheckConfig`, durations in nanoseconds, zero = inherit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Healthcheck {
-    /// `[]` inherit, `["NONE"]` disable, `["CMD", args...]`, `["CMD-SHELL", command]`.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub test: Vec<String>,
-    /// Time between checks, ns.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_zero"
-    )]
-    pub interval: i64,
-    /// Time before a check counts as hung, ns.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_zero"
-    )]
-    pub timeout: i64,
-    /// Grace period before failures count, ns.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_zero"
-    )]
-    pub start_period: i64,
-    /// Time between checks during the start period, ns.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_zero"
-    )]
-    pub start_interval: i64,
-    /// Consecutive failures before unhealthy.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_zero"
-    )]
-    pub retries: i64,
-}
-
-/// The `rootfs` object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RootFs {
-    /// Always `layers`.
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
-    pub kind: String,
-    /// Uncompressed layer digests, bottom first.
-    #[serde(default, deserialize_with = "null_default")]
-    pub diff_ids: Vec<Digest>,
-}
-
-impl Default for RootFs {
-    fn default() -> Self {
-        RootFs {
-            kind: "layers".to_string(),
-            diff_ids: Vec::new(),
-        }
-    }
-}
-
-/// One `history` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct History {
-    /// When the step ran (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// The step, BuildKit style (`COPY app /app # buildkit`).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub created_by: String,
-    /// The author.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub author: String,
-    /// A comment (`buildkit.dockerfile.v0`).
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub comment: String,
-    /// True for steps that changed only the config.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "is_false"
-    )]
-    pub empty_layer: bool,
-}
+use crate::domain::config::HISTORY_COMMENT;
 
 impl ImageConfig {
-    /// The config of an image built `FROM scratch`, as BuildKit starts it: the platform,
-    /// `WorkingDir` `/` and the default `PATH` (Linux).
-    pub fn scratch(os: &str, architecture: &str, variant: Option<&str>) -> Self {
-        let mut cfg = ImageConfig {
-            architecture: architecture.to_string(),
-            os: os.to_string(),
-            variant: variant.unwrap_or_default().to_string(),
-            ..ImageConfig::default()
-        };
-        cfg.config.working_dir = "/".to_string();
-        if os == "linux" {
-            cfg.config.env = vec![format!("PATH={DEFAULT_LINUX_PATH}")];
-        }
-        cfg
-    }
-
     /// Parse a config blob (ours, BuildKit's, Docker's or any OCI image's).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|source| ImageError::Json {
@@ -308,7 +29,7 @@ impl ImageConfig {
         self.history.push(History {
             created,
             created_by: created_by.to_string(),
-            comment: super::BUILDKIT_COMMENT.to_string(),
+            comment: HISTORY_COMMENT.to_string(),
             empty_layer: true,
             ..History::default()
         });
@@ -320,7 +41,7 @@ impl ImageConfig {
         self.history.push(History {
             created,
             created_by: created_by.to_string(),
-            comment: super::BUILDKIT_COMMENT.to_string(),
+            comment: HISTORY_COMMENT.to_string(),
             ..History::default()
         });
     }
@@ -331,41 +52,6 @@ impl ImageConfig {
             what: "image config",
             source,
         })
-    }
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
-}
-
-/// Read `null` as the default, as Go's decoder does for slices, maps and strings.
-fn null_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// A set written as a JSON object of empty objects (Go's `map[string]struct{}`).
-mod empty_object_set {
-    use super::*;
-
-    #[derive(Serialize, Deserialize)]
-    struct Empty {}
-
-    pub fn serialize<S: Serializer>(set: &BTreeSet<String>, s: S) -> Result<S::Ok, S::Error> {
-        let map: BTreeMap<&String, Empty> = set.iter().map(|k| (k, Empty {})).collect();
-        map.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
-        let map = Option::<BTreeMap<String, serde::de::IgnoredAny>>::deserialize(d)?;
-        Ok(map.unwrap_or_default().into_keys().collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Config JSON: golden files in `testdata/image/`, round trips, and Go's reading rules.
 
 use super::*;
+use crate::domain::DEFAULT_PATH;
 use crate::store::digest::sha256;
 
 fn golden(name: &str) -> String {
@@ -106,7 +107,7 @@ fn scratch_config_matches_buildkit_defaults() {
     assert_eq!(
         String::from_utf8(c.to_json()).unwrap(),
         format!(
-            r#"{{"architecture":"amd64","config":{{"Env":["PATH={DEFAULT_LINUX_PATH}"],"WorkingDir":"/"}},"os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+            r#"{{"architecture":"amd64","config":{{"Env":["PATH={DEFAULT_PATH}"],"WorkingDir":"/"}},"os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
         )
     );
 }

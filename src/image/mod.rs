@@ -25,9 +25,6 @@ pub use platform::{Platform, PlatformExt};
 
 use crate::store::{BlobStore, ImageRecord, NameIndex, Resolved, StoreError};
 
-/// The `comment` BuildKit puts on the history entries of Dockerfile steps.
-pub const BUILDKIT_COMMENT: &str = "buildkit.dockerfile.v0";
-
 /// What names an image: its manifest's descriptor, and its config's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageDescriptor {

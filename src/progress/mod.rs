@@ -131,20 +131,8 @@ impl Reporter for Quiet {
     fn error(&self, _id: VertexId, _message: &str) {}
 }
 
-/// `err` and its causes, joined with `: ` (a cause already in the text is not repeated).
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
+/// `err` and its causes, joined with `: `, each said once (the rule of [`crate::domain`]).
+pub use crate::domain::error_chain as chain;
 
 /// Run `work` as the vertex `name`: started, then done with its time, or failed with its
 /// error and causes.

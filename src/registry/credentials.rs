@@ -19,8 +19,8 @@ use serde_json::{Map, Value};
 
 use super::error::{RegistryError, Result};
 use super::helper;
+use crate::domain::reference::DEFAULT_DOMAIN;
 use crate::store::atomic::AtomicFile;
-use crate::store::reference::DEFAULT_DOMAIN;
 
 /// The key Docker Hub's credentials are stored under.
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";

@@ -124,7 +124,7 @@ fn fetch_manifests(
     let wanted = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.to_string(),
-        (None, None) => crate::store::reference::DEFAULT_TAG.to_string(),
+        (None, None) => crate::domain::reference::DEFAULT_TAG.to_string(),
     };
     let top = get_manifest(session, repo, &wanted, reference.digest())?;
     store.put(&mut top.bytes.as_slice(), Some(&top.digest))?;

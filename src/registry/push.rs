@@ -93,7 +93,7 @@ pub fn push_image_with(
     let reference = match (dest.tag(), dest.digest()) {
         (Some(t), _) => t.to_string(),
         (None, Some(d)) => d.to_string(),
-        (None, None) => crate::store::reference::DEFAULT_TAG.to_string(),
+        (None, None) => crate::domain::reference::DEFAULT_TAG.to_string(),
     };
     let media_type = image.descriptor.manifest.media_type().to_string();
     let digest = put_manifest(

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use super::error::{RegistryError, Result};
-use crate::store::reference::DEFAULT_DOMAIN;
+use crate::domain::reference::DEFAULT_DOMAIN;
 
 /// The API host behind Docker Hub's name.
 const DOCKER_HUB_API: &str = "registry-1.docker.io";

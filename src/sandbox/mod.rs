@@ -75,20 +75,8 @@ impl User {
     }
 }
 
-/// The network a command sees (`RUN --network=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Network {
-    /// The default: the build's private network namespace, with outbound access through
-    /// a user-mode stack (slirp4netns) and no way to the host's loopback services or
-    /// abstract sockets, as rootless BuildKit gives; the host's network when no stack is
-    /// installed (said once per build).
-    #[default]
-    Default,
-    /// A new network namespace with only `lo`, up.
-    None,
-    /// The host's network, asked for explicitly.
-    Host,
-}
+/// The network a command sees (`RUN --network=`): the one mode set of [`crate::domain`].
+pub use crate::domain::NetworkMode as Network;
 
 /// How much a command is confined (`RUN --security=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

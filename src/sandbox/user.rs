@@ -3,7 +3,9 @@
 //! `/etc/group` exactly as BuildKit does (its `oci.GetUser`, which calls runc's
 //! `user.GetExecUser`).
 //!
-//! Pure: the caller reads the two files from the root file system (or passes `None` when one
+//! Pure: lines and fields are read by [`crate::domain::passwd_entries`] and
+//! [`crate::domain::group_entries`] (comment lines included, unparsable numbers are 0, as
+//! runc reads them); the caller reads the two files from the root file system (or passes `None` when one
 //! is missing) and gets a [`User`] or an error naming the user or group.
 //!
 //! The rules, in BuildKit's order:
@@ -18,23 +20,10 @@
 
 use super::error::{Result, SandboxError};
 use super::User;
+use crate::domain::{group_entries, passwd_entries, GroupEntry};
 
 /// Highest id runc accepts for a user or group.
 const MAX_ID: u64 = i32::MAX as u64;
-
-/// One passwd line's fields that matter here.
-struct PasswdEntry<'a> {
-    name: &'a str,
-    uid: u32,
-    gid: u32,
-}
-
-/// One group line's fields that matter here.
-struct GroupEntry<'a> {
-    name: &'a str,
-    gid: u32,
-    members: Vec<&'a str>,
-}
 
 /// Resolve `spec` against the image's passwd and group files (`None`: the file is
 /// missing).
@@ -62,10 +51,10 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     let mut gid = 0u32;
     let mut matched_name: Option<&str> = None;
     let users = passwd.map(|text| {
-        parse_passwd(text)
+        passwd_entries(text)
             .filter(|u| match (user_arg.is_empty(), uid_num) {
-                (true, _) => u.uid == 0,
-                (false, Some(n)) => u64::from(u.uid) == n,
+                (true, _) => u.uid.unwrap_or(0) == 0,
+                (false, Some(n)) => u64::from(u.uid.unwrap_or(0)) == n,
                 (false, None) => u.name == user_arg,
             })
             .collect::<Vec<_>>()
@@ -73,8 +62,8 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     match users.as_deref().and_then(|u| u.first()) {
         Some(found) => {
             matched_name = Some(found.name);
-            uid = found.uid;
-            gid = found.gid;
+            uid = found.uid.unwrap_or(0);
+            gid = found.gid.unwrap_or(0);
         }
         None if !user_arg.is_empty() => {
             let Some(n) = uid_num else {
@@ -91,12 +80,12 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     if !group_arg.is_empty() || matched_name.is_some() {
         let groups: Vec<GroupEntry<'_>> = group
             .map(|text| {
-                parse_group(text)
+                group_entries(text)
                     .filter(|g| {
                         if group_arg.is_empty() {
                             matched_name.is_some_and(|name| g.members.contains(&name))
                         } else if let Some(n) = gid_num {
-                            u64::from(g.gid) == n
+                            u64::from(g.gid.unwrap_or(0)) == n
                         } else {
                             g.name == group_arg
                         }
@@ -106,7 +95,7 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
             .unwrap_or_default();
         if !group_arg.is_empty() {
             match groups.first() {
-                Some(found) => gid = found.gid,
+                Some(found) => gid = found.gid.unwrap_or(0),
                 None => {
                     let Some(n) = gid_num else {
                         return Err(SandboxError::UnknownGroup {
@@ -117,7 +106,7 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
                 }
             }
         } else {
-            additional_gids = groups.iter().map(|g| g.gid).collect();
+            additional_gids = groups.iter().map(|g| g.gid.unwrap_or(0)).collect();
         }
     }
     Ok(User {
@@ -167,41 +156,6 @@ fn checked_id(n: u64) -> Result<u32> {
         return Err(SandboxError::IdOutOfRange);
     }
     Ok(n as u32)
-}
-
-/// A field as runc reads numbers: anything unparsable is 0.
-fn num(field: Option<&str>) -> u32 {
-    field.and_then(|f| f.parse().ok()).unwrap_or(0)
-}
-
-fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            // name:password:UID:GID:GECOS:directory:shell
-            let mut f = line.split(':');
-            let name = f.next().unwrap_or("");
-            let _password = f.next();
-            let uid = num(f.next());
-            let gid = num(f.next());
-            PasswdEntry { name, uid, gid }
-        })
-}
-
-fn parse_group(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            // group_name:password:GID:user_list
-            let mut f = line.split(':');
-            let name = f.next().unwrap_or("");
-            let _password = f.next();
-            let gid = num(f.next());
-            let members = f.next().map(|l| l.split(',').collect()).unwrap_or_default();
-            GroupEntry { name, gid, members }
-        })
 }
 
 #[cfg(test)]

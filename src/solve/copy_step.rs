@@ -11,9 +11,7 @@
 use std::path::PathBuf;
 
 use super::commit::commit_step;
-use super::copy::{
-    self, CopyRequest, EmptyDest, Mode, Source as CopySource, SourceKind, SourceRoot,
-};
+use super::copy::{self, CopyRequest, EmptyDest, Source as CopySource, SourceKind, SourceRoot};
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::lower::LayeredDest;
@@ -54,12 +52,6 @@ pub fn run(cx: &StepCx<'_, '_>, st: &mut StageResult, c: &CopyAction) -> StepRes
         source,
     };
     let tree = source_tree(cx, &c.from, View::Layers)?;
-    let chmod = c
-        .chmod
-        .as_deref()
-        .map(Mode::parse)
-        .transpose()
-        .map_err(failed)?;
     let needs_names = c.chown.as_deref().is_some_and(copy::chown_needs_lookup);
     let trees = &cx.stores.trees;
     let all_materialized = st.layers.iter().all(|l| l.snapshot.is_some());
@@ -89,7 +81,7 @@ pub fn run(cx: &StepCx<'_, '_>, st: &mut StageResult, c: &CopyAction) -> StepRes
     req.src_layers = tree.lowers.as_deref();
     req.workdir = cx.workdir.to_string();
     req.chown = chown;
-    req.chmod = chmod;
+    req.chmod = c.chmod.clone();
     req.parents = c.parents;
     req.excludes = c.exclude.clone();
     req.is_add = c.add;

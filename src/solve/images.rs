@@ -11,7 +11,8 @@ use oci_spec::image::Digest;
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::{NamedContext, StageResult};
-use crate::graph::{self, BaseImages, ImageRef, Platform};
+use crate::domain::reference::Reference;
+use crate::graph::{self, BaseImages, Platform};
 use crate::image;
 use crate::store::{BlobStore, NameIndex};
 
@@ -84,8 +85,8 @@ pub fn find(
 
 /// `reference` as users write it (`busybox`, not `docker.io/library/busybox:latest`).
 fn familiar(reference: &str) -> String {
-    ImageRef::parse_normalized(reference)
-        .map(|r| r.familiar())
+    Reference::parse(reference)
+        .map(|r| r.familiar_short())
         .unwrap_or_else(|_| reference.to_string())
 }
 

@@ -183,7 +183,7 @@ fn record(
             .history
             .push(config::history(h, has_layer, created)),
         None if has_layer => st.config.history.push(config::history(
-            &crate::graph::HistoryEntry::new(step.display.clone(), false),
+            &crate::domain::config::History::new(step.display.clone(), false),
             true,
             created,
         )),

@@ -21,6 +21,7 @@ use super::step_cx::StepCx;
 use super::{images, Inputs, LayerPolicy, NamedContext, StageResult, Stores};
 use crate::cache::KeyInputs;
 use crate::dockerfile::instructions::MountType;
+use crate::domain::Chmod;
 use crate::graph::{is_proxy_arg, Action, CopyAction, RunAction, Source, StagePlan, Step};
 
 /// The inputs of `step` (whose context is `cx`) on top of `below`. `None` for a step that
@@ -244,7 +245,11 @@ fn copy_instruction(c: &CopyAction, workdir: &str) -> String {
     field(&mut out, "dest", &json(&c.dest));
     field(&mut out, "workdir", &json(&workdir));
     field(&mut out, "chown", &json(&c.chown));
-    field(&mut out, "chmod", &json(&c.chmod));
+    field(
+        &mut out,
+        "chmod",
+        &json(&c.chmod.as_ref().map(Chmod::as_str)),
+    );
     field(&mut out, "link", &c.link.to_string());
     field(&mut out, "parents", &c.parents.to_string());
     field(&mut out, "exclude", &json(&c.exclude));

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_atomic;
 use super::error::{Result, StoreError};
 use super::lock::FileLock;
-use super::reference::Reference;
+use crate::domain::reference::Reference;
 
 /// Version of the index file format.
 const VERSION: u32 = 1;

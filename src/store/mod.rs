@@ -48,7 +48,6 @@ pub mod images;
 mod inventory;
 pub mod lock;
 mod memory;
-pub mod reference;
 mod root;
 pub mod sparse;
 mod units;
@@ -60,11 +59,11 @@ use std::path::PathBuf;
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
+pub use crate::domain::reference::Reference;
 pub use dir::DirStore;
 pub use error::{Result, StoreError};
 pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
-pub use reference::Reference;
 pub use root::{default_root, prepare_root, secure_root, RootAccess};
 
 pub use cap::{enforce_cap, max_cache, max_cache_from, MAX_CACHE_ENV};

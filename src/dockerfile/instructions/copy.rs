@@ -1,7 +1,7 @@
 //! COPY and ADD: sources (paths and heredoc bodies), the destination and each instruction's
 //! flags, as BuildKit's `parseCopy`/`parseAdd` accept them (Dockerfile frontend 1.20+:
-//! `--exclude` and `--parents` are stable). Also `--chmod` validation ([`parse_chmod`]),
-//! which BuildKit performs after expansion.
+//! `--exclude` and `--parents` are stable). `--chmod` stays text here: it is parsed after
+//! expansion ([`crate::domain::Chmod`]), as BuildKit does.
 
 use crate::dockerfile::ast::{Node, Span};
 use crate::dockerfile::error::ParseError;
@@ -58,7 +58,7 @@ pub struct CopyCommand {
     pub from: Option<String>,
     /// `--chown=user[:group]`.
     pub chown: Option<String>,
-    /// `--chmod`, octal or symbolic (validate with [`parse_chmod`] after expansion).
+    /// `--chmod`, octal or symbolic (parsed with [`crate::domain::Chmod`] after expansion).
     pub chmod: Option<String>,
     /// `--link`.
     pub link: bool,
@@ -80,7 +80,7 @@ pub struct AddCommand {
     pub files: SourcesAndDest,
     /// `--chown=user[:group]`.
     pub chown: Option<String>,
-    /// `--chmod`, octal or symbolic (validate with [`parse_chmod`] after expansion).
+    /// `--chmod`, octal or symbolic (parsed with [`crate::domain::Chmod`] after expansion).
     pub chmod: Option<String>,
     /// `--link`.
     pub link: bool,
@@ -275,63 +275,6 @@ fn chomp(s: &str) -> String {
     s.split_inclusive('\n')
         .map(|l| l.trim_start_matches('\t'))
         .collect()
-}
-
-/// A validated `--chmod` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Chmod {
-    /// Octal permission bits, at most `0o7777`.
-    Octal(u32),
-    /// A symbolic mode (`u=rwx,go+rx`), applied relative to each file's mode.
-    Symbolic(String),
-}
-
-/// Validate an expanded `--chmod` value the way BuildKit's COPY dispatch does: octal up to
-/// 07777, or a symbolic `chmod(1)` mode.
-pub fn parse_chmod(value: &str) -> Result<Chmod, String> {
-    let non_octal = || {
-        format!(
-            "invalid chmod parameter: '{value}'. it should be octal string and between 0 and 07777"
-        )
-    };
-    if value.starts_with(|c: char| c.is_ascii_digit()) {
-        if !value.chars().all(|c| ('0'..='7').contains(&c)) {
-            return Err(non_octal());
-        }
-        return match u32::from_str_radix(value, 8) {
-            Ok(v) if v <= 0o7777 => Ok(Chmod::Octal(v)),
-            _ => Err(non_octal()),
-        };
-    }
-    if symbolic_mode_is_valid(value) {
-        Ok(Chmod::Symbolic(value.to_string()))
-    } else {
-        Err(non_octal())
-    }
-}
-
-/// `[ugoa]*([-+=]([rwxXst]*|[ugo]))+` clauses separated by commas.
-fn symbolic_mode_is_valid(s: &str) -> bool {
-    !s.is_empty()
-        && s.split(',').all(|clause| {
-            let rest = clause.trim_start_matches(['u', 'g', 'o', 'a']);
-            let mut chars = rest.chars().peekable();
-            let mut actions = 0;
-            while let Some(op) = chars.next() {
-                if !matches!(op, '+' | '-' | '=') {
-                    return false;
-                }
-                actions += 1;
-                if matches!(chars.peek(), Some('u' | 'g' | 'o')) {
-                    chars.next();
-                    continue;
-                }
-                while matches!(chars.peek(), Some('r' | 'w' | 'x' | 'X' | 's' | 't')) {
-                    chars.next();
-                }
-            }
-            actions > 0
-        })
 }
 
 #[cfg(test)]

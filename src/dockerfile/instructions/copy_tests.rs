@@ -238,32 +238,3 @@ fn expand_error_has_span() {
     assert_eq!(e.span, Span::new(9, 9));
     assert_eq!(e.message, "BAD: is not allowed to be unset");
 }
-
-#[test]
-fn chmod_values() {
-    assert_eq!(parse_chmod("755"), Ok(Chmod::Octal(0o755)));
-    assert_eq!(parse_chmod("0644"), Ok(Chmod::Octal(0o644)));
-    assert_eq!(parse_chmod("7777"), Ok(Chmod::Octal(0o7777)));
-    assert_eq!(parse_chmod("0"), Ok(Chmod::Octal(0)));
-    for ok in [
-        "u+x",
-        "u=rwx,go=rx",
-        "a-w",
-        "+x",
-        "g=u",
-        "u+rw-x",
-        "o=",
-        "ug+s,+t",
-    ] {
-        assert_eq!(parse_chmod(ok), Ok(Chmod::Symbolic(ok.into())), "{ok}");
-    }
-    for bad in ["64a", "10000", "8", "u", "u+q", "x", "", "u+x,", "rwx"] {
-        assert_eq!(
-            parse_chmod(bad),
-            Err(format!(
-                "invalid chmod parameter: '{bad}'. it should be octal string and between 0 and 07777"
-            )),
-            "{bad}"
-        );
-    }
-}

@@ -42,7 +42,7 @@ pub use config::{
     EnvCommand, ExposeCommand, LabelCommand, MaintainerCommand, StopSignalCommand, UserCommand,
     VolumeCommand, WorkdirCommand,
 };
-pub use copy::{parse_chmod, AddCommand, Chmod, CopyCommand, SourceContent, SourcesAndDest};
+pub use copy::{AddCommand, CopyCommand, SourceContent, SourcesAndDest};
 pub use expand::{Expander, LiteralExpander};
 pub use healthcheck::{HealthConfig, HealthcheckCommand};
 pub use mount::{Mount, MountSpec, MountType, ShareMode};

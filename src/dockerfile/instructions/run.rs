@@ -35,28 +35,8 @@ pub struct RunCommand {
     pub original: String,
 }
 
-/// `RUN --network`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NetworkMode {
-    /// The build's network (the default).
-    #[default]
-    Default,
-    /// No network: only an isolated loopback.
-    None,
-    /// The host's network namespace (needs the `network.host` entitlement).
-    Host,
-}
-
-impl NetworkMode {
-    /// The name used in Dockerfiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NetworkMode::Default => "default",
-            NetworkMode::None => "none",
-            NetworkMode::Host => "host",
-        }
-    }
-}
+/// `RUN --network`: the one mode set of [`crate::domain`].
+pub use crate::domain::NetworkMode;
 
 /// `RUN --security`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,12 +92,9 @@ pub(crate) fn parse_run(node: &Node) -> Result<RunCommand, ParseError> {
     for raw in flags.strings(mount) {
         mounts.push(MountSpec::first_pass(raw).map_err(|e| err_at(node, e))?);
     }
-    let network = match flags.string(network) {
-        "default" => NetworkMode::Default,
-        "none" => NetworkMode::None,
-        "host" => NetworkMode::Host,
-        other => return Err(err_at(node, format!("invalid network mode {other:?}"))),
-    };
+    let network = flags.string(network);
+    let network = NetworkMode::parse(network)
+        .ok_or_else(|| err_at(node, format!("invalid network mode {network:?}")))?;
     let security = match flags.string(security) {
         "sandbox" => SecurityMode::Sandbox,
         "insecure" => SecurityMode::Insecure,

@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 use rustix::thread::CapabilitySet;
 
 use super::protocol::Failure;
+use crate::domain::DEFAULT_PATH;
 use crate::sandbox::User;
-
-/// `PATH` when the environment has none (BuildKit's default for Linux).
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Docker's default capabilities: everything else leaves the bounding set.
 fn docker_default() -> CapabilitySet {

@@ -80,13 +80,9 @@ pub(super) fn plan(
 
 /// The login name of `uid` in a passwd file.
 pub(super) fn user_name(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _pw = f.next();
-        let id: u32 = f.next()?.trim().parse().ok()?;
-        (id == uid && !name.is_empty()).then(|| name.to_string())
-    })
+    crate::domain::passwd_entries(passwd)
+        .find(|u| u.uid == Some(uid) && !u.name.is_empty())
+        .map(|u| u.name.to_string())
 }
 
 /// The first range of `name` (or of the numeric `uid`) in a subuid/subgid file.

@@ -1,9 +1,12 @@
 //! `--chown=USER[:GROUP]` resolution, as BuildKit does it: each part is a number, `root`
 //! (always 0, no lookup) or a name looked up in the destination image's `/etc/passwd` and
 //! `/etc/group`. A user alone also sets the group: a numeric user gives the same number, a
-//! named user gives its primary group. An unknown name is an error.
+//! named user gives its primary group. An unknown name is an error. The files are read by
+//! [`crate::domain::passwd_entries`] and [`crate::domain::group_entries`]; comment lines
+//! never match here.
 
 use super::error::CopyError;
+use crate::domain::{group_entries, passwd_entries};
 
 /// One part of a chown spec.
 enum Id<'a> {
@@ -19,19 +22,6 @@ fn parse_id(part: &str) -> Id<'_> {
         Ok(n) if !part.starts_with('+') => Id::Num(n),
         _ => Id::Name(part),
     }
-}
-
-/// Fields of the first line of a colon-separated database whose first field is `name`.
-fn lookup<'t>(text: &'t str, name: &str) -> Option<Vec<&'t str>> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| line.split(':').collect::<Vec<_>>())
-        .find(|fields| fields.first() == Some(&name))
-}
-
-fn field(fields: &[&str], i: usize) -> Option<u32> {
-    fields.get(i).and_then(|f| f.trim().parse::<u32>().ok())
 }
 
 /// Resolves a `--chown` value to `(uid, gid)`. `passwd` and `group` are the texts of the
@@ -58,27 +48,24 @@ pub fn resolve_chown(
     let (uid, mut gid) = match parse_id(user_part) {
         Id::Num(n) => (n, n),
         Id::Name(name) => {
-            let fields = passwd.and_then(|text| lookup(text, name)).ok_or_else(|| {
-                CopyError::UnknownUser {
+            let found = passwd
+                .and_then(|text| passwd_entries(text).find(|u| !u.comment && u.name == name))
+                .ok_or_else(|| CopyError::UnknownUser {
                     name: name.to_string(),
-                }
-            })?;
-            (
-                field(&fields, 2).unwrap_or(0),
-                field(&fields, 3).unwrap_or(0),
-            )
+                })?;
+            (found.uid.unwrap_or(0), found.gid.unwrap_or(0))
         }
     };
     if let Some(part) = group_part {
         gid = match parse_id(part) {
             Id::Num(n) => n,
             Id::Name(name) => {
-                let fields = group.and_then(|text| lookup(text, name)).ok_or_else(|| {
-                    CopyError::UnknownGroup {
+                let found = group
+                    .and_then(|text| group_entries(text).find(|g| !g.comment && g.name == name))
+                    .ok_or_else(|| CopyError::UnknownGroup {
                         name: name.to_string(),
-                    }
-                })?;
-                field(&fields, 2).unwrap_or(0)
+                    })?;
+                found.gid.unwrap_or(0)
             }
         };
     }

@@ -54,14 +54,6 @@ pub enum CopyError {
         /// The group name.
         name: String,
     },
-    /// `--chmod` is neither octal (0 to 07777) nor valid symbolic notation.
-    #[error("invalid chmod parameter: '{value}'. {reason}")]
-    InvalidChmod {
-        /// The value as written.
-        value: String,
-        /// Why it is wrong.
-        reason: &'static str,
-    },
     /// An `--exclude` pattern is not valid.
     #[error("invalid --exclude pattern: {0}")]
     Exclude(#[source] PatternError),

@@ -14,7 +14,6 @@
 //! extracts local tar archives (detected by content). Nothing is written outside the layer
 //! directory.
 
-pub mod chmod;
 pub mod chown;
 pub mod dest;
 pub mod digest;
@@ -31,13 +30,13 @@ mod tree;
 
 use std::path::Path;
 
-pub use chmod::Mode;
 pub use chown::{chown_needs_lookup, resolve_chown};
 pub use dest::{DestFs, DestMeta, EmptyDest, EntryKind, RootfsDir};
 pub use error::CopyError;
 pub use fetch::{FetchError, Fetched, Fetcher, NoFetcher};
 
 use crate::context::Matcher;
+use crate::domain::Chmod;
 
 /// One source of a COPY/ADD.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,8 +116,8 @@ pub struct CopyRequest<'a> {
     pub workdir: String,
     /// `--chown`, resolved to ids (see [`resolve_chown`]).
     pub chown: Option<(u32, u32)>,
-    /// `--chmod`, parsed (see [`Mode::parse`]).
-    pub chmod: Option<Mode>,
+    /// `--chmod`, parsed when the plan was made.
+    pub chmod: Option<Chmod>,
     /// `--parents`.
     pub parents: bool,
     /// `--exclude` patterns.

@@ -13,7 +13,6 @@ use std::collections::{HashMap, HashSet};
 
 use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
 
-use super::chmod::Mode;
 use super::dest::DestMeta;
 use super::error::CopyError;
 use super::files::{Dst, FileJob, FilePool};
@@ -21,6 +20,7 @@ use super::layer::{Layer, Probe, Target};
 use super::source::{ignore_check, join, FileSrc, SrcTree};
 use super::CopyStats;
 use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
+use crate::domain::Chmod;
 use crate::rooted::Meta;
 
 /// Where the walk is in the source tree.
@@ -39,7 +39,7 @@ pub(crate) struct Copier<'r, 'a> {
     pub layer: Layer<'a>,
     pub tree: SrcTree<'r>,
     pub chown: Option<(u32, u32)>,
-    pub chmod: Option<&'r Mode>,
+    pub chmod: Option<&'r Chmod>,
     pub excludes: Option<&'r Matcher>,
     /// `--parents` include patterns for the current source.
     pub includes: Option<Matcher>,

@@ -38,13 +38,10 @@ use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
 use super::step_cx::StepCx;
 use super::StageResult;
-use crate::dockerfile::instructions::NetworkMode;
+use crate::domain::DEFAULT_PATH;
 use crate::graph::RunAction;
 use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
 use crate::snapshot::{self, Backend, Changes};
-
-/// `PATH` when the step's environment has none (BuildKit adds it the same way).
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How RUN steps run, for the whole build.
 pub struct RunSettings<'a> {
@@ -114,11 +111,7 @@ pub fn run(
         }
     };
 
-    let network = match action.network {
-        NetworkMode::Default => settings.network,
-        NetworkMode::None => Network::None,
-        NetworkMode::Host => Network::Host,
-    };
+    let network = action.network.for_run(settings.network);
     let mut spec = RunSpec::new(rootfs.path(), action.args.clone());
     spec.env = environment(action, &prepared.env);
     spec.cwd = if action.workdir.is_empty() {
@@ -220,7 +213,7 @@ fn exists_below(view: LayeredDest, has_parent: bool) -> SharedExistsBelow {
 fn environment(action: &RunAction, secret_env: &[String]) -> Vec<String> {
     let mut env = action.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.push(DEFAULT_PATH.to_string());
+        env.push(format!("PATH={DEFAULT_PATH}"));
     }
     env.extend(action.proxy_env.iter().map(|(k, v)| format!("{k}={v}")));
     env.extend(secret_env.iter().cloned());

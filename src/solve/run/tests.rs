@@ -1,5 +1,5 @@
 use super::*;
-use crate::dockerfile::instructions::SecurityMode;
+use crate::dockerfile::instructions::{NetworkMode, SecurityMode};
 use crate::graph::RunAction;
 
 fn action(env: &[&str]) -> RunAction {
@@ -23,7 +23,7 @@ fn environment_adds_path_proxies_and_secrets() {
         env,
         vec![
             "A=1",
-            DEFAULT_PATH,
+            format!("PATH={DEFAULT_PATH}").as_str(),
             "HTTP_PROXY=http://p:3128",
             "TOKEN=s3cret"
         ]

@@ -360,7 +360,7 @@ fn heredocs_are_written_as_files() {
         },
     ];
     let mut req = request(sources, root.clone(), "/etc/", &image);
-    req.chmod = Some(Mode::parse("u+x").unwrap());
+    req.chmod = Some(Chmod::parse("u+x").unwrap());
     copy(&req, f.out()).unwrap();
     let l = f.layer();
     assert!(l["/etc/EOF"].starts_with("f 744 ") && l["/etc/EOF"].ends_with("hello\n"));

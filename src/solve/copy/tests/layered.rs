@@ -81,7 +81,7 @@ fn changed_metadata_is_copied_not_linked() {
     fs::create_dir_all(&out).unwrap();
     let lowers = vec![low.clone()];
     let stats = copy_layers(&lowers, &out, &["/f"], "/f", |r| {
-        r.chmod = Some(Mode::parse("755").unwrap());
+        r.chmod = Some(Chmod::parse("755").unwrap());
     });
     assert_eq!(stats.linked, 0);
     assert_ne!(ino(&out.join("f")), ino(&low.join("f")));

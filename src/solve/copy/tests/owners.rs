@@ -94,7 +94,7 @@ fn chmod_octal_sets_files_and_directories() {
     file(f.ctx(), "d/x", "x", 0o600);
     dir(f.ctx(), "d/sub", 0o700);
     f.copy_with(&["d"], "/d", |r| {
-        r.chmod = Some(Mode::parse("755").unwrap())
+        r.chmod = Some(Chmod::parse("755").unwrap())
     })
     .unwrap();
     let l = f.layer();
@@ -104,7 +104,7 @@ fn chmod_octal_sets_files_and_directories() {
     let g = Fixture::new();
     file(g.ctx(), "x", "x", 0o644);
     g.copy_with(&["x"], "/a/b/", |r| {
-        r.chmod = Some(Mode::parse("600").unwrap())
+        r.chmod = Some(Chmod::parse("600").unwrap())
     })
     .unwrap();
     let l = g.layer();
@@ -119,7 +119,7 @@ fn chmod_symbolic_per_file() {
     file(f.ctx(), "app/data.txt", "d", 0o600);
     dir(f.ctx(), "app/sub", 0o700);
     f.copy_with(&["app"], "/app/", |r| {
-        r.chmod = Some(Mode::parse("u=rwX,go=rX").unwrap())
+        r.chmod = Some(Chmod::parse("u=rwX,go=rX").unwrap())
     })
     .unwrap();
     let l = f.layer();
@@ -129,9 +129,9 @@ fn chmod_symbolic_per_file() {
     let g = Fixture::new();
     file(g.ctx(), "script.sh", "s", 0o644);
     g.copy_with(&["script.sh"], "/bin/", |r| {
-        r.chmod = Some(Mode::parse("+x").unwrap())
+        r.chmod = Some(Chmod::parse("+x").unwrap())
     })
     .unwrap();
     assert!(g.layer()["/bin/script.sh"].starts_with("f 755 "));
-    assert!(Mode::parse("u+q").is_err());
+    assert!(Chmod::parse("u+q").is_err());
 }

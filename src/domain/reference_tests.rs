@@ -380,3 +380,44 @@ fn with_tag_validates() {
         "docker.io/library/busybox:TAG5"
     );
 }
+
+// The planner's cases (FROM and `COPY --from` names).
+
+fn norm(s: &str) -> String {
+    Reference::parse(s).unwrap().to_string()
+}
+
+#[test]
+fn normalises_like_distribution() {
+    assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
+    assert_eq!(norm("busybox:1.36"), "docker.io/library/busybox:1.36");
+    assert_eq!(norm("user/app"), "docker.io/user/app:latest");
+    assert_eq!(norm("index.docker.io/x"), "docker.io/library/x:latest");
+    assert_eq!(norm("localhost:5000/a/b:t"), "localhost:5000/a/b:t");
+    assert_eq!(norm("ghcr.io/o/r"), "ghcr.io/o/r:latest");
+    let dg = format!("alpine@sha256:{}", "a".repeat(64));
+    assert_eq!(norm(&dg), format!("docker.io/library/{dg}"));
+}
+
+#[test]
+fn rejects_bad_references() {
+    let e = Reference::parse("Build").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid reference format: repository name (library/Build) must be lowercase"
+    );
+    assert!(Reference::parse("a b").is_err());
+    assert!(Reference::parse("a::b").is_err());
+    assert!(Reference::parse("").is_err());
+    assert!(Reference::parse("x-").is_err());
+}
+
+#[test]
+fn familiar_short_form_drops_defaults() {
+    let f = |s: &str| Reference::parse(s).unwrap().familiar_short();
+    assert_eq!(f("busybox"), "busybox");
+    assert_eq!(f("docker.io/library/busybox:latest"), "busybox");
+    assert_eq!(f("busybox:1"), "busybox:1");
+    assert_eq!(f("user/app"), "user/app");
+    assert_eq!(f("ghcr.io/o/r"), "ghcr.io/o/r");
+}

@@ -2,7 +2,8 @@
 //! `docker.io/library/app:latest`, `user/app` means `docker.io/user/app`, a first component
 //! with a `.` or `:` or equal to `localhost` is a registry host (`localhost:5000/x` keeps its
 //! host), and `name@sha256:...` pins a digest. Names in the store and in outputs are always in
-//! this canonical form.
+//! this canonical form, and FROM and `COPY --from` are validated and normalised by the same
+//! rules (distribution's `ParseNormalizedNamed` + `TagNameOnly`).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -143,7 +144,7 @@ impl Reference {
     /// every name in the store has.
     ///
     /// ```
-    /// use builder::store::Reference;
+    /// use builder::domain::reference::Reference;
     /// let r = Reference::parse("app").unwrap();
     /// assert_eq!(r.to_string(), "docker.io/library/app:latest");
     /// assert_eq!(r.familiar(), "app:latest");
@@ -256,6 +257,28 @@ impl Reference {
     /// The whole reference in familiar form (`app:latest`).
     pub fn familiar(&self) -> String {
         self.suffixed(self.familiar_name())
+    }
+
+    /// The familiar form with a `latest` tag left out (`busybox`, `busybox:1.36`,
+    /// `ghcr.io/x/y`): how a Dockerfile usually writes the name, and the name a
+    /// `--build-context` is looked up by.
+    ///
+    /// ```
+    /// use builder::domain::reference::Reference;
+    /// let r = Reference::parse("docker.io/library/busybox:latest").unwrap();
+    /// assert_eq!(r.familiar_short(), "busybox");
+    /// ```
+    pub fn familiar_short(&self) -> String {
+        let mut s = self.familiar_name();
+        if let Some(t) = self.tag.as_deref().filter(|t| *t != DEFAULT_TAG) {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d.as_ref());
+        }
+        s
     }
 
     fn suffixed(&self, mut s: String) -> String {

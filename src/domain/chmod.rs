@@ -1,13 +1,33 @@
-//! `--chmod` values: octal (`755`, replacing the permission bits and keeping the source's
-//! set-id and sticky bits, as fsutil does) or symbolic chmod(1) notation (`+x`, `go-w`,
-//! `u=rwX,go=rX`, `g=u`), applied per file with a umask of 0. `X` means "execute if a
+//! `--chmod` values of COPY and ADD, parsed once (when the plan is made) and applied per
+//! file by the copy engine: octal (`755`, replacing the permission bits and keeping the
+//! source's set-id and sticky bits, as fsutil does) or symbolic chmod(1) notation (`+x`,
+//! `go-w`, `u=rwX,go=rX`, `g=u`), applied with a umask of 0. `X` means "execute if a
 //! directory or already executable by someone", for every operator, as on Linux.
+//!
+//! The accepted forms are BuildKit's Dockerfile frontend's: a value starting with a digit is
+//! octal (digits 0-7, at most 07777); anything else must match
+//! `[ugoa]*([-+=]([rwxXst]*|[ugo]))+` clauses separated by commas.
 
-use super::error::CopyError;
+use std::fmt;
 
-/// A parsed `--chmod` value.
+/// A `--chmod` value that is not a valid mode; the message is BuildKit's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid chmod parameter: '{value}'. it should be octal string and between 0 and 07777")]
+pub struct ChmodError {
+    /// The value as written (after variable expansion).
+    pub value: String,
+}
+
+/// A parsed `--chmod` value, with its text as written (plans and cache keys show the text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub struct Chmod {
+    text: String,
+    mode: Mode,
+}
+
+/// What a `--chmod` value does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
     /// An octal value: replaces the `rwxrwxrwx` bits.
     Octal(u32),
     /// Symbolic clauses, applied in order.
@@ -16,13 +36,14 @@ pub enum Mode {
 
 /// One comma-separated clause of a symbolic mode: who, then one or more operations.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Clause {
+struct Clause {
     /// `u`, `g`, `o`, `a` as a bit mask (`None` when no class letter was given).
     who: Option<u32>,
     ops: Vec<Op>,
 }
 
-/// One operation: `+`, `-` or `=` with its permission letters.
+/// One operation: `+`, `-` or `=` with its permission letters (`[rwxXst]*` or one of
+/// `u`, `g`, `o`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Op {
     op: char,
@@ -34,37 +55,61 @@ const WHO_G: u32 = 0o2070;
 const WHO_O: u32 = 0o0007;
 const WHO_ALL: u32 = 0o6777;
 
-impl Mode {
-    /// Parses a `--chmod` value the way BuildKit's Dockerfile frontend does: an octal
-    /// number up to 07777, else symbolic notation.
-    pub fn parse(value: &str) -> Result<Mode, CopyError> {
-        let non_octal = || CopyError::InvalidChmod {
+impl Chmod {
+    /// Parses a `--chmod` value the way BuildKit's Dockerfile frontend does: octal up to
+    /// 07777 when it starts with a digit, else symbolic notation.
+    pub fn parse(value: &str) -> Result<Chmod, ChmodError> {
+        let invalid = || ChmodError {
             value: value.to_string(),
-            reason: "it should be octal string and between 0 and 07777",
         };
-        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-            let n = u32::from_str_radix(value, 8).map_err(|_| non_octal())?;
-            if n > 0o7777 {
-                return Err(non_octal());
+        let mode = if value.starts_with(|c: char| c.is_ascii_digit()) {
+            if !value.chars().all(|c| ('0'..='7').contains(&c)) {
+                return Err(invalid());
             }
-            return Ok(Mode::Octal(n));
-        }
-        parse_symbolic(value).ok_or_else(|| CopyError::InvalidChmod {
-            value: value.to_string(),
-            reason: "it is not valid symbolic notation (e.g. u+x, go-w, a=rX)",
+            match u32::from_str_radix(value, 8) {
+                Ok(v) if v <= 0o7777 => Mode::Octal(v),
+                _ => return Err(invalid()),
+            }
+        } else {
+            parse_symbolic(value).ok_or_else(invalid)?
+        };
+        Ok(Chmod {
+            text: value.to_string(),
+            mode,
         })
+    }
+
+    /// The value as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The bits of an octal value; `None` for a symbolic one.
+    pub fn octal(&self) -> Option<u32> {
+        match self.mode {
+            Mode::Octal(bits) => Some(bits),
+            Mode::Symbolic(_) => None,
+        }
     }
 
     /// The mode (permission and set-id/sticky bits) a file with mode `mode` gets.
     pub fn apply(&self, mode: u32, is_dir: bool) -> u32 {
         let mode = mode & 0o7777;
-        match self {
+        match &self.mode {
             Mode::Octal(bits) => (mode & !0o777) | (bits & 0o777),
             Mode::Symbolic(clauses) => apply_symbolic(clauses, mode, is_dir),
         }
     }
 }
 
+impl fmt::Display for Chmod {
+    /// The value as written.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `[ugoa]*([-+=]([rwxXst]*|[ugo]))+` clauses separated by commas.
 fn parse_symbolic(value: &str) -> Option<Mode> {
     if value.is_empty() {
         return None;
@@ -92,15 +137,14 @@ fn parse_symbolic(value: &str) -> Option<Mode> {
                 return None;
             }
             let mut perms = String::new();
-            while let Some(&c) = chars.peek() {
-                if matches!(c, '+' | '-' | '=') {
-                    break;
-                }
-                if !"rwxXstugo".contains(c) {
-                    return None;
-                }
+            if let Some(&c @ ('u' | 'g' | 'o')) = chars.peek() {
                 perms.push(c);
                 chars.next();
+            } else {
+                while let Some(&c @ ('r' | 'w' | 'x' | 'X' | 's' | 't')) = chars.peek() {
+                    perms.push(c);
+                    chars.next();
+                }
             }
             ops.push(Op { op, perms });
         }
@@ -167,26 +211,27 @@ mod tests {
     use super::*;
 
     fn sym(s: &str, mode: u32) -> u32 {
-        Mode::parse(s).unwrap().apply(mode, false)
+        Chmod::parse(s).unwrap().apply(mode, false)
     }
 
     #[test]
     fn octal_replaces_permission_bits_only() {
-        assert_eq!(Mode::parse("755").unwrap(), Mode::Octal(0o755));
-        assert_eq!(Mode::parse("0644").unwrap().apply(0o4777, false), 0o4644);
-        assert_eq!(Mode::parse("7777").unwrap().apply(0o644, false), 0o777);
-        assert_eq!(Mode::parse("0").unwrap().apply(0o755, true), 0);
+        assert_eq!(Chmod::parse("755").unwrap().octal(), Some(0o755));
+        assert_eq!(Chmod::parse("0644").unwrap().apply(0o4777, false), 0o4644);
+        assert_eq!(Chmod::parse("7777").unwrap().apply(0o644, false), 0o777);
+        assert_eq!(Chmod::parse("0").unwrap().apply(0o755, true), 0);
         for bad in ["8", "999", "17777", "0x755"] {
-            let err = Mode::parse(bad).unwrap_err().to_string();
+            let err = Chmod::parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("invalid chmod parameter"), "{bad}: {err}");
         }
         assert_eq!(
-            Mode::parse("17777").unwrap_err().to_string(),
+            Chmod::parse("17777").unwrap_err().to_string(),
             "invalid chmod parameter: '17777'. it should be octal string and between 0 and 07777"
         );
     }
 
-    // tonistiigi/dchapes-mode's TestApply table (umask 0).
+    // tonistiigi/dchapes-mode's TestApply table (umask 0), less the copy-from-two-classes
+    // forms (`u+go`) that the Dockerfile frontend rejects before the mode library sees them.
     #[test]
     fn symbolic_table() {
         let cases: &[(u32, u32, &str)] = &[
@@ -228,11 +273,8 @@ mod tests {
             (0o772, 0o572, "u=g-w"),
             (0o021, 0o121, "u+o"),
             (0o021, 0o221, "u+g"),
-            (0o021, 0o321, "u+go"),
             (0o000, 0o764, "a=r,ug=rw,u+x"),
             (0o777, 0o764, "a=r,ug=rw,u+x"),
-            (0o000, 0o1624, "o+r,g+w,a+t,g-s,u+og"),
-            (0o2100, 0o1724, "o+r,g+w,a+t,g-s,u+og"),
             (0o777, 0o644, "644"),
             (0o777, 0o755, "go-w"),
             (0o666, 0o666, "=rw,+X"),
@@ -252,18 +294,63 @@ mod tests {
 
     #[test]
     fn capital_x_on_linux_applies_to_every_operator() {
-        let m = Mode::parse("u=rwX,go=rX").unwrap();
+        let m = Chmod::parse("u=rwX,go=rX").unwrap();
         assert_eq!(m.apply(0o600, true), 0o755, "directories get search bits");
         assert_eq!(m.apply(0o600, false), 0o644, "plain files do not");
         assert_eq!(m.apply(0o700, false), 0o755, "executables keep x");
-        assert_eq!(Mode::parse("-X").unwrap().apply(0o777, false), 0o666);
-        assert_eq!(Mode::parse("g=u").unwrap().apply(0o750, false), 0o770);
+        assert_eq!(Chmod::parse("-X").unwrap().apply(0o777, false), 0o666);
+        assert_eq!(Chmod::parse("g=u").unwrap().apply(0o750, false), 0o770);
     }
 
     #[test]
     fn invalid_symbolic() {
         for bad in ["", ",", "q+r", "u", "g", "go", "u+q", "u+x,", "+z", "a*x"] {
-            assert!(Mode::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(Chmod::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    // The forms BuildKit's Dockerfile frontend accepts and rejects, with its message.
+    #[test]
+    fn dockerfile_values() {
+        assert_eq!(Chmod::parse("0644").unwrap().octal(), Some(0o644));
+        assert_eq!(Chmod::parse("7777").unwrap().octal(), Some(0o7777));
+        assert_eq!(Chmod::parse("0").unwrap().octal(), Some(0));
+        for ok in [
+            "u+x",
+            "u=rwx,go=rx",
+            "a-w",
+            "+x",
+            "g=u",
+            "u+rw-x",
+            "o=",
+            "ug+s,+t",
+        ] {
+            let c = Chmod::parse(ok).unwrap();
+            assert_eq!((c.octal(), c.as_str()), (None, ok), "{ok}");
+            assert_eq!(c.to_string(), ok);
+        }
+        for bad in [
+            "64a",
+            "10000",
+            "8",
+            "u",
+            "u+q",
+            "x",
+            "",
+            "u+x,",
+            "rwx",
+            "u=gr",
+            "u+xu",
+            "u+go",
+            "o+r,g+w,a+t,g-s,u+og",
+        ] {
+            assert_eq!(
+                Chmod::parse(bad).unwrap_err().to_string(),
+                format!(
+                    "invalid chmod parameter: '{bad}'. it should be octal string and between 0 and 07777"
+                ),
+                "{bad}"
+            );
         }
     }
 }

@@ -1,0 +1,24 @@
+//! The domain rules several pipeline layers need, kept once: the default `PATH`, and the
+//! other small rules of the image world that the parser, the planner, the solver, the
+//! sandbox and the store would otherwise each restate.
+//!
+//! This module is pure and a leaf: it does no IO (no filesystem, process, environment or
+//! network access; callers read files and hand over their bytes) and imports no other module
+//! of this crate, only std and external crates. Any layer — `dockerfile/` and `graph/`
+//! included — may import it.
+
+mod chain;
+pub mod config;
+mod chmod;
+mod network;
+mod passwd;
+pub mod reference;
+
+pub use chain::error_chain;
+pub use chmod::{Chmod, ChmodError};
+pub use network::NetworkMode;
+pub use passwd::{group_entries, passwd_entries, GroupEntry, PasswdEntry};
+
+/// `PATH` of a Linux image or RUN step whose environment sets none (BuildKit's and Docker's
+/// default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
