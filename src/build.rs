@@ -271,7 +271,7 @@ struct CheckedImages<'a> {
 }
 
 impl graph::BaseImages for CheckedImages<'_> {
-    fn config(&self, reference: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+    fn config(&self, reference: &str, platform: &Platform) -> Option<graph::StageConfig> {
         self.images
             .base_config(reference, platform)
             .unwrap_or_else(|e| {
@@ -280,7 +280,7 @@ impl graph::BaseImages for CheckedImages<'_> {
             })
     }
 
-    fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+    fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::StageConfig> {
         self.images.context_config(name, platform)
     }
 }

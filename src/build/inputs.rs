@@ -16,7 +16,7 @@ use crate::store::{DirStore, NameIndex, Reference};
 
 /// The context and the Dockerfile, read.
 #[derive(Debug)]
-pub struct Input {
+pub struct BuildInputs {
     /// The build context.
     pub context: Context,
     /// The Dockerfile's name in diagnostics.
@@ -27,7 +27,7 @@ pub struct Input {
 
 /// Open the context `context` and read the Dockerfile (`-f`; for a tar context, a path
 /// inside the archive unless it names a file on disk).
-pub fn open(context: &str, file: Option<&str>) -> Result<Input> {
+pub fn open(context: &str, file: Option<&str>) -> Result<BuildInputs> {
     let tar_file = context != "-" && Path::new(context).is_file();
     if context != "-" && !tar_file {
         let source = DockerfileSource::locate(context, file)?;
@@ -37,7 +37,7 @@ pub fn open(context: &str, file: Option<&str>) -> Result<Input> {
             DockerfileSource::Stdin => None,
         };
         let ctx = Context::from_dir(Path::new(context), on_disk)?;
-        return Ok(Input {
+        return Ok(BuildInputs {
             context: ctx,
             label: source.label(),
             text,
@@ -74,7 +74,7 @@ pub fn open(context: &str, file: Option<&str>) -> Result<Input> {
             (inner.to_string(), source.read()?)
         }
     };
-    Ok(Input {
+    Ok(BuildInputs {
         context: ctx,
         label,
         text,

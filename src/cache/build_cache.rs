@@ -53,7 +53,7 @@ pub struct BuildCache {
 impl BuildCache {
     /// Note that this build made or reused the step `key`.
     pub fn use_key(&self, key: &oci_spec::image::Digest) {
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let mut used = crate::domain::lock(&self.used);
         if !used.contains(key) {
             used.push(key.clone());
         }
@@ -61,7 +61,7 @@ impl BuildCache {
 
     /// The keys noted by [`BuildCache::use_key`], in the order first used.
     pub fn used_keys(&self) -> Vec<oci_spec::image::Digest> {
-        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::domain::lock(&self.used).clone()
     }
 }
 

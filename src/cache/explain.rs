@@ -120,7 +120,7 @@ impl Explainer {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.state)
     }
 
     /// Keep `inputs` as the current build's entry for `step`.

@@ -194,7 +194,7 @@ impl StatCache {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.inner)
     }
 
     /// The content digest of the file at `rel` if it was hashed with exactly these stat

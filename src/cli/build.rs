@@ -29,7 +29,7 @@ pub enum ProgressMode {
 
 /// Network modes for RUN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum NetworkMode {
+pub enum BuildNetworkArg {
     /// A private network with outbound access through slirp4netns, shared by the build's
     /// RUN steps: no way to the host's 127.0.0.1 services or abstract sockets (the host's
     /// network, with a warning, when slirp4netns is not installed).
@@ -40,13 +40,13 @@ pub enum NetworkMode {
     Host,
 }
 
-impl From<NetworkMode> for crate::domain::NetworkMode {
+impl From<BuildNetworkArg> for crate::domain::NetworkMode {
     /// The value of `--network` (kept apart for its help text) as the one mode set.
-    fn from(arg: NetworkMode) -> Self {
+    fn from(arg: BuildNetworkArg) -> Self {
         match arg {
-            NetworkMode::Default => Self::Default,
-            NetworkMode::None => Self::None,
-            NetworkMode::Host => Self::Host,
+            BuildNetworkArg::Default => Self::Default,
+            BuildNetworkArg::None => Self::None,
+            BuildNetworkArg::Host => Self::Host,
         }
     }
 }
@@ -126,7 +126,7 @@ pub struct BuildArgs {
     /// `default` is private to the build; `host` lets RUN reach what the host reaches,
     /// its 127.0.0.1 services included.
     #[arg(long, value_enum, default_value = "default")]
-    pub network: NetworkMode,
+    pub network: BuildNetworkArg,
     /// Grant an entitlement (repeatable), as buildx: `security.insecure` lets
     /// `RUN --security=insecure` run (as real root only) with every capability, no seccomp
     /// filter and nothing masked; `network.host` is accepted and needed by nothing

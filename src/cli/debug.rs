@@ -113,7 +113,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
             path: path.into(),
             source,
         })?;
-        let config = graph::ImageConfig::from_json(&json)
+        let config = graph::StageConfig::from_json(&json)
             .map_err(|e| Error::Usage(format!("{path}: {e}")))?;
         images.insert(reference.to_string(), config);
     }

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 /// A stream compression recognised by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
+pub enum ArchiveCompression {
     /// No recognised compression.
     None,
     /// gzip (`1f 8b 08`).
@@ -19,19 +19,19 @@ pub enum Compression {
     Zstd,
 }
 
-impl Compression {
+impl ArchiveCompression {
     /// The compression whose magic number starts `head`.
-    pub fn detect(head: &[u8]) -> Compression {
+    pub fn detect(head: &[u8]) -> ArchiveCompression {
         if head.starts_with(&[0x1f, 0x8b, 0x08]) {
-            Compression::Gzip
+            ArchiveCompression::Gzip
         } else if head.starts_with(b"BZh") {
-            Compression::Bzip2
+            ArchiveCompression::Bzip2
         } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
-            Compression::Xz
+            ArchiveCompression::Xz
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
+            ArchiveCompression::Zstd
         } else {
-            Compression::None
+            ArchiveCompression::None
         }
     }
 }
@@ -40,12 +40,14 @@ impl Compression {
 pub fn decompress<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>> {
     let mut buffered = BufReader::with_capacity(64 * 1024, reader);
     let head = buffered.fill_buf()?;
-    Ok(match Compression::detect(head) {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
-        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(buffered)),
-        Compression::Zstd => {
+    Ok(match ArchiveCompression::detect(head) {
+        ArchiveCompression::None => Box::new(buffered),
+        ArchiveCompression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        ArchiveCompression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
+        ArchiveCompression::Xz => {
+            Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(buffered))
+        }
+        ArchiveCompression::Zstd => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "zstd-compressed archives are not supported yet",
@@ -94,10 +96,10 @@ mod tests {
         let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
         xz.write_all(&raw).unwrap();
         let xz = xz.finish().unwrap();
-        assert_eq!(Compression::detect(&gz), Compression::Gzip);
-        assert_eq!(Compression::detect(&bz), Compression::Bzip2);
-        assert_eq!(Compression::detect(&xz), Compression::Xz);
-        assert_eq!(Compression::detect(&raw), Compression::None);
+        assert_eq!(ArchiveCompression::detect(&gz), ArchiveCompression::Gzip);
+        assert_eq!(ArchiveCompression::detect(&bz), ArchiveCompression::Bzip2);
+        assert_eq!(ArchiveCompression::detect(&xz), ArchiveCompression::Xz);
+        assert_eq!(ArchiveCompression::detect(&raw), ArchiveCompression::None);
         for bytes in [&raw, &gz, &bz, &xz] {
             assert!(is_tar(&bytes[..]));
         }

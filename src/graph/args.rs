@@ -18,7 +18,7 @@ use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::shell::{Env, Lexer};
 
-use super::platform::Platform;
+use crate::domain::Platform;
 
 /// An ordered variable list; setting a variable moves it to the end (llb's `AddOrReplace`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The image config as the planner carries it from step to step ([`ImageConfig`]): the
+//! The image config as the planner carries it from step to step ([`StageConfig`]): the
 //! execution config of the image model ([`ExecConfig`], with BuildKit's rules on it: `ENV`
 //! replaces a variable in place or appends it, `PATH` is filled in when the base has none)
 //! plus the image's author (`MAINTAINER`), and reading a base image's config for it. A
@@ -15,14 +15,14 @@ use crate::domain::config::{ExecConfig, Healthcheck};
 /// The runtime configuration of an image, as far as a Dockerfile can change it: the image
 /// model's [`ExecConfig`] (its fields and rules are reached through `Deref`) and the author.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ImageConfig {
+pub struct StageConfig {
     /// The image config's `config` object.
     pub exec: ExecConfig,
     /// `MAINTAINER` (the image's top-level `author` field).
     pub author: String,
 }
 
-impl Deref for ImageConfig {
+impl Deref for StageConfig {
     type Target = ExecConfig;
 
     fn deref(&self) -> &ExecConfig {
@@ -30,16 +30,16 @@ impl Deref for ImageConfig {
     }
 }
 
-impl DerefMut for ImageConfig {
+impl DerefMut for StageConfig {
     fn deref_mut(&mut self) -> &mut ExecConfig {
         &mut self.exec
     }
 }
 
-impl ImageConfig {
+impl StageConfig {
     /// The config BuildKit starts `FROM scratch` with: `PATH` and `WorkingDir=/`.
     pub fn scratch(os: &str) -> Self {
-        ImageConfig {
+        StageConfig {
             exec: ExecConfig::scratch(os),
             author: String::new(),
         }
@@ -48,7 +48,7 @@ impl ImageConfig {
     /// Read the config part of a Docker/OCI image config JSON document: either the whole
     /// image config (`{"os": ..., "config": {...}, "author": ...}`) or the `config` object
     /// alone. Unknown fields are ignored; durations are nanoseconds, as in the spec.
-    pub fn from_json(text: &str) -> Result<ImageConfig, String> {
+    pub fn from_json(text: &str) -> Result<StageConfig, String> {
         let doc: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("invalid image config JSON: {e}"))?;
         let cfg = doc.get("config").unwrap_or(&doc);
@@ -101,7 +101,7 @@ impl ImageConfig {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(ImageConfig {
+        Ok(StageConfig {
             exec: ExecConfig {
                 user: string(cfg, "User"),
                 exposed_ports: keys("ExposedPorts"),
@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn env_set_replaces_in_place_or_appends() {
-        let mut c = ImageConfig::default();
+        let mut c = StageConfig::default();
         c.env_set("A", "1");
         c.env_set("B", "2");
         c.env_set("A", "3");
@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn reads_docker_image_config_json() {
-        let c = ImageConfig::from_json(
+        let c = StageConfig::from_json(
             r#"{"os":"linux","author":"me","config":{"Env":["A=1"],"Cmd":["sh"],
             "WorkingDir":"/w","User":"u","ExposedPorts":{"80/tcp":{}},"Volumes":{"/v":{}},
             "Labels":{"k":"v"},"OnBuild":["RUN x"],"Healthcheck":{"Test":["NONE"],"Interval":5}}}"#,
@@ -158,27 +158,27 @@ mod tests {
         assert_eq!(c.on_build, vec!["RUN x"]);
         assert_eq!(c.healthcheck.as_ref().map(|h| h.interval), Some(5));
         assert_eq!(c.author, "me");
-        let bare = ImageConfig::from_json(r#"{"Env":["B=2"]}"#).unwrap();
+        let bare = StageConfig::from_json(r#"{"Env":["B=2"]}"#).unwrap();
         assert_eq!(bare.env, vec!["B=2"]);
-        assert!(ImageConfig::from_json("nope").is_err());
+        assert!(StageConfig::from_json("nope").is_err());
     }
 
     #[test]
     fn scratch_has_path_and_root_workdir() {
-        let c = ImageConfig::scratch("linux");
+        let c = StageConfig::scratch("linux");
         assert_eq!(c.env, vec![format!("PATH={DEFAULT_PATH}")]);
         assert_eq!(c.working_dir, "/");
-        assert!(ImageConfig::scratch("windows").env.is_empty());
+        assert!(StageConfig::scratch("windows").env.is_empty());
     }
 
     #[test]
     fn ensure_path_keeps_an_existing_path() {
-        let mut c = ImageConfig {
+        let mut c = StageConfig {
             exec: ExecConfig {
                 env: vec!["PATH=/x".to_string()],
                 ..ExecConfig::default()
             },
-            ..ImageConfig::default()
+            ..StageConfig::default()
         };
         c.ensure_path("linux");
         assert_eq!(c.env, vec!["PATH=/x"]);

@@ -14,12 +14,12 @@ use crate::dockerfile::instructions::{Expander, Instruction};
 use crate::dockerfile::shell::Lexer;
 
 use super::args::EnvList;
-use super::config::ImageConfig;
+use super::config::StageConfig;
 use super::model::{Action, LayerKind, Source, Step};
-use super::platform::Platform;
 use super::stages::StageHead;
 use super::{dispatch_config, dispatch_copy, dispatch_run};
 use crate::domain::config::History;
+use crate::domain::Platform;
 
 /// What every stage's dispatch shares.
 pub(super) struct Ctx<'a> {
@@ -54,9 +54,9 @@ pub(super) struct StageState {
     /// Platform.
     pub platform: Platform,
     /// The config the stage started with.
-    pub base_config: ImageConfig,
+    pub base_config: StageConfig,
     /// Image config so far.
-    pub config: ImageConfig,
+    pub config: StageConfig,
     /// Variables in force: ENV and ARG values.
     pub env: EnvList,
     /// Working directory in force (absolute; `/` when none).
@@ -84,15 +84,15 @@ impl StageState {
         index: usize,
         span: Span,
         platform: Platform,
-        mut config: ImageConfig,
+        mut config: StageConfig,
     ) -> Self {
         config.ensure_path(&platform.os);
         let mut state = StageState {
             index,
             span,
             platform,
-            base_config: ImageConfig::default(),
-            config: ImageConfig::default(),
+            base_config: StageConfig::default(),
+            config: StageConfig::default(),
             env: EnvList::new(),
             workdir: "/".to_string(),
             user: String::new(),
@@ -117,8 +117,8 @@ impl StageState {
             index,
             span,
             platform: parent.platform.clone(),
-            base_config: ImageConfig::default(),
-            config: ImageConfig::default(),
+            base_config: StageConfig::default(),
+            config: StageConfig::default(),
             env: parent.env.clone(),
             workdir: parent.workdir.clone(),
             user: parent.user.clone(),
@@ -133,7 +133,7 @@ impl StageState {
         state
     }
 
-    fn apply_base(&mut self, mut config: ImageConfig) {
+    fn apply_base(&mut self, mut config: StageConfig) {
         for e in &config.env {
             let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
             self.env.set(k, v);
@@ -455,7 +455,7 @@ mod tests {
             0,
             Span::default(),
             Platform::linux_amd64(),
-            ImageConfig::default(),
+            StageConfig::default(),
         );
         s.build_args.push(("A".into(), Some("1".into())));
         s.build_args.push(("B".into(), None));

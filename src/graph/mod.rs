@@ -33,7 +33,7 @@
 //! cycle error points at the first instruction of the cycle only.
 //!
 //! Module map: `args` (scoping), `stages` (references, target, levels), `dispatch*`
-//! (per-instruction effects), `config` (image config and history), `platform`, `expose`,
+//! (per-instruction effects), `config` (image config and history), `expose`,
 //! `signal`, `gofmt` (Go text formats), `render` (the `debug plan` text), `planner` (the
 //! orchestration). Image names are read by [`crate::domain::reference`].
 
@@ -47,7 +47,6 @@ mod expose;
 mod gofmt;
 mod model;
 mod planner;
-mod platform;
 mod prepare;
 mod render;
 mod signal;
@@ -55,14 +54,14 @@ mod stages;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::domain::Platform;
 pub use args::{is_automatic_arg, is_proxy_arg, EnvList};
-pub use config::ImageConfig;
+pub use config::StageConfig;
 pub use model::{
     Action, CopyAction, InlineFile, LayerKind, Plan, PlannedMount, RunAction, Source, StagePlan,
     Step,
 };
 pub use planner::{base_images, plan};
-pub use platform::Platform;
 pub use render::render;
 
 /// What a plan is made for.
@@ -98,12 +97,12 @@ impl PlanOptions {
 pub trait BaseImages {
     /// The config of `reference` for `platform`, if known. Unknown images start from an
     /// empty config (BuildKit then adds the default `PATH`).
-    fn config(&self, reference: &str, platform: &Platform) -> Option<ImageConfig>;
+    fn config(&self, reference: &str, platform: &Platform) -> Option<StageConfig>;
 
     /// The image config of the named context `name` (`--build-context NAME=oci-layout://...`),
     /// if it is an image whose config is known. `None` (the default) starts a stage on it
     /// from BuildKit's empty-image config.
-    fn context_config(&self, _name: &str, _platform: &Platform) -> Option<ImageConfig> {
+    fn context_config(&self, _name: &str, _platform: &Platform) -> Option<StageConfig> {
         None
     }
 }
@@ -113,14 +112,14 @@ pub trait BaseImages {
 pub struct UnknownImages;
 
 impl BaseImages for UnknownImages {
-    fn config(&self, _reference: &str, _platform: &Platform) -> Option<ImageConfig> {
+    fn config(&self, _reference: &str, _platform: &Platform) -> Option<StageConfig> {
         None
     }
 }
 
 /// Fixed configs by reference, for tests and tools.
-impl BaseImages for BTreeMap<String, ImageConfig> {
-    fn config(&self, reference: &str, _platform: &Platform) -> Option<ImageConfig> {
+impl BaseImages for BTreeMap<String, StageConfig> {
+    fn config(&self, reference: &str, _platform: &Platform) -> Option<StageConfig> {
         self.get(reference).cloned()
     }
 }

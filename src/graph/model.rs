@@ -10,9 +10,9 @@ use crate::dockerfile::ast::Span;
 use crate::dockerfile::instructions::{Mount, NetworkMode, SecurityMode};
 use crate::domain::Chmod;
 
-use super::config::ImageConfig;
-use super::platform::Platform;
+use super::config::StageConfig;
 use crate::domain::config::History;
+use crate::domain::Platform;
 
 /// The build plan for one target.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,11 +78,11 @@ pub struct StagePlan {
     /// highest level among its dependencies. Stages of one level can run in parallel.
     pub level: usize,
     /// The config the stage starts with (after BuildKit's `PATH` default).
-    pub base_config: ImageConfig,
+    pub base_config: StageConfig,
     /// The steps, ONBUILD triggers of the base first.
     pub steps: Vec<Step>,
     /// The config after the last step.
-    pub config: ImageConfig,
+    pub config: StageConfig,
     /// History written by this stage's steps, after the history inherited from a base stage.
     pub history: Vec<History>,
 }
@@ -132,7 +132,7 @@ pub struct Step {
     /// Variables this step's expansion referenced that are build args in scope.
     pub used_args: BTreeSet<String>,
     /// The image config after the step.
-    pub config: ImageConfig,
+    pub config: StageConfig,
     /// The working directory in force before the step (`/` when the config has none).
     pub workdir_before: String,
     /// USER in force before the step (empty: root).

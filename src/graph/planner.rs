@@ -13,13 +13,13 @@ use crate::dockerfile::shell::Lexer;
 use super::args::{
     automatic_args, global_args, is_automatic_arg, is_proxy_arg, proxy_env, ArgDecl, EnvList,
 };
-use super::config::ImageConfig;
+use super::config::StageConfig;
 use super::dispatch::{dispatch_all, Ctx, StageState};
 use super::model::{Plan, Source, StagePlan};
-use super::platform::Platform;
 use super::prepare::{command_sources, prepare_stages, stage_head, triggers, Prepared, Refs};
 use super::stages::{self, StageHead};
 use super::{BaseImages, PlanOptions};
+use crate::domain::Platform;
 
 /// Steps 1–4 of [`plan`], shared with [`base_images`]: the global scope, the expanded
 /// FROM lines, every stage's base and edges, and the stages the target reaches (their
@@ -229,12 +229,12 @@ pub fn plan(
                         c.on_build.clear();
                         c
                     }
-                    None => ImageConfig::scratch(&platform.os),
+                    None => StageConfig::scratch(&platform.os),
                 };
                 StageState::from_config(s, stage.span, platform, cfg)
             }
             Source::Scratch | Source::BuildContext => {
-                let cfg = ImageConfig::scratch(&platform.os);
+                let cfg = StageConfig::scratch(&platform.os);
                 StageState::from_config(s, stage.span, platform, cfg)
             }
         };

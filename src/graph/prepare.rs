@@ -11,12 +11,12 @@ use crate::dockerfile::instructions::{parse_instruction, Dockerfile, Instruction
 use crate::dockerfile::shell::{Lexer, NoEnv};
 
 use super::args::EnvList;
-use super::config::ImageConfig;
+use super::config::StageConfig;
 use super::dispatch::Command;
 use super::model::Source;
-use super::platform::Platform;
 use super::stages::{self, Edge, StageHead};
 use super::BaseImages;
+use crate::domain::Platform;
 
 /// Expand FROM's base name and `--platform` against the global scope.
 pub(super) fn stage_head(
@@ -168,7 +168,7 @@ pub(super) struct Prepared {
     /// is known to be needed).
     pub commands: Option<Vec<Command>>,
     /// The base image's config, once looked up.
-    pub base_config: Option<ImageConfig>,
+    pub base_config: Option<StageConfig>,
 }
 
 impl Prepared {

@@ -4,7 +4,7 @@
 //! makes and its history entry. Golden files under `testdata/plans/` pin this format.
 
 use super::args::is_automatic_arg;
-use super::config::ImageConfig;
+use super::config::StageConfig;
 use super::gofmt;
 use super::model::{Action, CopyAction, LayerKind, Plan, RunAction, Source, StagePlan, Step};
 use crate::domain::config::History;
@@ -122,7 +122,7 @@ fn render_stage(out: &mut String, plan: &Plan, stage: &StagePlan) {
     }
 }
 
-fn render_step(out: &mut String, plan: &Plan, n: usize, step: &Step, before: &ImageConfig) {
+fn render_step(out: &mut String, plan: &Plan, n: usize, step: &Step, before: &StageConfig) {
     let kind = match step.layer {
         LayerKind::Layer => "layer",
         LayerKind::Mkdir => "mkdir",
@@ -293,7 +293,7 @@ fn escape(s: &str) -> String {
     }
 }
 
-fn healthcheck_text(c: &ImageConfig) -> String {
+fn healthcheck_text(c: &StageConfig) -> String {
     match &c.healthcheck {
         Some(h) => gofmt::healthcheck(h),
         None => "none".to_string(),
@@ -301,7 +301,7 @@ fn healthcheck_text(c: &ImageConfig) -> String {
 }
 
 /// Every field of `c` that is set, one per line.
-pub(super) fn config_lines(c: &ImageConfig) -> Vec<String> {
+pub(super) fn config_lines(c: &StageConfig) -> Vec<String> {
     let mut out = Vec::new();
     let mut push = |name: &str, value: String| out.push(format!("{name}: {}", escape(&value)));
     if !c.env.is_empty() {
@@ -353,7 +353,7 @@ pub(super) fn config_lines(c: &ImageConfig) -> Vec<String> {
 }
 
 /// The fields that differ between `a` and `b`, as `Field = new value` lines.
-fn config_diff(a: &ImageConfig, b: &ImageConfig) -> Vec<String> {
+fn config_diff(a: &StageConfig, b: &StageConfig) -> Vec<String> {
     let mut out = Vec::new();
     let mut changed = |name: &str, differs: bool, value: String| {
         if differs {

@@ -137,12 +137,12 @@ fn entrypoint_resets_only_an_inherited_cmd() {
     let mut images = BTreeMap::new();
     images.insert(
         "docker.io/library/base:latest".to_string(),
-        ImageConfig {
+        StageConfig {
             exec: ExecConfig {
                 cmd: vec!["sh".into()],
                 ..ExecConfig::default()
             },
-            ..ImageConfig::default()
+            ..StageConfig::default()
         },
     );
     let p = plan_with("FROM base\nENTRYPOINT [\"/e\"]\n", |_| {}, &images).unwrap();
@@ -223,12 +223,12 @@ fn path_is_added_only_when_missing() {
     let mut images = BTreeMap::new();
     images.insert(
         "docker.io/library/withpath:latest".to_string(),
-        ImageConfig {
+        StageConfig {
             exec: ExecConfig {
                 env: vec!["PATH=/x".into()],
                 ..ExecConfig::default()
             },
-            ..ImageConfig::default()
+            ..StageConfig::default()
         },
     );
     let p = plan_with("FROM withpath\n", |_| {}, &images).unwrap();
@@ -282,27 +282,27 @@ fn reference_errors_point_at_their_lines() {
 }
 
 /// Knows the config of one named context.
-struct OneContext(ImageConfig);
+struct OneContext(StageConfig);
 
 impl BaseImages for OneContext {
-    fn config(&self, _reference: &str, _platform: &Platform) -> Option<ImageConfig> {
+    fn config(&self, _reference: &str, _platform: &Platform) -> Option<StageConfig> {
         None
     }
-    fn context_config(&self, name: &str, _platform: &Platform) -> Option<ImageConfig> {
+    fn context_config(&self, name: &str, _platform: &Platform) -> Option<StageConfig> {
         (name == "base").then(|| self.0.clone())
     }
 }
 
 #[test]
 fn named_context_with_a_known_image_config_starts_from_it() {
-    let known = ImageConfig {
+    let known = StageConfig {
         exec: ExecConfig {
             env: vec!["PATH=/bin".into(), "A=1".into()],
             cmd: vec!["sh".into()],
             on_build: vec!["LABEL from=trigger".into()],
             ..ExecConfig::default()
         },
-        ..ImageConfig::default()
+        ..StageConfig::default()
     };
     let p = plan_with(
         "FROM base\nENV B=2\n",
@@ -329,7 +329,7 @@ fn named_context_with_a_known_image_config_starts_from_it() {
         |o| {
             o.named_contexts.insert("other".into());
         },
-        &OneContext(ImageConfig::default()),
+        &OneContext(StageConfig::default()),
     )
     .unwrap();
     assert_eq!(target(&p).config.working_dir, "/");
@@ -374,14 +374,14 @@ fn base_images_are_the_plans_images_without_dispatch() {
                COPY --from=build /sh /sh2\n\
                COPY --from=alpine:1 /x /x\n\
                FROM other AS extra\n";
-    let images: BTreeMap<String, ImageConfig> = [(
+    let images: BTreeMap<String, StageConfig> = [(
         "docker.io/library/alpine:2".to_string(),
-        ImageConfig {
+        StageConfig {
             exec: crate::domain::config::ExecConfig {
                 on_build: vec!["COPY --from=trigger /a /a".to_string()],
                 ..Default::default()
             },
-            ..ImageConfig::default()
+            ..StageConfig::default()
         },
     )]
     .into_iter()

@@ -1,10 +1,10 @@
-//! Platforms as image selection needs them. The type is the planner's
-//! [`crate::graph::Platform`] (containerd's parsing and normalisation); this module adds what
+//! Platforms as image selection needs them. The type is the domain's
+//! [`crate::domain::Platform`] (containerd's parsing and normalisation); this module adds what
 //! the image side asks of it: the host platform, a strict `os/arch[/variant]` parse for
 //! command lines, and whether an index entry's platform runs on a wanted one.
 
 use super::error::{ImageError, Result};
-pub use crate::graph::Platform;
+pub use crate::domain::Platform;
 
 /// What image selection adds to [`Platform`].
 pub trait PlatformExt: Sized {

@@ -120,7 +120,7 @@ pub struct Quiet {
 
 impl Reporter for Quiet {
     fn start(&self, _name: &str) -> VertexId {
-        let mut n = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = crate::domain::lock(&self.next);
         *n += 1;
         *n
     }

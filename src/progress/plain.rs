@@ -92,7 +92,7 @@ impl Plain {
     }
 
     fn write(&self, f: impl FnOnce(&mut Inner) -> std::io::Result<()>) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = crate::domain::lock(&self.inner);
         // Progress is best effort: a closed stderr must not fail the build.
         let _ = f(&mut inner).and_then(|()| inner.out.flush());
     }

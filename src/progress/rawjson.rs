@@ -63,7 +63,7 @@ impl RawJson {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.inner)
     }
 
     /// Write the event `event` with `fields` (after `time`, `event` and `vertex`).

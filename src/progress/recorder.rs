@@ -48,7 +48,7 @@ impl Recorder {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.events)
     }
 }
 

@@ -116,7 +116,7 @@ impl Tty {
             self.shared.bar.finish_and_clear();
         }
         self.shared.wake.notify_all();
-        let handle = self.ticker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let handle = crate::domain::lock(&self.ticker).take();
         if let Some(h) = handle {
             let _ = h.join();
         }
@@ -125,7 +125,7 @@ impl Tty {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.state)
     }
 
     /// Draw the frame for the board as it is now.

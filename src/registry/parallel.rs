@@ -18,11 +18,11 @@ pub fn map<T: Sync, R: Send>(
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                if lock(&failed).is_some() {
+                if crate::domain::lock(&failed).is_some() {
                     return;
                 }
                 let i = {
-                    let mut n = lock(&next);
+                    let mut n = crate::domain::lock(&next);
                     let i = *n;
                     *n += 1;
                     i
@@ -30,12 +30,12 @@ pub fn map<T: Sync, R: Send>(
                 let Some(item) = items.get(i) else { return };
                 match work(item) {
                     Ok(r) => {
-                        if let Some(slot) = lock(&results).get_mut(i) {
+                        if let Some(slot) = crate::domain::lock(&results).get_mut(i) {
                             *slot = Some(r);
                         }
                     }
                     Err(e) => {
-                        lock(&failed).get_or_insert(e);
+                        crate::domain::lock(&failed).get_or_insert(e);
                         return;
                     }
                 }
@@ -51,11 +51,6 @@ pub fn map<T: Sync, R: Send>(
         .into_iter()
         .flatten()
         .collect())
-}
-
-/// Lock, ignoring poisoning (a panicking worker takes the whole scope down anyway).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ impl Session {
 
     fn state(&self) -> MutexGuard<'_, AuthState> {
         // Every update is a single assignment or insert: a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.state)
     }
 
     /// The credential for this registry, looked up once.
@@ -311,7 +311,7 @@ impl Session {
                 service,
                 scope: _,
             }) => {
-                let _refresh = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
+                let _refresh = crate::domain::lock(&self.refresh);
                 if let Some(t) = self.state().tokens.get(scopes) {
                     return Ok(Some(t.clone()));
                 }
@@ -345,7 +345,7 @@ impl Session {
                 registry: self.registry().to_string(),
             });
         }
-        let _refresh = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
+        let _refresh = crate::domain::lock(&self.refresh);
         let mut state = self.state();
         if matches!(challenge, Challenge::Bearer { .. })
             && state.tokens.get(scopes).is_some_and(|t| Some(t) != used)

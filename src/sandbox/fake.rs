@@ -91,7 +91,7 @@ impl RecordingSandbox {
 
     /// Queue an answer for the next run.
     pub fn push(&self, answer: Scripted) {
-        lock(&self.script).push_back(answer);
+        crate::domain::lock(&self.script).push_back(answer);
     }
 
     /// Queue an exit status with `stderr` output for the next run.
@@ -108,14 +108,14 @@ impl RecordingSandbox {
 
     /// Every spec run so far, in order.
     pub fn runs(&self) -> Vec<RunSpec> {
-        lock(&self.runs).clone()
+        crate::domain::lock(&self.runs).clone()
     }
 }
 
 impl std::fmt::Debug for RecordingSandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecordingSandbox")
-            .field("runs", &lock(&self.runs).len())
+            .field("runs", &crate::domain::lock(&self.runs).len())
             .field("handler", &self.handler.is_some())
             .finish()
     }
@@ -123,8 +123,8 @@ impl std::fmt::Debug for RecordingSandbox {
 
 impl Sandbox for RecordingSandbox {
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
-        lock(&self.runs).push(spec.clone());
-        if let Some(answer) = lock(&self.script).pop_front() {
+        crate::domain::lock(&self.runs).push(spec.clone());
+        if let Some(answer) = crate::domain::lock(&self.script).pop_front() {
             io.output(Stream::Stdout, &answer.stdout);
             io.output(Stream::Stderr, &answer.stderr);
             return Ok(answer.outcome);
@@ -137,11 +137,6 @@ impl Sandbox for RecordingSandbox {
             }),
         }
     }
-}
-
-/// A poisoned lock only means another test thread panicked; the data is still usable.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::domain::config::{History, ImageConfig};
 use crate::graph::{self, Platform};
 
 /// Set the platform, execution config and author of `img` from the plan.
-pub(crate) fn apply(img: &mut ImageConfig, cfg: &graph::ImageConfig, platform: &Platform) {
+pub(crate) fn apply(img: &mut ImageConfig, cfg: &graph::StageConfig, platform: &Platform) {
     img.config = cfg.exec.clone();
     img.author = cfg.author.clone();
     img.os = platform.os.clone();
@@ -30,7 +30,7 @@ mod tests {
 
     #[test]
     fn plan_config_becomes_the_image_config() {
-        let mut cfg = graph::ImageConfig::scratch("linux");
+        let mut cfg = graph::StageConfig::scratch("linux");
         cfg.user = "app".into();
         cfg.cmd = vec!["sh".into()];
         cfg.author = "me".into();

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use super::commit::commit_step;
-use super::copy::{self, CopyRequest, EmptyDest, Source as CopySource, SourceKind, SourceRoot};
+use super::copy::{self, CopyRequest, CopySource, EmptyDest, SourceKind, SourceRoot};
 use super::error::{StepError, StepResult};
 use super::layer::Layer;
 use super::lower::LayeredDest;

@@ -107,7 +107,7 @@ fn read_config(
     store: &dyn BlobStore,
     digest: &Digest,
     platform: &Platform,
-) -> Result<graph::ImageConfig, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<graph::StageConfig, Box<dyn std::error::Error + Send + Sync>> {
     let manifest = image::select_manifest(store, digest, platform)?;
     let img = image::read_image(store, &manifest)?;
     let text = String::from_utf8(img.config_bytes).map_err(|e| {
@@ -116,7 +116,7 @@ fn read_config(
             img.manifest.config().digest()
         )
     })?;
-    Ok(graph::ImageConfig::from_json(&text)
+    Ok(graph::StageConfig::from_json(&text)
         .map_err(|e| format!("config {}: {e}", img.manifest.config().digest()))?)
 }
 
@@ -128,7 +128,7 @@ impl StoreImages<'_> {
         &self,
         reference: &str,
         platform: &Platform,
-    ) -> StepResult<Option<graph::ImageConfig>> {
+    ) -> StepResult<Option<graph::StageConfig>> {
         let damaged = |source: Box<dyn std::error::Error + Send + Sync>| StepError::BaseImage {
             image: familiar(reference),
             source,
@@ -141,7 +141,7 @@ impl StoreImages<'_> {
             .map_err(damaged)
     }
 
-    fn config_of(&self, digest: &Digest, platform: &Platform) -> Option<graph::ImageConfig> {
+    fn config_of(&self, digest: &Digest, platform: &Platform) -> Option<graph::StageConfig> {
         read_config(self.store, digest, platform).ok()
     }
 }
@@ -149,11 +149,11 @@ impl StoreImages<'_> {
 /// The planner sees a damaged image as an unknown one; the build asks
 /// [`StoreImages::base_config`] first, which says what is wrong.
 impl BaseImages for StoreImages<'_> {
-    fn config(&self, reference: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+    fn config(&self, reference: &str, platform: &Platform) -> Option<graph::StageConfig> {
         self.base_config(reference, platform).ok().flatten()
     }
 
-    fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::ImageConfig> {
+    fn context_config(&self, name: &str, platform: &Platform) -> Option<graph::StageConfig> {
         match self.contexts.get(name)? {
             NamedContext::Image(digest) => self.config_of(digest, platform),
             NamedContext::Dir(_) => None,

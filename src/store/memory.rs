@@ -29,7 +29,7 @@ impl MemStore {
     fn map(&self) -> MutexGuard<'_, Blobs> {
         // A panic elsewhere while holding the lock leaves the map consistent (every update is
         // a single insert or remove), so a poisoned lock is still usable.
-        self.blobs.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.blobs)
     }
 
     fn get(&self, digest: &Digest) -> Result<Arc<Vec<u8>>> {

@@ -98,7 +98,7 @@ impl BuildLog {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.state)
     }
 
     /// Replace `index.json`: a temp file renamed over it, so readers never see a part.

@@ -405,7 +405,7 @@ impl<'a> LayerJobs<'a> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<'a>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.state)
     }
 }
 

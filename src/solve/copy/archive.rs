@@ -15,7 +15,7 @@ use tar::EntryType;
 
 use super::dest::DestMeta;
 use super::error::CopyError;
-use super::layer::{split_parent, Layer, Probe, Target};
+use super::layer::{split_parent, LayerWriter, Probe, Target};
 use super::tree::Copier;
 use crate::context::archive::{decompress, is_tar};
 use crate::context::matcher::clean_path;
@@ -336,7 +336,7 @@ impl Extraction<'_, '_, '_> {
 /// Resolves an entry's path inside the extraction root and creates its missing parents
 /// (0755, root). `None` when the entry resolves to the root itself.
 fn place(
-    layer: &mut Layer<'_>,
+    layer: &mut LayerWriter<'_>,
     root: &Target,
     name: &str,
     is_dir: bool,
@@ -362,7 +362,7 @@ fn place(
 }
 
 /// Copies a file of the image below into the layer (so a hard link can point at it).
-fn copy_up(layer: &mut Layer<'_>, t: &Target, meta: &DestMeta) -> Result<(), CopyError> {
+fn copy_up(layer: &mut LayerWriter<'_>, t: &Target, meta: &DestMeta) -> Result<(), CopyError> {
     let (parent, _) = split_parent(&t.path);
     layer.mkdir_resolved(&Target::root(), parent, (0, 0))?;
     let host = layer.host(&t.path);

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::solve::copy::{copy, CopyRequest, EmptyDest, Ownership, Source, SourceKind};
+use crate::solve::copy::{copy, CopyRequest, CopySource, EmptyDest, Ownership, SourceKind};
 
 fn file(root: &Path, rel: &str, content: &str, mode: u32) {
     let path = root.join(rel);
@@ -325,7 +325,7 @@ fn selection_matches_the_copy_engine() {
         let layer = tempfile::tempdir().unwrap();
         let srcs = sources
             .iter()
-            .map(|s| Source::Path(s.to_string()))
+            .map(|s| CopySource::Path(s.to_string()))
             .collect();
         let mut req = CopyRequest::new(srcs, root.clone(), "/out/", &EmptyDest);
         req.excludes = strings(excludes);
@@ -511,7 +511,7 @@ fn special_files_count_and_match_the_copy() {
         ignore: None,
         kind: SourceKind::Context,
     };
-    let mut req = CopyRequest::new(vec![Source::Path("src".into())], root, "/", &EmptyDest);
+    let mut req = CopyRequest::new(vec![CopySource::Path("src".into())], root, "/", &EmptyDest);
     req.ownership = Ownership::Ignore;
     let s = copy(&req, layer.path()).unwrap();
     assert_eq!(s.specials, 1);

@@ -73,7 +73,7 @@ impl Probe {
 type DirTimes = (String, (i64, i64), (i64, i64));
 
 /// The layer being written, over the destination image.
-pub(crate) struct Layer<'a> {
+pub(crate) struct LayerWriter<'a> {
     out: PathBuf,
     lower: &'a dyn DestFs,
     ownership: Ownership,
@@ -86,12 +86,12 @@ fn ts((sec, nsec): (i64, i64)) -> TimeSpec {
     TimeSpec::new(sec, nsec)
 }
 
-impl<'a> Layer<'a> {
+impl<'a> LayerWriter<'a> {
     pub(crate) fn new(
         out: &Path,
         lower: &'a dyn DestFs,
         ownership: Ownership,
-    ) -> Result<Layer<'a>, CopyError> {
+    ) -> Result<LayerWriter<'a>, CopyError> {
         let meta = std::fs::metadata(out).map_err(CopyError::io("open layer directory", out))?;
         if !meta.is_dir() {
             return Err(CopyError::Io {
@@ -100,7 +100,7 @@ impl<'a> Layer<'a> {
                 source: std::io::Error::from_raw_os_error(nix::libc::ENOTDIR),
             });
         }
-        Ok(Layer {
+        Ok(LayerWriter {
             out: out.to_path_buf(),
             lower,
             ownership,
@@ -165,7 +165,7 @@ impl<'a> Layer<'a> {
         self.resolve_in(&Target::root(), path, follow_last, None)
     }
 
-    /// Like [`Layer::resolve`], but inside directory `base` (an extraction root): absolute
+    /// Like [`LayerWriter::resolve`], but inside directory `base` (an extraction root): absolute
     /// symlinks lead to `base`, and `escape` names the error for relative links leaving it.
     pub(crate) fn resolve_in(
         &self,
@@ -250,7 +250,7 @@ impl<'a> Layer<'a> {
         self.mkdir_resolved(&Target::root(), &t.path, owner)
     }
 
-    /// [`Layer::mkdir_all`] for a path already resolved, relative to `base`.
+    /// [`LayerWriter::mkdir_all`] for a path already resolved, relative to `base`.
     pub(crate) fn mkdir_resolved(
         &mut self,
         base: &Target,
@@ -386,7 +386,7 @@ impl<'a> Layer<'a> {
         })
     }
 
-    /// Records times for a directory, applied by [`Layer::finish`].
+    /// Records times for a directory, applied by [`LayerWriter::finish`].
     pub(crate) fn defer_times(&mut self, path: &str, atime: (i64, i64), mtime: (i64, i64)) {
         self.dir_times.push((path.to_string(), atime, mtime));
     }

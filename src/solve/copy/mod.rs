@@ -40,7 +40,7 @@ use crate::domain::Chmod;
 
 /// One source of a COPY/ADD.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum CopySource {
     /// A path or wildcard pattern in the source tree (or, for ADD, a URL).
     Path(String),
     /// A here-document (`COPY <<EOF /dst`): a file named `name` holding `content`.
@@ -103,7 +103,7 @@ pub enum Ownership {
 /// A COPY or ADD step, fully expanded.
 pub struct CopyRequest<'a> {
     /// The sources, in Dockerfile order.
-    pub sources: Vec<Source>,
+    pub sources: Vec<CopySource>,
     /// The tree the path sources are read from.
     pub src_root: SourceRoot<'a>,
     /// When set, the path sources are read through these snapshot directories (top first,
@@ -142,7 +142,7 @@ impl<'a> CopyRequest<'a> {
     /// A request with no flags: workdir `/`, no chown/chmod/excludes, COPY semantics,
     /// owners applied, no network.
     pub fn new(
-        sources: Vec<Source>,
+        sources: Vec<CopySource>,
         src_root: SourceRoot<'a>,
         dest: impl Into<String>,
         dest_fs: &'a dyn DestFs,
@@ -204,12 +204,12 @@ pub struct CopyStats {
 /// partly written, and the caller discards it.
 ///
 /// ```
-/// use builder::solve::copy::{copy, CopyRequest, EmptyDest, Ownership, Source, SourceKind, SourceRoot};
+/// use builder::solve::copy::{copy, CopyRequest, EmptyDest, Ownership, CopySource, SourceKind, SourceRoot};
 /// let ctx = tempfile::tempdir().unwrap();
 /// std::fs::write(ctx.path().join("app.sh"), "echo hi\n").unwrap();
 /// let layer = tempfile::tempdir().unwrap();
 /// let root = SourceRoot { dir: ctx.path(), ignore: None, kind: SourceKind::Context };
-/// let mut req = CopyRequest::new(vec![Source::Path("app.sh".into())], root, "bin/", &EmptyDest);
+/// let mut req = CopyRequest::new(vec![CopySource::Path("app.sh".into())], root, "bin/", &EmptyDest);
 /// req.workdir = "/usr/local".into();
 /// req.ownership = Ownership::Ignore;
 /// copy(&req, layer.path()).unwrap();
@@ -231,7 +231,7 @@ pub fn mkdir_all(
     ownership: Ownership,
     out_dir: &Path,
 ) -> Result<bool, CopyError> {
-    let mut layer = layer::Layer::new(out_dir, dest_fs, ownership)?;
+    let mut layer = layer::LayerWriter::new(out_dir, dest_fs, ownership)?;
     let (_, probe) = layer.resolve(path, true)?;
     if probe.is_dir() {
         return Ok(false);

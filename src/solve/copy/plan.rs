@@ -8,11 +8,11 @@ use std::path::Path;
 use super::archive;
 use super::error::CopyError;
 use super::fetch::{is_git_source, is_http_source, Fetched};
-use super::layer::{child_path, split_parent, Layer, Target};
+use super::layer::{child_path, split_parent, LayerWriter, Target};
 use super::layered::LayeredSrc;
 use super::source::{Expansion, Lookup, SrcItem, SrcTree};
 use super::tree::Copier;
-use super::{dest_path, CopyRequest, CopyStats, Source};
+use super::{dest_path, CopyRequest, CopySource, CopyStats};
 use crate::context::matcher::clean_path;
 use crate::context::pattern::has_wildcards;
 use crate::context::Matcher;
@@ -47,7 +47,7 @@ pub(crate) fn run(req: &CopyRequest<'_>, out_dir: &Path) -> Result<CopyStats, Co
     };
     let (path, dir_like) = dest_path(&req.dest, &req.workdir);
     let dest = Dest { path, dir_like };
-    let layer = Layer::new(out_dir, req.dest_fs, req.ownership)?;
+    let layer = LayerWriter::new(out_dir, req.dest_fs, req.ownership)?;
     let mut tree = SrcTree::dir(
         req.src_root.dir.to_path_buf(),
         req.src_root.ignore,
@@ -89,8 +89,8 @@ fn check_flags(req: &CopyRequest<'_>) -> Result<(), CopyError> {
         .sources
         .iter()
         .filter_map(|s| match s {
-            Source::Path(p) => Some(p.as_str()),
-            Source::Heredoc { .. } => None,
+            CopySource::Path(p) => Some(p.as_str()),
+            CopySource::Heredoc { .. } => None,
         })
         .collect();
     match paths.as_slice() {
@@ -120,7 +120,7 @@ fn plan_units<'r>(
 ) -> Result<Vec<Unit<'r>>, CopyError> {
     let mut units = Vec::new();
     for src in &req.sources {
-        let Source::Path(p) = src else {
+        let CopySource::Path(p) = src else {
             continue;
         };
         if is_git_source(p) || is_http_source(p) {
@@ -152,7 +152,7 @@ fn plan_units<'r>(
         }
     }
     for src in &req.sources {
-        if let Source::Heredoc { name, content } = src {
+        if let CopySource::Heredoc { name, content } = src {
             units.push(Unit::Heredoc { name, content });
         }
     }

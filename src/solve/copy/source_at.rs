@@ -81,7 +81,7 @@ impl SrcTree<'_> {
             return self.root_fd().cloned();
         }
         // The lock is not held while opening: the digest walk opens directories in parallel.
-        let last = || self.last_dir.lock().unwrap_or_else(|e| e.into_inner());
+        let last = || crate::domain::lock(&self.last_dir);
         if let Some((path, fd)) = last().as_ref() {
             if path == rel {
                 return Ok(Arc::clone(fd));

@@ -16,7 +16,7 @@ use nix::sys::stat::{mknod, Mode as NixMode, SFlag};
 use super::dest::DestMeta;
 use super::error::CopyError;
 use super::files::{Dst, FileJob, FilePool};
-use super::layer::{Layer, Probe, Target};
+use super::layer::{LayerWriter, Probe, Target};
 use super::source::{ignore_check, join, FileSrc, SrcTree};
 use super::CopyStats;
 use crate::context::{Inclusion, MatchInfo, Matcher, Verdict};
@@ -36,7 +36,7 @@ pub(crate) struct Pos {
 
 /// Copies source entries into a layer.
 pub(crate) struct Copier<'r, 'a> {
-    pub layer: Layer<'a>,
+    pub layer: LayerWriter<'a>,
     pub tree: SrcTree<'r>,
     pub chown: Option<(u32, u32)>,
     pub chmod: Option<&'r Chmod>,
@@ -56,7 +56,7 @@ pub(crate) struct Copier<'r, 'a> {
 }
 
 impl<'r, 'a> Copier<'r, 'a> {
-    pub(crate) fn new(layer: Layer<'a>, tree: SrcTree<'r>) -> Copier<'r, 'a> {
+    pub(crate) fn new(layer: LayerWriter<'a>, tree: SrcTree<'r>) -> Copier<'r, 'a> {
         Copier {
             layer,
             tree,
@@ -414,7 +414,7 @@ impl<'r, 'a> Copier<'r, 'a> {
     /// a context a user may edit), the owner and mode the copy sets are the source's own,
     /// and the times and xattrs it copies are the inode's anyway. Snapshots are read-only
     /// by contract and every later change to a layer file replaces it (see
-    /// `Layer::clear_for_file`), so the shared inode never changes. One source inode is
+    /// `LayerWriter::clear_for_file`), so the shared inode never changes. One source inode is
     /// linked once per copy: a second path to it (not a hard link in the source) gets its
     /// own copy, so the layer does not gain a hard link the source did not have. False
     /// when the link cannot be made (another file system, the link limit): the caller

@@ -195,7 +195,12 @@ fn copy_out(
         ignore: tree.ignore,
         kind: tree.kind.clone(),
     };
-    let mut req = CopyRequest::new(vec![copy::Source::Path(rel.clone())], root, "/", &EmptyDest);
+    let mut req = CopyRequest::new(
+        vec![copy::CopySource::Path(rel.clone())],
+        root,
+        "/",
+        &EmptyDest,
+    );
     req.ownership = ownership;
     copy::copy(&req, scratch).map_err(|source| {
         Copied::Failed(StepError::Copy {

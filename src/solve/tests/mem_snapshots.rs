@@ -43,7 +43,7 @@ impl MemSnapshotter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::domain::lock(&self.state)
     }
 }
 

@@ -103,7 +103,7 @@ impl BuildNetwork {
         if !self.expected.load(Ordering::SeqCst) || self.state.get().is_some() {
             return;
         }
-        let mut starter = self.starter.lock().unwrap_or_else(|e| e.into_inner());
+        let mut starter = crate::domain::lock(&self.starter);
         if starter.is_some() {
             return;
         }

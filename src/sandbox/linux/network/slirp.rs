@@ -118,7 +118,7 @@ impl Slirp {
     /// namespace, which waits for the kernel's network teardown (10–35 ms measured on a
     /// busy host), and the build has better things to do meanwhile.
     pub(crate) fn stop(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = crate::domain::lock(&self.state);
         if let Running::Up(child) = &mut *state {
             let _ = child.kill();
             let pid = child.id();

@@ -176,7 +176,12 @@ fn archive_entries_cannot_escape() {
             ignore: None,
             kind: SourceKind::Context,
         };
-        let mut req = request(vec![Source::Path("evil.tar".into())], root, "/x/y", &image);
+        let mut req = request(
+            vec![CopySource::Path("evil.tar".into())],
+            root,
+            "/x/y",
+            &image,
+        );
         req.is_add = true;
         let err = copy(&req, &out).unwrap_err();
         let text = err.to_string();
@@ -296,7 +301,7 @@ fn add_fetches_through_the_fetcher() {
         ignore: None,
         kind: SourceKind::Context,
     };
-    let url = Source::Path("http://example.com/foobar".into());
+    let url = CopySource::Path("http://example.com/foobar".into());
     let mut req = request(vec![url], root, "/", &image);
     req.is_add = true;
     req.checksum = Some("sha256:abc".into());

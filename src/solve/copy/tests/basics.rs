@@ -238,7 +238,7 @@ fn excluded_source_is_an_error_that_says_so() {
         kind: SourceKind::Context,
     };
     let req = request(
-        vec![Source::Path("secret.env".into())],
+        vec![CopySource::Path("secret.env".into())],
         root.clone(),
         "/",
         &image,
@@ -249,7 +249,7 @@ fn excluded_source_is_an_error_that_says_so() {
         "source \"secret.env\" not found in the build context (it is excluded by .dockerignore)"
     );
     let req = request(
-        vec![Source::Path("app/private/key".into())],
+        vec![CopySource::Path("app/private/key".into())],
         root.clone(),
         "/",
         &image,
@@ -260,7 +260,7 @@ fn excluded_source_is_an_error_that_says_so() {
         .contains("excluded by .dockerignore"));
     // Copying the whole context simply leaves excluded files out.
     let req = request(
-        vec![Source::Path(".".into())],
+        vec![CopySource::Path(".".into())],
         root.clone(),
         "/ctx/",
         &image,
@@ -276,7 +276,7 @@ fn excluded_source_is_an_error_that_says_so() {
         ignore: Some(&ignore),
         kind: SourceKind::Context,
     };
-    let req = request(vec![Source::Path("*.env".into())], root, "/e/", &image);
+    let req = request(vec![CopySource::Path("*.env".into())], root, "/e/", &image);
     copy(&req, g.out()).unwrap();
     assert_eq!(paths(g.out()), ["/e", "/e/public.env"]);
 }
@@ -294,7 +294,7 @@ fn dockerignore_exceptions_reach_into_excluded_directories() {
         ignore: Some(&ignore),
         kind: SourceKind::Context,
     };
-    let req = request(vec![Source::Path(".".into())], root, "/", &image);
+    let req = request(vec![CopySource::Path(".".into())], root, "/", &image);
     copy(&req, f.out()).unwrap();
     assert_eq!(
         paths(f.out()),
@@ -350,11 +350,11 @@ fn heredocs_are_written_as_files() {
         kind: SourceKind::Context,
     };
     let sources = vec![
-        Source::Heredoc {
+        CopySource::Heredoc {
             name: "EOF".into(),
             content: "hello\n".into(),
         },
-        Source::Heredoc {
+        CopySource::Heredoc {
             name: "run.sh".into(),
             content: "#!/bin/sh\n".into(),
         },
@@ -366,7 +366,7 @@ fn heredocs_are_written_as_files() {
     assert!(l["/etc/EOF"].starts_with("f 744 ") && l["/etc/EOF"].ends_with("hello\n"));
     assert!(l["/etc/run.sh"].starts_with("f 744 "));
     let g = Fixture::new();
-    let sources = vec![Source::Heredoc {
+    let sources = vec![CopySource::Heredoc {
         name: "EOF".into(),
         content: "x".into(),
     }];

@@ -28,7 +28,7 @@ fn copy_bench() {
     for _ in 0..rounds {
         let out = tempfile::tempdir_in(&ctx).unwrap();
         let req = request(
-            vec![Source::Path("data/".into())],
+            vec![CopySource::Path("data/".into())],
             root.clone(),
             "/data/",
             &EmptyDest,

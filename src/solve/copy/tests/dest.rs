@@ -119,7 +119,7 @@ fn link_copies_onto_an_empty_destination() {
         kind: SourceKind::Context,
     };
     let mut req = request(
-        vec![Source::Path("tool".into())],
+        vec![CopySource::Path("tool".into())],
         root,
         "/usr/local/bin/",
         &image,
@@ -149,7 +149,7 @@ fn missing_layer_directory_is_an_error() {
         ignore: None,
         kind: SourceKind::Context,
     };
-    let req = request(vec![Source::Path("x".into())], root, "/x", &image);
+    let req = request(vec![CopySource::Path("x".into())], root, "/x", &image);
     let err = copy(&req, &f.out().join("missing")).unwrap_err();
     assert!(err.to_string().starts_with("open layer directory"), "{err}");
 }

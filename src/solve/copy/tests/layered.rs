@@ -23,7 +23,7 @@ fn copy_layers(
     };
     let sources = sources
         .iter()
-        .map(|s| Source::Path(s.to_string()))
+        .map(|s| CopySource::Path(s.to_string()))
         .collect();
     let mut req = request(sources, root, dest, &image);
     req.src_layers = Some(lowers);
@@ -148,7 +148,7 @@ fn whiteouts_in_the_chain_are_not_copied() {
         ignore: None,
         kind: SourceKind::Stage("build".into()),
     };
-    let mut req = request(vec![Source::Path("/d/gone".into())], root, "/y", &image);
+    let mut req = request(vec![CopySource::Path("/d/gone".into())], root, "/y", &image);
     req.src_layers = Some(&lowers);
     let out2 = t.path().join("out2");
     fs::create_dir_all(&out2).unwrap();

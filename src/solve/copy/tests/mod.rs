@@ -81,7 +81,7 @@ pub(super) fn paths(root: &Path) -> Vec<String> {
 
 /// `CopyRequest::new`, leaving owners alone when the tests do not run as root.
 pub(super) fn request<'a>(
-    sources: Vec<Source>,
+    sources: Vec<CopySource>,
     root: SourceRoot<'a>,
     dest: &str,
     image: &'a dyn DestFs,
@@ -137,7 +137,7 @@ impl Fixture {
         };
         let sources = sources
             .iter()
-            .map(|s| Source::Path(s.to_string()))
+            .map(|s| CopySource::Path(s.to_string()))
             .collect();
         let mut req = request(sources, root, dest, &image);
         tweak(&mut req);

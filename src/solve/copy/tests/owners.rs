@@ -37,7 +37,12 @@ fn stage_files_keep_their_owner() {
         ignore: None,
         kind: SourceKind::Stage("build".into()),
     };
-    let req = request(vec![Source::Path("/home".into())], root, "/copy", &image);
+    let req = request(
+        vec![CopySource::Path("/home".into())],
+        root,
+        "/copy",
+        &image,
+    );
     copy(&req, f.out()).unwrap();
     let l = f.layer();
     assert_eq!(l["/copy/u/x"], "f 640 1234:4321 x");

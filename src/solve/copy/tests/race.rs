@@ -106,7 +106,7 @@ fn copy_never_reads_a_directory_swapped_for_a_symlink() {
             ignore: None,
             kind: SourceKind::Context,
         };
-        let req = request(vec![Source::Path("d/".into())], root, "/d/", &EmptyDest);
+        let req = request(vec![CopySource::Path("d/".into())], root, "/d/", &EmptyDest);
         let result = copy(&req, out.path());
         let layer = summary(out.path());
         assert!(

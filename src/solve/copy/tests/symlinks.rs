@@ -62,7 +62,12 @@ fn symlinks_cannot_lead_outside_the_root() {
         kind: SourceKind::Context,
     };
     // `../secret` resolves inside the root: to the context's own `secret`.
-    let req = request(vec![Source::Path("up".into())], root.clone(), "/up", &image);
+    let req = request(
+        vec![CopySource::Path("up".into())],
+        root.clone(),
+        "/up",
+        &image,
+    );
     copy(&req, out.path()).unwrap();
     assert_eq!(
         fs::read_to_string(out.path().join("up")).unwrap(),
@@ -70,7 +75,7 @@ fn symlinks_cannot_lead_outside_the_root() {
     );
     // An absolute link is read inside the root: that path does not exist there.
     let req = request(
-        vec![Source::Path("abs".into())],
+        vec![CopySource::Path("abs".into())],
         root.clone(),
         "/abs",
         &image,
@@ -81,7 +86,7 @@ fn symlinks_cannot_lead_outside_the_root() {
     ));
     // A link to `../..` is the root itself.
     let req = request(
-        vec![Source::Path("updir/secret".into())],
+        vec![CopySource::Path("updir/secret".into())],
         root,
         "/again",
         &image,
