@@ -221,142 +221,180 @@ fn walk_image(
 
 /// Scan the store at `root`.
 pub(crate) fn scan(root: &Path) -> Result<Inventory, GcError> {
-    let mut inv = Inventory::default();
-    let mut walker = Walker::new();
+    let mut scanner = Scanner {
+        root,
+        inv: Inventory::default(),
+        walker: Walker::new(),
+    };
     let store = DirStore::new(root)?;
     let names = store.images().list()?;
     for (name, record) in &names {
-        walk_image(&store, name, &record.digest, &mut inv, 0)?;
+        walk_image(&store, name, &record.digest, &mut scanner.inv, 0)?;
     }
+    scanner.records()?;
+    scanner.blobs(&store)?;
+    scanner.snapshots()?;
+    scanner.trees();
+    scanner.mounts();
+    scanner.scratch();
+    scanner.other();
+    Ok(scanner.inv)
+}
 
-    let listed = CacheStore::new(root).list()?;
-    // Record files that cannot be read are misses forever: scratch to remove.
-    for (name, path) in entries(&root.join("cache/records")) {
-        if name.ends_with(".json") && !listed.iter().any(|l| l.path == path) {
-            inv.leftovers.push(Leftover {
-                bytes: walker.size(&path),
-                path,
-            });
-        }
-    }
-    for listed in listed {
-        let layer = listed.record.layer.as_ref();
-        inv.records.push(RecordItem {
-            key: listed.record.key.clone(),
-            blob: layer.map(|l| l.descriptor.digest().to_string()),
-            chain: layer.map(|l| l.chain_id.to_string()),
-            last_used: listed.last_used,
-            bytes: walker.size(&listed.path),
-            description: listed.record.description.clone(),
-        });
-    }
+/// One scan in progress: the store root, what is found so far, and the walker that
+/// counts every hard-linked file once across the whole scan (so the order of the
+/// steps below is the order sizes are attributed in).
+struct Scanner<'a> {
+    /// The store root.
+    root: &'a Path,
+    /// What is found so far.
+    inv: Inventory,
+    /// Sizes, each inode counted once.
+    walker: Walker,
+}
 
-    for digest in store.list()? {
-        let bytes = store.local_path(&digest).map_or(0, |p| walker.size(&p));
-        inv.blobs.insert(digest.to_string(), bytes);
-    }
-
-    let snaps = DirSnapshotter::new(&root.join("snapshotter"))?;
-    for entry in snaps.list()? {
-        let item = SnapItem {
-            parent: entry.parent,
-            bytes: walker.size(&entry.dir),
-            mtime: mtime(&entry.dir),
-            path: entry.dir,
-        };
-        inv.snapshots.insert(entry.name, item);
-    }
-    for path in snaps.prepared()? {
-        inv.leftovers.push(Leftover {
-            bytes: walker.size(&path),
+impl Scanner<'_> {
+    /// Note `path` as scratch of a build, with its size.
+    fn leftover(&mut self, path: PathBuf) {
+        self.inv.leftovers.push(Leftover {
+            bytes: self.walker.size(&path),
             path,
         });
     }
 
-    for (name, path) in entries(&root.join("rootfs")) {
-        if name.starts_with('.') {
-            inv.leftovers.push(Leftover {
-                bytes: walker.size(&path),
-                path,
-            });
-            continue;
+    /// Cache records; record files the cache cannot list are leftovers.
+    fn records(&mut self) -> Result<(), GcError> {
+        let listed = CacheStore::new(self.root).list()?;
+        // Record files that cannot be read are misses forever: scratch to remove.
+        for (name, path) in entries(&self.root.join("cache/records")) {
+            if name.ends_with(".json") && !listed.iter().any(|l| l.path == path) {
+                self.leftover(path);
+            }
         }
-        let key = match crate::store::digest::sha256_digest_from_hex(&name) {
-            Ok(d) => d.to_string(),
-            Err(_) => name,
-        };
-        let item = DirItem {
-            bytes: walker.size(&path),
-            mtime: mtime(&path),
-            path,
-        };
-        inv.trees.insert(key, item);
+        for listed in listed {
+            let layer = listed.record.layer.as_ref();
+            self.inv.records.push(RecordItem {
+                key: listed.record.key.clone(),
+                blob: layer.map(|l| l.descriptor.digest().to_string()),
+                chain: layer.map(|l| l.chain_id.to_string()),
+                last_used: listed.last_used,
+                bytes: self.walker.size(&listed.path),
+                description: listed.record.description.clone(),
+            });
+        }
+        Ok(())
     }
 
-    let mounts = root.join("cache-mounts");
-    for (name, path) in entries(&mounts) {
-        if name.starts_with(".new-") {
-            inv.leftovers.push(Leftover {
-                bytes: walker.size(&path),
-                path,
-            });
-        } else if !name.starts_with('.') && !name.ends_with(".lock") {
-            let lock = mounts.join(format!("{name}.lock"));
+    /// Every blob with its size.
+    fn blobs(&mut self, store: &DirStore) -> Result<(), GcError> {
+        for digest in store.list()? {
+            let bytes = store
+                .local_path(&digest)
+                .map_or(0, |p| self.walker.size(&p));
+            self.inv.blobs.insert(digest.to_string(), bytes);
+        }
+        Ok(())
+    }
+
+    /// Committed snapshots; prepared ones are leftovers.
+    fn snapshots(&mut self) -> Result<(), GcError> {
+        let snaps = DirSnapshotter::new(&self.root.join("snapshotter"))?;
+        for entry in snaps.list()? {
+            let item = SnapItem {
+                parent: entry.parent,
+                bytes: self.walker.size(&entry.dir),
+                mtime: mtime(&entry.dir),
+                path: entry.dir,
+            };
+            self.inv.snapshots.insert(entry.name, item);
+        }
+        for path in snaps.prepared()? {
+            self.leftover(path);
+        }
+        Ok(())
+    }
+
+    /// Flattened trees under `rootfs/`; hidden entries there are leftovers.
+    fn trees(&mut self) {
+        for (name, path) in entries(&self.root.join("rootfs")) {
+            if name.starts_with('.') {
+                self.leftover(path);
+                continue;
+            }
+            let key = match crate::store::digest::sha256_digest_from_hex(&name) {
+                Ok(d) => d.to_string(),
+                Err(_) => name,
+            };
             let item = DirItem {
-                bytes: walker.size(&path),
-                mtime: mtime(&path).max(mtime(&lock)),
+                bytes: self.walker.size(&path),
+                mtime: mtime(&path),
                 path,
             };
-            inv.mounts.insert(name, item);
+            self.inv.trees.insert(key, item);
         }
     }
 
-    for (name, path) in entries(&root.join("run")) {
-        if name.starts_with("step-") || name.starts_with(".overlay-probe-") {
-            inv.leftovers.push(Leftover {
-                bytes: walker.size(&path),
-                path,
-            });
-        }
-    }
-    for dir in super::gc::TEMP_DIRS {
-        for (name, path) in entries(&root.join(dir)) {
-            if name.starts_with(TEMP_PREFIX) {
-                inv.leftovers.push(Leftover {
-                    bytes: walker.size(&path),
+    /// Cache mounts, dated by the later of the mount and its lock file; half-made ones are
+    /// leftovers.
+    fn mounts(&mut self) {
+        let mounts = self.root.join("cache-mounts");
+        for (name, path) in entries(&mounts) {
+            if name.starts_with(".new-") {
+                self.leftover(path);
+            } else if !name.starts_with('.') && !name.ends_with(".lock") {
+                let lock = mounts.join(format!("{name}.lock"));
+                let item = DirItem {
+                    bytes: self.walker.size(&path),
+                    mtime: mtime(&path).max(mtime(&lock)),
                     path,
-                });
+                };
+                self.inv.mounts.insert(name, item);
             }
         }
     }
-    for (_, path) in entries(&root.join("trash")) {
-        inv.leftovers.push(Leftover {
-            bytes: walker.size(&path),
-            path,
-        });
-    }
 
-    // The rest, walked once: what is counted above is left out.
-    let mut counted: Vec<PathBuf> = [
-        "blobs/sha256",
-        "snapshotter/snapshots",
-        "snapshotter/active",
-        "rootfs",
-        "cache-mounts",
-        "run",
-        "trash",
-        "cache/records",
-    ]
-    .iter()
-    .map(|p| root.join(p))
-    .collect();
-    counted.extend(inv.leftovers.iter().map(|l| l.path.clone()));
-    inv.other = walker.size_excluding(root, &counted);
-    // Cache-mount lock files are tiny and stay with their mounts; they count as other.
-    for (name, path) in entries(&mounts) {
-        if name.ends_with(".lock") {
-            inv.other += walker.size(&path);
+    /// RUN work directories, overlay probes, temp files and the trash: all leftovers.
+    fn scratch(&mut self) {
+        for (name, path) in entries(&self.root.join("run")) {
+            if name.starts_with("step-") || name.starts_with(".overlay-probe-") {
+                self.leftover(path);
+            }
+        }
+        for dir in super::gc::TEMP_DIRS {
+            for (name, path) in entries(&self.root.join(dir)) {
+                if name.starts_with(TEMP_PREFIX) {
+                    self.leftover(path);
+                }
+            }
+        }
+        for (_, path) in entries(&self.root.join("trash")) {
+            self.leftover(path);
         }
     }
-    Ok(inv)
+
+    /// The rest, walked once: what is counted above is left out.
+    fn other(&mut self) {
+        let root = self.root;
+        let mut counted: Vec<PathBuf> = [
+            "blobs/sha256",
+            "snapshotter/snapshots",
+            "snapshotter/active",
+            "rootfs",
+            "cache-mounts",
+            "run",
+            "trash",
+            "cache/records",
+        ]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
+        counted.extend(self.inv.leftovers.iter().map(|l| l.path.clone()));
+        self.inv.other = self.walker.size_excluding(root, &counted);
+        // Cache-mount lock files are tiny and stay with their mounts; they count as other.
+        for (name, path) in entries(&root.join("cache-mounts")) {
+            if name.ends_with(".lock") {
+                self.inv.other += self.walker.size(&path);
+            }
+        }
+    }
 }
