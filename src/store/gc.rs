@@ -236,100 +236,144 @@ fn discard(root: &Path, path: &Path) -> Result<(), String> {
     remove_tree(&doomed).map_err(|e| crate::progress::chain(&e))
 }
 
-fn fail(report: &mut PruneReport, what: &str, cause: impl std::fmt::Display) {
-    report.failures.push(format!("remove {what}: {cause}"));
+/// Remove what `sel` chose from the store scanned as `inv`, in the order the module docs
+/// give, and every leftover of dead builds.
+pub(crate) fn execute(root: &Path, inv: &Inventory, sel: &Selection) -> PruneReport {
+    let mut removal = Removal {
+        root,
+        inv,
+        report: PruneReport::default(),
+    };
+    removal.records(&sel.records);
+    removal.snapshots(&sel.snapshots);
+    removal.trees(&sel.trees);
+    removal.blobs(&sel.blobs);
+    removal.mounts(&sel.mounts);
+    removal.leftovers();
+    removal.report
 }
 
-/// Remove what `sel` chose from the store scanned as `inv`.
-pub(crate) fn execute(root: &Path, inv: &Inventory, sel: &Selection) -> PruneReport {
-    let mut report = PruneReport::default();
-    let cache = CacheStore::new(root);
-    let mut removed: Vec<(SystemTime, RecordUsage)> = Vec::new();
-    for &i in &sel.records {
-        let Some(r) = inv.records.get(i) else {
-            continue;
-        };
-        match cache.remove(&r.key) {
-            Ok(()) => {
-                let lock = cache
-                    .dir()
-                    .join("locks")
-                    .join(format!("{}.lock", r.key.digest()));
-                let _ = std::fs::remove_file(lock);
-                report.records += 1;
-                report.bytes += r.bytes;
-                removed.push((r.last_used, record_usage(inv, i)));
-            }
-            Err(e) => fail(&mut report, "cache record", crate::progress::chain(&e)),
-        }
-    }
-    removed.sort_by_key(|(used, _)| *used);
-    report.removed = removed.into_iter().map(|(_, r)| r).collect();
+/// One prune's removals: the store, what its scan found, and what has gone so far.
+struct Removal<'a> {
+    /// The store root.
+    root: &'a Path,
+    /// The store as scanned.
+    inv: &'a Inventory,
+    /// What has been removed, and what could not be.
+    report: PruneReport,
+}
 
-    for name in &sel.snapshots {
-        let Some(s) = inv.snapshots.get(name) else {
-            continue;
-        };
-        match discard(root, &s.path) {
-            Ok(()) => {
-                report.snapshots += 1;
-                report.bytes += s.bytes;
+impl Removal<'_> {
+    /// Note that `what` could not be removed.
+    fn fail(&mut self, what: &str, cause: impl std::fmt::Display) {
+        self.report.failures.push(format!("remove {what}: {cause}"));
+    }
+
+    /// The cache records at `chosen` (indexes into the inventory) with their lock files;
+    /// the report lists them least recently used first.
+    fn records(&mut self, chosen: &[usize]) {
+        let cache = CacheStore::new(self.root);
+        let mut removed: Vec<(SystemTime, RecordUsage)> = Vec::new();
+        for &i in chosen {
+            let Some(r) = self.inv.records.get(i) else {
+                continue;
+            };
+            match cache.remove(&r.key) {
+                Ok(()) => {
+                    let lock = cache
+                        .dir()
+                        .join("locks")
+                        .join(format!("{}.lock", r.key.digest()));
+                    let _ = std::fs::remove_file(lock);
+                    self.report.records += 1;
+                    self.report.bytes += r.bytes;
+                    removed.push((r.last_used, record_usage(self.inv, i)));
+                }
+                Err(e) => self.fail("cache record", crate::progress::chain(&e)),
             }
-            Err(e) => fail(&mut report, &format!("snapshot {name}"), e),
+        }
+        removed.sort_by_key(|(used, _)| *used);
+        self.report.removed = removed.into_iter().map(|(_, r)| r).collect();
+    }
+
+    /// The snapshots named, in the order given (children before parents).
+    fn snapshots(&mut self, chosen: &[String]) {
+        for name in chosen {
+            let Some(s) = self.inv.snapshots.get(name) else {
+                continue;
+            };
+            match discard(self.root, &s.path) {
+                Ok(()) => {
+                    self.report.snapshots += 1;
+                    self.report.bytes += s.bytes;
+                }
+                Err(e) => self.fail(&format!("snapshot {name}"), e),
+            }
         }
     }
-    for name in &sel.trees {
-        let Some(t) = inv.trees.get(name) else {
-            continue;
-        };
-        match discard(root, &t.path) {
-            Ok(()) => {
-                report.trees += 1;
-                report.bytes += t.bytes;
+
+    /// The flattened trees named.
+    fn trees(&mut self, chosen: &[String]) {
+        for name in chosen {
+            let Some(t) = self.inv.trees.get(name) else {
+                continue;
+            };
+            match discard(self.root, &t.path) {
+                Ok(()) => {
+                    self.report.trees += 1;
+                    self.report.bytes += t.bytes;
+                }
+                Err(e) => self.fail(&format!("flattened tree {name}"), e),
             }
-            Err(e) => fail(&mut report, &format!("flattened tree {name}"), e),
         }
     }
-    let blobs = root.join("blobs").join("sha256");
-    for digest in &sel.blobs {
-        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-        match std::fs::remove_file(blobs.join(hex)) {
-            Ok(()) => {
-                report.blobs += 1;
-                report.bytes += inv.blobs.get(digest).copied().unwrap_or(0);
+
+    /// The blobs named (`sha256:…`); one already gone is no failure.
+    fn blobs(&mut self, chosen: &[String]) {
+        let blobs = self.root.join("blobs").join("sha256");
+        for digest in chosen {
+            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+            match std::fs::remove_file(blobs.join(hex)) {
+                Ok(()) => {
+                    self.report.blobs += 1;
+                    self.report.bytes += self.inv.blobs.get(digest).copied().unwrap_or(0);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => self.fail(&format!("blob {digest}"), e),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => fail(&mut report, &format!("blob {digest}"), e),
         }
     }
-    let mounts = root.join("cache-mounts");
-    for name in &sel.mounts {
-        let Some(m) = inv.mounts.get(name) else {
-            continue;
-        };
-        match discard(root, &m.path) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(mounts.join(format!("{name}.lock")));
-                report.mounts += 1;
-                report.bytes += m.bytes;
+
+    /// The RUN cache mounts named, each with its lock file.
+    fn mounts(&mut self, chosen: &[String]) {
+        let mounts = self.root.join("cache-mounts");
+        for name in chosen {
+            let Some(m) = self.inv.mounts.get(name) else {
+                continue;
+            };
+            match discard(self.root, &m.path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(mounts.join(format!("{name}.lock")));
+                    self.report.mounts += 1;
+                    self.report.bytes += m.bytes;
+                }
+                Err(e) => self.fail(&format!("cache mount {name}"), e),
             }
-            Err(e) => fail(&mut report, &format!("cache mount {name}"), e),
         }
     }
-    for left in &inv.leftovers {
-        match remove_tree(&left.path) {
-            Ok(()) => {
-                report.leftovers += 1;
-                report.bytes += left.bytes;
+
+    /// Every leftover of dead builds.
+    fn leftovers(&mut self) {
+        for left in &self.inv.leftovers {
+            match remove_tree(&left.path) {
+                Ok(()) => {
+                    self.report.leftovers += 1;
+                    self.report.bytes += left.bytes;
+                }
+                Err(e) => self.fail(&left.path.display().to_string(), crate::progress::chain(&e)),
             }
-            Err(e) => fail(
-                &mut report,
-                &left.path.display().to_string(),
-                crate::progress::chain(&e),
-            ),
         }
     }
-    report
 }
 
 #[cfg(test)]
