@@ -20,7 +20,9 @@
 use std::collections::BTreeSet;
 
 use crate::dockerfile::error::ParseError;
-use crate::dockerfile::instructions::{ArgCommand, Instruction};
+use crate::dockerfile::instructions::{
+    ArgCommand, CommandLine, HealthConfig, Instruction, WorkdirCommand,
+};
 
 use super::args::{stage_arg_value, ArgDecl, EnvList};
 use super::dispatch::{display_name, normalize_workdir, Ctx, Outcome, StageState};
@@ -80,7 +82,8 @@ pub(super) fn arg(
     Ok(Outcome::config(format!("ARG {}", parts.join(" "))))
 }
 
-/// Every other config instruction, expanded already.
+/// Every other config instruction, expanded already: the variables, filesystem and
+/// signal settings here, the command and metadata ones in [`command_config`].
 pub(super) fn config(
     ctx: &Ctx<'_>,
     state: &mut StageState,
@@ -110,26 +113,7 @@ pub(super) fn config(
             state.config.user = c.user.clone();
             Ok(Outcome::config(format!("USER {}", c.user)))
         }
-        Instruction::Workdir(c) => {
-            if c.path.is_empty() {
-                return Err("normalizing workdir: cannot normalize empty path".to_string());
-            }
-            let wd = normalize_workdir(&state.config.working_dir, &c.path);
-            state.config.working_dir = wd.clone();
-            state.workdir = wd.clone();
-            let layer = wd != "/";
-            Ok(Outcome {
-                display: display_name(&ctx.lexer, &c.original, env),
-                action: Action::Workdir { path: wd.clone() },
-                layer: if layer {
-                    LayerKind::Mkdir
-                } else {
-                    LayerKind::None
-                },
-                history: Some(History::new(format!("WORKDIR {wd}"), !layer)),
-                deps: Vec::new(),
-            })
-        }
+        Instruction::Workdir(c) => workdir(ctx, state, c, env),
         Instruction::Expose(c) => {
             let ports = parse_port_specs(&c.ports)?;
             state.config.exposed_ports.extend(ports.iter().cloned());
@@ -154,11 +138,16 @@ pub(super) fn config(
             state.config.shell = c.shell.clone();
             Ok(Outcome::config(format!("SHELL {}", gofmt::slice(&c.shell))))
         }
+        other => command_config(state, other),
+    }
+}
+
+/// The config instructions about the container's command and metadata: CMD, ENTRYPOINT,
+/// HEALTHCHECK, MAINTAINER and ONBUILD; anything else is not allowed here.
+fn command_config(state: &mut StageState, instr: &Instruction) -> Result<Outcome, String> {
+    match instr {
         Instruction::Cmd(c) => {
-            let mut args = c.cmd_line.args.clone();
-            if c.cmd_line.prepend_shell {
-                args = with_shell(state, &args);
-            }
+            let args = command_args(state, &c.cmd_line);
             state.config.cmd = args.clone();
             state.config.args_escaped = true;
             state.cmd_set = true;
@@ -168,10 +157,7 @@ pub(super) fn config(
             )))
         }
         Instruction::Entrypoint(c) => {
-            let mut args = c.cmd_line.args.clone();
-            if c.cmd_line.prepend_shell {
-                args = with_shell(state, &args);
-            }
+            let args = command_args(state, &c.cmd_line);
             state.config.entrypoint = args.clone();
             if !state.cmd_set {
                 state.config.cmd.clear();
@@ -182,15 +168,7 @@ pub(super) fn config(
             )))
         }
         Instruction::Healthcheck(c) => {
-            let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-            let h = Healthcheck {
-                test: c.health.test.clone(),
-                interval: nanos(c.health.interval),
-                timeout: nanos(c.health.timeout),
-                start_period: nanos(c.health.start_period),
-                start_interval: nanos(c.health.start_interval),
-                retries: i64::from(c.health.retries),
-            };
+            let h = healthcheck(&c.health);
             let msg = format!("HEALTHCHECK {}", gofmt::healthcheck(&h));
             state.config.healthcheck = Some(h);
             Ok(Outcome::config(msg))
@@ -210,5 +188,54 @@ pub(super) fn config(
             })
         }
         other => Err(format!("{} is not allowed here", other.name())),
+    }
+}
+
+/// WORKDIR: the new directory, made as a layer unless it is `/`.
+fn workdir(
+    ctx: &Ctx<'_>,
+    state: &mut StageState,
+    c: &WorkdirCommand,
+    env: &EnvList,
+) -> Result<Outcome, String> {
+    if c.path.is_empty() {
+        return Err("normalizing workdir: cannot normalize empty path".to_string());
+    }
+    let wd = normalize_workdir(&state.config.working_dir, &c.path);
+    state.config.working_dir = wd.clone();
+    state.workdir = wd.clone();
+    let layer = wd != "/";
+    Ok(Outcome {
+        display: display_name(&ctx.lexer, &c.original, env),
+        action: Action::Workdir { path: wd.clone() },
+        layer: if layer {
+            LayerKind::Mkdir
+        } else {
+            LayerKind::None
+        },
+        history: Some(History::new(format!("WORKDIR {wd}"), !layer)),
+        deps: Vec::new(),
+    })
+}
+
+/// The argv of CMD or ENTRYPOINT: as written, or under the shell for the shell form.
+fn command_args(state: &StageState, line: &CommandLine) -> Vec<String> {
+    if line.prepend_shell {
+        with_shell(state, &line.args)
+    } else {
+        line.args.clone()
+    }
+}
+
+/// The config's healthcheck for HEALTHCHECK, durations in nanoseconds.
+fn healthcheck(health: &HealthConfig) -> Healthcheck {
+    let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    Healthcheck {
+        test: health.test.clone(),
+        interval: nanos(health.interval),
+        timeout: nanos(health.timeout),
+        start_period: nanos(health.start_period),
+        start_interval: nanos(health.start_interval),
+        retries: i64::from(health.retries),
     }
 }
