@@ -16,7 +16,9 @@ use super::args::{
 use super::config::StageConfig;
 use super::dispatch::{dispatch_all, Ctx, StageState};
 use super::model::{Plan, Source, StagePlan};
-use super::prepare::{command_sources, prepare_stages, stage_head, triggers, Prepared, Refs};
+use super::prepare::{
+    command_sources, prepare_stages, stage_head, triggers, Edges, Prepared, Refs,
+};
 use super::stages::{self, StageHead};
 use super::{BaseImages, PlanOptions};
 use crate::domain::Platform;
@@ -35,6 +37,7 @@ struct Front {
     reach: BTreeSet<usize>,
 }
 
+/// Steps 1–4 of [`plan`]: see [`Front`].
 fn front(
     df: &Dockerfile,
     opts: &PlanOptions,
@@ -52,32 +55,7 @@ fn front(
         .target_platform
         .clone()
         .unwrap_or_else(|| build_platform.clone());
-    let target_name = match opts.target.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => t.to_string(),
-        None => df
-            .stages
-            .last()
-            .and_then(|s| s.name.clone())
-            .unwrap_or_default(),
-    };
-    let auto = automatic_args(
-        &build_platform,
-        &target_platform,
-        &target_name,
-        &opts.build_args,
-    );
-    let meta: Vec<ArgDecl<'_>> = df
-        .meta_args
-        .iter()
-        .flat_map(|a| {
-            a.args.iter().map(move |p| ArgDecl {
-                key: &p.key,
-                value: p.value.as_deref(),
-                span: a.span,
-            })
-        })
-        .collect();
-    let (global, declared) = global_args(auto, &meta, &opts.build_args, &lexer)?;
+    let (global, declared) = global_scope(df, opts, &lexer, &target_platform)?;
 
     let mut heads = Vec::new();
     let mut platforms = Vec::new();
@@ -94,27 +72,15 @@ fn front(
     };
     let (mut prepared, mut edges) = prepare_stages(df, &refs, platforms)?;
     stages::check_cycles(&heads, &edges)?;
-
-    // The stages the target needs; ONBUILD triggers may add dependencies, so repeat until
-    // nothing new is reached.
-    let mut reach;
-    loop {
-        reach = stages::reachable(target, &edges);
-        let mut grew = false;
-        for &s in &reach {
-            if prepared.get(s).is_some_and(|p| p.commands.is_some()) {
-                continue;
-            }
-            let extra = triggers(df, s, &mut prepared, &refs, images, &target_platform)?;
-            if !extra.is_empty() {
-                grew = true;
-                edges.entry(s).or_default().extend(extra);
-            }
-        }
-        if !grew {
-            break;
-        }
-    }
+    let reach = reach_needed(
+        df,
+        target,
+        &refs,
+        images,
+        &target_platform,
+        &mut prepared,
+        &mut edges,
+    )?;
     Ok(Front {
         lexer,
         build_platform,
@@ -125,6 +91,74 @@ fn front(
         prepared,
         reach,
     })
+}
+
+/// The global scope: the automatic args and the Dockerfile's meta ARGs (before the first
+/// FROM) resolved against the build args, with the names declared there.
+fn global_scope(
+    df: &Dockerfile,
+    opts: &PlanOptions,
+    lexer: &Lexer,
+    target_platform: &Platform,
+) -> Result<(EnvList, BTreeSet<String>), ParseError> {
+    let build_platform = &opts.build_platform;
+    let target_name = match opts.target.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => t.to_string(),
+        None => df
+            .stages
+            .last()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default(),
+    };
+    let auto = automatic_args(
+        build_platform,
+        target_platform,
+        &target_name,
+        &opts.build_args,
+    );
+    let meta: Vec<ArgDecl<'_>> = df
+        .meta_args
+        .iter()
+        .flat_map(|a| {
+            a.args.iter().map(move |p| ArgDecl {
+                key: &p.key,
+                value: p.value.as_deref(),
+                span: a.span,
+            })
+        })
+        .collect();
+    global_args(auto, &meta, &opts.build_args, lexer)
+}
+
+/// The stages `target` needs, their ONBUILD triggers read into `prepared` and the stage
+/// references those add into `edges`; triggers may add dependencies, so repeat until
+/// nothing new is reached.
+fn reach_needed(
+    df: &Dockerfile,
+    target: usize,
+    refs: &Refs<'_>,
+    images: &dyn BaseImages,
+    target_platform: &Platform,
+    prepared: &mut [Prepared],
+    edges: &mut Edges,
+) -> Result<BTreeSet<usize>, ParseError> {
+    loop {
+        let reach = stages::reachable(target, edges);
+        let mut grew = false;
+        for &s in &reach {
+            if prepared.get(s).is_some_and(|p| p.commands.is_some()) {
+                continue;
+            }
+            let extra = triggers(df, s, prepared, refs, images, target_platform)?;
+            if !extra.is_empty() {
+                grew = true;
+                edges.entry(s).or_default().extend(extra);
+            }
+        }
+        if !grew {
+            return Ok(reach);
+        }
+    }
 }
 
 /// The image references the target of `df` reads from (`FROM`, `COPY --from`,
@@ -197,47 +231,12 @@ pub fn plan(
         let (Some(stage), Some(p)) = (df.stages.get(s), prepared.get(s)) else {
             continue;
         };
-        let platform = p
-            .platform
-            .clone()
-            .unwrap_or_else(|| target_platform.clone());
-        let mut state = match &p.base {
-            Source::Stage(j) => match done.get(j) {
-                Some(parent) => StageState::from_parent(s, stage.span, parent),
-                None => {
-                    return Err(ParseError::new(
-                        stage.span,
-                        format!("stage {j} must be built before stage {s}"),
-                    ))
-                }
-            },
-            Source::Image(r) => {
-                let mut cfg = match &p.base_config {
-                    Some(c) => c.clone(),
-                    None => images.config(r, &platform).unwrap_or_default(),
-                };
-                cfg.on_build.clear();
-                StageState::from_config(s, stage.span, platform, cfg)
-            }
-            Source::Context(n) => {
-                let known = p
-                    .base_config
-                    .clone()
-                    .or_else(|| images.context_config(n, &platform));
-                let cfg = match known {
-                    Some(mut c) => {
-                        c.on_build.clear();
-                        c
-                    }
-                    None => StageConfig::scratch(&platform.os),
-                };
-                StageState::from_config(s, stage.span, platform, cfg)
-            }
-            Source::Scratch | Source::BuildContext => {
-                let cfg = StageConfig::scratch(&platform.os);
-                StageState::from_config(s, stage.span, platform, cfg)
-            }
+        let start = StageStart {
+            index: s,
+            span: stage.span,
+            prepared: p,
         };
+        let mut state = start.state(&done, images, &target_platform)?;
         if let Source::Stage(j) = p.base {
             state.deps.insert(j);
         }
@@ -252,8 +251,86 @@ pub fn plan(
         done.insert(s, state);
     }
     let levels = stages::levels(&order, &all_deps);
+    Ok(Plan {
+        stages: stage_plans(df, &order, done, &prepared, &levels),
+        build_platform,
+        target_platform,
+        global_args: global.vars().to_vec(),
+        unused_build_args: unused_build_args(opts, &declared),
+    })
+}
+
+/// One stage about to be dispatched: its index, its FROM line and what is known of it.
+struct StageStart<'a> {
+    /// The stage's index.
+    index: usize,
+    /// Its FROM line.
+    span: Span,
+    /// Its base, platform and base config.
+    prepared: &'a Prepared,
+}
+
+impl StageStart<'_> {
+    /// The stage's state before its first instruction: its parent stage's end state (from
+    /// `done`), or the config of its base image or context (triggers cleared), or scratch.
+    fn state(
+        &self,
+        done: &BTreeMap<usize, StageState>,
+        images: &dyn BaseImages,
+        target_platform: &Platform,
+    ) -> Result<StageState, ParseError> {
+        let (s, span, p) = (self.index, self.span, self.prepared);
+        let platform = p
+            .platform
+            .clone()
+            .unwrap_or_else(|| target_platform.clone());
+        let cfg = match &p.base {
+            Source::Stage(j) => {
+                return match done.get(j) {
+                    Some(parent) => Ok(StageState::from_parent(s, span, parent)),
+                    None => Err(ParseError::new(
+                        span,
+                        format!("stage {j} must be built before stage {s}"),
+                    )),
+                }
+            }
+            Source::Image(r) => {
+                let mut cfg = match &p.base_config {
+                    Some(c) => c.clone(),
+                    None => images.config(r, &platform).unwrap_or_default(),
+                };
+                cfg.on_build.clear();
+                cfg
+            }
+            Source::Context(n) => {
+                let known = p
+                    .base_config
+                    .clone()
+                    .or_else(|| images.context_config(n, &platform));
+                match known {
+                    Some(mut c) => {
+                        c.on_build.clear();
+                        c
+                    }
+                    None => StageConfig::scratch(&platform.os),
+                }
+            }
+            Source::Scratch | Source::BuildContext => StageConfig::scratch(&platform.os),
+        };
+        Ok(StageState::from_config(s, span, platform, cfg))
+    }
+}
+
+/// The plans of the dispatched stages in `order`, with their parallel `levels`.
+fn stage_plans(
+    df: &Dockerfile,
+    order: &[usize],
+    mut done: BTreeMap<usize, StageState>,
+    prepared: &[Prepared],
+    levels: &BTreeMap<usize, usize>,
+) -> Vec<StagePlan> {
     let mut planned = Vec::new();
-    for &s in &order {
+    for &s in order {
         let Some(state) = done.remove(&s) else {
             continue;
         };
@@ -271,17 +348,14 @@ pub fn plan(
             history: state.history,
         });
     }
-    let unused_build_args = opts
-        .build_args
+    planned
+}
+
+/// The build args no ARG declares (proxy and automatic args never count as unused).
+fn unused_build_args(opts: &PlanOptions, declared: &BTreeSet<String>) -> Vec<String> {
+    opts.build_args
         .keys()
         .filter(|k| !declared.contains(*k) && !is_proxy_arg(k) && !is_automatic_arg(k))
         .cloned()
-        .collect();
-    Ok(Plan {
-        stages: planned,
-        build_platform,
-        target_platform,
-        global_args: global.vars().to_vec(),
-        unused_build_args,
-    })
+        .collect()
 }
