@@ -37,21 +37,36 @@ pub(super) fn is_http_source(src: &str) -> bool {
     (src.starts_with("http://") || src.starts_with("https://")) && !is_git_source(src)
 }
 
+/// A COPY or ADD, its flags as written (ADD-only ones are `None` for COPY).
 struct CopyParams<'a> {
+    /// ADD rather than COPY.
     add: bool,
+    /// Sources (paths and heredocs) and the destination.
     files: &'a SourcesAndDest,
+    /// `--from`.
     from_flag: Option<&'a str>,
+    /// `--chown`.
     chown: Option<&'a str>,
+    /// `--chmod`.
     chmod: Option<&'a str>,
+    /// `--link`.
     link: bool,
+    /// `--parents`.
     parents: bool,
+    /// `--exclude` patterns.
     excludes: &'a [String],
+    /// `--checksum` (ADD).
     checksum: Option<&'a str>,
+    /// `--keep-git-dir` (ADD).
     keep_git_dir: Option<bool>,
+    /// `--unpack` (ADD).
     unpack: Option<bool>,
+    /// The instruction as written.
     original: &'a str,
 }
 
+/// Dispatch a COPY or ADD: resolve `--from`, check the flags and sources, then the action
+/// and its history text.
 fn dispatch(
     ctx: &Ctx<'_>,
     state: &mut StageState,
@@ -59,8 +74,6 @@ fn dispatch(
     env: &EnvList,
     span: Span,
 ) -> Result<Outcome, ParseError> {
-    let err = |m: &str| ParseError::new(span, m);
-    let keyword = if p.add { "ADD" } else { "COPY" };
     let mut deps = Vec::new();
     let from = match p.from_flag {
         Some(f) => {
@@ -76,69 +89,9 @@ fn dispatch(
         Some(m) => Some(Chmod::parse(m).map_err(|e| ParseError::new(span, e.to_string()))?),
         None => None,
     };
-    if p.checksum.is_some() {
-        if !p.add {
-            return Err(err("checksum can't be specified for COPY"));
-        }
-        let [only] = p.files.paths.as_slice() else {
-            return Err(err("checksum can't be specified for multiple sources"));
-        };
-        if !is_http_source(only) && !is_git_source(only) {
-            return Err(err("checksum requires HTTP(S) or Git sources"));
-        }
-    }
-    let mut msg = String::from(keyword);
-    if p.parents {
-        msg.push_str(" --parents");
-    }
-    if let Some(c) = p.chown {
-        msg.push_str(&format!(" --chown={c}"));
-    }
-    if let Some(c) = p.chmod {
-        msg.push_str(&format!(" --chmod={c}"));
-    }
-    for src in &p.files.paths {
-        if !p.add && is_git_source(src) {
-            return Err(err("source can't be a git ref for COPY"));
-        }
-        if !p.add && is_http_source(src) {
-            return Err(err("source can't be a URL for COPY"));
-        }
-        msg.push(' ');
-        msg.push_str(src);
-    }
-    for c in &p.files.contents {
-        msg.push_str(&format!(" <<{}", c.path));
-    }
-    msg.push(' ');
-    msg.push_str(&p.files.dest);
-    msg.push_str(" # buildkit");
-
-    let action = CopyAction {
-        add: p.add,
-        from,
-        from_flag: p.from_flag.map(str::to_string),
-        sources: p.files.paths.clone(),
-        inline: p
-            .files
-            .contents
-            .iter()
-            .map(|c| InlineFile {
-                name: c.path.clone(),
-                content: c.data.clone(),
-            })
-            .collect(),
-        dest_raw: p.files.dest.clone(),
-        dest: path_in_workdir(&state.workdir, &p.files.dest),
-        chown: p.chown.map(str::to_string),
-        chmod,
-        link: p.link,
-        parents: p.parents,
-        exclude: p.excludes.to_vec(),
-        checksum: p.checksum.map(str::to_string),
-        keep_git_dir: p.keep_git_dir,
-        unpack: p.unpack,
-    };
+    p.check_checksum(span)?;
+    let msg = p.history_text(span)?;
+    let action = p.action(from, chmod, &state.workdir);
     Ok(Outcome {
         display: display_name(&ctx.lexer, p.original, env),
         action: Action::Copy(action),
@@ -146,6 +99,87 @@ fn dispatch(
         history: Some(History::new(msg, false)),
         deps,
     })
+}
+
+impl CopyParams<'_> {
+    /// `--checksum` only on ADD, of one HTTP(S) or git source.
+    fn check_checksum(&self, span: Span) -> Result<(), ParseError> {
+        let err = |m: &str| ParseError::new(span, m);
+        if self.checksum.is_some() {
+            if !self.add {
+                return Err(err("checksum can't be specified for COPY"));
+            }
+            let [only] = self.files.paths.as_slice() else {
+                return Err(err("checksum can't be specified for multiple sources"));
+            };
+            if !is_http_source(only) && !is_git_source(only) {
+                return Err(err("checksum requires HTTP(S) or Git sources"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The history text, `COPY [--parents] [--chown=X] [--chmod=Y] src... dest # buildkit`;
+    /// fails on a git or URL source of a COPY.
+    fn history_text(&self, span: Span) -> Result<String, ParseError> {
+        let err = |m: &str| ParseError::new(span, m);
+        let mut msg = String::from(if self.add { "ADD" } else { "COPY" });
+        if self.parents {
+            msg.push_str(" --parents");
+        }
+        if let Some(c) = self.chown {
+            msg.push_str(&format!(" --chown={c}"));
+        }
+        if let Some(c) = self.chmod {
+            msg.push_str(&format!(" --chmod={c}"));
+        }
+        for src in &self.files.paths {
+            if !self.add && is_git_source(src) {
+                return Err(err("source can't be a git ref for COPY"));
+            }
+            if !self.add && is_http_source(src) {
+                return Err(err("source can't be a URL for COPY"));
+            }
+            msg.push(' ');
+            msg.push_str(src);
+        }
+        for c in &self.files.contents {
+            msg.push_str(&format!(" <<{}", c.path));
+        }
+        msg.push(' ');
+        msg.push_str(&self.files.dest);
+        msg.push_str(" # buildkit");
+        Ok(msg)
+    }
+
+    /// The copy action, from `from`, its destination made absolute against `workdir`.
+    fn action(&self, from: Source, chmod: Option<Chmod>, workdir: &str) -> CopyAction {
+        CopyAction {
+            add: self.add,
+            from,
+            from_flag: self.from_flag.map(str::to_string),
+            sources: self.files.paths.clone(),
+            inline: self
+                .files
+                .contents
+                .iter()
+                .map(|c| InlineFile {
+                    name: c.path.clone(),
+                    content: c.data.clone(),
+                })
+                .collect(),
+            dest_raw: self.files.dest.clone(),
+            dest: path_in_workdir(workdir, &self.files.dest),
+            chown: self.chown.map(str::to_string),
+            chmod,
+            link: self.link,
+            parents: self.parents,
+            exclude: self.excludes.to_vec(),
+            checksum: self.checksum.map(str::to_string),
+            keep_git_dir: self.keep_git_dir,
+            unpack: self.unpack,
+        }
+    }
 }
 
 /// Dispatch an expanded COPY.
