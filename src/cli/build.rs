@@ -1,16 +1,17 @@
 //! `builder build [OPTIONS] CONTEXT`: flags as `docker buildx build` has them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::build::{build, BuildPolicy, BuildRequest};
+use crate::build::{build, BuildOutcome, BuildPolicy, BuildRequest};
 use crate::error::{Error, Result};
 use crate::progress::logs::{BuildInfo, BuildLog};
 use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty};
 use crate::sandbox::Network;
 use crate::solve::copy::Ownership;
-use crate::solve::run::{parse_secret, Entitlements};
+use crate::solve::run::{parse_secret, Entitlements, SecretSource};
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -176,26 +177,9 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     let outputs = crate::build::outputs::parse(&args.outputs, args.push);
     refuse_quiet_with_stdout_output(args, outputs.as_ref().ok())?;
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
-    let epoch_text = build_args
-        .get("SOURCE_DATE_EPOCH")
-        .cloned()
-        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
-        .filter(|v| !v.is_empty());
-    let source_date_epoch = match epoch_text {
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            Error::Usage(format!(
-                "invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
-            ))
-        })?),
-        None => None,
-    };
+    let source_date_epoch = source_date_epoch(&build_args)?;
     let root = super::store_root(root)?;
-    let mut secrets = std::collections::BTreeMap::new();
-    for spec in &args.secrets {
-        let (id, source) = parse_secret(spec, |k| std::env::var_os(k).is_some())
-            .map_err(|e| Error::Usage(format!("invalid --secret: {e}")))?;
-        secrets.insert(id, source);
-    }
+    let secrets = secrets(&args.secrets)?;
     let entitlements = Entitlements::parse(&args.allow).map_err(Error::Usage)?;
     let network = Network::from(args.network);
     let cache_from = cache_specs(&args.cache_from, false)?;
@@ -224,14 +208,58 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         cache_to: cache_to.clone(),
         policy,
     };
-    let display = display(args)?;
+    let reporter = reporter(args, &root, display(args)?);
+    let built = build_policy()
+        .and_then(|policy| Ok(request(outputs?, policy)))
+        .and_then(|request| build(&request, reporter.as_ref()));
+    finish(reporter.as_ref(), &built);
+    // The live view is cleared before anything else is printed.
+    drop(reporter);
+    let outcome = built?;
+    if args.quiet {
+        outln!("{}", outcome.manifest);
+    }
+    Ok(())
+}
+
+/// SOURCE_DATE_EPOCH: the build arg, else the environment variable; empty is unset.
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64>> {
+    let epoch_text = build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.is_empty());
+    match epoch_text {
+        Some(v) => Ok(Some(v.parse::<i64>().map_err(|_| {
+            Error::Usage(format!(
+                "invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
+            ))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// The `--secret` values by id (a later one with the same id wins).
+fn secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>> {
+    let mut secrets = BTreeMap::new();
+    for spec in specs {
+        let (id, source) = parse_secret(spec, |k| std::env::var_os(k).is_some())
+            .map_err(|e| Error::Usage(format!("invalid --secret: {e}")))?;
+        secrets.insert(id, source);
+    }
+    Ok(secrets)
+}
+
+/// `display`, keeping every step's output for `builder logs` in the store at `root`; when
+/// the log cannot be made, a warning and `display` alone.
+fn reporter(args: &BuildArgs, root: &Path, display: Box<dyn Reporter>) -> Box<dyn Reporter> {
     let info = BuildInfo {
         context: args.context.clone(),
         dockerfile: args.file.clone(),
         tags: args.tags.clone(),
         target: args.target.clone(),
     };
-    let reporter: Box<dyn Reporter> = match BuildLog::create(&root, info) {
+    match BuildLog::create(root, info) {
         Ok(log) => Box::new(LogKeeper::new(display, log)),
         Err(e) => {
             eprintln!(
@@ -240,11 +268,12 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
             );
             display
         }
-    };
-    let built = build_policy()
-        .and_then(|policy| Ok(request(outputs?, policy)))
-        .and_then(|request| build(&request, reporter.as_ref()));
-    match &built {
+    }
+}
+
+/// Tell `reporter` how the build ended: the image, or the error with its causes.
+fn finish(reporter: &dyn Reporter, built: &Result<BuildOutcome>) {
+    match built {
         Ok(outcome) => reporter.finish(&Outcome {
             image: Some(outcome.manifest.as_ref()),
             ..Outcome::default()
@@ -254,13 +283,6 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
             ..Outcome::default()
         }),
     }
-    // The live view is cleared before anything else is printed.
-    drop(reporter);
-    let outcome = built?;
-    if args.quiet {
-        outln!("{}", outcome.manifest);
-    }
-    Ok(())
 }
 
 /// What the build takes from the environment, read once here: a value the build cannot
