@@ -177,15 +177,7 @@ fn shrink(root: &Path, cap: u64, reporter: &dyn Reporter) -> Result<(), GcError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let map: HashMap<String, OsString> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use crate::store::root::tests::env;
 
     #[test]
     fn the_environment_wins_then_the_config_files() {
