@@ -19,7 +19,8 @@ pub enum DockerfileSource {
 }
 
 impl DockerfileSource {
-    /// `-f PATH` if given (`-` is stdin), else `CONTEXT/Dockerfile`.
+    /// `-f PATH` if given (`-` is stdin), else `CONTEXT/Dockerfile`, or `CONTEXT/dockerfile`
+    /// when only that one exists (BuildKit's fallback to the lowercase name).
     pub fn locate(context: &str, file: Option<&str>) -> Result<Self> {
         match file {
             Some("-") => Ok(DockerfileSource::Stdin),
@@ -27,9 +28,19 @@ impl DockerfileSource {
             None if context == "-" => Err(Error::Usage(
                 "with the context on stdin, name the Dockerfile with -f".to_string(),
             )),
-            None => Ok(DockerfileSource::Path(
-                PathBuf::from(context).join("Dockerfile"),
-            )),
+            None => {
+                let dir = PathBuf::from(context);
+                let default = dir.join("Dockerfile");
+                let lowercase = dir.join("dockerfile");
+                let found = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+                Ok(DockerfileSource::Path(
+                    if !found(&default) && found(&lowercase) {
+                        lowercase
+                    } else {
+                        default
+                    },
+                ))
+            }
         }
     }
 
@@ -136,6 +147,31 @@ pub fn resolve_build_args(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lowercase_dockerfile_is_found_when_there_is_no_dockerfile() {
+        let t = tempfile::tempdir().unwrap();
+        let ctx = t.path().to_str().unwrap();
+        let at = |name: &str| DockerfileSource::Path(t.path().join(name));
+        // Neither: the default name, so the error names it.
+        assert_eq!(
+            DockerfileSource::locate(ctx, None).unwrap(),
+            at("Dockerfile")
+        );
+        std::fs::write(t.path().join("dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(
+            DockerfileSource::locate(ctx, None).unwrap(),
+            at("dockerfile")
+        );
+        std::fs::write(t.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(
+            DockerfileSource::locate(ctx, None).unwrap(),
+            at("Dockerfile")
+        );
+        // -f is taken as given.
+        let named = DockerfileSource::locate(ctx, Some("x/dockerfile")).unwrap();
+        assert_eq!(named, DockerfileSource::Path("x/dockerfile".into()));
+    }
 
     #[test]
     fn build_arg_without_value_comes_from_environment() {

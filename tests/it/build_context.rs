@@ -113,3 +113,23 @@ fn a_base_no_step_reads_is_never_unpacked() {
     let progress = w.build_ok(&["--build-context", &ctx, "-t", "app"]);
     assert!(!progress.contains("unpacking layer"), "{progress}");
 }
+
+/// With no `-f`, a context holding only a lowercase `dockerfile` builds from it (BuildKit's
+/// fallback), with `dockerfile.dockerignore` beside it applied; `Dockerfile` wins when both
+/// are there.
+#[test]
+fn a_lowercase_dockerfile_is_used_when_there_is_no_dockerfile() {
+    if !have("lowercase_dockerfile", &["umoci"]) {
+        return;
+    }
+    let w = Work::new();
+    w.file("dockerfile", "FROM scratch\nCOPY . /in/\n", 0o644)
+        .file("dockerfile.dockerignore", "dockerfile*\n", 0o644)
+        .file("a.txt", "a\n", 0o644);
+    let got = w.build_and_unpack("lower", &[]);
+    assert_eq!(got, "d /in 0755 0:0\nf /in/a.txt 0644 0:0 \"a\\n\"\n");
+
+    w.file("Dockerfile", "FROM scratch\nCOPY a.txt /upper.txt\n", 0o644);
+    let got = w.build_and_unpack("upper", &[]);
+    assert_eq!(got, "f /upper.txt 0644 0:0 \"a\\n\"\n");
+}
