@@ -37,6 +37,7 @@ pub use request::{BuildOutcome, BuildPolicy, BuildRequest};
 use crate::cache::exchange::CacheSpec;
 use crate::cache::BuildCache;
 use crate::context::Context;
+use crate::dockerfile::ast::Span;
 use crate::dockerfile::instructions::Dockerfile;
 use crate::error::{Error, Result};
 use crate::graph::{self, PlanOptions, Platform};
@@ -114,8 +115,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     opts.build_args = req.build_args.clone();
     opts.target_platform = target_platform;
     opts.named_contexts = inputs.contexts.keys().cloned().collect();
-    resolve_bases(req, &inputs, &opts, &images, &store, &platform, reporter)?;
-    let plan = make_plan(&inputs, &opts, &images)?;
+    let bases = resolve_bases(req, &inputs, &opts, &images, &store, &platform, reporter)?;
+    let plan = make_plan(&inputs, &opts, &images, &bases)?;
     let snapshots =
         DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
     let work = Work {
@@ -229,7 +230,7 @@ fn resolve_bases(
     store: &DirStore,
     platform: &Platform,
     reporter: &dyn Reporter,
-) -> Result<()> {
+) -> Result<Vec<(String, Span)>> {
     let (label, text) = (inputs.label.as_str(), inputs.text.as_str());
     let bases = graph::base_images(&inputs.dockerfile, opts, images)
         .map_err(|e| plan_failure(label, text, &e))?;
@@ -237,29 +238,38 @@ fn resolve_bases(
         graph::plan(&inputs.dockerfile, opts, images).map_err(|e| plan_failure(label, text, &e))?;
     }
     registry::ensure_images(
-        bases,
+        bases.clone(),
         store,
         platform,
         (req.pull, &req.policy.registry),
         reporter,
         (label, text),
-    )
+    )?;
+    Ok(bases)
 }
 
 /// Phase 3, plan: the stages the target needs and their expanded steps, once, with the
 /// configs of the bases now in the store. A base the store names but cannot read fails
-/// the build, naming the image and the cause (the planner alone would take it for an
-/// unknown image).
-fn make_plan(inputs: &Inputs, opts: &PlanOptions, images: &StoreImages<'_>) -> Result<graph::Plan> {
+/// the build, naming the image, the cause and the Dockerfile line that reads it (one of
+/// `bases`); the planner alone would take it for an unknown image.
+fn make_plan(
+    inputs: &Inputs,
+    opts: &PlanOptions,
+    images: &StoreImages<'_>,
+    bases: &[(String, Span)],
+) -> Result<graph::Plan> {
     let checked = CheckedImages {
         images,
         damaged: std::cell::RefCell::new(None),
     };
     let plan = graph::plan(&inputs.dockerfile, opts, &checked)
         .map_err(|e| plan_failure(&inputs.label, &inputs.text, &e))?;
-    match checked.damaged.into_inner() {
-        Some(e) => Err(e.into()),
-        None => Ok(plan),
+    let Some((reference, e)) = checked.damaged.into_inner() else {
+        return Ok(plan);
+    };
+    match bases.iter().find(|(r, _)| *r == reference) {
+        Some((_, span)) => Err(step_failure(&inputs.label, &inputs.text, e.at(*span))),
+        None => Err(e.into()),
     }
 }
 
@@ -267,7 +277,7 @@ fn make_plan(inputs: &Inputs, opts: &PlanOptions, images: &StoreImages<'_>) -> R
 /// not be read.
 struct CheckedImages<'a> {
     images: &'a StoreImages<'a>,
-    damaged: std::cell::RefCell<Option<solve::StepError>>,
+    damaged: std::cell::RefCell<Option<(String, solve::StepError)>>,
 }
 
 impl graph::BaseImages for CheckedImages<'_> {
@@ -275,7 +285,9 @@ impl graph::BaseImages for CheckedImages<'_> {
         self.images
             .base_config(reference, platform)
             .unwrap_or_else(|e| {
-                self.damaged.borrow_mut().get_or_insert(e);
+                self.damaged
+                    .borrow_mut()
+                    .get_or_insert_with(|| (reference.to_string(), e));
                 None
             })
     }

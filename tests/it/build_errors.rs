@@ -2,6 +2,7 @@
 //! cause naming the path or user, and nothing at any destination (no output, no iidfile, no
 //! metadata file, no image name, no temp files left beside them).
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
 use crate::build_support::Work;
@@ -152,4 +153,32 @@ fn unreadable_source_file_is_an_error() {
         return;
     };
     assert_failed(&w, &out, 3, "COPY locked /l", "Permission denied");
+}
+
+/// A base image the store names but whose config is damaged fails at its FROM line, naming
+/// the image and the cause (not "unknown image", not a build from an empty config).
+#[test]
+fn damaged_base_config_in_the_store_fails_at_its_from_line() {
+    let w = Work::new();
+    w.file("a", "a\n", 0o644)
+        .dockerfile("FROM scratch\nCOPY a /a\n");
+    let iid = w.path("base.iid");
+    w.build_ok(&["-t", "base", "--iidfile", iid.to_str().unwrap()]);
+    let blob = |digest: &str| {
+        w.root()
+            .join("blobs/sha256")
+            .join(digest.trim().trim_start_matches("sha256:"))
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blob(&std::fs::read_to_string(&iid).unwrap())).unwrap(),
+    )
+    .unwrap();
+    let config = blob(manifest["config"]["digest"].as_str().unwrap());
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&config, b"{ not json").unwrap();
+
+    w.dockerfile("FROM base\nCOPY a /b\n");
+    let out = build(&w);
+    assert_failed(&w, &out, 1, "FROM base", "cannot be read");
+    assert!(text(&out.stderr).contains("base"), "{}", text(&out.stderr));
 }
