@@ -23,6 +23,7 @@ mod hint;
 mod inputs;
 pub mod outputs;
 mod registry;
+mod remote;
 mod request;
 
 use std::collections::BTreeMap;
@@ -316,6 +317,7 @@ fn solve_plan(
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
         None => crate::image::time::now(),
     });
+    let fetcher = remote::fetcher(req).map_err(Error::Usage)?;
     let env = SolveEnv {
         stores: Stores {
             store: work.store,
@@ -325,6 +327,7 @@ fn solve_plan(
         inputs: SolveInputs {
             context: &inputs.context,
             contexts: &inputs.contexts,
+            remote: &fetcher,
         },
         policy: LayerPolicy {
             settings: req.outputs.layer_settings(req.source_date_epoch),

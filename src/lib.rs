@@ -43,6 +43,7 @@ pub mod cache;
 pub mod store;
 pub mod image;
 pub mod registry;
+pub mod remote;
 pub mod export;
 pub mod progress;
 pub mod rooted;

@@ -1,6 +1,6 @@
 //! The domain rules several pipeline layers need, kept once: the default `PATH`, image
 //! references, the image config model, platforms, passwd/group reading, `--chmod` modes,
-//! network modes and the error-chain rendering — the small rules of the image world that
+//! network modes, which ADD sources are remote, and the error-chain rendering — the small rules of the image world that
 //! the parser, the planner, the solver, the sandbox and the store would otherwise each
 //! restate.
 //!
@@ -16,6 +16,7 @@ mod network;
 mod passwd;
 pub mod platform;
 pub mod reference;
+pub mod remote_source;
 mod sync;
 
 pub use chain::error_chain;

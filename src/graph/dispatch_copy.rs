@@ -7,35 +7,13 @@ use crate::dockerfile::ast::Span;
 use crate::dockerfile::error::ParseError;
 use crate::dockerfile::instructions::{AddCommand, CopyCommand, SourcesAndDest};
 use crate::domain::config::History;
+use crate::domain::remote_source::{is_git_source, is_http_source};
 use crate::domain::Chmod;
 
 use super::args::EnvList;
 use super::dispatch::{display_name, path_in_workdir, source_stage, Ctx, Outcome, StageState, Use};
 use super::model::{Action, CopyAction, InlineFile, LayerKind, Source};
 use super::stages::resolve_from;
-
-/// A git source as BuildKit's `ParseGitRef` recognises one (`github.com/...` counts as a
-/// local path, as there).
-pub(super) fn is_git_source(src: &str) -> bool {
-    if src.starts_with("git://") || src.starts_with("ssh://") || src.starts_with("git@") {
-        return true;
-    }
-    let rest = src
-        .strip_prefix("https://")
-        .or_else(|| src.strip_prefix("http://"));
-    match rest {
-        Some(r) => {
-            let path = r.split(['#', '?']).next().unwrap_or_default();
-            path.ends_with(".git")
-        }
-        None => false,
-    }
-}
-
-/// An HTTP(S) URL that is not a git source.
-pub(super) fn is_http_source(src: &str) -> bool {
-    (src.starts_with("http://") || src.starts_with("https://")) && !is_git_source(src)
-}
 
 /// A COPY or ADD, its flags as written (ADD-only ones are `None` for COPY).
 struct CopyParams<'a> {
@@ -230,22 +208,4 @@ pub(super) fn add(
         original: &c.original,
     };
     dispatch(ctx, state, p, env, span)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn git_and_http_sources() {
-        assert!(is_git_source("https://github.com/o/r.git"));
-        assert!(is_git_source("https://github.com/o/r.git#main:dir"));
-        assert!(is_git_source("git@github.com:o/r.git"));
-        assert!(is_git_source("git://host/r"));
-        assert!(!is_git_source("github.com/o/r"));
-        assert!(!is_git_source("https://example.com/file.tar.gz"));
-        assert!(is_http_source("https://example.com/file.tar.gz"));
-        assert!(!is_http_source("https://github.com/o/r.git"));
-        assert!(!is_http_source("./local"));
-    }
 }

@@ -87,6 +87,8 @@ pub fn run(cx: &StepCx<'_, '_>, st: &mut StageResult, c: &CopyAction) -> StepRes
     req.is_add = c.add;
     req.unpack = c.unpack;
     req.checksum = c.checksum.clone();
+    req.keep_git_dir = c.keep_git_dir.unwrap_or(false);
+    req.fetcher = cx.inputs.remote;
     req.link = c.link;
     req.ownership = cx.policy.ownership;
     let active = trees.snapshots.prepare(parent.as_ref())?;

@@ -112,6 +112,8 @@ pub struct Inputs<'a> {
     pub context: &'a Context,
     /// Named contexts, by name.
     pub contexts: &'a BTreeMap<String, NamedContext>,
+    /// Fetches ADD's URL and Git sources.
+    pub remote: &'a dyn crate::remote::Fetcher,
 }
 
 /// How new layers and history entries are made.

@@ -6,14 +6,14 @@
 //! their expansion used; proxy args never), `instruction` (the kind and the fully expanded
 //! typed action), `platform`, `layer format`, and for COPY/ADD and bind mounts the
 //! `sources` (the content digest of the selected files of the build context or a named
-//! directory, the top chain id of a stage or image).
+//! directory, the top chain id of a stage or image) and one `remote URL` per remote ADD
+//! source (its checksum, content digest or commit, from the build's fetcher).
 //!
 //! Nothing here touches the parent's files: a hit needs neither materialization nor
 //! unpacking. Values are explicit text (JSON strings for free text), so the encoding in
 //! [`crate::cache::key`] is stable.
 
 use super::copy::digest::{digest_sources, SourcesDigest};
-use super::copy::fetch::{is_git_source, is_http_source};
 use super::copy::{SourceKind, SourceRoot};
 use super::error::{StepError, StepResult};
 use super::layer::{top_chain_id, Layer};
@@ -21,11 +21,13 @@ use super::step_cx::StepCx;
 use super::{images, Inputs, LayerPolicy, NamedContext, StageResult, Stores};
 use crate::cache::KeyInputs;
 use crate::dockerfile::instructions::MountType;
+use crate::domain::remote_source::is_remote_source;
 use crate::domain::Chmod;
 use crate::graph::{is_proxy_arg, Action, CopyAction, RunAction, Source, StagePlan, Step};
+use crate::remote::RemoteRequest;
 
 /// The inputs of `step` (whose context is `cx`) on top of `below`. `None` for a step that
-/// is never cached (config only, or ADD from a URL).
+/// is never cached (config only).
 pub(crate) fn inputs(
     cx: &StepCx<'_, '_>,
     step: &Step,
@@ -34,7 +36,6 @@ pub(crate) fn inputs(
     let (scope, workdir, user) = (&cx.scope, cx.workdir, cx.user);
     let instruction = match &step.action {
         Action::Run(r) => run_instruction(r, &step.build_args),
-        Action::Copy(c) if c.sources.iter().any(|s| is_remote(s)) => return Ok(None),
         Action::Copy(c) => copy_instruction(c, workdir),
         Action::Workdir { path } => format!("WORKDIR\npath={}\nuser={}\n", json(path), json(user)),
         Action::Config => return Ok(None),
@@ -65,6 +66,18 @@ pub(crate) fn inputs(
                 digest_sources(root, &c.sources, &c.exclude, c.parents, stat).map_err(failed)
             })?;
             k.sources("sources", label, value, files);
+            for url in c.sources.iter().filter(|s| is_remote_source(s)) {
+                let req = RemoteRequest {
+                    url,
+                    checksum: c.checksum.as_deref(),
+                    keep_git_dir: c.keep_git_dir.unwrap_or(false),
+                };
+                let key = cx.inputs.remote.key(&req).map_err(|e| StepError::Copy {
+                    instruction: keyword,
+                    source: e.into(),
+                })?;
+                k.push(format!("remote {url}"), key);
+            }
         }
         Action::Run(r) => {
             for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Bind) {
@@ -278,10 +291,6 @@ fn field(out: &mut String, name: &str, value: &str) {
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-fn is_remote(source: &str) -> bool {
-    is_http_source(source) || is_git_source(source)
 }
 
 #[cfg(test)]

@@ -26,13 +26,13 @@ use std::collections::HashMap;
 use oci_spec::image::Digest;
 
 use super::error::CopyError;
-use super::fetch::{is_git_source, is_http_source};
 use super::source::{join, Expansion, Lookup, SrcTree};
 use super::SourceRoot;
 use crate::cache::stat::{StatCache, StatKey};
 use crate::context::matcher::clean_path;
 use crate::context::pattern::has_wildcards;
 use crate::context::{MatchInfo, Matcher};
+use crate::domain::remote_source::is_remote_source;
 use crate::rooted::Meta;
 use crate::store::digest::Sha256;
 
@@ -98,7 +98,7 @@ pub fn digest_sources(
     let mut walk = Walk::new(root, stat);
     walk.excludes = excludes_m.as_ref();
     for src in sources {
-        if is_http_source(src) || is_git_source(src) {
+        if is_remote_source(src) {
             continue;
         }
         if parents {

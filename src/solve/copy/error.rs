@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::fetch::FetchError;
 use crate::context::PatternError;
+use crate::remote::FetchError;
 
 /// A COPY/ADD failure.
 #[derive(Debug, thiserror::Error)]

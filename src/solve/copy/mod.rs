@@ -18,7 +18,6 @@ pub mod chown;
 pub mod dest;
 pub mod digest;
 pub mod error;
-pub mod fetch;
 
 mod archive;
 mod files;
@@ -30,10 +29,10 @@ mod tree;
 
 use std::path::Path;
 
+pub use crate::remote::{FetchError, Fetched, Fetcher, NoFetcher, RemoteRequest};
 pub use chown::{chown_needs_lookup, resolve_chown};
 pub use dest::{DestFs, DestMeta, EmptyDest, EntryKind, RootfsDir};
 pub use error::CopyError;
-pub use fetch::{FetchError, Fetched, Fetcher, NoFetcher};
 
 use crate::context::Matcher;
 use crate::domain::Chmod;
@@ -128,6 +127,8 @@ pub struct CopyRequest<'a> {
     pub unpack: Option<bool>,
     /// `ADD --checksum`.
     pub checksum: Option<String>,
+    /// `ADD --keep-git-dir`.
+    pub keep_git_dir: bool,
     /// `--link`: the caller passes an [`EmptyDest`] as `dest_fs`; the output is the same.
     pub link: bool,
     /// The destination image before the step.
@@ -160,6 +161,7 @@ impl<'a> CopyRequest<'a> {
             is_add: false,
             unpack: None,
             checksum: None,
+            keep_git_dir: false,
             link: false,
             dest_fs,
             fetcher: &NoFetcher,

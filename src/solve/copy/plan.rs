@@ -7,7 +7,6 @@ use std::path::Path;
 
 use super::archive;
 use super::error::CopyError;
-use super::fetch::{is_git_source, is_http_source, Fetched};
 use super::layer::{child_path, split_parent, LayerWriter, Target};
 use super::layered::LayeredSrc;
 use super::source::{Expansion, Lookup, SrcItem, SrcTree};
@@ -16,6 +15,7 @@ use super::{dest_path, CopyRequest, CopySource, CopyStats};
 use crate::context::matcher::clean_path;
 use crate::context::pattern::has_wildcards;
 use crate::context::Matcher;
+use crate::remote::{is_remote_source, Fetched, RemoteRequest};
 
 /// One piece of work.
 enum Unit<'r> {
@@ -94,7 +94,7 @@ fn check_flags(req: &CopyRequest<'_>) -> Result<(), CopyError> {
         })
         .collect();
     match paths.as_slice() {
-        [one] if is_http_source(one) || is_git_source(one) => Ok(()),
+        [one] if is_remote_source(one) => Ok(()),
         [_] => Err(CopyError::Checksum(
             "checksum requires HTTP(S) or Git sources",
         )),
@@ -123,7 +123,7 @@ fn plan_units<'r>(
         let CopySource::Path(p) = src else {
             continue;
         };
-        if is_git_source(p) || is_http_source(p) {
+        if is_remote_source(p) {
             if !req.is_add {
                 return Err(CopyError::UrlForCopy {
                     source_url: p.clone(),
@@ -226,7 +226,11 @@ fn run_unit(
             let target = file_dest(copier, dest, base)?;
             copier.write_new_file(&target, &mut content.as_bytes(), 0o644, None)
         }
-        Unit::Remote(url) => match req.fetcher.fetch(url, req.checksum.as_deref())? {
+        Unit::Remote(url) => match req.fetcher.fetch(&RemoteRequest {
+            url,
+            checksum: req.checksum.as_deref(),
+            keep_git_dir: req.keep_git_dir,
+        })? {
             Fetched::File {
                 path,
                 filename,

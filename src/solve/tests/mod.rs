@@ -166,6 +166,7 @@ impl Fixture {
                 },
             },
             inputs: Inputs {
+                remote: &crate::remote::NoFetcher,
                 context: &context,
                 contexts: &contexts,
             },

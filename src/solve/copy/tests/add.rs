@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use super::*;
+use crate::remote::RemoteRequest;
 
 /// A tar entry to build, with names written raw (the tar crate refuses `..`).
 enum E<'a> {
@@ -266,7 +267,7 @@ fn remote_sources() {
     let err = f
         .copy_with(&["https://example.com/a.tgz"], "/d/", add)
         .unwrap_err();
-    assert!(err.to_string().contains("not supported yet"), "{err}");
+    assert!(err.to_string().contains("not supported here"), "{err}");
     let err = f
         .copy_with(
             &["https://github.com/moby/buildkit.git#v0.10.1"],
@@ -274,15 +275,19 @@ fn remote_sources() {
             add,
         )
         .unwrap_err();
-    assert!(err.to_string().contains("not supported yet"), "{err}");
+    assert!(err.to_string().contains("not supported here"), "{err}");
 }
 
 #[test]
 fn add_fetches_through_the_fetcher() {
+    #[derive(Debug)]
     struct Local(std::path::PathBuf);
     impl Fetcher for Local {
-        fn fetch(&self, _url: &str, checksum: Option<&str>) -> Result<Fetched, FetchError> {
-            assert_eq!(checksum, Some("sha256:abc"));
+        fn key(&self, _req: &RemoteRequest<'_>) -> Result<String, FetchError> {
+            Ok("sha256:abc".into())
+        }
+        fn fetch(&self, req: &RemoteRequest<'_>) -> Result<Fetched, FetchError> {
+            assert_eq!(req.checksum, Some("sha256:abc"));
             Ok(Fetched::File {
                 path: self.0.clone(),
                 filename: "foobar".into(),

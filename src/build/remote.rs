@@ -1,0 +1,46 @@
+//! The build's fetcher of remote ADD sources: where downloads are kept, how long a wait
+//! may last, and the Git credentials BuildKit takes from secrets (`GIT_AUTH_TOKEN`,
+//! `GIT_AUTH_HEADER`, each optionally `.<host>`).
+
+use crate::registry::transport::io_timeout;
+use crate::remote::{Remote, RemoteSettings};
+
+use super::request::BuildRequest;
+
+/// The secret id of a Git token for every host; `GIT_AUTH_TOKEN.<host>` is one host's.
+const GIT_AUTH_TOKEN: &str = "GIT_AUTH_TOKEN";
+/// The secret id of a whole `Authorization` header value; `GIT_AUTH_HEADER.<host>` too.
+const GIT_AUTH_HEADER: &str = "GIT_AUTH_HEADER";
+
+/// The fetcher `req` builds with.
+pub(crate) fn fetcher(req: &BuildRequest) -> Result<Remote, String> {
+    let timeout = match req.policy.registry.timeout {
+        Some(t) => t,
+        None => io_timeout().map_err(|e| e.to_string())?,
+    };
+    let mut settings = RemoteSettings {
+        dir: req.root.join("remote"),
+        timeout,
+        ..RemoteSettings::default()
+    };
+    for (id, source) in &req.secrets {
+        let host = |prefix: &str| -> Option<String> {
+            let rest = id.strip_prefix(prefix)?;
+            if rest.is_empty() {
+                Some(String::new())
+            } else {
+                rest.strip_prefix('.').map(str::to_string)
+            }
+        };
+        if let Some(h) = host(GIT_AUTH_TOKEN) {
+            let value = source.read(id)?;
+            let token = String::from_utf8_lossy(&value).trim().to_string();
+            settings.git_auth_tokens.push((h, token));
+        } else if let Some(h) = host(GIT_AUTH_HEADER) {
+            let value = source.read(id)?;
+            let header = String::from_utf8_lossy(&value).trim().to_string();
+            settings.git_auth_headers.push((h, header));
+        }
+    }
+    Ok(Remote::new(settings))
+}
