@@ -39,7 +39,8 @@ pub enum Fetched {
         path: PathBuf,
         /// The file name to use when the destination is a directory.
         filename: String,
-        /// `Last-Modified`, when the server sent one.
+        /// The mtime the file gets: `Last-Modified` (the Unix epoch when the server sent
+        /// none, as BuildKit); `None` leaves the copy's time.
         mtime: Option<SystemTime>,
     },
     /// A checked-out Git tree, whose contents are copied like a directory.
