@@ -1,5 +1,7 @@
 //! The one integration-test binary: conformance corpora, golden plans and the CLI.
 
+mod add_http;
+mod add_http_support;
 mod architecture;
 mod architecture_scan;
 mod cli;

@@ -144,7 +144,7 @@ mod tests {
         for body in [&b"one"[..], b"two"] {
             let mut tmp = kept.temp().unwrap();
             tmp.write_all(body).unwrap();
-            let r = record(&sha256(body).to_string());
+            let r = record(sha256(body).as_ref());
             let path = kept.commit(tmp, &r).unwrap();
             assert_eq!(std::fs::read(&path).unwrap(), body);
             assert_eq!(kept.load(), Some(r));

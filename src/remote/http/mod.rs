@@ -54,10 +54,8 @@ pub enum HttpError {
         status: String,
     },
     /// `--checksum` is no `sha256:` digest.
-    #[error("invalid checksum {checksum:?} for {url}: {reason}")]
+    #[error("invalid checksum {checksum:?}: {reason}")]
     Checksum {
-        /// The URL (credentials masked).
-        url: String,
         /// The flag's value.
         checksum: String,
         /// What is wrong with it.
@@ -76,7 +74,13 @@ pub enum HttpError {
     },
     /// A kept download could not be committed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> Self {
+        HttpError::Store(Box::new(e))
+    }
 }
 
 /// A URL resolved in this build.
@@ -119,11 +123,14 @@ impl HttpSources {
     /// See [`super::Fetcher::key`].
     pub fn key(&self, req: &RemoteRequest<'_>) -> Result<String, FetchError> {
         if let Some(sum) = req.checksum {
-            check_checksum(req.url, sum)?;
+            check_checksum(sum)?;
             return Ok(sum.to_string());
         }
         let r = self.resolve(req)?;
-        let secs = r.mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let secs = r
+            .mtime
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Ok(format!("{} {} {secs}", r.digest, r.filename))
     }
 
@@ -140,7 +147,7 @@ impl HttpSources {
     /// `req`'s URL resolved: once per build, `--checksum` verified.
     fn resolve(&self, req: &RemoteRequest<'_>) -> Result<Resolved, FetchError> {
         if let Some(sum) = req.checksum {
-            check_checksum(req.url, sum)?;
+            check_checksum(sum)?;
         }
         let mut memo = self
             .resolved
@@ -234,9 +241,8 @@ fn resolved(kept: &Kept, record: &Record) -> Resolved {
 }
 
 /// `--checksum` must be a `sha256:` digest: the only one BuildKit's HTTP source computes.
-fn check_checksum(url: &str, sum: &str) -> Result<(), HttpError> {
+fn check_checksum(sum: &str) -> Result<(), HttpError> {
     let bad = |reason| HttpError::Checksum {
-        url: redact(url),
         checksum: sum.to_string(),
         reason,
     };

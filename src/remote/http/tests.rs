@@ -108,16 +108,15 @@ fn credentials_are_masked() {
 #[test]
 fn checksums_are_sha256_digests() {
     let ok = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    assert!(check_checksum("http://h/x", ok).is_ok());
+    assert!(check_checksum(ok).is_ok());
     for bad in [
         "sha256:abc",
         "abc",
         "sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
     ] {
-        let err = check_checksum("http://u:p@h/x", bad).unwrap_err().to_string();
-        assert!(err.contains(bad) && err.contains("xxxxx"), "{err}");
-        assert!(!err.contains("u:p"), "{err}");
+        let err = check_checksum(bad).unwrap_err().to_string();
+        assert!(err.contains(bad), "{err}");
     }
 }
 
@@ -149,7 +148,10 @@ fn key_then_fetch_downloads_once_and_a_rebuild_revalidates() {
     assert_eq!(seen.len(), 2);
     assert!(seen[1].contains("if-none-match: \"v1\""), "{}", seen[1]);
     assert!(
-        seen[1].contains(&format!("if-modified-since: {}", LAST_MODIFIED.to_lowercase())),
+        seen[1].contains(&format!(
+            "if-modified-since: {}",
+            LAST_MODIFIED.to_lowercase()
+        )),
         "{}",
         seen[1]
     );
@@ -170,7 +172,11 @@ fn a_checksum_keys_without_a_request_and_a_kept_match_is_fetched_without_one() {
     assert!(sources(dir.path()).fetch(&r).is_ok());
     assert_eq!(server.requests().len(), 1);
     assert!(sources(dir.path()).fetch(&r).is_ok());
-    assert_eq!(server.requests().len(), 1, "kept content matching the checksum");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "kept content matching the checksum"
+    );
 }
 
 #[test]
@@ -180,7 +186,10 @@ fn a_wrong_checksum_fails_and_keeps_nothing() {
     let wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     let r = req(&format!("{}/d", server.base), Some(wrong));
     let err = sources(dir.path()).fetch(&r).unwrap_err().to_string();
-    assert!(err.contains("checksum mismatch") && err.contains(wrong), "{err}");
+    assert!(
+        err.contains("checksum mismatch") && err.contains(wrong),
+        "{err}"
+    );
     let kept = Kept::of(&dir.path().join("http"), r.url);
     assert!(kept.load().is_none());
     let left: Vec<_> = walk(dir.path());
@@ -246,4 +255,10 @@ fn a_refused_connection_is_a_clear_error() {
         .to_string();
     assert!(err.starts_with(&format!("download {url}:")), "{err}");
     assert_eq!(err.matches(&url).count(), 1, "{err}");
+}
+
+#[test]
+fn errors_stay_small() {
+    // Errors travel up through every solve result: no bigger than the other fetch errors.
+    assert!(std::mem::size_of::<HttpError>() <= 56);
 }
