@@ -73,6 +73,9 @@ fn print_summary(u: &Usage) {
         ("Flattened trees", human_size(u.trees)),
         ("Cache mounts", human_size(u.mounts)),
     ];
+    if u.downloads > 0 {
+        rows.push(("Downloads", human_size(u.downloads)));
+    }
     if u.scratch > 0 {
         rows.push(("Build scratch", human_size(u.scratch)));
     }

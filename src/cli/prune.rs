@@ -87,6 +87,7 @@ fn others(report: &PruneReport) -> String {
         (report.snapshots, "snapshot", "snapshots"),
         (report.trees, "flattened tree", "flattened trees"),
         (report.mounts, "cache mount", "cache mounts"),
+        (report.downloads, "download", "downloads"),
         (
             report.leftovers,
             "leftover of a dead build",

@@ -4,10 +4,10 @@
 //! store ([`super::inventory`]), decides what goes ([`super::gc_plan`]) and removes it in an
 //! order that keeps the store usable if the prune itself is killed: records first (a
 //! record never points at a removed blob for long, and one that does is a miss), then
-//! snapshots children before parents, flattened trees, blobs, cache mounts, and the
-//! scratch that dead builds left. A snapshot, tree or cache mount is first renamed into
-//! `ROOT/trash/` (one atomic step: it is complete or absent), then deleted; the next
-//! prune empties whatever a killed one left there.
+//! snapshots children before parents, flattened trees, blobs, cache mounts, kept
+//! downloads, and the scratch that dead builds left. A snapshot, tree, cache mount or
+//! download is first renamed into `ROOT/trash/` (one atomic step: it is complete or
+//! absent), then deleted; the next prune empties whatever a killed one left there.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -144,6 +144,8 @@ pub struct PruneReport {
     pub trees: usize,
     /// Number of RUN cache mounts removed.
     pub mounts: usize,
+    /// Number of kept downloads of ADD's URLs removed.
+    pub downloads: usize,
     /// Number of leftovers of dead builds removed (work directories, temp files).
     pub leftovers: usize,
     /// Bytes freed.
@@ -249,6 +251,7 @@ pub(crate) fn execute(root: &Path, inv: &Inventory, sel: &Selection) -> PruneRep
     removal.trees(&sel.trees);
     removal.blobs(&sel.blobs);
     removal.mounts(&sel.mounts);
+    removal.downloads(&sel.downloads);
     removal.leftovers();
     removal.report
 }
@@ -358,6 +361,22 @@ impl Removal<'_> {
                     self.report.bytes += m.bytes;
                 }
                 Err(e) => self.fail(&format!("cache mount {name}"), e),
+            }
+        }
+    }
+
+    /// The kept downloads named.
+    fn downloads(&mut self, chosen: &[String]) {
+        for name in chosen {
+            let Some(d) = self.inv.downloads.get(name) else {
+                continue;
+            };
+            match discard(self.root, &d.path) {
+                Ok(()) => {
+                    self.report.downloads += 1;
+                    self.report.bytes += d.bytes;
+                }
+                Err(e) => self.fail(&format!("download {name}"), e),
             }
         }
     }

@@ -1,9 +1,9 @@
 //! Deciding what a prune removes, without touching the disk: an [`Inventory`] and the
 //! options in, a [`Selection`] out.
 //!
-//! What a prune may choose to remove (its *candidates*) are the cache records and, with
-//! `--all`, also the RUN cache mounts and the snapshots and flattened trees of named
-//! images (one *pin* per chain id). `until` keeps candidates used more recently than that;
+//! What a prune may choose to remove (its *candidates*) are the cache records, the kept
+//! downloads of ADD's URLs and, with `--all`, also the RUN cache mounts and the snapshots
+//! and flattened trees of named images (one *pin* per chain id). `until` keeps candidates used more recently than that;
 //! `keep_storage` removes the least recently used first and stops as soon as what stays
 //! fits. Everything else follows from reachability:
 //!
@@ -37,6 +37,8 @@ pub(crate) struct Selection {
     pub blobs: Vec<String>,
     /// Cache mounts.
     pub mounts: Vec<String>,
+    /// Kept downloads.
+    pub downloads: Vec<String>,
     /// Bytes of what stays (scratch of dead builds is removed anyway and not counted).
     pub kept_bytes: u64,
 }
@@ -45,6 +47,7 @@ pub(crate) struct Selection {
 enum Candidate {
     Record(usize),
     Mount(String),
+    Download(String),
     Pin(String),
 }
 
@@ -56,6 +59,7 @@ struct Kept<'a> {
     trees: BTreeSet<&'a str>,
     blobs: BTreeSet<&'a str>,
     mounts: BTreeSet<&'a str>,
+    downloads: BTreeSet<&'a str>,
 }
 
 /// Whether `name` is a snapshot whose every ancestor exists (memoised in `memo`).
@@ -144,6 +148,11 @@ fn keep<'a>(inv: &'a Inventory, all: bool, removed: &HashSet<&Candidate>) -> Kep
             kept.mounts.insert(key.as_str());
         }
     }
+    for key in inv.downloads.keys() {
+        if !removed.contains(&Candidate::Download(key.clone())) {
+            kept.downloads.insert(key.as_str());
+        }
+    }
     kept
 }
 
@@ -173,7 +182,13 @@ fn kept_bytes(inv: &Inventory, kept: &Kept<'_>) -> u64 {
         .filter_map(|m| inv.mounts.get(*m))
         .map(|m| m.bytes)
         .sum();
-    records + blobs + snaps + trees + mounts + inv.other
+    let downloads: u64 = kept
+        .downloads
+        .iter()
+        .filter_map(|d| inv.downloads.get(*d))
+        .map(|d| d.bytes)
+        .sum();
+    records + blobs + snaps + trees + mounts + downloads + inv.other
 }
 
 /// The candidates of a prune with their last use, least recently used first.
@@ -183,6 +198,9 @@ fn candidates(inv: &Inventory, all: bool) -> Vec<(SystemTime, Candidate)> {
         if !dangling(inv, i) {
             out.push((r.last_used, Candidate::Record(i)));
         }
+    }
+    for (name, d) in &inv.downloads {
+        out.push((d.mtime, Candidate::Download(name.clone())));
     }
     if all {
         for (name, m) in &inv.mounts {
@@ -268,6 +286,12 @@ pub(crate) fn select(inv: &Inventory, opts: &PruneOptions, now: SystemTime) -> S
             .mounts
             .keys()
             .filter(|k| !kept.mounts.contains(k.as_str()))
+            .cloned()
+            .collect(),
+        downloads: inv
+            .downloads
+            .keys()
+            .filter(|k| !kept.downloads.contains(k.as_str()))
             .cloned()
             .collect(),
         kept_bytes: kept_bytes(inv, &kept),

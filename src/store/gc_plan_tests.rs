@@ -185,3 +185,26 @@ fn records_without_a_layer_are_candidates_too() {
     assert_eq!(s.records, [4]);
     assert!(s.blobs.is_empty() && s.snapshots.is_empty());
 }
+
+#[test]
+fn kept_downloads_are_candidates_of_a_plain_prune() {
+    let mut inv = store();
+    let download = |t: u64| DirItem {
+        bytes: 70,
+        mtime: at(t),
+        path: PathBuf::new(),
+    };
+    inv.downloads.insert("old".into(), download(5));
+    inv.downloads.insert("new".into(), download(95));
+    assert_eq!(inv.total(), 5 * 100 + 5 * 1000 + 4 + 140);
+    let s = select(&inv, &opts(false, None, None), at(100));
+    assert_eq!(names(&s.downloads), ["new", "old"]);
+    assert_eq!(s.kept_bytes, 100 + 1000);
+    // Used 95 s ago: the old one goes, the new one stays.
+    let s = select(&inv, &opts(false, None, Some(50)), at(100));
+    assert_eq!(names(&s.downloads), ["old"]);
+    // The least recently used first: the old download (used at 5) before r1 (at 10).
+    let s = select(&inv, &opts(false, Some(inv.total() - 1), None), at(100));
+    assert_eq!(names(&s.downloads), ["old"]);
+    assert!(s.records.is_empty());
+}

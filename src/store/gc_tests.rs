@@ -131,6 +131,8 @@ fn a_default_prune_leaves_what_the_named_image_needs() {
     std::fs::create_dir_all(root.join("rootfs/empty")).unwrap();
     std::fs::create_dir_all(root.join("cache-mounts/m1/data")).unwrap();
     std::fs::write(root.join("cache-mounts/m1.lock"), b"").unwrap();
+    std::fs::create_dir_all(root.join("remote/http/u1")).unwrap();
+    std::fs::write(root.join("remote/http/u1/record.json"), vec![b'x'; 9000]).unwrap();
     let before = usage(root).unwrap();
     assert_eq!(before.records.len(), 3);
     // Most recently used first; each the size of its blob and its own snapshot.
@@ -141,12 +143,15 @@ fn a_default_prune_leaves_what_the_named_image_needs() {
         .all(|r| r.reclaimable && r.size >= 70_000));
     assert!(before.reclaimable >= 3 * 70_000, "{before:?}");
     assert!(before.scratch > 0 && before.mounts > 0, "{before:?}");
+    assert!(before.downloads >= 9000, "{before:?}");
 
     let report = prune(root, &PruneOptions::default()).unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!((report.records, report.blobs, report.snapshots), (3, 3, 3));
     assert_eq!(report.trees, 1);
     assert_eq!(report.mounts, 0);
+    assert_eq!(report.downloads, 1);
+    assert!(!exists(root, "remote/http/u1"));
     assert_eq!(report.leftovers, 6);
     assert_eq!(report.removed.len(), 3);
     assert_eq!(report.removed[0].description, "[1/3] RUN step 0");

@@ -50,7 +50,7 @@ pub(crate) struct SnapItem {
     pub path: PathBuf,
 }
 
-/// A flattened tree or a cache mount.
+/// A flattened tree, a cache mount or a kept download.
 #[derive(Debug, Clone)]
 pub(crate) struct DirItem {
     /// Bytes.
@@ -83,6 +83,8 @@ pub(crate) struct Inventory {
     pub trees: BTreeMap<String, DirItem>,
     /// Cache mounts by directory name.
     pub mounts: BTreeMap<String, DirItem>,
+    /// Kept downloads of ADD's URLs by directory name (one per URL).
+    pub downloads: BTreeMap<String, DirItem>,
     /// Scratch of builds (removable only when no build runs).
     pub leftovers: Vec<Leftover>,
     /// Blobs that named images need.
@@ -114,6 +116,11 @@ impl Inventory {
         self.mounts.values().map(|m| m.bytes).sum()
     }
 
+    /// Bytes of every kept download.
+    pub fn download_bytes(&self) -> u64 {
+        self.downloads.values().map(|d| d.bytes).sum()
+    }
+
     /// Bytes of every record file.
     pub fn record_bytes(&self) -> u64 {
         self.records.iter().map(|r| r.bytes).sum()
@@ -130,6 +137,7 @@ impl Inventory {
             + self.snapshot_bytes()
             + self.tree_bytes()
             + self.mount_bytes()
+            + self.download_bytes()
             + self.record_bytes()
             + self.leftover_bytes()
             + self.other
@@ -236,6 +244,7 @@ pub(crate) fn scan(root: &Path) -> Result<Inventory, GcError> {
     scanner.snapshots()?;
     scanner.trees();
     scanner.mounts();
+    scanner.downloads();
     scanner.scratch();
     scanner.other();
     Ok(scanner.inv)
@@ -353,6 +362,23 @@ impl Scanner<'_> {
         }
     }
 
+    /// Kept downloads, one directory per URL, dated by their last use; hidden entries
+    /// there are leftovers.
+    fn downloads(&mut self) {
+        for (name, path) in entries(&self.root.join(super::DOWNLOADS)) {
+            if name.starts_with('.') {
+                self.leftover(path);
+                continue;
+            }
+            let item = DirItem {
+                bytes: self.walker.size(&path),
+                mtime: mtime(&path),
+                path,
+            };
+            self.inv.downloads.insert(name, item);
+        }
+    }
+
     /// RUN work directories, overlay probes, temp files and the trash: all leftovers.
     fn scratch(&mut self) {
         for (name, path) in entries(&self.root.join("run")) {
@@ -381,6 +407,7 @@ impl Scanner<'_> {
             "snapshotter/active",
             "rootfs",
             "cache-mounts",
+            super::DOWNLOADS,
             "run",
             "trash",
             "cache/records",

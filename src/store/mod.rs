@@ -18,6 +18,7 @@
 //! ROOT/rootfs/<hex>             flattened trees, named by their top chain id
 //! ROOT/cache-mounts/<hex>       RUN --mount=type=cache directories
 //! ROOT/chunks/<hex>             chunk indexes of large layer blobs (counted as other)
+//! ROOT/remote/http/<hex>        ADD's URL downloads, one directory per URL (see `remote`)
 //! ROOT/run/step-*, ROOT/snapshotter/active/*, .tmp-* / .new-* files, ROOT/trash/*
 //!                               scratch of running builds, or leftovers of dead ones
 //! ```
@@ -71,6 +72,10 @@ pub use gc::{prune, GcError, PruneOptions, PruneReport};
 pub use guard::{build_guard, BuildGuard};
 pub use units::{human_ago, human_size, parse_duration, parse_size, SizeError};
 pub use usage::{usage, RecordUsage, Usage};
+
+/// Where ADD's URL downloads are kept, one directory per URL: cache that a plain prune
+/// removes, least recently used first.
+pub(crate) const DOWNLOADS: &str = "remote/http";
 
 /// What a committed blob is: its digest and size (a descriptor without the media type).
 #[derive(Debug, Clone, PartialEq, Eq)]

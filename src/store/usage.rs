@@ -49,6 +49,8 @@ pub struct Usage {
     pub trees: u64,
     /// Bytes of the RUN cache mounts.
     pub mounts: u64,
+    /// Bytes of the kept downloads of ADD's URLs.
+    pub downloads: u64,
     /// Bytes of build scratch: work directories and temp files of running builds, or
     /// leftovers of dead ones.
     pub scratch: u64,
@@ -119,6 +121,7 @@ pub fn usage(root: &Path) -> Result<Usage, GcError> {
         snapshots: inv.snapshot_bytes(),
         trees: inv.tree_bytes(),
         mounts: inv.mount_bytes(),
+        downloads: inv.download_bytes(),
         scratch: inv.leftover_bytes(),
         other: inv.other,
         reclaimable,

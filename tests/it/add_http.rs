@@ -410,3 +410,30 @@ fn add_url_builds_rootless() {
     assert_eq!(s.requests().len(), 2);
     assert_eq!(s.requests()[1].header("if-modified-since"), Some(DATE));
 }
+
+#[test]
+fn add_url_downloads_are_counted_by_du_and_cleared_by_prune() {
+    let s = FileServer::start();
+    s.serve("/big", Served::body(&vec![b'z'; 64 * 1024]).etag("\"z\""));
+    let w = Work::new();
+    w.dockerfile(&format!("FROM scratch\nADD {} /big\n", s.url("/big")));
+    build_ok(&w, &[], &["-t", "app"]);
+    let du = text(&w.builder(&["du"]).stdout);
+    assert!(
+        du.lines()
+            .any(|l| l.starts_with("Downloads:") && l.contains("kB")),
+        "{du}"
+    );
+    let pruned = w.builder(&["prune", "-f"]);
+    let report = text(&pruned.stdout);
+    assert_eq!(pruned.status.code(), Some(0), "{}", text(&pruned.stderr));
+    assert!(report.contains("1 download"), "{report}");
+    assert!(files_under(w.root().join("remote")).is_empty());
+    let du = text(&w.builder(&["du"]).stdout);
+    assert!(!du.contains("Downloads:"), "{du}");
+    // The next build downloads again, unconditionally.
+    build_ok(&w, &[], &["-t", "app"]);
+    let reqs = s.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].header("if-none-match"), None);
+}
