@@ -24,6 +24,7 @@ use crate::dockerfile::instructions::MountType;
 use crate::domain::remote_source::is_remote_source;
 use crate::domain::Chmod;
 use crate::graph::{is_proxy_arg, Action, CopyAction, RunAction, Source, StagePlan, Step};
+use crate::remote::http::redact;
 use crate::remote::RemoteRequest;
 
 /// The inputs of `step` (whose context is `cx`) on top of `below`. `None` for a step that
@@ -76,7 +77,8 @@ pub(crate) fn inputs(
                     instruction: keyword,
                     source: e.into(),
                 })?;
-                k.push(format!("remote {url}"), key);
+                // Named without the URL's credentials: names are kept to explain misses.
+                k.push(format!("remote {}", redact(url)), key);
             }
         }
         Action::Run(r) => {

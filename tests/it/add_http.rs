@@ -360,6 +360,7 @@ fn add_url_goes_through_http_proxy() {
 fn add_url_credentials_are_sent_and_kept_nowhere() {
     let s = FileServer::start();
     s.serve("/f", Served::body(b"private").etag("\"p\""));
+    s.serve("/g", Served::body(b"other"));
     let w = Work::new();
     let url = s.url("/f").replace("http://", "http://user:s3cr3t-pw@");
     w.dockerfile(&format!("FROM scratch\nADD {url} /f\n"));
@@ -367,14 +368,36 @@ fn add_url_credentials_are_sent_and_kept_nowhere() {
     let reqs = s.requests();
     let auth = reqs[0].header("authorization").unwrap_or("");
     assert_eq!(auth, "Basic dXNlcjpzM2NyM3QtcHc=");
-    for file in files_under(w.root().join("remote")) {
-        let data = std::fs::read(&file).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&data).contains("s3cr3t"),
-            "{} holds the password",
-            file.display()
-        );
+    // A second build that misses the step keeps what explains the miss.
+    w.dockerfile(&format!(
+        "FROM scratch\nADD {url} /f\nADD {} /g\n",
+        s.url("/g")
+    ));
+    build_ok(&w, &[], &["-t", "app"]);
+    // As in BuildKit the instruction's text (step names, history) is the user's; the
+    // downloads and the cache's explanations hold no password.
+    for dir in ["remote", "cache/explain"] {
+        for file in files_under(w.root().join(dir)) {
+            let data = std::fs::read(&file).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&data).contains("s3cr3t"),
+                "{} holds the password",
+                file.display()
+            );
+        }
     }
+    // An error shows the URL with its credentials masked.
+    let missing = s
+        .url("/missing")
+        .replace("http://", "http://user:s3cr3t-pw@");
+    w.dockerfile(&format!("FROM scratch\nADD {missing} /m\n"));
+    let out = build(&w, &[], &["-t", "app"]);
+    let err = text(&out.stderr);
+    let shown = s.url("/missing").replace("http://", "http://xxxxx:xxxxx@");
+    assert!(
+        err.contains(&format!("download {shown}: the server answered 404")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -100,7 +100,7 @@ fn try_get(
     }
     let resp = req.send().map_err(|e| {
         let err = transfer(shown, &e);
-        if e.is_builder() || e.is_redirect() {
+        if e.is_builder() || e.is_redirect() || tls_refused(&e) {
             Failure::Fatal(err)
         } else {
             Failure::Retry(err)
@@ -164,6 +164,31 @@ fn save(mut resp: Response, shown: &str, kept: &Kept) -> Result<Answer, Failure>
         etag,
         last_modified,
     })
+}
+
+/// Whether `e` is a TLS handshake refused over the certificate or the protocol (rustls
+/// reports those as `InvalidData`): another attempt would fail the same way.
+fn tls_refused(e: &reqwest::Error) -> bool {
+    let mut next = std::error::Error::source(e);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(invalid_data)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// Whether `io`, or an I/O error it wraps (whose `source` skips it), is `InvalidData`.
+fn invalid_data(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::InvalidData
+        || io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+            .is_some_and(invalid_data)
 }
 
 /// A request that failed before an answer, without the URL reqwest would show (it may
