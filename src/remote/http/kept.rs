@@ -97,6 +97,12 @@ impl Kept {
         Ok(content)
     }
 
+    /// Drop `tmp` and, when nothing else is kept for the URL, its directory.
+    pub fn discard(&self, tmp: NamedTempFile) {
+        drop(tmp);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+
     /// Note a use now (prune removes the least recently used first). Best effort.
     pub fn touch(&self) {
         if let Ok(d) = std::fs::File::open(&self.dir) {

@@ -198,7 +198,7 @@ impl HttpSources {
                 last_modified,
             } => {
                 if let Some(sum) = req.checksum.filter(|s| *s != digest) {
-                    // The temp file goes with `tmp`: nothing is kept.
+                    kept.discard(tmp);
                     return Err(mismatch(req.url, sum, &digest));
                 }
                 let record = Record {
