@@ -110,11 +110,15 @@ pub struct HttpSources {
 }
 
 impl HttpSources {
-    /// The HTTP side of a build's fetcher.
+    /// The HTTP side of a build's fetcher (a zero timeout is the registry's default).
     pub fn new(settings: &RemoteSettings) -> HttpSources {
+        let timeout = match settings.timeout {
+            Duration::ZERO => crate::registry::transport::IO_TIMEOUT,
+            t => t,
+        };
         HttpSources {
             dir: settings.dir.join("http"),
-            timeout: settings.timeout,
+            timeout,
             client: OnceLock::new(),
             resolved: Mutex::new(HashMap::new()),
         }
