@@ -54,3 +54,5 @@ mod build_devices;
 mod build_sparse;
 mod hostile_base;
 mod hostile_base_support;
+mod add_git;
+mod add_git_support;
