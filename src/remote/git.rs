@@ -11,6 +11,7 @@
 mod checkout;
 mod cli;
 mod resolve;
+mod submodule;
 mod url;
 
 use std::collections::HashMap;
@@ -179,12 +180,23 @@ impl GitSources {
         } else {
             repo.checkout(&src.cli, &src.url, &r.commit, &wt)?;
         }
-        self.submodules(&src, &wt)?;
         let mtime = match src.url.mtime_commit {
             true => Some(repo.commit_time(&src.cli, &src.url, &r.commit)?),
             false => None,
         };
+        let gitlinks = match src.url.submodules {
+            Some(false) => Vec::new(),
+            _ => repo.gitlinks(&src.cli, &src.url, &r.commit)?,
+        };
+        // Unlocked first: a submodule may name the same remote.
         drop(repo);
+        let level = submodule::Level {
+            url: &src.url,
+            cli: &src.cli,
+            gitlinks,
+            wt: &wt,
+        };
+        submodule::update(&self.settings, &self.settings.dir.join("git"), level, 0)?;
         let git_dir = wt.join(".git");
         normalize_modes(&wt, keep.then_some(git_dir.as_path()))?;
         let path = select_subdir(&src.url, &wt)?;
@@ -192,20 +204,6 @@ impl GitSources {
             set_mtimes(&path, secs)?;
         }
         Ok(Fetched::Dir { path })
-    }
-
-    /// Submodules are not checked out: a repository that has some is refused unless the
-    /// URL says `submodules=false`, rather than silently giving less than BuildKit.
-    fn submodules(&self, src: &Source, wt: &Path) -> Result<(), GitError> {
-        if src.url.submodules == Some(false) || !wt.join(".gitmodules").exists() {
-            return Ok(());
-        }
-        Err(GitError::BadUrl {
-            url: redact(&src.url.remote),
-            reason: "the repository has submodules, which are not supported yet; \
-                     add ?submodules=false to the URL to build without them"
-                .into(),
-        })
     }
 
     /// Parses and checks `req`.

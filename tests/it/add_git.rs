@@ -366,3 +366,37 @@ fn add_git_without_root() {
         tmp.display()
     );
 }
+
+#[test]
+fn add_git_checks_out_submodules() {
+    if !tools("add_git_submodules") {
+        return;
+    }
+    let (repo, _) = repo();
+    repo.add_submodule("lib", &[("lib.txt", "lib\n", 0o644)], "vendor/lib");
+    repo.publish();
+    let daemon = GitDaemon::start(&repo.served());
+    let http = HttpGit::start(&repo.served(), None);
+    let w = Work::new();
+    w.dockerfile(&format!(
+        "FROM scratch\n\
+         ADD {}#main:vendor /d/\n\
+         ADD {}#main:vendor /h/\n\
+         ADD {}?submodules=false&subdir=vendor /none/\n",
+        daemon.url(),
+        http.url(),
+        daemon.url()
+    ));
+    let got = w.build_and_unpack("img", &[]);
+    let want = "\
+d /d 0755 0:0
+d /d/lib 0755 0:0
+f /d/lib/lib.txt 0644 0:0 \"lib\\n\"
+d /h 0755 0:0
+d /h/lib 0755 0:0
+f /h/lib/lib.txt 0644 0:0 \"lib\\n\"
+d /none 0755 0:0
+d /none/lib 0755 0:0
+";
+    assert_eq!(got, want);
+}

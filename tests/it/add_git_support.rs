@@ -87,6 +87,43 @@ impl GitRepo {
         self.git(args, Some(&self.src()))
     }
 
+    /// Serves a second repository `srv/NAME.git` with `files` and commits it to the working
+    /// repository as the submodule `path`, named by the relative URL `../NAME.git`.
+    pub fn add_submodule(&self, name: &str, files: &[(&str, &str, u32)], path: &str) {
+        let work = self.dir.path().join(format!("{name}-src"));
+        let work_s = work.display().to_string();
+        self.git(&["init", "-q", "-b", "main", &work_s], None);
+        for (rel, content, _) in files {
+            let p = work.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        self.git(&["add", "-A"], Some(&work));
+        self.git(&["commit", "-q", "-m", "lib"], Some(&work));
+        let bare = format!("srv/{name}.git");
+        self.git(&["clone", "-q", "--bare", &work_s, &bare], None);
+        self.git(&["update-server-info"], Some(&self.dir.path().join(&bare)));
+        let abs = self.dir.path().join(&bare).display().to_string();
+        self.in_src(&[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &abs,
+            path,
+        ]);
+        self.in_src(&[
+            "config",
+            "-f",
+            ".gitmodules",
+            &format!("submodule.{path}.url"),
+            &format!("../{name}.git"),
+        ]);
+        self.in_src(&["add", ".gitmodules"]);
+        self.in_src(&["commit", "-q", "-m", "submodule"]);
+    }
+
     /// Pushes every branch and tag of the working repository to the served one.
     pub fn publish(&self) {
         let bare = self.served().join("repo.git");

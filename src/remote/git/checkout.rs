@@ -139,6 +139,25 @@ impl BareRepo {
         self.git(cli, url, "fetch", &args).map(|_| ())
     }
 
+    /// The submodules of `commit`: `(path, commit)` of each gitlink in its tree.
+    pub fn gitlinks(
+        &self,
+        cli: &GitCli,
+        url: &GitUrl,
+        commit: &str,
+    ) -> Result<Vec<(String, String)>, GitError> {
+        let out = self.git(cli, url, "inspect", &["ls-tree", "-r", "-z", commit])?;
+        Ok(out
+            .split('\0')
+            .filter_map(|entry| {
+                let (meta, path) = entry.split_once('\t')?;
+                let mut f = meta.split(' ');
+                let (mode, kind, sha) = (f.next()?, f.next()?, f.next()?);
+                (mode == "160000" && kind == "commit").then(|| (path.to_string(), sha.to_string()))
+            })
+            .collect())
+    }
+
     /// The committer time of `commit`, in seconds since the epoch.
     pub fn commit_time(&self, cli: &GitCli, url: &GitUrl, commit: &str) -> Result<i64, GitError> {
         let out = self.git(cli, url, "inspect", &["log", "-1", "--format=%ct", commit])?;
@@ -149,7 +168,8 @@ impl BareRepo {
         })
     }
 
-    /// The tree of `commit` written into the empty directory `wt` (no `.git`).
+    /// The tree of `commit` written into the empty directory `wt` (no `.git`), through an
+    /// index of its own in the repository (which the lock keeps to this checkout).
     pub fn checkout(
         &self,
         cli: &GitCli,
@@ -157,7 +177,7 @@ impl BareRepo {
         commit: &str,
         wt: &Path,
     ) -> Result<(), GitError> {
-        let index = wt.with_extension("index");
+        let index = self.dir.join("builder-index");
         let env = [("GIT_INDEX_FILE", index.as_path())];
         let base = [
             "--git-dir".to_string(),

@@ -43,7 +43,7 @@ impl GitUrl {
             None => (head, ""),
         };
         let mut url = match base.split_once("://") {
-            Some((scheme, rest)) => parse_standard(&scheme.to_ascii_lowercase(), rest)?,
+            Some((scheme, rest)) => parse_standard(&scheme.to_ascii_lowercase(), rest, true)?,
             None => parse_scp(base)?,
         };
         url.remote = base.to_string();
@@ -120,14 +120,68 @@ impl GitUrl {
     }
 }
 
+/// The URL `.gitmodules` gives a submodule of `parent`: relative (`../x.git`, `./x`) to the
+/// superproject's remote, as git resolves it, else a remote of a Git source's protocols
+/// (no local path, no `file://`). The ref is the gitlink's commit, set by the caller.
+pub fn submodule_url(parent: &GitUrl, raw: &str) -> Result<GitUrl, UrlError> {
+    let absolute = if raw.starts_with("./") || raw.starts_with("../") {
+        relative_url(&parent.remote, raw)
+            .ok_or_else(|| format!("cannot resolve {raw:?} against the superproject"))?
+    } else {
+        raw.to_string()
+    };
+    let mut url = match absolute.split_once("://") {
+        Some((scheme, rest)) => parse_standard(&scheme.to_ascii_lowercase(), rest, false)?,
+        None => parse_scp(&absolute)?,
+    };
+    if url.host.is_empty() || url.host.starts_with('-') {
+        return Err(format!("invalid host {:?}", url.host));
+    }
+    url.remote = absolute;
+    Ok(url)
+}
+
+/// `rel` (starting with `./` or `../`) against the remote `base`, git's `relative_url`.
+fn relative_url(base: &str, rel: &str) -> Option<String> {
+    let mut base = base.trim_end_matches('/').to_string();
+    let mut rel = rel;
+    // Where the path starts: after `scheme://host`, or after the `:` of `user@host:`.
+    let path_start = match base.find("://") {
+        Some(i) => base[i + 3..].find('/').map(|j| i + 3 + j)?,
+        None => base.find(':')? + 1,
+    };
+    loop {
+        if let Some(r) = rel.strip_prefix("./") {
+            rel = r;
+        } else if let Some(r) = rel.strip_prefix("../") {
+            rel = r;
+            if base.len() <= path_start {
+                return None;
+            }
+            let cut = base
+                .rfind('/')
+                .filter(|&i| i >= path_start)
+                .unwrap_or(path_start);
+            base.truncate(cut);
+        } else {
+            break;
+        }
+    }
+    if base.ends_with(':') {
+        Some(format!("{base}{rel}"))
+    } else {
+        Some(format!("{base}/{rel}"))
+    }
+}
+
 /// `scheme://[user[:password]@]host[:port]/path`.
-fn parse_standard(scheme: &str, rest: &str) -> Result<GitUrl, UrlError> {
+fn parse_standard(scheme: &str, rest: &str, require_git: bool) -> Result<GitUrl, UrlError> {
     if !matches!(scheme, "http" | "https" | "git" | "ssh") {
         return Err(format!("invalid protocol {scheme:?}"));
     }
     let authority = rest.split('/').next().unwrap_or("");
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if matches!(scheme, "http" | "https") {
+    if require_git && matches!(scheme, "http" | "https") {
         let path = &rest[authority.len()..];
         if !path.ends_with(".git") {
             return Err("an HTTP(S) Git URL must end in .git".into());

@@ -116,3 +116,30 @@ fn credentials_are_redacted() {
     );
     assert_eq!(redact("git@github.com:o/r.git"), "git@github.com:o/r.git");
 }
+
+#[test]
+fn submodule_urls() {
+    let parent = parse("https://example.com/org/top.git#main");
+    let sub = |raw: &str| submodule_url(&parent, raw).map(|u| u.remote);
+    assert_eq!(
+        sub("../lib.git").unwrap(),
+        "https://example.com/org/lib.git"
+    );
+    assert_eq!(sub("./lib").unwrap(), "https://example.com/org/top.git/lib");
+    assert_eq!(sub("../../x/y.git").unwrap(), "https://example.com/x/y.git");
+    assert!(sub("../../../y.git").is_err());
+    assert_eq!(
+        sub("https://other.org/lib").unwrap(),
+        "https://other.org/lib"
+    );
+    assert_eq!(sub("git@h.org:o/r").unwrap(), "git@h.org:o/r");
+    for refused in ["/etc/repo", "file:///etc/repo", "ext::sh -c x", "lib"] {
+        assert!(sub(refused).is_err(), "{refused}");
+    }
+    let scp = parse("git@h.org:top.git");
+    assert_eq!(
+        submodule_url(&scp, "../lib.git").unwrap().remote,
+        "git@h.org:lib.git"
+    );
+    assert!(submodule_url(&scp, "../../lib.git").is_err());
+}
