@@ -176,11 +176,13 @@ fn base_config(timeout: Duration) -> Vec<(String, String)> {
 
 /// BuildKit's `GIT_SSH_COMMAND`: no configuration file and no host key checking (BuildKit
 /// checks host keys only against known hosts a build names, which this builder does not
-/// take), plus what keeps ssh from prompting or writing the user's `known_hosts`.
+/// take), plus what keeps ssh from prompting or writing the user's `known_hosts`, and from
+/// using the user's key files: the only keys are those of the agent the build was given
+/// (`SSH_AUTH_SOCK` from the settings, never from the environment).
 pub fn ssh_command(timeout: Duration) -> String {
     format!(
         "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-         -o BatchMode=yes -o ConnectTimeout={}",
+         -o BatchMode=yes -o IdentityFile=none -o LogLevel=ERROR -o ConnectTimeout={}",
         timeout.as_secs().max(1)
     )
 }

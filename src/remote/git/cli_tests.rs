@@ -79,7 +79,7 @@ fn environment_is_clean_and_never_prompts() {
     assert_eq!(
         ssh,
         "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-         -o BatchMode=yes -o ConnectTimeout=30"
+         -o BatchMode=yes -o IdentityFile=none -o LogLevel=ERROR -o ConnectTimeout=30"
     );
     let config: Vec<&str> = cli
         .env
