@@ -400,3 +400,60 @@ d /none/lib 0755 0:0
 ";
     assert_eq!(got, want);
 }
+
+#[test]
+fn add_git_parallel_stages_share_one_repository() {
+    if !tools("add_git_parallel") {
+        return;
+    }
+    let (repo, _) = repo();
+    let daemon = GitDaemon::start(&repo.served());
+    let u = daemon.url();
+    let w = Work::new();
+    w.dockerfile(&format!(
+        "FROM scratch AS a\nADD {u}#v1 /src/\n\
+         FROM scratch AS b\nADD {u}#main /src/\n\
+         FROM scratch AS c\nADD {u}#v2:sub /src/\n\
+         FROM scratch\nCOPY --from=a /src/a.txt /a\nCOPY --from=b /src/a.txt /b\n\
+         COPY --from=c /src/dir/f /c\n"
+    ));
+    let got = w.build_and_unpack("img", &[]);
+    assert_eq!(
+        got,
+        "f /a 0644 0:0 \"one\\n\"\nf /b 0644 0:0 \"two\\n\"\nf /c 0644 0:0 \"deep\\n\"\n"
+    );
+    let repos: Vec<_> = std::fs::read_dir(w.root().join("remote/git"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("HEAD").is_file())
+        .collect();
+    assert_eq!(repos.len(), 1, "one bare repository per remote");
+}
+
+#[test]
+fn add_git_refuses_a_submodule_on_a_host_path() {
+    if !tools("add_git_hostile_submodule") {
+        return;
+    }
+    let (repo, _) = repo();
+    repo.add_submodule("lib", &[("lib.txt", "lib\n", 0o644)], "vendor/lib");
+    let host_path = repo.served().join("lib.git").display().to_string();
+    for url in [host_path.clone(), format!("file://{host_path}")] {
+        repo.in_src(&[
+            "config",
+            "-f",
+            ".gitmodules",
+            "submodule.vendor/lib.url",
+            &url,
+        ]);
+        repo.in_src(&["commit", "-q", "-a", "-m", "host path"]);
+        repo.publish();
+        let daemon = GitDaemon::start(&repo.served());
+        let w = Work::new();
+        w.dockerfile(&format!("FROM scratch\nADD {}#main /d/\n", daemon.url()));
+        let out = w.build(&[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {err}");
+        assert!(err.contains("submodule \"vendor/lib\""), "{url}: {err}");
+    }
+}
