@@ -120,8 +120,9 @@ pub struct GitSources {
 struct State {
     /// `remote#ref` -> what it resolved to in this build.
     resolved: HashMap<String, Resolved>,
-    /// The build's checkouts, removed when it ends.
-    tmp: Option<tempfile::TempDir>,
+    /// The build's checkouts, removed when it ends, and the lock that tells a later
+    /// build this one is alive.
+    tmp: Option<(tempfile::TempDir, std::fs::File)>,
     /// Checkouts made so far.
     made: u32,
 }
@@ -274,15 +275,10 @@ impl GitSources {
         let root = self.settings.dir.join("git").join("tmp");
         let mut state = self.lock();
         if state.tmp.is_none() {
-            std::fs::create_dir_all(&root).map_err(GitError::io("create", &root))?;
-            let tmp = tempfile::Builder::new()
-                .prefix("build-")
-                .tempdir_in(&root)
-                .map_err(GitError::io("create", &root))?;
-            state.tmp = Some(tmp);
+            state.tmp = Some(build_tmp(&root)?);
         }
         state.made += 1;
-        let base = state.tmp.as_ref().map(|t| t.path().to_path_buf());
+        let base = state.tmp.as_ref().map(|(t, _)| t.path().to_path_buf());
         let dir = base
             .unwrap_or(root)
             .join(format!("checkout-{}", state.made));
@@ -293,6 +289,32 @@ impl GitSources {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A build's temporary directory under `root`, locked while the build lives; first the
+/// directories of builds that were killed (unlocked, and not just made) are removed.
+fn build_tmp(root: &Path) -> Result<(tempfile::TempDir, std::fs::File), GitError> {
+    std::fs::create_dir_all(root).map_err(GitError::io("create", root))?;
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 60));
+        let Ok(dir) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if old && fs4::FileExt::try_lock(&dir).is_ok() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(root)
+        .map_err(GitError::io("create", root))?;
+    let lock = std::fs::File::open(tmp.path()).map_err(GitError::io("open", tmp.path()))?;
+    fs4::FileExt::lock(&lock).map_err(GitError::io("lock", tmp.path()))?;
+    Ok((tmp, lock))
 }
 
 /// Resolves `src`'s ref against the remote (a full commit is taken as it is).

@@ -238,8 +238,17 @@ fn add_git_unchanged_ref_is_cached_without_a_clone() {
     let (repo, _) = repo();
     let http = HttpGit::start(&repo.served(), None);
     let w = Work::new();
+    // What a killed build left: removed by the next build that checks out a repository.
+    let stale = w.root().join("remote/git/tmp/build-killed");
+    std::fs::create_dir_all(stale.join("checkout-1")).unwrap();
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&stale)
+        .status();
+    assert!(touched.unwrap().success());
     w.dockerfile(&format!("FROM scratch\nADD {}#main /src/\n", http.url()));
     let first = w.build_and_unpack("one", &[]);
+    assert!(!stale.exists(), "a killed build's checkouts are left");
     assert!(
         first.contains("f /src/a.txt 0644 0:0 \"two\\n\""),
         "{first}"
