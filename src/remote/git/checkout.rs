@@ -30,8 +30,8 @@ fn keep_ref(object: &str) -> String {
     format!("refs/builder/keep/{object}")
 }
 
-/// The bare repository for `url` under `root`, created when missing; holds `lock` while the
-/// caller uses it.
+/// The bare repository of one remote, locked (a file lock beside it) while this value
+/// lives, so that builds running at once take turns.
 pub struct BareRepo {
     /// The repository (`--git-dir`).
     pub dir: PathBuf,
@@ -67,6 +67,8 @@ impl BareRepo {
             let made = tmp.keep();
             fs::rename(&made, &dir).map_err(GitError::io("rename", &dir))?;
         }
+        // Whoever held the lock before may have been killed in the middle of a git command.
+        clear_stale_locks(&dir);
         Ok(BareRepo { dir, _lock: lock })
     }
 
@@ -124,7 +126,6 @@ impl BareRepo {
     /// Fetches `what` (a ref or an object name) into `refs/builder/fetch`, shallow. Nothing
     /// names the remote in the repository afterwards (no `FETCH_HEAD`, no remote config).
     fn fetch(&self, cli: &GitCli, url: &GitUrl, what: &str) -> Result<(), GitError> {
-        let _ = fs::remove_file(self.dir.join("shallow.lock"));
         let spec = format!("+{what}:{FETCHED}");
         let args = [
             "fetch",
@@ -250,6 +251,25 @@ impl BareRepo {
     }
 }
 
+/// Removes git's `*.lock` files in the repository `dir` (its objects aside): with our own
+/// lock held, any of them is left over from a git that was killed.
+fn clear_stale_locks(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() && entry.file_name() != "objects" {
+            clear_stale_locks(&path);
+        } else if meta.is_file() && entry.file_name().to_string_lossy().ends_with(".lock") {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
 /// `git ARGS...` for `url`, its failure named by `action`.
 fn run(
     cli: &GitCli,
@@ -334,4 +354,55 @@ pub fn set_mtimes(dir: &Path, secs: i64) -> Result<(), GitError> {
         UtimensatFlags::NoFollowSymlink,
     )
     .map_err(|e| GitError::io("set mtime of", dir)(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_git_locks_are_cleared_but_objects_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for f in [
+            "shallow.lock",
+            "refs/builder/fetch.lock",
+            "objects/pack/x.lock",
+            "HEAD",
+        ] {
+            let p = d.join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, "").unwrap();
+        }
+        clear_stale_locks(d);
+        assert!(!d.join("shallow.lock").exists());
+        assert!(!d.join("refs/builder/fetch.lock").exists());
+        assert!(d.join("objects/pack/x.lock").exists());
+        assert!(d.join("HEAD").exists());
+    }
+
+    #[test]
+    fn modes_are_buildkit_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("sub")).unwrap();
+        fs::set_permissions(d.join("sub"), fs::Permissions::from_mode(0o700)).unwrap();
+        for (f, mode) in [("sub/x", 0o700), ("y", 0o600), ("z", 0o664)] {
+            fs::write(d.join(f), "").unwrap();
+            fs::set_permissions(d.join(f), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::os::unix::fs::symlink("y", d.join("l")).unwrap();
+        normalize_modes(d, None).unwrap();
+        let mode = |f: &str| {
+            fs::symlink_metadata(d.join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(
+            [mode("sub"), mode("sub/x"), mode("y"), mode("z")],
+            [0o755, 0o755, 0o644, 0o644]
+        );
+    }
 }
