@@ -56,3 +56,6 @@ mod build_devices;
 mod build_sparse;
 mod hostile_base;
 mod hostile_base_support;
+mod add_git;
+mod add_git_support;
+mod add_git_ssh;
