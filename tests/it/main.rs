@@ -42,6 +42,7 @@ mod run_process;
 mod run_errors;
 mod run_debian;
 mod run_security;
+mod run_cache_mounts;
 mod run_network;
 mod build_cache;
 mod cache_prune;
