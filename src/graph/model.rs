@@ -223,7 +223,7 @@ pub struct CopyAction {
     pub chown: Option<String>,
     /// `--chmod`, expanded and parsed (its text as written is [`Chmod::as_str`]).
     pub chmod: Option<Chmod>,
-    /// `--link`.
+    /// `--link` (set only without `--chmod`: BuildKit links only then).
     pub link: bool,
     /// `--parents`.
     pub parents: bool,
