@@ -69,6 +69,9 @@ pub struct StagePlan {
     pub span: Span,
     /// What the stage starts from.
     pub base: Source,
+    /// FROM's base name as written, variables expanded (`busybox`, not the normalised
+    /// reference): how BuildKit's warnings about the base name it.
+    pub base_name: String,
     /// The platform the stage builds for.
     pub platform: Platform,
     /// Stages (Dockerfile indexes) that must be built first: FROM, `COPY --from`,

@@ -20,6 +20,7 @@ mod registry_hostile;
 mod registry_proxy;
 mod registry_support;
 mod registry_token;
+mod registry_platform;
 mod sandbox;
 mod store_access;
 mod store_cli;
