@@ -92,6 +92,13 @@ fn a_base_of_another_platform_is_used_with_a_warning() {
     );
     assert_eq!(image.config["architecture"], "arm64", "{}", image.config);
     assert_eq!(image.config["os"], "linux");
+    // Again, with the base in the store (no pull): still warned about.
+    let (err, _) = build(dir.path(), &amd, &["--platform", "linux/arm64"]);
+    assert!(
+        err.contains(&warning(&amd, "linux/amd64", "linux/arm64")),
+        "{err}"
+    );
+    assert!(!err.contains("load metadata"), "{err}");
 
     // No --platform on an amd64 host, an arm64-only base: warned about; the image keeps
     // the base's own platform.
