@@ -127,7 +127,12 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     };
     // A stat cache that could not be read is an empty one.
     let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()));
-    let result = solve_plan(req, &plan, &inputs, &work, &cache, reporter)?;
+    let mut result = solve_plan(req, &plan, &inputs, &work, &cache, reporter)?;
+    // An explicit --platform is what the image says it is for, whatever its base was
+    // (BuildKit; a base of another platform was warned about at its FROM).
+    if let Some(target) = &opts.target_platform {
+        solve::stamp_target_platform(&mut result.config, target);
+    }
     let written = write_outputs(req, &work, &result, &cache, reporter)?;
     crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
     Ok(BuildOutcome {

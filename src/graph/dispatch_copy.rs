@@ -132,6 +132,9 @@ impl CopyParams<'_> {
 
     /// The copy action, from `from`, its destination made absolute against `workdir`.
     fn action(&self, from: Source, chmod: Option<Chmod>, workdir: &str) -> CopyAction {
+        // BuildKit links (copies onto an empty tree, merged on top) only without
+        // `--chmod`; with it the copy is made on the stage, seeing its directories.
+        let link = self.link && chmod.is_none();
         CopyAction {
             add: self.add,
             from,
@@ -150,7 +153,7 @@ impl CopyParams<'_> {
             dest: path_in_workdir(workdir, &self.files.dest),
             chown: self.chown.map(str::to_string),
             chmod,
-            link: self.link,
+            link,
             parents: self.parents,
             exclude: self.excludes.to_vec(),
             checksum: self.checksum.map(str::to_string),

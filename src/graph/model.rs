@@ -69,6 +69,9 @@ pub struct StagePlan {
     pub span: Span,
     /// What the stage starts from.
     pub base: Source,
+    /// FROM's base name as written, variables expanded (`busybox`, not the normalised
+    /// reference): how BuildKit's warnings about the base name it.
+    pub base_name: String,
     /// The platform the stage builds for.
     pub platform: Platform,
     /// Stages (Dockerfile indexes) that must be built first: FROM, `COPY --from`,
@@ -223,7 +226,7 @@ pub struct CopyAction {
     pub chown: Option<String>,
     /// `--chmod`, expanded and parsed (its text as written is [`Chmod::as_str`]).
     pub chmod: Option<Chmod>,
-    /// `--link`.
+    /// `--link` (set only without `--chmod`: BuildKit links only then).
     pub link: bool,
     /// `--parents`.
     pub parents: bool,

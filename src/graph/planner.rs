@@ -252,7 +252,7 @@ pub fn plan(
     }
     let levels = stages::levels(&order, &all_deps);
     Ok(Plan {
-        stages: stage_plans(df, &order, done, &prepared, &levels),
+        stages: stage_plans(df, &order, done, (&prepared, &heads), &levels),
         build_platform,
         target_platform,
         global_args: global.vars().to_vec(),
@@ -326,7 +326,7 @@ fn stage_plans(
     df: &Dockerfile,
     order: &[usize],
     mut done: BTreeMap<usize, StageState>,
-    prepared: &[Prepared],
+    (prepared, heads): (&[Prepared], &[StageHead]),
     levels: &BTreeMap<usize, usize>,
 ) -> Vec<StagePlan> {
     let mut planned = Vec::new();
@@ -339,6 +339,7 @@ fn stage_plans(
             name: df.stages.get(s).and_then(|st| st.name.clone()),
             span: df.stages.get(s).map(|st| st.span).unwrap_or_default(),
             base: prepared.get(s).map_or(Source::Scratch, |p| p.base.clone()),
+            base_name: heads.get(s).map(|h| h.base.clone()).unwrap_or_default(),
             platform: state.platform.clone(),
             deps: state.deps.clone(),
             level: levels.get(&s).copied().unwrap_or(0),

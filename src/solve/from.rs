@@ -1,9 +1,15 @@
 //! FROM: the image a stage starts from — nothing (`scratch`), an image in the local store,
 //! a named context imported from an OCI layout, or an earlier stage's result. Nothing is
 //! unpacked here; layers are materialized when a later step needs the files.
+//!
+//! An image whose config names another OS or architecture than the stage's platform (a
+//! single-platform image pulled for another one) is used as it is, with BuildKit's
+//! `InvalidBaseImagePlatform` warning on the FROM's progress (`#N WARN: ...`); a named
+//! context is not checked, as BuildKit does not check one.
 
 use std::collections::BTreeMap;
 
+use super::config::base_platform_warning;
 use super::error::{SolveError, StepError};
 use super::{images, NamedContext, SolveEnv, StageResult};
 use crate::graph::{Source, StagePlan};
@@ -34,8 +40,14 @@ pub fn base(
             )))
         })?,
         Source::Image(reference) => {
-            crate::progress::vertex(env.reporter, &format!("{title} FROM {reference}"), |_| {
-                images::find(env.stores.store, env.stores.names, reference, platform)
+            crate::progress::vertex(env.reporter, &format!("{title} FROM {reference}"), |id| {
+                let found = images::find(env.stores.store, env.stores.names, reference, platform)?;
+                let line = sp.span.start;
+                if let Some(w) = base_platform_warning(&sp.base_name, &found.config, platform, line)
+                {
+                    env.reporter.log(id, &format!("WARN: {w}"));
+                }
+                Ok::<_, StepError>(found)
             })
             .map_err(at)?
         }

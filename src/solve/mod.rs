@@ -55,6 +55,7 @@ use std::path::PathBuf;
 use oci_spec::image::Digest;
 
 pub use background::LayerJobs;
+pub use config::stamp_target_platform;
 pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};

@@ -102,6 +102,26 @@ pub(crate) fn inputs(
     Ok(Some(k))
 }
 
+/// What a mount reads from `source` of `from`, as text: the content digest of the
+/// selected files of a directory tree, else `stage CHAIN` / `image CHAIN` (the top chain id
+/// of its layers). Keys a cache mount seeded from it, as BuildKit keys one by its id and
+/// the source snapshot.
+pub(crate) fn mount_source_identity(
+    cx: &StepCx<'_, '_>,
+    from: &Source,
+    source: &str,
+) -> StepResult<String> {
+    let (value, _) = tree_digest(cx, from, |root, stat| {
+        digest_sources(root, &[source.to_string()], &[], false, stat).map_err(|source| {
+            StepError::Copy {
+                instruction: "RUN --mount",
+                source,
+            }
+        })
+    })?;
+    Ok(value)
+}
+
 /// What the stage starts from, for explanations: an image's digest, `scratch`, or
 /// `stage NAME CHAIN`.
 pub(crate) fn base_identity(

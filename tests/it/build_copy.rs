@@ -1,6 +1,7 @@
 //! COPY and ADD rules, `FROM scratch`, checked on the image umoci unpacks from our OCI
 //! layout: directory contents, wildcards, several sources, trailing-slash rules,
-//! WORKDIR-relative destinations, parents created 0755, --chmod, --parents, --exclude,
+//! WORKDIR-relative destinations, parents created 0755 (or with an octal --chmod mode),
+//! --chmod, --parents, --exclude,
 //! ADD's archive extraction, .dockerignore with `!` and `**`, symlinks and hard links.
 
 use crate::build_support::Work;
@@ -87,7 +88,8 @@ fn copy_flags_chmod_parents_exclude_and_links() {
     std::fs::hard_link(w.path("ctx/app/run.sh"), w.path("ctx/app/hard")).unwrap();
     let got = w.build_and_unpack("flags", &[]);
     // `*.tmp` matches at the top of the source only (Docker's pattern matcher), `**/*.tmp`
-    // at any depth; a second path of a file stays a hard link.
+    // at any depth; a second path of a file stays a hard link; /bin, made by the copy,
+    // gets the octal --chmod mode, /conf-sym (symbolic) stays 0755.
     let want = r#"d /app 0755 0:0
 l /app/abs -> /etc/passwd
 d /app/conf 0755 0:0
@@ -102,7 +104,7 @@ f /app2/conf/a.conf 0600 0:0 "a"
 f /app2/hard 0644 0:0 "run"
 l /app2/latest -> run.sh
 h /app2/run.sh => /app2/hard
-d /bin 0755 0:0
+d /bin 0750 0:0
 f /bin/run.sh 0750 0:0 "run"
 d /conf-sym 0755 0:0
 f /conf-sym/a.conf 0750 0:0 "a"
@@ -113,6 +115,54 @@ d /p/src/one 0755 0:0
 f /p/src/one/pkg.json 0644 0:0 "1"
 d /p/src/two 0755 0:0
 f /p/src/two/pkg.json 0644 0:0 "2"
+"#;
+    assert_eq!(got, want);
+}
+
+#[test]
+fn octal_chmod_gives_the_directories_a_copy_makes_its_mode() {
+    if !have("copy_chmod_parents", &["umoci"]) {
+        return;
+    }
+    let w = Work::new();
+    w.file("base/keep", "k", 0o644)
+        .file("a.txt", "a", 0o644)
+        .file("b.txt", "b", 0o644)
+        .file("c.txt", "c", 0o644)
+        .file("d.tgz", "", 0o644)
+        .dockerfile(
+            "FROM scratch\n\
+             COPY base/ /usr/\n\
+             COPY --chmod=0700 a.txt /usr/local/share/\n\
+             COPY --link --chmod=0750 b.txt /usr/lib/x/\n\
+             COPY --chmod=u=rwx,go= c.txt /sym/dir/\n\
+             COPY --chmod=640 <<EOF /etc/app/conf\n\
+             x\n\
+             EOF\n\
+             ADD --chmod=0700 d.tgz /tar/dest/\n",
+        );
+    std::fs::write(w.path("ctx/d.tgz"), archive()).unwrap();
+    let got = w.build_and_unpack("chmod-parents", &[]);
+    // /usr is the image's own and keeps 0755, also under `--link` (BuildKit links only
+    // without --chmod); a symbolic mode and ADD's archive destination leave 0755.
+    let want = r#"d /etc 0640 0:0
+d /etc/app 0640 0:0
+f /etc/app/conf 0640 0:0 "x\n"
+d /sym 0755 0:0
+d /sym/dir 0755 0:0
+f /sym/dir/c.txt 0700 0:0 "c"
+d /tar 0755 0:0
+d /tar/dest 0755 0:0
+d /tar/dest/dir 0700 0:0
+f /tar/dest/dir/f 0640 12:34 "f\n"
+d /usr 0755 0:0
+f /usr/keep 0644 0:0 "k"
+d /usr/lib 0750 0:0
+d /usr/lib/x 0750 0:0
+f /usr/lib/x/b.txt 0750 0:0 "b"
+d /usr/local 0700 0:0
+d /usr/local/share 0700 0:0
+f /usr/local/share/a.txt 0700 0:0 "a"
 "#;
     assert_eq!(got, want);
 }

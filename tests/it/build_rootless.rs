@@ -34,6 +34,31 @@ d /work 0755 0:0
 }
 
 #[test]
+fn copy_without_root_makes_parents_with_a_mode_that_shuts_the_owner_out() {
+    let test = "copy_chmod_parents_without_root";
+    if !have(test, &["umoci"]) {
+        return;
+    }
+    let w = Work::new();
+    w.file("a", "a\n", 0o644)
+        .dockerfile("FROM scratch\nCOPY --chmod=0640 a /x/y/\nCOPY --chmod=0044 a /p/q\n");
+    let layout = w.path("out/layout");
+    let spec = format!("type=oci,dest={},tar=false", layout.display());
+    let Some(out) = w.builder_as_nobody(test, &["build", "-t", "app", "-o", &spec, "ctx"]) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = listing(&unpack(&layout, "latest", &w.path("out/bundle")));
+    let want = r#"d /p 0044 0:0
+f /p/q 0044 0:0 "a\n"
+d /x 0640 0:0
+d /x/y 0640 0:0
+f /x/y/a 0640 0:0 "a\n"
+"#;
+    assert_eq!(got, want);
+}
+
+#[test]
 fn copy_without_root_honours_chown_with_an_id_range() {
     let test = "copy_chown_without_root";
     if !is_root() || !have(test, &["umoci", "runuser"]) {

@@ -1,8 +1,9 @@
 //! How confined a RUN is, built as root and as a non-root user: Docker's seccomp profile
 //! with `no_new_privs`, read-only kernel settings and no host cgroup to write, and
 //! `RUN --security=insecure`, which runs only with `--allow security.insecure` and as
-//! real root, and then with every capability, no filter and nothing masked. `--allow`
-//! takes BuildKit's entitlement names only.
+//! real root, and then with every capability, no filter and nothing masked (a rootless
+//! build of the same Dockerfile fails at the insecure step's line). `--allow` takes
+//! BuildKit's entitlement names only.
 
 use std::process::Command;
 
@@ -66,6 +67,16 @@ fn insecure_run_needs_real_root() {
     }
 }
 
+/// Every capability the kernel knows, as `/proc/self/status` shows a set (hex).
+fn every_capability() -> String {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    format!("{:016x}", (1u128 << (last + 1)) - 1)
+}
+
 #[test]
 fn insecure_run_has_every_capability_and_no_filter() {
     let test = "run_insecure";
@@ -75,22 +86,61 @@ fn insecure_run_has_every_capability_and_no_filter() {
         return;
     }
     let w = RunWork::new(Runner::Me, &layout);
-    // CAP_SYS_ADMIN is bit 21 of CapEff; /proc/interrupts is masked only in the sandbox.
+    // Every capability the kernel has (CapEff and CapBnd full, held in the step's own
+    // identity-mapped user namespace); CAP_SYS_ADMIN is bit 21;
+    // /proc/interrupts is masked only in the sandbox. The sandboxed step has Docker's
+    // default set.
     w.dockerfile(
         "FROM busybox\n\
+         ARG FULLCAP\n\
          RUN --security=insecure grep -x 'Seccomp:.0' /proc/self/status \\\n\
            && grep -x 'NoNewPrivs:.0' /proc/self/status \\\n\
+           && [ \"$(awk '/^CapEff:/ { print $2 }' /proc/self/status)\" = \"$FULLCAP\" ] \\\n\
+           && [ \"$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)\" = \"$FULLCAP\" ] \\\n\
            && [ $(( 0x$(awk '/^CapEff:/ { print $2 }' /proc/self/status) >> 21 & 1 )) = 1 ] \\\n\
            && [ -n \"$(head -c1 /proc/interrupts)\" ] \\\n\
            && unshare -Urm true\n\
-         RUN grep -x 'Seccomp:.2' /proc/self/status\n",
+         RUN grep -x 'Seccomp:.2' /proc/self/status \\\n\
+           && grep -x 'CapEff:.00000000a80425fb' /proc/self/status\n",
     );
-    w.build_image(&["--allow", "security.insecure", "--allow", "network.host"]);
+    let caps = format!("FULLCAP={}", every_capability());
+    let arg = ["--build-arg", caps.as_str()];
+    w.build_image(
+        &[
+            &arg[..],
+            &["--allow", "security.insecure", "--allow", "network.host"],
+        ]
+        .concat(),
+    );
     // The step is cached now; without the entitlement the build still fails at it.
     std::fs::remove_dir_all(w.path("out/img")).unwrap();
-    let err = w.build_fails(&[]);
-    assert_eq!(lines_named(&err), [2], "{err}");
+    let err = w.build_fails(&arg);
+    assert_eq!(lines_named(&err), [3], "{err}");
     assert!(err.contains("--allow security.insecure"), "{err}");
+}
+
+#[test]
+fn the_insecure_build_fails_rootless_at_its_line() {
+    let test = "run_insecure_same_build_rootless";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        if r == Runner::Me && is_root() {
+            continue;
+        }
+        let w = RunWork::new(r, &layout);
+        w.dockerfile(
+            "FROM busybox\n\
+             RUN grep -x 'Seccomp:.2' /proc/self/status\n\
+             RUN --security=insecure grep -x 'Seccomp:.0' /proc/self/status\n",
+        );
+        let err = w.build_fails(&["--allow", "security.insecure"]);
+        assert_eq!(lines_named(&err), [3], "as {}: {err}", r.name());
+        assert!(
+            err.contains("RUN --security=insecure needs builder to run as real root"),
+            "as {}: {err}",
+            r.name()
+        );
+    }
 }
 
 #[test]

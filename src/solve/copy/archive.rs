@@ -106,7 +106,9 @@ pub(crate) fn extract(
     label: &str,
     dest: &str,
 ) -> Result<(), CopyError> {
-    let (root, _) = copier.layer.mkdir_all(dest, copier.new_dir_owner())?;
+    let (root, _) = copier
+        .layer
+        .mkdir_all(dest, 0o755, copier.new_dir_owner())?;
     let stream = decompress(file).map_err(CopyError::io("read archive", archive))?;
     let mut tar = tar::Archive::new(stream);
     let entries = tar
@@ -355,7 +357,7 @@ fn place(
         return Ok(None);
     }
     let (parent, base) = split_parent(&t.path);
-    let (parent_t, parent_probe) = layer.mkdir_resolved(root, parent, (0, 0))?;
+    let (parent_t, parent_probe) = layer.mkdir_resolved(root, parent, 0o755, (0, 0))?;
     let t = layer.child(&parent_t, &parent_probe, base);
     let probe = layer.probe(&t)?;
     Ok(Some((t, probe)))
@@ -364,7 +366,7 @@ fn place(
 /// Copies a file of the image below into the layer (so a hard link can point at it).
 fn copy_up(layer: &mut LayerWriter<'_>, t: &Target, meta: &DestMeta) -> Result<(), CopyError> {
     let (parent, _) = split_parent(&t.path);
-    layer.mkdir_resolved(&Target::root(), parent, (0, 0))?;
+    layer.mkdir_resolved(&Target::root(), parent, 0o755, (0, 0))?;
     let host = layer.host(&t.path);
     let mut src = layer.open_lower(&t.path)?;
     let mut out = layer.create_file(t)?;

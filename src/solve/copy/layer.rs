@@ -80,6 +80,9 @@ pub(crate) struct LayerWriter<'a> {
     /// Directory times to set once everything is written (writing into a directory
     /// changes its mtime).
     dir_times: Vec<DirTimes>,
+    /// Modes of created directories that would keep their owner out (no `rwx` for the
+    /// owner), set once everything below them is written.
+    dir_modes: Vec<(String, u32)>,
 }
 
 fn ts((sec, nsec): (i64, i64)) -> TimeSpec {
@@ -105,6 +108,7 @@ impl<'a> LayerWriter<'a> {
             lower,
             ownership,
             dir_times: Vec::new(),
+            dir_modes: Vec::new(),
         })
     }
 
@@ -239,15 +243,16 @@ impl<'a> LayerWriter<'a> {
     }
 
     /// Makes sure `path` (resolved in the image) is a directory, creating what is missing
-    /// (mode 0755, owner `owner`) and recreating existing image directories in the layer
+    /// (with `mode` and `owner`) and recreating existing image directories in the layer
     /// with their own metadata. Returns the directory's target.
     pub(crate) fn mkdir_all(
         &mut self,
         path: &str,
+        mode: u32,
         owner: (u32, u32),
     ) -> Result<(Target, Probe), CopyError> {
         let (t, _) = self.resolve(path, true)?;
-        self.mkdir_resolved(&Target::root(), &t.path, owner)
+        self.mkdir_resolved(&Target::root(), &t.path, mode, owner)
     }
 
     /// [`LayerWriter::mkdir_all`] for a path already resolved, relative to `base`.
@@ -255,6 +260,7 @@ impl<'a> LayerWriter<'a> {
         &mut self,
         base: &Target,
         path: &str,
+        mode: u32,
         owner: (u32, u32),
     ) -> Result<(Target, Probe), CopyError> {
         let mut cur = base.clone();
@@ -272,7 +278,11 @@ impl<'a> LayerWriter<'a> {
                     }
                 }
                 Some(_) => return Err(CopyError::NotADirectory { path: child.path }),
-                None => self.create_dir(&child, 0o755, owner)?,
+                None if mode & 0o700 == 0o700 => self.create_dir(&child, mode, owner)?,
+                None => {
+                    self.create_dir(&child, mode | 0o700, owner)?;
+                    self.dir_modes.push((child.path.clone(), mode));
+                }
             }
             cur_probe = self.probe(&child)?;
             cur = child;
@@ -391,7 +401,8 @@ impl<'a> LayerWriter<'a> {
         self.dir_times.push((path.to_string(), atime, mtime));
     }
 
-    /// Applies the recorded directory times, deepest first, the latest record winning.
+    /// Applies the recorded directory times, deepest first, the latest record winning,
+    /// then the modes held back from created directories, deepest first.
     pub(crate) fn finish(mut self) -> Result<(), CopyError> {
         let mut seen = std::collections::HashSet::new();
         let mut times: Vec<_> = self
@@ -405,6 +416,14 @@ impl<'a> LayerWriter<'a> {
             let host = self.host(path);
             if lstat_opt(&host).ok().flatten().is_some_and(|m| m.is_dir()) {
                 self.set_times(&host, path, *atime, *mtime)?;
+            }
+        }
+        let mut modes = std::mem::take(&mut self.dir_modes);
+        modes.sort_by_key(|(p, _)| std::cmp::Reverse(p.matches('/').count()));
+        for (path, mode) in &modes {
+            let host = self.host(path);
+            if lstat_opt(&host).ok().flatten().is_some_and(|m| m.is_dir()) {
+                self.set_mode(&host, path, *mode)?;
             }
         }
         Ok(())

@@ -238,7 +238,7 @@ pub fn mkdir_all(
     if probe.is_dir() {
         return Ok(false);
     }
-    layer.mkdir_all(path, owner)?;
+    layer.mkdir_all(path, 0o755, owner)?;
     layer.finish()?;
     Ok(true)
 }

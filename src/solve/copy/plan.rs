@@ -274,29 +274,31 @@ fn copy_item(copier: &mut Copier<'_, '_>, dest: &Dest, item: &SrcItem) -> Result
     }
 }
 
-/// Creates the destination's parents (all of it when it ends with `/`).
+/// Creates the destination's parents (all of it when it ends with `/`), with the
+/// `--chmod` mode when it is octal (see [`Copier::new_dir_mode`]).
 fn ensure_dest(copier: &mut Copier<'_, '_>, dest: &Dest) -> Result<(), CopyError> {
-    let owner = copier.new_dir_owner();
+    let (mode, owner) = (copier.new_dir_mode(), copier.new_dir_owner());
     let ensure = if dest.dir_like {
         dest.path.as_str()
     } else {
         split_parent(&dest.path).0
     };
-    copier.layer.mkdir_all(ensure, owner)?;
+    copier.layer.mkdir_all(ensure, mode, owner)?;
     Ok(())
 }
 
-/// The directory a directory source's contents go into (created 0755 when missing).
+/// The directory a directory source's contents go into (created when missing, with the
+/// mode of [`Copier::new_dir_mode`]).
 fn dir_dest(copier: &mut Copier<'_, '_>, dest: &Dest) -> Result<Target, CopyError> {
     ensure_dest(copier, dest)?;
     let (t, probe) = copier.layer.resolve(&dest.path, true)?;
     if probe.exists() {
         return Ok(t);
     }
-    let owner = copier.new_dir_owner();
+    let (mode, owner) = (copier.new_dir_mode(), copier.new_dir_owner());
     let (t, _) = copier
         .layer
-        .mkdir_resolved(&Target::root(), &t.path, owner)?;
+        .mkdir_resolved(&Target::root(), &t.path, mode, owner)?;
     Ok(t)
 }
 
@@ -310,9 +312,9 @@ fn file_dest(copier: &mut Copier<'_, '_>, dest: &Dest, name: &str) -> Result<Tar
         t.path
     };
     let (parent, base) = split_parent(&path);
-    let owner = copier.new_dir_owner();
+    let (mode, owner) = (copier.new_dir_mode(), copier.new_dir_owner());
     let (pt, pp) = copier
         .layer
-        .mkdir_resolved(&Target::root(), parent, owner)?;
+        .mkdir_resolved(&Target::root(), parent, mode, owner)?;
     Ok(copier.layer.child(&pt, &pp, base))
 }

@@ -111,6 +111,16 @@ impl<'r, 'a> Copier<'r, 'a> {
         self.chown.unwrap_or((0, 0))
     }
 
+    /// The mode of a destination directory the copy creates (a missing parent of the
+    /// destination, or the destination itself): an octal `--chmod` value's permission
+    /// bits, else 0755. BuildKit's copy (fsutil `Copy`, since BuildKit 0.21) creates them
+    /// with the octal mode it applies to the files; a symbolic value leaves them 0755.
+    pub(crate) fn new_dir_mode(&self) -> u32 {
+        self.chmod
+            .and_then(Chmod::octal)
+            .map_or(0o755, |bits| bits & 0o777)
+    }
+
     /// Copies the contents of source directory `src_rel` into directory `dest` (which
     /// exists, or is created by the caller). The directory's own metadata is not copied.
     pub(crate) fn copy_contents(&mut self, src_rel: &str, dest: &Target) -> Result<(), CopyError> {

@@ -9,7 +9,8 @@
 //!   context for a symlink cannot make it bind a host path; without `openat2` the source
 //!   is copied instead, by the COPY engine, which stays inside the root.
 //! - `cache`: a directory kept under the store root (`cache-mounts/`), created with the
-//!   mount's `uid`, `gid` and `mode` (seeded from `from` when given); `sharing=shared`
+//!   mount's `uid`, `gid` and `mode` (seeded from `from` when given) and keyed as BuildKit
+//!   keys it, by its id and what it starts from ([`cache_dir_name`]); `sharing=shared`
 //!   (a shared file lock), `locked` (an exclusive one: a second build waits) or
 //!   `private` (a throwaway directory when the cache is busy).
 //! - `tmpfs`: a fresh empty directory (mode 1777) of the step's scratch space.
@@ -30,13 +31,14 @@ use std::path::{Path, PathBuf};
 use rustix::fs::OFlags;
 
 use super::SecretSource;
-use crate::dockerfile::instructions::{MountType, ShareMode};
+use crate::dockerfile::instructions::{Mount, MountType, ShareMode};
 use crate::graph::{PlannedMount, RunAction, Source};
 use crate::rooted;
 use crate::sandbox::BindMount;
 use crate::solve::copy::{self, CopyRequest, EmptyDest, SourceRoot};
 use crate::solve::copy_step::{source_tree, Tree, View};
 use crate::solve::error::{StepError, StepResult};
+use crate::solve::step_key;
 use crate::solve::StepCx;
 use crate::store::lock::FileLock;
 
@@ -226,8 +228,14 @@ fn cache(
     let mode = m.mount.mode_or_default();
     let caches = cx.run.state_dir.join("cache-mounts");
     make_dir_all(&caches)?;
-    let key = crate::store::digest::sha256(m.mount.cache_id().as_bytes());
-    let name = key.digest().to_string();
+    let seed = match &m.from {
+        Some(from) if *from != Source::Scratch => {
+            let source = m.mount.source.as_deref().unwrap_or("/");
+            Some(step_key::mount_source_identity(cx, from, source)?)
+        }
+        _ => None,
+    };
+    let name = cache_dir_name(&m.mount, seed.as_deref());
     let dir = caches.join(&name);
     let lock_path = caches.join(format!("{name}.lock"));
     let lock = match m.mount.sharing_or_default() {
@@ -270,6 +278,60 @@ fn cache(
     out.locks.push(lock);
     out.add(dir, &m.target, m.mount.read_only);
     Ok(())
+}
+
+/// The directory name of a cache mount under `cache-mounts/`. BuildKit keys a cache by
+/// its id (default: the target) plus the snapshot it starts from: none for a plain
+/// mount, the `from` source (`seed`, its identity) when given, and a directory made with
+/// the owner and mode when `uid`, `gid` or `mode` is given without a `source` path. So a
+/// cache seeded from a stage never shares storage with a plain cache of the same id. A
+/// plain mount's name is the sha256 of its id alone; the others are prefixed with a NUL,
+/// which no id written in a Dockerfile holds.
+fn cache_dir_name(mount: &Mount, seed: Option<&str>) -> String {
+    let id = mount.cache_id();
+    let source = clean_source(mount.source.as_deref());
+    let perms = (mount.uid.is_some() || mount.gid.is_some() || mount.mode.is_some())
+        && (seed.is_none() || source == "/");
+    let text = if seed.is_none() && !perms {
+        id
+    } else {
+        let mut t = format!("\0cache-mount\nid {}\n", quoted(&id));
+        if let Some(seed) = seed {
+            t.push_str(&format!(
+                "from {}\nsource {}\n",
+                quoted(seed),
+                quoted(&source)
+            ));
+        }
+        if perms {
+            let (uid, gid) = (mount.uid.unwrap_or(0), mount.gid.unwrap_or(0));
+            t.push_str(&format!(
+                "mkdir {uid}:{gid} {:o}\n",
+                mount.mode_or_default()
+            ));
+        }
+        t
+    };
+    crate::store::digest::sha256(text.as_bytes())
+        .digest()
+        .to_string()
+}
+
+/// A mount `source` as an absolute clean path (`/` when not given).
+fn clean_source(source: Option<&str>) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    for c in components(source.unwrap_or("/")) {
+        if c == ".." {
+            kept.pop();
+        } else {
+            kept.push(c);
+        }
+    }
+    format!("/{}", kept.join("/"))
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
 }
 
 fn secret(
@@ -390,5 +452,69 @@ mod tests {
         assert_eq!(resolve_in(root, "nope"), None);
         assert_eq!(resolve_in(root, "a/b/f/g"), None);
         assert_eq!(resolve_in(root, "loop"), None);
+    }
+
+    fn cache_mount(target: &str) -> Mount {
+        Mount {
+            kind: MountType::Cache,
+            target: Some(target.to_string()),
+            ..Mount::default()
+        }
+    }
+
+    #[test]
+    fn a_plain_cache_is_named_by_its_id_alone() {
+        let plain = cache_mount("/test/");
+        let hex = crate::store::digest::sha256(b"/test").digest().to_string();
+        assert_eq!(cache_dir_name(&plain, None), hex);
+        let named = Mount {
+            id: Some("/test".into()),
+            ..cache_mount("/elsewhere")
+        };
+        assert_eq!(cache_dir_name(&named, None), hex);
+    }
+
+    #[test]
+    fn a_cache_seeded_from_a_source_has_storage_of_its_own() {
+        let plain = cache_dir_name(&cache_mount("/test"), None);
+        let seeded = Mount {
+            source: Some("/d".into()),
+            ..cache_mount("/test")
+        };
+        let a = cache_dir_name(&seeded, Some("stage sha256:aa"));
+        let b = cache_dir_name(&seeded, Some("stage sha256:bb"));
+        assert_ne!(a, plain);
+        assert_ne!(a, b);
+        let same = Mount {
+            source: Some("d/../d/".into()),
+            ..cache_mount("/test")
+        };
+        assert_eq!(cache_dir_name(&same, Some("stage sha256:aa")), a);
+        let other = Mount {
+            source: Some("/e".into()),
+            ..cache_mount("/test")
+        };
+        assert_ne!(cache_dir_name(&other, Some("stage sha256:aa")), a);
+        // With a source path, BuildKit mounts it as it is: the owner and mode do not count.
+        let owned = Mount {
+            uid: Some(1000),
+            ..seeded
+        };
+        assert_eq!(cache_dir_name(&owned, Some("stage sha256:aa")), a);
+    }
+
+    #[test]
+    fn a_cache_with_an_owner_or_mode_starts_from_its_own_directory() {
+        let plain = cache_dir_name(&cache_mount("/test"), None);
+        let owned = |uid, mode| Mount {
+            uid,
+            mode,
+            ..cache_mount("/test")
+        };
+        let root = cache_dir_name(&owned(Some(0), None), None);
+        assert_ne!(root, plain);
+        assert_ne!(cache_dir_name(&owned(Some(1000), None), None), root);
+        assert_ne!(cache_dir_name(&owned(None, Some(0o700)), None), root);
+        assert_eq!(cache_dir_name(&owned(None, Some(0o755)), None), root);
     }
 }

@@ -134,6 +134,35 @@ fn add_of_a_non_archive_copies_it() {
 }
 
 #[test]
+fn chmod_leaves_archives_and_their_destination_alone() {
+    // BuildKit unpacks with its own 0755 destination and the archive's modes; a file that
+    // is not an archive is copied, its new parents given the octal mode.
+    let f = Fixture::new();
+    fs::write(f.ctx().join("a.tar"), sample()).unwrap();
+    file(f.ctx(), "plain.txt", "p", 0o644);
+    f.copy_with(&["a.tar"], "/x/y/", |r| {
+        r.is_add = true;
+        r.chmod = Some(Chmod::parse("700").unwrap());
+    })
+    .unwrap();
+    let l = f.layer();
+    assert!(l["/x"].starts_with("d 755 "), "{l:?}");
+    assert!(l["/x/y"].starts_with("d 755 "), "{l:?}");
+    assert!(l["/x/y/app"].starts_with("d 750 "), "{l:?}");
+    assert!(l["/x/y/app/run.sh"].starts_with("f 755 "), "{l:?}");
+    let g = Fixture::new();
+    file(g.ctx(), "plain.txt", "p", 0o644);
+    g.copy_with(&["plain.txt"], "/x/y/", |r| {
+        r.is_add = true;
+        r.chmod = Some(Chmod::parse("700").unwrap());
+    })
+    .unwrap();
+    let l = g.layer();
+    assert!(l["/x/y"].starts_with("d 700 "), "{l:?}");
+    assert!(l["/x/y/plain.txt"].starts_with("f 700 "), "{l:?}");
+}
+
+#[test]
 fn archive_merges_into_existing_directories() {
     let f = Fixture::new();
     fs::write(

@@ -5,6 +5,7 @@
 mod add;
 mod bench;
 mod basics;
+mod chmod_parents;
 mod dest;
 mod layered;
 mod owners;
