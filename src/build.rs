@@ -128,8 +128,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     // A stat cache that could not be read is an empty one.
     let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()));
     let mut result = solve_plan(req, &plan, &inputs, &work, &cache, reporter)?;
-    // An explicit --platform is what the image says it is for, whatever its base was
-    // (BuildKit; a base of another platform was warned about at its FROM).
+    // An explicit --platform is what the image says it is for, unless its base is of
+    // another platform (warned about at its FROM): then it says what it really holds.
     if let Some(target) = &opts.target_platform {
         solve::stamp_target_platform(&mut result.config, target);
     }

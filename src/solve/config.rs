@@ -2,11 +2,13 @@
 //! own [`crate::domain::config::ExecConfig`]) put into the image config document, the
 //! platform it records, and the plan's history entries with their times.
 //!
-//! The platform, as BuildKit records it: a stage keeps the one of the config it starts
-//! from (an image's own `os`/`architecture`/`variant`, even when the image was pulled for
-//! another platform; the stage's platform for `scratch`); an explicit `--platform` then
-//! stamps the target image with it ([`stamp_target_platform`], dockerfile2llb's
-//! `!implicitTarget` rule).
+//! The platform: a stage keeps the one of the config it starts from (an image's own
+//! `os`/`architecture`/`variant`, even when the image was pulled for another platform; the
+//! stage's platform for `scratch`); an explicit `--platform` then stamps the target image
+//! with it ([`stamp_target_platform`], dockerfile2llb's `!implicitTarget` rule) — except
+//! over a base of another OS or architecture. BuildKit stamps that one too, so an image of
+//! amd64 binaries says arm64; here it says what its files are, and the base was warned
+//! about (`InvalidBaseImagePlatform`) at its FROM.
 
 use crate::domain::config::{History, ImageConfig};
 use crate::graph::{self, Platform};
@@ -28,6 +30,10 @@ pub(crate) fn apply(img: &mut ImageConfig, cfg: &graph::StageConfig, platform: &
 /// changed (a base's variant is kept for the same OS and architecture).
 pub fn stamp_target_platform(img: &mut ImageConfig, target: &Platform) {
     let same = img.os == target.os && img.architecture == target.architecture;
+    if !same && !img.os.is_empty() && !img.architecture.is_empty() {
+        // A base of another platform: the image records what it really holds.
+        return;
+    }
     img.os = target.os.clone();
     img.architecture = target.architecture.clone();
     if !target.variant.is_empty() || !same {
@@ -105,14 +111,17 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_platform_stamps_the_target_as_buildkit_does() {
+    fn an_explicit_platform_stamps_the_target_but_never_over_another_base_platform() {
         let arm64 = Platform::new("linux", "arm64", "");
         let mut img = ImageConfig::scratch("linux", "amd64", None);
         stamp_target_platform(&mut img, &arm64);
         assert_eq!(
             (img.os.as_str(), img.architecture.as_str()),
-            ("linux", "arm64")
+            ("linux", "amd64")
         );
+        let mut unnamed = ImageConfig::scratch("", "", None);
+        stamp_target_platform(&mut unnamed, &arm64);
+        assert_eq!(unnamed.architecture, "arm64");
         // Same OS and architecture: the base's variant stays unless the target names one.
         let mut arm = ImageConfig::scratch("linux", "arm", Some("v6"));
         let bare = Platform {
@@ -125,8 +134,8 @@ mod tests {
         stamp_target_platform(&mut arm, &Platform::new("linux", "arm", "v7"));
         assert_eq!(arm.variant, "v7");
         let mut v7 = ImageConfig::scratch("linux", "arm", Some("v7"));
-        stamp_target_platform(&mut v7, &arm64);
-        assert_eq!(v7.variant, "");
+        stamp_target_platform(&mut v7, &Platform::new("linux", "arm", ""));
+        assert_eq!(v7.variant, "v7");
     }
 
     #[test]
