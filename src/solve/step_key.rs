@@ -96,6 +96,15 @@ pub(crate) fn inputs(
                 let name = format!("mount {}", m.target);
                 k.sources(name.clone(), name, value, files);
             }
+            // A cache seeded from a stage, image or context: that source is an input of
+            // the step, as in BuildKit (the cache's later contents are not).
+            for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Cache) {
+                if let Some(from) = &m.from {
+                    let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
+                    let value = mount_source_identity(cx, from, &source)?;
+                    k.push(format!("cache mount {} source", m.target), value);
+                }
+            }
         }
         _ => {}
     }

@@ -54,3 +54,28 @@ fn a_cache_seeded_from_a_stage_does_not_share_a_plain_cache_of_the_same_id() {
         assert_eq!(cache_dirs(&root), Vec::<String>::new(), "as {who}");
     }
 }
+
+#[test]
+fn a_step_whose_cache_is_seeded_from_a_stage_reruns_when_that_stage_changes() {
+    let test = "run_cache_from_changed";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        let w = RunWork::new(r, &layout);
+        let who = r.name();
+        for version in ["one", "two"] {
+            w.dockerfile(&format!(
+                "FROM busybox AS src\n\
+                 RUN mkdir /d && echo {version} > /d/v\n\
+                 FROM busybox\n\
+                 RUN --mount=type=cache,target=/test,from=src,source=/d cat /test/v > /v\n"
+            ));
+            let out = w.path("out/img");
+            if out.exists() {
+                std::fs::remove_dir_all(&out).unwrap();
+            }
+            let image = w.build_image(&[]);
+            let want = format!("{version}\n");
+            assert_eq!(image.read("v").as_deref(), Some(want.as_str()), "as {who}");
+        }
+    }
+}
