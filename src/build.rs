@@ -17,6 +17,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 
 mod cache;
+mod convert;
 mod diagnose;
 mod frontend;
 mod hint;

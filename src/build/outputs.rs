@@ -1,7 +1,9 @@
 //! The back of a build, and the `-o` values it is asked for ([`parse`], which `cli/` calls
-//! once): the solved stage becomes an image in the store (once per media-type family the
-//! outputs ask for), named by every `-t`; then each `-o` is written by
-//! [`crate::export`], and `--iidfile` / `--metadata-file` last. Nothing is written to any
+//! once): the solved stage becomes an image in the store (once per variant the outputs ask
+//! for: media-type family, and with `force-compression=true` every layer in the output's
+//! compression, base layers included), named by every `-t` and each `type=image` output's
+//! `name=`; then each `-o` is written by [`crate::export`], and `--iidfile` /
+//! `--metadata-file` last. Nothing is written to any
 //! destination before the whole build has succeeded, and each destination is written to a
 //! temporary path and renamed.
 
@@ -82,12 +84,13 @@ impl Outputs {
         }
     }
 
-    /// The media types of the image the store names: the first image output's, else OCI.
-    pub fn store_format(&self) -> ManifestFormat {
+    /// The image the `-t` names name in the store: the first image output's variant, else
+    /// OCI media types and base layers as they are.
+    fn store_variant(&self) -> Variant {
         self.specs
             .iter()
             .find(|s| s.kind.is_image())
-            .map_or(ManifestFormat::Oci, OutputSpec::manifest_format)
+            .map_or((ManifestFormat::Oci, false), variant)
     }
 
     fn needs_rootfs(&self) -> bool {
@@ -97,25 +100,40 @@ impl Outputs {
     }
 }
 
-/// The image in the store, in each media-type family asked for.
+/// Which image an output carries: its media types, and whether every layer is in the
+/// output's compression (`force-compression=true`).
+type Variant = (ManifestFormat, bool);
+
+/// The variant of the image `spec` carries.
+fn variant(spec: &OutputSpec) -> Variant {
+    (spec.manifest_format(), spec.force_compression)
+}
+
+/// The image in the store, in each variant the outputs ask for.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The image the store names and `--iidfile` reports.
     pub primary: ImageDescriptor,
-    others: Vec<(ManifestFormat, ImageDescriptor)>,
+    primary_variant: Variant,
+    others: Vec<(Variant, ImageDescriptor)>,
 }
 
 impl Written {
-    /// The image in `format`'s media types.
-    pub fn for_format(&self, format: ManifestFormat) -> &ImageDescriptor {
+    /// The image `spec` carries.
+    pub fn for_spec(&self, spec: &OutputSpec) -> &ImageDescriptor {
+        let v = variant(spec);
+        if v == self.primary_variant {
+            return &self.primary;
+        }
         self.others
             .iter()
-            .find(|(f, _)| *f == format)
+            .find(|(w, _)| *w == v)
             .map_or(&self.primary, |(_, d)| d)
     }
 }
 
-/// Write the image of `result` into `store` and name it `tags`.
+/// Write the image of `result` into `store` and name it `tags`, and every `type=image`
+/// output's `name=` names.
 pub fn write_images(
     store: &dyn BlobStore,
     names: &NameIndex,
@@ -125,34 +143,71 @@ pub fn write_images(
     reporter: &dyn Reporter,
 ) -> Result<Written> {
     progress::vertex(reporter, "exporting to image", |id| -> Result<Written> {
-        let write = |format: ManifestFormat| -> Result<ImageDescriptor> {
-            let layers: Vec<_> = result
-                .layers
-                .iter()
-                .map(|l| for_format(&l.descriptor, format))
-                .collect();
+        let forced = if outputs.specs.iter().any(|s| s.force_compression) {
+            let c = (outputs.compression, outputs.level);
+            Some(super::convert::force_compression(
+                store,
+                &result.layers,
+                c.0,
+                c.1,
+            )?)
+        } else {
+            None
+        };
+        let write = |(format, force): Variant| -> Result<ImageDescriptor> {
+            let layers: Vec<_> = match (&forced, force) {
+                (Some(forced), true) => forced.iter().map(|d| for_format(d, format)).collect(),
+                _ => (result.layers.iter())
+                    .map(|l| for_format(&l.descriptor, format))
+                    .collect(),
+            };
             Ok(image::write_image(store, &result.config, &layers, format)?)
         };
         reporter.log(id, "exporting layers done");
-        let primary_format = outputs.store_format();
-        let primary = write(primary_format)?;
+        let primary_variant = outputs.store_variant();
+        let primary = write(primary_variant)?;
         reporter.log(id, &format!("exporting manifest {}", primary.digest()));
         reporter.log(id, &format!("exporting config {}", primary.config.digest()));
-        let mut others = Vec::new();
-        for spec in &outputs.specs {
-            let f = spec.manifest_format();
-            if f != primary_format && !others.iter().any(|(g, _)| *g == f) {
-                others.push((f, write(f)?));
+        let mut others: Vec<(Variant, ImageDescriptor)> = Vec::new();
+        for v in outputs.specs.iter().map(variant) {
+            if v != primary_variant && !others.iter().any(|(w, _)| *w == v) {
+                others.push((v, write(v)?));
             }
         }
-        if !tags.is_empty() {
-            names.set_all(tags, &primary.record(result.config.created.clone()))?;
-            for t in tags {
-                reporter.log(id, &format!("naming to {}", canonical(t)));
+        let written = Written {
+            primary,
+            primary_variant,
+            others,
+        };
+        let created = result.config.created.clone();
+        for (group, image) in store_names(outputs, &written, tags) {
+            names.set_all(&group, &image.record(created.clone()))?;
+            for name in &group {
+                reporter.log(id, &format!("naming to {}", canonical(name)));
             }
         }
-        Ok(Written { primary, others })
+        Ok(written)
     })
+}
+
+/// The names the store gives the build's images, with the image each names: the `-t`
+/// names (the primary image), then the `name=` names of each `type=image` output (that
+/// output's image); a later one wins.
+fn store_names<'a>(
+    outputs: &Outputs,
+    written: &'a Written,
+    tags: &[String],
+) -> Vec<(Vec<String>, &'a ImageDescriptor)> {
+    let mut out = Vec::new();
+    if !tags.is_empty() {
+        out.push((tags.to_vec(), &written.primary));
+    }
+    for spec in outputs.specs.iter().filter(|s| s.kind == OutputType::Image) {
+        if !spec.names.is_empty() {
+            out.push((spec.names.clone(), written.for_spec(spec)));
+        }
+    }
+    out
 }
 
 /// Write every `-o` output; `rootfs` flattens the result for `type=local`/`type=tar`.
@@ -178,7 +233,7 @@ pub fn export_all(
             OutputType::Tar => "sending tarball",
             _ => continue,
         };
-        let image = written.for_format(spec.manifest_format());
+        let image = written.for_spec(spec);
         let input = ExportInput {
             store,
             manifest: image.digest(),
