@@ -97,14 +97,16 @@ pub struct BuildArgs {
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
     /// Also write the result here (repeatable):
-    /// `type=oci|docker|registry|local|tar[,dest=PATH][,KEY=VALUE...]`.
+    /// `type=oci|docker|registry|image|local|tar|cacheonly[,dest=PATH][,KEY=VALUE...]`.
     ///
     /// Types: `oci` (an OCI archive; `tar=false` writes a layout directory), `docker` (for
-    /// `docker load`), `registry` (push every -t name), `local` (the root file system as
-    /// files in a directory), `tar` (the same as one tar file). Keys:
-    /// `compression=gzip|zstd|uncompressed`, `compression-level=N`, `force-compression=true`,
+    /// `docker load`), `registry` (push every -t name), `image` (the local store; `push=true`
+    /// also pushes), `local` (the root file system as files in a directory), `tar` (the same
+    /// as one tar file), `cacheonly` (nothing). Keys: `compression=gzip|zstd|uncompressed`,
+    /// `compression-level=N`, `force-compression=true` (base layers too),
     /// `oci-mediatypes=true|false`, `rewrite-timestamp=true` (with SOURCE_DATE_EPOCH),
-    /// `name=NAME` (instead of the -t names), `registry.insecure=true` (plain HTTP).
+    /// `name=NAME` (instead of the -t names; `name=a,name=b` or `"name=a,b"` for several),
+    /// `registry.insecure=true` (plain HTTP).
     /// Examples: `-o type=oci,dest=app.tar`, `-o type=local,dest=rootfs`. Without -o the
     /// image goes only into the local store.
     #[arg(short, long = "output", value_name = "SPEC")]

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use super::error::{ExportError, Result};
 use crate::image::{LayerCompression, ManifestFormat};
+use crate::store::Reference;
 
 /// What kind of output a spec asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +172,7 @@ impl OutputSpec {
         out.set_flags(&attrs)?;
         if let Some(names) = attrs.get("name") {
             out.names = split_names(names);
+            check_names(kind, &out.names)?;
         }
         if let Some(c) = attrs.get("compression") {
             out.compression = Some(compression(c)?);
@@ -269,7 +271,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// Splits `key=value` fields into the `type` value (the last one given) and the other keys,
-/// lower-cased.
+/// lower-cased; the values of repeated `name=` fields are joined with `,`.
 fn split_fields(
     fields: &[String],
 ) -> std::result::Result<(Option<String>, BTreeMap<String, String>), String> {
@@ -282,6 +284,13 @@ fn split_fields(
         let key = key.trim().to_lowercase();
         if key == "type" {
             kind = Some(value.to_string());
+        } else if let Some(before) = attrs.get_mut(&key) {
+            // `name=a,name=b` is the list `a,b`; any other key given twice is ambiguous.
+            if key != "name" {
+                return Err(format!("{key} is given more than once"));
+            }
+            before.push(',');
+            before.push_str(value);
         } else {
             attrs.insert(key, value.to_string());
         }
@@ -350,6 +359,20 @@ fn split_names(names: &str) -> Vec<String> {
         .filter(|n| !n.is_empty())
         .map(String::from)
         .collect()
+}
+
+/// Refuses a `name=` value that is not an image reference, and one with a digest for the
+/// store (`type=image`), where a name must be a tag.
+fn check_names(kind: OutputType, names: &[String]) -> std::result::Result<(), String> {
+    for name in names {
+        let reference = Reference::parse(name).map_err(|e| format!("name={name:?}: {}", e.0))?;
+        if kind == OutputType::Image && reference.digest().is_some() {
+            return Err(format!(
+                "name={name:?}: the store names an image by tag, not by digest"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The layer compression named by `compression=`.

@@ -147,3 +147,34 @@ fn csv_like_go() {
     assert_eq!(csv_fields("\"a\",").unwrap(), ["a", ""]);
     assert!(csv_fields("\"a\"b").is_err());
 }
+
+#[test]
+fn names_as_buildx_lists_them() {
+    for s in [
+        "type=image,name=a:1,name=b:2",
+        "type=image,\"name=a:1,b:2\"",
+        "type=image,\"name=a:1, b:2,\"",
+    ] {
+        assert_eq!(parse(s).names, ["a:1", "b:2"], "{s}");
+    }
+    let docker = parse("type=docker,dest=x,name=a,\"name=b,c\"");
+    assert_eq!(docker.names, ["a", "b", "c"]);
+    assert_eq!(
+        parse("type=registry,name=r.example/a").names,
+        ["r.example/a"]
+    );
+    // Any other key given twice is refused, naming it.
+    let e = error("type=oci,dest=x,compression=gzip,compression=zstd");
+    assert!(e.contains("compression is given more than once"), "{e}");
+    assert!(error("type=oci,dest=a,dest=b").contains("dest is given more than once"));
+    // A name must be an image reference; the store takes tags only.
+    let e = error("type=image,name=Bad Name");
+    assert!(e.contains("name=\"Bad Name\""), "{e}");
+    let digest = format!("a@sha256:{}", "0".repeat(64));
+    let e = error(&format!("type=image,name={digest}"));
+    assert!(e.contains("by tag, not by digest"), "{e}");
+    assert_eq!(
+        parse(&format!("type=oci,dest=x,name={digest}")).names,
+        [digest]
+    );
+}

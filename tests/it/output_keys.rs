@@ -1,10 +1,13 @@
 //! `-o` keys that change what is written: `force-compression=true` recompresses the base
-//! layers a registry sent as gzip (skopeo and umoci read the result), and without it they
-//! stay as they came; `type=image,name=N` names the image N in the store.
+//! layers a registry sent (gzip to zstd, checked by skopeo; zstd to gzip, unpacked by umoci),
+//! which stay as they came without it; `type=image,name=N` names the image N in the store
+//! (`builder images`, `builder inspect`); `name=a,name=b` and `"name=a,b"` name every output.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::build_support::Work;
+use crate::common::{stderr, stdout};
 use crate::registry_support::{
     builder, busybox_layout, ok, skopeo_copy, text, Registry, RegistryAuth,
 };
@@ -180,4 +183,115 @@ fn force_compression_recompresses_base_layers_to_gzip() {
     let hi = std::fs::read_to_string(bundle.join("rootfs/hi")).unwrap();
     assert_eq!(hi, "hi\n");
     assert!(bundle.join("rootfs/bin/busybox").exists());
+}
+
+/// A `FROM scratch` build with one file.
+fn scratch(w: &Work) {
+    w.file("f", "f\n", 0o644)
+        .dockerfile("FROM scratch\nCOPY f /f\n");
+}
+
+#[test]
+fn image_output_names_the_image_in_the_store() {
+    let w = Work::new();
+    scratch(&w);
+    let iid = w.path("out/iid");
+    w.build_ok(&[
+        "-t",
+        "tagged:1",
+        "-o",
+        "type=image,name=one:1,name=two:2",
+        "-o",
+        "type=image,\"name=three:3,example.com/four:4\"",
+        "--iidfile",
+        iid.to_str().unwrap(),
+    ]);
+    let iid = std::fs::read_to_string(&iid).unwrap();
+    let images = stdout(&w.builder(&["images"]));
+    for name in ["tagged", "one", "two", "three", "example.com/four"] {
+        assert!(images.contains(name), "{name} in:\n{images}");
+    }
+    for name in [
+        "one:1",
+        "two:2",
+        "three:3",
+        "example.com/four:4",
+        "tagged:1",
+    ] {
+        let out = w.builder(&["inspect", name]);
+        assert!(out.status.success(), "inspect {name}: {}", stderr(&out));
+        let doc = stdout(&out);
+        assert!(doc.contains(iid.trim()), "{name}: {doc}");
+    }
+    // A name that is not a reference fails before the build, naming it.
+    let out = w.build(&["-o", "type=image,name=Not A Name"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("name=\"Not A Name\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn image_output_name_takes_its_own_variant() {
+    // The -t names take the first image output's media types; a later type=image output
+    // with other media types names its own image.
+    let w = Work::new();
+    scratch(&w);
+    w.build_ok(&[
+        "-t",
+        "oci:1",
+        "-o",
+        "type=image,name=oci-too:1",
+        "-o",
+        "type=image,name=docker:1,oci-mediatypes=false",
+    ]);
+    let manifest_type = |name: &str| {
+        let out = w.builder(&["inspect", name]);
+        assert!(out.status.success(), "inspect {name}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let oci = manifest_type("oci:1");
+    assert_eq!(oci, manifest_type("oci-too:1"));
+    assert_ne!(oci, manifest_type("docker:1"));
+}
+
+#[test]
+fn docker_and_oci_outputs_carry_every_name() {
+    let w = Work::new();
+    scratch(&w);
+    let (docker, oci) = (w.path("out/img.tar"), w.path("out/layout"));
+    w.build_ok(&[
+        "-t",
+        "ignored:1",
+        "-o",
+        &format!("type=docker,dest={},name=a:1,name=b:2", docker.display()),
+        "-o",
+        &format!("type=oci,dest={},tar=false,\"name=c:3,d:4\"", oci.display()),
+    ]);
+    let mut archive = tar::Archive::new(std::fs::File::open(&docker).unwrap());
+    let mut manifest = String::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some("manifest.json") {
+            std::io::Read::read_to_string(&mut entry, &mut manifest).unwrap();
+        }
+    }
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(
+        m[0]["RepoTags"],
+        serde_json::json!(["a:1", "b:2"]),
+        "{manifest}"
+    );
+    let index = std::fs::read_to_string(oci.join("index.json")).unwrap();
+    for tag in [
+        "\"3\"",
+        "\"4\"",
+        "docker.io/library/c:3",
+        "docker.io/library/d:4",
+    ] {
+        assert!(index.contains(tag), "{tag} in {index}");
+    }
+    assert!(!index.contains("ignored"), "{index}");
 }
