@@ -145,6 +145,8 @@ struct Inputs {
     label: String,
     /// The Dockerfile's text.
     text: String,
+    /// The Dockerfile came on stdin as the context: the context is empty.
+    empty_context: bool,
     /// The Dockerfile, parsed once.
     dockerfile: Dockerfile,
     /// `--build-context` values, resolved.
@@ -213,6 +215,7 @@ fn read_inputs(
         context: input.context,
         label: input.label,
         text: input.text,
+        empty_context: input.empty_context,
         dockerfile,
         contexts,
     })
@@ -358,7 +361,9 @@ fn solve_plan(
     // No step runs after this: the stack goes while the outputs are written.
     sandbox.stop_network();
     save_cache(cache);
-    let mut result = solved.map_err(|e| step_failure(&inputs.label, &inputs.text, e))?;
+    let mut result = solved.map_err(|e| {
+        diagnose::step_failure_in(&inputs.label, &inputs.text, e, inputs.empty_context)
+    })?;
     result
         .config
         .config

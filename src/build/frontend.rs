@@ -75,17 +75,22 @@ impl DockerfileSource {
                 (PathBuf::from("-"), bytes)
             }
         };
-        // No typed cause: the vertex that reads the Dockerfile reports the error's causes,
-        // and the text already says what the cause would.
-        String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
-            cause: None,
-            rendered: format!(
-                "ERROR: failed to solve: {}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
-                path.display(),
-                e.utf8_error().valid_up_to()
-            ),
-        })
+        dockerfile_text(&path, bytes)
     }
+}
+
+/// The Dockerfile read from `path` (`-` for stdin) as text; it must be UTF-8.
+pub(super) fn dockerfile_text(path: &std::path::Path, bytes: Vec<u8>) -> Result<String> {
+    // No typed cause: the vertex that reads the Dockerfile reports the error's causes,
+    // and the text already says what the cause would.
+    String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
+        cause: None,
+        rendered: format!(
+            "ERROR: failed to solve: {}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ),
+    })
 }
 
 /// Turn a front-end error into the user-facing diagnostic for `file`: the excerpt, then

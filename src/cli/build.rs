@@ -55,12 +55,15 @@ impl From<BuildNetworkArg> for crate::domain::NetworkMode {
 /// Arguments of `builder build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The build context: a directory, `-` (a tar stream on stdin) or a `.tar`/`.tar.gz` file.
+    /// The build context: a directory, `-` (stdin) or a `.tar`/`.tar.gz` file.
     ///
-    /// COPY and ADD read their sources from it. `.dockerignore` at its top (or
+    /// With `-`, stdin is a tar of the context (plain, gzip, bzip2 or xz), or else the
+    /// Dockerfile itself, with an empty context, as buildx reads it. COPY and ADD read their
+    /// sources from it. `.dockerignore` at its top (or
     /// `PATH.dockerignore` beside the Dockerfile) leaves files out.
     pub context: String,
-    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin.
+    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin (with a
+    /// directory or tar file context).
     ///
     /// A `PATH.dockerignore` beside it wins over CONTEXT/.dockerignore. With a tar context,
     /// PATH may name a file inside the archive.
