@@ -101,6 +101,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     let gc = crate::store::build_guard(&req.root)?;
     // Checked before anything is pulled or built.
     registry::check_push_names(&req.outputs, &req.tags)?;
+    outputs::check_epoch(&req.outputs, req.source_date_epoch)?;
     let (host, target_platform) = platforms(req)?;
     let platform = target_platform.clone().unwrap_or_else(|| host.clone());
     let stat = load_stat_cache(req);
@@ -204,6 +205,7 @@ fn read_inputs(
         inputs::open(&req.context, req.file.as_deref())
     })?;
     let dockerfile = parse(&input.label, &input.text)?;
+    frontend::check_no_cache_filter(&req.no_cache_filter, &dockerfile)?;
     let contexts = inputs::named_contexts(
         &req.build_contexts,
         store,

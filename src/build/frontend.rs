@@ -115,6 +115,39 @@ pub fn parse(file: &str, text: &str) -> Result<dockerfile::instructions::Dockerf
     dockerfile::instructions::parse_dockerfile(&ast).map_err(fail)
 }
 
+/// Refuse a `--no-cache-filter` value that names no stage of `dockerfile` (by `AS` name,
+/// in any case, or by index): a typo would otherwise reuse the cache it meant to skip.
+pub fn check_no_cache_filter(
+    filters: &[String],
+    dockerfile: &dockerfile::instructions::Dockerfile,
+) -> Result<()> {
+    for filter in filters {
+        let f = filter.trim();
+        let known = dockerfile.stages.iter().any(|s| {
+            s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f))
+                || f.parse::<usize>().ok() == Some(s.index)
+        });
+        if !known {
+            let names: Vec<&str> = dockerfile
+                .stages
+                .iter()
+                .filter_map(|s| s.name.as_deref())
+                .collect();
+            let last = dockerfile.stages.len().saturating_sub(1);
+            return Err(Error::Usage(format!(
+                "--no-cache-filter {filter:?}: the Dockerfile has no such stage (names: {}; \
+                 indexes 0-{last})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Resolve `--build-arg` values: `K=V` as given, `K` alone from `lookup` (the environment);
 /// a `K` that is unset in the environment is left out, as docker does.
 pub fn resolve_build_args(
@@ -152,6 +185,20 @@ pub fn resolve_build_args(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_cache_filter_must_name_a_stage() {
+        let df = parse("Dockerfile", "FROM scratch AS Build\nFROM scratch\n").unwrap();
+        let check = |f: &[&str]| {
+            let filters: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+            check_no_cache_filter(&filters, &df)
+        };
+        assert!(check(&["build", "BUILD", "0", "1", " 1 "]).is_ok());
+        let e = check(&["biuld"]).unwrap_err().to_string();
+        assert!(e.contains("--no-cache-filter \"biuld\": the Dockerfile has no such stage"));
+        assert!(e.contains("names: build; indexes 0-1"), "{e}");
+        assert!(check(&["2"]).is_err());
+    }
 
     #[test]
     fn a_lowercase_dockerfile_is_found_when_there_is_no_dockerfile() {

@@ -45,33 +45,99 @@ pub fn parse(specs: &[String], push: bool) -> Result<Outputs> {
             "only one output can go to standard output (dest=-)".into(),
         ));
     }
-    let mut chosen: Option<LayerCompression> = None;
-    for c in specs.iter().filter_map(|s| s.compression) {
-        match chosen {
-            Some(prev) if prev != c => {
-                return Err(Error::Usage(
-                    "outputs with different compression= in one build are not supported yet".into(),
-                ))
-            }
-            _ => chosen = Some(c),
-        }
-    }
+    // Every output shares the build's layers: what shapes them must agree.
+    let chosen = agree(&specs, "compression=", |s| s.compression)?;
     let compression = match chosen.unwrap_or_default() {
         LayerCompression::Gzip => Compression::Gzip,
         LayerCompression::Zstd => Compression::Zstd,
         LayerCompression::Uncompressed => Compression::Uncompressed,
     };
-    let level = specs
-        .iter()
-        .find_map(|s| s.compression_level)
-        .map(|l| i32::try_from(l).unwrap_or(i32::MAX));
-    let rewrite_timestamp = specs.iter().any(|s| s.rewrite_timestamp);
+    let level = agree(&specs, "compression-level=", |s| s.compression_level)?;
+    if let Some(level) = level {
+        check_level(level, compression)?;
+    }
+    let rewrite = agree(&specs, "rewrite-timestamp=", |s| {
+        (s.kind != OutputType::Cacheonly).then_some(s.rewrite_timestamp)
+    })?;
+    check_store_variants(&specs)?;
     Ok(Outputs {
         specs,
         compression,
-        level,
-        rewrite_timestamp,
+        level: level.map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
+        rewrite_timestamp: rewrite.unwrap_or(false),
     })
+}
+
+/// The one value of `key` the outputs that give it agree on.
+fn agree<T: PartialEq + Copy>(
+    specs: &[OutputSpec],
+    key: &str,
+    value: impl Fn(&OutputSpec) -> Option<T>,
+) -> Result<Option<T>> {
+    let mut chosen = None;
+    for v in specs.iter().filter_map(value) {
+        match chosen {
+            Some(prev) if prev != v => {
+                return Err(Error::Usage(format!(
+                    "outputs with different {key} in one build are not supported yet"
+                )))
+            }
+            _ => chosen = Some(v),
+        }
+    }
+    Ok(chosen)
+}
+
+/// `compression-level=N` must fit the compression the layers get (another output's
+/// `compression=` may choose it).
+fn check_level(level: u32, compression: Compression) -> Result<()> {
+    let max = match compression {
+        Compression::Zstd => 22,
+        Compression::Gzip => 9,
+        Compression::Uncompressed => {
+            return Err(Error::Usage(
+                "compression-level= has no effect with compression=uncompressed".into(),
+            ))
+        }
+    };
+    if level > max {
+        return Err(Error::Usage(format!(
+            "compression-level={level} is out of range 0-{max} for the layers' compression"
+        )));
+    }
+    Ok(())
+}
+
+/// The `-t` names name one image in the store: `type=image` outputs without `name=` must
+/// not ask for different ones (media types, `force-compression`).
+fn check_store_variants(specs: &[OutputSpec]) -> Result<()> {
+    let mut unnamed = specs
+        .iter()
+        .filter(|s| s.kind == OutputType::Image && s.names.is_empty())
+        .map(variant);
+    if let Some(first) = unnamed.next() {
+        if unnamed.any(|v| v != first) {
+            return Err(Error::Usage(
+                "type=image outputs without name= name the same -t tags, so they must agree on \
+                 oci-mediatypes= and force-compression=; give each a name="
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `rewrite-timestamp=true` clamps times to `SOURCE_DATE_EPOCH`: without one there is
+/// nothing to clamp to.
+pub fn check_epoch(outputs: &Outputs, source_date_epoch: Option<i64>) -> Result<()> {
+    if outputs.rewrite_timestamp && source_date_epoch.is_none() {
+        return Err(Error::Usage(
+            "rewrite-timestamp=true needs SOURCE_DATE_EPOCH: set it in the environment or \
+             with --build-arg SOURCE_DATE_EPOCH=SECONDS"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl Outputs {
@@ -84,12 +150,16 @@ impl Outputs {
         }
     }
 
-    /// The image the `-t` names name in the store: the first image output's variant, else
-    /// OCI media types and base layers as they are.
+    /// The image the `-t` names name in the store: the first `type=image` output's variant,
+    /// else the first image output's, else OCI media types and base layers as they are.
     fn store_variant(&self) -> Variant {
-        self.specs
-            .iter()
-            .find(|s| s.kind.is_image())
+        let image = |kind: Option<OutputType>| {
+            self.specs
+                .iter()
+                .find(|s| kind.map_or(s.kind.is_image(), |k| s.kind == k))
+        };
+        image(Some(OutputType::Image))
+            .or_else(|| image(None))
             .map_or((ManifestFormat::Oci, false), variant)
     }
 
@@ -291,4 +361,118 @@ pub fn write_metadata(path: &Path, written: &Written, tags: &[String]) -> Result
     bytes.push(b'\n');
     write_atomic(path, &bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outputs(specs: &[&str]) -> Result<Outputs> {
+        let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+        parse(&specs, false)
+    }
+
+    fn usage(specs: &[&str]) -> String {
+        outputs(specs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn layer_keys_shape_the_layers() {
+        let default = outputs(&[]).unwrap().layer_settings(Some(5));
+        assert_eq!(default, LayerSettings::default());
+        let o = outputs(&["type=oci,dest=a,compression=zstd,compression-level=19"]).unwrap();
+        let l = o.layer_settings(None);
+        assert_eq!((l.compression, l.level), (Compression::Zstd, Some(19)));
+        let o = outputs(&["type=oci,dest=a,compression=uncompressed"]).unwrap();
+        assert_eq!(
+            o.layer_settings(None).compression,
+            Compression::Uncompressed
+        );
+        // The level of one output and the compression of another.
+        let o = outputs(&[
+            "type=image,compression=zstd",
+            "type=oci,dest=a,compression-level=5",
+        ]);
+        assert_eq!(o.unwrap().layer_settings(None).level, Some(5));
+        let o = outputs(&["type=oci,dest=a,rewrite-timestamp=true"]).unwrap();
+        assert_eq!(o.layer_settings(Some(7)).source_date_epoch, Some(7));
+        let o = outputs(&["type=oci,dest=a"]).unwrap();
+        assert_eq!(o.layer_settings(Some(7)).source_date_epoch, None);
+    }
+
+    #[test]
+    fn outputs_must_agree_on_what_shapes_the_shared_layers() {
+        let e = usage(&[
+            "type=oci,dest=a,compression=zstd",
+            "type=image,compression=gzip",
+        ]);
+        assert!(e.contains("different compression="), "{e}");
+        let e = usage(&[
+            "type=oci,dest=a,compression-level=1",
+            "type=image,compression-level=2",
+        ]);
+        assert!(e.contains("different compression-level="), "{e}");
+        let e = usage(&["type=oci,dest=a,rewrite-timestamp=true", "out"]);
+        assert!(e.contains("different rewrite-timestamp="), "{e}");
+        let e = usage(&[
+            "type=image,compression=uncompressed",
+            "type=oci,dest=a,compression-level=1",
+        ]);
+        assert!(e.contains("no effect with compression=uncompressed"), "{e}");
+        // A level is checked against the compression the layers get, whichever output says.
+        let o = outputs(&[
+            "type=image,compression=zstd",
+            "type=oci,dest=a,compression-level=15",
+        ]);
+        assert_eq!(o.unwrap().level, Some(15));
+        let e = usage(&[
+            "type=image,compression=gzip",
+            "type=oci,dest=a,compression-level=15",
+        ]);
+        assert!(
+            e.contains("out of range 0-9 for the layers' compression"),
+            "{e}"
+        );
+        assert!(outputs(&["type=cacheonly", "type=oci,dest=a,rewrite-timestamp=true"]).is_ok());
+        let e = usage(&["type=oci,dest=-", "type=tar"]);
+        assert!(
+            e.contains("only one output can go to standard output"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rewrite_timestamp_needs_an_epoch() {
+        let o = outputs(&["type=oci,dest=a,rewrite-timestamp=true"]).unwrap();
+        let e = check_epoch(&o, None).unwrap_err().to_string();
+        assert!(
+            e.contains("rewrite-timestamp=true needs SOURCE_DATE_EPOCH"),
+            "{e}"
+        );
+        assert!(check_epoch(&o, Some(0)).is_ok());
+        assert!(check_epoch(&outputs(&["type=oci,dest=a"]).unwrap(), None).is_ok());
+    }
+
+    #[test]
+    fn media_type_and_force_keys_choose_the_image_variant() {
+        let v = |specs: &[&str]| outputs(specs).unwrap().store_variant();
+        assert_eq!(v(&[]), (ManifestFormat::Oci, false));
+        assert_eq!(v(&["type=docker,dest=a"]), (ManifestFormat::Docker, false));
+        assert_eq!(
+            v(&["type=oci,dest=a,oci-mediatypes=false"]),
+            (ManifestFormat::Docker, false)
+        );
+        assert_eq!(
+            v(&["type=oci,dest=a,force-compression=true"]),
+            (ManifestFormat::Oci, true)
+        );
+        // A type=image output decides what the -t names name.
+        assert_eq!(
+            v(&["type=docker,dest=a", "type=image,force-compression=true"]),
+            (ManifestFormat::Oci, true)
+        );
+        let e = usage(&["type=image", "type=image,oci-mediatypes=false"]);
+        assert!(e.contains("give each a name="), "{e}");
+        assert!(outputs(&["type=image", "type=image,oci-mediatypes=false,name=d"]).is_ok());
+    }
 }

@@ -178,8 +178,13 @@ impl OutputSpec {
             out.compression = Some(compression(c)?);
         }
         if let Some(level) = attrs.get("compression-level") {
-            let n = compression_level(level, out.compression.unwrap_or_default())?;
+            let n = compression_level(level, out.compression)?;
             out.compression_level = Some(n);
+        }
+        if out.registry_insecure && !out.push {
+            return Err(format!(
+                "registry.insecure=true is for pushing: type={kind} pushes only with push=true"
+            ));
         }
         Ok(out)
     }
@@ -206,6 +211,11 @@ impl OutputSpec {
         self.rewrite_timestamp = flag(attrs, "rewrite-timestamp")?.unwrap_or(false);
         self.registry_insecure = flag(attrs, "registry.insecure")?.unwrap_or(false);
         self.push = flag(attrs, "push")?.unwrap_or(self.kind == OutputType::Registry);
+        if self.kind == OutputType::Registry && !self.push {
+            return Err(
+                "type=registry always pushes; use type=image to keep the image local".into(),
+            );
+        }
         Ok(())
     }
 
@@ -388,17 +398,22 @@ fn compression(c: &str) -> std::result::Result<LayerCompression, String> {
     }
 }
 
-/// The `compression-level=` value, checked against the range of `compression`.
+/// The `compression-level=` value, checked against the range of the spec's `compression=`
+/// (without one, against the widest; the build checks it against the compression the
+/// outputs choose).
 fn compression_level(
     level: &str,
-    compression: LayerCompression,
+    compression: Option<LayerCompression>,
 ) -> std::result::Result<u32, String> {
     let n: u32 = level
         .parse()
         .map_err(|_| format!("compression-level={level:?}: expected a number"))?;
     let max = match compression {
-        LayerCompression::Zstd => 22,
-        _ => 9,
+        None | Some(LayerCompression::Zstd) => 22,
+        Some(LayerCompression::Gzip) => 9,
+        Some(LayerCompression::Uncompressed) => {
+            return Err("compression-level= has no effect with compression=uncompressed".into())
+        }
     };
     if n > max {
         return Err(format!("compression-level={n} is out of range 0-{max}"));

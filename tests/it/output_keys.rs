@@ -295,3 +295,34 @@ fn docker_and_oci_outputs_carry_every_name() {
     }
     assert!(!index.contains("ignored"), "{index}");
 }
+
+#[test]
+fn keys_that_would_change_nothing_are_refused_before_the_build() {
+    let w = Work::new();
+    scratch(&w);
+    let refused = |args: &[&str], text: &str| {
+        let out = w.build(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(text), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("COPY f /f"),
+            "{args:?} ran the build"
+        );
+    };
+    let dest = format!("type=oci,dest={}", w.path("out/x").display());
+    refused(
+        &["-o", &format!("{dest},rewrite-timestamp=true")],
+        "rewrite-timestamp=true needs SOURCE_DATE_EPOCH",
+    );
+    refused(&["--no-cache-filter", "nosuch"], "no such stage");
+    refused(&["-o", "type=image,registry.insecure=true"], "push=true");
+    refused(&["-o", "type=registry,push=false,name=a"], "always pushes");
+    refused(&["--cache-to", "type=local,dest=c,mode=min"], "mode=min");
+    // With an epoch, rewrite-timestamp is used.
+    w.build_ok(&[
+        "--build-arg",
+        "SOURCE_DATE_EPOCH=0",
+        "-o",
+        &format!("{dest},rewrite-timestamp=true"),
+    ]);
+}
