@@ -44,8 +44,8 @@ enum Stdin<R> {
 const SNIFF: usize = 1024;
 
 /// Tell what `reader` (stdin) holds, as buildx does: a gzip, bzip2, xz or zstd stream, or
-/// bytes whose first tar header parses, are a tar; anything else is a Dockerfile. Empty
-/// stdin is neither.
+/// bytes that start with a valid tar header, are a tar; anything else is a Dockerfile.
+/// Empty stdin is neither.
 fn sniff<R: Read>(mut reader: R) -> Result<Stdin<R>> {
     let io = |source| Error::Io {
         action: "read the build context or Dockerfile from",
@@ -65,9 +65,11 @@ fn sniff<R: Read>(mut reader: R) -> Result<Stdin<R>> {
         ));
     }
     let compressed = ArchiveCompression::detect(&head) != ArchiveCompression::None;
+    // The first header alone (raw: a long-name or PAX extension entry is not followed to
+    // the file's own header, which may lie past what was read).
     let tar_header = tar::Archive::new(&head[..])
         .entries()
-        .is_ok_and(|mut e| matches!(e.next(), Some(Ok(_))));
+        .is_ok_and(|e| matches!(e.raw(true).next(), Some(Ok(_))));
     if compressed || tar_header {
         return Ok(Stdin::Tar(head, reader));
     }
@@ -253,6 +255,19 @@ mod tests {
     fn stdin_is_a_tar_when_buildx_would_say_so() {
         let tar = tar_of("Dockerfile", &b"FROM scratch\n".repeat(200));
         assert_eq!(whole(sniff(&tar[..]).unwrap()), (true, tar.clone()));
+        // A long first name takes an extension entry: the file's own header comes later.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(3);
+        b.append_data(
+            &mut h,
+            format!("{}/Dockerfile", "d".repeat(200)),
+            &b"abc"[..],
+        )
+        .unwrap();
+        let long = b.into_inner().unwrap();
+        assert_eq!(whole(sniff(&long[..]).unwrap()), (true, long.clone()));
         // Compressed streams are told by their magic alone.
         for magic in [&[0x1f, 0x8b, 0x08][..], b"BZh9", &[0x28, 0xb5, 0x2f, 0xfd]] {
             let (is_tar, _) = whole(sniff(magic).unwrap());
