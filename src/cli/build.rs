@@ -192,6 +192,7 @@ struct Checked {
 
 /// Check the flags that can be wrong on their own, in the order their errors are reported.
 fn check(args: &BuildArgs, root: Option<&Path>) -> Result<Checked> {
+    check_tags(&args.tags)?;
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
     let source_date_epoch = source_date_epoch(&build_args)?;
     Ok(Checked {
@@ -204,6 +205,21 @@ fn check(args: &BuildArgs, root: Option<&Path>) -> Result<Checked> {
         cache_to: cache_specs(&args.cache_to, true)?,
         build_args,
     })
+}
+
+/// Refuse, before any work, a `-t` value the store could not name the image by (buildx's
+/// `invalid tag`).
+fn check_tags(tags: &[String]) -> Result<()> {
+    for tag in tags {
+        let reference = crate::store::Reference::parse(tag)
+            .map_err(|e| Error::Usage(format!("invalid tag {tag:?}: {}", e.0)))?;
+        if reference.digest().is_some() {
+            return Err(Error::Usage(format!(
+                "invalid tag {tag:?}: a name with a digest cannot be given to an image; use a tag"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The request of `args`: every build flag goes into it (`--progress` and `-q` choose the

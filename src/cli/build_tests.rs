@@ -81,6 +81,14 @@ fn bad_build_flags_are_refused_naming_the_problem() {
     let root = t.path().join("root");
     let rows: &[(&[&str], &str)] = &[
         (&["--allow", "device"], "invalid --allow \"device\""),
+        (&["-t", "Bad Name"], "invalid tag \"Bad Name\""),
+        (
+            &[
+                "-t",
+                "a@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ],
+            "use a tag",
+        ),
         (
             &["--secret", "id=a,colour=red"],
             "unexpected key \"colour\"",
