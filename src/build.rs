@@ -17,6 +17,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 
 mod cache;
+mod convert;
 mod diagnose;
 mod frontend;
 mod hint;
@@ -100,6 +101,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     let gc = crate::store::build_guard(&req.root)?;
     // Checked before anything is pulled or built.
     registry::check_push_names(&req.outputs, &req.tags)?;
+    outputs::check_epoch(&req.outputs, req.source_date_epoch)?;
     let (host, target_platform) = platforms(req)?;
     let platform = target_platform.clone().unwrap_or_else(|| host.clone());
     let stat = load_stat_cache(req);
@@ -149,6 +151,8 @@ struct Inputs {
     label: String,
     /// The Dockerfile's text.
     text: String,
+    /// The Dockerfile came on stdin as the context: the context is empty.
+    empty_context: bool,
     /// The Dockerfile, parsed once.
     dockerfile: Dockerfile,
     /// `--build-context` values, resolved.
@@ -206,6 +210,7 @@ fn read_inputs(
         inputs::open(&req.context, req.file.as_deref())
     })?;
     let dockerfile = parse(&input.label, &input.text)?;
+    frontend::check_no_cache_filter(&req.no_cache_filter, &dockerfile)?;
     let contexts = inputs::named_contexts(
         &req.build_contexts,
         store,
@@ -217,6 +222,7 @@ fn read_inputs(
         context: input.context,
         label: input.label,
         text: input.text,
+        empty_context: input.empty_context,
         dockerfile,
         contexts,
     })
@@ -362,7 +368,9 @@ fn solve_plan(
     // No step runs after this: the stack goes while the outputs are written.
     sandbox.stop_network();
     save_cache(cache);
-    let mut result = solved.map_err(|e| step_failure(&inputs.label, &inputs.text, e))?;
+    let mut result = solved.map_err(|e| {
+        diagnose::step_failure_in(&inputs.label, &inputs.text, e, inputs.empty_context)
+    })?;
     result
         .config
         .config

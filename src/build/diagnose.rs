@@ -81,13 +81,29 @@ pub fn plan_failure(label: &str, text: &str, err: &ParseError) -> Error {
 /// A step that failed: the RUN's output tail first (as BuildKit), then the excerpt and the
 /// cause: exit 1.
 pub fn step_failure(label: &str, text: &str, err: SolveError) -> Error {
+    step_failure_in(label, text, err, false)
+}
+
+/// [`step_failure`] of a build whose context is empty because its Dockerfile came on
+/// stdin in its place (`empty_context`): a COPY from the context says so.
+pub(super) fn step_failure_in(
+    label: &str,
+    text: &str,
+    err: SolveError,
+    empty_context: bool,
+) -> Error {
+    let hint = if empty_context && hint::reads_context(&err.error) {
+        Some(hint::EMPTY_CONTEXT.to_string())
+    } else {
+        hint::hint(&err.error)
+    };
     let mut rendered = err.log().unwrap_or_default();
     rendered.push_str(&located(
         label,
         text,
         err.span,
         &crate::error::chain(&err.error),
-        hint::hint(&err.error),
+        hint,
     ));
     Error::build(rendered, err)
 }

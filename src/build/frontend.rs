@@ -75,17 +75,22 @@ impl DockerfileSource {
                 (PathBuf::from("-"), bytes)
             }
         };
-        // No typed cause: the vertex that reads the Dockerfile reports the error's causes,
-        // and the text already says what the cause would.
-        String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
-            cause: None,
-            rendered: format!(
-                "ERROR: failed to solve: {}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
-                path.display(),
-                e.utf8_error().valid_up_to()
-            ),
-        })
+        dockerfile_text(&path, bytes)
     }
+}
+
+/// The Dockerfile read from `path` (`-` for stdin) as text; it must be UTF-8.
+pub(super) fn dockerfile_text(path: &std::path::Path, bytes: Vec<u8>) -> Result<String> {
+    // No typed cause: the vertex that reads the Dockerfile reports the error's causes,
+    // and the text already says what the cause would.
+    String::from_utf8(bytes).map_err(|e| Error::Dockerfile {
+        cause: None,
+        rendered: format!(
+            "ERROR: failed to solve: {}: the Dockerfile is not valid UTF-8 (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ),
+    })
 }
 
 /// Turn a front-end error into the user-facing diagnostic for `file`: the excerpt, then
@@ -108,6 +113,39 @@ pub fn parse(file: &str, text: &str) -> Result<dockerfile::instructions::Dockerf
     let fail = |e: ParseError| super::diagnose::parse_failure(file, text, &e);
     let ast = dockerfile::parse(text).map_err(fail)?;
     dockerfile::instructions::parse_dockerfile(&ast).map_err(fail)
+}
+
+/// Refuse a `--no-cache-filter` value that names no stage of `dockerfile` (by `AS` name,
+/// in any case, or by index): a typo would otherwise reuse the cache it meant to skip.
+pub fn check_no_cache_filter(
+    filters: &[String],
+    dockerfile: &dockerfile::instructions::Dockerfile,
+) -> Result<()> {
+    for filter in filters {
+        let f = filter.trim();
+        let known = dockerfile.stages.iter().any(|s| {
+            s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f))
+                || f.parse::<usize>().ok() == Some(s.index)
+        });
+        if !known {
+            let names: Vec<&str> = dockerfile
+                .stages
+                .iter()
+                .filter_map(|s| s.name.as_deref())
+                .collect();
+            let last = dockerfile.stages.len().saturating_sub(1);
+            return Err(Error::Usage(format!(
+                "--no-cache-filter {filter:?}: the Dockerfile has no such stage (names: {}; \
+                 indexes 0-{last})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Resolve `--build-arg` values: `K=V` as given, `K` alone from `lookup` (the environment);
@@ -147,6 +185,20 @@ pub fn resolve_build_args(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_cache_filter_must_name_a_stage() {
+        let df = parse("Dockerfile", "FROM scratch AS Build\nFROM scratch\n").unwrap();
+        let check = |f: &[&str]| {
+            let filters: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+            check_no_cache_filter(&filters, &df)
+        };
+        assert!(check(&["build", "BUILD", "0", "1", " 1 "]).is_ok());
+        let e = check(&["biuld"]).unwrap_err().to_string();
+        assert!(e.contains("--no-cache-filter \"biuld\": the Dockerfile has no such stage"));
+        assert!(e.contains("names: build; indexes 0-1"), "{e}");
+        assert!(check(&["2"]).is_err());
+    }
 
     #[test]
     fn a_lowercase_dockerfile_is_found_when_there_is_no_dockerfile() {

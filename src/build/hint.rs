@@ -20,6 +20,25 @@ pub const ROOTLESS: &str = "rootless builds need user namespaces: allow them wit
 your own, give yours a range in /etc/subuid and /etc/subgid \
 (`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`)";
 
+/// Why a COPY from the context finds nothing when the Dockerfile came on stdin.
+pub const EMPTY_CONTEXT: &str = "the Dockerfile came on stdin in place of the build context, \
+so the context is empty: pass the context as a directory and the Dockerfile with -f - \
+(`builder build -f - DIR`), or pipe a tar of the context that holds the Dockerfile";
+
+/// Whether `err` or one of its causes is a source missing from the build context.
+pub fn reads_context(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(CopyError::SourceNotFound { root, .. }) = e.downcast_ref::<CopyError>() {
+            if root == "the build context" {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// The hint for `err` or the first of its causes that has one.
 pub fn hint(err: &(dyn StdError + 'static)) -> Option<String> {
     let mut next = Some(err);

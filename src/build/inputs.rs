@@ -1,12 +1,15 @@
-//! What a build reads before planning: the build context (a directory, `-` for a tar on
-//! stdin, or a `.tar`/`.tar.gz` file) with its `.dockerignore`, the Dockerfile, and the
+//! What a build reads before planning: the build context (a directory, `-` for stdin — a
+//! tar of the context, or a Dockerfile with an empty context, told apart by the first bytes
+//! as buildx does — or a `.tar`/`.tar.gz` file) with its `.dockerignore`, the Dockerfile, and the
 //! `--build-context` values, turned into [`NamedContext`]s (OCI layouts imported into the
 //! store, local directories, or images already in the store).
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::frontend::DockerfileSource;
+use crate::context::archive::ArchiveCompression;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::export::layout::{import_layout, LayoutRef, OCI_LAYOUT_SCHEME};
@@ -23,40 +26,115 @@ pub struct BuildInputs {
     pub label: String,
     /// The Dockerfile's text.
     pub text: String,
+    /// The Dockerfile came on stdin as the context (`builder build -`), so the context is
+    /// empty.
+    pub empty_context: bool,
+}
+
+/// What `builder build -` found on stdin: a tar of the context, or a Dockerfile.
+#[derive(Debug)]
+enum Stdin<R> {
+    /// A tar (plain or compressed) whose first bytes are `head`, the rest in the reader.
+    Tar(Vec<u8>, R),
+    /// The whole stream: a Dockerfile.
+    Dockerfile(Vec<u8>),
+}
+
+/// The bytes buildx looks at to tell a tar from a Dockerfile (two tar blocks).
+const SNIFF: usize = 1024;
+
+/// Tell what `reader` (stdin) holds, as buildx does: a gzip, bzip2, xz or zstd stream, or
+/// bytes that start with a valid tar header, are a tar; anything else is a Dockerfile.
+/// Empty stdin is neither.
+fn sniff<R: Read>(mut reader: R) -> Result<Stdin<R>> {
+    let io = |source| Error::Io {
+        action: "read the build context or Dockerfile from",
+        path: PathBuf::from("stdin"),
+        source,
+    };
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut reader)
+        .take(SNIFF as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if head.is_empty() {
+        return Err(Error::Usage(
+            "stdin is empty: with `-` as the context, pipe a tar of the context or a Dockerfile \
+             to builder build"
+                .into(),
+        ));
+    }
+    let compressed = ArchiveCompression::detect(&head) != ArchiveCompression::None;
+    // The first header alone (raw: a long-name or PAX extension entry is not followed to
+    // the file's own header, which may lie past what was read).
+    let tar_header = tar::Archive::new(&head[..])
+        .entries()
+        .is_ok_and(|e| matches!(e.raw(true).next(), Some(Ok(_))));
+    if compressed || tar_header {
+        return Ok(Stdin::Tar(head, reader));
+    }
+    reader.read_to_end(&mut head).map_err(io)?;
+    Ok(Stdin::Dockerfile(head))
 }
 
 /// Open the context `context` and read the Dockerfile (`-f`; for a tar context, a path
-/// inside the archive unless it names a file on disk).
+/// inside the archive unless it names a file on disk). `-` is stdin: a tar of the context,
+/// or a Dockerfile with an empty context.
 pub fn open(context: &str, file: Option<&str>) -> Result<BuildInputs> {
-    let tar_file = context != "-" && Path::new(context).is_file();
-    if context != "-" && !tar_file {
-        let source = DockerfileSource::locate(context, file)?;
-        let text = source.read()?;
-        let on_disk = match &source {
-            DockerfileSource::Path(p) => Some(p.as_path()),
-            DockerfileSource::Stdin => None,
+    if context == "-" {
+        if file == Some("-") {
+            return Err(Error::Usage(
+                "invalid argument: can't use stdin for both build context and dockerfile".into(),
+            ));
+        }
+        return match sniff(std::io::stdin().lock())? {
+            Stdin::Tar(head, rest) => open_tar(context, file, Some(head.chain(rest))),
+            Stdin::Dockerfile(bytes) => stdin_dockerfile(file, bytes),
         };
-        let ctx = Context::from_dir(Path::new(context), on_disk)?;
-        return Ok(BuildInputs {
-            context: ctx,
-            label: source.label(),
-            text,
-        });
     }
-    if context == "-" && file == Some("-") {
+    if Path::new(context).is_file() {
+        return open_tar(context, file, None::<std::io::Empty>);
+    }
+    let source = DockerfileSource::locate(context, file)?;
+    let text = source.read()?;
+    let on_disk = match &source {
+        DockerfileSource::Path(p) => Some(p.as_path()),
+        DockerfileSource::Stdin => None,
+    };
+    let ctx = Context::from_dir(Path::new(context), on_disk)?;
+    Ok(BuildInputs {
+        context: ctx,
+        label: source.label(),
+        text,
+        empty_context: false,
+    })
+}
+
+/// A Dockerfile on stdin in place of the context: the build has an empty context.
+fn stdin_dockerfile(file: Option<&str>, bytes: Vec<u8>) -> Result<BuildInputs> {
+    if file.is_some() {
         return Err(Error::Usage(
-            "the context and the Dockerfile cannot both come from stdin".into(),
+            "ambiguous Dockerfile source: both stdin and flag correspond to Dockerfiles".into(),
         ));
     }
+    Ok(BuildInputs {
+        context: Context::empty()?,
+        label: DockerfileSource::Stdin.label(),
+        text: super::frontend::dockerfile_text(Path::new("-"), bytes)?,
+        empty_context: true,
+    })
+}
+
+/// A tar context: the file `context`, or the stream `stdin` (context `-`).
+fn open_tar<R: Read>(context: &str, file: Option<&str>, stdin: Option<R>) -> Result<BuildInputs> {
     let outside = file.filter(|f| *f == "-" || Path::new(f).is_file());
     let inner = match file {
         Some(f) if outside.is_none() => f,
         _ => "Dockerfile",
     };
-    let ctx = if tar_file {
-        Context::from_tar_file(Path::new(context), inner)?
-    } else {
-        Context::from_tar(std::io::stdin().lock(), inner)?
+    let ctx = match stdin {
+        None => Context::from_tar_file(Path::new(context), inner)?,
+        Some(stream) => Context::from_tar(stream, inner)?,
     };
     let (label, text) = match outside {
         Some(f) => {
@@ -78,6 +156,7 @@ pub fn open(context: &str, file: Option<&str>) -> Result<BuildInputs> {
         context: ctx,
         label,
         text,
+        empty_context: false,
     })
 }
 
@@ -146,4 +225,66 @@ pub fn named_contexts(
         out.insert(name.clone(), resolved);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(0o644);
+        h.set_size(content.len() as u64);
+        b.append_data(&mut h, name, content).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn whole(s: Stdin<&[u8]>) -> (bool, Vec<u8>) {
+        match s {
+            Stdin::Tar(head, mut rest) => {
+                let mut all = head;
+                rest.read_to_end(&mut all).unwrap();
+                (true, all)
+            }
+            Stdin::Dockerfile(bytes) => (false, bytes),
+        }
+    }
+
+    #[test]
+    fn stdin_is_a_tar_when_buildx_would_say_so() {
+        let tar = tar_of("Dockerfile", &b"FROM scratch\n".repeat(200));
+        assert_eq!(whole(sniff(&tar[..]).unwrap()), (true, tar.clone()));
+        // A long first name takes an extension entry: the file's own header comes later.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(3);
+        b.append_data(
+            &mut h,
+            format!("{}/Dockerfile", "d".repeat(200)),
+            &b"abc"[..],
+        )
+        .unwrap();
+        let long = b.into_inner().unwrap();
+        assert_eq!(whole(sniff(&long[..]).unwrap()), (true, long.clone()));
+        // Compressed streams are told by their magic alone.
+        for magic in [&[0x1f, 0x8b, 0x08][..], b"BZh9", &[0x28, 0xb5, 0x2f, 0xfd]] {
+            let (is_tar, _) = whole(sniff(magic).unwrap());
+            assert!(is_tar, "{magic:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_the_dockerfile_whole() {
+        let short = b"FROM scratch\nENV A=1\n";
+        assert_eq!(whole(sniff(&short[..]).unwrap()), (false, short.to_vec()));
+        // Longer than what is looked at: nothing is lost.
+        let long = format!("FROM scratch\n{}", "RUN true\n".repeat(500));
+        let (is_tar, bytes) = whole(sniff(long.as_bytes()).unwrap());
+        assert!(!is_tar);
+        assert_eq!(bytes, long.as_bytes());
+        let e = sniff(&b""[..]).unwrap_err().to_string();
+        assert!(e.contains("stdin is empty"), "{e}");
+    }
 }

@@ -1,7 +1,9 @@
 //! The back of a build, and the `-o` values it is asked for ([`parse`], which `cli/` calls
-//! once): the solved stage becomes an image in the store (once per media-type family the
-//! outputs ask for), named by every `-t`; then each `-o` is written by
-//! [`crate::export`], and `--iidfile` / `--metadata-file` last. Nothing is written to any
+//! once): the solved stage becomes an image in the store (once per variant the outputs ask
+//! for: media-type family, and with `force-compression=true` every layer in the output's
+//! compression, base layers included), named by every `-t` and each `type=image` output's
+//! `name=`; then each `-o` is written by [`crate::export`], and `--iidfile` /
+//! `--metadata-file` last. Nothing is written to any
 //! destination before the whole build has succeeded, and each destination is written to a
 //! temporary path and renamed.
 
@@ -43,33 +45,99 @@ pub fn parse(specs: &[String], push: bool) -> Result<Outputs> {
             "only one output can go to standard output (dest=-)".into(),
         ));
     }
-    let mut chosen: Option<LayerCompression> = None;
-    for c in specs.iter().filter_map(|s| s.compression) {
-        match chosen {
-            Some(prev) if prev != c => {
-                return Err(Error::Usage(
-                    "outputs with different compression= in one build are not supported yet".into(),
-                ))
-            }
-            _ => chosen = Some(c),
-        }
-    }
+    // Every output shares the build's layers: what shapes them must agree.
+    let chosen = agree(&specs, "compression=", |s| s.compression)?;
     let compression = match chosen.unwrap_or_default() {
         LayerCompression::Gzip => Compression::Gzip,
         LayerCompression::Zstd => Compression::Zstd,
         LayerCompression::Uncompressed => Compression::Uncompressed,
     };
-    let level = specs
-        .iter()
-        .find_map(|s| s.compression_level)
-        .map(|l| i32::try_from(l).unwrap_or(i32::MAX));
-    let rewrite_timestamp = specs.iter().any(|s| s.rewrite_timestamp);
+    let level = agree(&specs, "compression-level=", |s| s.compression_level)?;
+    if let Some(level) = level {
+        check_level(level, compression)?;
+    }
+    let rewrite = agree(&specs, "rewrite-timestamp=", |s| {
+        (s.kind != OutputType::Cacheonly).then_some(s.rewrite_timestamp)
+    })?;
+    check_store_variants(&specs)?;
     Ok(Outputs {
         specs,
         compression,
-        level,
-        rewrite_timestamp,
+        level: level.map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
+        rewrite_timestamp: rewrite.unwrap_or(false),
     })
+}
+
+/// The one value of `key` the outputs that give it agree on.
+fn agree<T: PartialEq + Copy>(
+    specs: &[OutputSpec],
+    key: &str,
+    value: impl Fn(&OutputSpec) -> Option<T>,
+) -> Result<Option<T>> {
+    let mut chosen = None;
+    for v in specs.iter().filter_map(value) {
+        match chosen {
+            Some(prev) if prev != v => {
+                return Err(Error::Usage(format!(
+                    "outputs with different {key} in one build are not supported yet"
+                )))
+            }
+            _ => chosen = Some(v),
+        }
+    }
+    Ok(chosen)
+}
+
+/// `compression-level=N` must fit the compression the layers get (another output's
+/// `compression=` may choose it).
+fn check_level(level: u32, compression: Compression) -> Result<()> {
+    let max = match compression {
+        Compression::Zstd => 22,
+        Compression::Gzip => 9,
+        Compression::Uncompressed => {
+            return Err(Error::Usage(
+                "compression-level= has no effect with compression=uncompressed".into(),
+            ))
+        }
+    };
+    if level > max {
+        return Err(Error::Usage(format!(
+            "compression-level={level} is out of range 0-{max} for the layers' compression"
+        )));
+    }
+    Ok(())
+}
+
+/// The `-t` names name one image in the store: `type=image` outputs without `name=` must
+/// not ask for different ones (media types, `force-compression`).
+fn check_store_variants(specs: &[OutputSpec]) -> Result<()> {
+    let mut unnamed = specs
+        .iter()
+        .filter(|s| s.kind == OutputType::Image && s.names.is_empty())
+        .map(variant);
+    if let Some(first) = unnamed.next() {
+        if unnamed.any(|v| v != first) {
+            return Err(Error::Usage(
+                "type=image outputs without name= name the same -t tags, so they must agree on \
+                 oci-mediatypes= and force-compression=; give each a name="
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `rewrite-timestamp=true` clamps times to `SOURCE_DATE_EPOCH`: without one there is
+/// nothing to clamp to.
+pub fn check_epoch(outputs: &Outputs, source_date_epoch: Option<i64>) -> Result<()> {
+    if outputs.rewrite_timestamp && source_date_epoch.is_none() {
+        return Err(Error::Usage(
+            "rewrite-timestamp=true needs SOURCE_DATE_EPOCH: set it in the environment or \
+             with --build-arg SOURCE_DATE_EPOCH=SECONDS"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl Outputs {
@@ -82,12 +150,17 @@ impl Outputs {
         }
     }
 
-    /// The media types of the image the store names: the first image output's, else OCI.
-    pub fn store_format(&self) -> ManifestFormat {
-        self.specs
-            .iter()
-            .find(|s| s.kind.is_image())
-            .map_or(ManifestFormat::Oci, OutputSpec::manifest_format)
+    /// The image the `-t` names name in the store: the first `type=image` output's variant,
+    /// else the first image output's, else OCI media types and base layers as they are.
+    fn store_variant(&self) -> Variant {
+        let image = |kind: Option<OutputType>| {
+            self.specs
+                .iter()
+                .find(|s| kind.map_or(s.kind.is_image(), |k| s.kind == k))
+        };
+        image(Some(OutputType::Image))
+            .or_else(|| image(None))
+            .map_or((ManifestFormat::Oci, false), variant)
     }
 
     fn needs_rootfs(&self) -> bool {
@@ -97,25 +170,40 @@ impl Outputs {
     }
 }
 
-/// The image in the store, in each media-type family asked for.
+/// Which image an output carries: its media types, and whether every layer is in the
+/// output's compression (`force-compression=true`).
+type Variant = (ManifestFormat, bool);
+
+/// The variant of the image `spec` carries.
+fn variant(spec: &OutputSpec) -> Variant {
+    (spec.manifest_format(), spec.force_compression)
+}
+
+/// The image in the store, in each variant the outputs ask for.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The image the store names and `--iidfile` reports.
     pub primary: ImageDescriptor,
-    others: Vec<(ManifestFormat, ImageDescriptor)>,
+    primary_variant: Variant,
+    others: Vec<(Variant, ImageDescriptor)>,
 }
 
 impl Written {
-    /// The image in `format`'s media types.
-    pub fn for_format(&self, format: ManifestFormat) -> &ImageDescriptor {
+    /// The image `spec` carries.
+    pub fn for_spec(&self, spec: &OutputSpec) -> &ImageDescriptor {
+        let v = variant(spec);
+        if v == self.primary_variant {
+            return &self.primary;
+        }
         self.others
             .iter()
-            .find(|(f, _)| *f == format)
+            .find(|(w, _)| *w == v)
             .map_or(&self.primary, |(_, d)| d)
     }
 }
 
-/// Write the image of `result` into `store` and name it `tags`.
+/// Write the image of `result` into `store` and name it `tags`, and every `type=image`
+/// output's `name=` names.
 pub fn write_images(
     store: &dyn BlobStore,
     names: &NameIndex,
@@ -125,34 +213,71 @@ pub fn write_images(
     reporter: &dyn Reporter,
 ) -> Result<Written> {
     progress::vertex(reporter, "exporting to image", |id| -> Result<Written> {
-        let write = |format: ManifestFormat| -> Result<ImageDescriptor> {
-            let layers: Vec<_> = result
-                .layers
-                .iter()
-                .map(|l| for_format(&l.descriptor, format))
-                .collect();
+        let forced = if outputs.specs.iter().any(|s| s.force_compression) {
+            let c = (outputs.compression, outputs.level);
+            Some(super::convert::force_compression(
+                store,
+                &result.layers,
+                c.0,
+                c.1,
+            )?)
+        } else {
+            None
+        };
+        let write = |(format, force): Variant| -> Result<ImageDescriptor> {
+            let layers: Vec<_> = match (&forced, force) {
+                (Some(forced), true) => forced.iter().map(|d| for_format(d, format)).collect(),
+                _ => (result.layers.iter())
+                    .map(|l| for_format(&l.descriptor, format))
+                    .collect(),
+            };
             Ok(image::write_image(store, &result.config, &layers, format)?)
         };
         reporter.log(id, "exporting layers done");
-        let primary_format = outputs.store_format();
-        let primary = write(primary_format)?;
+        let primary_variant = outputs.store_variant();
+        let primary = write(primary_variant)?;
         reporter.log(id, &format!("exporting manifest {}", primary.digest()));
         reporter.log(id, &format!("exporting config {}", primary.config.digest()));
-        let mut others = Vec::new();
-        for spec in &outputs.specs {
-            let f = spec.manifest_format();
-            if f != primary_format && !others.iter().any(|(g, _)| *g == f) {
-                others.push((f, write(f)?));
+        let mut others: Vec<(Variant, ImageDescriptor)> = Vec::new();
+        for v in outputs.specs.iter().map(variant) {
+            if v != primary_variant && !others.iter().any(|(w, _)| *w == v) {
+                others.push((v, write(v)?));
             }
         }
-        if !tags.is_empty() {
-            names.set_all(tags, &primary.record(result.config.created.clone()))?;
-            for t in tags {
-                reporter.log(id, &format!("naming to {}", canonical(t)));
+        let written = Written {
+            primary,
+            primary_variant,
+            others,
+        };
+        let created = result.config.created.clone();
+        for (group, image) in store_names(outputs, &written, tags) {
+            names.set_all(&group, &image.record(created.clone()))?;
+            for name in &group {
+                reporter.log(id, &format!("naming to {}", canonical(name)));
             }
         }
-        Ok(Written { primary, others })
+        Ok(written)
     })
+}
+
+/// The names the store gives the build's images, with the image each names: the `-t`
+/// names (the primary image), then the `name=` names of each `type=image` output (that
+/// output's image); a later one wins.
+fn store_names<'a>(
+    outputs: &Outputs,
+    written: &'a Written,
+    tags: &[String],
+) -> Vec<(Vec<String>, &'a ImageDescriptor)> {
+    let mut out = Vec::new();
+    if !tags.is_empty() {
+        out.push((tags.to_vec(), &written.primary));
+    }
+    for spec in outputs.specs.iter().filter(|s| s.kind == OutputType::Image) {
+        if !spec.names.is_empty() {
+            out.push((spec.names.clone(), written.for_spec(spec)));
+        }
+    }
+    out
 }
 
 /// Write every `-o` output; `rootfs` flattens the result for `type=local`/`type=tar`.
@@ -178,7 +303,7 @@ pub fn export_all(
             OutputType::Tar => "sending tarball",
             _ => continue,
         };
-        let image = written.for_format(spec.manifest_format());
+        let image = written.for_spec(spec);
         let input = ExportInput {
             store,
             manifest: image.digest(),
@@ -237,3 +362,7 @@ pub fn write_metadata(path: &Path, written: &Written, tags: &[String]) -> Result
     write_atomic(path, &bytes)?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "outputs_tests.rs"]
+mod tests;

@@ -101,7 +101,7 @@ pub fn push_all(
                 "pushing needs a name: give -t NAME or -o type=registry,name=NAME".into(),
             ));
         }
-        let image = written.for_format(spec.manifest_format());
+        let image = written.for_spec(spec);
         let mut auth = auth.clone();
         if spec.registry_insecure {
             auth = auth.insecure();

@@ -26,35 +26,63 @@ pub enum CacheSpec {
 }
 
 /// Parse a `--cache-from` (`export == false`: `src=`) or `--cache-to` (`dest=`) value, as
-/// buildx writes them (`type=local,src=DIR`; a bare value is a registry reference).
+/// buildx writes them (`type=local,src=DIR`; a bare value is a registry reference). Every
+/// key is used or refused: `type=local` takes `src=` (`--cache-from`) or `dest=` and
+/// `mode=max` (`--cache-to`, which always writes every step this build used).
 pub fn parse_spec(spec: &str, export: bool) -> Result<CacheSpec, String> {
     let flag = if export { "--cache-to" } else { "--cache-from" };
     let mut kind = None;
-    let mut dir = None;
+    let mut keys = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('=') {
-            Some(("type", v)) => kind = Some(v.to_string()),
-            Some(("src", v)) if !export => dir = Some(v.to_string()),
-            Some(("dest", v)) if export => dir = Some(v.to_string()),
-            Some(_) => {}
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("type") => kind = Some(v.to_string()),
+            Some((k, v)) => keys.push((k.trim().to_ascii_lowercase(), v.to_string())),
             None if kind.is_none() => kind = Some("registry".to_string()),
             None => return Err(format!("invalid {flag} value {spec:?}: expected KEY=VALUE")),
         }
     }
+    let dir_key = if export { "dest" } else { "src" };
     match kind.as_deref() {
-        Some("local") => match dir {
-            Some(d) if !d.is_empty() => Ok(CacheSpec::Local(PathBuf::from(d))),
-            _ => Err(format!(
-                "{flag} type=local needs {}=DIR",
-                if export { "dest" } else { "src" }
-            )),
-        },
+        Some("local") => local_spec(flag, dir_key, &keys),
         Some(other @ ("registry" | "inline" | "gha" | "s3" | "azblob")) => Err(format!(
-            "{flag} type={other} is not supported yet; use type=local,{}=DIR",
-            if export { "dest" } else { "src" }
+            "{flag} type={other} is not supported yet; use type=local,{dir_key}=DIR"
         )),
         Some(other) => Err(format!("unknown {flag} type {other:?}: expected local")),
         None => Err(format!("{flag} {spec:?} has no type=")),
+    }
+}
+
+/// The keys of `type=local`: the directory (`dir_key`), and for `--cache-to` `mode=max`.
+fn local_spec(flag: &str, dir_key: &str, keys: &[(String, String)]) -> Result<CacheSpec, String> {
+    let mut dir = None;
+    for (key, value) in keys {
+        match key.as_str() {
+            k if k == dir_key => dir = Some(value.clone()),
+            "mode" if dir_key == "dest" => match value.as_str() {
+                "max" => {}
+                "min" => {
+                    return Err(format!(
+                        "{flag} mode=min is not supported: the cache directory gets every \
+                         step this build used (mode=max)"
+                    ))
+                }
+                other => return Err(format!("{flag} mode={other:?}: expected max")),
+            },
+            other => {
+                let takes = if dir_key == "dest" {
+                    "dest, mode"
+                } else {
+                    "src"
+                };
+                return Err(format!(
+                    "unknown key {other:?} for {flag} type=local; it takes: {takes}"
+                ));
+            }
+        }
+    }
+    match dir {
+        Some(d) if !d.is_empty() => Ok(CacheSpec::Local(PathBuf::from(d))),
+        _ => Err(format!("{flag} type=local needs {dir_key}=DIR")),
     }
 }
 
@@ -174,6 +202,9 @@ mod tests {
             .contains("dest=DIR"));
         assert!(parse_spec("type=local,dest=/c", false)
             .unwrap_err()
+            .contains("it takes: src"));
+        assert!(parse_spec("type=local", false)
+            .unwrap_err()
             .contains("src=DIR"));
         assert!(parse_spec("registry.example/app:cache", false)
             .unwrap_err()
@@ -184,6 +215,114 @@ mod tests {
         assert!(parse_spec("type=floppy,dest=/c", true)
             .unwrap_err()
             .contains("unknown"));
+    }
+
+    /// Every key `type=local` takes changes the result, and every other one is refused,
+    /// naming it.
+    #[test]
+    fn every_cache_key_is_used_or_refused() {
+        let local = |d: &str| Ok(CacheSpec::Local(d.into()));
+        // (spec, export, expected)
+        let rows: &[(&str, bool, Result<CacheSpec, &str>)] = &[
+            (
+                "type=local,src=/a",
+                false,
+                Ok(CacheSpec::Local("/a".into())),
+            ),
+            (
+                "type=local,src=/b",
+                false,
+                Ok(CacheSpec::Local("/b".into())),
+            ),
+            (
+                "type=local,dest=/a",
+                true,
+                Ok(CacheSpec::Local("/a".into())),
+            ),
+            (
+                "TYPE=local,Dest=/b",
+                true,
+                Ok(CacheSpec::Local("/b".into())),
+            ),
+            (
+                "type=local,dest=/a,mode=max",
+                true,
+                Ok(CacheSpec::Local("/a".into())),
+            ),
+            (
+                "type=local,dest=/a,mode=min",
+                true,
+                Err("mode=min is not supported"),
+            ),
+            (
+                "type=local,dest=/a,mode=all",
+                true,
+                Err("mode=\"all\": expected max"),
+            ),
+            (
+                "type=local,src=/a,mode=max",
+                false,
+                Err("unknown key \"mode\""),
+            ),
+            (
+                "type=local,dest=/a,src=/b",
+                true,
+                Err("unknown key \"src\""),
+            ),
+            (
+                "type=local,src=/a,dest=/b",
+                false,
+                Err("unknown key \"dest\""),
+            ),
+            (
+                "type=local,src=/a,digest=sha256:x",
+                false,
+                Err("unknown key \"digest\""),
+            ),
+            ("type=local,src=/a,tag=t", false, Err("takes: src")),
+            (
+                "type=local,dest=/a,compression=zstd",
+                true,
+                Err("takes: dest, mode"),
+            ),
+            (
+                "type=local,dest=/a,oci-mediatypes=true",
+                true,
+                Err("oci-mediatypes"),
+            ),
+            (
+                "type=local,dest=/a,ignore-error=true",
+                true,
+                Err("ignore-error"),
+            ),
+            (
+                "type=local,dest=/a,image-manifest=true",
+                true,
+                Err("image-manifest"),
+            ),
+            (
+                "type=registry,ref=r/app:cache",
+                true,
+                Err("not supported yet"),
+            ),
+            (
+                "type=registry,ref=r/app:cache",
+                false,
+                Err("not supported yet"),
+            ),
+            ("type=inline", true, Err("not supported yet")),
+        ];
+        for (spec, export, want) in rows {
+            let got = parse_spec(spec, *export);
+            match want {
+                Ok(w) => assert_eq!(got.as_ref(), Ok(w), "{spec}"),
+                Err(text) => {
+                    let e = got.expect_err(spec);
+                    assert!(e.contains(text), "{spec}: {e}");
+                }
+            }
+        }
+        assert_eq!(parse_spec("type=local,src=/c", false), local("/c"));
     }
 
     #[test]

@@ -55,12 +55,15 @@ impl From<BuildNetworkArg> for crate::domain::NetworkMode {
 /// Arguments of `builder build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The build context: a directory, `-` (a tar stream on stdin) or a `.tar`/`.tar.gz` file.
+    /// The build context: a directory, `-` (stdin) or a `.tar`/`.tar.gz` file.
     ///
-    /// COPY and ADD read their sources from it. `.dockerignore` at its top (or
+    /// With `-`, stdin is a tar of the context (plain, gzip, bzip2 or xz), or else the
+    /// Dockerfile itself, with an empty context, as buildx reads it. COPY and ADD read their
+    /// sources from it. `.dockerignore` at its top (or
     /// `PATH.dockerignore` beside the Dockerfile) leaves files out.
     pub context: String,
-    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin.
+    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin (with a
+    /// directory or tar file context).
     ///
     /// A `PATH.dockerignore` beside it wins over CONTEXT/.dockerignore. With a tar context,
     /// PATH may name a file inside the archive.
@@ -97,14 +100,16 @@ pub struct BuildArgs {
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
     /// Also write the result here (repeatable):
-    /// `type=oci|docker|registry|local|tar[,dest=PATH][,KEY=VALUE...]`.
+    /// `type=oci|docker|registry|image|local|tar|cacheonly[,dest=PATH][,KEY=VALUE...]`.
     ///
     /// Types: `oci` (an OCI archive; `tar=false` writes a layout directory), `docker` (for
-    /// `docker load`), `registry` (push every -t name), `local` (the root file system as
-    /// files in a directory), `tar` (the same as one tar file). Keys:
-    /// `compression=gzip|zstd|uncompressed`, `compression-level=N`, `force-compression=true`,
+    /// `docker load`), `registry` (push every -t name), `image` (the local store; `push=true`
+    /// also pushes), `local` (the root file system as files in a directory), `tar` (the same
+    /// as one tar file), `cacheonly` (nothing). Keys: `compression=gzip|zstd|uncompressed`,
+    /// `compression-level=N`, `force-compression=true` (base layers too),
     /// `oci-mediatypes=true|false`, `rewrite-timestamp=true` (with SOURCE_DATE_EPOCH),
-    /// `name=NAME` (instead of the -t names), `registry.insecure=true` (plain HTTP).
+    /// `name=NAME` (instead of the -t names; `name=a,name=b` or `"name=a,b"` for several),
+    /// `registry.insecure=true` (plain HTTP).
     /// Examples: `-o type=oci,dest=app.tar`, `-o type=local,dest=rootfs`. Without -o the
     /// image goes only into the local store.
     #[arg(short, long = "output", value_name = "SPEC")]
@@ -146,7 +151,8 @@ pub struct BuildArgs {
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
     /// Write the cached steps of this build, with their layers, to DIR for another store's
-    /// `--cache-from`: `type=local,dest=DIR` (an OCI layout). `type=registry` is not
+    /// `--cache-from`: `type=local,dest=DIR[,mode=max]` (an OCI layout; every step the build
+    /// used, as BuildKit's mode=max). `type=registry` is not
     /// supported yet.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
@@ -170,26 +176,66 @@ pub struct BuildArgs {
     pub labels: Vec<(String, String)>,
 }
 
-/// Run `builder build`: build, then print the image digest with `-q`.
-pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
-    // The `-o` values are parsed once; a failure is reported once the build has started
-    // (after the checks below), as every output error is.
-    let outputs = crate::build::outputs::parse(&args.outputs, args.push);
-    refuse_quiet_with_stdout_output(args, outputs.as_ref().ok())?;
+/// What the build flags say once checked, before the outputs and the environment's policy
+/// join them in a [`BuildRequest`].
+#[derive(Debug, Clone)]
+struct Checked {
+    build_args: BTreeMap<String, String>,
+    source_date_epoch: Option<i64>,
+    root: PathBuf,
+    secrets: BTreeMap<String, SecretSource>,
+    entitlements: Entitlements,
+    network: Network,
+    cache_from: Vec<crate::cache::exchange::CacheSpec>,
+    cache_to: Vec<crate::cache::exchange::CacheSpec>,
+}
+
+/// Check the flags that can be wrong on their own, in the order their errors are reported.
+fn check(args: &BuildArgs, root: Option<&Path>) -> Result<Checked> {
+    check_tags(&args.tags)?;
     let build_args = crate::build::resolve_build_args(&args.build_args, |k| std::env::var(k).ok())?;
     let source_date_epoch = source_date_epoch(&build_args)?;
-    let root = super::store_root(root)?;
-    let secrets = secrets(&args.secrets)?;
-    let entitlements = Entitlements::parse(&args.allow).map_err(Error::Usage)?;
-    let network = Network::from(args.network);
-    let cache_from = cache_specs(&args.cache_from, false)?;
-    let cache_to = cache_specs(&args.cache_to, true)?;
-    let request = |outputs: crate::build::Outputs, policy: BuildPolicy| BuildRequest {
+    Ok(Checked {
+        source_date_epoch,
+        root: super::store_root(root)?,
+        secrets: secrets(&args.secrets)?,
+        entitlements: Entitlements::parse(&args.allow).map_err(Error::Usage)?,
+        network: Network::from(args.network),
+        cache_from: cache_specs(&args.cache_from, false)?,
+        cache_to: cache_specs(&args.cache_to, true)?,
+        build_args,
+    })
+}
+
+/// Refuse, before any work, a `-t` value the store could not name the image by (buildx's
+/// `invalid tag`).
+fn check_tags(tags: &[String]) -> Result<()> {
+    for tag in tags {
+        let reference = crate::store::Reference::parse(tag)
+            .map_err(|e| Error::Usage(format!("invalid tag {tag:?}: {}", e.0)))?;
+        if reference.digest().is_some() {
+            return Err(Error::Usage(format!(
+                "invalid tag {tag:?}: a name with a digest cannot be given to an image; use a tag"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The request of `args`: every build flag goes into it (`--progress` and `-q` choose the
+/// display instead, see [`mode`]).
+fn request(
+    args: &BuildArgs,
+    checked: Checked,
+    outputs: crate::build::Outputs,
+    policy: BuildPolicy,
+) -> BuildRequest {
+    BuildRequest {
         context: args.context.clone(),
         file: args.file.clone(),
         tags: args.tags.clone(),
         target: args.target.clone(),
-        build_args,
+        build_args: checked.build_args,
         build_contexts: args.build_contexts.clone(),
         outputs,
         pull: args.pull,
@@ -197,20 +243,29 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
         labels: args.labels.clone(),
         iidfile: args.iidfile.clone(),
         metadata_file: args.metadata_file.clone(),
-        root: root.clone(),
-        source_date_epoch,
-        network,
-        entitlements,
-        secrets: secrets.clone(),
+        root: checked.root,
+        source_date_epoch: checked.source_date_epoch,
+        network: checked.network,
+        entitlements: checked.entitlements,
+        secrets: checked.secrets,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
-        cache_from: cache_from.clone(),
-        cache_to: cache_to.clone(),
+        cache_from: checked.cache_from,
+        cache_to: checked.cache_to,
         policy,
-    };
-    let reporter = reporter(args, &root, display(args)?);
+    }
+}
+
+/// Run `builder build`: build, then print the image digest with `-q`.
+pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
+    // The `-o` values are parsed once; a failure is reported once the build has started
+    // (after the checks below), as every output error is.
+    let outputs = crate::build::outputs::parse(&args.outputs, args.push);
+    refuse_quiet_with_stdout_output(args, outputs.as_ref().ok())?;
+    let checked = check(args, root)?;
+    let reporter = reporter(args, &checked.root, display(mode(args)?));
     let built = build_policy()
-        .and_then(|policy| Ok(request(outputs?, policy)))
+        .and_then(|policy| Ok(request(args, checked, outputs?, policy)))
         .and_then(|request| build(&request, reporter.as_ref()));
     finish(reporter.as_ref(), &built);
     // The live view is cleared before anything else is printed.
@@ -345,9 +400,9 @@ fn cache_specs(specs: &[String], export: bool) -> Result<Vec<crate::cache::excha
         .collect()
 }
 
-/// The display `--progress` (and `-q`) choose.
-fn display(args: &BuildArgs) -> Result<Box<dyn Reporter>> {
-    let mode = match (args.quiet, args.progress) {
+/// The display mode `--progress` (and `-q`) choose.
+fn mode(args: &BuildArgs) -> Result<ProgressMode> {
+    Ok(match (args.quiet, args.progress) {
         (true, _) => ProgressMode::Quiet,
         (false, ProgressMode::Auto) if stderr_is_terminal() => ProgressMode::Tty,
         (false, ProgressMode::Auto) => ProgressMode::Plain,
@@ -357,13 +412,17 @@ fn display(args: &BuildArgs) -> Result<Box<dyn Reporter>> {
             ))
         }
         (false, mode) => mode,
-    };
-    Ok(match mode {
+    })
+}
+
+/// The display of `mode`.
+fn display(mode: ProgressMode) -> Box<dyn Reporter> {
+    match mode {
         ProgressMode::Quiet => Box::new(Quiet::default()),
         ProgressMode::Tty => Box::new(Tty::stderr()),
         ProgressMode::Rawjson => Box::new(RawJson::stderr()),
         ProgressMode::Plain | ProgressMode::Auto => Box::new(Plain::stderr()),
-    })
+    }
 }
 
 /// Whether stderr is a terminal that can redraw (`TERM=dumb` cannot).
@@ -371,3 +430,7 @@ fn stderr_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
+
+#[cfg(test)]
+#[path = "build_tests.rs"]
+mod tests;

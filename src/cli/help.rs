@@ -28,7 +28,9 @@ Examples:
   builder build -t app -o type=docker,dest=app.tar .      # then: docker load -i app.tar
   builder build -t localhost:5000/app --push .
   builder build --build-context alpine=oci-layout://./alpine -t app .   # offline base image
-  tar -c . | builder build -f Dockerfile -";
+  tar -c . | builder build -f Dockerfile -
+  builder build -t app - < Dockerfile                 # no context: COPY has nothing to read
+  builder build -t app -f - . < Dockerfile.dev";
 
 /// `builder save --help`.
 pub(super) const SAVE: &str = "\

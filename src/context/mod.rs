@@ -135,6 +135,18 @@ impl Context {
         })
     }
 
+    /// An empty context (a private temporary directory), for a build whose Dockerfile came
+    /// on stdin in place of the context.
+    pub fn empty() -> Result<Context, ContextError> {
+        let temp = TempDir::new()?;
+        Ok(Context {
+            root: temp.0.clone(),
+            ignore: Matcher::default(),
+            ignore_file: None,
+            _temp: Some(temp),
+        })
+    }
+
     /// Opens a tar context (plain, gzip, bzip2 or xz, detected from the bytes) read from
     /// `reader`, e.g. a file or stdin. It is unpacked into a private temporary directory
     /// that lives as long as the [`Context`]; entries that would land outside it are

@@ -32,6 +32,7 @@ mod entropy;
 mod error;
 mod header;
 mod parallel;
+mod recompress;
 mod segment;
 mod stream;
 mod summary;
@@ -48,6 +49,7 @@ use oci_spec::image::Digest;
 
 pub use chunk_index::{ChunkIndex, ChunkRecord};
 pub use error::{DiffError, Result};
+pub use recompress::recompress;
 pub use summary::summarize;
 pub use walk::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 

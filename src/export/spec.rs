@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use super::error::{ExportError, Result};
 use crate::image::{LayerCompression, ManifestFormat};
+use crate::store::Reference;
 
 /// What kind of output a spec asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,13 +172,19 @@ impl OutputSpec {
         out.set_flags(&attrs)?;
         if let Some(names) = attrs.get("name") {
             out.names = split_names(names);
+            check_names(kind, &out.names)?;
         }
         if let Some(c) = attrs.get("compression") {
             out.compression = Some(compression(c)?);
         }
         if let Some(level) = attrs.get("compression-level") {
-            let n = compression_level(level, out.compression.unwrap_or_default())?;
+            let n = compression_level(level, out.compression)?;
             out.compression_level = Some(n);
+        }
+        if out.registry_insecure && !out.push {
+            return Err(format!(
+                "registry.insecure=true is for pushing: type={kind} pushes only with push=true"
+            ));
         }
         Ok(out)
     }
@@ -204,6 +211,11 @@ impl OutputSpec {
         self.rewrite_timestamp = flag(attrs, "rewrite-timestamp")?.unwrap_or(false);
         self.registry_insecure = flag(attrs, "registry.insecure")?.unwrap_or(false);
         self.push = flag(attrs, "push")?.unwrap_or(self.kind == OutputType::Registry);
+        if self.kind == OutputType::Registry && !self.push {
+            return Err(
+                "type=registry always pushes; use type=image to keep the image local".into(),
+            );
+        }
         Ok(())
     }
 
@@ -269,7 +281,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// Splits `key=value` fields into the `type` value (the last one given) and the other keys,
-/// lower-cased.
+/// lower-cased; the values of repeated `name=` fields are joined with `,`.
 fn split_fields(
     fields: &[String],
 ) -> std::result::Result<(Option<String>, BTreeMap<String, String>), String> {
@@ -282,6 +294,13 @@ fn split_fields(
         let key = key.trim().to_lowercase();
         if key == "type" {
             kind = Some(value.to_string());
+        } else if let Some(before) = attrs.get_mut(&key) {
+            // `name=a,name=b` is the list `a,b`; any other key given twice is ambiguous.
+            if key != "name" {
+                return Err(format!("{key} is given more than once"));
+            }
+            before.push(',');
+            before.push_str(value);
         } else {
             attrs.insert(key, value.to_string());
         }
@@ -352,6 +371,20 @@ fn split_names(names: &str) -> Vec<String> {
         .collect()
 }
 
+/// Refuses a `name=` value that is not an image reference, and one with a digest for the
+/// store (`type=image`), where a name must be a tag.
+fn check_names(kind: OutputType, names: &[String]) -> std::result::Result<(), String> {
+    for name in names {
+        let reference = Reference::parse(name).map_err(|e| format!("name={name:?}: {}", e.0))?;
+        if kind == OutputType::Image && reference.digest().is_some() {
+            return Err(format!(
+                "name={name:?}: the store names an image by tag, not by digest"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The layer compression named by `compression=`.
 fn compression(c: &str) -> std::result::Result<LayerCompression, String> {
     match c {
@@ -365,17 +398,22 @@ fn compression(c: &str) -> std::result::Result<LayerCompression, String> {
     }
 }
 
-/// The `compression-level=` value, checked against the range of `compression`.
+/// The `compression-level=` value, checked against the range of the spec's `compression=`
+/// (without one, against the widest; the build checks it against the compression the
+/// outputs choose).
 fn compression_level(
     level: &str,
-    compression: LayerCompression,
+    compression: Option<LayerCompression>,
 ) -> std::result::Result<u32, String> {
     let n: u32 = level
         .parse()
         .map_err(|_| format!("compression-level={level:?}: expected a number"))?;
     let max = match compression {
-        LayerCompression::Zstd => 22,
-        _ => 9,
+        None | Some(LayerCompression::Zstd) => 22,
+        Some(LayerCompression::Gzip) => 9,
+        Some(LayerCompression::Uncompressed) => {
+            return Err("compression-level= has no effect with compression=uncompressed".into())
+        }
     };
     if n > max {
         return Err(format!("compression-level={n} is out of range 0-{max}"));

@@ -1,4 +1,5 @@
-//! Where a build reads from: a context directory, a tar on stdin (`-`), a `.tar.gz` file;
+//! Where a build reads from: a context directory, a tar on stdin (`-`, plain or gzip), a
+//! Dockerfile on stdin (`-`, with an empty context; `-f -` with a directory), a `.tar.gz` file;
 //! a Dockerfile inside a tar context or beside it on disk; named contexts that are local
 //! directories (`COPY --from=NAME`); and a base whose files no step needs is never unpacked.
 
@@ -132,4 +133,113 @@ fn a_lowercase_dockerfile_is_used_when_there_is_no_dockerfile() {
     w.file("Dockerfile", "FROM scratch\nCOPY a.txt /upper.txt\n", 0o644);
     let got = w.build_and_unpack("upper", &[]);
     assert_eq!(got, "f /upper.txt 0644 0:0 \"a\\n\"\n");
+}
+
+/// `builder build ARGS...` in `w` with `input` on stdin; (exit code, stderr).
+fn build_with_stdin(w: &Work, args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+    let mut child = builder_cmd(&w.root())
+        .arg("build")
+        .args(["--progress", "plain"])
+        .args(args)
+        .current_dir(w.path(""))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The build may stop reading early (a usage error): a broken pipe is not the test's.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+/// `builder inspect NAME` as text.
+fn inspect_text(w: &Work, name: &str) -> String {
+    let out = w.builder(&["inspect", name]);
+    assert!(
+        out.status.success(),
+        "inspect {name}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn a_dockerfile_on_stdin_builds_with_an_empty_context() {
+    let w = Work::new();
+    // The context directory of the workspace is not read: stdin is the whole input.
+    w.file("a.txt", "a\n", 0o644);
+    let df = b"FROM scratch\nENV FROM_STDIN=yes\nLABEL l=1\n";
+    let (code, err) = build_with_stdin(&w, &["-t", "app", "-"], df);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(inspect_text(&w, "app").contains("FROM_STDIN=yes"));
+
+    // A COPY from the (empty) context fails, saying why.
+    let df = b"FROM scratch\nCOPY a.txt /a.txt\n";
+    let (code, err) = build_with_stdin(&w, &["-t", "app", "-"], df);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("\"a.txt\" not found in the build context"),
+        "{err}"
+    );
+    assert!(
+        err.contains("came on stdin in place of the build context"),
+        "{err}"
+    );
+    assert!(err.contains("builder build -f - DIR"), "{err}");
+
+    // As buildx: a Dockerfile on stdin and -f too is ambiguous; -f - with - is a conflict;
+    // empty stdin is neither.
+    let (code, err) = build_with_stdin(&w, &["-f", "Dockerfile", "-"], df);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ambiguous Dockerfile source"), "{err}");
+    let (code, err) = build_with_stdin(&w, &["-f", "-", "-"], df);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("can't use stdin for both build context and dockerfile"),
+        "{err}"
+    );
+    let (code, err) = build_with_stdin(&w, &["-"], b"");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("stdin is empty"), "{err}");
+}
+
+#[test]
+fn a_plain_tar_on_stdin_is_the_context() {
+    let w = Work::new();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, content) in [
+        (
+            "Dockerfile",
+            "FROM scratch\nCOPY a.txt /a.txt\nENV PLAIN=tar\n",
+        ),
+        ("a.txt", "a\n"),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(0o644);
+        h.set_size(content.len() as u64);
+        b.append_data(&mut h, name, content.as_bytes()).unwrap();
+    }
+    let (code, err) = build_with_stdin(&w, &["-t", "app", "-"], &b.into_inner().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(inspect_text(&w, "app").contains("PLAIN=tar"));
+}
+
+#[test]
+fn a_dockerfile_on_stdin_with_a_directory_context() {
+    if !have("dockerfile_on_stdin_with_a_directory", &["umoci"]) {
+        return;
+    }
+    let w = Work::new();
+    w.file("a.txt", "a\n", 0o644)
+        .dockerfile("FROM scratch\nCOPY missing /\n");
+    let layout = w.path("out/layout");
+    let spec = format!("type=oci,dest={},tar=false", layout.display());
+    let df = b"FROM scratch\nCOPY a.txt /a.txt\n";
+    let (code, err) = build_with_stdin(&w, &["-t", "app", "-o", &spec, "-f", "-", "ctx"], df);
+    assert_eq!(code, Some(0), "{err}");
+    let got = listing(&unpack(&layout, "latest", &w.path("out/b")));
+    assert_eq!(got, "f /a.txt 0644 0:0 \"a\\n\"\n");
 }

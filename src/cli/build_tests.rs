@@ -1,0 +1,159 @@
+//! Every `builder build` flag is used or refused: each row gives flags that must change the
+//! request the build gets (or the display it reports to), or fail naming the problem.
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::{Cli, Command};
+
+fn args(flags: &[&str]) -> std::result::Result<BuildArgs, String> {
+    let argv = ["builder", "build"].iter().chain(flags);
+    match Cli::try_parse_from(argv)
+        .map_err(|e| e.to_string())?
+        .command
+    {
+        Command::Build(b) => Ok(*b),
+        other => Err(format!("not a build: {other:?}")),
+    }
+}
+
+/// The request `flags` (then the context `ctx`, unless they name one) make, as text.
+fn request_text(flags: &[&str], root: &Path) -> std::result::Result<String, String> {
+    let mut all = flags.to_vec();
+    if !flags.contains(&"other-ctx") {
+        all.push("ctx");
+    }
+    let a = args(&all)?;
+    let s = |e: Error| e.to_string();
+    let checked = check(&a, Some(root)).map_err(s)?;
+    let outputs = crate::build::outputs::parse(&a.outputs, a.push).map_err(s)?;
+    let policy = build_policy().map_err(s)?;
+    Ok(format!("{:?}", request(&a, checked, outputs, policy)))
+}
+
+#[test]
+fn every_build_flag_reaches_the_request() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    let base = request_text(&[], &root).unwrap();
+    let rows: &[&[&str]] = &[
+        &["other-ctx"],
+        &["-f", "Other.Dockerfile"],
+        &["-f", "-"],
+        &["-t", "app:1"],
+        &["--target", "build"],
+        &["--build-arg", "A=1"],
+        &["--build-arg", "SOURCE_DATE_EPOCH=5"],
+        &["--build-context", "src=../shared"],
+        &["--no-cache"],
+        &["--no-cache-filter", "build"],
+        &["-o", "type=oci,dest=out.tar"],
+        &["--push"],
+        &["--pull"],
+        &["--platform", "linux/arm64"],
+        &["--network", "none"],
+        &["--network", "host"],
+        &["--allow", "security.insecure"],
+        &["--secret", "id=npmrc,src=/nonexistent/npmrc"],
+        &["--cache-from", "type=local,src=/c"],
+        &["--cache-to", "type=local,dest=/c"],
+        &["--iidfile", "iid"],
+        &["--metadata-file", "meta.json"],
+        &["--label", "a=b"],
+    ];
+    for flags in rows {
+        let got = request_text(flags, &root).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        assert_ne!(got, base, "{flags:?} changed nothing");
+    }
+    // `--allow network.host` is accepted as buildx scripts pass it, and grants what every
+    // build already has (RUN --network=host needs no entitlement here): it is parsed, and
+    // nothing else is.
+    let e = Entitlements::parse(&["network.host".to_string()]).unwrap();
+    assert!(e.network_host && !e.security_insecure);
+    // --root: another store.
+    let other = request_text(&[], &t.path().join("other")).unwrap();
+    assert_ne!(other, base);
+}
+
+#[test]
+fn bad_build_flags_are_refused_naming_the_problem() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    let rows: &[(&[&str], &str)] = &[
+        (&["--allow", "device"], "invalid --allow \"device\""),
+        (&["-t", "Bad Name"], "invalid tag \"Bad Name\""),
+        (
+            &[
+                "-t",
+                "a@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ],
+            "use a tag",
+        ),
+        (
+            &["--secret", "id=a,colour=red"],
+            "unexpected key \"colour\"",
+        ),
+        (&["--secret", "type=ssh,id=a"], "unsupported secret type"),
+        (
+            &["--cache-from", "type=local,src=/c,tag=t"],
+            "unknown key \"tag\"",
+        ),
+        (
+            &["--cache-to", "type=local,dest=/c,mode=min"],
+            "mode=min is not supported",
+        ),
+        (
+            &["--cache-to", "type=registry,ref=r/a:c"],
+            "not supported yet",
+        ),
+        (
+            &["--build-arg", "SOURCE_DATE_EPOCH=soon"],
+            "invalid SOURCE_DATE_EPOCH",
+        ),
+        (&["--build-arg", "=1"], "the name is empty"),
+        (
+            &["-o", "type=oci,dest=a,colour=red"],
+            "unknown key \"colour\"",
+        ),
+        (&["-o", "type=oci,dest=-", "-o", "-"], "only one output"),
+        (&["--network", "bridge"], "invalid value 'bridge'"),
+        (&["--progress", "fancy"], "invalid value 'fancy'"),
+        (&["--label", "novalue"], "expected KEY=VALUE"),
+        (&["--build-context", "novalue"], "expected KEY=VALUE"),
+    ];
+    for (flags, text) in rows {
+        let e = request_text(flags, &root).expect_err(&format!("{flags:?}"));
+        assert!(e.contains(text), "{flags:?}: {e}");
+    }
+}
+
+#[test]
+fn progress_and_quiet_choose_the_display() {
+    let mode_of = |flags: &[&str]| {
+        let mut all = flags.to_vec();
+        all.push("ctx");
+        mode(&args(&all).unwrap())
+    };
+    assert_eq!(mode_of(&["-q"]).unwrap(), ProgressMode::Quiet);
+    assert_eq!(
+        mode_of(&["--progress", "quiet"]).unwrap(),
+        ProgressMode::Quiet
+    );
+    assert_eq!(
+        mode_of(&["--progress", "plain"]).unwrap(),
+        ProgressMode::Plain
+    );
+    assert_eq!(
+        mode_of(&["--progress", "rawjson"]).unwrap(),
+        ProgressMode::Rawjson
+    );
+    if !stderr_is_terminal() {
+        assert_eq!(mode_of(&[]).unwrap(), ProgressMode::Plain);
+        let e = mode_of(&["--progress", "tty"]).unwrap_err().to_string();
+        assert!(e.contains("--progress=tty needs a terminal"), "{e}");
+    }
+    // -q prints the digest where a dest=- output would write.
+    let a = args(&["-q", "-o", "-", "ctx"]).unwrap();
+    let e = refuse_quiet_with_stdout_output(&a, None).unwrap_err();
+    assert!(e.to_string().contains("-q prints the image digest"), "{e}");
+}
