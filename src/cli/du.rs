@@ -76,6 +76,9 @@ fn print_summary(u: &Usage) {
     if u.downloads > 0 {
         rows.push(("Downloads", human_size(u.downloads)));
     }
+    if u.git_repos > 0 {
+        rows.push(("Git repositories", human_size(u.git_repos)));
+    }
     if u.scratch > 0 {
         rows.push(("Build scratch", human_size(u.scratch)));
     }
