@@ -84,9 +84,16 @@ fn print_summary(u: &Usage) {
     }
     rows.push(("Reclaimable", human_size(u.reclaimable)));
     rows.push(("Total", human_size(u.total)));
+    // One column for the values, at least one space after the longest label.
+    let width = rows
+        .iter()
+        .map(|(key, _)| key.len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(17);
     for (key, value) in rows {
         let label = format!("{key}:");
-        outln!("{label:<17}{value}");
+        outln!("{label:<width$}{value}");
     }
 }
 

@@ -483,7 +483,7 @@ fn add_git_repositories_are_counted_by_du_and_cleared_by_prune() {
     let du = text(&w.builder(&["du"]).stdout);
     assert!(
         du.lines()
-            .any(|l| l.starts_with("Git repositories:") && l.contains("kB")),
+            .any(|l| l.starts_with("Git repositories: ") && l.contains("kB")),
         "{du}"
     );
     let pruned = w.builder(&["prune", "-f"]);
@@ -503,6 +503,8 @@ fn add_git_repositories_are_counted_by_du_and_cleared_by_prune() {
     );
     let du = text(&w.builder(&["du"]).stdout);
     assert!(!du.contains("Git repositories:"), "{du}");
+    // Without the longer label the values line up where they always did.
+    assert!(du.contains("Cache records:   0"), "{du}");
     // The next build fetches again into a new repository.
     let again = w.build_and_unpack("again", &[]);
     assert!(

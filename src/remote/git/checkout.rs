@@ -421,6 +421,28 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_file_a_prune_unlinked_meanwhile_is_taken_anew() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo.lock");
+        // What a prune does: hold the lock, remove the repository and the lock file.
+        let prune = lock_repo(&path).unwrap();
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || lock_repo(&path).unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fs::remove_file(&path).unwrap();
+        drop(prune);
+        let held = waiter.join().unwrap();
+        let (a, b) = (held.metadata().unwrap(), fs::metadata(&path).unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()));
+        // And a build that holds it keeps others out.
+        let other = fs::File::open(&path).unwrap();
+        assert!(fs4::FileExt::try_lock(&other).is_err());
+    }
+
+    #[test]
     fn modes_are_buildkit_s() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
