@@ -76,14 +76,24 @@ fn print_summary(u: &Usage) {
     if u.downloads > 0 {
         rows.push(("Downloads", human_size(u.downloads)));
     }
+    if u.git_repos > 0 {
+        rows.push(("Git repositories", human_size(u.git_repos)));
+    }
     if u.scratch > 0 {
         rows.push(("Build scratch", human_size(u.scratch)));
     }
     rows.push(("Reclaimable", human_size(u.reclaimable)));
     rows.push(("Total", human_size(u.total)));
+    // One column for the values, at least one space after the longest label.
+    let width = rows
+        .iter()
+        .map(|(key, _)| key.len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(17);
     for (key, value) in rows {
         let label = format!("{key}:");
-        outln!("{label:<17}{value}");
+        outln!("{label:<width$}{value}");
     }
 }
 

@@ -89,8 +89,8 @@ Examples:
 
 /// `builder prune --help`.
 pub(super) const PRUNE: &str = "\
-Free disk space: remove build cache records, the kept downloads of ADD's URLs, and \
-everything only the records needed (blobs, snapshots, flattened trees, leftovers of killed \
+Free disk space: remove build cache records, the kept downloads of ADD's URLs and \
+repositories of its Git sources, and everything only the records needed (blobs, snapshots, flattened trees, leftovers of killed \
 builds). Running builds are waited for.
 
 Images that have a name are kept. --all also drops the unpacked snapshots of named images \

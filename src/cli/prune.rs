@@ -88,6 +88,7 @@ fn others(report: &PruneReport) -> String {
         (report.trees, "flattened tree", "flattened trees"),
         (report.mounts, "cache mount", "cache mounts"),
         (report.downloads, "download", "downloads"),
+        (report.git_repos, "Git repository", "Git repositories"),
         (
             report.leftovers,
             "leftover of a dead build",

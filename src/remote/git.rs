@@ -13,6 +13,7 @@ mod cli;
 mod resolve;
 mod submodule;
 mod url;
+mod watchdog;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,24 @@ pub enum GitError {
         /// What was being done (`resolve`, `fetch`, `checkout`).
         action: &'static str,
         /// What git said.
+        stderr: String,
+    },
+    /// A `git://` or ssh remote made a `git` command wait without progress for the
+    /// timeout.
+    #[error(
+        "cannot {action} Git repository {url}: no progress for {}s (BUILDER_REGISTRY_TIMEOUT \
+         sets the wait); gave up{}",
+        waited.as_secs(),
+        if stderr.is_empty() { String::new() } else { format!(": {stderr}") }
+    )]
+    Stalled {
+        /// The repository.
+        url: String,
+        /// What was being done (`resolve`, `fetch`).
+        action: &'static str,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// What git had said by then.
         stderr: String,
     },
     /// `git` is not installed.
@@ -329,7 +348,7 @@ fn ls_remote(src: &Source) -> Result<Resolved, GitError> {
     }
     let run = |args: &[&str]| {
         src.cli
-            .run(None, &[], args)
+            .run_remote(None, args)
             .map_err(|e| failed(url, "resolve", e))
     };
     let unknown = |reference: &str| GitError::UnknownRef {

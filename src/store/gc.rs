@@ -5,9 +5,11 @@
 //! order that keeps the store usable if the prune itself is killed: records first (a
 //! record never points at a removed blob for long, and one that does is a miss), then
 //! snapshots children before parents, flattened trees, blobs, cache mounts, kept
-//! downloads, and the scratch that dead builds left. A snapshot, tree, cache mount or
-//! download is first renamed into `ROOT/trash/` (one atomic step: it is complete or
-//! absent), then deleted; the next prune empties whatever a killed one left there.
+//! downloads, kept Git repositories, and the scratch that dead builds left. A snapshot,
+//! tree, cache mount, download or Git repository is first renamed into `ROOT/trash/` (one
+//! atomic step: it is complete or absent), then deleted; the next prune empties whatever a
+//! killed one left there. A Git repository goes only with its lock file held (a repository
+//! someone holds is in use and stays), and its lock file with it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,6 +148,8 @@ pub struct PruneReport {
     pub mounts: usize,
     /// Number of kept downloads of ADD's URLs removed.
     pub downloads: usize,
+    /// Number of kept repositories of ADD's Git sources removed.
+    pub git_repos: usize,
     /// Number of leftovers of dead builds removed (work directories, temp files).
     pub leftovers: usize,
     /// Bytes freed.
@@ -252,6 +256,7 @@ pub(crate) fn execute(root: &Path, inv: &Inventory, sel: &Selection) -> PruneRep
     removal.blobs(&sel.blobs);
     removal.mounts(&sel.mounts);
     removal.downloads(&sel.downloads);
+    removal.git_repos(&sel.git_repos);
     removal.leftovers();
     removal.report
 }
@@ -378,6 +383,36 @@ impl Removal<'_> {
                 }
                 Err(e) => self.fail(&format!("download {name}"), e),
             }
+        }
+    }
+
+    /// The kept Git repositories named, each with its lock file; one whose lock someone
+    /// holds is in use and stays.
+    fn git_repos(&mut self, chosen: &[String]) {
+        for name in chosen {
+            let Some(g) = self.inv.git_repos.get(name) else {
+                continue;
+            };
+            let lock_path = g.path.with_extension("lock");
+            let lock = match FileLock::try_exclusive(&lock_path) {
+                Ok(Some(lock)) => lock,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.fail(&format!("Git repository {name}"), e);
+                    continue;
+                }
+            };
+            match discard(self.root, &g.path) {
+                Ok(()) => {
+                    // Unlinked while held: whoever opens it next makes a new one (and a
+                    // user that opened the old one sees it is gone, see `remote`).
+                    let _ = std::fs::remove_file(&lock_path);
+                    self.report.git_repos += 1;
+                    self.report.bytes += g.bytes;
+                }
+                Err(e) => self.fail(&format!("Git repository {name}"), e),
+            }
+            drop(lock);
         }
     }
 

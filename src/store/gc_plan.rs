@@ -2,8 +2,9 @@
 //! options in, a [`Selection`] out.
 //!
 //! What a prune may choose to remove (its *candidates*) are the cache records, the kept
-//! downloads of ADD's URLs and, with `--all`, also the RUN cache mounts and the snapshots
-//! and flattened trees of named images (one *pin* per chain id). `until` keeps candidates used more recently than that;
+//! downloads of ADD's URLs, the kept repositories of ADD's Git sources and, with `--all`,
+//! also the RUN cache mounts and the snapshots and flattened trees of named images (one
+//! *pin* per chain id). `until` keeps candidates used more recently than that;
 //! `keep_storage` removes the least recently used first and stops as soon as what stays
 //! fits. Everything else follows from reachability:
 //!
@@ -39,6 +40,8 @@ pub(crate) struct Selection {
     pub mounts: Vec<String>,
     /// Kept downloads.
     pub downloads: Vec<String>,
+    /// Kept Git repositories.
+    pub git_repos: Vec<String>,
     /// Bytes of what stays (scratch of dead builds is removed anyway and not counted).
     pub kept_bytes: u64,
 }
@@ -48,6 +51,7 @@ enum Candidate {
     Record(usize),
     Mount(String),
     Download(String),
+    GitRepo(String),
     Pin(String),
 }
 
@@ -60,6 +64,7 @@ struct Kept<'a> {
     blobs: BTreeSet<&'a str>,
     mounts: BTreeSet<&'a str>,
     downloads: BTreeSet<&'a str>,
+    git_repos: BTreeSet<&'a str>,
 }
 
 /// Whether `name` is a snapshot whose every ancestor exists (memoised in `memo`).
@@ -153,6 +158,11 @@ fn keep<'a>(inv: &'a Inventory, all: bool, removed: &HashSet<&Candidate>) -> Kep
             kept.downloads.insert(key.as_str());
         }
     }
+    for key in inv.git_repos.keys() {
+        if !removed.contains(&Candidate::GitRepo(key.clone())) {
+            kept.git_repos.insert(key.as_str());
+        }
+    }
     kept
 }
 
@@ -188,7 +198,13 @@ fn kept_bytes(inv: &Inventory, kept: &Kept<'_>) -> u64 {
         .filter_map(|d| inv.downloads.get(*d))
         .map(|d| d.bytes)
         .sum();
-    records + blobs + snaps + trees + mounts + downloads + inv.other
+    let git_repos: u64 = kept
+        .git_repos
+        .iter()
+        .filter_map(|g| inv.git_repos.get(*g))
+        .map(|g| g.bytes)
+        .sum();
+    records + blobs + snaps + trees + mounts + downloads + git_repos + inv.other
 }
 
 /// The candidates of a prune with their last use, least recently used first.
@@ -201,6 +217,9 @@ fn candidates(inv: &Inventory, all: bool) -> Vec<(SystemTime, Candidate)> {
     }
     for (name, d) in &inv.downloads {
         out.push((d.mtime, Candidate::Download(name.clone())));
+    }
+    for (name, g) in &inv.git_repos {
+        out.push((g.mtime, Candidate::GitRepo(name.clone())));
     }
     if all {
         for (name, m) in &inv.mounts {
@@ -292,6 +311,12 @@ pub(crate) fn select(inv: &Inventory, opts: &PruneOptions, now: SystemTime) -> S
             .downloads
             .keys()
             .filter(|k| !kept.downloads.contains(k.as_str()))
+            .cloned()
+            .collect(),
+        git_repos: inv
+            .git_repos
+            .keys()
+            .filter(|k| !kept.git_repos.contains(k.as_str()))
             .cloned()
             .collect(),
         kept_bytes: kept_bytes(inv, &kept),

@@ -208,3 +208,31 @@ fn kept_downloads_are_candidates_of_a_plain_prune() {
     assert_eq!(names(&s.downloads), ["old"]);
     assert!(s.records.is_empty());
 }
+
+#[test]
+fn kept_git_repositories_are_candidates_of_a_plain_prune() {
+    let mut inv = store();
+    let repo = |t: u64| DirItem {
+        bytes: 300,
+        mtime: at(t),
+        path: PathBuf::new(),
+    };
+    inv.git_repos.insert("old".into(), repo(5));
+    inv.git_repos.insert("new".into(), repo(95));
+    assert_eq!(inv.total(), 5 * 100 + 5 * 1000 + 4 + 600);
+    let s = select(&inv, &opts(false, None, None), at(100));
+    assert_eq!(names(&s.git_repos), ["new", "old"]);
+    assert_eq!(s.kept_bytes, 100 + 1000);
+    // Used 95 s ago: the old one goes, the new one stays.
+    let s = select(&inv, &opts(false, None, Some(50)), at(100));
+    assert_eq!(names(&s.git_repos), ["old"]);
+    // The least recently used first: the old repository (used at 5) before r1 (at 10),
+    // and it alone makes what stays fit.
+    let s = select(&inv, &opts(false, Some(inv.total() - 1), None), at(100));
+    assert_eq!(names(&s.git_repos), ["old"]);
+    assert!(s.records.is_empty());
+    // One byte less to keep: the next least recently used (r1) goes too, not the new one.
+    let s = select(&inv, &opts(false, Some(inv.total() - 301), None), at(100));
+    assert_eq!(names(&s.git_repos), ["old"]);
+    assert_eq!(s.records, [0]);
+}

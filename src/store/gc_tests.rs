@@ -323,3 +323,58 @@ fn a_damaged_named_image_stops_the_prune_and_damaged_records_go() {
     assert!(!damaged.exists());
     assert_eq!(CacheStore::new(root).list().unwrap().len(), 3);
 }
+
+/// A kept Git repository named `name` (a 64-hex directory with a bare repository's files
+/// and its lock file beside it), last used `ago` seconds ago.
+fn git_repo(root: &Path, name: &str, ago: u64) -> std::path::PathBuf {
+    let dir = root.join(crate::store::GIT_REPOS).join(name);
+    std::fs::create_dir_all(dir.join("objects/pack")).unwrap();
+    std::fs::write(dir.join("HEAD"), b"ref: refs/heads/master\n").unwrap();
+    std::fs::write(dir.join("objects/pack/p.pack"), vec![3u8; 50_000]).unwrap();
+    let lock = dir.with_extension("lock");
+    std::fs::write(&lock, b"").unwrap();
+    let used = SystemTime::now() - Duration::from_secs(ago);
+    for p in [&dir, &lock] {
+        std::fs::File::open(p).unwrap().set_modified(used).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn kept_git_repositories_are_counted_and_pruned_unless_in_use() {
+    let f = fixture();
+    let root = f.root.path();
+    let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+    let old = git_repo(root, &a, 1000);
+    let busy = git_repo(root, &b, 900);
+    let recent = git_repo(root, &c, 10);
+    let git = root.join(crate::store::GIT_REPOS);
+    // A half-made repository and a dead build's checkout are scratch.
+    std::fs::create_dir_all(git.join(".init-x/objects")).unwrap();
+    std::fs::create_dir_all(git.join("tmp/build-dead/checkout-1")).unwrap();
+    let before = usage(root).unwrap();
+    assert!(before.git_repos >= 3 * 50_000, "{before:?}");
+    assert!(before.reclaimable >= 3 * 50_000, "{before:?}");
+    // A build holds the second one's lock.
+    let held = crate::store::lock::FileLock::exclusive(&busy.with_extension("lock")).unwrap();
+    let until = PruneOptions {
+        until: Some(Duration::from_secs(500)),
+        ..PruneOptions::default()
+    };
+    let report = prune(root, &until).unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.git_repos, 1);
+    assert!(!old.exists() && !old.with_extension("lock").exists());
+    assert!(busy.join("HEAD").exists() && recent.join("HEAD").exists());
+    assert!(!git.join(".init-x").exists() && !git.join("tmp/build-dead").exists());
+    drop(held);
+    let after = usage(root).unwrap();
+    assert_eq!(before.total - after.total, report.bytes);
+    assert!(after.git_repos >= 2 * 50_000 && after.git_repos < before.git_repos);
+    // Once free, a plain prune takes the rest.
+    let report = prune(root, &PruneOptions::default()).unwrap();
+    assert_eq!(report.git_repos, 2);
+    assert_eq!(usage(root).unwrap().git_repos, 0);
+    let left: Vec<_> = std::fs::read_dir(&git).unwrap().flatten().collect();
+    assert!(left.iter().all(|e| e.file_name() == "tmp"), "{left:?}");
+}

@@ -50,7 +50,7 @@ pub(crate) struct SnapItem {
     pub path: PathBuf,
 }
 
-/// A flattened tree, a cache mount or a kept download.
+/// A flattened tree, a cache mount, a kept download or a kept Git repository.
 #[derive(Debug, Clone)]
 pub(crate) struct DirItem {
     /// Bytes.
@@ -85,6 +85,8 @@ pub(crate) struct Inventory {
     pub mounts: BTreeMap<String, DirItem>,
     /// Kept downloads of ADD's URLs by directory name (one per URL).
     pub downloads: BTreeMap<String, DirItem>,
+    /// Kept bare repositories of ADD's Git sources by directory name (one per remote).
+    pub git_repos: BTreeMap<String, DirItem>,
     /// Scratch of builds (removable only when no build runs).
     pub leftovers: Vec<Leftover>,
     /// Blobs that named images need.
@@ -121,6 +123,11 @@ impl Inventory {
         self.downloads.values().map(|d| d.bytes).sum()
     }
 
+    /// Bytes of every kept Git repository (with its lock file).
+    pub fn git_repo_bytes(&self) -> u64 {
+        self.git_repos.values().map(|g| g.bytes).sum()
+    }
+
     /// Bytes of every record file.
     pub fn record_bytes(&self) -> u64 {
         self.records.iter().map(|r| r.bytes).sum()
@@ -138,6 +145,7 @@ impl Inventory {
             + self.tree_bytes()
             + self.mount_bytes()
             + self.download_bytes()
+            + self.git_repo_bytes()
             + self.record_bytes()
             + self.leftover_bytes()
             + self.other
@@ -161,6 +169,11 @@ fn mtime(path: &Path) -> SystemTime {
     std::fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// Whether `name` is what a kept Git repository is called: the sha256 hex of its remote.
+fn is_repo_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The entries of `dir` (none when it is missing or unreadable), sorted.
@@ -245,6 +258,7 @@ pub(crate) fn scan(root: &Path) -> Result<Inventory, GcError> {
     scanner.trees();
     scanner.mounts();
     scanner.downloads();
+    scanner.git_repos();
     scanner.scratch();
     scanner.other();
     Ok(scanner.inv)
@@ -379,6 +393,31 @@ impl Scanner<'_> {
         }
     }
 
+    /// Kept Git repositories, one bare repository per remote named by 64 hex digits, dated
+    /// by the later of the repository and its lock file (which each use touches); hidden
+    /// entries (half-made repositories) and the builds' checkouts under `tmp/` are
+    /// leftovers. Lock files without a repository count as other.
+    fn git_repos(&mut self) {
+        let dir = self.root.join(super::GIT_REPOS);
+        for (name, path) in entries(&dir) {
+            if name.starts_with('.') {
+                self.leftover(path);
+            } else if name == "tmp" {
+                for (_, checkout) in entries(&path) {
+                    self.leftover(checkout);
+                }
+            } else if is_repo_name(&name) && path.is_dir() {
+                let lock = path.with_extension("lock");
+                let item = DirItem {
+                    bytes: self.walker.size(&path) + self.walker.size(&lock),
+                    mtime: mtime(&path).max(mtime(&lock)),
+                    path,
+                };
+                self.inv.git_repos.insert(name, item);
+            }
+        }
+    }
+
     /// RUN work directories, overlay probes, temp files and the trash: all leftovers.
     fn scratch(&mut self) {
         for (name, path) in entries(&self.root.join("run")) {
@@ -416,6 +455,10 @@ impl Scanner<'_> {
         .map(|p| root.join(p))
         .collect();
         counted.extend(self.inv.leftovers.iter().map(|l| l.path.clone()));
+        for repo in self.inv.git_repos.values() {
+            counted.push(repo.path.clone());
+            counted.push(repo.path.with_extension("lock"));
+        }
         self.inv.other = self.walker.size_excluding(root, &counted);
         // Cache-mount lock files are tiny and stay with their mounts; they count as other.
         for (name, path) in entries(&root.join("cache-mounts")) {

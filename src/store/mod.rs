@@ -19,6 +19,10 @@
 //! ROOT/cache-mounts/<hex>       RUN --mount=type=cache directories
 //! ROOT/chunks/<hex>             chunk indexes of large layer blobs (counted as other)
 //! ROOT/remote/http/<hex>        ADD's URL downloads, one directory per URL (see `remote`)
+//! ROOT/remote/git/<hex>         ADD's Git sources, one bare repository per remote, and
+//! ROOT/remote/git/<hex>.lock    the flock its users hold (see `remote`); dated by the later
+//!                               of the two (each use touches the lock file)
+//! ROOT/remote/git/tmp/build-*   checkouts of running builds (or leftovers of dead ones)
 //! ROOT/run/step-*, ROOT/snapshotter/active/*, .tmp-* / .new-* files, ROOT/trash/*
 //!                               scratch of running builds, or leftovers of dead ones
 //! ```
@@ -76,6 +80,11 @@ pub use usage::{usage, RecordUsage, Usage};
 /// Where ADD's URL downloads are kept, one directory per URL: cache that a plain prune
 /// removes, least recently used first.
 pub(crate) const DOWNLOADS: &str = "remote/http";
+
+/// Where ADD's Git sources keep their bare repositories, one per remote with a lock file
+/// beside it: cache that a plain prune removes, least recently used first, unless a build
+/// holds the lock.
+pub(crate) const GIT_REPOS: &str = "remote/git";
 
 /// What a committed blob is: its digest and size (a descriptor without the media type).
 #[derive(Debug, Clone, PartialEq, Eq)]

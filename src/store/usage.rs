@@ -51,6 +51,8 @@ pub struct Usage {
     pub mounts: u64,
     /// Bytes of the kept downloads of ADD's URLs.
     pub downloads: u64,
+    /// Bytes of the kept repositories of ADD's Git sources.
+    pub git_repos: u64,
     /// Bytes of build scratch: work directories and temp files of running builds, or
     /// leftovers of dead ones.
     pub scratch: u64,
@@ -122,6 +124,7 @@ pub fn usage(root: &Path) -> Result<Usage, GcError> {
         trees: inv.tree_bytes(),
         mounts: inv.mount_bytes(),
         downloads: inv.download_bytes(),
+        git_repos: inv.git_repo_bytes(),
         scratch: inv.leftover_bytes(),
         other: inv.other,
         reclaimable,

@@ -1,13 +1,15 @@
 //! `ADD <git URL>` against repositories served from 127.0.0.1 (git daemon and dumb HTTP):
 //! branches, tags, commits, subdirectories, `--keep-git-dir`, `--checksum`, the cache key
 //! (an unchanged ref is a hit without a clone, a new commit a miss), `GIT_AUTH_TOKEN` (never
-//! stored anywhere), clear errors, and a rootless build.
+//! stored anywhere), clear errors, a server that stalls, the kept repositories in `du` and
+//! `prune`, and a rootless build.
 
 use std::os::unix::fs::MetadataExt;
 
 use crate::add_git_support::{files_containing, GitDaemon, GitRepo, HttpGit};
 use crate::build_support::{listing, unpack, Work};
-use crate::common::{have, is_root, text};
+use crate::common::{builder_cmd, have, is_root, text};
+use crate::run_support::output_within;
 use crate::sandbox::{ensure_test_user, TEST_USER};
 
 /// The files of the first commit: a script, a file, a nested directory and a symlink.
@@ -465,4 +467,85 @@ fn add_git_refuses_a_submodule_on_a_host_path() {
         assert_eq!(out.status.code(), Some(1), "{url}: {err}");
         assert!(err.contains("submodule \"vendor/lib\""), "{url}: {err}");
     }
+}
+
+#[test]
+fn add_git_repositories_are_counted_by_du_and_cleared_by_prune() {
+    if !tools("add_git_du_prune") {
+        return;
+    }
+    let (repo, _) = repo();
+    let daemon = GitDaemon::start(&repo.served());
+    let w = Work::new();
+    w.dockerfile(&format!("FROM scratch\nADD {}#main /src/\n", daemon.url()));
+    w.build_ok(&["-t", "app"]);
+    let kept = w.root().join("remote/git");
+    let du = text(&w.builder(&["du"]).stdout);
+    assert!(
+        du.lines()
+            .any(|l| l.starts_with("Git repositories: ") && l.contains("kB")),
+        "{du}"
+    );
+    let pruned = w.builder(&["prune", "-f"]);
+    let report = text(&pruned.stdout);
+    assert_eq!(pruned.status.code(), Some(0), "{}", text(&pruned.stderr));
+    assert!(report.contains("1 Git repository"), "{report}");
+    // Only the (empty) directory of the builds' checkouts stays.
+    let left: Vec<String> = std::fs::read_dir(&kept)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|n| n == "tmp"), "{left:?}");
+    assert_eq!(
+        std::fs::read_dir(kept.join("tmp")).map_or(0, |d| d.count()),
+        0
+    );
+    let du = text(&w.builder(&["du"]).stdout);
+    assert!(!du.contains("Git repositories:"), "{du}");
+    // Without the longer label the values line up where they always did.
+    assert!(du.contains("Cache records:   0"), "{du}");
+    // The next build fetches again into a new repository.
+    let again = w.build_and_unpack("again", &[]);
+    assert!(
+        again.contains("f /src/a.txt 0644 0:0 \"two\\n\""),
+        "{again}"
+    );
+}
+
+#[test]
+fn add_git_server_that_never_answers_is_given_up() {
+    if !tools("add_git_stalled") {
+        return;
+    }
+    // Accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let u = format!("git://127.0.0.1:{port}/repo.git");
+    let w = Work::new();
+    w.dockerfile(&format!("FROM scratch\nADD {u} /x/\n"));
+    let started = std::time::Instant::now();
+    let out = output_within(
+        builder_cmd(&w.root())
+            .args(["build", "--progress", "plain", "ctx"])
+            .current_dir(w.path(""))
+            .env("BUILDER_REGISTRY_TIMEOUT", "2"),
+        std::time::Duration::from_secs(60),
+    );
+    let took = started.elapsed();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "took {took:?}: {err}"
+    );
+    let want = format!("cannot resolve Git repository {u}: no progress for 2s");
+    assert!(err.contains(&want), "want {want:?} in\n{err}");
+    assert!(err.contains("BUILDER_REGISTRY_TIMEOUT"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! A resolved commit on local disk: the bare repository kept per remote under
 //! `<remote dir>/git/<sha256 of the URL>` (fetched shallow, only the commit needed, under a
-//! file lock), and a fresh checkout of it in a build's temporary directory.
+//! file lock `<sha256 of the URL>.lock` whose mtime dates the last use, for `builder
+//! prune`), and a fresh checkout of it in a build's temporary directory.
 //!
 //! What the checkout holds is what BuildKit's Git source gives: files 0644, or 0755 when
 //! executable in the repository, directories 0755, symlinks as symlinks. Without
@@ -44,14 +45,7 @@ impl BareRepo {
         fs::create_dir_all(root).map_err(GitError::io("create", root))?;
         let digest = ring::digest::digest(&ring::digest::SHA256, redact(&url.remote).as_bytes());
         let dir = root.join(hex::encode(digest.as_ref()));
-        let lock_path = dir.with_extension("lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(GitError::io("open", &lock_path))?;
-        fs4::FileExt::lock(&lock).map_err(GitError::io("lock", &lock_path))?;
+        let lock = lock_repo(&dir.with_extension("lock"))?;
         if !dir.join("HEAD").exists() {
             let tmp = tempfile::Builder::new()
                 .prefix(".init-")
@@ -80,10 +74,16 @@ impl BareRepo {
         action: &'static str,
         args: &[&str],
     ) -> Result<String, GitError> {
-        let mut all = vec!["--git-dir".to_string(), arg(&self.dir)];
-        all.extend(args.iter().map(|a| a.to_string()));
+        let all = self.with_git_dir(args);
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         run(cli, url, action, None, &all)
+    }
+
+    /// `--git-dir=REPO ARGS...`.
+    fn with_git_dir(&self, args: &[&str]) -> Vec<String> {
+        let mut all = vec!["--git-dir".to_string(), arg(&self.dir)];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
     }
 
     fn has(&self, cli: &GitCli, url: &GitUrl, object: &str) -> bool {
@@ -137,7 +137,12 @@ impl BareRepo {
             &url.remote,
             &spec,
         ];
-        self.git(cli, url, "fetch", &args).map(|_| ())
+        let all = self.with_git_dir(&args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        // It talks to the remote: a stalled one is given up (see `cli`).
+        cli.run_remote(None, &all)
+            .map(|_| ())
+            .map_err(|e| failed(url, "fetch", e))
     }
 
     /// The submodules of `commit`: `(path, commit)` of each gitlink in its tree.
@@ -251,6 +256,34 @@ impl BareRepo {
     }
 }
 
+/// Waits for and holds the lock file `path` of a repository, and dates the repository's
+/// last use by it (`builder prune` removes the least recently used first). A prune removes
+/// a repository with its lock held and then unlinks the lock file: a lock taken on a file
+/// that is no longer at `path` is taken again on the new one.
+fn lock_repo(path: &Path) -> Result<fs::File, GitError> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(GitError::io("open", path))?;
+        fs4::FileExt::lock(&lock).map_err(GitError::io("lock", path))?;
+        let held = lock.metadata().map_err(GitError::io("stat", path))?;
+        let current = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(GitError::io("stat", path)(e)),
+        };
+        if (held.dev(), held.ino()) == (current.dev(), current.ino()) {
+            // Best effort: a repository that cannot be dated is only pruned earlier.
+            let _ = lock.set_modified(std::time::SystemTime::now());
+            return Ok(lock);
+        }
+    }
+}
+
 /// Removes git's `*.lock` files in the repository `dir` (its objects aside): with our own
 /// lock held, any of them is left over from a git that was killed.
 fn clear_stale_locks(dir: &Path) {
@@ -288,6 +321,12 @@ pub fn failed(url: &GitUrl, action: &'static str, e: RunError) -> GitError {
         RunError::Failed(stderr) => GitError::Command {
             url: redact(&url.remote),
             action,
+            stderr: scrub_url(url, &stderr),
+        },
+        RunError::Stalled(waited, stderr) => GitError::Stalled {
+            url: redact(&url.remote),
+            action,
+            waited,
             stderr: scrub_url(url, &stderr),
         },
     }
@@ -379,6 +418,28 @@ mod tests {
         assert!(!d.join("refs/builder/fetch.lock").exists());
         assert!(d.join("objects/pack/x.lock").exists());
         assert!(d.join("HEAD").exists());
+    }
+
+    #[test]
+    fn a_lock_file_a_prune_unlinked_meanwhile_is_taken_anew() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo.lock");
+        // What a prune does: hold the lock, remove the repository and the lock file.
+        let prune = lock_repo(&path).unwrap();
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || lock_repo(&path).unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fs::remove_file(&path).unwrap();
+        drop(prune);
+        let held = waiter.join().unwrap();
+        let (a, b) = (held.metadata().unwrap(), fs::metadata(&path).unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()));
+        // And a build that holds it keeps others out.
+        let other = fs::File::open(&path).unwrap();
+        assert!(fs4::FileExt::try_lock(&other).is_err());
     }
 
     #[test]

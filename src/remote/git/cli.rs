@@ -14,14 +14,19 @@
 //! - reading a token: it is passed as `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`, never on the
 //!   command line (which other users can read) nor in any repository's configuration, and
 //!   scrubbed from every message.
+//!
+//! And what a stalled remote could do, hold a build forever, is ended by the settings'
+//! timeout: curl's low-speed limit for HTTP, and for `git://` and ssh a watchdog on the
+//! command's progress ([`super::watchdog`], which says why).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 
 use super::url::GitUrl;
+use super::watchdog::{self, Ended};
 use crate::remote::RemoteSettings;
 
 /// Proxy settings passed through to `git`, as BuildKit does.
@@ -43,6 +48,8 @@ pub enum RunError {
     Spawn(std::io::Error),
     /// `git` exited with an error; its (scrubbed) standard error.
     Failed(String),
+    /// `git` made no progress for this long and was killed; its (scrubbed) standard error.
+    Stalled(Duration, String),
 }
 
 /// Runs `git` for one remote.
@@ -52,6 +59,9 @@ pub struct GitCli {
     env: Vec<(String, String)>,
     /// Values that must never show in a message (the auth header).
     secrets: Vec<String>,
+    /// How long a command that talks to the remote may make no progress, for remotes
+    /// that nothing else bounds (`git://`, ssh).
+    idle: Option<Duration>,
 }
 
 impl std::fmt::Debug for GitCli {
@@ -75,20 +85,41 @@ impl GitCli {
             env.push((format!("GIT_CONFIG_KEY_{i}"), k));
             env.push((format!("GIT_CONFIG_VALUE_{i}"), v));
         }
+        let idle = matches!(url.scheme.as_str(), "git" | "ssh")
+            .then(|| settings.timeout.max(Duration::from_secs(1)));
         GitCli {
             env,
             secrets: header.into_iter().collect(),
+            idle,
         }
     }
 
-    /// `git ARGS...` with `extra` environment, in `dir`; its standard output. A fetch that
-    /// fails because the server cannot serve a shallow history (the dumb HTTP protocol) is
-    /// retried without `--depth`, as BuildKit does.
+    /// `git ARGS...` with `extra` environment, in `dir`; its standard output. A local
+    /// command: it is waited for however long it takes.
     pub fn run(
         &self,
         dir: Option<&Path>,
         extra: &[(&str, &Path)],
         args: &[&str],
+    ) -> Result<String, RunError> {
+        self.exec(dir, extra, args, None)
+    }
+
+    /// `git ARGS...` that talks to the remote (`ls-remote`, `fetch`), given up when a
+    /// `git://` or ssh remote makes it wait without progress for the settings' timeout.
+    pub fn run_remote(&self, dir: Option<&Path>, args: &[&str]) -> Result<String, RunError> {
+        self.exec(dir, &[], args, self.idle)
+    }
+
+    /// `git ARGS...`, watched for `idle` when given. A fetch that fails because the server
+    /// cannot serve a shallow history (the dumb HTTP protocol) is retried without
+    /// `--depth`, as BuildKit does.
+    fn exec(
+        &self,
+        dir: Option<&Path>,
+        extra: &[(&str, &Path)],
+        args: &[&str],
+        idle: Option<Duration>,
     ) -> Result<String, RunError> {
         let mut args: Vec<&str> = args.to_vec();
         loop {
@@ -96,14 +127,18 @@ impl GitCli {
             cmd.env_clear()
                 .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .envs(extra.iter().copied())
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
+                .args(&args);
             if let Some(d) = dir {
                 cmd.current_dir(d);
             }
-            let out = cmd.output().map_err(RunError::Spawn)?;
+            let out = match watchdog::run(&mut cmd, idle).map_err(RunError::Spawn)? {
+                Ended::Exited(out) => out,
+                Ended::Stalled(stderr) => {
+                    let stderr = String::from_utf8_lossy(&stderr);
+                    let waited = idle.unwrap_or_default();
+                    return Err(RunError::Stalled(waited, self.scrub(stderr.trim())));
+                }
+            };
             if out.status.success() {
                 return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
             }

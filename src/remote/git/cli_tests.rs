@@ -92,3 +92,71 @@ fn environment_is_clean_and_never_prompts() {
     }
     assert!(!config.iter().any(|k| k.ends_with("extraheader")));
 }
+
+/// A port on 127.0.0.1 that accepts connections and never answers.
+fn stalling_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[test]
+fn only_remotes_nothing_else_bounds_are_watched() {
+    let s = settings();
+    for (remote, watched) in [
+        ("git://127.0.0.1/r.git", true),
+        ("ssh://git@127.0.0.1/r.git", true),
+        ("git@127.0.0.1:r.git", true),
+        ("http://127.0.0.1/r.git", false),
+        ("https://127.0.0.1/r.git", false),
+    ] {
+        let cli = GitCli::new(&s, &url(remote));
+        assert_eq!(cli.idle.is_some(), watched, "{remote}");
+    }
+    let zero = RemoteSettings {
+        timeout: Duration::ZERO,
+        ..RemoteSettings::default()
+    };
+    let cli = GitCli::new(&zero, &url("git://127.0.0.1/r.git"));
+    assert_eq!(cli.idle, Some(Duration::from_secs(1)));
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_after_the_timeout() {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: no git");
+        return;
+    }
+    let port = stalling_server();
+    let s = RemoteSettings {
+        timeout: Duration::from_secs(1),
+        ..RemoteSettings::default()
+    };
+    for scheme in ["git", "ssh", "http"] {
+        let u = url(&format!("{scheme}://127.0.0.1:{port}/r.git"));
+        let cli = GitCli::new(&s, &u);
+        let started = std::time::Instant::now();
+        let err = cli.run_remote(None, &["ls-remote", "--", &u.remote]);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(15), "{scheme}: took {took:?}");
+        match (scheme, err) {
+            ("git", Err(RunError::Stalled(waited, _))) => {
+                assert_eq!(waited, Duration::from_secs(1));
+            }
+            // ssh bounds its handshake itself (ConnectTimeout); the watchdog is the rest.
+            ("ssh", Err(RunError::Stalled(..) | RunError::Failed(_))) => {}
+            ("http", Err(RunError::Failed(e))) => assert!(e.contains("too slow"), "{e}"),
+            (_, other) => panic!("{scheme}: {:?}", other.map_err(|e| format!("{e:?}"))),
+        }
+    }
+}
