@@ -43,6 +43,7 @@ mod run_errors;
 mod run_debian;
 mod run_security;
 mod run_network;
+mod run_ssh;
 mod build_cache;
 mod cache_prune;
 mod cache_prune_support;
