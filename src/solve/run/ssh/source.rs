@@ -40,9 +40,9 @@ impl std::fmt::Debug for SshSource {
 /// looked at (a socket or a key file), and keys read and checked.
 ///
 /// ```
-/// use builder::solve::run::{parse_ssh, SshSource};
-/// let (id, src) = parse_ssh("default", Some("/run/agent.sock".as_ref())).unwrap();
-/// assert_eq!((id.as_str(), src), ("default", SshSource::Agent("/run/agent.sock".into())));
+/// use builder::solve::run::parse_ssh;
+/// let err = parse_ssh("default", None).unwrap_err();
+/// assert!(err.contains("SSH_AUTH_SOCK is not set"));
 /// ```
 pub fn parse_ssh(
     spec: &str,
@@ -62,19 +62,21 @@ pub fn parse_ssh(
             "invalid id {id:?}: expected default|ID[=SOCKET|KEY[,KEY...]]"
         ));
     }
+    let from_env;
     let paths: Vec<&str> = match paths {
-        None | Some("") => Vec::new(),
+        None | Some("") => {
+            // As buildx: the agent of SSH_AUTH_SOCK, looked at like a given path.
+            let sock = auth_sock.filter(|s| !s.is_empty()).ok_or_else(|| {
+                format!(
+                    "{id}: SSH_AUTH_SOCK is not set: start an agent (eval $(ssh-agent) and \
+                     ssh-add), or name a socket or key files: --ssh {id}=PATH"
+                )
+            })?;
+            from_env = sock.to_string_lossy();
+            vec![from_env.as_ref()]
+        }
         Some(p) => p.split(',').collect(),
     };
-    if paths.is_empty() {
-        return match auth_sock.filter(|s| !s.is_empty()) {
-            Some(sock) => Ok((id.to_string(), SshSource::Agent(absolute(Path::new(sock))))),
-            None => Err(format!(
-                "{id}: SSH_AUTH_SOCK is not set: start an agent (eval $(ssh-agent) and \
-                 ssh-add), or name a socket or key files: --ssh {id}=PATH"
-            )),
-        };
-    }
     if paths.iter().any(|p| p.is_empty()) {
         return Err(format!("{id}: empty path in {spec:?}"));
     }
@@ -191,17 +193,23 @@ mod tests {
 
     #[test]
     fn ids_alone_take_ssh_auth_sock() {
-        let sock = std::ffi::OsStr::new("/run/agent.sock");
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("agent.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let sock = path.as_os_str();
         let (id, src) = parse_ssh("default", Some(sock)).unwrap();
         assert_eq!(
             (id.as_str(), src),
-            ("default", SshSource::Agent("/run/agent.sock".into()))
+            ("default", SshSource::Agent(path.clone()))
         );
         let (id, _) = parse_ssh("other=", Some(sock)).unwrap();
         assert_eq!(id, "other");
         let err = parse_ssh("default", None).unwrap_err();
         assert!(err.contains("SSH_AUTH_SOCK is not set"), "{err}");
         assert!(parse_ssh("default", Some("".as_ref())).is_err());
+        let gone = t.path().join("gone.sock");
+        let err = parse_ssh("default", Some(gone.as_os_str())).unwrap_err();
+        assert!(err.contains("gone.sock"), "{err}");
     }
 
     #[test]
