@@ -1,7 +1,7 @@
 //! `RUN --mount=type=ssh` and `builder build --ssh`, over the busybox fixture, built as root
 //! and as a non-root user: a test `ssh-agent` holding a throwaway key, and inside the RUN
-//! the host's `ssh-add` (bound in from the context with its libraries, run through the
-//! dynamic loader) listing the forwarded key. Covers `--ssh default` through
+//! the host's `ssh-add` and `ssh-keygen` (bound in from the context with their libraries,
+//! run through the dynamic loader) listing the forwarded key and signing with it. Covers `--ssh default` through
 //! `SSH_AUTH_SOCK`, `--ssh ID=KEYFILE` (a private agent, gone after the build), the
 //! default target and `SSH_AUTH_SOCK`, a custom target, mode and owner used by a non-root
 //! USER, a relay that refuses to remove keys, an optional missing id (the step runs
@@ -106,16 +106,20 @@ impl Drop for TestAgent {
     }
 }
 
-/// Copy the host's `ssh-add`, its libraries and the dynamic loader into `ctx/tools`.
+/// Copy the host's `ssh-add` and `ssh-keygen`, their libraries and the dynamic loader into
+/// `ctx/tools`.
 fn tools(w: &RunWork) {
     let ldd = Command::new("ldd")
-        .arg("/usr/bin/ssh-add")
+        .args(["/usr/bin/ssh-add", "/usr/bin/ssh-keygen"])
         .output()
         .unwrap();
     let tools = w.path("ctx/tools");
     std::fs::create_dir_all(tools.join("lib")).unwrap();
-    std::fs::copy("/usr/bin/ssh-add", tools.join("ssh-add")).unwrap();
-    for line in text(&ldd.stdout).lines() {
+    for tool in ["ssh-add", "ssh-keygen"] {
+        std::fs::copy(Path::new("/usr/bin").join(tool), tools.join(tool)).unwrap();
+    }
+    // With two files, ldd heads each list with `FILE:`.
+    for line in text(&ldd.stdout).lines().filter(|l| !l.ends_with(':')) {
         let Some(path) = line.split_whitespace().find(|f| f.starts_with('/')) else {
             continue;
         };
@@ -185,6 +189,10 @@ RUN --mount=type=bind,source=tools,target=/t --mount=type=ssh \
  && if SSH_ADD -D 2>/dev/null; then echo removed; else echo refused; fi > /out/remove \
  && SSH_ADD -l | grep -c COMMENT >> /out/listed \
  && cat /proc/sys/kernel/random/uuid > /out/uuid
+RUN --mount=type=bind,source=tools,target=/t --mount=type=tmpfs,target=/w --mount=type=ssh \
+    echo data > /w/data \
+ && /t/ld.so --library-path /t/lib /t/ssh-keygen -q -Y sign -n file -f /t/id.pub /w/data \
+ && test -s /w/data.sig && echo signed > /out/signed
 RUN --mount=type=ssh,target=/first --mount=type=ssh,id=default \
     test -S /first && test -S /run/buildkit/ssh_agent.1 && echo "$SSH_AUTH_SOCK" > /out/two
 USER 1000:1000
@@ -226,6 +234,7 @@ fn ssh_default_forwards_the_agent_of_ssh_auth_sock() {
         let sock: &'static str = Box::leak(socket.to_string_lossy().to_string().into_boxed_str());
         let w = RunWork::new(r, &layout).env("SSH_AUTH_SOCK", sock);
         tools(&w);
+        std::fs::copy(key.with_extension("pub"), w.path("ctx/tools/id.pub")).unwrap();
         w.dockerfile(&default_dockerfile());
         let img = w.build_image(&["--ssh", "default"]);
         let read = |p: &str| {
@@ -236,6 +245,7 @@ fn ssh_default_forwards_the_agent_of_ssh_auth_sock() {
         assert_eq!(read("/out/stat"), "600 0:0\n", "as {who}");
         assert_eq!(read("/out/listed"), "1\n1\n", "as {who}");
         assert_eq!(read("/out/remove"), "refused\n", "as {who}");
+        assert_eq!(read("/out/signed"), "signed\n", "as {who}: the agent signs");
         assert_eq!(read("/out/two"), "/first\n", "as {who}");
         assert_eq!(read("/out/user-stat"), "660 1000:1000\n", "as {who}");
         assert_eq!(read("/out/user-listed"), "1\n", "as {who}");
