@@ -8,13 +8,14 @@ set -euo pipefail
 # base-image fixture (busybox-static), newuidmap/newgidmap for rootless builds (uidmap), the
 # user-mode network stack of RUN's default network (slirp4netns), and for the registry tests
 # the CNCF distribution server (docker-registry), bcrypt htpasswd files (apache2-utils) and
-# the token server's signing certificate (openssl), and for the Git source tests over SSH a
+# the token server's signing certificate (openssl), `--ssh` (ssh-agent and ssh-add from
+# openssh-client; its tests also use ssh-keygen), and for the Git source tests over SSH a
 # throwaway sshd (openssh-server).
 need_apt=()
 for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
             openssl:openssl debootstrap:debootstrap slirp4netns:slirp4netns \
-            /usr/sbin/sshd:openssh-server; do
+            ssh-agent:openssh-client /usr/sbin/sshd:openssh-server; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 # The sandbox tests build a small static probe program (cc -static): libc.a.

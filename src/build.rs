@@ -46,7 +46,7 @@ use crate::graph::{self, PlanOptions, Platform};
 use crate::progress::{self, Reporter};
 use crate::sandbox::{LinuxSandbox, Network};
 use crate::snapshot::{DirSnapshotter, Owners};
-use crate::solve::run::RunSettings;
+use crate::solve::run::{RunSettings, SshAgents};
 use crate::solve::{
     self, Inputs as SolveInputs, LayerPolicy, LayerTrees, NamedContext, SolveEnv, StageResult,
     StoreImages, Stores,
@@ -328,7 +328,9 @@ fn solve_plan(
         Some(epoch) => crate::image::time::format_unix(epoch, 0),
         None => crate::image::time::now(),
     });
-    let fetcher = remote::fetcher(req).map_err(Error::Usage)?;
+    // Private agents run until the solve is over, whatever its outcome.
+    let agents = SshAgents::start(&req.ssh).map_err(solve::StepError::Mount)?;
+    let fetcher = remote::fetcher(req, &agents).map_err(Error::Usage)?;
     let env = SolveEnv {
         stores: Stores {
             store: work.store,
@@ -353,6 +355,7 @@ fn solve_plan(
             sandbox: &sandbox,
             network: req.network,
             secrets: req.secrets.clone(),
+            ssh: agents.sockets().clone(),
             state_dir: req.root.clone(),
             backend: req.policy.backend,
             entitlements: req.entitlements,

@@ -1,9 +1,14 @@
 //! The build's fetcher of remote ADD sources: where downloads are kept, how long a wait
-//! may last, and the Git credentials BuildKit takes from secrets (`GIT_AUTH_TOKEN`,
-//! `GIT_AUTH_HEADER`, each optionally `.<host>`).
+//! may last, the Git credentials BuildKit takes from secrets (`GIT_AUTH_TOKEN`,
+//! `GIT_AUTH_HEADER`, each optionally `.<host>`), and the agent of `--ssh default` for
+//! Git over SSH.
+
+use std::path::Path;
 
 use crate::registry::transport::io_timeout;
 use crate::remote::{Remote, RemoteSettings};
+use crate::solve::run::ssh::DEFAULT_ID;
+use crate::solve::run::SshAgents;
 
 use super::request::BuildRequest;
 
@@ -12,8 +17,8 @@ const GIT_AUTH_TOKEN: &str = "GIT_AUTH_TOKEN";
 /// The secret id of a whole `Authorization` header value; `GIT_AUTH_HEADER.<host>` too.
 const GIT_AUTH_HEADER: &str = "GIT_AUTH_HEADER";
 
-/// The fetcher `req` builds with.
-pub(crate) fn fetcher(req: &BuildRequest) -> Result<Remote, String> {
+/// The fetcher `req` builds with; `agents` are the build's `--ssh` agents.
+pub(crate) fn fetcher(req: &BuildRequest, agents: &SshAgents) -> Result<Remote, String> {
     let timeout = match req.policy.registry.timeout {
         Some(t) => t,
         None => io_timeout().map_err(|e| e.to_string())?,
@@ -21,6 +26,7 @@ pub(crate) fn fetcher(req: &BuildRequest) -> Result<Remote, String> {
     let mut settings = RemoteSettings {
         dir: req.root.join("remote"),
         timeout,
+        ssh_auth_sock: agents.socket(DEFAULT_ID).map(Path::to_path_buf),
         ..RemoteSettings::default()
     };
     for (id, source) in &req.secrets {

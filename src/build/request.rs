@@ -15,7 +15,7 @@ use crate::sandbox::Network;
 use crate::snapshot::Backend;
 use crate::solve::background::Writes;
 use crate::solve::copy::Ownership;
-use crate::solve::run::{Entitlements, SecretSource};
+use crate::solve::run::{Entitlements, SecretSource, SshSource};
 
 /// Everything `builder build` was asked to do.
 #[derive(Debug, Clone)]
@@ -54,6 +54,8 @@ pub struct BuildRequest {
     pub entitlements: Entitlements,
     /// `--secret` values, by id.
     pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh` values: where the agent of each id comes from.
+    pub ssh: BTreeMap<String, SshSource>,
     /// `--no-cache`: run every step (records are still written).
     pub no_cache: bool,
     /// `--no-cache-filter`: run every step of these stages (names or indexes).

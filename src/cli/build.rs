@@ -11,7 +11,7 @@ use crate::progress::logs::{BuildInfo, BuildLog};
 use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty};
 use crate::sandbox::Network;
 use crate::solve::copy::Ownership;
-use crate::solve::run::{parse_secret, Entitlements, SecretSource};
+use crate::solve::run::{parse_secret, parse_ssh, Entitlements, SecretSource, SshSource};
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,6 +146,16 @@ pub struct BuildArgs {
     /// Example: `--secret id=npmrc,src=$HOME/.npmrc`.
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
+    /// Forward an SSH agent to `RUN --mount=type=ssh[,id=ID]` (repeatable):
+    /// `default|ID[=SOCKET|KEY[,KEY...]]`.
+    ///
+    /// An id alone forwards the agent of `$SSH_AUTH_SOCK`; a socket path forwards that
+    /// agent; key files (without a passphrase) are loaded into a private `ssh-agent` for
+    /// the build. The step sees a socket of its own, read-only (keys are listed and used,
+    /// never added or removed), at the mount's target, and `SSH_AUTH_SOCK` names it.
+    /// Examples: `--ssh default`, `--ssh deploy=$HOME/.ssh/id_ed25519`.
+    #[arg(long = "ssh", value_name = "ID[=PATH,...]")]
+    pub ssh: Vec<String>,
     /// Also look for cached steps in DIR (written by `--cache-to`): `type=local,src=DIR`
     /// (repeatable). `type=registry` is not supported yet.
     #[arg(long = "cache-from", value_name = "SPEC")]
@@ -184,6 +194,7 @@ struct Checked {
     source_date_epoch: Option<i64>,
     root: PathBuf,
     secrets: BTreeMap<String, SecretSource>,
+    ssh: BTreeMap<String, SshSource>,
     entitlements: Entitlements,
     network: Network,
     cache_from: Vec<crate::cache::exchange::CacheSpec>,
@@ -199,6 +210,7 @@ fn check(args: &BuildArgs, root: Option<&Path>) -> Result<Checked> {
         source_date_epoch,
         root: super::store_root(root)?,
         secrets: secrets(&args.secrets)?,
+        ssh: ssh_sources(&args.ssh)?,
         entitlements: Entitlements::parse(&args.allow).map_err(Error::Usage)?,
         network: Network::from(args.network),
         cache_from: cache_specs(&args.cache_from, false)?,
@@ -248,6 +260,7 @@ fn request(
         network: checked.network,
         entitlements: checked.entitlements,
         secrets: checked.secrets,
+        ssh: checked.ssh,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
         cache_from: checked.cache_from,
@@ -303,6 +316,23 @@ fn secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>> {
         secrets.insert(id, source);
     }
     Ok(secrets)
+}
+
+/// The `--ssh` values by id, `SSH_AUTH_SOCK` read here; an id given twice is an error
+/// (as buildx says: a duplicate agent id).
+fn ssh_sources(specs: &[String]) -> Result<BTreeMap<String, SshSource>> {
+    let auth_sock = std::env::var_os("SSH_AUTH_SOCK");
+    let mut sources = BTreeMap::new();
+    for spec in specs {
+        let (id, source) = parse_ssh(spec, auth_sock.as_deref())
+            .map_err(|e| Error::Usage(format!("invalid --ssh: {e}")))?;
+        if sources.insert(id.clone(), source).is_some() {
+            return Err(Error::Usage(format!(
+                "invalid --ssh: id {id:?} is given twice"
+            )));
+        }
+    }
+    Ok(sources)
 }
 
 /// `display`, keeping every step's output for `builder logs` in the store at `root`; when

@@ -73,6 +73,15 @@ fn every_build_flag_reaches_the_request() {
     // --root: another store.
     let other = request_text(&[], &t.path().join("other")).unwrap();
     assert_ne!(other, base);
+    // --ssh ID=SOCKET: an agent socket that exists.
+    let sock = t.path().join("agent.sock");
+    let _agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let spec = format!("deploy={}", sock.display());
+    let got = request_text(&["--ssh", &spec], &root).unwrap();
+    assert_ne!(got, base, "--ssh changed nothing");
+    assert!(got.contains("deploy"), "{got}");
+    let e = request_text(&["--ssh", "deploy=/nonexistent/key"], &root).unwrap_err();
+    assert!(e.contains("/nonexistent/key"), "{e}");
 }
 
 #[test]

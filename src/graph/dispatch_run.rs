@@ -127,14 +127,15 @@ fn plan_mounts(
         };
         let target = match mount.kind {
             MountType::Secret => mount.secret_target().unwrap_or_default(),
-            MountType::Ssh => match &mount.target {
-                Some(t) => t.clone(),
-                None => {
-                    let t = format!("/run/buildkit/ssh_agent.{ssh_count}");
-                    ssh_count += 1;
-                    t
+            MountType::Ssh => {
+                // N counts every ssh mount of the step, as BuildKit's exec op does.
+                let n = ssh_count;
+                ssh_count += 1;
+                match &mount.target {
+                    Some(t) => t.clone(),
+                    None => format!("/run/buildkit/ssh_agent.{n}"),
                 }
-            },
+            }
             _ => mount.target.clone().unwrap_or_default(),
         };
         let target = if target.is_empty() || target.starts_with('/') {

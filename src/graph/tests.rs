@@ -405,3 +405,17 @@ fn base_images_are_the_plans_images_without_dispatch() {
         assert_eq!(listed, planned, "{build_args:?} {target:?}");
     }
 }
+
+#[test]
+fn ssh_mounts_default_to_their_index_among_the_steps_ssh_mounts() {
+    let p = plan_of(
+        "FROM scratch\n\
+         RUN --mount=type=ssh,target=/first --mount=type=ssh,id=b --mount=type=ssh,target=rel true\n",
+    );
+    let targets: Vec<&str> = run(&target(&p).steps[0])
+        .mounts
+        .iter()
+        .map(|m| m.target.as_str())
+        .collect();
+    assert_eq!(targets, ["/first", "/run/buildkit/ssh_agent.1", "/rel"]);
+}

@@ -48,6 +48,7 @@ mod run_debian;
 mod run_security;
 mod run_cache_mounts;
 mod run_network;
+mod run_ssh;
 mod build_cache;
 mod cache_prune;
 mod cache_prune_support;

@@ -4,10 +4,11 @@
 //! prepared on it and mounted as the step's root ([`crate::snapshot::StepRoot`]: overlay of
 //! the chain with the snapshot as upper directory, or a copy of the chain where overlay
 //! does not work); USER is resolved against the image's /etc/passwd and /etc/group; the
-//! RUN mounts are made ready ([`mounts`]); the command runs in the sandbox, its output
-//! streamed to the step's progress ([`output`]); the empty mount stubs are removed
-//! ([`stubs`]); the root is unmounted and the change set made the layer (whiteouts only for
-//! paths that exist below) and committed as the next snapshot ([`super::commit`]).
+//! RUN mounts are made ready ([`mounts`]; ssh agent sockets by [`ssh`]); the command runs
+//! in the sandbox, its output streamed to the step's progress ([`output`]); the empty
+//! mount stubs are removed ([`stubs`]); the root is unmounted and the change set made the
+//! layer (whiteouts only for paths that exist below) and committed as the next snapshot
+//! ([`super::commit`]).
 //!
 //! As in BuildKit, a RUN always makes a layer, even when it changed nothing (an empty
 //! tar). A command that exits non-zero or is killed fails the step with BuildKit's words
@@ -20,6 +21,7 @@ pub mod mounts;
 pub mod output;
 pub mod secrets;
 pub mod security;
+pub mod ssh;
 pub mod stubs;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 
 pub use secrets::{parse_secret, SecretSource};
 pub use security::Entitlements;
+pub use ssh::{parse_ssh, SshAgents, SshSource};
 
 use interrupt::InterruptGuard;
 
@@ -38,6 +41,7 @@ use super::layer::{Layer, SharedExistsBelow};
 use super::lower::{read_file, LayeredDest};
 use super::step_cx::StepCx;
 use super::StageResult;
+use crate::dockerfile::instructions::MountType;
 use crate::domain::DEFAULT_PATH;
 use crate::graph::RunAction;
 use crate::sandbox::{self, Network, RunSpec, Sandbox, Stubs};
@@ -51,6 +55,8 @@ pub struct RunSettings<'a> {
     pub network: Network,
     /// The build's `--secret`s, by id.
     pub secrets: BTreeMap<String, SecretSource>,
+    /// The agent socket of each `--ssh` id ([`SshAgents::sockets`]).
+    pub ssh: BTreeMap<String, PathBuf>,
     /// The store root: steps work under `run/`, cache mounts live in `cache-mounts/`.
     pub state_dir: PathBuf,
     /// Force a root file system backend (`None`: overlay when it works, said otherwise).
@@ -66,6 +72,7 @@ impl std::fmt::Debug for RunSettings<'_> {
         f.debug_struct("RunSettings")
             .field("network", &self.network)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("ssh", &self.ssh.keys().collect::<Vec<_>>())
             .field("state_dir", &self.state_dir)
             .field("backend", &self.backend)
             .field("entitlements", &self.entitlements)
@@ -208,12 +215,23 @@ fn exists_below(view: LayeredDest, has_parent: bool) -> SharedExistsBelow {
     })
 }
 
-/// The step's environment: the plan's (ARG values included), `PATH` when missing, the
-/// proxy variables, then secrets given as variables.
+/// The step's environment: the plan's (ARG values included), `PATH` when missing,
+/// `SSH_AUTH_SOCK` (the first ssh mount's target, unless set), the proxy variables, then
+/// secrets given as variables.
 fn environment(action: &RunAction, secret_env: &[String]) -> Vec<String> {
     let mut env = action.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    // As BuildKit's exec op: set even when an optional mount is left out.
+    let first_ssh = action
+        .mounts
+        .iter()
+        .find(|m| m.mount.kind == MountType::Ssh);
+    if let Some(m) = first_ssh {
+        if !env.iter().any(|e| e.starts_with("SSH_AUTH_SOCK=")) {
+            env.push(format!("SSH_AUTH_SOCK={}", m.target));
+        }
     }
     env.extend(action.proxy_env.iter().map(|(k, v)| format!("{k}={v}")));
     env.extend(secret_env.iter().cloned());

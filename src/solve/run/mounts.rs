@@ -17,7 +17,10 @@
 //! - `secret`: the value of a `--secret` of the build, as a read-only file (mode 0400 and
 //!   0:0 unless asked otherwise) and/or an environment variable; missing is an error only
 //!   with `required=true`.
-//! - `ssh`: not supported yet.
+//! - `ssh`: a new socket of the step, owned `uid`:`gid` with `mode` (0600 and 0:0 unless
+//!   asked otherwise), relayed read-only to the build's agent for the mount's id
+//!   ([`super::ssh::Forwarder`], stopped with the step); a missing id leaves the mount
+//!   out, or fails the step with `required=true`.
 //!
 //! A heredoc script run directly (`RUN <<EOF` with `#!`) is mounted the same way, read-only
 //! at `/dev/pipes/`. Everything lives in the step's scratch directory, removed after the
@@ -30,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::OFlags;
 
+use super::ssh::Forwarder;
 use super::SecretSource;
 use crate::dockerfile::instructions::{Mount, MountType, ShareMode};
 use crate::graph::{PlannedMount, RunAction, Source};
@@ -53,6 +57,7 @@ pub struct Prepared {
     /// `NAME=value` entries for secrets given as variables.
     pub env: Vec<String>,
     locks: Vec<FileLock>,
+    forwards: Vec<Forwarder>,
 }
 
 /// Make every mount of `action`, the RUN of step `cx`, ready, using `work` (the step's
@@ -69,7 +74,7 @@ pub fn prepare(cx: &StepCx<'_, '_>, action: &RunAction, work: &Path) -> StepResu
                 out.add(scratch, &m.target, false);
             }
             MountType::Secret => secret(&cx.run.secrets, m, &scratch, &mut out)?,
-            MountType::Ssh => return Err(StepError::Unsupported("RUN --mount=type=ssh".into())),
+            MountType::Ssh => ssh(&cx.run.ssh, m, &scratch, &mut out)?,
         }
     }
     if let Some(script) = &action.script {
@@ -360,6 +365,34 @@ fn secret(
         out.env
             .push(format!("{name}={}", String::from_utf8_lossy(&value)));
     }
+    Ok(())
+}
+
+/// The step's socket for an ssh mount, relayed to the agent of its id in `agents`.
+fn ssh(
+    agents: &BTreeMap<String, PathBuf>,
+    m: &PlannedMount,
+    scratch: &Path,
+    out: &mut Prepared,
+) -> StepResult<()> {
+    let id = m.mount.ssh_id();
+    let Some(agent) = agents.get(&id) else {
+        if m.mount.required {
+            return Err(StepError::Mount(format!(
+                "no SSH key {id:?} forwarded from the client: pass --ssh {id}[=SOCKET|KEY]"
+            )));
+        }
+        return Ok(());
+    };
+    // Private to the builder: the socket is reached only through its mount.
+    make_dir(scratch, 0o700, (0, 0))?;
+    let socket = scratch.join("agent.sock");
+    let forward = Forwarder::start(&socket, agent.clone())
+        .map_err(|e| StepError::Mount(format!("ssh {id}: make the agent socket: {e}")))?;
+    out.forwards.push(forward);
+    let owner = (m.mount.uid.unwrap_or(0), m.mount.gid.unwrap_or(0));
+    set_mode_owner(&socket, m.mount.mode_or_default(), owner)?;
+    out.add(socket, &m.target, false);
     Ok(())
 }
 

@@ -35,6 +35,38 @@ fn environment_adds_path_proxies_and_secrets() {
     );
 }
 
+fn ssh_mount(target: &str) -> crate::graph::PlannedMount {
+    crate::graph::PlannedMount {
+        mount: crate::dockerfile::instructions::Mount {
+            kind: MountType::Ssh,
+            ..Default::default()
+        },
+        target: target.into(),
+        from: None,
+    }
+}
+
+#[test]
+fn ssh_auth_sock_names_the_first_ssh_mount_unless_set() {
+    let mut a = action(&["A=1"]);
+    a.mounts = vec![ssh_mount("/first"), ssh_mount("/run/buildkit/ssh_agent.1")];
+    let env = environment(&a, &[]);
+    assert!(env.contains(&"SSH_AUTH_SOCK=/first".to_string()), "{env:?}");
+    let mut a = action(&["SSH_AUTH_SOCK=/mine"]);
+    a.mounts = vec![ssh_mount("/first")];
+    let env = environment(&a, &[]);
+    assert_eq!(
+        env.iter()
+            .filter(|e| e.starts_with("SSH_AUTH_SOCK="))
+            .count(),
+        1
+    );
+    assert_eq!(env[0], "SSH_AUTH_SOCK=/mine");
+    assert!(!environment(&action(&[]), &[])
+        .iter()
+        .any(|e| e.starts_with("SSH_AUTH_SOCK")));
+}
+
 #[test]
 fn users_resolve_against_the_image() {
     let t = tempfile::tempdir().unwrap();

@@ -181,6 +181,7 @@ impl Fixture {
                 sandbox: &self.sandbox,
                 network: Network::None,
                 secrets: BTreeMap::new(),
+                ssh: BTreeMap::new(),
                 state_dir: root.join("state"),
                 backend: Some(Backend::Copy),
                 entitlements: Default::default(),
