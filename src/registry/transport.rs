@@ -140,11 +140,46 @@ impl Endpoint {
     }
 }
 
-/// The HTTP client: rustls with the system's roots, no automatic gzip (blobs are checked
-/// byte for byte), redirects followed (blob downloads often redirect to storage), and
-/// `wait` for each wait.
+/// Where Linux distributions keep the system's root certificates as one PEM bundle (the
+/// places OpenSSL's probe looks first).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The roots added to the ones the TLS stack loads itself. With `SSL_CERT_FILE` (or
+/// `SSL_CERT_DIR`) set, rustls' native loader reads only what it names; the system's
+/// bundle is then added, so a private CA extends the system's roots instead of replacing
+/// them. Without it, nothing (the loader already reads the system's roots).
+fn extra_roots() -> Vec<reqwest::Certificate> {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    roots_beside(set("SSL_CERT_FILE") || set("SSL_CERT_DIR"))
+}
+
+/// The system's bundle when the roots were `overridden`, else nothing.
+fn roots_beside(overridden: bool) -> Vec<reqwest::Certificate> {
+    if !overridden {
+        return Vec::new();
+    }
+    SYSTEM_BUNDLES
+        .iter()
+        .find_map(|path| std::fs::read(path).ok())
+        .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
+        .unwrap_or_default()
+}
+
+/// The HTTP client: rustls with the system's roots (and those of `SSL_CERT_FILE`), no
+/// automatic gzip (blobs are checked byte for byte), redirects followed (blob downloads
+/// often redirect to storage), and `wait` for each wait.
 pub fn http_client(wait: Duration) -> Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
+    let mut builder = reqwest::blocking::Client::builder();
+    for root in extra_roots() {
+        builder = builder.add_root_certificate(root);
+    }
+    builder
         .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
         .timeout(wait)
         .connect_timeout(wait)
@@ -159,7 +194,11 @@ pub fn http_client(wait: Duration) -> Result<reqwest::blocking::Client> {
 /// which was 1.7x slower than `skopeo copy` on a 160 MB layer; an async body takes 1 MiB
 /// chunks.
 pub fn async_http_client(wait: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for root in extra_roots() {
+        builder = builder.add_root_certificate(root);
+    }
+    builder
         .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(wait)
         .read_timeout(wait)
@@ -171,6 +210,17 @@ pub fn async_http_client(wait: Duration) -> Result<reqwest::Client> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cert_file_adds_to_the_system_roots() {
+        assert!(roots_beside(false).is_empty());
+        if SYSTEM_BUNDLES
+            .iter()
+            .any(|p| std::path::Path::new(p).is_file())
+        {
+            assert!(roots_beside(true).len() > 10);
+        }
+    }
 
     #[test]
     fn loopback_and_listed_registries_are_plain_http() {

@@ -1,7 +1,7 @@
 //! Git sources over SSH, for real: a throwaway `sshd` on 127.0.0.1 that accepts one key,
 //! held by a test `ssh-agent`. The fetcher is given the agent's socket (what `--ssh default`
 //! passes it) and uses nothing else: without the socket the same source fails at once,
-//! without prompting.
+//! without prompting. A Dockerfile's `ADD ssh://...` takes the agent of `--ssh default=SOCKET`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -134,4 +134,19 @@ fn add_git_over_ssh_uses_only_the_given_agent() {
     );
     assert!(err.contains("Permission denied"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(15));
+
+    // The same source in a Dockerfile, the agent given with `--ssh default=SOCKET`.
+    let w = crate::build_support::Work::new();
+    w.dockerfile(&format!("FROM scratch\nADD {url} /src/\n"));
+    let agent = format!("default={}", keys.path().join("agent.sock").display());
+    let got = w.build_and_unpack("ssh", &["--ssh", &agent]);
+    assert!(got.contains("f /src/f 0644 0:0 \"deep\\n\""), "{got}");
+    // Without --ssh the build fails at the ADD, naming the repository.
+    let out = w.build(&["-t", "app2"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = crate::common::text(&out.stderr);
+    assert!(
+        err.contains("cannot resolve Git repository ssh://"),
+        "{err}"
+    );
 }

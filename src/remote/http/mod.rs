@@ -1,5 +1,5 @@
 //! HTTP(S) sources of ADD, as BuildKit's `source/http` fetches them: a GET through the one
-//! HTTP client (rustls with the system's roots, or those of `SSL_CERT_FILE`; proxies from
+//! HTTP client (rustls with the system's roots plus those of `SSL_CERT_FILE`; proxies from
 //! `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`), kept under `<remote>/http/` with what
 //! revalidates it (`ETag`, `Last-Modified`; see [`kept`]), so that a rebuild asks the
 //! server with `If-None-Match` / `If-Modified-Since` and a 304 reuses what is kept.
