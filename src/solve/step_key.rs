@@ -51,64 +51,74 @@ pub(crate) fn inputs(
     k.push("platform", scope.sp.platform.to_string());
     k.push("layer format", layer_format(cx.policy));
     match &step.action {
-        Action::Copy(c) if !c.sources.is_empty() => {
-            let keyword = if c.add { "ADD" } else { "COPY" };
-            let mut label = keyword.to_string();
-            if let Some(from) = &c.from_flag {
-                label.push_str(&format!(" --from={from}"));
-            }
-            label.push(' ');
-            label.push_str(&c.sources.join(" "));
-            let failed = |source| StepError::Copy {
-                instruction: keyword,
-                source,
-            };
-            let (value, files) = tree_digest(cx, &c.from, |root, stat| {
-                digest_sources(root, &c.sources, &c.exclude, c.parents, stat).map_err(failed)
-            })?;
-            k.sources("sources", label, value, files);
-            for url in c.sources.iter().filter(|s| is_remote_source(s)) {
-                let req = RemoteRequest {
-                    url,
-                    checksum: c.checksum.as_deref(),
-                    keep_git_dir: c.keep_git_dir.unwrap_or(false),
-                };
-                let key = cx.inputs.remote.key(&req).map_err(|e| StepError::Copy {
-                    instruction: keyword,
-                    source: e.into(),
-                })?;
-                // Named without the URL's credentials: names are kept to explain misses.
-                k.push(format!("remote {}", redact(url)), key);
-            }
-        }
-        Action::Run(r) => {
-            for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Bind) {
-                let from = m.from.clone().unwrap_or(Source::BuildContext);
-                let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
-                let (value, files) = tree_digest(cx, &from, |root, stat| {
-                    digest_sources(root, std::slice::from_ref(&source), &[], false, stat).map_err(
-                        |source| StepError::Copy {
-                            instruction: "RUN --mount",
-                            source,
-                        },
-                    )
-                })?;
-                let name = format!("mount {}", m.target);
-                k.sources(name.clone(), name, value, files);
-            }
-            // A cache seeded from a stage, image or context: that source is an input of
-            // the step, as in BuildKit (the cache's later contents are not).
-            for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Cache) {
-                if let Some(from) = &m.from {
-                    let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
-                    let value = mount_source_identity(cx, from, &source)?;
-                    k.push(format!("cache mount {} source", m.target), value);
-                }
-            }
-        }
+        Action::Copy(c) if !c.sources.is_empty() => copy_sources(cx, c, &mut k)?,
+        Action::Run(r) => run_mounts(cx, r, &mut k)?,
         _ => {}
     }
     Ok(Some(k))
+}
+
+/// The `sources` of a COPY/ADD (the selected files' digest) and one `remote URL` input per
+/// remote source (its checksum, content digest or commit).
+fn copy_sources(cx: &StepCx<'_, '_>, c: &CopyAction, k: &mut KeyInputs) -> StepResult<()> {
+    let keyword = if c.add { "ADD" } else { "COPY" };
+    let mut label = keyword.to_string();
+    if let Some(from) = &c.from_flag {
+        label.push_str(&format!(" --from={from}"));
+    }
+    label.push(' ');
+    label.push_str(&c.sources.join(" "));
+    let failed = |source| StepError::Copy {
+        instruction: keyword,
+        source,
+    };
+    let (value, files) = tree_digest(cx, &c.from, |root, stat| {
+        digest_sources(root, &c.sources, &c.exclude, c.parents, stat).map_err(failed)
+    })?;
+    k.sources("sources", label, value, files);
+    for url in c.sources.iter().filter(|s| is_remote_source(s)) {
+        let req = RemoteRequest {
+            url,
+            checksum: c.checksum.as_deref(),
+            keep_git_dir: c.keep_git_dir.unwrap_or(false),
+        };
+        let key = cx.inputs.remote.key(&req).map_err(|e| StepError::Copy {
+            instruction: keyword,
+            source: e.into(),
+        })?;
+        // Named without the URL's credentials: names are kept to explain misses.
+        k.push(format!("remote {}", redact(url)), key);
+    }
+    Ok(())
+}
+
+/// The inputs RUN's mounts add: what each bind mount reads, and the source a cache mount
+/// is seeded from.
+fn run_mounts(cx: &StepCx<'_, '_>, r: &RunAction, k: &mut KeyInputs) -> StepResult<()> {
+    for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Bind) {
+        let from = m.from.clone().unwrap_or(Source::BuildContext);
+        let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
+        let (value, files) = tree_digest(cx, &from, |root, stat| {
+            digest_sources(root, std::slice::from_ref(&source), &[], false, stat).map_err(
+                |source| StepError::Copy {
+                    instruction: "RUN --mount",
+                    source,
+                },
+            )
+        })?;
+        let name = format!("mount {}", m.target);
+        k.sources(name.clone(), name, value, files);
+    }
+    // A cache seeded from a stage, image or context: that source is an input of
+    // the step, as in BuildKit (the cache's later contents are not).
+    for m in r.mounts.iter().filter(|m| m.mount.kind == MountType::Cache) {
+        if let Some(from) = &m.from {
+            let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
+            let value = mount_source_identity(cx, from, &source)?;
+            k.push(format!("cache mount {} source", m.target), value);
+        }
+    }
+    Ok(())
 }
 
 /// What a mount reads from `source` of `from`, as text: the content digest of the
