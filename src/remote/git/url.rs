@@ -281,25 +281,7 @@ fn percent_decode(s: &str) -> Result<String, UrlError> {
     String::from_utf8(out).map_err(|_| format!("invalid UTF-8 in query {s:?}"))
 }
 
-/// `url` with the user name and password of a `scheme://user:password@host` URL masked,
-/// as BuildKit's `urlutil.RedactCredentials`; other forms are returned unchanged.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let masked = match userinfo.split_once(':') {
-        Some(("", _)) => ":xxxxx".to_string(),
-        Some(_) => "xxxxx:xxxxx".to_string(),
-        None if userinfo.is_empty() => return url.to_string(),
-        None => "xxxxx".to_string(),
-    };
-    format!("{scheme}://{masked}@{host}{tail}")
-}
+pub use crate::domain::remote_source::redact_credentials as redact;
 
 #[cfg(test)]
 #[path = "url_tests.rs"]

@@ -271,24 +271,7 @@ fn mismatch(url: &str, expected: &str, actual: &str) -> FetchError {
     }
 }
 
-/// `url` with its credentials masked as BuildKit masks them (`xxxxx:xxxxx@`).
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let masked = match userinfo.split_once(':') {
-        Some(("", _)) => ":xxxxx",
-        Some(_) => "xxxxx:xxxxx",
-        None if userinfo.is_empty() => "",
-        None => "xxxxx",
-    };
-    format!("{scheme}://{masked}@{host}{tail}")
-}
+pub use crate::domain::remote_source::redact_credentials as redact;
 
 /// The file name BuildKit's Dockerfile frontend gives a URL download: the last element of
 /// the URL's (percent-decoded) path, `__unnamed__` when there is none, and `download` for
