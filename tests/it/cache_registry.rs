@@ -4,7 +4,8 @@
 //! changed file reruns only what reads it; `mode=min` leaves out the steps of other stages;
 //! `image-manifest=true` and Docker media types; a missing ref is a notice; a foreign or
 //! tampered artifact is refused without touching the store; `ignore-error=true` makes a
-//! failed export a warning; two builds exporting to one ref at once leave a usable cache.
+//! failed export a warning; two builds exporting to one ref at once leave a usable cache;
+//! no `--secret` value reaches the artifact.
 
 use std::path::Path;
 
@@ -387,4 +388,43 @@ fn two_builds_exporting_to_one_registry_ref_at_once_leave_a_usable_cache() {
         }
     }
     assert_eq!(fully, 1, "exactly the last export's steps are cached");
+}
+
+#[test]
+fn a_registry_cache_holds_no_secret() {
+    let test = "registry_cache_secrets";
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let Some(r) = runners(test).into_iter().next() else {
+        return;
+    };
+    let host = reg.host();
+    let w = RunWork::new(r, &layout);
+    let secret = format!("tok-{}", std::process::id());
+    std::fs::write(w.path("tok"), &secret).unwrap();
+    w.dockerfile(
+        "FROM busybox\n\
+         RUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\" && echo used > /used\n\
+         RUN --mount=type=secret,id=tok cat /run/secrets/tok | wc -c > /size\n",
+    );
+    let image = format!("{host}/cache/secret:c");
+    let tok = format!("id=tok,src={}", w.path("tok").display());
+    let to = format!("type=registry,ref={image},mode=max");
+    build(&w, "me", &["--secret", &tok, "--cache-to", &to]);
+    let manifest = artifact_manifest(&image);
+    let config = manifest["config"]["digest"].as_str().unwrap();
+    let get = |path: &str| {
+        reqwest::blocking::get(format!("http://{host}/v2/cache/secret/{path}"))
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let records = get(&format!("blobs/{config}"));
+    assert!(records.contains("\"records\""), "{records}");
+    assert!(records.contains("RUN --mount=type=secret"), "{records}");
+    for doc in [records, get("manifests/c"), manifest.to_string()] {
+        assert!(!doc.contains(&secret), "the secret is in the cache: {doc}");
+    }
 }
