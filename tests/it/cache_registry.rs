@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::build_cache::{build, cached, steps};
 use crate::build_support::busybox;
 use crate::common::text;
-use crate::registry_support::{skopeo_copy, Registry, RegistryAuth};
+use crate::registry_support::{skopeo_copy, FaultKind, Proxy, Registry, RegistryAuth};
 use crate::run_support::{runners, RunWork};
 
 const CONFIG_TYPE: &str = "application/vnd.builder.cache.config.v1+json";
@@ -306,8 +306,21 @@ fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
     let host = reg.host();
     let w = RunWork::new(r, &layout);
     w.file("a", "a\n").dockerfile("FROM busybox\nCOPY a /a\n");
-    build(&w, "me", &[]);
+    let good = format!("{host}/cache/good:1");
+    build(
+        &w,
+        "me",
+        &["--cache-to", &format!("type=registry,ref={good}")],
+    );
     let before = store_files(&w.path("root"));
+    // A good artifact whose config arrives corrupted, through a proxy.
+    let config = artifact_manifest(&good)["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let proxy = Proxy::start(reg.port);
+    proxy.fault("GET", &config, FaultKind::CorruptBody, 100);
+    let corrupted = format!("{}/cache/good:1", proxy.host());
     // An image is not a cache.
     let foreign = format!("{host}/cache/foreign:1");
     skopeo_copy(
@@ -333,6 +346,7 @@ fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
         .unwrap();
     assert_eq!(put.status().as_u16(), 201);
     for (image, reason) in [
+        (corrupted, "the download is corrupt"),
         (foreign, "not a builder cache"),
         (format!("{host}/{repo}:1"), "cache records do not parse"),
     ] {
