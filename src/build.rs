@@ -138,12 +138,34 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     if let Some(target) = &opts.target_platform {
         solve::stamp_target_platform(&mut result.config, target);
     }
+    if req.cache_to.contains(&CacheSpec::Inline) {
+        add_inline_cache(&cache, target, &mut result)?;
+    }
     let written = write_outputs(req, &work, &result, (&cache, target), reporter)?;
     crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
         config: written.primary.config.digest().clone(),
     })
+}
+
+/// `--cache-to type=inline`: the records of the image's own steps, in a label of its
+/// config (`target`: the target stage's Dockerfile index).
+fn add_inline_cache(
+    cache: &BuildCache,
+    target: Option<usize>,
+    result: &mut StageResult,
+) -> Result<()> {
+    let layers: Vec<_> = (result.layers.iter())
+        .map(|l| l.descriptor.digest().clone())
+        .collect();
+    let (key, value) =
+        cache_registry::inline_label(cache, target, &layers).map_err(|source| Error::Encode {
+            what: "inline cache",
+            source,
+        })?;
+    result.config.config.labels.insert(key, value);
+    Ok(())
 }
 
 /// What the build read before planning.
@@ -435,6 +457,8 @@ fn export_cache(
     reporter: &dyn Reporter,
 ) -> Result<()> {
     let cache_reg = match spec {
+        // In the image config already.
+        CacheSpec::Inline => return Ok(()),
         CacheSpec::Local(dir) => {
             let title = format!("exporting cache to {}", dir.display());
             progress::vertex(reporter, &title, |_| {

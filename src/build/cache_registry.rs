@@ -7,6 +7,9 @@
 //! On a step's miss, a record of the artifact makes it a hit: its layer is downloaded into
 //! the store (digest-checked) before the record is written, as a local import does.
 //!
+//! `--cache-to type=inline` writes the records of the image's own steps into a label of
+//! its config ([`artifact::INLINE_LABEL`]); `--cache-from IMAGE` reads them from there.
+//!
 //! `--cache-to type=registry,ref=REF`: the layers of the exported records are pushed (a
 //! layer the registry has is skipped, one of another repository of the registry is
 //! mounted), then the config, then the manifest and, unless `image-manifest=true`, an index
@@ -44,6 +47,8 @@ pub(super) fn sources(
     for spec in specs {
         match spec {
             CacheSpec::Local(dir) => out.push(Box::new(LocalSource(dir.clone()))),
+            // Refused by the parser; nothing to read.
+            CacheSpec::Inline => {}
             CacheSpec::Registry(cache) => {
                 if let Some(source) = open_registry(&cache.reference, auth, reporter)? {
                     out.push(Box::new(source));
@@ -161,17 +166,49 @@ fn fetch_records(
     } else {
         top
     };
-    let (config, layers) = match artifact::parse_manifest(&manifest.bytes) {
-        Ok(parsed) => parsed,
+    let (config, layers) = match artifact::manifest_parts(&manifest.bytes) {
+        Ok(parts) => parts,
         Err(reason) => return Ok(Err(reason)),
     };
+    let media_type = config.media_type().to_string();
+    let inline = artifact::is_image_config(&media_type);
+    if !inline {
+        // Refused here, before its config is downloaded, unless it is a cache config.
+        if let Err(reason) = artifact::parse_manifest(&manifest.bytes) {
+            return Ok(Err(reason));
+        }
+    }
     if config.size() > MAX_CONFIG {
         return Ok(Err(format!("its config is {} bytes", config.size())));
     }
     let memory = MemStore::new();
     download_blob(session, repo, &config, &memory, &silent)?;
     let bytes = memory.read_all(config.digest())?;
-    Ok(artifact::parse_config(&bytes, &layers))
+    Ok(if inline {
+        artifact::inline_records(&bytes, &layers)
+    } else {
+        artifact::parse_config(&bytes, &layers)
+    })
+}
+
+/// The `--cache-to type=inline` label: the records of the steps of the image built (as
+/// `mode=min`) whose layers are the image's, for `--cache-from IMAGE`.
+pub(super) fn inline_label(
+    cache: &BuildCache,
+    target: Option<usize>,
+    image_layers: &[Digest],
+) -> std::result::Result<(String, String), serde_json::Error> {
+    let records: Vec<Record> = keys_for(CacheMode::Min, cache, target, image_layers)
+        .iter()
+        .filter_map(|k| cache.records.get(k))
+        .filter(|r| {
+            r.layer
+                .as_ref()
+                .map_or(true, |l| image_layers.contains(l.descriptor.digest()))
+        })
+        .collect();
+    let text = String::from_utf8_lossy(&artifact::config_bytes(&records)?).into_owned();
+    Ok((artifact::INLINE_LABEL.to_string(), text))
 }
 
 /// The keys `cache.mode` exports: every step the build made or reused (`max`), or those of

@@ -5,7 +5,8 @@
 //! manifest alone) has a config blob of media type [`CONFIG_MEDIA_TYPE`] holding the cache
 //! records — the same records as the store's and a cache directory's, keys to layer
 //! descriptors — and the cached layers as its layers: the image's own blobs, so a registry
-//! that has the image stores nothing twice. Everything here is pure: the `type=registry`
+//! that has the image stores nothing twice. `--cache-to type=inline` puts the same config
+//! document into the image config's [`INLINE_LABEL`]. Everything here is pure: the `type=registry`
 //! keys, the config, manifest and index documents written with a stable key order, and
 //! their checks on import (a foreign or tampered artifact is refused with the reason).
 
@@ -21,6 +22,8 @@ use crate::domain::reference::Reference;
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.builder.cache.config.v1+json";
 /// The version of the config document this build writes and reads.
 pub const CONFIG_VERSION: u32 = 1;
+/// The image config label of `--cache-to type=inline`: the config document, as text.
+pub const INLINE_LABEL: &str = "builder.cache.v1";
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -299,6 +302,49 @@ pub fn index_entry(bytes: &[u8]) -> Result<Descriptor, String> {
 struct ManifestDoc {
     config: Descriptor,
     layers: Vec<Descriptor>,
+}
+
+/// The config descriptor and layers of a manifest's `bytes`.
+pub fn manifest_parts(bytes: &[u8]) -> Result<(Descriptor, Vec<Descriptor>), String> {
+    let doc: ManifestDoc =
+        serde_json::from_slice(bytes).map_err(|e| format!("the manifest does not parse: {e}"))?;
+    Ok((doc.config, doc.layers))
+}
+
+/// Whether a config of `media_type` is an image's (whose [`INLINE_LABEL`] may hold records).
+pub fn is_image_config(media_type: &str) -> bool {
+    media_type == "application/vnd.oci.image.config.v1+json"
+        || media_type == "application/vnd.docker.container.image.v1+json"
+}
+
+/// The records an image config's [`INLINE_LABEL`] holds (`--cache-to type=inline`), each
+/// layer one of the image's `layers`.
+pub fn inline_records(
+    config: &[u8],
+    layers: &[Descriptor],
+) -> Result<BTreeMap<String, Record>, String> {
+    #[derive(Deserialize)]
+    struct Image {
+        #[serde(default)]
+        config: Option<Exec>,
+    }
+    #[derive(Deserialize)]
+    struct Exec {
+        #[serde(rename = "Labels", default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    let image: Image = serde_json::from_slice(config)
+        .map_err(|e| format!("its image config does not parse: {e}"))?;
+    let label = image
+        .config
+        .and_then(|c| c.labels)
+        .and_then(|mut l| l.remove(INLINE_LABEL));
+    match label {
+        Some(text) => parse_config(text.as_bytes(), layers),
+        None => Err(format!(
+            "it is an image without a {INLINE_LABEL} label: not a builder cache"
+        )),
+    }
 }
 
 /// The config descriptor and layers of an artifact's manifest `bytes`; refused unless

@@ -188,3 +188,21 @@ fn compression_is_read_from_the_media_type() {
     );
     assert_eq!(Compression::Zstd.name(), "zstd");
 }
+
+#[test]
+fn an_image_config_label_holds_inline_records() {
+    let layer = Descriptor::new(MediaType::ImageLayerGzip, 11, sha256(b"layer bytes"));
+    let text = String::from_utf8(config_bytes(&[record(1, Some(&layer))]).unwrap()).unwrap();
+    let image = serde_json::json!({"config": {"Labels": {INLINE_LABEL: text}}});
+    let bytes = serde_json::to_vec(&image).unwrap();
+    let records = inline_records(&bytes, std::slice::from_ref(&layer)).unwrap();
+    assert_eq!(records.len(), 1);
+    // The label may only name the image's own layers.
+    assert!(inline_records(&bytes, &[])
+        .unwrap_err()
+        .contains("does not list"));
+    let e = inline_records(br#"{"config":{"Labels":{}}}"#, &[]).unwrap_err();
+    assert!(e.contains("not a builder cache"), "{e}");
+    assert!(is_image_config("application/vnd.oci.image.config.v1+json"));
+    assert!(!is_image_config(CONFIG_MEDIA_TYPE));
+}

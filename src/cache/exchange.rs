@@ -9,8 +9,9 @@
 //! blob, so an interrupted export leaves a usable, smaller cache. An import copies the blob
 //! into the store, verified against its digest, before the record, so a half-imported step
 //! is never a hit. A registry cache (`type=registry,ref=REF`) is the same records in one
-//! artifact ([`super::artifact`]); its network side is the build's. Every import source is
-//! a [`CacheSource`], tried in order on a miss.
+//! artifact ([`super::artifact`]), and `type=inline` the same records in the image config;
+//! their network side is the build's. Every import source is a [`CacheSource`], tried in
+//! order on a miss.
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +27,11 @@ use crate::store::BlobStore;
 pub enum CacheSpec {
     /// `type=local`: a directory.
     Local(PathBuf),
-    /// `type=registry` (or a bare reference): an artifact in a registry.
+    /// `type=registry` (or a bare reference): an artifact in a registry (or an image
+    /// pushed with `type=inline`).
     Registry(RegistryCache),
+    /// `--cache-to type=inline`: the records in the image config.
+    Inline,
 }
 
 /// Where a build that misses in its own store may find a step.
@@ -71,13 +75,29 @@ pub fn parse_spec(spec: &str, export: bool) -> Result<CacheSpec, String> {
     match kind.as_deref() {
         Some("local") => local_spec(flag, dir_key, &keys),
         Some("registry") => registry_spec(flag, export, &keys).map(CacheSpec::Registry),
-        Some(other @ ("inline" | "gha" | "s3" | "azblob")) => Err(format!(
+        Some("inline") => inline_spec(flag, export, &keys),
+        Some(other @ ("gha" | "s3" | "azblob")) => Err(format!(
             "{flag} type={other} is not supported yet; use type=local or type=registry"
         )),
         Some(other) => Err(format!(
             "unknown {flag} type {other:?}: expected local or registry"
         )),
         None => Err(format!("{flag} {spec:?} has no type=")),
+    }
+}
+
+/// `type=inline`: `--cache-to` only, with no keys.
+fn inline_spec(flag: &str, export: bool, keys: &[(String, String)]) -> Result<CacheSpec, String> {
+    if !export {
+        return Err(format!(
+            "{flag} type=inline: name the image instead (--cache-from IMAGE)"
+        ));
+    }
+    match keys.first() {
+        Some((key, _)) => Err(format!(
+            "unknown key {key:?} for {flag} type=inline; it takes none"
+        )),
+        None => Ok(CacheSpec::Inline),
     }
 }
 
@@ -360,7 +380,10 @@ mod tests {
                 false,
                 Err("it takes: ref"),
             ),
-            ("type=inline", true, Err("not supported yet")),
+            ("type=inline", true, Ok(CacheSpec::Inline)),
+            ("type=inline", false, Err("--cache-from IMAGE")),
+            ("type=inline,mode=max", true, Err("unknown key \"mode\"")),
+            ("type=gha", true, Err("not supported yet")),
         ];
         for (spec, export, want) in rows {
             let got = parse_spec(spec, *export);

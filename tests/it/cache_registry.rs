@@ -5,7 +5,8 @@
 //! `image-manifest=true` and Docker media types; a missing ref is a notice; a foreign or
 //! tampered artifact is refused without touching the store; `ignore-error=true` makes a
 //! failed export a warning; two builds exporting to one ref at once leave a usable cache;
-//! no `--secret` value reaches the artifact.
+//! no `--secret` value reaches the artifact; `--cache-to type=inline` in a pushed image
+//! serves `--cache-from IMAGE`.
 
 use std::path::Path;
 
@@ -441,4 +442,36 @@ fn a_registry_cache_holds_no_secret() {
     for doc in [records, get("manifests/c"), manifest.to_string()] {
         assert!(!doc.contains(&secret), "the secret is in the cache: {doc}");
     }
+}
+
+#[test]
+fn an_inline_cache_in_a_pushed_image_serves_a_fresh_store() {
+    let test = "registry_cache_inline";
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let Some(r) = runners(test).into_iter().next() else {
+        return;
+    };
+    let w = RunWork::new(r, &layout);
+    w.file("a", "a\n")
+        .dockerfile("FROM busybox\nCOPY a /a\nRUN cat /a > /b\n");
+    let image = format!("{}/inline/app:1", reg.host());
+    let args = ["-t", &image, "--push", "--cache-to", "type=inline"];
+    let first = build(&w, "me", &args);
+    let config = crate::registry_support::skopeo_inspect(&["--config"], &image);
+    let label = config["config"]["Labels"]["builder.cache.v1"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no inline cache label: {config}"));
+    assert!(label.contains("\"records\""), "{label}");
+    std::fs::remove_dir_all(w.path("root")).unwrap();
+    let second = build(&w, "me", &[&args[..], &["--cache-from", &image]].concat());
+    assert_eq!(
+        cached(&second.progress),
+        [true, true],
+        "{}",
+        second.progress
+    );
+    assert_eq!(first.id, second.id, "the inline cache changed the image");
 }
