@@ -6,9 +6,10 @@
 //! records — the same records as the store's and a cache directory's, keys to layer
 //! descriptors — and the cached layers as its layers: the image's own blobs, so a registry
 //! that has the image stores nothing twice. `--cache-to type=inline` puts the same config
-//! document into the image config's [`INLINE_LABEL`]. Everything here is pure: the `type=registry`
-//! keys, the config, manifest and index documents written with a stable key order, and
-//! their checks on import (a foreign or tampered artifact is refused with the reason).
+//! document into the image config's [`INLINE_LABEL`]. Everything here is pure: the
+//! `type=registry` keys, the config, manifest and index documents written with a stable key
+//! order, and their checks on import (a foreign or tampered artifact is refused with the
+//! reason).
 
 use std::collections::BTreeMap;
 
@@ -239,7 +240,11 @@ pub fn manifest_bytes(
     let doc = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": media_type,
-        "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": config.digest(), "size": config.size()},
+        "config": {
+            "mediaType": CONFIG_MEDIA_TYPE,
+            "digest": config.digest(),
+            "size": config.size(),
+        },
         "layers": layers,
     });
     Ok((media_type, serde_json::to_vec(&doc)?))
