@@ -6,7 +6,8 @@
 //! tampered artifact is refused without touching the store; `ignore-error=true` makes a
 //! failed export a warning; two builds exporting to one ref at once leave a usable cache;
 //! no `--secret` value reaches the artifact; `--cache-to type=inline` in a pushed image
-//! serves `--cache-from IMAGE`.
+//! serves `--cache-from IMAGE`; a cache pushed next to its image mounts the image's layers
+//! instead of uploading them again.
 
 use std::path::Path;
 
@@ -474,4 +475,37 @@ fn an_inline_cache_in_a_pushed_image_serves_a_fresh_store() {
         second.progress
     );
     assert_eq!(first.id, second.id, "the inline cache changed the image");
+}
+
+#[test]
+fn a_cache_pushed_next_to_its_image_uploads_no_layer_twice() {
+    let test = "registry_cache_mounts";
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let Some(r) = runners(test).into_iter().next() else {
+        return;
+    };
+    let w = RunWork::new(r, &layout);
+    w.file("a", "a\n")
+        .dockerfile("FROM busybox\nCOPY a /a\nRUN cat /a > /b\n");
+    let image = format!("{}/mount/app:1", reg.host());
+    let cache = format!("type=registry,ref={}/mount/cache:c", reg.host());
+    build(&w, "me", &["-t", &image, "--push", "--cache-to", &cache]);
+    let log = reg.log();
+    let uploads = |repo: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!("\"PUT /v2/mount/{repo}/blobs/uploads/")))
+            .count()
+    };
+    // The image's config and its layers (the base's and two); the cache's config only:
+    // its layers are mounted from the image's repository.
+    assert_eq!(uploads("cache"), 1, "{log}");
+    assert!(uploads("app") >= 3, "{log}");
+    let mounts = log
+        .lines()
+        .filter(|l| l.contains("\"POST /v2/mount/cache/blobs/uploads/?") && l.contains("mount="))
+        .count();
+    assert_eq!(mounts, 2, "{log}");
 }
