@@ -9,7 +9,7 @@
 //!
 //! - `request`: [`BuildRequest`], [`BuildPolicy`], [`BuildOutcome`].
 //! - `cache`: the build cache a build opens (records, stat cache, explanations).
-//! - `cache_registry`: `--cache-from` / `--cache-to` `type=registry`.
+//! - `cache_registry`: `--cache-from` / `--cache-to` `type=registry` and `type=inline`.
 //! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
 //! - `diagnose`, `hint`: failures as the user reads them (the excerpt, the cause, a hint).
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
