@@ -9,6 +9,7 @@
 //!
 //! - `request`: [`BuildRequest`], [`BuildPolicy`], [`BuildOutcome`].
 //! - `cache`: the build cache a build opens (records, stat cache, explanations).
+//! - `cache_registry`: `--cache-from` / `--cache-to` `type=registry` and `type=inline`.
 //! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
 //! - `diagnose`, `hint`: failures as the user reads them (the excerpt, the cause, a hint).
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
@@ -17,6 +18,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 
 mod cache;
+mod cache_registry;
 mod convert;
 mod diagnose;
 mod frontend;
@@ -128,19 +130,42 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         snapshots: &snapshots,
     };
     // A stat cache that could not be read is an empty one.
-    let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()));
+    let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()), reporter)?;
     let mut result = solve_plan(req, &plan, &inputs, &work, &cache, reporter)?;
+    let target = plan.target().map(|s| s.index);
     // An explicit --platform is what the image says it is for, unless its base is of
     // another platform (warned about at its FROM): then it says what it really holds.
     if let Some(target) = &opts.target_platform {
         solve::stamp_target_platform(&mut result.config, target);
     }
-    let written = write_outputs(req, &work, &result, &cache, reporter)?;
+    if req.cache_to.contains(&CacheSpec::Inline) {
+        add_inline_cache(&cache, target, &mut result)?;
+    }
+    let written = write_outputs(req, &work, &result, (&cache, target), reporter)?;
     crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
         config: written.primary.config.digest().clone(),
     })
+}
+
+/// `--cache-to type=inline`: the records of the image's own steps, in a label of its
+/// config (`target`: the target stage's Dockerfile index).
+fn add_inline_cache(
+    cache: &BuildCache,
+    target: Option<usize>,
+    result: &mut StageResult,
+) -> Result<()> {
+    let layers: Vec<_> = (result.layers.iter())
+        .map(|l| l.descriptor.digest().clone())
+        .collect();
+    let (key, value) =
+        cache_registry::inline_label(cache, target, &layers).map_err(|source| Error::Encode {
+            what: "inline cache",
+            source,
+        })?;
+    result.config.config.labels.insert(key, value);
+    Ok(())
 }
 
 /// What the build read before planning.
@@ -383,12 +408,13 @@ fn solve_plan(
 }
 
 /// Phase 5, write the outputs, in this order: the image in the store under every `-t`
-/// name, each `-o` output, the pushes, `--iidfile`, `--metadata-file`, then `--cache-to`.
+/// name, each `-o` output, the pushes, `--iidfile`, `--metadata-file`, then `--cache-to`
+/// (`cache`, with the target stage's Dockerfile index).
 fn write_outputs(
     req: &BuildRequest,
     work: &Work<'_>,
     result: &StageResult,
-    cache: &BuildCache,
+    cache: (&BuildCache, Option<usize>),
     reporter: &dyn Reporter,
 ) -> Result<outputs::Written> {
     let (store, outputs) = (work.store, &req.outputs);
@@ -414,11 +440,60 @@ fn write_outputs(
     if let Some(path) = &req.metadata_file {
         outputs::write_metadata(path, &written, &req.tags)?;
     }
-    for CacheSpec::Local(dir) in &req.cache_to {
-        let title = format!("exporting cache to {}", dir.display());
-        progress::vertex(reporter, &title, |_| {
-            crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
-        })?;
+    for spec in &req.cache_to {
+        export_cache(req, store, result, spec, cache, reporter)?;
     }
     Ok(written)
+}
+
+/// Write the `--cache-to` `spec`: every step the build used to a directory; the steps its
+/// `mode=` names to a registry (a failure only a warning with `ignore-error=true`).
+fn export_cache(
+    req: &BuildRequest,
+    store: &DirStore,
+    result: &StageResult,
+    spec: &CacheSpec,
+    (cache, target): (&BuildCache, Option<usize>),
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let cache_reg = match spec {
+        // In the image config already.
+        CacheSpec::Inline => return Ok(()),
+        CacheSpec::Local(dir) => {
+            let title = format!("exporting cache to {}", dir.display());
+            progress::vertex(reporter, &title, |_| {
+                crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
+            })?;
+            return Ok(());
+        }
+        CacheSpec::Registry(r) => r,
+    };
+    let image_layers: Vec<_> = result
+        .layers
+        .iter()
+        .map(|l| l.descriptor.digest().clone())
+        .collect();
+    let keys = cache_registry::keys_for(cache_reg.mode, cache, target, &image_layers);
+    let dest = cache_reg.reference.to_string();
+    let title = format!("exporting cache to registry {dest}");
+    let pushed = progress::vertex(reporter, &title, |id| {
+        let n = cache_registry::export(
+            cache_reg,
+            &keys,
+            store,
+            &cache.records,
+            &req.policy.registry,
+        )
+        .map_err(|e| crate::cache::exchange::CacheExportError::new(dest.clone(), e))?;
+        reporter.log(id, &format!("{n} steps"));
+        Ok::<_, crate::cache::exchange::CacheExportError>(())
+    });
+    match pushed {
+        Err(e) if cache_reg.ignore_error => {
+            let id = reporter.start(&format!("WARNING: {}", progress::chain(&e)));
+            reporter.done(id, std::time::Duration::ZERO);
+            Ok(())
+        }
+        other => Ok(other?),
+    }
 }

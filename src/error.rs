@@ -38,6 +38,9 @@ pub enum Error {
     /// `--cache-to` could not be written.
     #[error(transparent)]
     CacheExport(#[from] crate::cache::exchange::CacheExportError),
+    /// A `--cache-from` is not a usable builder cache.
+    #[error(transparent)]
+    CacheImport(#[from] crate::cache::exchange::CacheImportError),
     /// A snapshot could not be made (`debug run`'s overlay mount).
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
@@ -98,6 +101,7 @@ impl Error {
             | Error::Registry(_)
             | Error::Build { .. }
             | Error::CacheExport(_)
+            | Error::CacheImport(_)
             | Error::Snapshot(_)
             | Error::Encode { .. }
             | Error::Context(_)

@@ -1,23 +1,25 @@
 //! The build cache a build opens: the store's records with the `--no-cache` policy, the
 //! stat cache of a directory context (loaded in the background while the build reads its
-//! Dockerfile), the explanations of this context, Dockerfile, target and platform, and
-//! saving what the build learned for the next one.
+//! Dockerfile), the explanations of this context, Dockerfile, target and platform, the
+//! `--cache-from` sources, and saving what the build learned for the next one.
 
-use crate::cache::exchange::CacheSpec;
 use crate::cache::stat::StatCache;
 use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
+use crate::error::Result;
 use crate::graph::Platform;
+use crate::progress::Reporter;
 
 use super::BuildRequest;
 
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
-/// of a directory context (`stat`), and the explanations of this context, Dockerfile,
-/// target and platform.
+/// of a directory context (`stat`), the explanations of this context, Dockerfile,
+/// target and platform, and the `--cache-from` sources (registry ones fetched now).
 pub(super) fn open_cache(
     req: &BuildRequest,
     platform: &Platform,
     stat: Option<StatCache>,
-) -> BuildCache {
+    reporter: &dyn Reporter,
+) -> Result<BuildCache> {
     let records = CacheStore::new(&req.root);
     let context = absolute_context(req);
     let dockerfile = match req.file.as_deref() {
@@ -32,7 +34,8 @@ pub(super) fn open_cache(
         &platform.to_string(),
     ];
     let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
-    BuildCache {
+    let import = super::cache_registry::sources(&req.cache_from, &req.policy.registry, reporter)?;
+    Ok(BuildCache {
         records,
         no_cache: NoCache {
             all: req.no_cache,
@@ -40,13 +43,9 @@ pub(super) fn open_cache(
         },
         explain,
         stat,
-        import: req
-            .cache_from
-            .iter()
-            .map(|CacheSpec::Local(dir)| dir.clone())
-            .collect(),
+        import,
         used: Default::default(),
-    }
+    })
 }
 
 /// Start reading the stat cache of a directory context (20,000 files make a few MB) while

@@ -2,6 +2,9 @@
 //! (`--no-cache`, `--no-cache-filter`), the stat cache of the main context, and the
 //! build's miss explanations.
 
+use oci_spec::image::Digest;
+
+use super::exchange::CacheSource;
 use super::explain::Explainer;
 use super::record::CacheStore;
 use super::stat::StatCache;
@@ -44,24 +47,41 @@ pub struct BuildCache {
     pub explain: Explainer,
     /// File digests of the main build context by stat data (a directory context only).
     pub stat: Option<StatCache>,
-    /// `--cache-from type=local,src=DIR` directories, tried in order on a miss.
-    pub import: Vec<std::path::PathBuf>,
-    /// The keys of the steps this build made or reused, for `--cache-to`.
-    pub used: std::sync::Mutex<Vec<oci_spec::image::Digest>>,
+    /// `--cache-from` sources, tried in order on a miss.
+    pub import: Vec<Box<dyn CacheSource>>,
+    /// The keys of the steps this build made or reused, with the Dockerfile index of
+    /// their stage, for `--cache-to`.
+    pub used: std::sync::Mutex<Vec<(Digest, usize)>>,
 }
 
 impl BuildCache {
-    /// Note that this build made or reused the step `key`.
-    pub fn use_key(&self, key: &oci_spec::image::Digest) {
+    /// Note that this build made or reused the step `key` of the stage `stage`
+    /// (Dockerfile index).
+    pub fn use_key(&self, key: &Digest, stage: usize) {
         let mut used = crate::domain::lock(&self.used);
-        if !used.contains(key) {
-            used.push(key.clone());
+        if !used.iter().any(|(k, s)| k == key && *s == stage) {
+            used.push((key.clone(), stage));
         }
     }
 
     /// The keys noted by [`BuildCache::use_key`], in the order first used.
-    pub fn used_keys(&self) -> Vec<oci_spec::image::Digest> {
-        crate::domain::lock(&self.used).clone()
+    pub fn used_keys(&self) -> Vec<Digest> {
+        let mut keys: Vec<Digest> = Vec::new();
+        for (key, _) in crate::domain::lock(&self.used).iter() {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
+
+    /// The keys of the stage `stage` noted by [`BuildCache::use_key`].
+    pub fn stage_keys(&self, stage: usize) -> Vec<Digest> {
+        crate::domain::lock(&self.used)
+            .iter()
+            .filter(|(_, s)| *s == stage)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }
 

@@ -8,12 +8,16 @@
 //! the store's own format. Every file is written atomically and a record only after its
 //! blob, so an interrupted export leaves a usable, smaller cache. An import copies the blob
 //! into the store, verified against its digest, before the record, so a half-imported step
-//! is never a hit. Registry cache (`type=registry`) is not supported yet.
+//! is never a hit. A registry cache (`type=registry,ref=REF`) is the same records in one
+//! artifact ([`super::artifact`]), and `type=inline` the same records in the image config;
+//! their network side is the build's. Every import source is a [`CacheSource`], tried in
+//! order on a miss.
 
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Digest;
 
+use super::artifact::{registry_spec, RegistryCache};
 use super::record::{CacheStore, Record};
 use crate::store::atomic::{write_atomic, AtomicFile};
 use crate::store::BlobStore;
@@ -23,12 +27,35 @@ use crate::store::BlobStore;
 pub enum CacheSpec {
     /// `type=local`: a directory.
     Local(PathBuf),
+    /// `type=registry` (or a bare reference): an artifact in a registry (or an image
+    /// pushed with `type=inline`).
+    Registry(RegistryCache),
+    /// `--cache-to type=inline`: the records in the image config.
+    Inline,
+}
+
+/// Where a build that misses in its own store may find a step.
+pub trait CacheSource: std::fmt::Debug + Send + Sync {
+    /// Copy the step `key` into `store` and `records` (the blob, verified, before the
+    /// record); whether there was a usable one. Trouble is a miss, never an error.
+    fn import(&self, key: &Digest, store: &dyn BlobStore, records: &CacheStore) -> bool;
+}
+
+/// A `--cache-from type=local,src=DIR` directory.
+#[derive(Debug, Clone)]
+pub struct LocalSource(pub PathBuf);
+
+impl CacheSource for LocalSource {
+    fn import(&self, key: &Digest, store: &dyn BlobStore, records: &CacheStore) -> bool {
+        import(&self.0, key, store, records)
+    }
 }
 
 /// Parse a `--cache-from` (`export == false`: `src=`) or `--cache-to` (`dest=`) value, as
 /// buildx writes them (`type=local,src=DIR`; a bare value is a registry reference). Every
 /// key is used or refused: `type=local` takes `src=` (`--cache-from`) or `dest=` and
-/// `mode=max` (`--cache-to`, which always writes every step this build used).
+/// `mode=max` (`--cache-to`, which always writes every step this build used);
+/// `type=registry` takes the keys of [`registry_spec`].
 pub fn parse_spec(spec: &str, export: bool) -> Result<CacheSpec, String> {
     let flag = if export { "--cache-to" } else { "--cache-from" };
     let mut kind = None;
@@ -37,18 +64,40 @@ pub fn parse_spec(spec: &str, export: bool) -> Result<CacheSpec, String> {
         match part.split_once('=') {
             Some((k, v)) if k.trim().eq_ignore_ascii_case("type") => kind = Some(v.to_string()),
             Some((k, v)) => keys.push((k.trim().to_ascii_lowercase(), v.to_string())),
-            None if kind.is_none() => kind = Some("registry".to_string()),
+            None if kind.is_none() && keys.is_empty() => {
+                kind = Some("registry".to_string());
+                keys.push(("ref".to_string(), part.to_string()));
+            }
             None => return Err(format!("invalid {flag} value {spec:?}: expected KEY=VALUE")),
         }
     }
     let dir_key = if export { "dest" } else { "src" };
     match kind.as_deref() {
         Some("local") => local_spec(flag, dir_key, &keys),
-        Some(other @ ("registry" | "inline" | "gha" | "s3" | "azblob")) => Err(format!(
-            "{flag} type={other} is not supported yet; use type=local,{dir_key}=DIR"
+        Some("registry") => registry_spec(flag, export, &keys).map(CacheSpec::Registry),
+        Some("inline") => inline_spec(flag, export, &keys),
+        Some(other @ ("gha" | "s3" | "azblob")) => Err(format!(
+            "{flag} type={other} is not supported yet; use type=local or type=registry"
         )),
-        Some(other) => Err(format!("unknown {flag} type {other:?}: expected local")),
+        Some(other) => Err(format!(
+            "unknown {flag} type {other:?}: expected local or registry"
+        )),
         None => Err(format!("{flag} {spec:?} has no type=")),
+    }
+}
+
+/// `type=inline`: `--cache-to` only, with no keys.
+fn inline_spec(flag: &str, export: bool, keys: &[(String, String)]) -> Result<CacheSpec, String> {
+    if !export {
+        return Err(format!(
+            "{flag} type=inline: name the image instead (--cache-from IMAGE)"
+        ));
+    }
+    match keys.first() {
+        Some((key, _)) => Err(format!(
+            "unknown key {key:?} for {flag} type=inline; it takes none"
+        )),
+        None => Ok(CacheSpec::Inline),
     }
 }
 
@@ -121,13 +170,30 @@ pub fn import(dir: &Path, key: &Digest, store: &dyn BlobStore, records: &CacheSt
     records.put(&record).is_ok()
 }
 
-/// A failure writing a cache directory.
+/// A failure writing a cache directory or pushing a registry cache.
 #[derive(Debug, thiserror::Error)]
-#[error("export build cache to {}", dir.display())]
+#[error("export build cache to {dest}")]
 pub struct CacheExportError {
-    dir: PathBuf,
+    dest: String,
     #[source]
     source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl CacheExportError {
+    /// Exporting to `dest` (a directory or a reference) failed because of `source`.
+    pub fn new(dest: String, source: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        CacheExportError { dest, source }
+    }
+}
+
+/// A `--cache-from` that names something that is not a usable builder cache.
+#[derive(Debug, thiserror::Error)]
+#[error("import build cache from {from}: {reason}")]
+pub struct CacheImportError {
+    /// What was named.
+    pub from: String,
+    /// Why it is refused.
+    pub reason: String,
 }
 
 /// Write the records of `keys` (those the store still has) and their blobs into `dir`;
@@ -139,7 +205,7 @@ pub fn export(
     records: &CacheStore,
 ) -> Result<usize, CacheExportError> {
     let fail = |e: Box<dyn std::error::Error + Send + Sync>| CacheExportError {
-        dir: dir.to_path_buf(),
+        dest: dir.display().to_string(),
         source: e,
     };
     for sub in ["builder-cache", "blobs/sha256"] {
@@ -206,12 +272,15 @@ mod tests {
         assert!(parse_spec("type=local", false)
             .unwrap_err()
             .contains("src=DIR"));
-        assert!(parse_spec("registry.example/app:cache", false)
-            .unwrap_err()
-            .contains("not supported yet"));
-        assert!(parse_spec("type=registry,ref=r/app", true)
-            .unwrap_err()
-            .contains("not supported yet"));
+        let bare = parse_spec("registry.example/app:cache", false).unwrap();
+        let CacheSpec::Registry(bare) = bare else {
+            panic!("a bare value is a registry reference")
+        };
+        assert_eq!(bare.reference.to_string(), "registry.example/app:cache");
+        assert!(matches!(
+            parse_spec("type=registry,ref=r/app", true),
+            Ok(CacheSpec::Registry(_))
+        ));
         assert!(parse_spec("type=floppy,dest=/c", true)
             .unwrap_err()
             .contains("unknown"));
@@ -300,17 +369,21 @@ mod tests {
                 true,
                 Err("image-manifest"),
             ),
+            ("type=registry", true, Err("needs ref=NAME[:TAG]")),
             (
-                "type=registry,ref=r/app:cache",
+                "type=registry,ref=r/app,dest=/a",
                 true,
-                Err("not supported yet"),
+                Err("unknown key \"dest\""),
             ),
             (
-                "type=registry,ref=r/app:cache",
+                "type=registry,ref=r/app,mode=max",
                 false,
-                Err("not supported yet"),
+                Err("it takes: ref"),
             ),
-            ("type=inline", true, Err("not supported yet")),
+            ("type=inline", true, Ok(CacheSpec::Inline)),
+            ("type=inline", false, Err("--cache-from IMAGE")),
+            ("type=inline,mode=max", true, Err("unknown key \"mode\"")),
+            ("type=gha", true, Err("not supported yet")),
         ];
         for (spec, export, want) in rows {
             let got = parse_spec(spec, *export);

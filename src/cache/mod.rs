@@ -18,7 +18,8 @@
 //! Keys are computed by [`key`] (an explicit, versioned encoding of a step's named inputs);
 //! [`explain`] keeps those inputs to say why a later build missed; [`build_cache`] is what
 //! one build holds: the records, the `--no-cache` policy and its explanations;
-//! [`exchange`] moves records between stores; [`stat`] remembers file digests by stat data.
+//! [`exchange`] moves records between stores; [`artifact`] is the registry cache's format;
+//! [`stat`] remembers file digests by stat data.
 //!
 //! Garbage collection, `builder du` and the store cap are the store's
 //! ([`crate::store::prune`]); they treat these records as roots.
@@ -26,6 +27,7 @@
 mod record;
 pub mod stat;
 
+pub mod artifact;
 pub mod build_cache;
 pub mod exchange;
 pub mod explain;

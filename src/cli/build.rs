@@ -156,14 +156,16 @@ pub struct BuildArgs {
     /// Examples: `--ssh default`, `--ssh deploy=$HOME/.ssh/id_ed25519`.
     #[arg(long = "ssh", value_name = "ID[=PATH,...]")]
     pub ssh: Vec<String>,
-    /// Also look for cached steps in DIR (written by `--cache-to`): `type=local,src=DIR`
-    /// (repeatable). `type=registry` is not supported yet.
+    /// Also look for cached steps written by `--cache-to` (repeatable): `type=local,src=DIR`,
+    /// or a registry artifact or an image pushed with `--cache-to type=inline`,
+    /// `type=registry,ref=REF` or just `REF`.
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// Write the cached steps of this build, with their layers, to DIR for another store's
+    /// Write the cached steps of this build, with their layers, for another store's
     /// `--cache-from`: `type=local,dest=DIR[,mode=max]` (an OCI layout; every step the build
-    /// used, as BuildKit's mode=max). `type=registry` is not
-    /// supported yet.
+    /// used), or `type=registry,ref=REF[,mode=min|max][,image-manifest=true]
+    /// [,oci-mediatypes=false][,compression=gzip|zstd|uncompressed][,ignore-error=true]`,
+    /// or `type=inline` (in the image config) (docs/cache.md).
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
     /// Progress output on stderr. Whatever the mode, every step's full output is kept for

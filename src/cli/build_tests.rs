@@ -112,8 +112,8 @@ fn bad_build_flags_are_refused_naming_the_problem() {
             "mode=min is not supported",
         ),
         (
-            &["--cache-to", "type=registry,ref=r/a:c"],
-            "not supported yet",
+            &["--cache-to", "type=registry,ref=r/a:c,mode=all"],
+            "expected min or max",
         ),
         (
             &["--build-arg", "SOURCE_DATE_EPOCH=soon"],

@@ -70,7 +70,7 @@ pub(crate) fn run(
     let found = find(cx.stores, cache, &key, below);
     if skip.is_none() {
         if let Some((layer, created)) = found {
-            cache.use_key(&key);
+            cache.use_key(&key, at.stage);
             cache.explain.note(at, inputs);
             let created = if policy.fixed_time {
                 policy.created.clone()
@@ -115,6 +115,7 @@ fn record<'a>(
     let (reporter, vertex) = (cx.reporter, cx.tag.vertex);
     let created = cx.policy.created.clone().unwrap_or_default();
     let description = cx.tag.name.clone();
+    let stage = cx.tag.at.stage;
     let record = move |descriptor: Option<&Descriptor>| {
         let record = Record {
             key,
@@ -127,7 +128,7 @@ fn record<'a>(
             description,
         };
         match cache.records.put(&record) {
-            Ok(()) => cache.use_key(&record.key),
+            Ok(()) => cache.use_key(&record.key, stage),
             Err(e) => reporter.log(
                 vertex,
                 &format!("build cache: cannot record the step: {}", chain(&e)),
@@ -157,11 +158,11 @@ fn find(
     below: &[Layer],
 ) -> Option<(Option<Layer>, String)> {
     let record = cache.records.get(key).or_else(|| {
-        // Not in this store: a `--cache-from` directory may have it.
+        // Not in this store: a `--cache-from` source may have it.
         cache
             .import
             .iter()
-            .find(|dir| crate::cache::exchange::import(dir, key, stores.store, &cache.records))
+            .find(|source| source.import(key, stores.store, &cache.records))
             .and_then(|_| cache.records.get(key))
     })?;
     let Some(made) = record.layer else {

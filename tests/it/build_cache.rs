@@ -19,14 +19,14 @@ use crate::run_support::{processes_with, runners, token, wait_for, RunWork, Runn
 
 /// One filesystem step of a build's plain progress (FROM excluded).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Step {
-    name: String,
-    cached: bool,
+pub(crate) struct Step {
+    pub name: String,
+    pub cached: bool,
     miss: Option<String>,
 }
 
 /// The filesystem steps of `progress`, in order.
-fn steps(progress: &str) -> Vec<Step> {
+pub(crate) fn steps(progress: &str) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::new();
     let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
     for line in progress.lines() {
@@ -55,7 +55,7 @@ fn steps(progress: &str) -> Vec<Step> {
 }
 
 /// Which steps were cached.
-fn cached(progress: &str) -> Vec<bool> {
+pub(crate) fn cached(progress: &str) -> Vec<bool> {
     steps(progress).iter().map(|s| s.cached).collect()
 }
 
@@ -65,13 +65,13 @@ fn misses(progress: &str) -> Vec<Option<String>> {
 }
 
 /// A finished build: its progress and image id.
-struct Built {
-    progress: String,
-    id: String,
+pub(crate) struct Built {
+    pub progress: String,
+    pub id: String,
 }
 
 /// Build `w` with `args`, which must succeed.
-fn build(w: &RunWork, who: &str, args: &[&str]) -> Built {
+pub(crate) fn build(w: &RunWork, who: &str, args: &[&str]) -> Built {
     let iid = w.path("out/iid");
     let _ = std::fs::remove_file(&iid);
     let iid_arg = iid.display().to_string();
@@ -600,11 +600,14 @@ fn cache_exported_to_a_directory_serves_a_build_with_a_fresh_store() {
         );
         let image = w.build_image(&[]);
         assert_eq!(image.read("ran").as_deref(), Some("ran\n"), "as {who}");
-        // Registry cache is refused clearly, before anything runs.
-        let out = w.build(&["--cache-to", "type=registry,ref=127.0.0.1:1/app:cache"]);
+        // An unknown registry cache key is refused clearly, before anything runs.
+        let out = w.build(&[
+            "--cache-to",
+            "type=registry,ref=127.0.0.1:1/app:cache,dest=x",
+        ]);
         assert_eq!(out.status.code(), Some(2), "as {who}");
         assert!(
-            text(&out.stderr).contains("not supported yet"),
+            text(&out.stderr).contains("unknown key \"dest\""),
             "as {who}: {}",
             text(&out.stderr)
         );

@@ -51,6 +51,7 @@ mod run_network;
 mod run_ssh;
 mod build_cache;
 mod cache_prune;
+mod cache_registry;
 mod cache_prune_support;
 mod build_parallel;
 mod build_incompressible;
