@@ -111,6 +111,12 @@ fn open_registry(
         };
         match fetch_records(&session, reference) {
             Ok(Ok(records)) => Ok(Some((session, records))),
+            // Not a builder cache (an image pushed without inline records, another
+            // tool's cache): nothing to find there, as BuildKit goes on without it.
+            Ok(Err(reason)) if artifact::is_foreign(&reason) => {
+                reporter.log(id, &format!("{reference}: {reason}; building without it"));
+                Ok(None)
+            }
             Ok(Err(reason)) => Err(refuse(reason)),
             Err(e) if is_tampered(&e) => Err(refuse(progress::chain(&e))),
             Err(e) => {

@@ -285,6 +285,15 @@ struct IndexDoc {
     manifests: Vec<Descriptor>,
 }
 
+/// How a reason for refusing an artifact ends when the artifact is simply not a builder
+/// cache (an image without inline records, another tool's cache): a notice, not an error.
+pub const FOREIGN: &str = "not a builder cache";
+
+/// Whether `reason` says the artifact is not a builder cache (rather than a damaged one).
+pub fn is_foreign(reason: &str) -> bool {
+    reason.ends_with(FOREIGN)
+}
+
 /// The one manifest of an artifact's index `bytes`.
 pub fn index_entry(bytes: &[u8]) -> Result<Descriptor, String> {
     let index: IndexDoc =

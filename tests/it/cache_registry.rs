@@ -314,7 +314,6 @@ fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
         "me",
         &["--cache-to", &format!("type=registry,ref={good}")],
     );
-    let before = store_files(&w.path("root"));
     // A good artifact whose config arrives corrupted, through a proxy.
     let config = artifact_manifest(&good)["config"]["digest"]
         .as_str()
@@ -323,7 +322,7 @@ fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
     let proxy = Proxy::start(reg.port);
     proxy.fault("GET", &config, FaultKind::CorruptBody, 100);
     let corrupted = format!("{}/cache/good:1", proxy.host());
-    // An image is not a cache.
+    // An image is not a cache: said, and the build goes on without it.
     let foreign = format!("{host}/cache/foreign:1");
     skopeo_copy(
         &[],
@@ -347,9 +346,17 @@ fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
         .send()
         .unwrap();
     assert_eq!(put.status().as_u16(), 201);
+    let out = w.build(&["--cache-from", &foreign]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{foreign}: {err}");
+    assert!(
+        err.contains(&format!("{foreign}: "))
+            && err.contains("not a builder cache; building without it"),
+        "{err}"
+    );
+    let before = store_files(&w.path("root"));
     for (image, reason) in [
         (corrupted, "the download is corrupt"),
-        (foreign, "not a builder cache"),
         (format!("{host}/{repo}:1"), "cache records do not parse"),
     ] {
         let out = w.build(&["--cache-from", &image]);
