@@ -10,8 +10,10 @@
 //! download that does not match `--checksum` is an error and nothing of it is kept.
 //!
 //! A URL's credentials (`user:password@`) go to the server as Basic auth (as Go's client
-//! does) and are masked (`xxxxx`) wherever the URL is shown.
+//! does) and are masked (`xxxxx`) wherever the URL is shown. The `HTTP_AUTH_HEADER_<host>`
+//! and `HTTP_AUTH_TOKEN_<host>` secrets replace that header (see [`auth`]).
 
+mod auth;
 mod date;
 mod download;
 mod kept;
@@ -23,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::blocking::Client;
 
+use self::auth::HostAuth;
 use self::download::{Answer, Conditions};
 use self::kept::{Kept, Record};
 use super::{FetchError, Fetched, RemoteRequest, RemoteSettings};
@@ -105,6 +108,8 @@ pub struct HttpSources {
     timeout: Duration,
     /// Made on first use (reading the root certificates takes a while).
     client: OnceLock<Result<Client, String>>,
+    /// The `Authorization` of each host the build's secrets name.
+    auth: HostAuth,
     /// What each URL resolved to in this build.
     resolved: Mutex<HashMap<String, Resolved>>,
 }
@@ -120,6 +125,7 @@ impl HttpSources {
             dir: settings.dir.join("http"),
             timeout,
             client: OnceLock::new(),
+            auth: HostAuth::new(settings),
             resolved: Mutex::new(HashMap::new()),
         }
     }
@@ -185,6 +191,7 @@ impl HttpSources {
         let cond = Conditions {
             etag: record.as_ref().and_then(|r| r.etag.as_deref()),
             last_modified: record.as_ref().and_then(|r| r.last_modified.as_deref()),
+            authorization: self.auth.header(req.url, &shown)?,
         };
         match download::get(self.client()?, req.url, &shown, cond, &kept)? {
             Answer::NotModified => {
