@@ -242,6 +242,34 @@ fn tar_gz() -> Vec<u8> {
     tar.into_inner().unwrap().finish().unwrap()
 }
 
+/// The reference: "mtime isn't included in the determination of whether or not the file
+/// has changed and the cache should be updated".
+#[test]
+fn add_url_new_last_modified_alone_keeps_the_step_cached() {
+    if !have("add_url_new_last_modified", &["umoci"]) {
+        return;
+    }
+    let s = FileServer::start();
+    s.serve("/f", Served::body(b"same").last_modified(DATE));
+    let w = Work::new();
+    let add = format!("ADD {} /f", s.url("/f"));
+    w.dockerfile(&format!("FROM scratch\n{add}\n"));
+    build_ok(&w, &[], &["-t", "app"]);
+    s.serve(
+        "/f",
+        Served::body(b"same").last_modified("Thu, 22 Oct 2015 07:28:00 GMT"),
+    );
+    let again = build_ok(&w, &[], &["-t", "app"]);
+    assert!(cached(&again, &format!("[2/2] {add}")), "{again}");
+    assert_eq!(s.requests().len(), 2);
+    let rootfs = build_rootfs(&w, "same", &[]);
+    assert_eq!(mtime(rootfs.join("f")), DATE_SECS);
+    // New content under the same date is a new step.
+    s.serve("/f", Served::body(b"other").last_modified(DATE));
+    let rootfs = build_rootfs(&w, "other", &[]);
+    assert_eq!(std::fs::read(rootfs.join("f")).unwrap(), b"other");
+}
+
 #[test]
 fn add_url_unpacks_only_with_unpack_true() {
     if !have("add_url_unpack", &["umoci"]) {

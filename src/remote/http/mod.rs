@@ -5,7 +5,10 @@
 //! server with `If-None-Match` / `If-Modified-Since` and a 304 reuses what is kept.
 //!
 //! Keys: with `--checksum` (`sha256:` only) the checksum itself, nothing fetched; else the
-//! content's digest, its file name and its mtime, after revalidating. Each URL is resolved
+//! content's digest and its file name, after revalidating. The mtime (`Last-Modified`) is
+//! not part of the key: as BuildKit's content checksums, which leave mtimes out, a file
+//! whose date alone changed keeps the step cached (with the date it was cached with). Each
+//! URL is resolved
 //! at most once per build, so a key and the fetch that follows make one request. A
 //! download that does not match `--checksum` is an error and nothing of it is kept.
 //!
@@ -137,11 +140,7 @@ impl HttpSources {
             return Ok(sum.to_string());
         }
         let r = self.resolve(req)?;
-        let secs = r
-            .mtime
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Ok(format!("{} {} {secs}", r.digest, r.filename))
+        Ok(format!("{} {}", r.digest, r.filename))
     }
 
     /// See [`super::Fetcher::fetch`].
