@@ -145,6 +145,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
 
 /// What the build read before planning.
 struct Inputs {
+    /// The fetcher that checked out a Git repository context, which removes the checkout
+    /// when dropped.
+    _git_context: Option<crate::remote::Remote>,
     /// The build context.
     context: Context,
     /// The Dockerfile's name in diagnostics.
@@ -206,9 +209,24 @@ fn read_inputs(
     platform: &Platform,
     reporter: &dyn Reporter,
 ) -> Result<Inputs> {
-    let input = progress::vertex(reporter, "[internal] load build definition", |_| {
-        inputs::open(&req.context, req.file.as_deref())
-    })?;
+    // A Git repository as the context is checked out by a fetcher of its own, which keeps
+    // the checkout for the whole build.
+    let git_context = match crate::remote::is_git_source(&req.context) {
+        true => {
+            let agents = SshAgents::start(&req.ssh).map_err(Error::Usage)?;
+            Some(remote::fetcher(req, &agents).map_err(Error::Usage)?)
+        }
+        false => None,
+    };
+    let input =
+        progress::vertex(
+            reporter,
+            "[internal] load build definition",
+            |_| match &git_context {
+                Some(fetcher) => inputs::open_git(&req.context, req.file.as_deref(), fetcher),
+                None => inputs::open(&req.context, req.file.as_deref()),
+            },
+        )?;
     let dockerfile = parse(&input.label, &input.text)?;
     frontend::check_no_cache_filter(&req.no_cache_filter, &dockerfile)?;
     let contexts = inputs::named_contexts(
@@ -219,6 +237,7 @@ fn read_inputs(
         &req.policy.registry,
     )?;
     Ok(Inputs {
+        _git_context: git_context,
         context: input.context,
         label: input.label,
         text: input.text,
