@@ -145,9 +145,8 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
 
 /// What the build read before planning.
 struct Inputs {
-    /// The fetcher that checked out a Git repository context, which removes the checkout
-    /// when dropped.
-    _git_context: Option<crate::remote::Remote>,
+    /// The fetcher of a remote context, which removes a Git checkout when dropped.
+    _remote_context: Option<crate::remote::Remote>,
     /// The build context.
     context: Context,
     /// The Dockerfile's name in diagnostics.
@@ -209,9 +208,9 @@ fn read_inputs(
     platform: &Platform,
     reporter: &dyn Reporter,
 ) -> Result<Inputs> {
-    // A Git repository as the context is checked out by a fetcher of its own, which keeps
-    // the checkout for the whole build.
-    let git_context = match crate::remote::is_git_source(&req.context) {
+    // A remote context (a Git repository, an HTTP(S) tarball or Dockerfile) is fetched by a
+    // fetcher of its own, which keeps what it fetched for the whole build.
+    let remote_context = match crate::remote::is_remote_source(&req.context) {
         true => {
             let agents = SshAgents::start(&req.ssh).map_err(Error::Usage)?;
             Some(remote::fetcher(req, &agents).map_err(Error::Usage)?)
@@ -222,8 +221,8 @@ fn read_inputs(
         progress::vertex(
             reporter,
             "[internal] load build definition",
-            |_| match &git_context {
-                Some(fetcher) => inputs::open_git(&req.context, req.file.as_deref(), fetcher),
+            |_| match &remote_context {
+                Some(fetcher) => inputs::open_remote(&req.context, req.file.as_deref(), fetcher),
                 None => inputs::open(&req.context, req.file.as_deref()),
             },
         )?;
@@ -237,7 +236,7 @@ fn read_inputs(
         &req.policy.registry,
     )?;
     Ok(Inputs {
-        _git_context: git_context,
+        _remote_context: remote_context,
         context: input.context,
         label: input.label,
         text: input.text,
