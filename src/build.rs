@@ -170,6 +170,8 @@ fn add_inline_cache(
 
 /// What the build read before planning.
 struct Inputs {
+    /// The fetcher of a remote context, which removes a Git checkout when dropped.
+    _remote_context: Option<crate::remote::Remote>,
     /// The build context.
     context: Context,
     /// The Dockerfile's name in diagnostics.
@@ -231,9 +233,24 @@ fn read_inputs(
     platform: &Platform,
     reporter: &dyn Reporter,
 ) -> Result<Inputs> {
-    let input = progress::vertex(reporter, "[internal] load build definition", |_| {
-        inputs::open(&req.context, req.file.as_deref())
-    })?;
+    // A remote context (a Git repository, an HTTP(S) tarball or Dockerfile) is fetched by a
+    // fetcher of its own, which keeps what it fetched for the whole build.
+    let remote_context = match crate::remote::is_remote_source(&req.context) {
+        true => {
+            let agents = SshAgents::start(&req.ssh).map_err(Error::Usage)?;
+            Some(remote::fetcher(req, &agents).map_err(Error::Usage)?)
+        }
+        false => None,
+    };
+    let input =
+        progress::vertex(
+            reporter,
+            "[internal] load build definition",
+            |_| match &remote_context {
+                Some(fetcher) => inputs::open_remote(&req.context, req.file.as_deref(), fetcher),
+                None => inputs::open(&req.context, req.file.as_deref()),
+            },
+        )?;
     let dockerfile = parse(&input.label, &input.text)?;
     frontend::check_no_cache_filter(&req.no_cache_filter, &dockerfile)?;
     let contexts = inputs::named_contexts(
@@ -244,6 +261,7 @@ fn read_inputs(
         &req.policy.registry,
     )?;
     Ok(Inputs {
+        _remote_context: remote_context,
         context: input.context,
         label: input.label,
         text: input.text,

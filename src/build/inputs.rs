@@ -1,6 +1,8 @@
 //! What a build reads before planning: the build context (a directory, `-` for stdin — a
 //! tar of the context, or a Dockerfile with an empty context, told apart by the first bytes
-//! as buildx does — or a `.tar`/`.tar.gz` file) with its `.dockerignore`, the Dockerfile, and the
+//! as buildx does — a `.tar`/`.tar.gz` file, a Git repository URL checked out by the
+//! build's fetcher, `#ref:subdir` as buildx reads it, or an HTTP(S) URL of a tarball or a
+//! Dockerfile) with its `.dockerignore`, the Dockerfile, and the
 //! `--build-context` values, turned into [`NamedContext`]s (OCI layouts imported into the
 //! store, local directories, or images already in the store).
 
@@ -14,6 +16,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::export::layout::{import_layout, LayoutRef, OCI_LAYOUT_SCHEME};
 use crate::graph::Platform;
+use crate::remote::{Fetched, Fetcher, RemoteRequest};
 use crate::solve::NamedContext;
 use crate::store::{DirStore, NameIndex, Reference};
 
@@ -105,6 +108,89 @@ pub fn open(context: &str, file: Option<&str>) -> Result<BuildInputs> {
     Ok(BuildInputs {
         context: ctx,
         label: source.label(),
+        text,
+        empty_context: false,
+    })
+}
+
+/// A remote context: a Git repository ([`open_git`]), or an HTTP(S) URL whose download is
+/// a tarball of the context (plain or compressed) or else a Dockerfile with an empty
+/// context, told apart as stdin is.
+pub fn open_remote(context: &str, file: Option<&str>, remote: &dyn Fetcher) -> Result<BuildInputs> {
+    if crate::remote::is_git_source(context) {
+        return open_git(context, file, remote);
+    }
+    let req = RemoteRequest {
+        url: context,
+        checksum: None,
+        keep_git_dir: false,
+    };
+    let Fetched::File { path, .. } = remote.fetch(&req).map_err(context_error)? else {
+        return Err(Error::Usage(format!(
+            "build context {context} is not a file"
+        )));
+    };
+    let download = std::fs::File::open(&path).map_err(|source| Error::Io {
+        action: "read the build context",
+        path: path.clone(),
+        source,
+    })?;
+    match sniff(download)? {
+        Stdin::Tar(..) => open_tar(&path.to_string_lossy(), file, None::<std::io::Empty>),
+        Stdin::Dockerfile(bytes) => stdin_dockerfile(file, bytes),
+    }
+}
+
+/// The error of a remote context that could not be fetched.
+fn context_error(e: crate::remote::FetchError) -> Error {
+    let shown = e.to_string();
+    Error::build(
+        format!("ERROR: failed to solve: failed to read the build context: {shown}"),
+        e,
+    )
+}
+
+/// A Git repository as the context (`builder build https://host/repo.git#ref:subdir`, as
+/// buildx): `remote` checks it out (its `.git` left out) and keeps the checkout while it
+/// lives. `-f` names a file of the checkout, or `-` the Dockerfile on stdin.
+fn open_git(context: &str, file: Option<&str>, remote: &dyn Fetcher) -> Result<BuildInputs> {
+    let req = RemoteRequest {
+        url: context,
+        checksum: None,
+        keep_git_dir: false,
+    };
+    let fetched = remote.fetch(&req).map_err(context_error)?;
+    let Fetched::Dir { path } = fetched else {
+        return Err(Error::Usage(format!(
+            "build context {context} is not a Git repository"
+        )));
+    };
+    let root = path.to_string_lossy().into_owned();
+    let source = match file {
+        Some("-") | None => DockerfileSource::locate(&root, file)?,
+        Some(f) => {
+            let rel = crate::context::matcher::clean_path(f.trim_start_matches('/'));
+            if rel.starts_with("..") {
+                return Err(Error::Usage(format!(
+                    "the Dockerfile {f:?} is outside the context"
+                )));
+            }
+            DockerfileSource::Path(path.join(rel))
+        }
+    };
+    let text = source.read()?;
+    let on_disk = match &source {
+        DockerfileSource::Path(p) => Some(p.as_path()),
+        DockerfileSource::Stdin => None,
+    };
+    let ctx = Context::from_dir(&path, on_disk)?;
+    let label = match file {
+        Some("-") => source.label(),
+        other => other.unwrap_or("Dockerfile").to_string(),
+    };
+    Ok(BuildInputs {
+        context: ctx,
+        label,
         text,
         empty_context: false,
     })

@@ -55,15 +55,19 @@ impl From<BuildNetworkArg> for crate::domain::NetworkMode {
 /// Arguments of `builder build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The build context: a directory, `-` (stdin) or a `.tar`/`.tar.gz` file.
+    /// The build context: a directory, `-` (stdin), a `.tar`/`.tar.gz` file, or a URL.
     ///
     /// With `-`, stdin is a tar of the context (plain, gzip, bzip2 or xz), or else the
-    /// Dockerfile itself, with an empty context, as buildx reads it. COPY and ADD read their
+    /// Dockerfile itself, with an empty context, as buildx reads it. A Git repository
+    /// (`https://host/repo.git`, `git://`, `git@host:repo.git` with `--ssh default`) is
+    /// checked out without its `.git`; `#ref:subdir` picks the ref and the directory that is
+    /// the context. Another `http(s)://` URL is downloaded: a tarball is the context, anything
+    /// else the Dockerfile (with an empty context). COPY and ADD read their
     /// sources from it. `.dockerignore` at its top (or
     /// `PATH.dockerignore` beside the Dockerfile) leaves files out.
     pub context: String,
     /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin (with a
-    /// directory or tar file context).
+    /// directory, tar file or URL context).
     ///
     /// A `PATH.dockerignore` beside it wins over CONTEXT/.dockerignore. With a tar context,
     /// PATH may name a file inside the archive.

@@ -90,6 +90,16 @@ pub enum GitError {
         /// What git had said by then.
         stderr: String,
     },
+    /// An SSH remote without the agent of `--ssh default`: BuildKit fetches SSH remotes
+    /// only with the client's forwarded agent, public or private.
+    #[error(
+        "cannot resolve Git repository {url}: no SSH key \"default\" forwarded from the \
+         client: pass --ssh default[=SOCKET|KEY]"
+    )]
+    NoSshAgent {
+        /// The repository.
+        url: String,
+    },
     /// `git` is not installed.
     #[error("cannot run git (Git sources of ADD need the git command): {source}")]
     Spawn {
@@ -252,6 +262,11 @@ impl GitSources {
             }
             (flag, query) => flag || query == Some(true),
         };
+        if url.scheme == "ssh" && self.settings.ssh_auth_sock.is_none() {
+            return Err(GitError::NoSshAgent {
+                url: redact(&url.remote),
+            });
+        }
         let cli = GitCli::new(&self.settings, &url);
         Ok(Source {
             url,

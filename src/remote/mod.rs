@@ -119,6 +119,11 @@ pub struct RemoteSettings {
     pub git_auth_tokens: Vec<(String, String)>,
     /// `GIT_AUTH_HEADER` / `GIT_AUTH_HEADER.<host>` secrets: `(host, header)`.
     pub git_auth_headers: Vec<(String, String)>,
+    /// `HTTP_AUTH_HEADER_<host>` secrets: `(host, Authorization value)`, for URL sources.
+    pub http_auth_headers: Vec<(String, String)>,
+    /// `HTTP_AUTH_TOKEN_<host>` secrets: `(host, token)`, sent as `Bearer <token>` (and
+    /// winning over the host's header, as in BuildKit).
+    pub http_auth_tokens: Vec<(String, String)>,
     /// The SSH agent socket of `--ssh default`, for `git@`/`ssh://` sources.
     pub ssh_auth_sock: Option<PathBuf>,
 }
@@ -132,6 +137,8 @@ impl std::fmt::Debug for RemoteSettings {
             .field("timeout", &self.timeout)
             .field("git_auth_tokens", &hosts(&self.git_auth_tokens))
             .field("git_auth_headers", &hosts(&self.git_auth_headers))
+            .field("http_auth_headers", &hosts(&self.http_auth_headers))
+            .field("http_auth_tokens", &hosts(&self.http_auth_tokens))
             .field("ssh_auth_sock", &self.ssh_auth_sock)
             .finish()
     }
@@ -192,11 +199,16 @@ mod tests {
     fn settings_never_show_secrets() {
         let s = RemoteSettings {
             git_auth_tokens: vec![("example.com".into(), "s3cr3t-token".into())],
+            http_auth_headers: vec![("example.org".into(), "Basic s3cr3t-header".into())],
+            http_auth_tokens: vec![("example.net".into(), "s3cr3t-bearer".into())],
             ..RemoteSettings::default()
         };
         let shown = format!("{s:?}");
         assert!(
-            shown.contains("example.com") && !shown.contains("s3cr3t"),
+            shown.contains("example.com")
+                && shown.contains("example.org")
+                && shown.contains("example.net")
+                && !shown.contains("s3cr3t"),
             "{shown}"
         );
     }

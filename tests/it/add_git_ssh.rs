@@ -126,13 +126,17 @@ fn add_git_over_ssh_uses_only_the_given_agent() {
         ssh_auth_sock: None,
         ..settings
     });
+    // As in BuildKit, the source fails before any connection, naming the missing key.
     let started = Instant::now();
     let err = without.key(&req).unwrap_err().to_string();
     assert!(
         err.contains("cannot resolve Git repository ssh://xxxxx@127.0.0.1"),
         "{err}"
     );
-    assert!(err.contains("Permission denied"), "{err}");
+    assert!(
+        err.contains("no SSH key \"default\" forwarded from the client"),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(15));
 
     // The same source in a Dockerfile, the agent given with `--ssh default=SOCKET`.
@@ -141,7 +145,7 @@ fn add_git_over_ssh_uses_only_the_given_agent() {
     let agent = format!("default={}", keys.path().join("agent.sock").display());
     let got = w.build_and_unpack("ssh", &["--ssh", &agent]);
     assert!(got.contains("f /src/f 0644 0:0 \"deep\\n\""), "{got}");
-    // Without --ssh the build fails at the ADD, naming the repository.
+    // Without --ssh the build fails at the ADD, naming the repository and the flag.
     let out = w.build(&["-t", "app2"]);
     assert_ne!(out.status.code(), Some(0));
     let err = crate::common::text(&out.stderr);
@@ -149,4 +153,30 @@ fn add_git_over_ssh_uses_only_the_given_agent() {
         err.contains("cannot resolve Git repository ssh://"),
         "{err}"
     );
+    assert!(err.contains("pass --ssh default"), "{err}");
+}
+
+/// As BuildKit, an SSH source without `--ssh` fails before any connection, naming the
+/// missing key: `git@host:path` and `ssh://` alike, public or private.
+#[test]
+fn add_git_over_ssh_without_ssh_flag_names_the_missing_key() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let w = crate::build_support::Work::new();
+    for src in [
+        format!("ssh://git@127.0.0.1:{port}/foo/bar.git"),
+        "git@git.example.invalid:foo/bar.git".to_string(),
+    ] {
+        w.dockerfile(&format!("FROM scratch\nADD {src} /bar\n"));
+        let out = w.build(&["-t", "app"]);
+        assert_ne!(out.status.code(), Some(0));
+        let err = crate::common::text(&out.stderr);
+        assert!(
+            err.contains("no SSH key \"default\" forwarded from the client"),
+            "{err}"
+        );
+        assert!(err.contains("pass --ssh default"), "{err}");
+    }
+    assert!(listener.accept().is_err(), "the build connected");
 }

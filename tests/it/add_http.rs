@@ -4,8 +4,9 @@
 //! a wrong one fails with nothing kept; a rebuild revalidates (a 304 keeps the step cached)
 //! and a changed body rebuilds; `--unpack=true` extracts, the default does not;
 //! `--chown`/`--chmod` apply; error statuses name the URL, the file and the line; HTTPS
-//! trusts `SSL_CERT_FILE`; proxies and URL credentials work and the credentials are kept
-//! nowhere; a rootless build downloads too.
+//! trusts `SSL_CERT_FILE`; proxies, URL credentials and the `HTTP_AUTH_TOKEN_<host>` /
+//! `HTTP_AUTH_HEADER_<host>` secrets work and the credentials are kept nowhere; a rootless
+//! build downloads too.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -241,6 +242,34 @@ fn tar_gz() -> Vec<u8> {
     tar.into_inner().unwrap().finish().unwrap()
 }
 
+/// The reference: "mtime isn't included in the determination of whether or not the file
+/// has changed and the cache should be updated".
+#[test]
+fn add_url_new_last_modified_alone_keeps_the_step_cached() {
+    if !have("add_url_new_last_modified", &["umoci"]) {
+        return;
+    }
+    let s = FileServer::start();
+    s.serve("/f", Served::body(b"same").last_modified(DATE));
+    let w = Work::new();
+    let add = format!("ADD {} /f", s.url("/f"));
+    w.dockerfile(&format!("FROM scratch\n{add}\n"));
+    build_ok(&w, &[], &["-t", "app"]);
+    s.serve(
+        "/f",
+        Served::body(b"same").last_modified("Thu, 22 Oct 2015 07:28:00 GMT"),
+    );
+    let again = build_ok(&w, &[], &["-t", "app"]);
+    assert!(cached(&again, &format!("[2/2] {add}")), "{again}");
+    assert_eq!(s.requests().len(), 2);
+    let rootfs = build_rootfs(&w, "same", &[]);
+    assert_eq!(mtime(rootfs.join("f")), DATE_SECS);
+    // New content under the same date is a new step.
+    s.serve("/f", Served::body(b"other").last_modified(DATE));
+    let rootfs = build_rootfs(&w, "other", &[]);
+    assert_eq!(std::fs::read(rootfs.join("f")).unwrap(), b"other");
+}
+
 #[test]
 fn add_url_unpacks_only_with_unpack_true() {
     if !have("add_url_unpack", &["umoci"]) {
@@ -398,6 +427,59 @@ fn add_url_credentials_are_sent_and_kept_nowhere() {
         err.contains(&format!("download {shown}: the server answered 404")),
         "{err}"
     );
+}
+
+#[test]
+fn add_url_auth_secrets_are_sent_and_kept_nowhere() {
+    let s = FileServer::start();
+    s.serve("/a", Served::body(b"first").etag("\"a\""));
+    s.serve("/b", Served::body(b"second"));
+    let w = Work::new();
+    w.dockerfile(&format!("FROM scratch\nADD {} /a\n", s.url("/a")));
+    let token = ["--secret", "id=HTTP_AUTH_TOKEN_127.0.0.1,env=TOK"];
+    build_ok(
+        &w,
+        &[("TOK", "s3cr3t-tok")],
+        &[&token[..], &["-t", "app"]].concat(),
+    );
+    let reqs = s.requests();
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer s3cr3t-tok"));
+    // A header secret is sent as written, in place of the URL's own credentials; the
+    // token of the same host wins over it.
+    let with_user = s.url("/b").replace("http://", "http://user:pw@");
+    w.dockerfile(&format!("FROM scratch\nADD {with_user} /b\n"));
+    let header = ["--secret", "id=HTTP_AUTH_HEADER_127.0.0.1,env=HDR"];
+    let env = [("HDR", "Custom s3cr3t-hdr"), ("TOK", "s3cr3t-tok")];
+    build_ok(&w, &env, &[&header[..], &["-t", "app"]].concat());
+    let req = s.requests().pop().unwrap();
+    let auths: Vec<_> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .collect();
+    assert_eq!(auths.len(), 1, "{auths:?}");
+    assert_eq!(auths[0].1, "Custom s3cr3t-hdr");
+    w.dockerfile(&format!("FROM scratch\nADD {} /b2\n", s.url("/b")));
+    build_ok(
+        &w,
+        &env,
+        &[&header[..], &token[..], &["-t", "app"]].concat(),
+    );
+    let req = s.requests().pop().unwrap();
+    assert_eq!(req.header("authorization"), Some("Bearer s3cr3t-tok"));
+    // Another host's secret is not sent.
+    w.dockerfile(&format!("FROM scratch\nADD {} /b3\n", s.url("/b")));
+    let other = ["--secret", "id=HTTP_AUTH_TOKEN_localhost,env=TOK"];
+    build_ok(&w, &env, &[&other[..], &["-t", "app"]].concat());
+    assert_eq!(s.requests().pop().unwrap().header("authorization"), None);
+    for file in files_under(w.root()) {
+        let data = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&data).contains("s3cr3t"),
+            "{} holds a secret",
+            file.display()
+        );
+    }
 }
 
 #[test]

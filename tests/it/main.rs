@@ -38,6 +38,7 @@ mod errors_cli;
 mod build_rootless;
 mod build_run;
 mod build_context;
+mod build_remote_context;
 mod run_support;
 mod run_image;
 mod run_files;

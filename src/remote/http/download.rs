@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::StatusCode;
 use tempfile::NamedTempFile;
 
@@ -20,13 +22,16 @@ const ATTEMPTS: u32 = 3;
 /// The wait before the second attempt; it doubles after each.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
-/// What a kept download is revalidated with.
-#[derive(Debug, Default, Clone, Copy)]
+/// What a kept download is revalidated with, and the request's credentials.
+#[derive(Debug, Default, Clone)]
 pub(super) struct Conditions<'a> {
     /// `If-None-Match`.
     pub etag: Option<&'a str>,
     /// `If-Modified-Since`.
     pub last_modified: Option<&'a str>,
+    /// `Authorization` from the build's secrets (sensitive); it replaces the Basic auth of
+    /// the URL's credentials.
+    pub authorization: Option<HeaderValue>,
 }
 
 /// The server's answer.
@@ -65,7 +70,7 @@ pub(super) fn get(
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
-        match try_get(client, url, shown, cond, kept) {
+        match try_get(client, url, shown, &cond, kept) {
             Ok(answer) => return Ok(answer),
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Retry(e)) if attempt >= ATTEMPTS => return Err(e),
@@ -83,10 +88,16 @@ fn try_get(
     client: &Client,
     url: &str,
     shown: &str,
-    cond: Conditions<'_>,
+    cond: &Conditions<'_>,
     kept: &Kept,
 ) -> Result<Answer, Failure> {
     let mut req = client.get(url);
+    if let Some(auth) = &cond.authorization {
+        // `headers` replaces (where `header` would add a second `Authorization`).
+        let mut map = HeaderMap::new();
+        map.insert(AUTHORIZATION, auth.clone());
+        req = req.headers(map);
+    }
     let mut conditional = false;
     // A hostile server's header that is no valid header value is not sent back.
     for (name, value) in [

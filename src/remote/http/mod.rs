@@ -5,13 +5,18 @@
 //! server with `If-None-Match` / `If-Modified-Since` and a 304 reuses what is kept.
 //!
 //! Keys: with `--checksum` (`sha256:` only) the checksum itself, nothing fetched; else the
-//! content's digest, its file name and its mtime, after revalidating. Each URL is resolved
+//! content's digest and its file name, after revalidating. The mtime (`Last-Modified`) is
+//! not part of the key: as BuildKit's content checksums, which leave mtimes out, a file
+//! whose date alone changed keeps the step cached (with the date it was cached with). Each
+//! URL is resolved
 //! at most once per build, so a key and the fetch that follows make one request. A
 //! download that does not match `--checksum` is an error and nothing of it is kept.
 //!
 //! A URL's credentials (`user:password@`) go to the server as Basic auth (as Go's client
-//! does) and are masked (`xxxxx`) wherever the URL is shown.
+//! does) and are masked (`xxxxx`) wherever the URL is shown. The `HTTP_AUTH_HEADER_<host>`
+//! and `HTTP_AUTH_TOKEN_<host>` secrets replace that header (see [`auth`]).
 
+mod auth;
 mod date;
 mod download;
 mod kept;
@@ -23,6 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::blocking::Client;
 
+use self::auth::HostAuth;
 use self::download::{Answer, Conditions};
 use self::kept::{Kept, Record};
 use super::{FetchError, Fetched, RemoteRequest, RemoteSettings};
@@ -105,6 +111,8 @@ pub struct HttpSources {
     timeout: Duration,
     /// Made on first use (reading the root certificates takes a while).
     client: OnceLock<Result<Client, String>>,
+    /// The `Authorization` of each host the build's secrets name.
+    auth: HostAuth,
     /// What each URL resolved to in this build.
     resolved: Mutex<HashMap<String, Resolved>>,
 }
@@ -120,6 +128,7 @@ impl HttpSources {
             dir: settings.dir.join("http"),
             timeout,
             client: OnceLock::new(),
+            auth: HostAuth::new(settings),
             resolved: Mutex::new(HashMap::new()),
         }
     }
@@ -131,11 +140,7 @@ impl HttpSources {
             return Ok(sum.to_string());
         }
         let r = self.resolve(req)?;
-        let secs = r
-            .mtime
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Ok(format!("{} {} {secs}", r.digest, r.filename))
+        Ok(format!("{} {}", r.digest, r.filename))
     }
 
     /// See [`super::Fetcher::fetch`].
@@ -185,6 +190,7 @@ impl HttpSources {
         let cond = Conditions {
             etag: record.as_ref().and_then(|r| r.etag.as_deref()),
             last_modified: record.as_ref().and_then(|r| r.last_modified.as_deref()),
+            authorization: self.auth.header(req.url, &shown)?,
         };
         match download::get(self.client()?, req.url, &shown, cond, &kept)? {
             Answer::NotModified => {
