@@ -212,6 +212,9 @@ fn store_root(root: Option<&Path>) -> Result<PathBuf> {
             "cannot find the local store: pass --root or set $BUILDER_ROOT or $HOME".into(),
         )
     })?;
+    // Absolute, so that nothing below depends on the working directory (the `git` of a
+    // Git source runs elsewhere, say).
+    let root = std::path::absolute(&root).unwrap_or(root);
     crate::store::prepare_root(&root)?;
     Ok(root)
 }

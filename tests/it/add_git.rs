@@ -549,3 +549,23 @@ fn add_git_server_that_never_answers_is_given_up() {
     assert!(err.contains(&want), "want {want:?} in\n{err}");
     assert!(err.contains("BUILDER_REGISTRY_TIMEOUT"), "{err}");
 }
+
+#[test]
+fn add_git_with_a_relative_store_root() {
+    if !have("add_git_relative_root", &["git"]) {
+        return;
+    }
+    let (repo, _) = repo();
+    let daemon = GitDaemon::start(&repo.served());
+    let w = Work::new();
+    w.dockerfile(&format!("FROM scratch\nADD {} /src/\n", daemon.url()));
+    // `--root` as a path relative to the working directory, as a user may type it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_builder"))
+        .args(["--root", "relative-store", "build", "-t", "app", "ctx"])
+        .env_remove("BUILDER_ROOT")
+        .current_dir(w.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(w.path("relative-store/remote/git").is_dir());
+}
