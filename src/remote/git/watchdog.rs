@@ -86,7 +86,10 @@ fn watch(
     idle: Duration,
 ) -> std::io::Result<Option<ExitStatus>> {
     let pid = child.id();
-    let tick = (idle / 10).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    // Short looks first (most commands end within milliseconds), then up to a tenth of
+    // the idle time, at most 250 ms, between looks.
+    let longest = (idle / 10).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    let mut tick = Duration::from_millis(2);
     let mut last = (seen.load(Ordering::Relaxed), activity(pid));
     let mut since = Instant::now();
     loop {
@@ -109,6 +112,7 @@ fn watch(
             return Ok(None);
         }
         std::thread::sleep(tick);
+        tick = (tick * 2).min(longest);
     }
 }
 
