@@ -51,7 +51,7 @@ fi
 # The offline check of the CI recipes in docs/ci/ (tests/it/ci_docs.rs): a venv under
 # target/ holding a pinned kubernetes-validate, which ships the Kubernetes JSON schemas
 # (so validating needs no network after this), and PyYAML for the other recipes.
-CI_VENV=$(cd "$(dirname "$0")/.." && pwd)/target/ci-venv
+CI_VENV=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/ci-venv
 if ! "$CI_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx '1.37.0'; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     echo "setup: apt-get install python3-venv" >&2

@@ -14,7 +14,7 @@ use crate::registry_support::{Registry, RegistryAuth};
 use crate::run_support::{runners, RunWork, Runner};
 
 /// Three stages feeding a final one: a "dependency" stage, a "compile" stage reading the
-/// sources, a "docs" stage; busybox tools only.
+/// sources, a "docs" stage; busybox programs only.
 const DOCKERFILE: &str = "\
 FROM busybox AS deps
 COPY deps.txt /src/deps.txt
