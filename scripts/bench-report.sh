@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # globals shared with scripts/bench.sh
 # The report of scripts/bench.sh (sourced, not run): the table on stdout and, with --json, the
 # same numbers as JSON. Reads the globals bench.sh fills: secs[KEY], src[KEY] (run | rec),
-# cases, size, runs, BUILDER, buildah_note, docker_note, a_files, a_bytes, rss_kb, json.
+# cases, size, runs, BUILDER, buildah_note, docker_note, a_files, a_bytes, rss_kb, json, and
+# the fleet's (scripts/bench-fleet.sh).
 
 # ratio A B: A / B as "0.42x", or "-" when either is missing.
 ratio() {
@@ -39,7 +40,7 @@ report() {
   local head=(case mode builder buildah ratio docker ratio) fmt='%-5s %-5s %9s %10s %7s %10s %7s'
   [ -n "${BASELINE:-}" ] && head+=(baseline ratio) && fmt="$fmt %9s %7s"
   # shellcheck disable=SC2059  # the format is built above
-  printf "$fmt\n" "${head[@]}"
+  [ -n "$cases" ] && printf "$fmt\n" "${head[@]}"
   for c in $cases; do
     for m in cold warm chg; do
       local row=("$c" "$m" "$(cell "builder:$c:$m")" \
@@ -75,6 +76,7 @@ report() {
     echo
     echo "peak memory (maximum resident set size) of builder build, case a cold: $(awk -v k="$rss_kb" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }')"
   fi
+  fleet_report
   [ -n "$json" ] && write_json "$bver" "$rev" "$timing"
   return 0
 }
@@ -91,7 +93,7 @@ write_json() {
     --arg version "$1" --arg revision "$2" --arg timing "$3" --arg size "$size" \
     --argjson runs "$runs" --arg cases "$cases" --arg buildah "${buildah_note:-not run}" \
     --arg docker "${docker_note:-not run}" --arg files "${a_files:-}" --arg bytes "${a_bytes:-}" \
-    --arg rss "${rss_kb:-}" --argjson cores "$(nproc)" --argjson load "[$load_start, $load_end]" --arg date "$(date -u +%FT%TZ)" '
+    --arg rss "${rss_kb:-}" --argjson fleet "$(fleet_json)" --argjson cores "$(nproc)" --argjson load "[$load_start, $load_end]" --arg date "$(date -u +%FT%TZ)" '
     def split_key: (.key | split(":")) as $p
       | if ($p | length) == 3 then . + {section: "build", tool: $p[0], case: $p[1], mode: $p[2]}
         else . + {section: $p[0], tool: $p[1]} end;
@@ -111,13 +113,16 @@ write_json() {
         | {case: $p.case, mode: $p.mode, peer: $p.tool, peer_source: $p.source, ratio: ($b / $p.seconds)}
       ] + [
         (["pipe", "builder-gzip", "tar-gzip"], ["pipe", "builder-zstd", "tar-zstd"],
+         ["fleet", "c-cache", "c-nocache"], ["fleet", "a-cache", "a-nocache"],
+         ["fleet", "c-docker-inline", "c-docker-nocache"], ["fleet", "a-docker-inline", "a-docker-nocache"],
          ["export", "builder", "skopeo"], ["export", "builder", "docker"]) as [$s, $x, $y]
         | [$r[] | select(.section == $s and .tool == $x)][0] as $a
         | [$r[] | select(.section == $s and .tool == $y)][0] as $b
         | select($a != null and $b != null)
         | {section: $s, of: $x, to: $y, peer_source: $b.source, ratio: ($a.seconds / $b.seconds)}
       ]),
-      peak_rss_bytes: (if $rss == "" then null else ($rss | tonumber) * 1024 end)
+      peak_rss_bytes: (if $rss == "" then null else ($rss | tonumber) * 1024 end),
+      fleet: $fleet
     }' > "$json.tmp"
   mv "$json.tmp" "$json"
   note "wrote $json"

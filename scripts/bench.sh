@@ -17,6 +17,12 @@
 #   b  Debian (debootstrap minbase) + apt-get install jq + COPY app.conf + RUN (needs root,
 #      debootstrap and the Debian mirror; skipped with a message otherwise)
 #   c  multi-stage: COPY src/, a RUN making 2,000 files and 20 MB, COPY --from into a second stage
+#   fleet  CI runners sharing a registry cache: cases c and a built cold on "runner 2" with
+#      --cache-from after "runner 1" pushed their cache (mode=max) to the local registry,
+#      against the same cold build without a cache; the ratio, and the bytes runner 2 pulled
+#      (the blobs its store gained). With a private dockerd (--dockerd), BuildKit's
+#      inline-cache import (BUILDKIT_INLINE_CACHE=1, docker build --cache-from) is timed the
+#      same way. In the default cases; --cases "a c" leaves it out, --cases fleet runs it alone.
 # Modes, as ../shared/bench/peers.sh defines them:
 #   cold  no build cache, the base image already present (a fresh copy of a store holding it)
 #   warm  the identical build again (a no-op rebuild)
@@ -51,6 +57,8 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 source "$REPO/scripts/bench-lib.sh"
 # shellcheck source=scripts/bench-report.sh
 source "$REPO/scripts/bench-report.sh"
+# shellcheck source=scripts/bench-fleet.sh
+source "$REPO/scripts/bench-fleet.sh"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -83,9 +91,20 @@ done
 if [ -z "$runs" ]; then runs=3; [ "$short" = 1 ] && runs=1; fi
 case $runs in ''|*[!0-9]*|0) echo "bench: --runs wants a positive number, got $runs" >&2; exit 2 ;; esac
 # --short leaves case b out unless asked for: it needs the Debian mirror inside a RUN.
-if [ -z "$cases" ]; then cases="a b c"; [ "$short" = 1 ] && cases="a c"; fi
-for c in $cases; do
-  case $c in a|b|c) ;; *) echo "bench: unknown case $c (cases are a, b, c)" >&2; exit 2 ;; esac
+if [ -z "$cases" ]; then cases="a b c fleet"; [ "$short" = 1 ] && cases="a c fleet"; fi
+# fleet is not a context of its own: it builds the contexts of cases c and a (see
+# scripts/bench-fleet.sh). ctx_cases are the contexts to make, cases the table's rows.
+fleet=0
+if [[ " $cases " == *" fleet "* ]]; then
+  fleet=1
+  cases=$(echo " $cases " | sed 's/ fleet / /g; s/^ *//; s/ *$//')
+fi
+ctx_cases=$cases
+if [ "$fleet" = 1 ]; then
+  for c in c a; do [[ " $ctx_cases " == *" $c "* ]] || ctx_cases="$ctx_cases $c"; done
+fi
+for c in $ctx_cases; do
+  case $c in a|b|c) ;; *) echo "bench: unknown case $c (cases are a, b, c, fleet)" >&2; exit 2 ;; esac
   [ -d "$SHARED/cases/$c" ] || die "$SHARED/cases/$c not found (set BENCH_SHARED)"
 done
 if [ -n "$json" ]; then
@@ -128,7 +147,7 @@ trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 size=full; [ "$short" = 1 ] && size=short
 CTX=$STATE/ctx-$size
 declare -A chg_file
-for c in $cases; do
+for c in $ctx_cases; do
   mkdir -p "$CTX/$c"
   # The case's own files, fresh each run (the generated data/ of case a is kept).
   (cd "$SHARED/cases/$c" && find . -path ./data -prune -o -type f -print0 | \
@@ -140,7 +159,7 @@ for c in $cases; do
     c) chg_file[c]=src/file01.txt ;;
   esac
 done
-if [[ " $cases " == *" a "* ]]; then
+if [[ " $ctx_cases " == *" a "* ]]; then
   if [ ! -f "$CTX/a.generated" ]; then
     note "generating the case-a context ($size) in $CTX/a"
     rm -rf "$CTX/a/data"
@@ -161,20 +180,21 @@ note "base images"
 bash scripts/make-busybox-image.sh "$STATE/images/busybox" >/dev/null
 if [[ " $cases " == *" b "* ]] && ! make_debian_image; then
   cases=$(echo " $cases " | sed 's/ b / /; s/^ *//; s/ *$//')
+  ctx_cases=$(echo " $ctx_cases " | sed 's/ b / /; s/^ *//; s/ *$//')
 fi
-[ -n "$cases" ] || die "no case left to run"
+[ -n "$cases" ] || [ "$fleet" = 1 ] || die "no case left to run"
 start_registry
 push_image busybox latest
 [[ " $cases " == *" b "* ]] && push_image debian bookworm
 base_of() { if [ "$1" = b ]; then echo "$REG/debian:bookworm"; else echo "$REG/busybox:latest"; fi; }
-for c in $cases; do
+for c in $ctx_cases; do
   sed -E "s#^(FROM[[:space:]]+)127\.0\.0\.1:5000/#\1$REG/#I" "$SHARED/cases/$c/Dockerfile" > "$CTX/$c/Dockerfile"
 done
 
 # --- the tools -----------------------------------------------------------------------------
 # builder: a store holding only the base images, copied for every cold run.
 SEED=$RUN/builder-seed STORE=$RUN/builder-store BSTORE=$RUN/baseline-store
-for c in $cases; do
+for c in $ctx_cases; do
   "$BUILDER" --root "$SEED" pull -q "$(base_of "$c")" > "$RES/seed.log" 2>&1 || fail_log "builder pull $(base_of "$c")" "$RES/seed.log"
 done
 tools=(builder)
@@ -296,4 +316,5 @@ if [[ " $cases " == *" a "* ]]; then
   fi
 fi
 
+[ "$fleet" = 1 ] && fleet_run
 report

@@ -47,3 +47,22 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+# The offline check of the CI recipes in docs/ci/ (tests/it/ci_docs.rs): a venv under
+# target/ holding a pinned kubernetes-validate, which ships the Kubernetes JSON schemas
+# (so validating needs no network after this), and PyYAML for the other recipes.
+CI_VENV=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/ci-venv
+if ! "$CI_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx '1.37.0'; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    echo "setup: apt-get install python3-venv" >&2
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3-venv >/dev/null
+  fi
+  echo "setup: python3 -m venv $CI_VENV; pip install kubernetes-validate==1.37.0" >&2
+  rm -rf "$CI_VENV"
+  python3 -m venv "$CI_VENV"
+  "$CI_VENV/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0 PyYAML==6.0.4
+fi

@@ -53,6 +53,8 @@ mod run_ssh;
 mod build_cache;
 mod cache_prune;
 mod cache_registry;
+mod cache_fleet;
+mod ci_docs;
 mod cache_prune_support;
 mod build_parallel;
 mod build_incompressible;
