@@ -99,6 +99,15 @@ fn a_base_of_another_platform_is_used_with_a_warning() {
         "{err}"
     );
     assert!(!err.contains("load metadata"), "{err}");
+    // The summary after the build lists it too; `check=skip=` silences it.
+    assert!(err.contains("\n 1 warning found ("), "{err}");
+    let skip = "BUILDKIT_DOCKERFILE_CHECK=skip=InvalidBaseImagePlatform";
+    let (err, _) = build(
+        dir.path(),
+        &amd,
+        &["--platform", "linux/arm64", "--build-arg", skip],
+    );
+    assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
 
     // No --platform on an amd64 host, an arm64-only base: warned about; the image keeps
     // the base's own platform.

@@ -111,14 +111,16 @@ impl CheckConfig {
         }
     }
 
+    /// Whether findings of `rule` are not shown.
+    pub fn skips(&self, rule: &str) -> bool {
+        self.skip_all || self.skip.iter().any(|s| s == rule)
+    }
+
     /// Keep the findings this configuration shows.
     pub fn filter(&self, findings: Vec<Finding>) -> Vec<Finding> {
-        if self.skip_all {
-            return Vec::new();
-        }
         findings
             .into_iter()
-            .filter(|f| !self.skip.iter().any(|s| s == f.rule))
+            .filter(|f| !self.skips(f.rule))
             .collect()
     }
 
