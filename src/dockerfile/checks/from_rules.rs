@@ -15,26 +15,29 @@ use crate::dockerfile::shell::{Lexer, Matches};
 use crate::domain::platform::Platform;
 use crate::domain::reference::Reference;
 
-/// The automatic platform args (values are stand-ins: only names and shapes matter here).
-const PLATFORM_ARGS: [(&str, &str); 8] = [
+/// The automatic args of the global scope (values are stand-ins: only names and shapes
+/// matter here).
+const AUTOMATIC_ARGS: [(&str, &str); 11] = [
     ("BUILDPLATFORM", "linux/amd64"),
     ("BUILDOS", "linux"),
+    ("BUILDOSVERSION", ""),
     ("BUILDARCH", "amd64"),
     ("BUILDVARIANT", ""),
     ("TARGETPLATFORM", "linux/amd64"),
     ("TARGETOS", "linux"),
+    ("TARGETOSVERSION", ""),
     ("TARGETARCH", "amd64"),
     ("TARGETVARIANT", ""),
+    ("TARGETSTAGE", "default"),
 ];
 
 /// The global scope with defaults only (no `--build-arg`), and every name it declares.
 fn global_scope(df: &Dockerfile, lex: &Lexer) -> (BTreeMap<String, String>, Vec<String>) {
-    let mut env: BTreeMap<String, String> = PLATFORM_ARGS
+    let mut env: BTreeMap<String, String> = AUTOMATIC_ARGS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let mut keys: Vec<String> = env.keys().cloned().collect();
-    keys.push("TARGETSTAGE".to_string());
     for arg in df.meta_args.iter().flat_map(|a| &a.args) {
         keys.push(arg.key.clone());
         if let Some(value) = &arg.value {
