@@ -235,3 +235,66 @@ fn config_build_arg_overrides_directive() {
         .unwrap_err()
         .starts_with("failed to parse BUILDKIT_DOCKERFILE_CHECK"));
 }
+
+/// Cases of BuildKit's `dockerfile_check_test.go`: the rule, message and line expected.
+#[test]
+fn buildkit_check_test_cases() {
+    let cases: [(&str, &str); 6] = [
+        (
+            "\nFROM scratch\n# warning: empty continuation line\nCOPY Dockerfile \\\n\n.\nCOPY Dockerfile \\\n.\n",
+            "NoEmptyContinuation: Empty continuation line (line 6)",
+        ),
+        (
+            "\n# warning\n#\nFrom scratch as base\nFROM scratch AS base2\n",
+            "ConsistentInstructionCasing: Command 'From' should match the case of the command majority (uppercase) (line 4)",
+        ),
+        (
+            "\nFROM scratch\n# warning\ncopy Dockerfile /foo\nCOPY Dockerfile /bar\n",
+            "ConsistentInstructionCasing: Command 'copy' should match the case of the command majority (uppercase) (line 4)",
+        ),
+        (
+            "\n# warning\n#\nfrOM scratch as base\nfrom scratch as base2\n",
+            "ConsistentInstructionCasing: Command 'frOM' should match the case of the command majority (lowercase) (line 4)",
+        ),
+        (
+            "\nfrom scratch\n# warning\nCOPY Dockerfile /foo\ncopy Dockerfile /bar\n",
+            "ConsistentInstructionCasing: Command 'COPY' should match the case of the command majority (lowercase) (line 4)",
+        ),
+        (
+            "\n# warning\n#\nfrom scratch\nCOPY Dockerfile /foo\nCOPY Dockerfile /bar\nCOPY Dockerfile /baz\n",
+            "ConsistentInstructionCasing: Command 'from' should match the case of the command majority (uppercase) (line 4)",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(lint(src), [want], "{src}");
+    }
+}
+
+/// BuildKit's `testSecretsUsedInArgOrEnv` (without its per-instruction check comments).
+#[test]
+fn buildkit_secrets_case() {
+    let src = "\nFROM scratch\nARG SECRET_PASSPHRASE\nENV SUPER_Secret=foo\n\
+               ENV password=bar secret=baz\nARG super_duper_secret_token=foo auth=bar\n\
+               ENV apikey=bar sunflower=foo\nENV git_key=\nENV PUBLIC_KEY=\nARG public_token\n\
+               ARG SECRET_PASSPHRASE_FILE\nENV password_file=bar secret_File=baz\n\
+               ARG AUTH_MODULE_VERSION\n";
+    let msg = |kind: &str, key: &str, line: usize| {
+        format!(
+            "SecretsUsedInArgOrEnv: Do not use ARG or ENV instructions for sensitive data \
+             ({kind} \"{key}\") (line {line})"
+        )
+    };
+    assert_eq!(
+        lint(src),
+        [
+            msg("ARG", "SECRET_PASSPHRASE", 3),
+            msg("ENV", "SUPER_Secret", 4),
+            msg("ENV", "password", 5),
+            msg("ENV", "secret", 5),
+            msg("ARG", "super_duper_secret_token", 6),
+            msg("ARG", "auth", 6),
+            msg("ENV", "apikey", 7),
+            msg("ENV", "git_key", 8),
+        ]
+    );
+}
