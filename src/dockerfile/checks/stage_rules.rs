@@ -11,7 +11,7 @@ use crate::dockerfile::ast::{Ast, Node};
 struct StageState {
     /// A SHELL was set (here or in the parent stage).
     shell: bool,
-    /// A WORKDIR was already set in this stage.
+    /// A WORKDIR was already set in this stage (or its parent stage).
     workdir: bool,
     /// Last line of CMD, ENTRYPOINT and HEALTHCHECK in this stage.
     cmd: Option<usize>,
@@ -19,26 +19,27 @@ struct StageState {
     healthcheck: Option<usize>,
 }
 
-/// Walk the stages in order, carrying a SHELL into stages built FROM an earlier one.
+/// Walk the stages in order; a stage built FROM an earlier one starts with its SHELL and
+/// WORKDIR set as the parent left them.
 pub(super) fn check(ast: &Ast, out: &mut Vec<Finding>) {
-    let mut named: Vec<(String, bool)> = Vec::new();
+    let mut named: Vec<(String, StageState)> = Vec::new();
     let mut state: Option<(Option<String>, StageState)> = None;
     for node in &ast.children {
         if node.keyword == "from" {
             if let Some((Some(name), st)) = state.take() {
-                named.push((name, st.shell));
+                named.push((name, st));
             }
             let args: Vec<&str> = node.values().collect();
             let base = args.first().map(|b| b.to_lowercase()).unwrap_or_default();
-            let shell = named.iter().rev().any(|(n, s)| *n == base && *s);
-            let name = args.get(2).map(|n| n.to_lowercase());
-            state = Some((
-                name,
-                StageState {
-                    shell,
+            let start = match named.iter().rev().find(|(n, _)| *n == base) {
+                Some((_, parent)) => StageState {
+                    shell: parent.shell,
+                    workdir: parent.workdir,
                     ..StageState::default()
                 },
-            ));
+                None => StageState::default(),
+            };
+            state = Some((args.get(2).map(|n| n.to_lowercase()), start));
             continue;
         }
         if let Some((_, st)) = state.as_mut() {

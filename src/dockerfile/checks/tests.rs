@@ -126,6 +126,8 @@ fn workdir_relative_path() {
     );
     assert!(lint("FROM nginx AS web\nWORKDIR /usr/share/nginx/html\nCOPY public .\n").is_empty());
     assert!(lint("FROM nginx\nWORKDIR /usr\nWORKDIR share\n").is_empty());
+    // BuildKit's testWorkdirRelativePath: the parent stage's WORKDIR counts.
+    assert!(lint("FROM scratch AS a\nWORKDIR /app\n\nFROM a AS b\nWORKDIR subdir/\n").is_empty());
 }
 
 #[test]
