@@ -300,3 +300,24 @@ fn buildkit_secrets_case() {
         ]
     );
 }
+
+/// BuildKit's `testMultipleInstructionsDisallowed`: the earlier instruction is reported.
+#[test]
+fn buildkit_multiple_instructions_case() {
+    let src = "\nFROM scratch\nENTRYPOINT [\"/myapp\"]\nENTRYPOINT [\"/myotherapp\"]\n\
+               CMD [\"/myapp\"]\nCMD [\"/myotherapp\"]\nHEALTHCHECK CMD [\"/myapp\"]\n\
+               HEALTHCHECK CMD [\"/myotherapp\"]\n";
+    let msg = |name: &str, line: usize| {
+        format!(
+            "MultipleInstructionsDisallowed: Multiple {name} instructions should not be used in \
+             the same stage because only the last one will be used (line {line})"
+        )
+    };
+    assert_eq!(
+        lint(src),
+        [msg("ENTRYPOINT", 3), msg("CMD", 5), msg("HEALTHCHECK", 7)]
+    );
+    let split = "\nFROM scratch AS a\nENTRYPOINT [\"/myapp\"]\nCMD [\"/myapp\"]\n\n\
+                 FROM a AS b\nENTRYPOINT [\"/myotherapp\"]\nCMD [\"/myotherapp\"]\n";
+    assert!(lint(split).is_empty());
+}
