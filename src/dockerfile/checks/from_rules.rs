@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::Finding;
 use crate::dockerfile::ast::Ast;
+use crate::dockerfile::instructions::suggest::closest;
 use crate::dockerfile::instructions::{Dockerfile, Stage};
 use crate::dockerfile::shell::{Lexer, Matches};
 use crate::domain::platform::Platform;
@@ -95,14 +96,22 @@ fn is_stage_name(df: &Dockerfile, name: &str) -> bool {
 }
 
 fn undefined(matches: &Matches, keys: &[String], stage: &Stage, out: &mut Vec<Finding>) {
+    let mut options: Vec<&str> = keys.iter().map(String::as_str).collect();
+    options.sort_unstable();
+    options.dedup();
     for name in &matches.unmatched {
-        if !keys.contains(name) {
-            out.push(Finding::new(
-                "UndefinedArgInFrom",
-                format!("FROM argument '{name}' is not declared"),
-                stage.span.start,
-            ));
+        if keys.contains(name) {
+            continue;
         }
+        let mut message = format!("FROM argument '{name}' is not declared");
+        if let Some(close) = closest(name, &options, true) {
+            message.push_str(&format!(" (did you mean {close}?)"));
+        }
+        out.push(Finding::new(
+            "UndefinedArgInFrom",
+            message,
+            stage.span.start,
+        ));
     }
 }
 

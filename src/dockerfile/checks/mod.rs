@@ -12,7 +12,8 @@
 //! (`CopyIgnoredFile`) run later, in the solve; `UndefinedVar` needs the full expansion scope
 //! of the plan and is not checked. Known differences from BuildKit: a `SHELL` inherited from
 //! a base image is not seen by `JSONArgsRecommended`; `WORKDIR` and `EXPOSE` values holding
-//! a variable are not checked; "did you mean" suggestions are not given.
+//! a variable are not checked; `# check=` comments above one instruction (BuildKit's
+//! per-instruction configuration) are not read.
 
 mod casing;
 mod from_rules;

@@ -105,6 +105,10 @@ fn undefined_arg_in_from() {
     );
     assert!(lint("ARG VARIANT=\"-alpine3.20\"\nFROM node:22${VARIANT} AS jsbuilder\n").is_empty());
     assert!(lint("FROM --platform=$BUILDPLATFORM alpine AS b\n").is_empty());
+    assert_eq!(
+        lint("ARG VERSION=1\nFROM alpine:3${VERSOIN}\n"),
+        ["UndefinedArgInFrom: FROM argument 'VERSOIN' is not declared (did you mean VERSION?) (line 2)"]
+    );
 }
 
 #[test]
