@@ -135,6 +135,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     // Warnings of the solve (`InvalidBaseImagePlatform`) obey `check=skip=` too.
     let solve_reporter = checks::Skipping::new(reporter, &inputs.checks);
     let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
+    solve_reporter.failure()?;
     let target = plan.target().map(|s| s.index);
     // An explicit --platform is what the image says it is for, unless its base is of
     // another platform (warned about at its FROM): then it says what it really holds.

@@ -4,6 +4,7 @@
 //! warning, and with `error=true` the build failed once they are all told.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::dockerfile::checks::{self, CheckConfig, CHECK_BUILD_ARG};
@@ -46,17 +47,38 @@ pub(super) fn run(
     }
 }
 
-/// A reporter that drops the warnings of skipped rules and passes everything else on.
+/// A reporter that drops the warnings of skipped rules and passes everything else on,
+/// keeping the rules of those it passed on.
 #[derive(Debug)]
 pub(super) struct Skipping<'a> {
     inner: &'a dyn Reporter,
     config: &'a CheckConfig,
+    rules: Mutex<Vec<String>>,
 }
 
 impl<'a> Skipping<'a> {
     /// Filter the warnings told to `inner` by `config`.
     pub(super) fn new(inner: &'a dyn Reporter, config: &'a CheckConfig) -> Self {
-        Skipping { inner, config }
+        Skipping {
+            inner,
+            config,
+            rules: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// With `error=true`, the build's failure when a warning was passed on.
+    pub(super) fn failure(&self) -> Result<()> {
+        let rules = crate::domain::lock(&self.rules);
+        if !self.config.error || rules.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Build {
+            rendered: format!(
+                "ERROR: failed to solve: lint violation found for rules: {}",
+                rules.join(", ")
+            ),
+            cause: None,
+        })
     }
 }
 
@@ -73,6 +95,11 @@ impl Reporter for Skipping<'_> {
     fn warn(&self, id: VertexId, short: &str) {
         let rule = short.split(':').next().unwrap_or_default();
         if !self.config.skips(rule) {
+            let mut rules = crate::domain::lock(&self.rules);
+            if !rules.iter().any(|r| r == rule) {
+                rules.push(rule.to_string());
+            }
+            drop(rules);
             self.inner.warn(id, short);
         }
     }
