@@ -19,6 +19,7 @@
 
 mod cache;
 mod cache_registry;
+mod checks;
 mod convert;
 mod diagnose;
 mod frontend;
@@ -131,7 +132,10 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     };
     // A stat cache that could not be read is an empty one.
     let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()), reporter)?;
-    let mut result = solve_plan(req, &plan, &inputs, &work, &cache, reporter)?;
+    // Warnings of the solve (`InvalidBaseImagePlatform`) obey `check=skip=` too.
+    let solve_reporter = checks::Skipping::new(reporter, &inputs.checks);
+    let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
+    solve_reporter.failure()?;
     let target = plan.target().map(|s| s.index);
     // An explicit --platform is what the image says it is for, unless its base is of
     // another platform (warned about at its FROM): then it says what it really holds.
@@ -184,6 +188,8 @@ struct Inputs {
     dockerfile: Dockerfile,
     /// `--build-context` values, resolved.
     contexts: BTreeMap<String, NamedContext>,
+    /// The build checks in force.
+    checks: crate::dockerfile::checks::CheckConfig,
 }
 
 /// The store a build solves in and writes to.
@@ -242,16 +248,20 @@ fn read_inputs(
         }
         false => None,
     };
-    let input =
-        progress::vertex(
-            reporter,
-            "[internal] load build definition",
-            |_| match &remote_context {
-                Some(fetcher) => inputs::open_remote(&req.context, req.file.as_deref(), fetcher),
-                None => inputs::open(&req.context, req.file.as_deref()),
-            },
-        )?;
+    let vertex = std::cell::Cell::new(None);
+    let input = progress::vertex(reporter, "[internal] load build definition", |id| {
+        vertex.set(Some(id));
+        match &remote_context {
+            Some(fetcher) => inputs::open_remote(&req.context, req.file.as_deref(), fetcher),
+            None => inputs::open(&req.context, req.file.as_deref()),
+        }
+    })?;
     let dockerfile = parse(&input.label, &input.text)?;
+    let checks = checks::run(&input.text, &dockerfile, &req.build_args, |short| {
+        if let Some(id) = vertex.get() {
+            reporter.warn(id, short);
+        }
+    })?;
     frontend::check_no_cache_filter(&req.no_cache_filter, &dockerfile)?;
     let contexts = inputs::named_contexts(
         &req.build_contexts,
@@ -268,6 +278,7 @@ fn read_inputs(
         empty_context: input.empty_context,
         dockerfile,
         contexts,
+        checks,
     })
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use crate::build::{build, BuildOutcome, BuildPolicy, BuildRequest};
 use crate::error::{Error, Result};
 use crate::progress::logs::{BuildInfo, BuildLog};
-use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty};
+use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty, WarningTally};
 use crate::sandbox::Network;
 use crate::solve::copy::Ownership;
 use crate::solve::run::{parse_secret, parse_ssh, Entitlements, SecretSource, SshSource};
@@ -282,13 +282,20 @@ pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     let outputs = crate::build::outputs::parse(&args.outputs, args.push);
     refuse_quiet_with_stdout_output(args, outputs.as_ref().ok())?;
     let checked = check(args, root)?;
-    let reporter = reporter(args, &checked.root, display(mode(args)?));
+    let mode = mode(args)?;
+    let reporter = WarningTally::new(reporter(args, &checked.root, display(mode)));
     let built = build_policy()
         .and_then(|policy| Ok(request(args, checked, outputs?, policy)))
-        .and_then(|request| build(&request, reporter.as_ref()));
-    finish(reporter.as_ref(), &built);
-    // The live view is cleared before anything else is printed.
-    drop(reporter);
+        .and_then(|request| build(&request, &reporter));
+    finish(&reporter, &built);
+    // The live view is cleared before anything else is printed; then the warnings'
+    // summary, as buildx prints it (not with -q or rawjson).
+    let warnings = reporter.into_warnings();
+    if !matches!(mode, ProgressMode::Quiet | ProgressMode::Rawjson) {
+        if let Some(summary) = crate::progress::warnings_summary(&warnings) {
+            eprint!("{summary}");
+        }
+    }
     let outcome = built?;
     if args.quiet {
         outln!("{}", outcome.manifest);

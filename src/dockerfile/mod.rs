@@ -7,6 +7,7 @@
 //! - [`instructions`]: the semantic layer — typed instructions and stages from AST nodes.
 
 pub mod ast;
+pub mod checks;
 pub mod dump;
 pub mod error;
 pub mod instructions;

@@ -22,8 +22,9 @@
 //!    variables, config effects, history entries ([`Step`]).
 //! 6. Parallel levels: stages of one level have no path between them.
 //!
-//! Known differences from BuildKit: no lint warnings (BuildKit's build checks; the solve
-//! raises `InvalidBaseImagePlatform` at FROM, where the base's config is read); base images
+//! Known differences from BuildKit: no lint warnings here (the build checks run on the
+//! Dockerfile before planning, [`crate::dockerfile::checks`]; the solve raises
+//! `InvalidBaseImagePlatform` at FROM, where the base's config is read); base images
 //! are not inspected for their platform here (no platform auto-detection); `SOURCE_DATE_EPOCH` is not applied to history timestamps
 //! (there are none here); a named context starts from the config
 //! [`BaseImages::context_config`] knows (an OCI layout's image), else from BuildKit's

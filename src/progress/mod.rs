@@ -13,7 +13,8 @@
 //! (`#5 [2/3] COPY a /a`, `#5 DONE 0.1s`); [`Tty`] a live view on a terminal; [`RawJson`]
 //! one JSON event per line (the schema is in `docs/progress.md`); [`Quiet`] nothing.
 //! [`LogKeeper`] wraps any of them and keeps every vertex's whole output under
-//! `ROOT/logs/<build>/` for `builder logs` ([`logs`]). [`Reading`] reports a plain read
+//! `ROOT/logs/<build>/` for `builder logs` ([`logs`]). [`WarningTally`] keeps the build
+//! warnings ([`Reporter::warn`]) for the summary after the build ([`warnings_summary`]). [`Reading`] reports a plain read
 //! (a layer being extracted) as a transfer. [`Recorder`] keeps events for tests.
 //!
 //! Reporters are shared between threads (independent stages run in parallel, so events of
@@ -29,6 +30,7 @@ mod reading;
 mod recorder;
 mod tty;
 mod tty_frame;
+mod warnings;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -41,6 +43,7 @@ pub use rawjson::RawJson;
 pub use reading::Reading;
 pub use recorder::{Event, Recorder};
 pub use tty::Tty;
+pub use warnings::{warnings_summary, WarningTally};
 
 /// The number of a vertex (`#N` in plain output), unique within a build.
 pub type VertexId = u64;
@@ -87,6 +90,11 @@ pub trait Reporter: Send + Sync + std::fmt::Debug {
         for line in lines {
             self.log(id, &line.shown());
         }
+    }
+    /// A build-check warning about `id`, in BuildKit's short form (`Rule: message (line N)`);
+    /// displays show it as the line `WARN: ...` of the vertex.
+    fn warn(&self, id: VertexId, short: &str) {
+        self.log(id, &format!("WARN: {short}"));
     }
     /// `id` was not run: its result was already there.
     fn cached(&self, id: VertexId);

@@ -45,7 +45,7 @@ pub fn base(
                 let line = sp.span.start;
                 if let Some(w) = base_platform_warning(&sp.base_name, &found.config, platform, line)
                 {
-                    env.reporter.log(id, &format!("WARN: {w}"));
+                    env.reporter.warn(id, &w);
                 }
                 Ok::<_, StepError>(found)
             })

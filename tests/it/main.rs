@@ -34,6 +34,7 @@ mod build_config;
 mod build_outputs;
 mod output_keys;
 mod build_errors;
+mod build_checks;
 mod errors_cli;
 mod build_rootless;
 mod build_run;

@@ -99,6 +99,44 @@ fn a_base_of_another_platform_is_used_with_a_warning() {
         "{err}"
     );
     assert!(!err.contains("load metadata"), "{err}");
+    // The summary after the build lists it too; `check=skip=` silences it.
+    assert!(err.contains("\n 1 warning found ("), "{err}");
+    let skip = "BUILDKIT_DOCKERFILE_CHECK=skip=InvalidBaseImagePlatform";
+    let (err, _) = build(
+        dir.path(),
+        &amd,
+        &["--platform", "linux/arm64", "--build-arg", skip],
+    );
+    assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
+    // With check=error=true it fails the build, and nothing is written.
+    let dest = dir.path().join("strict");
+    let spec = format!("type=oci,dest={},tar=false", dest.display());
+    let ctx = dir.path().join("ctx").display().to_string();
+    let strict = "BUILDKIT_DOCKERFILE_CHECK=error=true";
+    let out = builder(
+        &dir.path().join("root"),
+        &dir.path().join("docker"),
+        &[
+            "build",
+            "--progress",
+            "plain",
+            "-o",
+            &spec,
+            "--platform",
+            "linux/arm64",
+            "--build-arg",
+            strict,
+            &ctx,
+        ],
+        &[],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("lint violation found for rules: InvalidBaseImagePlatform"),
+        "{err}"
+    );
+    assert!(!dest.exists(), "{err}");
 
     // No --platform on an amd64 host, an arm64-only base: warned about; the image keeps
     // the base's own platform.
