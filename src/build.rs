@@ -18,6 +18,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 
 mod cache;
+mod cache_mounts;
 mod cache_registry;
 mod convert;
 mod diagnose;
@@ -464,6 +465,35 @@ fn write_outputs(
     Ok(written)
 }
 
+/// Write the cache mounts `opts` chooses of those the build used into the cache
+/// directory `dir`; one that is too big is a warning.
+fn export_cache_mounts(
+    req: &BuildRequest,
+    dir: &std::path::Path,
+    cache: &BuildCache,
+    opts: &crate::cache::mount_cache::MountExport,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let caches = req.root.join("cache-mounts");
+    let used = cache.used_mounts();
+    let done = progress::vertex(reporter, "exporting cache mounts", |id| {
+        let done = cache_mounts::export(dir, &caches, &used, opts)?;
+        for d in &done {
+            if let cache_mounts::Exported::Written(m) = d {
+                reporter.log(id, &format!("cache mount {m}"));
+            }
+        }
+        Ok::<_, crate::cache::exchange::CacheExportError>(done)
+    })?;
+    for d in done {
+        if let cache_mounts::Exported::Skipped(why) = d {
+            let id = reporter.start(&format!("WARNING: {why}"));
+            reporter.done(id, std::time::Duration::ZERO);
+        }
+    }
+    Ok(())
+}
+
 /// Write the `--cache-to` `spec`: every step the build used to a directory; the steps its
 /// `mode=` names to a registry (a failure only a warning with `ignore-error=true`).
 fn export_cache(
@@ -477,11 +507,15 @@ fn export_cache(
     let cache_reg = match spec {
         // In the image config already.
         CacheSpec::Inline => return Ok(()),
-        CacheSpec::Local(dir) => {
+        CacheSpec::Local(local) => {
+            let dir = &local.dir;
             let title = format!("exporting cache to {}", dir.display());
             progress::vertex(reporter, &title, |_| {
                 crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
             })?;
+            if let Some(opts) = &local.mounts {
+                export_cache_mounts(req, dir, cache, opts, reporter)?;
+            }
             return Ok(());
         }
         CacheSpec::Registry(r) => r,

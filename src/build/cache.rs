@@ -45,6 +45,8 @@ pub(super) fn open_cache(
         stat,
         import,
         used: Default::default(),
+        mount_import: super::cache_mounts::sources(&req.cache_from),
+        mounts: Default::default(),
     })
 }
 

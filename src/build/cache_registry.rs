@@ -46,7 +46,7 @@ pub(super) fn sources(
     let mut out: Vec<Box<dyn CacheSource>> = Vec::new();
     for spec in specs {
         match spec {
-            CacheSpec::Local(dir) => out.push(Box::new(LocalSource(dir.clone()))),
+            CacheSpec::Local(local) => out.push(Box::new(LocalSource(local.dir.clone()))),
             // Refused by the parser; nothing to read.
             CacheSpec::Inline => {}
             CacheSpec::Registry(cache) => {

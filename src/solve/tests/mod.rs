@@ -116,6 +116,8 @@ impl Fixture {
             stat: None,
             import: Vec::new(),
             used: Default::default(),
+            mount_import: Vec::new(),
+            mounts: Default::default(),
         };
         Fixture {
             dir,
