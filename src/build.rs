@@ -465,6 +465,34 @@ fn write_outputs(
     Ok(written)
 }
 
+/// The cache mounts `opts` chooses of those the build used, as layers in the store, for a
+/// registry cache; one that is too big is a warning.
+fn registry_cache_mounts(
+    req: &BuildRequest,
+    store: &DirStore,
+    (cache, dest): (&BuildCache, &str),
+    opts: &crate::cache::mount_cache::MountExport,
+    reporter: &dyn Reporter,
+) -> Result<Vec<crate::cache::mount_cache::MountRecord>> {
+    let caches = req.root.join("cache-mounts");
+    let used = cache.used_mounts();
+    let (records, done) = progress::vertex(reporter, "exporting cache mounts", |_| {
+        cache_mounts::into_store(store, &caches, &used, opts)
+            .map_err(|e| crate::cache::exchange::CacheExportError::new(dest.to_string(), e))
+    })?;
+    warn_skipped(done, reporter);
+    Ok(records)
+}
+
+fn warn_skipped(done: Vec<cache_mounts::Exported>, reporter: &dyn Reporter) {
+    for d in done {
+        if let cache_mounts::Exported::Skipped(why) = d {
+            let id = reporter.start(&format!("WARNING: {why}"));
+            reporter.done(id, std::time::Duration::ZERO);
+        }
+    }
+}
+
 /// Write the cache mounts `opts` chooses of those the build used into the cache
 /// directory `dir`; one that is too big is a warning.
 fn export_cache_mounts(
@@ -485,12 +513,7 @@ fn export_cache_mounts(
         }
         Ok::<_, crate::cache::exchange::CacheExportError>(done)
     })?;
-    for d in done {
-        if let cache_mounts::Exported::Skipped(why) = d {
-            let id = reporter.start(&format!("WARNING: {why}"));
-            reporter.done(id, std::time::Duration::ZERO);
-        }
-    }
+    warn_skipped(done, reporter);
     Ok(())
 }
 
@@ -526,12 +549,19 @@ fn export_cache(
         .map(|l| l.descriptor.digest().clone())
         .collect();
     let keys = cache_registry::keys_for(cache_reg.mode, cache, target, &image_layers);
+    let mounts = match &cache_reg.mounts {
+        Some(opts) => {
+            let dest = cache_reg.reference.to_string();
+            registry_cache_mounts(req, store, (cache, &dest), opts, reporter)?
+        }
+        None => Vec::new(),
+    };
     let dest = cache_reg.reference.to_string();
     let title = format!("exporting cache to registry {dest}");
     let pushed = progress::vertex(reporter, &title, |id| {
         let n = cache_registry::export(
             cache_reg,
-            &keys,
+            (&keys, &mounts),
             store,
             &cache.records,
             &req.policy.registry,

@@ -34,7 +34,9 @@ pub(super) fn open_cache(
         &platform.to_string(),
     ];
     let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
-    let import = super::cache_registry::sources(&req.cache_from, &req.policy.registry, reporter)?;
+    let store = crate::store::DirStore::new(&req.root)?;
+    let (import, mount_import) =
+        super::cache_registry::sources(&req.cache_from, &store, &req.policy.registry, reporter)?;
     Ok(BuildCache {
         records,
         no_cache: NoCache {
@@ -45,7 +47,7 @@ pub(super) fn open_cache(
         stat,
         import,
         used: Default::default(),
-        mount_import: super::cache_mounts::sources(&req.cache_from),
+        mount_import,
         mounts: Default::default(),
     })
 }

@@ -10,31 +10,19 @@
 //! than `cache-mounts-max-size` is skipped with a warning.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cache::exchange::{CacheExportError, CacheSpec};
+use crate::cache::exchange::CacheExportError;
 use crate::cache::mount_cache::{valid_name, MountExport, MountRecord, MountSource, UsedMount};
 use crate::diff::{write_layer, LayerOptions};
 use crate::snapshot::{unpack, UnpackOptions};
 use crate::store::atomic::write_atomic;
 use crate::store::digest::HashingReader;
 use crate::store::lock::FileLock;
+use crate::store::{BlobStore, DirStore};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The `--cache-from type=local` directories, as sources of cache-mount contents.
-pub(super) fn sources(specs: &[CacheSpec]) -> Vec<Box<dyn MountSource>> {
-    specs
-        .iter()
-        .filter_map(|s| match s {
-            CacheSpec::Local(local) => {
-                Some(Box::new(LocalMounts(local.dir.clone())) as Box<dyn MountSource>)
-            }
-            _ => None,
-        })
-        .collect()
-}
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn record_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("builder-cache")
@@ -55,6 +43,12 @@ pub(super) enum Exported {
     Skipped(String),
 }
 
+/// A chosen cache mount as a layer: its record and its blob (a temp file), or why not.
+enum Made {
+    Layer(Box<MountRecord>, tempfile::NamedTempFile),
+    Skipped(String),
+}
+
 /// Write the cache mounts of `used` that `opts` chooses, from the store's `caches`
 /// directory, into the cache directory `dir` (whose layout the step export made).
 pub(super) fn export(
@@ -66,49 +60,78 @@ pub(super) fn export(
     let fail = |e: BoxError| CacheExportError::new(dir.display().to_string(), e);
     std::fs::create_dir_all(dir.join("builder-cache").join("mounts"))
         .map_err(|e| fail(e.into()))?;
-    std::fs::create_dir_all(blob_dir(dir)).map_err(|e| fail(e.into()))?;
+    let blobs = blob_dir(dir);
+    std::fs::create_dir_all(&blobs).map_err(|e| fail(e.into()))?;
     let mut out = Vec::new();
     for mount in used.iter().filter(|m| opts.wants(&m.id)) {
-        let outcome = export_one(dir, caches, mount, opts.max_size).map_err(fail)?;
-        out.push(outcome);
+        match make_layer(caches, mount, opts.max_size, &blobs).map_err(fail)? {
+            Made::Skipped(why) => out.push(Exported::Skipped(why)),
+            Made::Layer(record, tmp) => {
+                let dest = blobs.join(record.layer.digest().digest());
+                if !dest.exists() {
+                    crate::store::atomic::persist(tmp, &dest).map_err(|e| fail(e.into()))?;
+                }
+                let bytes = serde_json::to_vec(&record).map_err(|e| fail(e.into()))?;
+                write_atomic(&record_path(dir, &mount.name), &bytes).map_err(|e| fail(e.into()))?;
+                out.push(Exported::Written(mount.id.clone()));
+            }
+        }
     }
     Ok(out)
 }
 
-fn export_one(
-    dir: &Path,
+/// The cache mounts of `used` that `opts` chooses as layers put into `store`, for a
+/// registry cache: their records, and what was skipped (for warnings).
+pub(super) fn into_store(
+    store: &DirStore,
+    caches: &Path,
+    used: &[UsedMount],
+    opts: &MountExport,
+) -> Result<(Vec<MountRecord>, Vec<Exported>), BoxError> {
+    let (mut records, mut done) = (Vec::new(), Vec::new());
+    for mount in used.iter().filter(|m| opts.wants(&m.id)) {
+        match make_layer(caches, mount, opts.max_size, store.root())? {
+            Made::Skipped(why) => done.push(Exported::Skipped(why)),
+            Made::Layer(record, tmp) => {
+                let mut file = tmp.reopen()?;
+                store.put(&mut file, Some(record.layer.digest()))?;
+                done.push(Exported::Written(mount.id.clone()));
+                records.push(*record);
+            }
+        }
+    }
+    Ok((records, done))
+}
+
+/// Write the cache mount `mount` of `caches` as a layer blob into a temp file in `tmp_dir`
+/// under a shared lock on the mount; skipped when gone or bigger than `max_size`.
+fn make_layer(
     caches: &Path,
     mount: &UsedMount,
     max_size: u64,
-) -> Result<Exported, BoxError> {
+    tmp_dir: &Path,
+) -> Result<Made, BoxError> {
     let source = caches.join(&mount.name);
     let _lock = FileLock::shared(&caches.join(format!("{}.lock", mount.name)))?;
     if !source.is_dir() {
-        return Ok(Exported::Skipped(format!(
+        return Ok(Made::Skipped(format!(
             "cache mount {:?} is no longer in the store",
             mount.id
         )));
     }
     let size = tree_size(&source)?;
     if size > max_size {
-        return Ok(Exported::Skipped(format!(
+        return Ok(Made::Skipped(format!(
             "cache mount {:?} holds {size} bytes, more than cache-mounts-max-size \
              ({max_size}): not exported",
             mount.id
         )));
     }
-    let blobs = blob_dir(dir);
-    let tmp = tempfile::NamedTempFile::new_in(&blobs)?;
+    let tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
     let mut sink = BufWriter::new(tmp.as_file());
     let info = write_layer(&source, &LayerOptions::default(), &mut sink)?;
     sink.flush()?;
     drop(sink);
-    let dest = blobs.join(info.digest.digest());
-    if dest.exists() {
-        drop(tmp);
-    } else {
-        crate::store::atomic::persist(tmp, &dest)?;
-    }
     let layer =
         oci_spec::image::Descriptor::new(info.media_type.into(), info.size, info.digest.clone());
     let record = MountRecord {
@@ -116,11 +139,7 @@ fn export_one(
         layer,
         diff_id: info.diff_id,
     };
-    write_atomic(
-        &record_path(dir, &mount.name),
-        &serde_json::to_vec(&record)?,
-    )?;
-    Ok(Exported::Written(mount.id.clone()))
+    Ok(Made::Layer(Box::new(record), tmp))
 }
 
 /// Bytes of file content under `root` (symlinks not followed).
@@ -167,7 +186,17 @@ fn restore(dir: &Path, name: &str, dest: &Path) -> Result<bool, BoxError> {
     let digest = record.layer.digest();
     crate::store::digest::require_sha256(digest)?;
     let file = File::open(blob_dir(dir).join(digest.digest()))?;
-    let mut reader = HashingReader::new(file);
+    unpack_checked(file, &record, dest)
+}
+
+/// Unpack the blob `blob` of the cache mount `record` into `dest`, checking its diff_id as
+/// it is read and its digest and size at the end; whether it was the blob the record names.
+pub(super) fn unpack_checked(
+    blob: impl Read,
+    record: &MountRecord,
+    dest: &Path,
+) -> Result<bool, BoxError> {
+    let mut reader = HashingReader::new(blob);
     let opts = UnpackOptions {
         diff_id: Some(record.diff_id.clone()),
         ..Default::default()
@@ -175,7 +204,7 @@ fn restore(dir: &Path, name: &str, dest: &Path) -> Result<bool, BoxError> {
     unpack(&mut reader, dest, &opts)?;
     std::io::copy(&mut reader, &mut std::io::sink())?;
     let (_, got, size) = reader.finish();
-    Ok(&got == digest && size == record.layer.size())
+    Ok(&got == record.layer.digest() && size == record.layer.size())
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Cache-mount contents travel with the build cache: `--cache-to
 //! type=local,dest=DIR,cache-mounts=...` exports the cache mounts a build used, and a
 //! build in a fresh store with `--cache-from type=local,src=DIR` finds them filled, as
-//! root and as a non-root user; selection by id and the size cap.
+//! root and as a non-root user, through a directory and through a registry; selection by
+//! id and the size cap.
 
 use std::path::Path;
 
 use crate::build_support::busybox;
+use crate::registry_support::{Registry, RegistryAuth};
 use crate::run_support::{runners, RunWork};
 
 /// A Dockerfile whose RUN (changed by `version`, so it never hits) "downloads" into the
@@ -107,4 +109,31 @@ fn only_the_chosen_cache_mounts_under_the_size_cap_are_exported() {
     w.build_image(&["--cache-to", &to]);
     assert_eq!(mount_records(&none), 0);
     assert!(none.join("index.json").exists());
+}
+
+#[test]
+fn a_cache_mount_travels_with_a_registry_cache_to_a_fresh_store() {
+    let test = "cache_mounts_registry";
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    for r in runners(test) {
+        let w = RunWork::new(r, &layout);
+        let who = r.name();
+        let image = format!("{}/cache/mounts:{who}", reg.host());
+        let to = format!("type=registry,ref={image},mode=max,cache-mounts=dl");
+        w.dockerfile(&downloading("one"));
+        let first = w.build_image(&["--cache-to", &to]);
+        let status = first.read("status");
+        assert_eq!(status.as_deref(), Some("downloaded\n0:750\n"), "as {who}");
+
+        fresh_store(&w);
+        std::fs::remove_dir_all(w.path("out/img")).unwrap();
+        w.dockerfile(&downloading("two"));
+        let from = format!("type=registry,ref={image}");
+        let second = w.build_image(&["--cache-from", &from]);
+        let status = second.read("status");
+        assert_eq!(status.as_deref(), Some("cached\n0:750\n"), "as {who}");
+    }
 }
