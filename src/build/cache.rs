@@ -3,6 +3,7 @@
 //! Dockerfile), the explanations of this context, Dockerfile, target and platform, the
 //! `--cache-from` sources, and saving what the build learned for the next one.
 
+use crate::cache::exchange::CacheSpec;
 use crate::cache::stat::StatCache;
 use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
 use crate::error::Result;
@@ -49,6 +50,16 @@ pub(super) fn open_cache(
         used: Default::default(),
         mount_import,
         mounts: Default::default(),
+        export_mounts: export_mounts(&req.cache_to),
+    })
+}
+
+/// Whether a `--cache-to` of `specs` exports cache mounts.
+fn export_mounts(specs: &[CacheSpec]) -> bool {
+    specs.iter().any(|s| match s {
+        CacheSpec::Local(l) => l.mounts.is_some(),
+        CacheSpec::Registry(r) => r.mounts.is_some(),
+        CacheSpec::Inline => false,
     })
 }
 

@@ -60,6 +60,8 @@ pub struct BuildCache {
     pub mount_import: Vec<Box<dyn MountSource>>,
     /// The cache mounts this build used, for `--cache-to ...,cache-mounts=`.
     pub mounts: std::sync::Mutex<Vec<UsedMount>>,
+    /// Whether a `--cache-to` exports cache mounts (so those of cached steps are noted).
+    pub export_mounts: bool,
 }
 
 impl BuildCache {

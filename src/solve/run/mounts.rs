@@ -293,7 +293,9 @@ fn used_mount(m: &PlannedMount, name: String) -> UsedMount {
 /// Note the cache mounts of `action`, the RUN of step `cx` found in the build cache, that
 /// the store has, as used by this build (for `--cache-to ...,cache-mounts=`).
 pub fn note_cached(cx: &StepCx<'_, '_>, action: &RunAction) {
-    let Some(cache) = cx.cache else { return };
+    let Some(cache) = cx.cache.filter(|c| c.export_mounts) else {
+        return;
+    };
     let caches = cx.run.state_dir.join("cache-mounts");
     for m in &action.mounts {
         if m.mount.kind != MountType::Cache {

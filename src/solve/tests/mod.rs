@@ -118,6 +118,7 @@ impl Fixture {
             used: Default::default(),
             mount_import: Vec::new(),
             mounts: Default::default(),
+            export_mounts: false,
         };
         Fixture {
             dir,
