@@ -6,6 +6,8 @@
 //! (or a registry that cannot be reached) is a one-line notice and the build goes on cold.
 //! On a step's miss, a record of the artifact makes it a hit: its layer is downloaded into
 //! the store (digest-checked) before the record is written, as a local import does.
+//! A cache mount the store lacks is restored from the artifact's cache-mount records: its
+//! blob downloaded into the store (digest-checked), then unpacked as a local one is.
 //!
 //! `--cache-to type=inline` writes the records of the image's own steps into a label of
 //! its config ([`artifact::INLINE_LABEL`]); `--cache-from IMAGE` reads them from there.

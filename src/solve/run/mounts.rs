@@ -12,7 +12,10 @@
 //!   mount's `uid`, `gid` and `mode` (seeded from `from` when given) and keyed as BuildKit
 //!   keys it, by its id and what it starts from ([`cache_dir_name`]); `sharing=shared`
 //!   (a shared file lock), `locked` (an exclusive one: a second build waits) or
-//!   `private` (a throwaway directory when the cache is busy).
+//!   `private` (a throwaway directory when the cache is busy). A cache the store does not
+//!   have is first looked for in the `--cache-from` caches that exported it; the caches a
+//!   build used are noted for `--cache-to ...,cache-mounts=` ([`note_cached`] for steps
+//!   found in the build cache).
 //! - `tmpfs`: a fresh empty directory (mode 1777) of the step's scratch space.
 //! - `secret`: the value of a `--secret` of the build, as a read-only file (mode 0400 and
 //!   0:0 unless asked otherwise) and/or an environment variable; missing is an error only
