@@ -425,6 +425,11 @@ mod tests {
                 Err("expected a size"),
             ),
             (
+                "type=local,dest=/a,cache-mounts=true,dl",
+                true,
+                Err("not both"),
+            ),
+            (
                 "type=local,src=/a,cache-mounts=true",
                 false,
                 Err("unknown key \"cache-mounts\""),

@@ -126,13 +126,20 @@ fn parse_selection(flag: &str, value: &str) -> Result<Option<MountSelection>, St
         "" => Err(format!(
             "{flag} cache-mounts= is empty: expected true or mount ids"
         )),
-        ids => Ok(Some(MountSelection::Ids(
-            ids.split([';', ' '])
+        ids => {
+            let ids: Vec<String> = ids
+                .split([';', ' '])
                 .map(str::trim)
                 .filter(|i| !i.is_empty())
                 .map(str::to_string)
-                .collect(),
-        ))),
+                .collect();
+            if ids.iter().any(|i| i == "true" || i == "false") {
+                return Err(format!(
+                    "{flag} cache-mounts={value:?}: expected true, false or mount ids, not both"
+                ));
+            }
+            Ok(Some(MountSelection::Ids(ids)))
+        }
     }
 }
 
@@ -189,6 +196,7 @@ mod tests {
         assert!(got.wants("apt") && got.wants("dl") && !got.wants("go"));
         assert!(take(&[("cache-mounts-max-size", "1g")]).0.is_err());
         assert!(take(&[("cache-mounts", "")]).0.is_err());
+        assert!(take(&[("cache-mounts", "true;dl")]).0.is_err());
         let (bad, _) = take(&[("cache-mounts", "true"), ("cache-mounts-max-size", "lots")]);
         assert!(bad.unwrap_err().contains("\"lots\""));
     }
