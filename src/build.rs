@@ -18,6 +18,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 
 mod cache;
+mod cache_mounts;
 mod cache_registry;
 mod checks;
 mod convert;
@@ -475,6 +476,58 @@ fn write_outputs(
     Ok(written)
 }
 
+/// The cache mounts `opts` chooses of those the build used, as layers in the store, for a
+/// registry cache; one that is too big is a warning.
+fn registry_cache_mounts(
+    req: &BuildRequest,
+    store: &DirStore,
+    (cache, dest): (&BuildCache, &str),
+    opts: &crate::cache::mount_cache::MountExport,
+    reporter: &dyn Reporter,
+) -> Result<Vec<crate::cache::mount_cache::MountRecord>> {
+    let caches = req.root.join("cache-mounts");
+    let used = cache.used_mounts();
+    let (records, done) = progress::vertex(reporter, "exporting cache mounts", |_| {
+        cache_mounts::into_store(store, &caches, &used, opts)
+            .map_err(|e| crate::cache::exchange::CacheExportError::new(dest.to_string(), e))
+    })?;
+    warn_skipped(done, reporter);
+    Ok(records)
+}
+
+fn warn_skipped(done: Vec<cache_mounts::Exported>, reporter: &dyn Reporter) {
+    for d in done {
+        if let cache_mounts::Exported::Skipped(why) = d {
+            let id = reporter.start(&format!("WARNING: {why}"));
+            reporter.done(id, std::time::Duration::ZERO);
+        }
+    }
+}
+
+/// Write the cache mounts `opts` chooses of those the build used into the cache
+/// directory `dir`; one that is too big is a warning.
+fn export_cache_mounts(
+    req: &BuildRequest,
+    dir: &std::path::Path,
+    cache: &BuildCache,
+    opts: &crate::cache::mount_cache::MountExport,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let caches = req.root.join("cache-mounts");
+    let used = cache.used_mounts();
+    let done = progress::vertex(reporter, "exporting cache mounts", |id| {
+        let done = cache_mounts::export(dir, &caches, &used, opts)?;
+        for d in &done {
+            if let cache_mounts::Exported::Written(m) = d {
+                reporter.log(id, &format!("cache mount {m}"));
+            }
+        }
+        Ok::<_, crate::cache::exchange::CacheExportError>(done)
+    })?;
+    warn_skipped(done, reporter);
+    Ok(())
+}
+
 /// Write the `--cache-to` `spec`: every step the build used to a directory; the steps its
 /// `mode=` names to a registry (a failure only a warning with `ignore-error=true`).
 fn export_cache(
@@ -488,11 +541,15 @@ fn export_cache(
     let cache_reg = match spec {
         // In the image config already.
         CacheSpec::Inline => return Ok(()),
-        CacheSpec::Local(dir) => {
+        CacheSpec::Local(local) => {
+            let dir = &local.dir;
             let title = format!("exporting cache to {}", dir.display());
             progress::vertex(reporter, &title, |_| {
                 crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
             })?;
+            if let Some(opts) = &local.mounts {
+                export_cache_mounts(req, dir, cache, opts, reporter)?;
+            }
             return Ok(());
         }
         CacheSpec::Registry(r) => r,
@@ -503,12 +560,19 @@ fn export_cache(
         .map(|l| l.descriptor.digest().clone())
         .collect();
     let keys = cache_registry::keys_for(cache_reg.mode, cache, target, &image_layers);
+    let mounts = match &cache_reg.mounts {
+        Some(opts) => {
+            let dest = cache_reg.reference.to_string();
+            registry_cache_mounts(req, store, (cache, &dest), opts, reporter)?
+        }
+        None => Vec::new(),
+    };
     let dest = cache_reg.reference.to_string();
     let title = format!("exporting cache to registry {dest}");
     let pushed = progress::vertex(reporter, &title, |id| {
         let n = cache_registry::export(
             cache_reg,
-            &keys,
+            (&keys, &mounts),
             store,
             &cache.records,
             &req.policy.registry,

@@ -3,6 +3,7 @@
 //! Dockerfile), the explanations of this context, Dockerfile, target and platform, the
 //! `--cache-from` sources, and saving what the build learned for the next one.
 
+use crate::cache::exchange::CacheSpec;
 use crate::cache::stat::StatCache;
 use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
 use crate::error::Result;
@@ -34,7 +35,9 @@ pub(super) fn open_cache(
         &platform.to_string(),
     ];
     let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
-    let import = super::cache_registry::sources(&req.cache_from, &req.policy.registry, reporter)?;
+    let store = crate::store::DirStore::new(&req.root)?;
+    let (import, mount_import) =
+        super::cache_registry::sources(&req.cache_from, &store, &req.policy.registry, reporter)?;
     Ok(BuildCache {
         records,
         no_cache: NoCache {
@@ -45,6 +48,18 @@ pub(super) fn open_cache(
         stat,
         import,
         used: Default::default(),
+        mount_import,
+        mounts: Default::default(),
+        export_mounts: export_mounts(&req.cache_to),
+    })
+}
+
+/// Whether a `--cache-to` of `specs` exports cache mounts.
+fn export_mounts(specs: &[CacheSpec]) -> bool {
+    specs.iter().any(|s| match s {
+        CacheSpec::Local(l) => l.mounts.is_some(),
+        CacheSpec::Registry(r) => r.mounts.is_some(),
+        CacheSpec::Inline => false,
     })
 }
 

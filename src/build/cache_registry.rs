@@ -6,6 +6,8 @@
 //! (or a registry that cannot be reached) is a one-line notice and the build goes on cold.
 //! On a step's miss, a record of the artifact makes it a hit: its layer is downloaded into
 //! the store (digest-checked) before the record is written, as a local import does.
+//! A cache mount the store lacks is restored from the artifact's cache-mount records: its
+//! blob downloaded into the store (digest-checked), then unpacked as a local one is.
 //!
 //! `--cache-to type=inline` writes the records of the image's own steps into a label of
 //! its config ([`artifact::INLINE_LABEL`]); `--cache-from IMAGE` reads them from there.
@@ -17,11 +19,14 @@
 //! once leave one complete artifact.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
+use super::cache_mounts::{self, LocalMounts};
 use crate::cache::artifact::{self, CacheMode, Compression, RegistryCache};
 use crate::cache::exchange::{CacheImportError, CacheSource, CacheSpec, LocalSource};
+use crate::cache::mount_cache::{MountRecord, MountSource};
 use crate::cache::{BuildCache, CacheStore, Record};
 use crate::error::Result;
 use crate::progress::{self, Reporter};
@@ -36,35 +41,52 @@ use crate::store::{BlobStore, DirStore, MemStore, Reference};
 /// The largest config accepted (records are a few hundred bytes each).
 const MAX_CONFIG: u64 = 64 << 20;
 
+/// The `--cache-from` sources of steps and of cache mounts.
+pub(super) type Sources = (Vec<Box<dyn CacheSource>>, Vec<Box<dyn MountSource>>);
+
 /// The `--cache-from` sources of `specs`, in order: directories as they are, registry
-/// artifacts fetched and checked now (one not found is a notice, and left out).
+/// artifacts fetched and checked now (one not found is a notice, and left out). A
+/// registry's cache-mount blobs are downloaded into `store` when restored.
 pub(super) fn sources(
     specs: &[CacheSpec],
+    store: &DirStore,
     auth: &Auth,
     reporter: &dyn Reporter,
-) -> Result<Vec<Box<dyn CacheSource>>> {
+) -> Result<Sources> {
     let mut out: Vec<Box<dyn CacheSource>> = Vec::new();
+    let mut mounts: Vec<Box<dyn MountSource>> = Vec::new();
     for spec in specs {
         match spec {
-            CacheSpec::Local(dir) => out.push(Box::new(LocalSource(dir.clone()))),
+            CacheSpec::Local(local) => {
+                out.push(Box::new(LocalSource(local.dir.clone())));
+                mounts.push(Box::new(LocalMounts(local.dir.clone())));
+            }
             // Refused by the parser; nothing to read.
             CacheSpec::Inline => {}
             CacheSpec::Registry(cache) => {
-                if let Some(source) = open_registry(&cache.reference, auth, reporter)? {
-                    out.push(Box::new(source));
+                if let Some(source) = open_registry(&cache.reference, store, auth, reporter)? {
+                    let source = Shared(Arc::new(source));
+                    out.push(Box::new(source.clone()));
+                    mounts.push(Box::new(source));
                 }
             }
         }
     }
-    Ok(out)
+    Ok((out, mounts))
 }
 
-/// A registry artifact's records, and how to reach its layers.
+/// A registry artifact's records and cache mounts, and how to reach its layers.
 struct RegistrySource {
     session: Session,
     repo: String,
     records: BTreeMap<String, Record>,
+    mounts: Vec<MountRecord>,
+    store: DirStore,
 }
+
+/// One [`RegistrySource`], as a source of steps and of cache mounts.
+#[derive(Debug, Clone)]
+struct Shared(Arc<RegistrySource>);
 
 impl std::fmt::Debug for RegistrySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,19 +94,21 @@ impl std::fmt::Debug for RegistrySource {
             .field("registry", &self.session.registry())
             .field("repo", &self.repo)
             .field("records", &self.records.len())
+            .field("mounts", &self.mounts.len())
             .finish()
     }
 }
 
-impl CacheSource for RegistrySource {
+impl CacheSource for Shared {
     fn import(&self, key: &Digest, store: &dyn BlobStore, records: &CacheStore) -> bool {
-        let Some(record) = self.records.get(key.as_ref()) else {
+        let source = &self.0;
+        let Some(record) = source.records.get(key.as_ref()) else {
             return false;
         };
         if let Some(layer) = &record.layer {
             let d = &layer.descriptor;
             let have = store.has(d.digest()).unwrap_or(false);
-            if !have && download_blob(&self.session, &self.repo, d, store, &silent).is_err() {
+            if !have && download_blob(&source.session, &source.repo, d, store, &silent).is_err() {
                 return false;
             }
         }
@@ -92,10 +116,30 @@ impl CacheSource for RegistrySource {
     }
 }
 
+impl MountSource for Shared {
+    fn restore(&self, name: &str, dest: &std::path::Path) -> bool {
+        let source = &self.0;
+        let Some(record) = source.mounts.iter().find(|m| m.mount.name == name) else {
+            return false;
+        };
+        let d = &record.layer;
+        let have = source.store.has(d.digest()).unwrap_or(false);
+        if !have && download_blob(&source.session, &source.repo, d, &source.store, &silent).is_err()
+        {
+            return false;
+        }
+        match source.store.open(d.digest()) {
+            Ok(blob) => cache_mounts::unpack_checked(blob, record, dest).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+}
+
 /// Fetch and check the artifact `reference` as the vertex `importing cache manifest from
 /// REF`: `None` (said on the vertex) when it is not there or cannot be reached.
 fn open_registry(
     reference: &Reference,
+    store: &DirStore,
     auth: &Auth,
     reporter: &dyn Reporter,
 ) -> Result<Option<RegistrySource>> {
@@ -129,10 +173,12 @@ fn open_registry(
             }
         }
     })?;
-    Ok(found.map(|(session, records)| RegistrySource {
+    Ok(found.map(|(session, (records, mounts))| RegistrySource {
         session,
         repo: reference.path().to_string(),
         records,
+        mounts,
+        store: store.clone(),
     }))
 }
 
@@ -141,12 +187,15 @@ fn is_tampered(e: &RegistryError) -> bool {
     matches!(e, RegistryError::DigestMismatch { .. })
 }
 
-/// The records of the artifact `reference`: the outer error is the registry's, the inner
-/// one why the artifact is refused.
+/// The records and cache mounts of an artifact.
+type Found = (BTreeMap<String, Record>, Vec<MountRecord>);
+
+/// The records and cache mounts of the artifact `reference`: the outer error is the
+/// registry's, the inner one why the artifact is refused.
 fn fetch_records(
     session: &Session,
     reference: &Reference,
-) -> std::result::Result<std::result::Result<BTreeMap<String, Record>, String>, RegistryError> {
+) -> std::result::Result<std::result::Result<Found, String>, RegistryError> {
     let repo = reference.path();
     let name = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
@@ -191,9 +240,10 @@ fn fetch_records(
     download_blob(session, repo, &config, &memory, &silent)?;
     let bytes = memory.read_all(config.digest())?;
     Ok(if inline {
-        artifact::inline_records(&bytes, &layers)
+        artifact::inline_records(&bytes, &layers).map(|r| (r, Vec::new()))
     } else {
         artifact::parse_config(&bytes, &layers)
+            .and_then(|r| Ok((r, artifact::parse_mounts(&bytes, &layers)?)))
     })
 }
 
@@ -243,11 +293,12 @@ pub(super) fn keys_for(
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
-/// Push the records of `keys` (those the store still has, with their blobs) as the
-/// artifact `cache`; returns how many steps it holds.
+/// Push the records of `keys` (those the store still has, with their blobs) and the cache
+/// mounts `mounts` (their blobs in the store) as the artifact `cache`; returns how many
+/// steps it holds.
 pub(super) fn export(
     cache: &RegistryCache,
-    keys: &[Digest],
+    (keys, mounts): (&[Digest], &[MountRecord]),
     store: &DirStore,
     records: &CacheStore,
     auth: &Auth,
@@ -271,7 +322,12 @@ pub(super) fn export(
         }
     }
     check_compression(cache.compression, &layers)?;
-    let config = artifact::config_bytes(&found)?;
+    for m in mounts {
+        if !layers.iter().any(|l| l.digest() == m.layer.digest()) {
+            layers.push(m.layer.clone());
+        }
+    }
+    let config = artifact::config_bytes_with_mounts(&found, mounts)?;
     let memory = MemStore::new();
     let info = memory.put_bytes(&config)?;
     let config_desc = Descriptor::new(

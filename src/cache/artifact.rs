@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use oci_spec::image::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 
+use super::mount_cache::{take_keys, valid_name, MountExport, MountRecord};
 use super::record::Record;
 use crate::domain::reference::Reference;
 
@@ -88,6 +89,8 @@ pub struct RegistryCache {
     pub image_manifest: bool,
     /// `ignore-error=` (`--cache-to`): an export failure is a warning.
     pub ignore_error: bool,
+    /// `cache-mounts=` (`--cache-to`): the cache mounts to export with the steps.
+    pub mounts: Option<MountExport>,
 }
 
 /// The keys of `type=registry` (`keys`, lower-case names): `ref=` always; for `--cache-to`
@@ -98,9 +101,15 @@ pub fn registry_spec(
     export: bool,
     keys: &[(String, String)],
 ) -> Result<RegistryCache, String> {
+    let mut keys = keys.to_vec();
+    let mounts = if export {
+        take_keys(flag, &mut keys)?
+    } else {
+        None
+    };
     let mut reference = None;
     let mut opts = Options::default();
-    for (key, value) in keys {
+    for (key, value) in &keys {
         match key.as_str() {
             "ref" => reference = Some(value.clone()),
             _ if export => opts.set(flag, key, value)?,
@@ -134,6 +143,7 @@ pub fn registry_spec(
         oci_mediatypes: opts.oci_mediatypes,
         image_manifest: opts.image_manifest,
         ignore_error: opts.ignore_error,
+        mounts,
     })
 }
 
@@ -181,7 +191,8 @@ impl Options {
             other => {
                 return Err(format!(
                     "unknown key {other:?} for {flag} type=registry; it takes: ref, mode, \
-                     compression, oci-mediatypes, image-manifest, ignore-error"
+                     compression, oci-mediatypes, image-manifest, ignore-error, cache-mounts, \
+                     cache-mounts-max-size"
                 ))
             }
         }
@@ -207,17 +218,32 @@ struct CacheConfig {
     #[serde(rename = "schemaVersion")]
     schema_version: u32,
     records: Vec<Record>,
+    /// Exported cache mounts, their blobs among the layers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mounts: Vec<MountRecord>,
 }
 
 /// The config blob holding `records` (sorted by key, so the same records give the same
 /// bytes).
 pub fn config_bytes(records: &[Record]) -> Result<Vec<u8>, serde_json::Error> {
+    config_bytes_with_mounts(records, &[])
+}
+
+/// The config blob holding `records` and the cache mounts `mounts` (sorted by name).
+pub fn config_bytes_with_mounts(
+    records: &[Record],
+    mounts: &[MountRecord],
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut mounts = mounts.to_vec();
+    mounts.sort_by(|a, b| a.mount.name.cmp(&b.mount.name));
+    mounts.dedup_by(|a, b| a.mount.name == b.mount.name);
     let mut records = records.to_vec();
     records.sort_by(|a, b| a.key.as_ref().cmp(b.key.as_ref()));
     records.dedup_by(|a, b| a.key == b.key);
     serde_json::to_vec(&CacheConfig {
         schema_version: CONFIG_VERSION,
         records,
+        mounts,
     })
 }
 
@@ -407,6 +433,29 @@ pub fn parse_config(
         by_key.insert(record.key.to_string(), record);
     }
     Ok(by_key)
+}
+
+/// The cache mounts of the config `bytes` (one [`parse_config`] accepted), each blob one of
+/// `layers` and each name a cache mount's: anything else is refused as tampered.
+pub fn parse_mounts(bytes: &[u8], layers: &[Descriptor]) -> Result<Vec<MountRecord>, String> {
+    let config: CacheConfig = serde_json::from_slice(bytes)
+        .map_err(|e| format!("its cache records do not parse: {e}"))?;
+    for m in &config.mounts {
+        let d = &m.layer;
+        let listed = layers
+            .iter()
+            .any(|l| l.digest() == d.digest() && l.size() == d.size());
+        if !listed || !valid_name(&m.mount.name) {
+            return Err(format!(
+                "the cache mount {:?} names layer {} or directory {:?}, which the artifact \
+                 cannot hold",
+                m.mount.id,
+                d.digest(),
+                m.mount.name
+            ));
+        }
+    }
+    Ok(config.mounts)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use oci_spec::image::MediaType;
 
 use super::*;
 use crate::cache::exchange::{parse_spec, CacheSpec};
+use crate::cache::mount_cache::{MountSelection, UsedMount};
 use crate::cache::RecordLayer;
 use crate::store::digest::sha256;
 
@@ -62,7 +63,35 @@ fn every_registry_key_is_used_or_refused() {
             .unwrap()
             .ignore_error
     );
+    assert_eq!(d.mounts, None);
+    let m = to("type=registry,ref=r/a,cache-mounts=dl,apt,cache-mounts-max-size=1k")
+        .unwrap()
+        .mounts
+        .unwrap();
+    assert_eq!(
+        (m.select, m.max_size),
+        (MountSelection::Ids(vec!["dl".into(), "apt".into()]), 1024)
+    );
+    let all = to("type=registry,ref=r/a,cache-mounts=true")
+        .unwrap()
+        .mounts;
+    assert_eq!(all.map(|m| m.select), Some(MountSelection::All));
     let refused: &[(&str, bool, &str)] = &[
+        (
+            "type=registry,ref=r/a,cache-mounts=true",
+            false,
+            "unknown key \"cache-mounts\"",
+        ),
+        (
+            "type=registry,ref=r/a,cache-mounts-max-size=1k",
+            true,
+            "needs cache-mounts=true",
+        ),
+        (
+            "type=registry,ref=r/a,cache-mounts=true,cache-mounts-max-size=x",
+            true,
+            "expected a size",
+        ),
         ("type=registry,ref=r/a,mode=all", true, "expected min or max"),
         (
             "type=registry,ref=r/a,compression=lz4",
@@ -170,6 +199,38 @@ fn foreign_or_tampered_artifacts_are_refused_with_the_reason() {
     assert!(e.contains("does not list"), "{e}");
     let e = index_entry(b"{\"manifests\":[]}").unwrap_err();
     assert!(e.contains("exactly one"), "{e}");
+}
+
+#[test]
+fn cache_mounts_ride_in_the_config_and_a_bad_one_is_refused() {
+    let layer = Descriptor::new(MediaType::ImageLayerGzip, 11, sha256(b"mount bytes"));
+    let mount = |name: &str| MountRecord {
+        mount: UsedMount {
+            id: "dl".into(),
+            name: name.into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o755,
+        },
+        layer: layer.clone(),
+        diff_id: sha256(b"diff"),
+    };
+    let good = mount(&"c".repeat(64));
+    let config = config_bytes_with_mounts(&[], std::slice::from_ref(&good)).unwrap();
+    assert!(parse_config(&config, std::slice::from_ref(&layer)).is_ok());
+    let got = parse_mounts(&config, std::slice::from_ref(&layer)).unwrap();
+    assert_eq!(got, vec![good]);
+    // Without mounts the config is as before.
+    assert_eq!(
+        config_bytes_with_mounts(&[], &[]).unwrap(),
+        config_bytes(&[]).unwrap()
+    );
+    // A blob the manifest does not list, or a name that is a path, is refused.
+    let e = parse_mounts(&config, &[]).unwrap_err();
+    assert!(e.contains("cannot hold"), "{e}");
+    let bad = config_bytes_with_mounts(&[], &[mount("../../etc")]).unwrap();
+    let e = parse_mounts(&bad, std::slice::from_ref(&layer)).unwrap_err();
+    assert!(e.contains("../../etc"), "{e}");
 }
 
 #[test]

@@ -2,10 +2,13 @@
 //! (`--no-cache`, `--no-cache-filter`), the stat cache of the main context, and the
 //! build's miss explanations.
 
+use std::path::Path;
+
 use oci_spec::image::Digest;
 
 use super::exchange::CacheSource;
 use super::explain::Explainer;
+use super::mount_cache::{MountSource, UsedMount};
 use super::record::CacheStore;
 use super::stat::StatCache;
 
@@ -52,6 +55,13 @@ pub struct BuildCache {
     /// The keys of the steps this build made or reused, with the Dockerfile index of
     /// their stage, for `--cache-to`.
     pub used: std::sync::Mutex<Vec<(Digest, usize)>>,
+    /// `--cache-from` sources of cache-mount contents, tried in order for a cache mount
+    /// the store does not have.
+    pub mount_import: Vec<Box<dyn MountSource>>,
+    /// The cache mounts this build used, for `--cache-to ...,cache-mounts=`.
+    pub mounts: std::sync::Mutex<Vec<UsedMount>>,
+    /// Whether a `--cache-to` exports cache mounts (so those of cached steps are noted).
+    pub export_mounts: bool,
 }
 
 impl BuildCache {
@@ -73,6 +83,25 @@ impl BuildCache {
             }
         }
         keys
+    }
+
+    /// Note that this build used the cache mount `mount`.
+    pub fn use_mount(&self, mount: UsedMount) {
+        let mut used = crate::domain::lock(&self.mounts);
+        if !used.contains(&mount) {
+            used.push(mount);
+        }
+    }
+
+    /// The cache mounts noted by [`BuildCache::use_mount`], in the order first used.
+    pub fn used_mounts(&self) -> Vec<UsedMount> {
+        crate::domain::lock(&self.mounts).clone()
+    }
+
+    /// Fill the empty directory `dest` with the cache mount `name` from the first
+    /// `--cache-from` that has it; whether one did.
+    pub fn restore_mount(&self, name: &str, dest: &Path) -> bool {
+        self.mount_import.iter().any(|s| s.restore(name, dest))
     }
 
     /// The keys of the stage `stage` noted by [`BuildCache::use_key`].

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::Digest;
 
 use super::artifact::{registry_spec, RegistryCache};
+use super::mount_cache::{take_keys, MountExport};
 use super::record::{CacheStore, Record};
 use crate::store::atomic::{write_atomic, AtomicFile};
 use crate::store::BlobStore;
@@ -26,12 +27,31 @@ use crate::store::BlobStore;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheSpec {
     /// `type=local`: a directory.
-    Local(PathBuf),
+    Local(LocalCache),
     /// `type=registry` (or a bare reference): an artifact in a registry (or an image
     /// pushed with `type=inline`).
     Registry(RegistryCache),
     /// `--cache-to type=inline`: the records in the image config.
     Inline,
+}
+
+/// A `type=local` cache directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCache {
+    /// The directory.
+    pub dir: PathBuf,
+    /// `--cache-to` only: the cache mounts to export with the steps.
+    pub mounts: Option<MountExport>,
+}
+
+impl CacheSpec {
+    /// `type=local` with the directory `dir` and no cache mounts.
+    pub fn local(dir: impl Into<PathBuf>) -> CacheSpec {
+        CacheSpec::Local(LocalCache {
+            dir: dir.into(),
+            mounts: None,
+        })
+    }
 }
 
 /// Where a build that misses in its own store may find a step.
@@ -64,6 +84,13 @@ pub fn parse_spec(spec: &str, export: bool) -> Result<CacheSpec, String> {
         match part.split_once('=') {
             Some((k, v)) if k.trim().eq_ignore_ascii_case("type") => kind = Some(v.to_string()),
             Some((k, v)) => keys.push((k.trim().to_ascii_lowercase(), v.to_string())),
+            // `cache-mounts=ID1,ID2`: the ids after the first.
+            None if keys.last().is_some_and(|(k, _)| k == "cache-mounts") => {
+                if let Some((_, ids)) = keys.last_mut() {
+                    ids.push(';');
+                    ids.push_str(part);
+                }
+            }
             None if kind.is_none() && keys.is_empty() => {
                 kind = Some("registry".to_string());
                 keys.push(("ref".to_string(), part.to_string()));
@@ -103,8 +130,14 @@ fn inline_spec(flag: &str, export: bool, keys: &[(String, String)]) -> Result<Ca
 
 /// The keys of `type=local`: the directory (`dir_key`), and for `--cache-to` `mode=max`.
 fn local_spec(flag: &str, dir_key: &str, keys: &[(String, String)]) -> Result<CacheSpec, String> {
+    let mut keys = keys.to_vec();
+    let mounts = if dir_key == "dest" {
+        take_keys(flag, &mut keys)?
+    } else {
+        None
+    };
     let mut dir = None;
-    for (key, value) in keys {
+    for (key, value) in &keys {
         match key.as_str() {
             k if k == dir_key => dir = Some(value.clone()),
             "mode" if dir_key == "dest" => match value.as_str() {
@@ -119,7 +152,7 @@ fn local_spec(flag: &str, dir_key: &str, keys: &[(String, String)]) -> Result<Ca
             },
             other => {
                 let takes = if dir_key == "dest" {
-                    "dest, mode"
+                    "dest, mode, cache-mounts, cache-mounts-max-size"
                 } else {
                     "src"
                 };
@@ -130,7 +163,10 @@ fn local_spec(flag: &str, dir_key: &str, keys: &[(String, String)]) -> Result<Ca
         }
     }
     match dir {
-        Some(d) if !d.is_empty() => Ok(CacheSpec::Local(PathBuf::from(d))),
+        Some(d) if !d.is_empty() => Ok(CacheSpec::Local(LocalCache {
+            dir: PathBuf::from(d),
+            mounts,
+        })),
         _ => Err(format!("{flag} type=local needs {dir_key}=DIR")),
     }
 }
@@ -248,6 +284,7 @@ pub fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::mount_cache::{MountSelection, DEFAULT_MAX_SIZE};
     use crate::cache::RecordLayer;
     use crate::store::digest::sha256;
     use crate::store::MemStore;
@@ -257,11 +294,11 @@ mod tests {
     fn specs_parse_as_buildx_writes_them() {
         assert_eq!(
             parse_spec("type=local,src=/c", false),
-            Ok(CacheSpec::Local("/c".into()))
+            Ok(CacheSpec::local("/c"))
         );
         assert_eq!(
             parse_spec("type=local,dest=/c,mode=max", true),
-            Ok(CacheSpec::Local("/c".into()))
+            Ok(CacheSpec::local("/c"))
         );
         assert!(parse_spec("type=local", true)
             .unwrap_err()
@@ -290,33 +327,23 @@ mod tests {
     /// naming it.
     #[test]
     fn every_cache_key_is_used_or_refused() {
-        let local = |d: &str| Ok(CacheSpec::Local(d.into()));
+        let local = |d: &str| Ok(CacheSpec::local(d));
+        let with_mounts = |select, max_size| {
+            CacheSpec::Local(LocalCache {
+                dir: "/a".into(),
+                mounts: Some(MountExport { select, max_size }),
+            })
+        };
         // (spec, export, expected)
         let rows: &[(&str, bool, Result<CacheSpec, &str>)] = &[
-            (
-                "type=local,src=/a",
-                false,
-                Ok(CacheSpec::Local("/a".into())),
-            ),
-            (
-                "type=local,src=/b",
-                false,
-                Ok(CacheSpec::Local("/b".into())),
-            ),
-            (
-                "type=local,dest=/a",
-                true,
-                Ok(CacheSpec::Local("/a".into())),
-            ),
-            (
-                "TYPE=local,Dest=/b",
-                true,
-                Ok(CacheSpec::Local("/b".into())),
-            ),
+            ("type=local,src=/a", false, Ok(CacheSpec::local("/a"))),
+            ("type=local,src=/b", false, Ok(CacheSpec::local("/b"))),
+            ("type=local,dest=/a", true, Ok(CacheSpec::local("/a"))),
+            ("TYPE=local,Dest=/b", true, Ok(CacheSpec::local("/b"))),
             (
                 "type=local,dest=/a,mode=max",
                 true,
-                Ok(CacheSpec::Local("/a".into())),
+                Ok(CacheSpec::local("/a")),
             ),
             (
                 "type=local,dest=/a,mode=min",
@@ -368,6 +395,44 @@ mod tests {
                 "type=local,dest=/a,image-manifest=true",
                 true,
                 Err("image-manifest"),
+            ),
+            (
+                "type=local,dest=/a,cache-mounts=false",
+                true,
+                Ok(CacheSpec::local("/a")),
+            ),
+            (
+                "type=local,dest=/a,cache-mounts=true",
+                true,
+                Ok(with_mounts(MountSelection::All, DEFAULT_MAX_SIZE)),
+            ),
+            (
+                "type=local,dest=/a,cache-mounts=dl,apt,cache-mounts-max-size=2k",
+                true,
+                Ok(with_mounts(
+                    MountSelection::Ids(vec!["dl".into(), "apt".into()]),
+                    2048,
+                )),
+            ),
+            (
+                "type=local,dest=/a,cache-mounts-max-size=2k",
+                true,
+                Err("needs cache-mounts=true"),
+            ),
+            (
+                "type=local,dest=/a,cache-mounts=true,cache-mounts-max-size=big",
+                true,
+                Err("expected a size"),
+            ),
+            (
+                "type=local,dest=/a,cache-mounts=true,dl",
+                true,
+                Err("not both"),
+            ),
+            (
+                "type=local,src=/a,cache-mounts=true",
+                false,
+                Err("unknown key \"cache-mounts\""),
             ),
             ("type=registry", true, Err("needs ref=NAME[:TAG]")),
             (

@@ -31,6 +31,7 @@ pub mod artifact;
 pub mod build_cache;
 pub mod exchange;
 pub mod explain;
+pub mod mount_cache;
 pub mod key;
 
 pub use build_cache::{BuildCache, NoCache};

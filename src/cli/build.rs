@@ -169,7 +169,9 @@ pub struct BuildArgs {
     /// `--cache-from`: `type=local,dest=DIR[,mode=max]` (an OCI layout; every step the build
     /// used), or `type=registry,ref=REF[,mode=min|max][,image-manifest=true]
     /// [,oci-mediatypes=false][,compression=gzip|zstd|uncompressed][,ignore-error=true]`,
-    /// or `type=inline` (in the image config) (docs/cache.md).
+    /// or `type=inline` (in the image config); `type=local` and `type=registry` also take
+    /// `cache-mounts=true|ID,...[,cache-mounts-max-size=1GiB]` to carry `RUN
+    /// --mount=type=cache` contents (docs/cache.md).
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
     /// Progress output on stderr. Whatever the mode, every step's full output is kept for

@@ -149,12 +149,17 @@ fn layer_step(
             None => None,
         };
         let below = st.layers.clone();
-        cached::run(&cx, inputs, &below, || match &step.action {
+        let out = cached::run(&cx, inputs, &below, || match &step.action {
             Action::Run(r) => run::run(&cx, st, r),
             Action::Copy(c) => copy_step::run(&cx, st, c),
             Action::Workdir { path } => workdir::run(&cx, st, path),
             Action::Config => Ok(None),
-        })
+        })?;
+        if let (true, Action::Run(r)) = (out.hit, &step.action) {
+            // A cached RUN still counts its cache mounts as used, for `--cache-to`.
+            run::mounts::note_cached(&cx, r);
+        }
+        Ok(out)
     })();
     match &result {
         Ok(out) if out.hit => env.reporter.cached(id),

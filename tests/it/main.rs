@@ -49,6 +49,7 @@ mod run_errors;
 mod run_debian;
 mod run_security;
 mod run_cache_mounts;
+mod cache_mounts_export;
 mod run_network;
 mod run_ssh;
 mod build_cache;

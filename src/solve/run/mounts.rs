@@ -12,7 +12,10 @@
 //!   mount's `uid`, `gid` and `mode` (seeded from `from` when given) and keyed as BuildKit
 //!   keys it, by its id and what it starts from ([`cache_dir_name`]); `sharing=shared`
 //!   (a shared file lock), `locked` (an exclusive one: a second build waits) or
-//!   `private` (a throwaway directory when the cache is busy).
+//!   `private` (a throwaway directory when the cache is busy). A cache the store does not
+//!   have is first looked for in the `--cache-from` caches that exported it; the caches a
+//!   build used are noted for `--cache-to ...,cache-mounts=` ([`note_cached`] for steps
+//!   found in the build cache).
 //! - `tmpfs`: a fresh empty directory (mode 1777) of the step's scratch space.
 //! - `secret`: the value of a `--secret` of the build, as a read-only file (mode 0400 and
 //!   0:0 unless asked otherwise) and/or an environment variable; missing is an error only
@@ -35,6 +38,7 @@ use rustix::fs::OFlags;
 
 use super::ssh::Forwarder;
 use super::SecretSource;
+use crate::cache::mount_cache::UsedMount;
 use crate::dockerfile::instructions::{Mount, MountType, ShareMode};
 use crate::graph::{PlannedMount, RunAction, Source};
 use crate::rooted;
@@ -233,14 +237,7 @@ fn cache(
     let mode = m.mount.mode_or_default();
     let caches = cx.run.state_dir.join("cache-mounts");
     make_dir_all(&caches)?;
-    let seed = match &m.from {
-        Some(from) if *from != Source::Scratch => {
-            let source = m.mount.source.as_deref().unwrap_or("/");
-            Some(step_key::mount_source_identity(cx, from, source)?)
-        }
-        _ => None,
-    };
-    let name = cache_dir_name(&m.mount, seed.as_deref());
+    let name = cache_name(cx, m)?;
     let dir = caches.join(&name);
     let lock_path = caches.join(format!("{name}.lock"));
     let lock = match m.mount.sharing_or_default() {
@@ -258,31 +255,107 @@ fn cache(
         // Made aside and renamed into place, so a half-made cache is never used.
         let fresh = caches.join(format!(".new-{name}-{}", std::process::id()));
         crate::solve::trees::remove_tree(&fresh);
-        match &m.from {
-            Some(from) => {
-                let tree = source_tree(cx, from, View::Flat)?;
-                let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
-                let copied =
-                    copy_out(cx.policy.ownership, &tree, &source, &fresh).map_err(|e| match e {
-                        Copied::Missing => not_found(&source, from),
-                        Copied::Failed(e) => e,
-                    })?;
-                if copied != fresh {
-                    return Err(StepError::Mount(format!(
-                        "cache mount source {source:?} is not a directory"
-                    )));
-                }
-                set_mode_owner(&fresh, mode, owner)?;
-            }
-            None => make_dir(&fresh, mode, owner)?,
+        if !restore_cache(cx, &name, &fresh, mode, owner)? {
+            make_cache(cx, m, &fresh, mode, owner)?;
         }
         if std::fs::rename(&fresh, &dir).is_err() {
             crate::solve::trees::remove_tree(&fresh);
         }
     }
+    if let Some(c) = cx.cache {
+        c.use_mount(used_mount(m, name));
+    }
     out.locks.push(lock);
     out.add(dir, &m.target, m.mount.read_only);
     Ok(())
+}
+
+/// The directory name under `cache-mounts/` of the cache mount `m` of step `cx`.
+fn cache_name(cx: &StepCx<'_, '_>, m: &PlannedMount) -> StepResult<String> {
+    let seed = match &m.from {
+        Some(from) if *from != Source::Scratch => {
+            let source = m.mount.source.as_deref().unwrap_or("/");
+            Some(step_key::mount_source_identity(cx, from, source)?)
+        }
+        _ => None,
+    };
+    Ok(cache_dir_name(&m.mount, seed.as_deref()))
+}
+
+fn used_mount(m: &PlannedMount, name: String) -> UsedMount {
+    let (uid, gid) = (m.mount.uid.unwrap_or(0), m.mount.gid.unwrap_or(0));
+    UsedMount {
+        id: m.mount.cache_id(),
+        name,
+        uid,
+        gid,
+        mode: m.mount.mode_or_default(),
+    }
+}
+
+/// Note the cache mounts of `action`, the RUN of step `cx` found in the build cache, that
+/// the store has, as used by this build (for `--cache-to ...,cache-mounts=`).
+pub fn note_cached(cx: &StepCx<'_, '_>, action: &RunAction) {
+    let Some(cache) = cx.cache.filter(|c| c.export_mounts) else {
+        return;
+    };
+    let caches = cx.run.state_dir.join("cache-mounts");
+    for m in &action.mounts {
+        if m.mount.kind != MountType::Cache {
+            continue;
+        }
+        if let Ok(name) = cache_name(cx, m) {
+            if caches.join(&name).is_dir() {
+                cache.use_mount(used_mount(m, name));
+            }
+        }
+    }
+}
+
+/// Fill the new cache directory `fresh` from a `--cache-from` that exported the cache
+/// mount `name`; whether one had it (else `fresh` is not there).
+fn restore_cache(
+    cx: &StepCx<'_, '_>,
+    name: &str,
+    fresh: &Path,
+    mode: u32,
+    owner: (u32, u32),
+) -> StepResult<bool> {
+    let Some(cache) = cx.cache.filter(|c| !c.mount_import.is_empty()) else {
+        return Ok(false);
+    };
+    make_dir(fresh, mode, owner)?;
+    if cache.restore_mount(name, fresh) {
+        set_mode_owner(fresh, mode, owner)?;
+        return Ok(true);
+    }
+    crate::solve::trees::remove_tree(fresh);
+    Ok(false)
+}
+
+/// Make the new cache directory `fresh`: empty, or seeded from the mount's `from`.
+fn make_cache(
+    cx: &StepCx<'_, '_>,
+    m: &PlannedMount,
+    fresh: &Path,
+    mode: u32,
+    owner: (u32, u32),
+) -> StepResult<()> {
+    let Some(from) = &m.from else {
+        return make_dir(fresh, mode, owner);
+    };
+    let tree = source_tree(cx, from, View::Flat)?;
+    let source = m.mount.source.clone().unwrap_or_else(|| "/".to_string());
+    let copied = copy_out(cx.policy.ownership, &tree, &source, fresh).map_err(|e| match e {
+        Copied::Missing => not_found(&source, from),
+        Copied::Failed(e) => e,
+    })?;
+    if copied != fresh {
+        return Err(StepError::Mount(format!(
+            "cache mount source {source:?} is not a directory"
+        )));
+    }
+    set_mode_owner(fresh, mode, owner)
 }
 
 /// The directory name of a cache mount under `cache-mounts/`. BuildKit keys a cache by

@@ -116,6 +116,9 @@ impl Fixture {
             stat: None,
             import: Vec::new(),
             used: Default::default(),
+            mount_import: Vec::new(),
+            mounts: Default::default(),
+            export_mounts: false,
         };
         Fixture {
             dir,
