@@ -516,3 +516,51 @@ fn a_cache_pushed_next_to_its_image_uploads_no_layer_twice() {
         .count();
     assert_eq!(mounts, 2, "{log}");
 }
+
+#[test]
+fn a_registry_without_index_support_takes_the_cache_as_an_image_manifest() {
+    let test = "registry_cache_no_index";
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let Some(r) = runners(test).into_iter().next() else {
+        return;
+    };
+    // A registry that refuses image indexes, as some do: a proxy answering their PUT 400.
+    let proxy = Proxy::start(reg.port);
+    proxy.fault("PUT", "/manifests/", FaultKind::RefuseIndex, 1000);
+    let image = format!("{}/cache/noindex:1", proxy.host());
+    let w = RunWork::new(r, &layout);
+    w.file("a", "a\n")
+        .dockerfile("FROM busybox\nCOPY a /a\nRUN cat /a > /b\n");
+    // The default, an index, is refused by that registry: the export fails, clearly.
+    let out = w.build(&["--cache-to", &format!("type=registry,ref={image}")]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("MANIFEST_INVALID") || err.contains("400"),
+        "{err}"
+    );
+    assert!(proxy.injected() >= 1);
+    // As an image manifest it is taken, and a fresh store builds from it.
+    let to = format!("type=registry,ref={image},image-manifest=true");
+    let first = build(&w, "me", &["--cache-to", &to]);
+    assert_eq!(
+        raw(&format!("{}/cache/noindex:1", reg.host()))["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    std::fs::remove_dir_all(w.path("root")).unwrap();
+    let second = build(
+        &w,
+        "me",
+        &["--cache-from", &format!("type=registry,ref={image}")],
+    );
+    assert_eq!(
+        cached(&second.progress),
+        [true, true],
+        "{}",
+        second.progress
+    );
+    assert_eq!(first.id, second.id);
+}

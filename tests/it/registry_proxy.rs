@@ -147,6 +147,17 @@ pub enum FaultKind {
     /// Pass the headers and half the body on, then send nothing more (for at most a
     /// minute, or until the client hangs up).
     StallMidBody,
+    /// Answer a manifest PUT of an image index (OCI or Docker list) with `400
+    /// MANIFEST_INVALID`, as a registry without index support does; pass anything else on.
+    RefuseIndex,
+}
+
+/// Whether a request's `content-type` is an image index (OCI or Docker manifest list).
+fn is_index_type(req: &Request) -> bool {
+    req.header("content-type").is_some_and(|t| {
+        t.contains("application/vnd.oci.image.index.v1+json")
+            || t.contains("application/vnd.docker.distribution.manifest.list.v2+json")
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +285,19 @@ fn proxy_one(client: TcpStream, upstream: SocketAddr, state: &ProxyState) -> std
         })
     };
     let mut out = client;
+    if fault == Some(FaultKind::RefuseIndex) && is_index_type(&req) {
+        state.injected.fetch_add(1, Ordering::SeqCst);
+        let body = br#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"index media types are not supported"}]}"#;
+        out.write_all(
+            format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )?;
+        out.write_all(body)?;
+        return out.shutdown(Shutdown::Both);
+    }
     if fault == Some(FaultKind::Status500) {
         state.injected.fetch_add(1, Ordering::SeqCst);
         out.write_all(
