@@ -20,6 +20,22 @@ pub const ROOTLESS: &str = "rootless builds need user namespaces: allow them wit
 your own, give yours a range in /etc/subuid and /etc/subgid \
 (`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`)";
 
+/// What stops namespaces inside a container whose runtime filters system calls.
+pub const SECCOMP: &str = "this process runs under a seccomp filter (a container \
+runtime's default profile), which refuses the namespaces builder isolates RUN steps with: \
+run the container with `--security-opt seccomp=unconfined` (Docker, Podman) or \
+`securityContext.seccompProfile.type: Unconfined` (Kubernetes); see docs/ci.md";
+
+/// The hint for namespaces that could not be made: the seccomp filter when there is one,
+/// else the host's settings.
+fn namespaces_hint() -> String {
+    if crate::sandbox::userns::under_seccomp_filter() {
+        SECCOMP.into()
+    } else {
+        ROOTLESS.into()
+    }
+}
+
 /// Why a COPY from the context finds nothing when the Dockerfile came on stdin.
 pub const EMPTY_CONTEXT: &str = "the Dockerfile came on stdin in place of the build context, \
 so the context is empty: pass the context as a directory and the Dockerfile with -f - \
@@ -143,9 +159,9 @@ fn sandbox_hint(e: &SandboxError) -> Option<String> {
             "{command:?} is not in the image: install it in an earlier step, or give its \
              full path"
         )),
-        SandboxError::Namespace { .. } => Some(ROOTLESS.into()),
+        SandboxError::Namespace { .. } => Some(namespaces_hint()),
         SandboxError::Setup { action, .. } if action.starts_with("unshare") => {
-            Some(ROOTLESS.into())
+            Some(namespaces_hint())
         }
         SandboxError::Network(cause) => Some(network_hint(&crate::error::chain(&**cause))),
         _ => None,
@@ -156,7 +172,7 @@ fn sandbox_hint(e: &SandboxError) -> Option<String> {
 fn network_hint(why: &str) -> String {
     let relax = "or pass --network=host to let RUN steps share the host's network";
     if why.starts_with("create the build's network namespace") {
-        ROOTLESS.into()
+        namespaces_hint()
     } else if why.contains("/dev/net/tun") {
         format!(
             "slirp4netns needs /dev/net/tun readable and writable by you: `chmod 0666 \
@@ -205,7 +221,7 @@ mod tests {
         // What the network module says when it cannot make the namespace.
         let netns = std::io::Error::other("create the build's network namespace");
         let err = SandboxError::Network(std::sync::Arc::new(netns));
-        assert_eq!(hint(&err).as_deref(), Some(ROOTLESS));
+        assert_eq!(hint(&err), Some(namespaces_hint()));
         let other = SandboxError::Network(std::sync::Arc::new(std::io::Error::other("exited")));
         assert!(hint(&other)
             .unwrap()

@@ -32,6 +32,7 @@ mod build_support;
 mod build_base;
 mod build_config;
 mod build_outputs;
+mod no_unshare;
 mod output_keys;
 mod build_errors;
 mod build_checks;

@@ -164,7 +164,10 @@ pub(super) fn child_side(fds: &str) -> Result<NamespaceInfo> {
     // SAFETY: no FILES flag; this process has a single thread at this point.
     unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWUSER | UnshareFlags::NEWNS) }
         .map_err(|e| {
-            let hint = if e == rustix::io::Errno::PERM || e == rustix::io::Errno::NOSPC {
+            let hint = if e == rustix::io::Errno::PERM && super::under_seccomp_filter() {
+                " (refused by this process's seccomp filter, as a container runtime's default \
+                 profile refuses unshare)"
+            } else if e == rustix::io::Errno::PERM || e == rustix::io::Errno::NOSPC {
                 " (user namespaces are disabled here: see sysctl user.max_user_namespaces and \
                  kernel.apparmor_restrict_unprivileged_userns)"
             } else {

@@ -90,6 +90,23 @@ pub fn real_root() -> bool {
     }
 }
 
+/// Whether this process runs under a seccomp filter (`Seccomp: 2` in its status), as a
+/// container runtime's default profile puts it: Docker's and Podman's refuse `unshare` and
+/// `mount`, so namespaces fail there whatever the host's sysctls allow.
+pub fn under_seccomp_filter() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|status| seccomp_mode(&status) == Some(2))
+        .unwrap_or(false)
+}
+
+/// The `Seccomp:` mode of a `/proc/PID/status` text.
+fn seccomp_mode(status: &str) -> Option<u8> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Enter the build namespace (see the module docs). Returns in the re-executed child,
 /// inside; the original process never returns from a successful call (it exits with the
 /// child's status). Must be called before any thread is spawned.
@@ -116,6 +133,13 @@ pub fn enter_build_namespace() -> Result<NamespaceInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_seccomp_mode_is_read_from_the_status() {
+        let status = "Name:\tbuilder\nNoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t1\n";
+        assert_eq!(seccomp_mode(status), Some(2));
+        assert_eq!(seccomp_mode("Name:\tx\n"), None);
+    }
 
     #[test]
     fn marker_round_trips() {
