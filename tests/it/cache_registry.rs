@@ -15,9 +15,18 @@ use crate::build_cache::{build, cached, steps};
 use crate::build_support::busybox;
 use crate::common::text;
 use crate::registry_support::{skopeo_copy, FaultKind, Proxy, Registry, RegistryAuth};
-use crate::run_support::{runners, RunWork};
+use crate::run_support::{runners, RunWork, Runner};
 
 const CONFIG_TYPE: &str = "application/vnd.builder.cache.config.v1+json";
+
+/// The busybox base, an open local registry and the first runner of `test` (`None`, said
+/// loudly, when one of them is missing here).
+fn fixture(test: &str) -> Option<(std::path::PathBuf, Registry, Runner)> {
+    let layout = busybox(test)?;
+    let reg = Registry::start(RegistryAuth::Open, test)?;
+    let r = runners(test).into_iter().next()?;
+    Some((layout, reg, r))
+}
 
 /// `skopeo inspect --raw` of `image` (a tag or `@digest`), as JSON.
 fn raw(image: &str) -> serde_json::Value {
@@ -133,11 +142,7 @@ fn registry_cache_serves_a_fresh_store_and_reruns_only_what_changed() {
 #[test]
 fn registry_cache_mode_min_leaves_out_other_stages() {
     let test = "registry_cache_modes";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let w = RunWork::new(r, &layout);
@@ -182,11 +187,7 @@ fn registry_cache_mode_min_leaves_out_other_stages() {
 #[test]
 fn registry_cache_as_an_image_manifest_or_with_docker_media_types() {
     let test = "registry_cache_manifest_kinds";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let w = RunWork::new(r, &layout);
@@ -231,11 +232,7 @@ fn registry_cache_as_an_image_manifest_or_with_docker_media_types() {
 #[test]
 fn a_missing_registry_cache_is_a_notice_and_a_failed_export_can_be_a_warning() {
     let test = "registry_cache_missing";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let w = RunWork::new(r, &layout);
@@ -298,11 +295,7 @@ fn upload(host: &str, repo: &str, bytes: &[u8]) -> String {
 #[test]
 fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
     let test = "registry_cache_refused";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let host = reg.host();
@@ -378,11 +371,7 @@ fn a_foreign_or_tampered_registry_cache_is_refused_and_the_store_is_unharmed() {
 #[test]
 fn two_builds_exporting_to_one_registry_ref_at_once_leave_a_usable_cache() {
     let test = "registry_cache_concurrent";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let image = format!("{}/cache/shared:c", reg.host());
@@ -416,11 +405,7 @@ fn two_builds_exporting_to_one_registry_ref_at_once_leave_a_usable_cache() {
 #[test]
 fn a_registry_cache_holds_no_secret() {
     let test = "registry_cache_secrets";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let host = reg.host();
@@ -455,11 +440,7 @@ fn a_registry_cache_holds_no_secret() {
 #[test]
 fn an_inline_cache_in_a_pushed_image_serves_a_fresh_store() {
     let test = "registry_cache_inline";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let w = RunWork::new(r, &layout);
@@ -487,11 +468,7 @@ fn an_inline_cache_in_a_pushed_image_serves_a_fresh_store() {
 #[test]
 fn a_cache_pushed_next_to_its_image_uploads_no_layer_twice() {
     let test = "registry_cache_mounts";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     let w = RunWork::new(r, &layout);
@@ -520,11 +497,7 @@ fn a_cache_pushed_next_to_its_image_uploads_no_layer_twice() {
 #[test]
 fn a_registry_without_index_support_takes_the_cache_as_an_image_manifest() {
     let test = "registry_cache_no_index";
-    let Some(layout) = busybox(test) else { return };
-    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
-        return;
-    };
-    let Some(r) = runners(test).into_iter().next() else {
+    let Some((layout, reg, r)) = fixture(test) else {
         return;
     };
     // A registry that refuses image indexes, as some do: a proxy answering their PUT 400.
