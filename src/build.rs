@@ -86,6 +86,13 @@ fn probe_overlay_early(
         .ok()
 }
 
+/// In chroot isolation no overlay can be mounted (that needs the namespaces that could
+/// not be made): RUN steps copy their root, with no probe and no second warning.
+fn chroot_backend() -> Option<crate::snapshot::Backend> {
+    (crate::sandbox::isolation::current() == crate::sandbox::Isolation::Chroot)
+        .then_some(crate::snapshot::Backend::Copy)
+}
+
 /// Whether the plan has a RUN with the default network (then the sandbox makes the build's
 /// private network in the background as soon as a step misses the cache).
 fn uses_default_network(plan: &graph::Plan, network: Network) -> bool {
@@ -412,7 +419,7 @@ fn solve_plan(
             secrets: req.secrets.clone(),
             ssh: agents.sockets().clone(),
             state_dir: req.root.clone(),
-            backend: req.policy.backend,
+            backend: req.policy.backend.or_else(chroot_backend),
             entitlements: req.entitlements,
             real_root: crate::sandbox::userns::real_root(),
         },

@@ -190,13 +190,14 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 /// Enter the build's user namespace (commands that write images do, before any thread
 /// starts: RUN needs it, and files keep their owners inside it). Where user namespaces
-/// are not available the command goes on outside, said once: files keep the caller's
-/// ids and RUN steps fail with the reason.
+/// are not available the command goes on outside, said in one line with what RUN steps
+/// get instead: chroot isolation for real root, nothing for anyone else.
 fn enter_namespace() {
     if let Err(e) = crate::sandbox::userns::enter_build_namespace() {
         eprintln!(
-            "warning: {}; going on without it (RUN steps cannot run)",
-            crate::error::chain(&e)
+            "warning: {}; going on without it: {}",
+            crate::error::chain(&e),
+            crate::sandbox::isolation::fall_back()
         );
         if let Some(hint) = crate::build::hint(&e) {
             eprintln!("hint: {hint}");

@@ -19,6 +19,8 @@
 //!   namespaces and the session dropped for [`Security::Insecure`]); [`RecordingSandbox`]
 //!   the fake for tests; on other systems every run
 //!   fails with [`SandboxError::Unsupported`].
+//! - [`isolation`]: namespaces, or, where none can be made, chroot isolation for real
+//!   root ([`Isolation`]), chosen once per process.
 //! - [`user`]: `USER` resolution against the image's passwd and group files.
 //! - [`stubs`]: the contents of the /etc/resolv.conf and /etc/hosts stubs.
 //! - [`interrupt_on_signals`] / [`kill_running`]: Ctrl-C ends every running sandbox (the
@@ -33,6 +35,7 @@
 
 mod error;
 mod fake;
+pub mod isolation;
 pub mod stubs;
 pub mod user;
 pub mod userns;
@@ -47,6 +50,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Result, SandboxError};
+pub use isolation::Isolation;
 pub use fake::{RecordingSandbox, Scripted};
 #[cfg(target_os = "linux")]
 pub use linux::{helper_main, interrupt_on_signals, interrupted, kill_running, LinuxSandbox};

@@ -1,12 +1,14 @@
 //! builder where a seccomp filter refuses `unshare`, as inside a container started with its
 //! runtime's default profile: one warning line names the filter, with a hint on how to run
-//! the container (not how to change the host's sysctls); a build without RUN steps still
-//! goes through.
+//! the container (not how to change the host's sysctls). A user other than root gets no
+//! RUN (a build without RUN steps still goes through); root, confined as Docker confines a
+//! default container (its 14 capabilities, `mount`, `unshare` and `keyctl` refused), runs
+//! RUN steps in chroot isolation, said in that one line.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::build_support::Work;
+use crate::build_support::{busybox, Work};
 use crate::common::{is_root, text};
 use crate::sandbox::{ensure_test_user, TEST_USER};
 
@@ -58,4 +60,109 @@ fn a_seccomp_filter_that_refuses_unshare_is_named() {
     assert!(err.contains("RUN steps cannot run"), "{err}");
     assert!(err.contains("--security-opt seccomp=unconfined"), "{err}");
     assert!(!err.contains("sysctl -w"), "{err}");
+}
+
+/// `builder --root ROOT build --progress plain ARGS... ctx` as root, confined as Docker
+/// confines a default container (`no_unshare --docker`).
+fn build_in_default_container(w: &Work, wrap: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(wrap)
+        .arg("--docker")
+        .arg(env!("CARGO_BIN_EXE_builder"))
+        .arg("--root")
+        .arg(w.root())
+        .args(["build", "--progress", "plain"])
+        .args(args)
+        .arg("ctx")
+        .current_dir(w.path(""))
+        .env_remove("BUILDER_ROOT")
+        .output()
+        .expect("run the build")
+}
+
+fn read(w: &Work, rel: &str) -> String {
+    std::fs::read_to_string(w.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
+
+#[test]
+fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
+    let test = "chroot_isolation";
+    if !is_root() {
+        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
+        return;
+    }
+    let w = Work::new();
+    let Some(wrap) = wrapper(&w.path("")) else {
+        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+        return;
+    };
+    let Some(layout) = busybox(test) else { return };
+    let marker = format!("builder-chroot-test-{}", std::process::id());
+    w.dockerfile(&format!(
+        "FROM busybox\n\
+         RUN echo hi > /hello && id -u > /uid && cat /etc/hosts > /hosts-seen && ls /dev > /dev-seen\n\
+         RUN (setsid sleep 300 {marker} < /dev/null > /dev/null 2>&1 &); echo started\n\
+         RUN mkdir -p /jail && (chroot /jail /bin/true 2> /chroot-err; echo $? > /chroot-rc)\n\
+         RUN --network=none sh -c 'nc 127.0.0.1 9 < /dev/null 2>&1; true' > /net-none\n\
+         RUN mv /etc /etc.old && ln -s / /etc\n"
+    ));
+    let ctx = Work::busybox_context(&layout);
+    let dest = format!("type=local,dest={}", w.path("out/fs").display());
+    let out = build_in_default_container(&w, &wrap, &["--build-context", &ctx, "-o", &dest]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // One line says what RUN steps get; no second one about overlay.
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("refused by this process's seccomp filter"), "{err}");
+    assert!(warnings[0].contains("RUN steps run with chroot isolation"), "{err}");
+    assert_eq!(read(&w, "out/fs/hello"), "hi\n");
+    assert_eq!(read(&w, "out/fs/uid"), "0\n");
+    assert!(read(&w, "out/fs/hosts-seen").contains("buildkitsandbox"));
+    assert!(read(&w, "out/fs/dev-seen").contains("null"));
+    // Without CAP_SYS_CHROOT the command cannot chroot again (the way out of a chroot).
+    assert_ne!(read(&w, "out/fs/chroot-rc").trim(), "0");
+    assert!(read(&w, "out/fs/chroot-err").contains("not permitted"));
+    // --network=none: no socket of the internet families.
+    assert!(read(&w, "out/fs/net-none").contains("not supported"), "{}", read(&w, "out/fs/net-none"));
+    // What the sandbox put in the root never reaches the image.
+    assert!(!w.path("out/fs/dev").exists(), "the /dev stub went with its nodes");
+    assert!(!w.path("out/fs/etc.old/hosts").exists());
+    assert!(!w.path("out/fs/etc.old/resolv.conf").exists());
+    assert_eq!(
+        std::fs::read_link(w.path("out/fs/etc")).unwrap(),
+        Path::new("/")
+    );
+    // The last step's /etc -> / symlink did not send the stubs' clean-up to the host's /.
+    for host in ["/hosts", "/resolv.conf"] {
+        assert!(!Path::new(host).exists(), "{host} written on the host");
+    }
+    // The daemon the second step left was killed with it.
+    let left = Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
+    assert!(left.stdout.is_empty(), "left running: {}", text(&left.stdout));
+}
+
+#[test]
+fn run_mounts_are_refused_clearly_in_chroot_isolation() {
+    let test = "chroot_isolation_mounts";
+    if !is_root() {
+        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
+        return;
+    }
+    let w = Work::new();
+    let Some(wrap) = wrapper(&w.path("")) else {
+        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+        return;
+    };
+    let Some(layout) = busybox(test) else { return };
+    w.dockerfile("FROM busybox\nRUN --mount=type=cache,target=/cache touch /cache/x\n");
+    let ctx = Work::busybox_context(&layout);
+    let out = build_in_default_container(&w, &wrap, &["--build-context", &ctx]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert!(
+        err.contains("RUN --mount (target /cache) needs a mount namespace"),
+        "{err}"
+    );
+    assert!(err.contains("--security-opt seccomp=unconfined"), "{err}");
 }

@@ -15,7 +15,7 @@ use crate::domain::DEFAULT_PATH;
 use crate::sandbox::User;
 
 /// Docker's default capabilities: everything else leaves the bounding set.
-fn docker_default() -> CapabilitySet {
+pub(super) fn docker_default() -> CapabilitySet {
     CapabilitySet::CHOWN
         | CapabilitySet::DAC_OVERRIDE
         | CapabilitySet::FSETID
@@ -72,10 +72,9 @@ pub(super) fn enter_cwd(cwd: &str, user: &User) -> Result<(), Failure> {
         .map_err(|e| Failure::setup(format!("enter working directory {cwd}"), e))
 }
 
-/// Drop every capability outside Docker's default set from the bounding set, and clear
-/// the inheritable and ambient sets.
-pub(super) fn bound_capabilities() -> Result<(), Failure> {
-    let keep = docker_default();
+/// Drop every capability outside `keep` (Docker's default set, [`docker_default`], or
+/// less) from the bounding set, and clear the inheritable and ambient sets.
+pub(super) fn bound_capabilities(keep: CapabilitySet) -> Result<(), Failure> {
     for bit in 0..64u32 {
         let cap = CapabilitySet::from_bits_retain(1u64 << bit);
         match rustix::thread::capability_is_in_bounding_set(cap) {

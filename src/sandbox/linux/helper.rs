@@ -3,6 +3,7 @@
 //! `--network=none`), forks the new pid namespace's init (see `init.rs`), waits for it and
 //! reports how it ended. When init exits, the kernel kills everything else in the pid
 //! namespace; when the helper exits, the mount namespace and every mount in it are gone.
+//! In chroot isolation it runs the command the way `chroot.rs` says instead.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -18,8 +19,8 @@ use rustix::mount::MountPropagationFlags;
 use rustix::thread::UnshareFlags;
 
 use super::protocol::{Failure, Report, Request, HELPER_ENV};
-use super::{init, net, network};
-use crate::sandbox::Network;
+use super::{chroot, init, net, network};
+use crate::sandbox::{Isolation, Network};
 
 /// Act as the sandbox helper when this process was started as one (never returns then);
 /// otherwise return at once. Call it first thing in `main`, before any thread exists.
@@ -70,6 +71,9 @@ fn run(fds: &str) -> i32 {
             return 2;
         }
     };
+    if request.isolation == Isolation::Chroot {
+        return chroot::run(&request, &mut status);
+    }
     if let Err(f) = unshare(&request) {
         report(&mut status, &Report::Failed(f));
         return 0;
@@ -84,46 +88,48 @@ fn run(fds: &str) -> i32 {
         Ok(ForkResult::Child) => init::run(&request, status),
         Ok(ForkResult::Parent { child }) => {
             INIT.store(child.as_raw(), Ordering::SeqCst);
-            let action = SigAction::new(
-                SigHandler::Handler(kill_init),
-                SaFlags::SA_RESTART,
-                SigSet::empty(),
-            );
-            // SAFETY: the handler only reads an atomic and calls kill.
-            let _ = unsafe { sigaction(Signal::SIGTERM, &action) };
-            wait_init(child, &mut status)
+            watch_init();
+            // Once init is gone, so is every process of its namespace.
+            report(&mut status, &wait_for(child));
+            0
         }
     }
 }
 
+/// Make SIGTERM (the builder ending the run) kill the command.
+pub(super) fn watch_init() {
+    let action = SigAction::new(
+        SigHandler::Handler(kill_init),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only reads an atomic and calls kill.
+    let _ = unsafe { sigaction(Signal::SIGTERM, &action) };
+}
+
 /// Init's pid, for the SIGTERM handler.
-static INIT: AtomicI32 = AtomicI32::new(0);
+pub(super) static INIT: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn kill_init(_: nix::libc::c_int) {
     let pid = INIT.load(Ordering::SeqCst);
     if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { nix::libc::kill(pid, nix::libc::SIGKILL) };
+        // SAFETY: kill is async-signal-safe. Its process group too: in chroot isolation
+        // nothing else goes with it.
+        unsafe {
+            nix::libc::kill(pid, nix::libc::SIGKILL);
+            nix::libc::kill(-pid, nix::libc::SIGKILL);
+        }
     }
 }
 
-/// Wait for init; once it is gone, so is every process of its namespace.
-fn wait_init(child: nix::unistd::Pid, status: &mut File) -> i32 {
+/// Wait for init (or, in chroot isolation, the command) to end: how it ended.
+pub(super) fn wait_for(child: nix::unistd::Pid) -> Report {
     loop {
         match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => {
-                report(status, &Report::Exited(code));
-                return 0;
-            }
-            Ok(WaitStatus::Signaled(_, sig, _)) => {
-                report(status, &Report::Signaled(sig as i32));
-                return 0;
-            }
+            Ok(WaitStatus::Exited(_, code)) => return Report::Exited(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Report::Signaled(sig as i32),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                report(status, &Report::Failed(Failure::setup("wait", e)));
-                return 0;
-            }
+            Err(e) => return Report::Failed(Failure::setup("wait", e)),
         }
     }
 }

@@ -51,7 +51,7 @@ fn setup(request: &Request, status: &mut File) -> Result<Never, Failure> {
         .map_err(|e| Failure::setup("set the host name", e))?;
     exec::enter_cwd(&spec.cwd, &spec.user)?;
     if spec.security == Security::Sandbox {
-        exec::bound_capabilities()?;
+        exec::bound_capabilities(exec::docker_default())?;
     }
     exec::switch_user(&spec.user)?;
     fds::cloexec_from(3).map_err(|e| Failure::setup("mark descriptors close-on-exec", e))?;
@@ -61,7 +61,7 @@ fn setup(request: &Request, status: &mut File) -> Result<Never, Failure> {
 
 /// The command starts with every signal at its default and none blocked, whatever this
 /// program (which ignores SIGPIPE) or its caller (`nohup`, a background job) did.
-fn reset_signals() {
+pub(super) fn reset_signals() {
     use nix::sys::signal::{
         sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
     };

@@ -15,10 +15,14 @@
 //!          └─ whatever the command starts (killed with the pid namespace)
 //! ```
 //!
+//! In chroot isolation ([`Isolation::Chroot`], where no namespace can be made) the helper
+//! runs the command as `chroot/` says, and the network is the caller's.
+//!
 //! Both the helper and pid 1 die with their parent (`PR_SET_PDEATHSIG` = SIGKILL), so a
 //! builder that dies takes every sandboxed process with it; [`kill_running`] does the same
 //! on purpose (Ctrl-C handling).
 
+mod chroot;
 mod exec;
 mod fds;
 mod helper;
@@ -48,7 +52,7 @@ use network::BuildNetwork;
 use protocol::{Request, HELPER_ENV};
 
 use super::error::{Result, SandboxError};
-use super::{stubs, Network, OutputSink, RunOutcome, RunSpec, Sandbox};
+use super::{stubs, Isolation, Network, OutputSink, RunOutcome, RunSpec, Sandbox};
 
 /// Slots for the pids of running helpers (async-signal-safe registry for [`kill_running`]).
 static RUNNING: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
@@ -128,6 +132,7 @@ impl Drop for Registered {
 pub struct LinuxSandbox {
     helper: PathBuf,
     network: Arc<BuildNetwork>,
+    isolation: Isolation,
 }
 
 impl Default for LinuxSandbox {
@@ -148,13 +153,23 @@ impl LinuxSandbox {
         LinuxSandbox {
             helper: helper.into(),
             network: Arc::new(BuildNetwork::new()),
+            isolation: super::isolation::current(),
         }
+    }
+
+    /// The same sandbox with another isolation (the process's, [`super::isolation::current`],
+    /// is the default).
+    pub fn with_isolation(mut self, isolation: Isolation) -> LinuxSandbox {
+        self.isolation = isolation;
+        self
     }
 
     /// Say that the build has steps with the default network: the first step that
     /// misses the cache ([`Sandbox::prepare`]) starts making it in the background.
     pub fn expect_network(&self) {
-        self.network.expect()
+        if self.isolation == Isolation::Namespaces {
+            self.network.expect()
+        }
     }
 
     /// Stop the default network's stack (no run may use it afterwards): the build calls
@@ -167,7 +182,7 @@ impl LinuxSandbox {
     /// The network namespace a run with `network` joins (`None`: the one `network`
     /// implies: the host's or a fresh one with only `lo`).
     fn netns(&self, network: Network) -> Result<Option<BorrowedFd<'_>>> {
-        if network != Network::Default {
+        if network != Network::Default || self.isolation == Isolation::Chroot {
             return Ok(None);
         }
         self.network
@@ -195,11 +210,16 @@ fn write_stub(dir: &Path, name: &str, text: &Option<String>) -> Result<Option<Pa
 
 impl Sandbox for LinuxSandbox {
     fn prepare(&self) {
-        self.network.start();
+        if self.isolation == Isolation::Namespaces {
+            self.network.start();
+        }
     }
 
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
         check_spec(spec)?;
+        if self.isolation == Isolation::Chroot {
+            check_chroot(spec)?;
+        }
         let tmp = tempfile::Builder::new()
             .prefix("builder-run-")
             .tempdir()
@@ -209,7 +229,7 @@ impl Sandbox for LinuxSandbox {
                 source,
             })?;
         let netns = self.netns(spec.network)?;
-        let request = encode_request(spec, tmp.path(), netns)?;
+        let request = encode_request(spec, tmp.path(), netns, self.isolation)?;
 
         let pipe =
             || pipe_with(PipeFlags::CLOEXEC).map_err(|e| helper_err("make a pipe")(e.into()));
@@ -298,11 +318,31 @@ fn check_spec(spec: &RunSpec) -> Result<()> {
     Ok(())
 }
 
+/// What chroot isolation cannot do: mounts (`RUN --mount`) need a mount namespace.
+fn check_chroot(spec: &RunSpec) -> Result<()> {
+    match spec.mounts.first() {
+        Some(m) => Err(SandboxError::NeedsNamespaces {
+            what: format!("RUN --mount (target {})", m.target),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The request for the helper, encoded: the spec, with the `resolv.conf` (pointed at the
-/// DNS forwarder when joining the build's network `netns`) and `hosts` stubs written into
-/// the directory `tmp`.
-fn encode_request(spec: &RunSpec, tmp: &Path, netns: Option<BorrowedFd<'_>>) -> Result<Vec<u8>> {
+/// DNS forwarder when joining the build's network `netns`; the host's as is in chroot
+/// isolation, whose network is the host's) and `hosts` stubs written into the directory
+/// `tmp`.
+fn encode_request(
+    spec: &RunSpec,
+    tmp: &Path,
+    netns: Option<BorrowedFd<'_>>,
+    isolation: Isolation,
+) -> Result<Vec<u8>> {
     let resolv_conf = match (&spec.stubs.resolv_conf, netns) {
+        (Some(_), _) if isolation == Isolation::Chroot => Some(stubs::resolv_conf(
+            &stubs::host_resolv_conf(Network::Host),
+            Network::Host,
+        )),
         (Some(text), Some(_)) => Some(stubs::through_forwarder(text, network::DNS_FORWARDER)),
         (text, _) => text.clone(),
     };
@@ -311,6 +351,7 @@ fn encode_request(spec: &RunSpec, tmp: &Path, netns: Option<BorrowedFd<'_>>) -> 
         resolv_conf: write_stub(tmp, "resolv.conf", &resolv_conf)?,
         hosts: write_stub(tmp, "hosts", &spec.stubs.hosts)?,
         netns: netns.map(|fd| fd.as_raw_fd()),
+        isolation,
     };
     serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {
         action: "encode the request",

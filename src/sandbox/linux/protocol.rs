@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::{ExitStatus, RunSpec, SandboxError};
+use crate::sandbox::{ExitStatus, Isolation, RunSpec, SandboxError};
 
 /// The environment variable that makes the program act as the sandbox helper; its value
 /// is `REQUEST_FD,STATUS_FD`.
@@ -24,6 +24,9 @@ pub(crate) struct Request {
     /// build's private network); `None`: the namespace `spec.network` implies.
     #[serde(default)]
     pub netns: Option<i32>,
+    /// Namespaces, or chroot where none can be made.
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 /// Why the command did not start.

@@ -77,9 +77,49 @@ pub(in crate::sandbox::linux) fn programs() -> Result<Vec<BpfProgram>, SeccompEr
         .collect()
 }
 
+/// The filter that stands in for an empty network namespace where none can be made
+/// (`RUN --network=none` in chroot isolation): `socket` fails with `EAFNOSUPPORT` for
+/// every family but Unix and netlink, and `io_uring_setup` (whose rings can open sockets
+/// too) with `EPERM`.
+pub(in crate::sandbox::linux) fn no_network() -> Result<Vec<BpfProgram>, SeccompError> {
+    use SeccompCmpArgLen::Dword;
+    let cond = |family: u64| SeccompCondition::new(0, Dword, SeccompCmpOp::Ne, family);
+    let other_family = SeccompRule::new(vec![
+        cond(libc::AF_UNIX as u64).map_err(SeccompError::Build)?,
+        cond(libc::AF_NETLINK as u64).map_err(SeccompError::Build)?,
+    ])
+    .map_err(SeccompError::Build)?;
+    let sockets = SeccompFilter::new(
+        BTreeMap::from([(libc::SYS_socket, vec![other_family])]),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EAFNOSUPPORT as u32),
+        ARCH,
+    )
+    .map_err(SeccompError::Build)?;
+    let rings = SeccompFilter::new(
+        BTreeMap::from([(libc::SYS_io_uring_setup, Vec::new())]),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        ARCH,
+    )
+    .map_err(SeccompError::Build)?;
+    // Two filters, because seccompiler gives one filter one match action.
+    [sockets, rings]
+        .into_iter()
+        .map(|f| BpfProgram::try_from(f).map_err(SeccompError::Build))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{programs, unconditional};
+    use super::{no_network, programs, unconditional};
+
+    #[test]
+    fn the_no_network_filter_compiles() {
+        let programs = no_network().unwrap();
+        assert_eq!(programs.len(), 2);
+        assert!(programs.iter().all(|p| !p.is_empty()));
+    }
 
     fn names() -> Vec<&'static str> {
         unconditional().map(|(name, _)| name).collect()

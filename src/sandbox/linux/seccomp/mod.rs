@@ -52,11 +52,17 @@ pub(super) enum SeccompError {
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(super) use filter::programs;
+pub(super) use filter::{no_network, programs};
 
 /// The programs to install: none exist for this architecture.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub(super) fn programs() -> Result<Vec<BpfProgram>, SeccompError> {
+    Err(SeccompError::Architecture(std::env::consts::ARCH))
+}
+
+/// The filter standing in for an empty network namespace: none for this architecture.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(super) fn no_network() -> Result<Vec<BpfProgram>, SeccompError> {
     Err(SeccompError::Architecture(std::env::consts::ARCH))
 }
 
