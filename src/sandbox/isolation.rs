@@ -50,7 +50,8 @@ pub fn fall_back() -> &'static str {
         // The commands run as root beside this process: no ptrace of it, no reading its
         // memory through /proc (both then need CAP_SYS_PTRACE, which they never hold).
         #[cfg(target_os = "linux")]
-        let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
         CHROOT_SUMMARY
     } else {
         "RUN steps cannot run (chroot isolation, the fallback, needs root with CAP_SYS_CHROOT)"
@@ -87,7 +88,14 @@ mod tests {
 
     #[test]
     fn the_chroot_summary_says_what_is_shared() {
-        for word in ["chroot", "CAP_SYS_CHROOT", "seccomp", "processes", "network", "/proc"] {
+        for word in [
+            "chroot",
+            "CAP_SYS_CHROOT",
+            "seccomp",
+            "processes",
+            "network",
+            "/proc",
+        ] {
             assert!(CHROOT_SUMMARY.contains(word), "{word}");
         }
     }

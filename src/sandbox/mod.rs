@@ -50,8 +50,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Result, SandboxError};
-pub use isolation::Isolation;
 pub use fake::{RecordingSandbox, Scripted};
+pub use isolation::Isolation;
 #[cfg(target_os = "linux")]
 pub use linux::{helper_main, interrupt_on_signals, interrupted, kill_running, LinuxSandbox};
 #[cfg(not(target_os = "linux"))]

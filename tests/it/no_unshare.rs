@@ -113,8 +113,14 @@ fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
     // One line says what RUN steps get; no second one about overlay.
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
     assert_eq!(warnings.len(), 1, "{err}");
-    assert!(warnings[0].contains("refused by this process's seccomp filter"), "{err}");
-    assert!(warnings[0].contains("RUN steps run with chroot isolation"), "{err}");
+    assert!(
+        warnings[0].contains("refused by this process's seccomp filter"),
+        "{err}"
+    );
+    assert!(
+        warnings[0].contains("RUN steps run with chroot isolation"),
+        "{err}"
+    );
     assert_eq!(read(&w, "out/fs/hello"), "hi\n");
     assert_eq!(read(&w, "out/fs/uid"), "0\n");
     assert!(read(&w, "out/fs/hosts-seen").contains("buildkitsandbox"));
@@ -123,9 +129,16 @@ fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
     assert_ne!(read(&w, "out/fs/chroot-rc").trim(), "0");
     assert!(read(&w, "out/fs/chroot-err").contains("not permitted"));
     // --network=none: no socket of the internet families.
-    assert!(read(&w, "out/fs/net-none").contains("not supported"), "{}", read(&w, "out/fs/net-none"));
+    assert!(
+        read(&w, "out/fs/net-none").contains("not supported"),
+        "{}",
+        read(&w, "out/fs/net-none")
+    );
     // What the sandbox put in the root never reaches the image.
-    assert!(!w.path("out/fs/dev").exists(), "the /dev stub went with its nodes");
+    assert!(
+        !w.path("out/fs/dev").exists(),
+        "the /dev stub went with its nodes"
+    );
     assert!(!w.path("out/fs/etc.old/hosts").exists());
     assert!(!w.path("out/fs/etc.old/resolv.conf").exists());
     assert_eq!(
@@ -137,8 +150,15 @@ fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
         assert!(!Path::new(host).exists(), "{host} written on the host");
     }
     // The daemon the second step left was killed with it.
-    let left = Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
-    assert!(left.stdout.is_empty(), "left running: {}", text(&left.stdout));
+    let left = Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .expect("pgrep");
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        text(&left.stdout)
+    );
 }
 
 #[test]

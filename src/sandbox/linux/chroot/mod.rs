@@ -12,8 +12,8 @@
 //! process leaves a chroot; it holds no descriptor from outside; the helper's and
 //! builder's memory is out of its reach (`ptrace` needs `CAP_SYS_PTRACE` against the
 //! builder, which makes itself non-dumpable). With `RUN --network=none`, a second filter
-//! refuses sockets other than Unix and netlink ones (and `io_uring`, which could make
-//! them), since there is no network namespace to leave out.
+//! refuses sockets other than Unix and netlink ones, since there is no network namespace
+//! to leave out (`io_uring`, which could make them too, is refused by the profile).
 //!
 //! [`Isolation::Chroot`]: crate::sandbox::Isolation::Chroot
 
@@ -27,7 +27,7 @@ use nix::unistd::{fork, ForkResult};
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::CapabilitySet;
 
-use super::helper::{report, watch_init, wait_for, INIT};
+use super::helper::{report, wait_for, watch_init, INIT};
 use super::protocol::{Failure, Report, Request};
 use super::{exec, fds, init, seccomp};
 use crate::sandbox::{Network, Security};
@@ -92,7 +92,7 @@ fn setup(request: &Request) -> Result<Never, Failure> {
         Security::Sandbox => {
             let mut programs = seccomp::programs().map_err(seccomp::failure)?;
             if spec.network == Network::None {
-                programs.extend(seccomp::no_network().map_err(seccomp::failure)?);
+                programs.push(seccomp::no_network().map_err(seccomp::failure)?);
             }
             programs
         }

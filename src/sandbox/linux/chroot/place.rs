@@ -134,8 +134,8 @@ impl Placed {
         }
         if let Some((dev, nodes)) = &self.dev {
             for &(name, rdev) in nodes {
-                let ours = rustix::fs::statat(&dev.dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .is_ok_and(|st| {
+                let ours =
+                    rustix::fs::statat(&dev.dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
                         FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
                             && st.st_rdev == rdev
                     });
@@ -208,7 +208,13 @@ fn make_devices(dev: &Touched) -> Result<Vec<(&'static str, u64)>, Failure> {
             continue;
         }
         let mode = Mode::from_raw_mode(0o666);
-        match rustix::fs::mknodat(&dev.dir, name, FileType::CharacterDevice, mode, host.st_rdev) {
+        match rustix::fs::mknodat(
+            &dev.dir,
+            name,
+            FileType::CharacterDevice,
+            mode,
+            host.st_rdev,
+        ) {
             Ok(()) => {}
             Err(Errno::PERM | Errno::ACCESS) => continue,
             Err(e) => return Err(Failure::setup(format!("create /dev/{name}"), e)),

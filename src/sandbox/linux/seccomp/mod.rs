@@ -62,7 +62,7 @@ pub(super) fn programs() -> Result<Vec<BpfProgram>, SeccompError> {
 
 /// The filter standing in for an empty network namespace: none for this architecture.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub(super) fn no_network() -> Result<Vec<BpfProgram>, SeccompError> {
+pub(super) fn no_network() -> Result<BpfProgram, SeccompError> {
     Err(SeccompError::Architecture(std::env::consts::ARCH))
 }
 
