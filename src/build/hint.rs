@@ -159,9 +159,7 @@ fn sandbox_hint(e: &SandboxError) -> Option<String> {
             "{command:?} is not in the image: install it in an earlier step, or give its \
              full path"
         )),
-        SandboxError::Namespace { .. } | SandboxError::NeedsNamespaces { .. } => {
-            Some(namespaces_hint())
-        }
+        SandboxError::Namespace { .. } => Some(namespaces_hint()),
         SandboxError::Setup { action, .. } if action.starts_with("unshare") => {
             Some(namespaces_hint())
         }

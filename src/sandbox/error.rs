@@ -93,13 +93,6 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    /// The step needs something only namespaces give, and RUN steps run in chroot
-    /// isolation here (see [`super::Isolation`]).
-    #[error("{what} needs a mount namespace, which cannot be made here (RUN steps run with chroot isolation)")]
-    NeedsNamespaces {
-        /// What the step asked for (`RUN --mount (target /cache)`).
-        what: String,
-    },
     /// The build's private network (`--network=default`) could not be made.
     #[error("set up the default network of RUN")]
     Network(#[source] std::sync::Arc<dyn std::error::Error + Send + Sync>),

@@ -162,7 +162,7 @@ fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
 }
 
 #[test]
-fn run_mounts_are_refused_clearly_in_chroot_isolation() {
+fn run_mounts_work_in_chroot_isolation_and_never_reach_the_image() {
     let test = "chroot_isolation_mounts";
     if !is_root() {
         eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
@@ -174,15 +174,63 @@ fn run_mounts_are_refused_clearly_in_chroot_isolation() {
         return;
     };
     let Some(layout) = busybox(test) else { return };
-    w.dockerfile("FROM busybox\nRUN --mount=type=cache,target=/cache touch /cache/x\n");
-    let ctx = Work::busybox_context(&layout);
-    let out = build_in_default_container(&w, &wrap, &["--build-context", &ctx]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("Dockerfile:2"), "{err}");
-    assert!(
-        err.contains("RUN --mount (target /cache) needs a mount namespace"),
-        "{err}"
+    w.file("src/app.txt", "from the context\n", 0o644);
+    w.file("token", "s3cr3t-value\n", 0o600);
+    w.dockerfile(
+        "FROM busybox\n\
+         ARG N\n\
+         RUN --mount=type=cache,target=/var/cache/app \\\n             --mount=type=bind,source=src,target=/src \\\n             --mount=type=secret,id=token,target=/run/token \\\n             --mount=type=tmpfs,target=/scratch \\\n             sh -c 'echo run-$N >> /var/cache/app/log; cat /var/cache/app/log > /cache-seen; \\\n                    cat /src/app.txt > /bind-seen; echo x > /src/app.txt; \\\n                    wc -c < /run/token > /secret-size; touch /scratch/t; ls /scratch > /tmpfs-seen'\n\
+         RUN <<EOF\n\
+         #!/bin/sh\n\
+         echo from a heredoc script > /heredoc-seen\n\
+         EOF\n",
     );
-    assert!(err.contains("--security-opt seccomp=unconfined"), "{err}");
+    let ctx = Work::busybox_context(&layout);
+    for n in ["1", "2"] {
+        let dest = format!(
+            "type=local,dest={}",
+            w.path(&format!("out/fs{n}")).display()
+        );
+        let arg = format!("N={n}");
+        let out = build_in_default_container(
+            &w,
+            &wrap,
+            &[
+                "--build-context",
+                &ctx,
+                "--secret",
+                "id=token,src=ctx/token",
+                "--build-arg",
+                &arg,
+                "-o",
+                &dest,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // The cache kept the first build's line for the second.
+    assert_eq!(read(&w, "out/fs2/cache-seen"), "run-1\nrun-2\n");
+    assert_eq!(read(&w, "out/fs2/bind-seen"), "from the context\n");
+    assert_eq!(read(&w, "out/fs2/secret-size").trim(), "13");
+    assert_eq!(read(&w, "out/fs2/tmpfs-seen"), "t\n");
+    assert_eq!(read(&w, "out/fs2/heredoc-seen"), "from a heredoc script\n");
+    // The write to the read-only bind reached neither the context nor the image.
+    assert_eq!(read(&w, "ctx/src/app.txt"), "from the context\n");
+    for gone in ["src", "run/token", "scratch", "var/cache/app", "dev/pipes"] {
+        assert!(
+            !w.path(&format!("out/fs2/{gone}")).exists(),
+            "{gone} in the image"
+        );
+    }
+    let secret = Command::new("grep")
+        .args(["-rl", "s3cr3t-value"])
+        .arg(w.root())
+        .arg(w.path("out/fs2"))
+        .output()
+        .expect("grep");
+    assert!(
+        secret.stdout.is_empty(),
+        "the secret is in {}",
+        text(&secret.stdout)
+    );
 }

@@ -57,6 +57,9 @@ use super::{stubs, Isolation, Network, OutputSink, RunOutcome, RunSpec, Sandbox}
 /// Slots for the pids of running helpers (async-signal-safe registry for [`kill_running`]).
 static RUNNING: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
 
+/// Held by a chroot-isolated run with mounts (see [`LinuxSandbox::run`]).
+static CHROOT_MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Set once an interrupting signal arrived (see [`interrupt_on_signals`]).
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -217,9 +220,10 @@ impl Sandbox for LinuxSandbox {
 
     fn run(&self, spec: &RunSpec, io: &mut dyn OutputSink) -> Result<RunOutcome> {
         check_spec(spec)?;
-        if self.isolation == Isolation::Chroot {
-            check_chroot(spec)?;
-        }
+        // Mounts move their sources into the root in chroot isolation: one such run at a
+        // time, so that a cache two steps share is never in two roots at once.
+        let _one_at_a_time = (self.isolation == Isolation::Chroot && !spec.mounts.is_empty())
+            .then(|| CHROOT_MOUNTS.lock().unwrap_or_else(|e| e.into_inner()));
         let tmp = tempfile::Builder::new()
             .prefix("builder-run-")
             .tempdir()
@@ -316,16 +320,6 @@ fn check_spec(spec: &RunSpec) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// What chroot isolation cannot do: mounts (`RUN --mount`) need a mount namespace.
-fn check_chroot(spec: &RunSpec) -> Result<()> {
-    match spec.mounts.first() {
-        Some(m) => Err(SandboxError::NeedsNamespaces {
-            what: format!("RUN --mount (target {})", m.target),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// The request for the helper, encoded: the spec, with the `resolv.conf` (pointed at the

@@ -2,7 +2,7 @@
 //! namespace can be made (see `sandbox::isolation`), the strongest isolation left.
 //!
 //! ```text
-//! helper (child subreaper): place the stubs and /dev nodes, fork, wait, kill and reap
+//! helper (child subreaper): place the stubs, /dev nodes and mounts, fork, wait, kill and reap
 //!  │  every process left, take the stubs away, report
 //!  └─ command: setsid, new keyring where allowed, chroot, cwd, capabilities (Docker's
 //!     less CAP_SYS_CHROOT), ids, close-on-exec, no_new_privs + seccomp, exec
@@ -17,6 +17,7 @@
 //!
 //! [`Isolation::Chroot`]: crate::sandbox::Isolation::Chroot
 
+mod binds;
 mod place;
 mod reap;
 

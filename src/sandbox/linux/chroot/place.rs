@@ -3,8 +3,9 @@
 //! reaches the layer: the device nodes of a minimal /dev that the image lacks, and the
 //! /etc/resolv.conf and /etc/hosts stubs (the image's own entries wait outside the root
 //! meanwhile and come back after; what the command wrote to the stubs is dropped, as
-//! BuildKit drops writes to its bind-mounted ones). The directories touched get their
-//! times back, so an untouched /etc or /dev is no change.
+//! BuildKit drops writes to its bind-mounted ones), and the `RUN --mount` sources (see
+//! `binds.rs`). The directories touched get their times back, so an untouched /etc or
+//! /dev is no change.
 //!
 //! Every operation is relative to a directory descriptor opened before the command ran:
 //! whatever the command did to the tree (a symlink where /etc was, /etc moved away), the
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timestamps};
 use rustix::io::Errno;
 
+use super::binds;
 use crate::sandbox::linux::protocol::{Failure, Request};
 
 /// Device nodes made in /dev when the image has none of that name.
@@ -78,6 +80,7 @@ pub(super) struct Placed {
     pub stubs: Vec<String>,
     etc: Option<(Touched, Vec<Stub>)>,
     dev: Option<(Touched, Vec<(&'static str, u64)>)>,
+    binds: Vec<binds::Placed>,
     /// Outside the root, beside it: where the image's own /etc entries wait.
     holding: (OwnedFd, PathBuf),
 }
@@ -93,6 +96,7 @@ pub(super) fn place(request: &Request) -> Result<Placed, Failure> {
         stubs: Vec::new(),
         etc: None,
         dev: None,
+        binds: Vec::new(),
         holding,
     };
     let dev = Touched::open(&root, "/dev", &mut placed.stubs)?;
@@ -115,13 +119,26 @@ pub(super) fn place(request: &Request) -> Result<Placed, Failure> {
         }
         placed.etc = Some((etc, stubs));
     }
+    match binds::place_all(
+        &root,
+        &request.spec.mounts,
+        &placed.holding.0,
+        &mut placed.stubs,
+    ) {
+        Ok(b) => placed.binds = b,
+        Err(f) => {
+            placed.restore();
+            return Err(f);
+        }
+    }
     Ok(placed)
 }
 
 impl Placed {
     /// Take away what [`place`] put in the root and bring the image's entries back. Call
     /// only once no process of the run is left.
-    pub(super) fn restore(self) {
+    pub(super) fn restore(mut self) {
+        binds::take_all(std::mem::take(&mut self.binds), &self.holding.0);
         if let Some((etc, stubs)) = &self.etc {
             for stub in stubs {
                 // Whatever is there now is the stub, or what the command made of it.
@@ -145,11 +162,8 @@ impl Placed {
             }
             dev.restore_times();
         }
-        let (holding, path) = &self.holding;
-        for name in ["resolv.conf", "hosts"] {
-            let _ = rustix::fs::unlinkat(holding, name, AtFlags::empty());
-        }
-        let _ = std::fs::remove_dir(path);
+        // What could not go back (its place was taken) goes with the holding directory.
+        let _ = std::fs::remove_dir_all(&self.holding.1);
     }
 }
 
