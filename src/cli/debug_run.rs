@@ -192,12 +192,7 @@ fn bind_mounts(values: &[String]) -> Result<Vec<BindMount>> {
                 "invalid --mount {m:?}: expected SRC:DST[:ro]"
             )));
         };
-        mounts.push(BindMount {
-            source: src.into(),
-            source_root: None,
-            target: dst.into(),
-            readonly: parts.next() == Some("ro"),
-        });
+        mounts.push(BindMount::path(src, dst, parts.next() == Some("ro")));
     }
     Ok(mounts)
 }

@@ -111,6 +111,87 @@ pub struct BindMount {
     pub target: String,
     /// Mounted read-only.
     pub readonly: bool,
+    /// When set, the sandbox makes this at the target instead of binding `source`
+    /// (which is then unused).
+    #[serde(default)]
+    pub made: Option<Made>,
+}
+
+impl BindMount {
+    /// A bind of the host path `source` at `target`.
+    pub fn path(source: impl Into<PathBuf>, target: &str, readonly: bool) -> BindMount {
+        BindMount {
+            source: source.into(),
+            source_root: None,
+            target: target.to_string(),
+            readonly,
+            made: None,
+        }
+    }
+
+    /// A fresh tmpfs (mode 1777) at `target`, of at most `size` bytes (`None`: the
+    /// kernel's default, half the memory).
+    pub fn tmpfs(target: &str, size: Option<u64>) -> BindMount {
+        BindMount {
+            made: Some(Made::Tmpfs { size }),
+            ..BindMount::path(PathBuf::new(), target, false)
+        }
+    }
+
+    /// A read-only file holding `data` at `target`, made on a tmpfs of the run's own, so
+    /// that it is never written to a disk (a secret).
+    pub fn file_in_memory(target: &str, data: Vec<u8>, mode: u32, owner: (u32, u32)) -> BindMount {
+        BindMount {
+            made: Some(Made::File {
+                data,
+                mode,
+                uid: owner.0,
+                gid: owner.1,
+            }),
+            ..BindMount::path(PathBuf::new(), target, true)
+        }
+    }
+}
+
+/// What the sandbox makes for a [`BindMount`] instead of binding a host path.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Made {
+    /// A fresh tmpfs, mode 1777, of at most `size` bytes.
+    Tmpfs {
+        /// The size limit (`None`: the kernel's default).
+        size: Option<u64>,
+    },
+    /// A file with these contents, mode and owner, on a tmpfs.
+    File {
+        /// The contents (a secret: never printed, see the `Debug` impl).
+        data: Vec<u8>,
+        /// Permission bits.
+        mode: u32,
+        /// Owner.
+        uid: u32,
+        /// Group.
+        gid: u32,
+    },
+}
+
+impl std::fmt::Debug for Made {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Made::Tmpfs { size } => f.debug_struct("Tmpfs").field("size", size).finish(),
+            Made::File {
+                data,
+                mode,
+                uid,
+                gid,
+            } => f
+                .debug_struct("File")
+                .field("data", &format_args!("<{} bytes>", data.len()))
+                .field("mode", mode)
+                .field("uid", uid)
+                .field("gid", gid)
+                .finish(),
+        }
+    }
 }
 
 /// The files bind-mounted over the image's /etc/resolv.conf and /etc/hosts for the run.

@@ -3,7 +3,8 @@
 //! `RUN --security=insecure`, which runs only with `--allow security.insecure` and as
 //! real root, and then with every capability, no filter and nothing masked (a rootless
 //! build of the same Dockerfile fails at the insecure step's line). `--allow` takes
-//! BuildKit's entitlement names only.
+//! BuildKit's entitlement names only. `RUN --mount=type=tmpfs` is a real tmpfs with its
+//! `size=`, and a secret's file lives on a tmpfs, read-only, never on a disk.
 
 use std::process::Command;
 
@@ -162,4 +163,33 @@ fn unknown_entitlements_are_a_usage_error() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn tmpfs_mounts_and_secret_files_live_in_memory() {
+    let test = "run_tmpfs_secret_memory";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        let w = RunWork::new(r, &layout);
+        w.file("tok", "s3cret-in-memory\n");
+        // Each check fails the build when the mount is not what it should be.
+        w.dockerfile(
+            "FROM busybox\n\
+             RUN --mount=type=tmpfs,target=/t,size=1m grep ' /t ' /proc/self/mountinfo | grep -q ' - tmpfs ' \\\n                 && ! dd if=/dev/zero of=/t/big bs=1024 count=2048 2>/dev/null\n\
+             RUN --mount=type=secret,id=tok grep ' /run/secrets/tok ' /proc/self/mountinfo | grep -q ' - tmpfs ' \\\n                 && grep -q cret-in-mem /run/secrets/tok && ! sh -c 'echo x > /run/secrets/tok' \\\n                 && test \"$(stat -c %a /run/secrets/tok)\" = 400\n",
+        );
+        let secret = format!("id=tok,src={}", w.path("ctx/tok").display());
+        w.build_image(&["--secret", &secret]);
+        let found = Command::new("grep")
+            .args(["-rl", "s3cret-in-memory"])
+            .arg(w.path("root"))
+            .output()
+            .expect("grep");
+        assert!(
+            found.stdout.is_empty(),
+            "as {}: {}",
+            r.name(),
+            text(&found.stdout)
+        );
+    }
 }

@@ -345,6 +345,7 @@ fn encode_request(
         resolv_conf: write_stub(tmp, "resolv.conf", &resolv_conf)?,
         hosts: write_stub(tmp, "hosts", &spec.stubs.hosts)?,
         netns: netns.map(|fd| fd.as_raw_fd()),
+        scratch: Some(tmp.to_path_buf()),
         isolation,
     };
     serde_json::to_vec(&request).map_err(|e| SandboxError::Helper {

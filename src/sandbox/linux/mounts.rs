@@ -18,7 +18,7 @@ use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
 use super::masks;
 use super::protocol::{Failure, Request};
-use crate::sandbox::Security;
+use crate::sandbox::{BindMount, Made, Security};
 
 /// Device nodes bound from the host into /dev.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -82,23 +82,34 @@ pub(super) fn prepare(request: &Request) -> Result<Vec<String>, Failure> {
     let sys = ensure(&root, "/sys", Kind::Dir, &mut stubs)?;
     mount_sys(&root, &sys, request.spec.security)?;
 
-    for m in &request.spec.mounts {
-        let pinned = match &m.source_root {
-            Some(dir) => Some(open_source(dir, &m.source).map_err(at("open", &m.target))?),
-            None => None,
-        };
-        let source = match &pinned {
-            Some(fd) => std::path::PathBuf::from(fd_path(fd.as_fd())),
-            None => m.source.clone(),
-        };
-        let kind = if source.is_dir() {
-            Kind::Dir
-        } else {
-            Kind::File
-        };
-        let target = ensure(&root, &m.target, kind, &mut stubs)?;
-        bind(&source, &root, (target.as_fd(), &m.target), m.readonly)
-            .map_err(at("bind mount on", &m.target))?;
+    let mut memory = None;
+    for (i, m) in request.spec.mounts.iter().enumerate() {
+        match &m.made {
+            None => bind_mount(&root, m, &mut stubs)?,
+            Some(Made::Tmpfs { size }) => {
+                let target = ensure(&root, &m.target, Kind::Dir, &mut stubs)?;
+                let data = match size {
+                    Some(n) => format!("mode=1777,size={n}"),
+                    None => "mode=1777".to_string(),
+                };
+                let data = std::ffi::CString::new(data).unwrap_or_default();
+                let flags = MountFlags::NOSUID | MountFlags::NODEV;
+                let target_path = fd_path(target.as_fd());
+                rustix::mount::mount("tmpfs", target_path, "tmpfs", flags, data.as_c_str())
+                    .map_err(at("mount a tmpfs on", &m.target))?;
+            }
+            Some(file @ Made::File { .. }) => {
+                if memory.is_none() {
+                    memory = Some(memory_dir(request)?);
+                }
+                let Some(dir) = &memory else { continue };
+                let source = memory_file(dir, &format!("{i}"), file)
+                    .map_err(at("make the file of", &m.target))?;
+                let target = ensure(&root, &m.target, Kind::File, &mut stubs)?;
+                bind(&source, &root, (target.as_fd(), &m.target), m.readonly)
+                    .map_err(at("bind mount on", &m.target))?;
+            }
+        }
     }
     for (source, target) in [
         (&request.resolv_conf, "/etc/resolv.conf"),
@@ -117,6 +128,72 @@ pub(super) fn prepare(request: &Request) -> Result<Vec<String>, Failure> {
 }
 
 const DANGLING: &str = "a symbolic link to nothing is in the way";
+
+/// Bind the host path of `m` at its target.
+fn bind_mount(root: &OwnedFd, m: &BindMount, stubs: &mut Vec<String>) -> Result<(), Failure> {
+    let pinned = match &m.source_root {
+        Some(dir) => Some(open_source(dir, &m.source).map_err(at("open", &m.target))?),
+        None => None,
+    };
+    let source = match &pinned {
+        Some(fd) => std::path::PathBuf::from(fd_path(fd.as_fd())),
+        None => m.source.clone(),
+    };
+    let kind = if source.is_dir() {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    let target = ensure(root, &m.target, kind, stubs)?;
+    bind(&source, root, (target.as_fd(), &m.target), m.readonly)
+        .map_err(at("bind mount on", &m.target))
+}
+
+/// A private tmpfs (mode 0700) on a new directory in the builder's scratch directory for
+/// this run, seen only in this mount namespace: where in-memory files are made.
+fn memory_dir(request: &Request) -> Result<std::path::PathBuf, Failure> {
+    let Some(scratch) = &request.scratch else {
+        return Err(Failure::setup(
+            "make in-memory files",
+            "no scratch directory",
+        ));
+    };
+    let dir = scratch.join("memory");
+    let shown = dir.display().to_string();
+    rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o700)).map_err(at("create", &shown))?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    rustix::mount::mount("tmpfs", &dir, "tmpfs", flags, c"mode=0700")
+        .map_err(at("mount a tmpfs on", &shown))?;
+    Ok(dir)
+}
+
+/// Write `file` (a [`Made::File`]) as `name` in `dir`, with its mode and owner; its path.
+fn memory_file(dir: &Path, name: &str, file: &Made) -> Result<std::path::PathBuf, Errno> {
+    let Made::File {
+        data,
+        mode,
+        uid,
+        gid,
+    } = file
+    else {
+        return Err(Errno::INVAL);
+    };
+    let path = dir.join(name);
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600))?;
+    let mut rest = data.as_slice();
+    while !rest.is_empty() {
+        let n = rustix::io::write(&fd, rest)?;
+        rest = rest.get(n..).unwrap_or_default();
+    }
+    rustix::fs::fchown(
+        &fd,
+        Some(rustix::fs::Uid::from_raw(*uid)),
+        Some(rustix::fs::Gid::from_raw(*gid)),
+    )?;
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(*mode))?;
+    Ok(path)
+}
 
 /// Open `target` (an image path) below `root`, creating what is missing; created paths
 /// are appended to `stubs`.

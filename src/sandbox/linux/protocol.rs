@@ -24,6 +24,11 @@ pub(crate) struct Request {
     /// build's private network); `None`: the namespace `spec.network` implies.
     #[serde(default)]
     pub netns: Option<i32>,
+    /// The builder's private directory for this run (outside the root file system): the
+    /// sandbox mounts the tmpfs for in-memory files ([`crate::sandbox::Made::File`]) on a
+    /// directory it makes there, in its own mount namespace.
+    #[serde(default)]
+    pub scratch: Option<PathBuf>,
     /// Namespaces, or chroot where none can be made.
     #[serde(default)]
     pub isolation: Isolation,

@@ -16,10 +16,11 @@
 //!   have is first looked for in the `--cache-from` caches that exported it; the caches a
 //!   build used are noted for `--cache-to ...,cache-mounts=` ([`note_cached`] for steps
 //!   found in the build cache).
-//! - `tmpfs`: a fresh empty directory (mode 1777) of the step's scratch space.
+//! - `tmpfs`: a fresh tmpfs (mode 1777, `size=` its limit), mounted by the sandbox.
 //! - `secret`: the value of a `--secret` of the build, as a read-only file (mode 0400 and
-//!   0:0 unless asked otherwise) and/or an environment variable; missing is an error only
-//!   with `required=true`.
+//!   0:0 unless asked otherwise) that the sandbox makes on a tmpfs of the run's own (the
+//!   value reaches it through the request pipe, never a disk) and/or an environment
+//!   variable; missing is an error only with `required=true`.
 //! - `ssh`: a new socket of the step, owned `uid`:`gid` with `mode` (0600 and 0:0 unless
 //!   asked otherwise), relayed read-only to the build's agent for the mount's id
 //!   ([`super::ssh::Forwarder`], stopped with the step); a missing id leaves the mount
@@ -73,11 +74,10 @@ pub fn prepare(cx: &StepCx<'_, '_>, action: &RunAction, work: &Path) -> StepResu
         match m.mount.kind {
             MountType::Bind => bind(cx, m, &scratch, &mut out)?,
             MountType::Cache => cache(cx, m, &scratch, &mut out)?,
-            MountType::Tmpfs => {
-                make_dir(&scratch, 0o1777, (0, 0))?;
-                out.add(scratch, &m.target, false);
-            }
-            MountType::Secret => secret(&cx.run.secrets, m, &scratch, &mut out)?,
+            MountType::Tmpfs => out
+                .binds
+                .push(BindMount::tmpfs(&m.target, m.mount.size_limit)),
+            MountType::Secret => secret(&cx.run.secrets, m, &mut out)?,
             MountType::Ssh => ssh(&cx.run.ssh, m, &scratch, &mut out)?,
         }
     }
@@ -95,12 +95,7 @@ pub fn prepare(cx: &StepCx<'_, '_>, action: &RunAction, work: &Path) -> StepResu
 
 impl Prepared {
     fn add(&mut self, source: PathBuf, target: &str, readonly: bool) {
-        self.binds.push(BindMount {
-            source,
-            source_root: None,
-            target: target.to_string(),
-            readonly,
-        });
+        self.binds.push(BindMount::path(source, target, readonly));
     }
 }
 
@@ -122,10 +117,12 @@ fn bind(
     match pinned {
         Pinned::Open => {
             out.binds.push(BindMount {
-                source: tree.dir.join(source.trim_start_matches('/')),
                 source_root: Some(tree.dir.clone()),
-                target: m.target.clone(),
-                readonly: true,
+                ..BindMount::path(
+                    tree.dir.join(source.trim_start_matches('/')),
+                    &m.target,
+                    true,
+                )
             });
             Ok(())
         }
@@ -415,7 +412,6 @@ fn quoted(text: &str) -> String {
 fn secret(
     secrets: &BTreeMap<String, SecretSource>,
     m: &PlannedMount,
-    scratch: &Path,
     out: &mut Prepared,
 ) -> StepResult<()> {
     let id = m.mount.secret_id().unwrap_or_default();
@@ -427,11 +423,15 @@ fn secret(
     };
     let value = source.read(&id).map_err(StepError::Mount)?;
     if !m.target.is_empty() {
-        make_dir(scratch, 0o755, (0, 0))?;
-        let file = scratch.join("secret");
+        // Made by the sandbox on a tmpfs of the run's own: never on the store's disk.
         let owner = (m.mount.uid.unwrap_or(0), m.mount.gid.unwrap_or(0));
-        write_file(&file, &value, m.mount.mode_or_default(), owner)?;
-        out.add(file, &m.target, true);
+        let mode = m.mount.mode_or_default();
+        out.binds.push(BindMount::file_in_memory(
+            &m.target,
+            value.clone(),
+            mode,
+            owner,
+        ));
     }
     if let Some(name) = &m.mount.env {
         let name = if name.is_empty() { &id } else { name };

@@ -9,6 +9,8 @@
 //! - A read-only source (a context or stage tree, a secret, a heredoc script) is *copied*
 //!   there, so the command cannot change the original; what it writes to the copy is
 //!   dropped with it (a bind mount would have refused the write).
+//! - A tmpfs is an empty directory (mode 1777) made there; an in-memory file (a secret)
+//!   is written there, so, unlike with namespaces, it is briefly on the root's disk.
 //! - What the image had at the target waits in the holding directory and comes back.
 //!
 //! Every step is relative to directory descriptors: the target's parent is opened before the
@@ -26,7 +28,7 @@ use rustix::io::Errno;
 
 use crate::rooted;
 use crate::sandbox::linux::protocol::Failure;
-use crate::sandbox::BindMount;
+use crate::sandbox::{BindMount, Made};
 
 /// Deepest directory tree copied.
 const MAX_DEPTH: usize = 256;
@@ -110,9 +112,17 @@ fn place(
 ) -> Result<Placed, Failure> {
     let fail = |what: &str, e: Errno| Failure::setup(format!("{what} {}", m.target), e);
     let (parent, name) = target_parent(root, &m.target, stubs).map_err(|e| fail("open", e))?;
-    let source = open_source(m).map_err(|e| fail("open the source of", e))?;
-    let st = rustix::fs::fstat(&source).map_err(|e| fail("stat the source of", e))?;
-    let kind = FileType::from_raw_mode(st.st_mode);
+    let source = match &m.made {
+        None => Some(open_source(m).map_err(|e| fail("open the source of", e))?),
+        Some(_) => None,
+    };
+    let kind = match &source {
+        Some(fd) => {
+            let st = rustix::fs::fstat(fd).map_err(|e| fail("stat the source of", e))?;
+            FileType::from_raw_mode(st.st_mode)
+        }
+        None => FileType::Unknown,
+    };
     let held = match rustix::fs::renameat(&parent, &name, holding, held_name) {
         Ok(()) => Some(held_name.to_string()),
         Err(Errno::NOENT) => None,
@@ -125,11 +135,14 @@ fn place(
         kind,
         held,
     };
-    let put = if m.readonly || m.source_root.is_some() {
-        copy_entry(source.as_fd(), placed.parent.as_fd(), &placed.name, 0)
-            .map_err(|e| Failure::setup(format!("copy the source of {}", m.target), e))
-    } else {
-        move_source(m, &placed).map(|how| placed.how = how)
+    let put = match (&m.made, &source) {
+        (Some(made), _) => make(made, placed.parent.as_fd(), &placed.name)
+            .map_err(|e| Failure::setup(format!("make {}", m.target), e)),
+        (None, Some(source)) if m.readonly || m.source_root.is_some() => {
+            copy_entry(source.as_fd(), placed.parent.as_fd(), &placed.name, 0)
+                .map_err(|e| Failure::setup(format!("copy the source of {}", m.target), e))
+        }
+        (None, _) => move_source(m, &placed).map(|how| placed.how = how),
     };
     match put {
         Ok(()) => Ok(placed),
@@ -235,6 +248,37 @@ fn resolved_target(root: &OwnedFd, target: &str) -> Result<String, Errno> {
     Ok(format!("/{}", inside.display()))
 }
 
+/// Make `made` as `name` in `dst`: an empty directory (1777) for a tmpfs, the file for
+/// an in-memory file.
+fn make(made: &Made, dst: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    match made {
+        Made::Tmpfs { .. } => {
+            rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700))?;
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let dir = rustix::fs::openat(dst, name, flags, Mode::empty())?;
+            Ok(rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o1777))?)
+        }
+        Made::File {
+            data,
+            mode,
+            uid,
+            gid,
+        } => {
+            let flags =
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(dst, name, flags, Mode::from_raw_mode(0o600))?;
+            let mut file = std::fs::File::from(fd);
+            io::Write::write_all(&mut file, data)?;
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(*uid)),
+                Some(rustix::fs::Gid::from_raw(*gid)),
+            )?;
+            Ok(rustix::fs::fchmod(&file, Mode::from_raw_mode(*mode))?)
+        }
+    }
+}
+
 /// Copy the entry `src` (a path descriptor) as `name` in `dst`: directories recursively,
 /// regular files, symlinks (as links); owner, mode and (for files) contents kept. Other
 /// kinds (sockets, devices) are left out.
@@ -311,10 +355,8 @@ mod tests {
 
     fn bind(source: &Path, source_root: Option<&Path>, target: &str, readonly: bool) -> BindMount {
         BindMount {
-            source: source.to_path_buf(),
             source_root: source_root.map(Path::to_path_buf),
-            target: target.into(),
-            readonly,
+            ..BindMount::path(source, target, readonly)
         }
     }
 

@@ -257,6 +257,7 @@ mod tests {
             resolv_conf: None,
             hosts: Some(hosts.to_path_buf()),
             netns: None,
+            scratch: None,
             isolation: crate::sandbox::Isolation::Chroot,
         }
     }
