@@ -422,6 +422,7 @@ fn solve_plan(
             backend: req.policy.backend.or_else(chroot_backend),
             entitlements: req.entitlements,
             real_root: crate::sandbox::userns::real_root(),
+            options: req.run_options.clone(),
         },
     };
     let probe = probe_overlay_early(plan, &env.run);

@@ -56,6 +56,8 @@ pub struct BuildRequest {
     pub secrets: BTreeMap<String, SecretSource>,
     /// `--ssh` values: where the agent of each id comes from.
     pub ssh: BTreeMap<String, SshSource>,
+    /// `--add-host`, `--shm-size` and `--ulimit`, for every RUN step.
+    pub run_options: crate::solve::run::RunOptions,
     /// `--no-cache`: run every step (records are still written).
     pub no_cache: bool,
     /// `--no-cache-filter`: run every step of these stages (names or indexes).

@@ -11,7 +11,9 @@ use crate::progress::logs::{BuildInfo, BuildLog};
 use crate::progress::{LogKeeper, Outcome, Plain, Quiet, RawJson, Reporter, Tty, WarningTally};
 use crate::sandbox::Network;
 use crate::solve::copy::Ownership;
-use crate::solve::run::{parse_secret, parse_ssh, Entitlements, SecretSource, SshSource};
+use crate::solve::run::{
+    parse_secret, parse_ssh, Entitlements, RunOptions, SecretSource, SshSource,
+};
 
 /// Progress output modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,6 +139,17 @@ pub struct BuildArgs {
     /// its 127.0.0.1 services included.
     #[arg(long, value_enum, default_value = "default")]
     pub network: BuildNetworkArg,
+    /// Add an /etc/hosts entry for RUN steps (repeatable): `HOST:IP` or `HOST=IP`, e.g.
+    /// `--add-host db.local=10.0.0.5`.
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+    /// The size of RUN steps' /dev/shm, e.g. `128m`, `1g` [default: 64m].
+    #[arg(long = "shm-size", value_name = "BYTES")]
+    pub shm_size: Option<String>,
+    /// A resource limit for RUN steps (repeatable), as Docker's: `NAME=SOFT[:HARD]`, e.g.
+    /// `--ulimit nofile=1024:4096` (`-1`: unlimited).
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
     /// Grant an entitlement (repeatable), as buildx: `security.insecure` lets
     /// `RUN --security=insecure` run (as real root only) with every capability, no seccomp
     /// filter and nothing masked; `network.host` is accepted and needed by nothing
@@ -207,6 +220,7 @@ struct Checked {
     network: Network,
     cache_from: Vec<crate::cache::exchange::CacheSpec>,
     cache_to: Vec<crate::cache::exchange::CacheSpec>,
+    run_options: RunOptions,
 }
 
 /// Check the flags that can be wrong on their own, in the order their errors are reported.
@@ -223,8 +237,63 @@ fn check(args: &BuildArgs, root: Option<&Path>) -> Result<Checked> {
         network: Network::from(args.network),
         cache_from: cache_specs(&args.cache_from, false)?,
         cache_to: cache_specs(&args.cache_to, true)?,
+        run_options: run_options(args)?,
         build_args,
     })
+}
+
+/// `--add-host`, `--shm-size` and `--ulimit`, checked.
+fn run_options(args: &BuildArgs) -> Result<RunOptions> {
+    let add_hosts = args
+        .add_hosts
+        .iter()
+        .map(|h| parse_add_host(h))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(Error::Usage)?;
+    let shm_size = match &args.shm_size {
+        None => None,
+        Some(text) => match crate::dockerfile::instructions::ram_in_bytes(text) {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "invalid --shm-size {text:?}: expected a size such as 64m or 1g"
+                )))
+            }
+        },
+    };
+    let ulimits = args
+        .ulimits
+        .iter()
+        .map(|u| crate::sandbox::Ulimit::parse(u))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Usage(format!("--ulimit: {e}")))?;
+    Ok(RunOptions {
+        add_hosts,
+        shm_size,
+        ulimits,
+    })
+}
+
+/// `HOST=IP` or `HOST:IP` (Docker's `--add-host`; `=` first, so that `HOST:IPv6` also
+/// works), the address checked; `(host, ip)`.
+fn parse_add_host(text: &str) -> std::result::Result<(String, String), String> {
+    let (host, ip) = text
+        .split_once('=')
+        .or_else(|| text.split_once(':'))
+        .ok_or_else(|| format!("invalid --add-host {text:?}: expected HOST:IP"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("invalid --add-host {text:?}: no host name"));
+    }
+    if ip == "host-gateway" {
+        return Err(format!(
+            "invalid --add-host {text:?}: host-gateway names a daemon's gateway, and builder \
+             runs none; give the address (with --network=host, 127.0.0.1 is the host)"
+        ));
+    }
+    ip.parse::<std::net::IpAddr>()
+        .map_err(|_| format!("invalid --add-host {text:?}: {ip:?} is not an IP address"))?;
+    Ok((host.to_string(), ip.to_string()))
 }
 
 /// Refuse, before any work, a `-t` value the store could not name the image by (buildx's
@@ -269,6 +338,7 @@ fn request(
         entitlements: checked.entitlements,
         secrets: checked.secrets,
         ssh: checked.ssh,
+        run_options: checked.run_options,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
         cache_from: checked.cache_from,

@@ -60,6 +60,10 @@ fn every_build_flag_reaches_the_request() {
         &["--iidfile", "iid"],
         &["--metadata-file", "meta.json"],
         &["--label", "a=b"],
+        &["--add-host", "db:10.0.0.5"],
+        &["--add-host", "db6=::1"],
+        &["--shm-size", "128m"],
+        &["--ulimit", "nofile=1024:2048"],
     ];
     for flags in rows {
         let got = request_text(flags, &root).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
@@ -129,6 +133,12 @@ fn bad_build_flags_are_refused_naming_the_problem() {
         (&["--progress", "fancy"], "invalid value 'fancy'"),
         (&["--label", "novalue"], "expected KEY=VALUE"),
         (&["--build-context", "novalue"], "expected KEY=VALUE"),
+        (&["--add-host", "db"], "expected HOST:IP"),
+        (&["--add-host", "db:10.0.0"], "is not an IP address"),
+        (&["--add-host", "db:host-gateway"], "builder runs none"),
+        (&["--shm-size", "lots"], "invalid --shm-size"),
+        (&["--ulimit", "files=1"], "invalid ulimit type"),
+        (&["--ulimit", "nofile=9:8"], "soft limit must be less"),
     ];
     for (flags, text) in rows {
         let e = request_text(flags, &root).expect_err(&format!("{flags:?}"));

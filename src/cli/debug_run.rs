@@ -155,6 +155,8 @@ fn run_inside(args: &RunArgs) -> Result<i32> {
         mounts,
         stubs,
         security: security(args.security)?,
+        ulimits: Vec::new(),
+        shm_size: None,
     };
     let outcome = LinuxSandbox::new().run(&spec, &mut PassThrough)?;
     report(args, &outcome);

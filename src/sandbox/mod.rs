@@ -37,6 +37,7 @@ mod error;
 mod fake;
 pub mod isolation;
 pub mod stubs;
+mod ulimit;
 pub mod user;
 pub mod userns;
 
@@ -54,6 +55,7 @@ pub use fake::{RecordingSandbox, Scripted};
 pub use isolation::Isolation;
 #[cfg(target_os = "linux")]
 pub use linux::{helper_main, interrupt_on_signals, interrupted, kill_running, LinuxSandbox};
+pub use ulimit::Ulimit;
 #[cfg(not(target_os = "linux"))]
 pub use unsupported::{helper_main, interrupt_on_signals, interrupted, kill_running, LinuxSandbox};
 
@@ -230,6 +232,12 @@ pub struct RunSpec {
     /// The confinement.
     #[serde(default)]
     pub security: Security,
+    /// Resource limits the command starts with (`--ulimit`).
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
+    /// The size of /dev/shm in bytes (`--shm-size`; `None`: 64 MiB, Docker's default).
+    #[serde(default)]
+    pub shm_size: Option<u64>,
 }
 
 impl RunSpec {
@@ -247,6 +255,8 @@ impl RunSpec {
             mounts: Vec::new(),
             stubs: Stubs::default(),
             security: Security::Sandbox,
+            ulimits: Vec::new(),
+            shm_size: None,
         }
     }
 }

@@ -52,7 +52,12 @@ pub(crate) fn inputs(
     k.push("layer format", layer_format(cx.policy));
     match &step.action {
         Action::Copy(c) if !c.sources.is_empty() => copy_sources(cx, c, &mut k)?,
-        Action::Run(r) => run_mounts(cx, r, &mut k)?,
+        Action::Run(r) => {
+            if let Some(options) = cx.run.options.key() {
+                k.push("run options", options);
+            }
+            run_mounts(cx, r, &mut k)?
+        }
         _ => {}
     }
     Ok(Some(k))

@@ -4,7 +4,8 @@
 //! real root, and then with every capability, no filter and nothing masked (a rootless
 //! build of the same Dockerfile fails at the insecure step's line). `--allow` takes
 //! BuildKit's entitlement names only. `RUN --mount=type=tmpfs` is a real tmpfs with its
-//! `size=`, and a secret's file lives on a tmpfs, read-only, never on a disk.
+//! `size=`, and a secret's file lives on a tmpfs, read-only, never on a disk. `--add-host`,
+//! `--shm-size` and `--ulimit` reach every RUN step and are inputs of its key.
 
 use std::process::Command;
 
@@ -190,6 +191,48 @@ fn tmpfs_mounts_and_secret_files_live_in_memory() {
             "as {}: {}",
             r.name(),
             text(&found.stdout)
+        );
+    }
+}
+
+#[test]
+fn add_host_shm_size_and_ulimit_reach_run_steps() {
+    let test = "run_add_host_shm_ulimit";
+    let Some(layout) = busybox(test) else { return };
+    for r in runners(test) {
+        let w = RunWork::new(r, &layout);
+        // Each check fails the build when the option did not reach the step. Lowering a
+        // limit needs no privilege, so the rootless build can do it too.
+        w.dockerfile(
+            "FROM busybox\n\
+             RUN grep -q '^10.0.0.5.db.local$' /etc/hosts && grep -q '^::1.v6.local$' /etc/hosts \\\n                 && test \"$(ulimit -n)\" = 512 && test \"$(ulimit -Hn)\" = 1000 \\\n                 && df -k /dev/shm | awk 'NR == 2 { exit !($2 == 131072) }' \\\n                 && cat /etc/hosts > /hosts\n",
+        );
+        let flags = [
+            "--add-host",
+            "db.local:10.0.0.5",
+            "--add-host",
+            "v6.local=::1",
+            "--shm-size",
+            "128m",
+            "--ulimit",
+            "nofile=512:1000",
+        ];
+        let first = w.build_image(&flags);
+        // Another host entry is another step: not taken from the cache.
+        let mut other = flags.to_vec();
+        other[1] = "db.local:10.0.0.6";
+        let out = w.build(&other);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "as {}: {err}", r.name());
+        let second = w.build_image(&flags);
+        assert_eq!(first.read("hosts"), second.read("hosts"), "as {}", r.name());
+        assert!(
+            first
+                .read("hosts")
+                .unwrap_or_default()
+                .contains("10.0.0.5\tdb.local"),
+            "as {}",
+            r.name()
         );
     }
 }

@@ -46,6 +46,7 @@ pub use copy::{AddCommand, CopyCommand, SourceContent, SourcesAndDest};
 pub use expand::{Expander, LiteralExpander};
 pub use healthcheck::{HealthConfig, HealthcheckCommand};
 pub use mount::{Mount, MountSpec, MountType, ShareMode};
+pub use mount_parse::ram_in_bytes;
 pub use run::{Device, NetworkMode, RunCommand, SecurityMode};
 pub use stage::{parse_dockerfile, ArgCommand, ArgPair, Dockerfile, FromCommand, Lint, Stage};
 

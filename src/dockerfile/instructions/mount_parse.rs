@@ -220,7 +220,7 @@ fn validate(m: &mut Mount, ro_auto: bool) -> Result<(), String> {
 }
 
 /// go-units `RAMInBytes`: `<number>[ ][kmgtp][i][b]`, binary multiples, case-insensitive.
-fn ram_in_bytes(s: &str) -> Option<u64> {
+pub fn ram_in_bytes(s: &str) -> Option<u64> {
     let num_end = s
         .char_indices()
         .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))

@@ -95,6 +95,28 @@ pub(super) fn bound_capabilities(keep: CapabilitySet) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Set the resource limits of `ulimits` (before the capabilities go: raising a hard
+/// limit needs `CAP_SYS_RESOURCE` where the host allows it at all).
+pub(super) fn set_limits(ulimits: &[crate::sandbox::Ulimit]) -> Result<(), Failure> {
+    for u in ulimits {
+        let Some(resource) = u.resource() else {
+            continue;
+        };
+        let v = |l: Option<u64>| l.unwrap_or(nix::libc::RLIM_INFINITY);
+        let limit = nix::libc::rlimit {
+            rlim_cur: v(u.soft),
+            rlim_max: v(u.hard),
+        };
+        // SAFETY: setrlimit reads the struct it is given and nothing else.
+        let rc = unsafe { nix::libc::setrlimit(resource as _, &limit) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(Failure::setup(format!("set ulimit {u}"), e));
+        }
+    }
+    Ok(())
+}
+
 /// Take the user's supplementary groups, gid and uid (in that order).
 pub(super) fn switch_user(user: &User) -> Result<(), Failure> {
     let groups: Vec<rustix::process::Gid> = user

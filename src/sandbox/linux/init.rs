@@ -50,6 +50,7 @@ fn setup(request: &Request, status: &mut File) -> Result<Never, Failure> {
     rustix::system::sethostname(spec.hostname.as_bytes())
         .map_err(|e| Failure::setup("set the host name", e))?;
     exec::enter_cwd(&spec.cwd, &spec.user)?;
+    exec::set_limits(&spec.ulimits)?;
     if spec.security == Security::Sandbox {
         exec::bound_capabilities(exec::docker_default())?;
     }

@@ -77,7 +77,7 @@ pub(super) fn prepare(request: &Request) -> Result<Vec<String>, Failure> {
     )
     .map_err(at("mount", "/dev"))?;
     let dev = resolve(&root, "dev").map_err(at("open", "/dev"))?;
-    populate_dev(&dev)?;
+    populate_dev(&dev, request.spec.shm_size)?;
 
     let sys = ensure(&root, "/sys", Kind::Dir, &mut stubs)?;
     mount_sys(&root, &sys, request.spec.security)?;
@@ -268,7 +268,7 @@ fn resolve(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
     )
 }
 
-fn populate_dev(dev: &OwnedFd) -> Result<(), Failure> {
+fn populate_dev(dev: &OwnedFd, shm_size: Option<u64>) -> Result<(), Failure> {
     let base = fd_path(dev.as_fd());
     for name in DEVICES {
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
@@ -295,7 +295,9 @@ fn populate_dev(dev: &OwnedFd) -> Result<(), Failure> {
         format!("{base}/shm"),
         "tmpfs",
         MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-        c"mode=1777,size=65536k",
+        std::ffi::CString::new(format!("mode=1777,size={}", shm_size.unwrap_or(64 << 20)))
+            .unwrap_or_default()
+            .as_c_str(),
     )
     .map_err(at("mount", "/dev/shm"))?;
     // POSIX message queues: nice to have, not worth failing a build over.

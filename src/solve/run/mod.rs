@@ -65,6 +65,42 @@ pub struct RunSettings<'a> {
     pub entitlements: Entitlements,
     /// builder runs as real root (not as a user mapped to root in its build namespace).
     pub real_root: bool,
+    /// `--add-host`, `--shm-size` and `--ulimit`.
+    pub options: RunOptions,
+}
+
+/// What `--add-host`, `--shm-size` and `--ulimit` give every RUN step of a build (inputs
+/// of the steps' keys, as in BuildKit, where they are part of the exec op).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Extra /etc/hosts entries, `(host, ip)`, in order.
+    pub add_hosts: Vec<(String, String)>,
+    /// The size of /dev/shm in bytes (`None`: 64 MiB).
+    pub shm_size: Option<u64>,
+    /// Resource limits.
+    pub ulimits: Vec<sandbox::Ulimit>,
+}
+
+impl RunOptions {
+    /// The step key's text for these options; `None` when none is set (so keys of builds
+    /// without them stay as they were).
+    pub fn key(&self) -> Option<String> {
+        if *self == RunOptions::default() {
+            return None;
+        }
+        let hosts: Vec<String> = self
+            .add_hosts
+            .iter()
+            .map(|(h, ip)| format!("{h}:{ip}"))
+            .collect();
+        let ulimits: Vec<String> = self.ulimits.iter().map(ToString::to_string).collect();
+        Some(format!(
+            "add-host={}\nshm-size={:?}\nulimit={}\n",
+            hosts.join(","),
+            self.shm_size,
+            ulimits.join(",")
+        ))
+    }
 }
 
 impl std::fmt::Debug for RunSettings<'_> {
@@ -77,6 +113,7 @@ impl std::fmt::Debug for RunSettings<'_> {
             .field("backend", &self.backend)
             .field("entitlements", &self.entitlements)
             .field("real_root", &self.real_root)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -135,8 +172,13 @@ pub fn run(
             &sandbox::stubs::host_resolv_conf(network),
             network,
         )),
-        hosts: Some(sandbox::stubs::hosts(&spec.hostname, &[])),
+        hosts: Some(sandbox::stubs::hosts(
+            &spec.hostname,
+            &settings.options.add_hosts,
+        )),
     };
+    spec.ulimits = settings.options.ulimits.clone();
+    spec.shm_size = settings.options.shm_size;
     let outcome = execute(cx, &spec);
     let removed = match &outcome {
         Ok(o) => stubs::remove_empty_stubs(rootfs.path(), &o.stubs),

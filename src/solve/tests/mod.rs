@@ -189,6 +189,7 @@ impl Fixture {
                 backend: Some(Backend::Copy),
                 entitlements: Default::default(),
                 real_root: false,
+                options: Default::default(),
             },
             reporter: &reporter,
             jobs: LayerJobs::new(Writes::Inline),

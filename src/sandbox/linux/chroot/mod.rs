@@ -101,6 +101,7 @@ fn setup(request: &Request) -> Result<Never, Failure> {
     };
     enter_root(&spec.rootfs)?;
     exec::enter_cwd(&spec.cwd, &spec.user)?;
+    exec::set_limits(&spec.ulimits)?;
     if spec.security == Security::Sandbox {
         exec::bound_capabilities(exec::docker_default() - CapabilitySet::SYS_CHROOT)?;
     }
