@@ -100,7 +100,7 @@ pub struct BuildArgs {
     #[arg(long = "build-context", value_name = "NAME=VALUE", value_parser = super::parse_key_value)]
     pub build_contexts: Vec<(String, String)>,
     /// Run every step.
-    #[arg(long)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub no_cache: bool,
     /// Run every step of these stages.
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
@@ -122,11 +122,11 @@ pub struct BuildArgs {
     pub outputs: Vec<String>,
     /// Push every -t name to its registry once the build succeeds (shorthand for
     /// `-o type=registry`).
-    #[arg(long)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub push: bool,
     /// Fetch every base image from its registry, even those already in the local store
     /// (missing ones are always fetched).
-    #[arg(long)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub pull: bool,
     /// Build for this platform, e.g. `linux/arm64` or `linux/arm/v7` [default: the host's].
     ///
@@ -192,7 +192,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
     /// Print only the image (manifest) digest on standard output, and no progress.
-    #[arg(short, long)]
+    #[arg(short, long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub quiet: bool,
     /// Write the image (manifest) digest, `sha256:...`, to this file.
     #[arg(long, value_name = "PATH")]
@@ -205,6 +205,15 @@ pub struct BuildArgs {
     /// `--label org.opencontainers.image.source=https://example.com/app` (repeatable).
     #[arg(long = "label", value_name = "K=V", value_parser = super::parse_key_value)]
     pub labels: Vec<(String, String)>,
+}
+
+/// A boolean flag's value as buildx (Go's `strconv.ParseBool`) takes it: `--push=false`.
+fn parse_bool(text: &str) -> std::result::Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("expected true or false, got {text:?}")),
+    }
 }
 
 /// What the build flags say once checked, before the outputs and the environment's policy

@@ -46,10 +46,13 @@ fn every_build_flag_reaches_the_request() {
         &["--build-arg", "SOURCE_DATE_EPOCH=5"],
         &["--build-context", "src=../shared"],
         &["--no-cache"],
+        &["--no-cache=true"],
         &["--no-cache-filter", "build"],
         &["-o", "type=oci,dest=out.tar"],
         &["--push"],
+        &["--push=1"],
         &["--pull"],
+        &["--pull=True"],
         &["--platform", "linux/arm64"],
         &["--network", "none"],
         &["--network", "host"],
@@ -86,6 +89,31 @@ fn every_build_flag_reaches_the_request() {
     assert!(got.contains("deploy"), "{got}");
     let e = request_text(&["--ssh", "deploy=/nonexistent/key"], &root).unwrap_err();
     assert!(e.contains("/nonexistent/key"), "{e}");
+}
+
+#[test]
+fn boolean_flags_take_buildx_values() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    let base = request_text(&[], &root).unwrap();
+    for off in [
+        &["--no-cache=false"][..],
+        &["--push=false"],
+        &["--pull=0"],
+        &["--quiet=false"],
+    ] {
+        assert_eq!(request_text(off, &root).unwrap(), base, "{off:?}");
+    }
+    let a = args(&["--quiet=true", "ctx"]).unwrap();
+    assert!(a.quiet);
+    let a = args(&["-q", "ctx"]).unwrap();
+    assert!(a.quiet);
+    let a = args(&["--no-cache", "ctx"]).unwrap();
+    assert!(a.no_cache && !a.pull && !a.push);
+    // As pflag: a value needs `=`; a bare word after the flag is the context.
+    let a = args(&["--pull", "ctx"]).unwrap();
+    assert!(a.pull);
+    assert_eq!(a.context, "ctx");
 }
 
 #[test]
@@ -133,6 +161,7 @@ fn bad_build_flags_are_refused_naming_the_problem() {
         (&["--progress", "fancy"], "invalid value 'fancy'"),
         (&["--label", "novalue"], "expected KEY=VALUE"),
         (&["--build-context", "novalue"], "expected KEY=VALUE"),
+        (&["--push=maybe"], "expected true or false"),
         (&["--add-host", "db"], "expected HOST:IP"),
         (&["--add-host", "db:10.0.0"], "is not an IP address"),
         (&["--add-host", "db:host-gateway"], "builder runs none"),
