@@ -6,7 +6,7 @@
 //! tampered artifact is refused without touching the store; `ignore-error=true` makes a
 //! failed export a warning; two builds exporting to one ref at once leave a usable cache;
 //! no `--secret` value reaches the artifact; `--cache-to type=inline` in a pushed image
-//! serves `--cache-from IMAGE`; a cache pushed next to its image mounts the image's layers
+//! serves `--cache-from IMAGE` (as root and as `buildertest`); a cache pushed next to its image mounts the image's layers
 //! instead of uploading them again.
 
 use std::path::Path;
@@ -440,29 +440,36 @@ fn a_registry_cache_holds_no_secret() {
 #[test]
 fn an_inline_cache_in_a_pushed_image_serves_a_fresh_store() {
     let test = "registry_cache_inline";
-    let Some((layout, reg, r)) = fixture(test) else {
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
         return;
     };
-    let w = RunWork::new(r, &layout);
-    w.file("a", "a\n")
-        .dockerfile("FROM busybox\nCOPY a /a\nRUN cat /a > /b\n");
-    let image = format!("{}/inline/app:1", reg.host());
-    let args = ["-t", &image, "--push", "--cache-to", "type=inline"];
-    let first = build(&w, "me", &args);
-    let config = crate::registry_support::skopeo_inspect(&["--config"], &image);
-    let label = config["config"]["Labels"]["builder.cache.v1"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no inline cache label: {config}"));
-    assert!(label.contains("\"records\""), "{label}");
-    std::fs::remove_dir_all(w.path("root")).unwrap();
-    let second = build(&w, "me", &[&args[..], &["--cache-from", &image]].concat());
-    assert_eq!(
-        cached(&second.progress),
-        [true, true],
-        "{}",
-        second.progress
-    );
-    assert_eq!(first.id, second.id, "the inline cache changed the image");
+    for r in runners(test) {
+        let who = r.name();
+        let w = RunWork::new(r, &layout);
+        w.file("a", "a\n")
+            .dockerfile("FROM busybox\nCOPY a /a\nRUN cat /a > /b\n");
+        let image = format!("{}/inline/app:{who}", reg.host());
+        let args = ["-t", &image, "--push", "--cache-to", "type=inline"];
+        let first = build(&w, who, &args);
+        let config = crate::registry_support::skopeo_inspect(&["--config"], &image);
+        let label = config["config"]["Labels"]["builder.cache.v1"]
+            .as_str()
+            .unwrap_or_else(|| panic!("as {who}: no inline cache label: {config}"));
+        assert!(label.contains("\"records\""), "as {who}: {label}");
+        std::fs::remove_dir_all(w.path("root")).unwrap();
+        let second = build(&w, who, &[&args[..], &["--cache-from", &image]].concat());
+        assert_eq!(
+            cached(&second.progress),
+            [true, true],
+            "as {who}: {}",
+            second.progress
+        );
+        assert_eq!(
+            first.id, second.id,
+            "as {who}: the inline cache changed the image"
+        );
+    }
 }
 
 #[test]

@@ -57,6 +57,7 @@ mod build_cache;
 mod cache_prune;
 mod cache_registry;
 mod cache_fleet;
+mod cache_apt;
 mod ci_docs;
 mod cache_prune_support;
 mod build_parallel;

@@ -18,10 +18,11 @@ use crate::run_support::{runners, RunWork};
 const MIRROR_HOST: &str = "deb.debian.org";
 const MIRROR: &str = "http://deb.debian.org/debian";
 
-fn skip(test: &str, why: &str) {
+pub(crate) fn skip(test: &str, why: &str) {
     eprintln!("\n!!! SKIPPED {test}: {why} !!!\n");
 }
 
+/// Whether the Debian mirror answers on port 80 within a few seconds.
 fn mirror_reachable() -> bool {
     let Ok(addrs) = (MIRROR_HOST, 80).to_socket_addrs() else {
         return false;
@@ -101,31 +102,45 @@ fn make_layout(layout: &Path) -> Result<(), String> {
     std::fs::rename(&tmp, layout).map_err(|e| e.to_string())
 }
 
-#[test]
-fn apt_get_installs_a_package_on_debian_minbase() {
-    let test = "run_debian_apt_get";
+/// The Debian layout for `test`, made once per checkout (`None`, said loudly, when this
+/// machine cannot make it: not root, no `umoci` or `debootstrap`, or no Debian mirror).
+pub(crate) fn debian_base(test: &str) -> Option<PathBuf> {
     if !is_root() {
-        return skip(test, "debootstrap needs root");
+        skip(test, "debootstrap needs root");
+        return None;
     }
     if !have(test, &["umoci"]) {
-        return;
+        return None;
     }
     if Command::new("debootstrap")
         .arg("--version")
         .output()
         .is_err()
     {
-        return skip(
+        skip(
             test,
             "debootstrap is not installed (apt-get install debootstrap)",
         );
+        return None;
     }
     if !mirror_reachable() {
-        return skip(test, &format!("{MIRROR_HOST} is not reachable"));
+        skip(test, &format!("{MIRROR_HOST} is not reachable"));
+        return None;
     }
-    let layout = match debian_layout() {
-        Ok(l) => l,
-        Err(why) => return skip(test, &format!("no Debian image: {why}")),
+    match debian_layout() {
+        Ok(l) => Some(l),
+        Err(why) => {
+            skip(test, &format!("no Debian image: {why}"));
+            None
+        }
+    }
+}
+
+#[test]
+fn apt_get_installs_a_package_on_debian_minbase() {
+    let test = "run_debian_apt_get";
+    let Some(layout) = debian_base(test) else {
+        return;
     };
     for r in runners(test) {
         let w = RunWork::with_base(r, &layout, "debian").time_limit(Duration::from_secs(600));
