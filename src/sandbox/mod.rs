@@ -19,6 +19,8 @@
 //!   namespaces and the session dropped for [`Security::Insecure`]); [`RecordingSandbox`]
 //!   the fake for tests; on other systems every run
 //!   fails with [`SandboxError::Unsupported`].
+//! - [`binfmt`]: whether the host runs a platform's programs, natively or through an
+//!   emulator registered with binfmt_misc (QEMU user mode).
 //! - [`user`]: `USER` resolution against the image's passwd and group files.
 //! - [`stubs`]: the contents of the /etc/resolv.conf and /etc/hosts stubs.
 //! - [`interrupt_on_signals`] / [`kill_running`]: Ctrl-C ends every running sandbox (the
@@ -31,6 +33,7 @@
 //! Invariant: when [`Sandbox::run`] returns (success, failure or error), no process of the
 //! command is left (the pid namespace is gone) and no mount it made is visible anywhere.
 
+pub mod binfmt;
 mod error;
 mod fake;
 pub mod stubs;
