@@ -66,7 +66,7 @@ fi
 # --arch arm64): Debian's busybox-static for arm64, downloaded with a private package list
 # so that the host's own package configuration and installed packages stay as they are.
 DEBS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/fixtures/debs
-for arch in arm64; do
+for arch in arm64 i386; do
   [ -f "$DEBS/busybox-static_$arch.deb" ] && continue
   echo "setup: apt-get download busybox-static:$arch (to $DEBS)" >&2
   apt_dir=$(mktemp -d)

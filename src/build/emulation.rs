@@ -7,10 +7,11 @@
 //! A stage's platform is the plan's (`FROM --platform=...`, else the target platform): a
 //! `FROM --platform=$BUILDPLATFORM` stage is the host's own and is never checked.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnose::located;
+use crate::dockerfile::instructions::SecurityMode;
 use crate::error::{Error, Result};
 use crate::graph::{self, Platform};
 use crate::sandbox::binfmt::{self, Missing, Support};
@@ -29,30 +30,34 @@ pub struct EmulationError {
     pub why: Missing,
 }
 
-/// Fail unless every stage of `plan` with a RUN step can run it on the host, by the
-/// binfmt_misc registrations in `binfmt_dir`; `label` and `text` are the Dockerfile's
-/// name and text, for the excerpt.
+/// Fail unless the host can run every RUN step of `plan`, by the binfmt_misc registrations
+/// in `binfmt_dir`; `label` and `text` are the Dockerfile's name and text, for the excerpt.
 pub(super) fn check(plan: &graph::Plan, binfmt_dir: &Path, label: &str, text: &str) -> Result<()> {
     let host = &plan.build_platform;
-    let mut checked = BTreeSet::new();
+    let mut known: BTreeMap<&Platform, Support> = BTreeMap::new();
     for stage in &plan.stages {
-        let first_run = (stage.steps.iter()).find(|s| matches!(s.action, graph::Action::Run(_)));
-        let Some(run) = first_run else { continue };
-        if !checked.insert(stage.platform.clone()) {
-            continue;
+        for step in &stage.steps {
+            let graph::Action::Run(run) = &step.action else {
+                continue;
+            };
+            let support = (known.entry(&stage.platform))
+                .or_insert_with(|| binfmt::support(host, &stage.platform, binfmt_dir));
+            let why = match support {
+                Support::Native | Support::Emulated { .. } => continue,
+                Support::Native32 if run.security == SecurityMode::Insecure => continue,
+                Support::Native32 => Missing::Filtered32,
+                Support::Missing(why) => why.clone(),
+            };
+            let hint = why.fix(&stage.platform);
+            let err = EmulationError {
+                stage: stage.label(),
+                target: stage.platform.clone(),
+                host: host.clone(),
+                why,
+            };
+            let rendered = located(label, text, step.span, &err.to_string(), Some(hint));
+            return Err(Error::build(rendered, err));
         }
-        let Support::Missing(why) = binfmt::support(host, &stage.platform, binfmt_dir) else {
-            continue;
-        };
-        let hint = why.fix(&stage.platform);
-        let err = EmulationError {
-            stage: stage.label(),
-            target: stage.platform.clone(),
-            host: host.clone(),
-            why,
-        };
-        let rendered = located(label, text, run.span, &err.to_string(), Some(hint));
-        return Err(Error::build(rendered, err));
     }
     Ok(())
 }
@@ -126,9 +131,23 @@ mod tests {
         let run = "FROM busybox\nRUN true\n";
         assert!(check(&plan(run, "linux/arm64"), with.path(), "D", run).is_ok());
         assert!(check(&plan(run, "linux/amd64"), without.path(), "D", run).is_ok());
-        assert!(check(&plan(run, "linux/386"), without.path(), "D", run).is_ok());
         let copy = "FROM busybox\nCOPY a /a\n";
         assert!(check(&plan(copy, "linux/arm64"), without.path(), "D", copy).is_ok());
+    }
+
+    #[test]
+    fn a_32_bit_run_needs_the_insecure_mode_or_an_emulator() {
+        let dir = binfmt(&[]);
+        let df = "FROM busybox\nRUN --security=insecure true\nRUN true\n";
+        let text = failure(df, "linux/386", dir.path()).to_string();
+        assert!(text.contains("   3 | >>> RUN true"), "{text}");
+        assert!(
+            text.contains("the RUN seccomp filter allows the host's 64-bit"),
+            "{text}"
+        );
+        assert!(text.contains("hint: RUN --security=insecure"), "{text}");
+        let insecure = "FROM busybox\nRUN --security=insecure true\n";
+        assert!(check(&plan(insecure, "linux/386"), dir.path(), "D", insecure).is_ok());
     }
 
     #[test]

@@ -6,10 +6,14 @@
 //! ([`DEFAULT_DIR`]). Output: [`Support`], and for a platform that cannot run, the reason
 //! with the command that fixes it ([`Missing`]). Reads the directory, nothing else.
 //!
-//! - Native: the host's own architecture (any variant); on an amd64 host also `386`; on an
-//!   arm64 host also `arm` (32-bit programs the kernel runs itself: IA32 emulation on x86,
-//!   AArch32 on arm64 — on by default in Debian's kernels; an arm64 CPU without AArch32 makes
-//!   such a RUN fail with "exec format error" instead). Only `linux` targets are judged.
+//! - Native: the host's own architecture (any variant). Only `linux` targets are judged.
+//! - Native, 32-bit ([`Support::Native32`]): on an amd64 host `386`, on an arm64 host `arm`,
+//!   which the kernel runs itself (IA32 emulation on x86, AArch32 on arm64 — on by default
+//!   in Debian's kernels; an arm64 CPU without AArch32 fails with "exec format error"), but
+//!   the RUN seccomp filter allows the host's 64-bit system calls alone, so such a program
+//!   runs only in a `RUN --security=insecure` step, or through an emulator registered for
+//!   it (binfmt_misc comes before the kernel's own ELF loader, and the emulator is a 64-bit
+//!   program).
 //! - Emulated: an enabled binfmt_misc entry whose magic and mask match the ELF header of the
 //!   target architecture, both for a fixed-address executable and a position-independent one,
 //!   tested as the kernel tests it (`(byte ^ magic) & mask == 0`, from the entry's offset).
@@ -158,6 +162,9 @@ impl Registrations {
 pub enum Support {
     /// The kernel runs them itself.
     Native,
+    /// The kernel runs them itself as 32-bit programs of the host, which the RUN seccomp
+    /// filter refuses: they run only without it (`RUN --security=insecure`).
+    Native32,
     /// An emulator registered with binfmt_misc runs them.
     Emulated {
         /// The entry's name (`qemu-aarch64`).
@@ -182,6 +189,9 @@ pub enum Missing {
     NoEntry,
     /// The matching entry is disabled.
     EntryDisabled(String),
+    /// 32-bit programs of the host ([`Support::Native32`]) in a step with the seccomp
+    /// filter.
+    Filtered32,
     /// The matching entry lacks the `F` flag.
     NoFixBinary {
         /// The entry's name.
@@ -193,13 +203,21 @@ pub enum Missing {
 
 /// How the host `host` runs programs of `target`, by the binfmt_misc entries in `dir`.
 pub fn support(host: &Platform, target: &Platform, dir: &Path) -> Support {
-    if runs_natively(host, target) {
+    if target.os != "linux" || host.architecture == target.architecture {
         return Support::Native;
     }
     let Some(headers) = elf_headers(target) else {
         return Support::Missing(Missing::UnknownArchitecture(target.architecture.clone()));
     };
-    judge(&Registrations::read(dir), &headers)
+    match judge(&Registrations::read(dir), &headers) {
+        // A registered emulator without F takes them too, and fails.
+        Support::Missing(m)
+            if runs_natively(host, target) && !matches!(m, Missing::NoFixBinary { .. }) =>
+        {
+            Support::Native32
+        }
+        other => other,
+    }
 }
 
 /// [`support`] for a non-native target whose programs start with one of `headers`.
@@ -341,6 +359,10 @@ impl Missing {
                 "build for a platform this host or QEMU user emulation runs".to_string()
             }
             Missing::NoEntry => format!("as root: {INSTALL}; {enable}"),
+            Missing::Filtered32 => format!(
+                "RUN --security=insecure (with --allow security.insecure, as root), or register \
+                 an emulator for them with the F flag (/usr/bin/{entry}-static)"
+            ),
             Missing::EntryDisabled(name) => format!("as root: update-binfmts --enable {name}"),
             Missing::NoFixBinary { entry, .. } => format!(
                 "register {entry} with the F flag: Debian's qemu-user-static does \
@@ -367,6 +389,11 @@ impl fmt::Display for Missing {
             Missing::NoEntry => write!(
                 f,
                 "no binfmt_misc interpreter is registered for its programs"
+            ),
+            Missing::Filtered32 => write!(
+                f,
+                "its 32-bit programs would run natively, but the RUN seccomp filter allows the \
+                 host's 64-bit system calls alone"
             ),
             Missing::EntryDisabled(name) => {
                 write!(

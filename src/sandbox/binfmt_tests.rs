@@ -234,7 +234,17 @@ fn reads_a_directory_like_binfmt_misc() {
         support(&host, &arm64, dir.path()),
         Support::Emulated { .. }
     ));
-    assert_eq!(support(&host, &linux("386"), dir.path()), Support::Native);
+    assert_eq!(
+        support(&host, &linux("amd64/v3"), dir.path()),
+        Support::Native
+    );
+    assert_eq!(support(&host, &linux("386"), dir.path()), Support::Native32);
+    let i386 = AARCH64.replace("b700", "0300").replace("4602", "4601");
+    std::fs::write(dir.path().join("qemu-i386"), i386).unwrap();
+    assert!(matches!(
+        support(&host, &linux("386"), dir.path()),
+        Support::Emulated { entry, .. } if entry == "qemu-i386"
+    ));
     assert_eq!(
         support(&host, &linux("wasm"), dir.path()),
         Support::Missing(Missing::UnknownArchitecture("wasm".into()))
