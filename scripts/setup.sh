@@ -47,42 +47,47 @@ fi
 # qemu-user-static installs registered in the kernel. Debian registers them with the F
 # (fix-binary) flag: the kernel opens the emulator once, at registration, so that it runs
 # inside a build's root file system, which does not have it.
-if grep -qw binfmt_misc /proc/filesystems 2>/dev/null || [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
-    echo "setup: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc" >&2
-    "${sudo[@]}" mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
-      echo "setup: binfmt_misc cannot be mounted here: RUN under emulation will not work" >&2
-  fi
-  if [ -e /proc/sys/fs/binfmt_misc/status ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-    echo "setup: update-binfmts --enable" >&2
-    "${sudo[@]}" update-binfmts --enable ||
-      echo "setup: update-binfmts --enable failed: RUN under emulation will not work" >&2
-  fi
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  echo "setup: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc" >&2
+  "${sudo[@]}" mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+    echo "setup: binfmt_misc cannot be mounted here: RUN under emulation will not work" >&2
+fi
+if [ -e /proc/sys/fs/binfmt_misc/status ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  echo "setup: update-binfmts --import; update-binfmts --enable" >&2
+  { "${sudo[@]}" update-binfmts --import && "${sudo[@]}" update-binfmts --enable; } ||
+    echo "setup: update-binfmts failed: RUN under emulation will not work" >&2
 fi
 
-# The arm64 busybox of the emulation tests' base image (scripts/make-busybox-image.sh
-# --arch arm64): Debian's busybox-static for arm64, downloaded with a private package list
-# so that the host's own package configuration and installed packages stay as they are.
+# The busybox of the emulation tests' foreign base images (scripts/make-busybox-image.sh
+# --arch arm64, --arch 386): Debian's busybox-static for arm64 and i386, downloaded with a
+# private package list, so that the host's package configuration and installed packages
+# stay as they are.
 DEBS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/fixtures/debs
+missing=()
 for arch in arm64 i386; do
-  [ -f "$DEBS/busybox-static_$arch.deb" ] && continue
-  echo "setup: apt-get download busybox-static:$arch (to $DEBS)" >&2
+  [ -f "$DEBS/busybox-static_$arch.deb" ] || missing+=("$arch")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: apt-get download busybox-static for ${missing[*]} (to $DEBS)" >&2
   apt_dir=$(mktemp -d)
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$DEBS"
-  apt_opts=(-qq -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
-    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir"
-    -o Dir::State::status=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  apt_opts=(-qq -o "APT::Architecture=${missing[0]}" -o "Dir::State::Lists=$apt_dir/lists"
+    -o "Dir::Cache=$apt_dir" -o Dir::State::status=/dev/null -o Debug::NoLocking=1
+    -o APT::Sandbox::User=root)
+  for arch in "${missing[@]}"; do apt_opts+=(-o "APT::Architectures::=$arch"); done
   if apt-get "${apt_opts[@]}" update >/dev/null &&
-     (cd "$apt_dir" && apt-get "${apt_opts[@]}" download busybox-static >/dev/null); then
-    mv "$apt_dir"/busybox-static_*.deb "$DEBS/busybox-static_$arch.deb.tmp"
-    mv "$DEBS/busybox-static_$arch.deb.tmp" "$DEBS/busybox-static_$arch.deb"
+     (cd "$apt_dir" && apt-get "${apt_opts[@]}" download "${missing[@]/#/busybox-static:}" >/dev/null); then
+    for arch in "${missing[@]}"; do
+      mv "$apt_dir"/busybox-static_*_"$arch".deb "$DEBS/busybox-static_$arch.deb.tmp"
+      mv "$DEBS/busybox-static_$arch.deb.tmp" "$DEBS/busybox-static_$arch.deb"
+    done
   else
-    echo "setup: could not download busybox-static for $arch: the emulation tests will skip" >&2
+    echo "setup: could not download busybox-static for ${missing[*]}: the emulation tests skip (on CI they fail)" >&2
   fi
   rm -rf "$apt_dir"
-done
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
