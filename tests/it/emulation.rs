@@ -8,11 +8,12 @@
 //! kernel has it but that has no arm64 emulator registered fails them on CI.
 
 use std::path::Path;
+use std::process::Command;
 
 use builder::domain::Platform;
 use builder::sandbox::binfmt::{self, Support};
 
-use crate::build_support::{busybox_for, config_of};
+use crate::build_support::{busybox, busybox_for, config_of};
 use crate::run_support::{runners, RunWork};
 
 /// Whether this machine runs programs of `linux/ARCH`; when it does not, skip loudly, saying
@@ -68,7 +69,7 @@ fn a_two_platform_base_gives_each_platform_its_own_busybox() {
         return;
     };
     let raw = crate::common::run(
-        std::process::Command::new("skopeo")
+        Command::new("skopeo")
             .args(["inspect", "--raw"])
             .arg(format!("oci:{}:latest", layout.display())),
     );
@@ -195,4 +196,51 @@ fn run_for_386_on_amd64_needs_the_insecure_mode() {
     let image = w.build_image(&["--platform", "linux/386", "--allow", "security.insecure"]);
     assert_eq!(image.read("bits").as_deref(), Some("32\n"));
     assert_eq!(image.config["architecture"], "386");
+}
+
+#[test]
+fn a_build_platform_stage_runs_natively_and_needs_no_emulator() {
+    let test = "a_build_platform_stage_runs_natively_and_needs_no_emulator";
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("\n!!! SKIPPED {test}: it builds for linux/arm64 on an amd64 host !!!\n");
+        return;
+    }
+    let (Some(amd64), Some(arm64)) = (busybox(test), busybox_for(test, "arm64")) else {
+        return;
+    };
+    for runner in runners(test) {
+        let w = RunWork::with_base(runner, &arm64, "busybox-arm64");
+        crate::common::run(
+            Command::new("cp")
+                .arg("-a")
+                .arg(&amd64)
+                .arg(w.path("amd64")),
+        );
+        // No emulator at all: the only RUN is in the build platform's stage.
+        let fake = w.path("binfmt");
+        fake_binfmt(&fake, &[]);
+        let fake: &'static str = Box::leak(fake.display().to_string().into_boxed_str());
+        let w = w.env("BUILDER_BINFMT_MISC", fake);
+        w.dockerfile(
+            "FROM --platform=$BUILDPLATFORM busybox AS build\n\
+             ARG TARGETARCH\n\
+             RUN echo \"$(uname -m) for $TARGETARCH\" > /out\n\
+             FROM busybox-arm64\n\
+             COPY --from=build /out /out\n",
+        );
+        let amd64_context = format!("busybox=oci-layout://{}", w.path("amd64").display());
+        let image = w.build_image(&[
+            "--platform",
+            "linux/arm64",
+            "--build-context",
+            &amd64_context,
+        ]);
+        let who = runner.name();
+        assert_eq!(
+            image.read("out").as_deref(),
+            Some("x86_64 for arm64\n"),
+            "as {who}"
+        );
+        assert_eq!(image.config["architecture"], "arm64", "as {who}");
+    }
 }
