@@ -220,7 +220,8 @@ pub fn support(host: &Platform, target: &Platform, dir: &Path) -> Support {
     }
 }
 
-/// [`support`] for a non-native target whose programs start with one of `headers`.
+/// [`support`] for a non-native target whose programs start with `headers` (one of each
+/// kind: an entry must take them all).
 fn judge(regs: &Registrations, headers: &[Vec<u8>]) -> Support {
     if !regs.mounted {
         return Support::Missing(Missing::NotMounted(regs.dir.clone()));
