@@ -9,13 +9,16 @@ set -euo pipefail
 # user-mode network stack of RUN's default network (slirp4netns), and for the registry tests
 # the CNCF distribution server (docker-registry), bcrypt htpasswd files (apache2-utils) and
 # the token server's signing certificate (openssl), `--ssh` (ssh-agent and ssh-add from
-# openssh-client; its tests also use ssh-keygen), and for the Git source tests over SSH a
-# throwaway sshd (openssh-server).
+# openssh-client; its tests also use ssh-keygen), for the Git source tests over SSH a
+# throwaway sshd (openssh-server), and for RUN under emulation (`--platform linux/arm64` on
+# an amd64 host) QEMU's static user-mode emulators with their binfmt_misc entries
+# (qemu-user-static, registered by binfmt-support's update-binfmts).
 need_apt=()
 for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
             openssl:openssl debootstrap:debootstrap slirp4netns:slirp4netns \
-            ssh-agent:openssh-client /usr/sbin/sshd:openssh-server; do
+            ssh-agent:openssh-client /usr/sbin/sshd:openssh-server \
+            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 # The sandbox tests build a small static probe program (cc -static): libc.a.
@@ -37,6 +40,53 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" chmod 0666 /dev/net/tun
+fi
+
+# RUN for a foreign platform runs its binaries through binfmt_misc: the file system mounted
+# (systemd mounts it on boot; a machine without systemd does not), and the emulators that
+# qemu-user-static installs registered in the kernel. Debian registers them with the F
+# (fix-binary) flag: the kernel opens the emulator once, at registration, so that it runs
+# inside a build's root file system, which does not have it.
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  echo "setup: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc" >&2
+  "${sudo[@]}" mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+    echo "setup: binfmt_misc cannot be mounted here: RUN under emulation will not work" >&2
+fi
+if [ -e /proc/sys/fs/binfmt_misc/status ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  echo "setup: update-binfmts --import; update-binfmts --enable" >&2
+  { "${sudo[@]}" update-binfmts --import && "${sudo[@]}" update-binfmts --enable; } ||
+    echo "setup: update-binfmts failed: RUN under emulation will not work" >&2
+fi
+
+# The busybox of the emulation tests' foreign base images (scripts/make-busybox-image.sh
+# --arch arm64, --arch 386): Debian's busybox-static for arm64 and i386, downloaded with a
+# private package list, so that the host's package configuration and installed packages
+# stay as they are.
+DEBS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/fixtures/debs
+missing=()
+for arch in arm64 i386; do
+  [ -f "$DEBS/busybox-static_$arch.deb" ] || missing+=("$arch")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: apt-get download busybox-static for ${missing[*]} (to $DEBS)" >&2
+  apt_dir=$(mktemp -d)
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$DEBS"
+  apt_opts=(-qq -o "APT::Architecture=${missing[0]}" -o "Dir::State::Lists=$apt_dir/lists"
+    -o "Dir::Cache=$apt_dir" -o Dir::State::status=/dev/null -o Debug::NoLocking=1
+    -o APT::Sandbox::User=root)
+  for arch in "${missing[@]}"; do apt_opts+=(-o "APT::Architectures::=$arch"); done
+  if apt-get "${apt_opts[@]}" update >/dev/null &&
+     (cd "$apt_dir" && apt-get "${apt_opts[@]}" download "${missing[@]/#/busybox-static:}" >/dev/null); then
+    for arch in "${missing[@]}"; do
+      mv "$apt_dir"/busybox-static_*_"$arch".deb "$DEBS/busybox-static_$arch.deb.tmp"
+      mv "$DEBS/busybox-static_$arch.deb.tmp" "$DEBS/busybox-static_$arch.deb"
+    done
+  else
+    echo "setup: could not download busybox-static for ${missing[*]}: the emulation tests skip (on CI they fail)" >&2
+  fi
+  rm -rf "$apt_dir"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

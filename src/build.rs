@@ -12,6 +12,7 @@
 //! - `cache_registry`: `--cache-from` / `--cache-to` `type=registry` and `type=inline`.
 //! - `frontend`: locating, reading and parsing the Dockerfile, `--build-arg` values.
 //! - `diagnose`, `hint`: failures as the user reads them (the excerpt, the cause, a hint).
+//! - `emulation`: before any step, a RUN for a platform the host cannot run (no emulator).
 //! - `inputs`: the context (directory, stdin tar, tar file) and `--build-context` values.
 //! - `outputs`: the `-o` values ([`Outputs`], parsed by `cli/`), the image in the store,
 //!   `-t` names, `-o` outputs, `--iidfile`, `--metadata-file`.
@@ -23,6 +24,7 @@ mod cache_registry;
 mod checks;
 mod convert;
 mod diagnose;
+mod emulation;
 mod frontend;
 mod hint;
 mod inputs;
@@ -131,6 +133,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     opts.named_contexts = inputs.contexts.keys().cloned().collect();
     let bases = resolve_bases(req, &inputs, &opts, &images, &store, &platform, reporter)?;
     let plan = make_plan(&inputs, &opts, &images, &bases)?;
+    emulation::check(&plan, &req.policy.binfmt_misc, &inputs.label, &inputs.text)?;
     let snapshots =
         DirSnapshotter::new(&req.root.join("snapshotter")).map_err(solve::StepError::from)?;
     let work = Work {

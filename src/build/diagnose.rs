@@ -44,7 +44,13 @@ pub fn file_name(label: &str) -> &str {
 }
 
 /// The excerpt for `span`, `ERROR: failed to solve: message`, and the hint if any.
-fn located(label: &str, text: &str, span: Span, message: &str, hint: Option<String>) -> String {
+pub(super) fn located(
+    label: &str,
+    text: &str,
+    span: Span,
+    message: &str,
+    hint: Option<String>,
+) -> String {
     let mut out = render(
         file_name(label),
         text,

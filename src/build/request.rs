@@ -87,6 +87,9 @@ pub struct BuildPolicy {
     /// The store cap (`BUILDER_MAX_CACHE` or the config file), enforced after the build;
     /// an unreadable setting is a message, warned about then.
     pub max_cache: Result<Option<u64>, String>,
+    /// Where binfmt_misc is read to find out whether RUN steps of a foreign platform can
+    /// run (`BUILDER_BINFMT_MISC`, default `/proc/sys/fs/binfmt_misc`).
+    pub binfmt_misc: PathBuf,
 }
 
 /// What a successful build made.

@@ -488,6 +488,10 @@ fn build_policy() -> Result<BuildPolicy> {
         ownership,
         registry,
         max_cache: crate::store::max_cache(),
+        binfmt_misc: std::env::var_os("BUILDER_BINFMT_MISC")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| crate::sandbox::binfmt::DEFAULT_DIR.into()),
     })
 }
 

@@ -21,6 +21,8 @@
 //!   fails with [`SandboxError::Unsupported`].
 //! - [`isolation`]: namespaces, or, where none can be made, chroot isolation for real
 //!   root ([`Isolation`]), chosen once per process.
+//! - [`binfmt`]: whether the host runs a platform's programs, natively or through an
+//!   emulator registered with binfmt_misc (QEMU user mode).
 //! - [`user`]: `USER` resolution against the image's passwd and group files.
 //! - [`stubs`]: the contents of the /etc/resolv.conf and /etc/hosts stubs.
 //! - [`interrupt_on_signals`] / [`kill_running`]: Ctrl-C ends every running sandbox (the
@@ -33,6 +35,7 @@
 //! Invariant: when [`Sandbox::run`] returns (success, failure or error), no process of the
 //! command is left (the pid namespace is gone) and no mount it made is visible anywhere.
 
+pub mod binfmt;
 mod error;
 mod fake;
 pub mod isolation;

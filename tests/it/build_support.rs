@@ -23,18 +23,54 @@ pub fn busybox(test: &str) -> Option<PathBuf> {
         return None;
     }
     LAYOUT
-        .get_or_init(|| {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures");
-            std::fs::create_dir_all(&dir).expect("create fixtures dir");
-            let _lock = builder::store::lock::FileLock::exclusive(&dir.join("busybox.lock"))
-                .expect("lock fixtures");
-            let layout = dir.join("busybox");
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-busybox-image.sh");
-            run(Command::new("bash").arg(script).arg(&layout));
-            Some(layout)
-        })
+        .get_or_init(|| Some(make_busybox(&[], "busybox")))
         .clone()
+}
+
+/// `scripts/make-busybox-image.sh ARGS target/fixtures/NAME` under the fixtures' lock (the
+/// script keeps a layout it made before); the layout.
+fn make_busybox(args: &[&str], name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures");
+    std::fs::create_dir_all(&dir).expect("create fixtures dir");
+    let _lock = builder::store::lock::FileLock::exclusive(&dir.join("busybox.lock"))
+        .expect("lock fixtures");
+    let layout = dir.join(name);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-busybox-image.sh");
+    run(Command::new("bash").arg(script).args(args).arg(&layout));
+    layout
+}
+
+/// The busybox base image for the OCI architectures `arches` (`arm64`; `amd64,arm64` makes
+/// an image index with one manifest per platform) as an OCI layout tagged `latest` under
+/// `target/fixtures/busybox-ARCH[-ARCH...]`. The busybox of an architecture other than
+/// amd64 is Debian's `busybox-static` for it, which `scripts/setup.sh` downloads to
+/// `target/fixtures/debs/`. `None`, loudly, when the tools or that package are missing
+/// (with `CI` set, a failure).
+pub fn busybox_for(test: &str, arches: &str) -> Option<PathBuf> {
+    if !have(test, &["umoci", "skopeo", "busybox", "jq"]) {
+        return None;
+    }
+    let debs = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures/debs");
+    for arch in arches.split(',').filter(|a| *a != "amd64") {
+        let deb_arch = match arch {
+            "arm" => "armhf",
+            "386" => "i386",
+            "ppc64le" => "ppc64el",
+            other => other,
+        };
+        let deb = debs.join(format!("busybox-static_{deb_arch}.deb"));
+        if !deb.is_file() {
+            let msg = format!(
+                "{test}: {} is missing (scripts/setup.sh downloads it)",
+                deb.display()
+            );
+            assert!(std::env::var_os("CI").is_none(), "{msg}");
+            eprintln!("\n!!! SKIPPED {msg} !!!\n");
+            return None;
+        }
+    }
+    let name = format!("busybox-{}", arches.replace(',', "-"));
+    Some(make_busybox(&["--arch", arches], &name))
 }
 
 /// One test's workspace: `ctx/` (the build context), `root/` (the store), `out/`.

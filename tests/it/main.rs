@@ -37,6 +37,7 @@ mod output_keys;
 mod build_errors;
 mod build_checks;
 mod errors_cli;
+mod emulation;
 mod build_rootless;
 mod build_run;
 mod build_context;

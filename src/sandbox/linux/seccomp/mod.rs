@@ -23,6 +23,12 @@
 //! with seccompiler's architecture check, a 32-bit program (i386 on x86_64, arm on
 //! aarch64) is killed at its first system call: moby's profile allows those ABIs, ours
 //! does not.
+//!
+//! A program of another architecture run through a binfmt_misc emulator (QEMU user mode,
+//! `--platform linux/arm64` on an amd64 host) makes its system calls through the emulator,
+//! a 64-bit program of the host, so this filter applies to them as it stands, as Docker's
+//! profile does to QEMU under BuildKit; the build checks before any step that such an
+//! emulator is registered (`crate::sandbox::binfmt`).
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod filter;
