@@ -16,6 +16,7 @@
 //! - `outputs`: the `-o` values ([`Outputs`], parsed by `cli/`), the image in the store,
 //!   `-t` names, `-o` outputs, `--iidfile`, `--metadata-file`.
 //! - `registry`: pulling the bases, pushing the result.
+//! - `multiplatform`: `--platform a,b`, solved per platform, one index over the images.
 
 mod cache;
 mod cache_mounts;
@@ -26,6 +27,7 @@ mod diagnose;
 mod frontend;
 mod hint;
 mod inputs;
+mod multiplatform;
 pub mod outputs;
 mod registry;
 mod remote;
@@ -106,7 +108,13 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     // Checked before anything is pulled or built.
     registry::check_push_names(&req.outputs, &req.tags)?;
     outputs::check_epoch(&req.outputs, req.source_date_epoch)?;
-    let (host, target_platform) = platforms(req)?;
+    let (host, targets) = platforms(req)?;
+    if targets.len() > 1 {
+        let outcome = multiplatform::build_all(req, &host, &targets, reporter)?;
+        crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
+        return Ok(outcome);
+    }
+    let target_platform = targets.into_iter().next();
     let platform = target_platform.clone().unwrap_or_else(|| host.clone());
     let stat = load_stat_cache(req);
     let store = DirStore::new(&req.root)?;
@@ -132,7 +140,12 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         snapshots: &snapshots,
     };
     // A stat cache that could not be read is an empty one.
-    let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()), reporter)?;
+    let cache = open_cache(
+        req,
+        &platform.to_string(),
+        stat.and_then(|h| h.join().ok()),
+        reporter,
+    )?;
     // Warnings of the solve (`InvalidBaseImagePlatform`) obey `check=skip=` too.
     let solve_reporter = checks::Skipping::new(reporter, &inputs.checks);
     let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
@@ -150,7 +163,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
-        config: written.primary.config.digest().clone(),
+        config: written.config.as_ref().map(|c| c.digest().clone()),
     })
 }
 
@@ -212,22 +225,26 @@ impl Work<'_> {
     }
 }
 
-/// The host platform and the `--platform` asked for (one; several are refused).
-fn platforms(req: &BuildRequest) -> Result<(Platform, Option<Platform>)> {
+/// The host platform and the `--platform` values asked for (none, one, or several
+/// comma-separated, each once).
+fn platforms(req: &BuildRequest) -> Result<(Platform, Vec<Platform>)> {
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
-    let target = match req.platform.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) if p.contains(',') => {
-            return Err(Error::NotImplemented(
-                "building for several platforms at once",
-            ))
+    let mut targets: Vec<Platform> = Vec::new();
+    let given = req.platform.as_deref().map(str::trim).unwrap_or_default();
+    for p in given.split(',').map(str::trim) {
+        if p.is_empty() && given.is_empty() {
+            break;
         }
-        Some(p) => Some(
-            Platform::parse(p, &host)
-                .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?,
-        ),
-    };
-    Ok((host, target))
+        let parsed = Platform::parse(p, &host)
+            .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?;
+        if targets.contains(&parsed) {
+            return Err(Error::Usage(format!(
+                "invalid --platform: {parsed} is given twice"
+            )));
+        }
+        targets.push(parsed);
+    }
+    Ok((host, targets))
 }
 
 /// Phase 1, read the inputs: the context and the Dockerfile (one progress vertex), the
