@@ -179,7 +179,7 @@ fn push_index(
         &session,
         dest.path(),
         &reference,
-        &media_type.to_string(),
+        media_type.as_ref(),
         &bytes,
     )?;
     Ok(report)
