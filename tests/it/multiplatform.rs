@@ -11,8 +11,9 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::build_support::{busybox, unpack, Work};
-use crate::common::{builder, run, stdout, step_number, text};
+use crate::common::{builder, have, is_root, run, stdout, step_number, text};
 use crate::registry_support::{skopeo_copy, skopeo_inspect, Registry, RegistryAuth};
+use crate::sandbox::ensure_test_user;
 
 const CROSS: &str = "FROM --platform=$BUILDPLATFORM busybox AS build\n\
                      ARG TARGETARCH\n\
@@ -366,4 +367,43 @@ fn a_platform_built_alone_is_cached_in_a_multi_platform_build() {
     let err = w.build_ok(&["--platform", "linux/amd64", "--build-context", &context]);
     let amd = step_number(&err, "[build 2/2] RUN echo amd64 > /arch");
     assert!(err.contains(&format!("{amd} CACHED")), "{err}");
+}
+
+#[test]
+fn multi_platform_build_without_root() {
+    let test = "multi_platform_build_without_root";
+    if !is_root() || !have(test, &["umoci", "runuser"]) {
+        eprintln!("\n!!! SKIPPED {test}: needs root to switch to an unprivileged user !!!\n");
+        return;
+    }
+    let Some(layout) = busybox(test) else { return };
+    if let Err(why) = ensure_test_user() {
+        panic!("{test}: cannot make the test user: {why}");
+    }
+    let w = Work::new();
+    w.dockerfile(CROSS);
+    let base = w.busybox_copy(&layout);
+    w.give_to_test_user();
+    let context = Work::busybox_context(&base);
+    let dest = w.path("out/local").display().to_string();
+    let spec = format!("type=local,dest={dest}");
+    let args = [
+        "build",
+        "--platform",
+        BOTH,
+        "-t",
+        "app",
+        "--build-context",
+        &context,
+    ];
+    let mut all = args.to_vec();
+    all.extend(["-o", &spec, "ctx"]);
+    let out = w.builder_as_test_user(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for arch in ["amd64", "arm64"] {
+        let file = w.path(&format!("out/local/linux_{arch}/arch"));
+        assert_eq!(std::fs::read_to_string(file).unwrap(), format!("{arch}\n"));
+    }
+    let images = stdout(&w.builder_as_test_user(&["images"]));
+    assert!(images.contains("  linux/arm64"), "{images}");
 }
