@@ -119,7 +119,13 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     let stat = load_stat_cache(req);
     let store = DirStore::new(&req.root)?;
     let names = store.images();
-    let inputs = read_inputs(req, &store, &names, &platform, reporter)?;
+    let inputs = read_inputs(
+        req,
+        &store,
+        &names,
+        std::slice::from_ref(&platform),
+        reporter,
+    )?;
     let images = StoreImages {
         store: &store,
         names: &names,
@@ -249,12 +255,12 @@ fn platforms(req: &BuildRequest) -> Result<(Platform, Vec<Platform>)> {
 
 /// Phase 1, read the inputs: the context and the Dockerfile (one progress vertex), the
 /// Dockerfile parsed into typed stages, and the `--build-context` values (an image one that
-/// is not in the store is pulled for `platform`).
+/// is not in the store is pulled for the first of `platforms`).
 fn read_inputs(
     req: &BuildRequest,
     store: &DirStore,
     names: &NameIndex,
-    platform: &Platform,
+    platforms: &[Platform],
     reporter: &dyn Reporter,
 ) -> Result<Inputs> {
     // A remote context (a Git repository, an HTTP(S) tarball or Dockerfile) is fetched by a
@@ -285,7 +291,7 @@ fn read_inputs(
         &req.build_contexts,
         store,
         names,
-        platform,
+        platforms,
         &req.policy.registry,
     )?;
     Ok(Inputs {

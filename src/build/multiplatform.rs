@@ -65,9 +65,9 @@ pub(super) fn build_all(
     let stat = load_stat_cache(req);
     let store = DirStore::new(&req.root)?;
     let names = store.images();
-    // Named contexts are read once, for the first platform (an index among them is picked
-    // from per platform when the stages read it).
-    let inputs = read_inputs(req, &store, &names, &targets[0], reporter)?;
+    // Named contexts are read once: an OCI layout holding every platform of an index is
+    // kept whole and picked from per platform, another image is the first platform's.
+    let inputs = read_inputs(req, &store, &names, targets, reporter)?;
     let images = StoreImages {
         store: &store,
         names: &names,

@@ -5,7 +5,7 @@
 //! base that is itself an index is picked per platform; a platform built alone before is a
 //! cache hit in the multi-platform build.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -233,6 +233,16 @@ fn type_docker_is_refused_for_several_platforms() {
         "{err}"
     );
     assert!(!Path::new(&dest).exists());
+    // Nothing needs a base: `-q` prints the index digest, which the store names.
+    let out = w.build(&["-q", "--platform", BOTH, "-t", "plain"]);
+    let digest = stdout(&out).trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{}", text(&out.stderr));
+    let inspect: Value = serde_json::from_str(&stdout(&w.builder(&["inspect", "plain"]))).unwrap();
+    assert_eq!(inspect["digest"], digest.as_str(), "{inspect}");
+    assert_eq!(
+        inspect["index"]["manifests"][1]["platform"]["architecture"], "arm64",
+        "{inspect}"
+    );
     // A platform given twice is a usage error.
     let out = w.build(&["--platform", "linux/arm64,linux/arm64"]);
     assert!(text(&out.stderr).contains("linux/arm64 is given twice"));
@@ -289,7 +299,7 @@ fn busybox_for(layout: &Path, arch: &str) -> Value {
 
 /// A two-platform OCI archive of the busybox fixture, each platform with its own `/which`
 /// in a layer of its own, named `base:latest` through a nested index.
-fn two_platform_base(w: &Work, busybox: &Path) -> std::path::PathBuf {
+fn two_platform_base(w: &Work, busybox: &Path) -> (PathBuf, PathBuf) {
     let layout = w.busybox_copy(busybox);
     let nested = serde_json::json!({
         "schemaVersion": 2,
@@ -318,7 +328,7 @@ fn two_platform_base(w: &Work, busybox: &Path) -> std::path::PathBuf {
         .arg("-cf")
         .arg(&tar)
         .args(["oci-layout", "index.json", "blobs"]));
-    tar
+    (layout, tar)
 }
 
 #[test]
@@ -326,7 +336,7 @@ fn a_base_index_is_picked_per_platform() {
     let test = "a_base_index_is_picked_per_platform";
     let Some(layout) = busybox(test) else { return };
     let w = Work::new();
-    let tar = two_platform_base(&w, &layout);
+    let (base, tar) = two_platform_base(&w, &layout);
     let loaded = w.builder(&["load", "-i", tar.to_str().unwrap()]);
     assert_eq!(
         stdout(&loaded),
@@ -338,16 +348,25 @@ fn a_base_index_is_picked_per_platform() {
     assert!(images.contains("  linux/arm64"), "{images}");
     w.file("hello", "hi\n", 0o644);
     w.dockerfile("FROM base\nCOPY hello /hello\n");
-    let dest = w.path("out/local").display().to_string();
-    let spec = format!("type=local,dest={dest}");
-    let err = w.build_ok(&["--platform", BOTH, "-o", &spec]);
-    assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
-    for arch in ["amd64", "arm64"] {
-        let dir = w.path(&format!("out/local/linux_{arch}"));
-        assert_eq!(std::fs::read_to_string(dir.join("which")).unwrap(), arch);
-        assert_eq!(std::fs::read_to_string(dir.join("hello")).unwrap(), "hi\n");
-        assert!(dir.join("bin/busybox").is_file(), "{arch}");
-    }
+    let check = |name: &str, extra: &[&str]| {
+        let dest = w.path(&format!("out/{name}")).display().to_string();
+        let spec = format!("type=local,dest={dest}");
+        let mut args = vec!["--platform", BOTH, "-o", &spec];
+        args.extend_from_slice(extra);
+        let err = w.build_ok(&args);
+        assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
+        for arch in ["amd64", "arm64"] {
+            let dir = w.path(&format!("out/{name}/linux_{arch}"));
+            assert_eq!(std::fs::read_to_string(dir.join("which")).unwrap(), arch);
+            assert_eq!(std::fs::read_to_string(dir.join("hello")).unwrap(), "hi\n");
+            assert!(dir.join("bin/busybox").is_file(), "{arch}");
+        }
+    };
+    // From the store, where `load` kept the index.
+    check("store", &[]);
+    // From the layout itself, as a build context.
+    let context = format!("base=oci-layout://{}", base.display());
+    check("context", &["--build-context", &context]);
 }
 
 #[test]
