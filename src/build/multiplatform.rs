@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use super::cache::{load_stat_cache, open_cache};
 use super::outputs::{self, Outputs, Written};
 use super::request::{BuildOutcome, BuildRequest};
-use super::{checks, make_plan, read_inputs, registry, resolve_bases, solve_plan, Work};
+use super::{checks, make_plan, read_inputs, registry, solve_plan, Work};
 use crate::cache::exchange::CacheSpec;
 use crate::cache::BuildCache;
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ use crate::snapshot::DirSnapshotter;
 use crate::solve::{self, StageResult, StoreImages};
 use crate::store::DirStore;
 
+mod bases;
 mod prefixed;
 
 use prefixed::Prefixed;
@@ -86,16 +87,21 @@ pub(super) fn build_all(
         .collect::<Vec<_>>()
         .join(",");
     let cache = open_cache(req, &identity, stat.and_then(|h| h.join().ok()), reporter)?;
-    let mut built = Vec::with_capacity(targets.len());
+    // Every platform's bases first: the store then names an index over the platforms of
+    // each base pulled for several, and each plan picks its platform from it.
+    let mut planned = Vec::with_capacity(targets.len());
     for target in targets {
+        let opts = plan_options(req, host, target, &inputs);
         let shown = Prefixed::new(reporter, target);
-        let mut opts = PlanOptions::new(host.clone());
-        opts.target = req.target.clone();
-        opts.build_args = req.build_args.clone();
-        opts.target_platform = Some(target.clone());
-        opts.named_contexts = inputs.contexts.keys().cloned().collect();
-        let bases = resolve_bases(req, &inputs, &opts, &images, &store, target, &shown)?;
-        let plan = make_plan(&inputs, &opts, &images, &bases)?;
+        let (bases, held) = bases::resolve(req, &inputs, &opts, (&images, &store), target, &shown)?;
+        planned.push((target, opts, bases, held));
+    }
+    let held: Vec<_> = planned.iter().map(|(_, _, _, held)| held.clone()).collect();
+    bases::name_indexes(&store, &names, &held)?;
+    let mut built = Vec::with_capacity(targets.len());
+    for (target, opts, bases, _) in &planned {
+        let shown = Prefixed::new(reporter, target);
+        let plan = make_plan(&inputs, opts, &images, bases)?;
         let solve_reporter = checks::Skipping::new(&shown, &inputs.checks);
         let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
         solve_reporter.failure()?;
@@ -104,7 +110,7 @@ pub(super) fn build_all(
             super::add_inline_cache(&cache, plan.target().map(|s| s.index), &mut result)?;
         }
         built.push(Built {
-            platform: target.clone(),
+            platform: (*target).clone(),
             result,
         });
     }
@@ -113,6 +119,21 @@ pub(super) fn build_all(
         manifest: written.primary.digest().clone(),
         config: written.config.as_ref().map(|c| c.digest().clone()),
     })
+}
+
+/// The plan options of `target`'s build on `host`.
+fn plan_options(
+    req: &BuildRequest,
+    host: &Platform,
+    target: &Platform,
+    inputs: &super::Inputs,
+) -> PlanOptions {
+    let mut opts = PlanOptions::new(host.clone());
+    opts.target = req.target.clone();
+    opts.build_args = req.build_args.clone();
+    opts.target_platform = Some(target.clone());
+    opts.named_contexts = inputs.contexts.keys().cloned().collect();
+    opts
 }
 
 /// Write the outputs of a multi-platform build, in the order of a single-platform one:

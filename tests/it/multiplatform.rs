@@ -426,3 +426,59 @@ fn multi_platform_build_without_root() {
     let images = stdout(&w.builder_as_test_user(&["images"]));
     assert!(images.contains("  linux/arm64"), "{images}");
 }
+
+#[test]
+fn a_registry_base_index_is_pulled_per_platform() {
+    let test = "a_registry_base_index_is_pulled_per_platform";
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("\n!!! SKIPPED {test}: the fixture's binaries are amd64 !!!\n");
+        return;
+    }
+    let Some(layout) = busybox(test) else { return };
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let w = Work::new();
+    let (base, _) = two_platform_base(&w, &layout);
+    let pushed = format!("{}/base:latest", reg.host());
+    skopeo_copy(
+        &["--all"],
+        &format!("oci:{}:latest", base.display()),
+        &format!("docker://{pushed}"),
+    );
+    w.file("hello", "hi\n", 0o644);
+    w.dockerfile(&format!(
+        "FROM --platform=$BUILDPLATFORM {pushed} AS build\n\
+         RUN cat /which > /built-on\n\
+         FROM {pushed}\n\
+         COPY --from=build /built-on /built-on\n\
+         COPY hello /hello\n"
+    ));
+    let dest = w.path("out/local").display().to_string();
+    let spec = format!("type=local,dest={dest}");
+    let err = w.build_ok(&["--platform", BOTH, "-o", &spec]);
+    assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
+    for arch in ["amd64", "arm64"] {
+        let dir = w.path(&format!("out/local/linux_{arch}"));
+        assert_eq!(std::fs::read_to_string(dir.join("which")).unwrap(), arch);
+        // The build stage ran on the host, from the host's image.
+        assert_eq!(
+            std::fs::read_to_string(dir.join("built-on")).unwrap(),
+            "amd64"
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("hello")).unwrap(), "hi\n");
+    }
+    // The store names an index over both platforms; a second build pulls nothing.
+    let images = stdout(&w.builder(&["images"]));
+    assert!(images.contains(&format!("{pushed}   ")), "{images}");
+    assert!(images.contains("  linux/arm64"), "{images}");
+    let err = w.build_ok(&["--platform", BOTH, "-o", &spec]);
+    assert!(!err.contains("load metadata"), "{err}");
+    // A single-platform build reads its platform from the index.
+    let dest = w.path("out/arm").display().to_string();
+    let spec = format!("type=local,dest={dest}");
+    let err = w.build_ok(&["--platform", "linux/arm64", "-o", &spec]);
+    assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
+    let which = std::fs::read_to_string(w.path("out/arm/which")).unwrap();
+    assert_eq!(which, "arm64");
+}
