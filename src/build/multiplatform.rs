@@ -1,6 +1,7 @@
 //! Multi-platform builds (`--platform linux/amd64,linux/arm64`): the Dockerfile is planned
 //! and solved once per platform, each with its own `TARGETPLATFORM` family and its bases
-//! resolved for it (an index in the store is picked from per platform), and every output
+//! resolved for it first (`bases`: an index in the store is picked from per platform, a
+//! base from a registry is pulled per platform and named as an index), and every output
 //! carries one image index over the platforms' manifests: the store names, OCI layouts and
 //! pushes the index; `type=local`/`type=tar` hold one directory per platform
 //! (`linux_amd64`); `type=docker` is refused, as BuildKit's docker exporter refuses
