@@ -39,6 +39,8 @@ use prefixed::Prefixed;
 struct Built {
     platform: Platform,
     result: StageResult,
+    /// The target stage's Dockerfile index.
+    target: Option<usize>,
 }
 
 /// Refuse, before any work, the outputs a multi-platform build cannot write.
@@ -107,12 +109,14 @@ pub(super) fn build_all(
         let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
         solve_reporter.failure()?;
         solve::stamp_target_platform(&mut result.config, target);
+        let stage = plan.target().map(|s| s.index);
         if req.cache_to.contains(&CacheSpec::Inline) {
-            super::add_inline_cache(&cache, plan.target().map(|s| s.index), &mut result)?;
+            super::add_inline_cache(&cache, stage, &mut result)?;
         }
         built.push(Built {
             platform: (*target).clone(),
             result,
+            target: stage,
         });
     }
     let written = write_outputs(req, &work, &built, &cache, reporter)?;
@@ -185,10 +189,13 @@ fn write_outputs(
     if let Some(path) = &req.metadata_file {
         outputs::write_metadata(path, &written, &req.tags)?;
     }
-    for spec in &req.cache_to {
-        // The cache of every platform's steps; an inline one is in each image already.
-        if let Some(b) = built.first() {
-            super::export_cache(req, store, &b.result, spec, (cache, None), reporter)?;
+    // The cache of every platform's steps (`mode=min`: those of every platform's image); an
+    // inline one is in each image already.
+    if let Some(first) = built.first() {
+        let mut all = first.result.clone();
+        all.layers = built.iter().flat_map(|b| b.result.layers.clone()).collect();
+        for spec in &req.cache_to {
+            super::export_cache(req, store, &all, spec, (cache, first.target), reporter)?;
         }
     }
     Ok(written)

@@ -382,6 +382,35 @@ fn a_platform_built_alone_is_cached_in_a_multi_platform_build() {
     let amd = step_number(&err, "[linux/amd64 build 2/2] RUN echo amd64 > /arch");
     assert!(err.contains(&format!("{arm} CACHED")), "{err}");
     assert!(!err.contains(&format!("{amd} CACHED")), "{err}");
+    // Exported with --cache-to, every platform's steps serve a fresh store.
+    let dir = w.path("out/cache");
+    let to = format!("type=local,dest={},mode=max", dir.display());
+    w.build_ok(&[
+        "--platform",
+        BOTH,
+        "--build-context",
+        &context,
+        "--cache-to",
+        &to,
+    ]);
+    let fresh = Work::new();
+    fresh.dockerfile(CROSS);
+    let from = format!("type=local,src={}", dir.display());
+    let err = fresh.build_ok(&[
+        "--platform",
+        BOTH,
+        "--build-context",
+        &context,
+        "--cache-from",
+        &from,
+    ]);
+    for arch in ["amd64", "arm64"] {
+        let run = step_number(
+            &err,
+            &format!("[linux/{arch} build 2/2] RUN echo {arch} > /arch"),
+        );
+        assert!(err.contains(&format!("{run} CACHED")), "{err}");
+    }
     // And the other way round: now both are in the cache.
     let err = w.build_ok(&["--platform", "linux/amd64", "--build-context", &context]);
     let amd = step_number(&err, "[build 2/2] RUN echo amd64 > /arch");
