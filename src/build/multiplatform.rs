@@ -23,7 +23,7 @@ use crate::cache::exchange::CacheSpec;
 use crate::cache::BuildCache;
 use crate::error::{Error, Result};
 use crate::export::{self, Destination, OutputType, RootfsOptions};
-use crate::graph::{PlanOptions, Platform};
+use crate::graph::{self, PlanOptions, Platform};
 use crate::image::multi::platform_dir_name;
 use crate::progress::{self, Reporter};
 use crate::snapshot::DirSnapshotter;
@@ -105,24 +105,42 @@ pub(super) fn build_all(
     for (target, opts, bases, _) in &planned {
         let shown = Prefixed::new(reporter, target);
         let plan = make_plan(&inputs, opts, &images, bases)?;
-        let solve_reporter = checks::Skipping::new(&shown, &inputs.checks);
-        let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
-        solve_reporter.failure()?;
-        solve::stamp_target_platform(&mut result.config, target);
-        let stage = plan.target().map(|s| s.index);
-        if req.cache_to.contains(&CacheSpec::Inline) {
-            super::add_inline_cache(&cache, stage, &mut result)?;
-        }
-        built.push(Built {
-            platform: (*target).clone(),
-            result,
-            target: stage,
-        });
+        built.push(solve_one(
+            req,
+            (target, &plan),
+            (&inputs, &work),
+            &cache,
+            &shown,
+        )?);
     }
     let written = write_outputs(req, &work, &built, &cache, reporter)?;
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
         config: written.config.as_ref().map(|c| c.digest().clone()),
+    })
+}
+
+/// Solve `target`'s `plan`: its target stage, stamped with the platform (and the inline
+/// cache when `--cache-to type=inline` asks for it).
+fn solve_one(
+    req: &BuildRequest,
+    (target, plan): (&Platform, &graph::Plan),
+    (inputs, work): (&super::Inputs, &Work<'_>),
+    cache: &BuildCache,
+    reporter: &dyn Reporter,
+) -> Result<Built> {
+    let solve_reporter = checks::Skipping::new(reporter, &inputs.checks);
+    let mut result = solve_plan(req, plan, inputs, work, cache, &solve_reporter)?;
+    solve_reporter.failure()?;
+    solve::stamp_target_platform(&mut result.config, target);
+    let stage = plan.target().map(|s| s.index);
+    if req.cache_to.contains(&CacheSpec::Inline) {
+        super::add_inline_cache(cache, stage, &mut result)?;
+    }
+    Ok(Built {
+        platform: target.clone(),
+        result,
+        target: stage,
     })
 }
 
