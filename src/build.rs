@@ -235,12 +235,12 @@ impl Work<'_> {
 /// comma-separated, each once).
 fn platforms(req: &BuildRequest) -> Result<(Platform, Vec<Platform>)> {
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
-    let mut targets: Vec<Platform> = Vec::new();
     let given = req.platform.as_deref().map(str::trim).unwrap_or_default();
+    if given.is_empty() {
+        return Ok((host, Vec::new()));
+    }
+    let mut targets: Vec<Platform> = Vec::new();
     for p in given.split(',').map(str::trim) {
-        if p.is_empty() && given.is_empty() {
-            break;
-        }
         let parsed = Platform::parse(p, &host)
             .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?;
         if targets.contains(&parsed) {
