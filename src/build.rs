@@ -17,6 +17,7 @@
 //! - `outputs`: the `-o` values ([`Outputs`], parsed by `cli/`), the image in the store,
 //!   `-t` names, `-o` outputs, `--iidfile`, `--metadata-file`.
 //! - `registry`: pulling the bases, pushing the result.
+//! - `multiplatform`: `--platform a,b`, solved per platform, one index over the images.
 
 mod cache;
 mod cache_mounts;
@@ -28,6 +29,7 @@ mod emulation;
 mod frontend;
 mod hint;
 mod inputs;
+mod multiplatform;
 pub mod outputs;
 mod registry;
 mod remote;
@@ -115,12 +117,24 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     // Checked before anything is pulled or built.
     registry::check_push_names(&req.outputs, &req.tags)?;
     outputs::check_epoch(&req.outputs, req.source_date_epoch)?;
-    let (host, target_platform) = platforms(req)?;
+    let (host, targets) = platforms(req)?;
+    if targets.len() > 1 {
+        let outcome = multiplatform::build_all(req, &host, &targets, reporter)?;
+        crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
+        return Ok(outcome);
+    }
+    let target_platform = targets.into_iter().next();
     let platform = target_platform.clone().unwrap_or_else(|| host.clone());
     let stat = load_stat_cache(req);
     let store = DirStore::new(&req.root)?;
     let names = store.images();
-    let inputs = read_inputs(req, &store, &names, &platform, reporter)?;
+    let inputs = read_inputs(
+        req,
+        &store,
+        &names,
+        std::slice::from_ref(&platform),
+        reporter,
+    )?;
     let images = StoreImages {
         store: &store,
         names: &names,
@@ -142,7 +156,12 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
         snapshots: &snapshots,
     };
     // A stat cache that could not be read is an empty one.
-    let cache = open_cache(req, &platform, stat.and_then(|h| h.join().ok()), reporter)?;
+    let cache = open_cache(
+        req,
+        &platform.to_string(),
+        stat.and_then(|h| h.join().ok()),
+        reporter,
+    )?;
     // Warnings of the solve (`InvalidBaseImagePlatform`) obey `check=skip=` too.
     let solve_reporter = checks::Skipping::new(reporter, &inputs.checks);
     let mut result = solve_plan(req, &plan, &inputs, &work, &cache, &solve_reporter)?;
@@ -160,7 +179,7 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
     Ok(BuildOutcome {
         manifest: written.primary.digest().clone(),
-        config: written.primary.config.digest().clone(),
+        config: written.config.as_ref().map(|c| c.digest().clone()),
     })
 }
 
@@ -222,32 +241,36 @@ impl Work<'_> {
     }
 }
 
-/// The host platform and the `--platform` asked for (one; several are refused).
-fn platforms(req: &BuildRequest) -> Result<(Platform, Option<Platform>)> {
+/// The host platform and the `--platform` values asked for (none, one, or several
+/// comma-separated, each once).
+fn platforms(req: &BuildRequest) -> Result<(Platform, Vec<Platform>)> {
     let host = Platform::linux_from_rust_arch(std::env::consts::ARCH);
-    let target = match req.platform.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) if p.contains(',') => {
-            return Err(Error::NotImplemented(
-                "building for several platforms at once",
-            ))
+    let given = req.platform.as_deref().map(str::trim).unwrap_or_default();
+    if given.is_empty() {
+        return Ok((host, Vec::new()));
+    }
+    let mut targets: Vec<Platform> = Vec::new();
+    for p in given.split(',').map(str::trim) {
+        let parsed = Platform::parse(p, &host)
+            .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?;
+        if targets.contains(&parsed) {
+            return Err(Error::Usage(format!(
+                "invalid --platform: {parsed} is given twice"
+            )));
         }
-        Some(p) => Some(
-            Platform::parse(p, &host)
-                .map_err(|e| Error::Usage(format!("invalid --platform: {e}")))?,
-        ),
-    };
-    Ok((host, target))
+        targets.push(parsed);
+    }
+    Ok((host, targets))
 }
 
 /// Phase 1, read the inputs: the context and the Dockerfile (one progress vertex), the
 /// Dockerfile parsed into typed stages, and the `--build-context` values (an image one that
-/// is not in the store is pulled for `platform`).
+/// is not in the store is pulled for the first of `platforms`).
 fn read_inputs(
     req: &BuildRequest,
     store: &DirStore,
     names: &NameIndex,
-    platform: &Platform,
+    platforms: &[Platform],
     reporter: &dyn Reporter,
 ) -> Result<Inputs> {
     // A remote context (a Git repository, an HTTP(S) tarball or Dockerfile) is fetched by a
@@ -278,7 +301,7 @@ fn read_inputs(
         &req.build_contexts,
         store,
         names,
-        platform,
+        platforms,
         &req.policy.registry,
     )?;
     Ok(Inputs {

@@ -7,17 +7,16 @@ use crate::cache::exchange::CacheSpec;
 use crate::cache::stat::StatCache;
 use crate::cache::{BuildCache, CacheStore, Explainer, NoCache};
 use crate::error::Result;
-use crate::graph::Platform;
 use crate::progress::Reporter;
 
 use super::BuildRequest;
 
 /// The build cache of `req`: the store's records, the `--no-cache` flags, the stat cache
 /// of a directory context (`stat`), the explanations of this context, Dockerfile,
-/// target and platform, and the `--cache-from` sources (registry ones fetched now).
+/// target and platform(s) (`platform`: `linux/amd64`, or a comma-separated list), and the `--cache-from` sources (registry ones fetched now).
 pub(super) fn open_cache(
     req: &BuildRequest,
-    platform: &Platform,
+    platform: &str,
     stat: Option<StatCache>,
     reporter: &dyn Reporter,
 ) -> Result<BuildCache> {
@@ -32,7 +31,7 @@ pub(super) fn open_cache(
         context.as_str(),
         dockerfile.as_str(),
         req.target.as_deref().unwrap_or_default(),
-        &platform.to_string(),
+        platform,
     ];
     let explain = Explainer::new(Explainer::path_for(records.dir(), &identity));
     let store = crate::store::DirStore::new(&req.root)?;

@@ -14,7 +14,7 @@ use super::frontend::DockerfileSource;
 use crate::context::archive::ArchiveCompression;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::export::layout::{import_layout, LayoutRef, OCI_LAYOUT_SCHEME};
+use crate::export::layout::{import_layout, import_layout_index, LayoutRef, OCI_LAYOUT_SCHEME};
 use crate::graph::Platform;
 use crate::remote::{Fetched, Fetcher, RemoteRequest};
 use crate::solve::NamedContext;
@@ -274,20 +274,28 @@ fn pull_context(
     })
 }
 
-/// Resolve every `--build-context NAME=VALUE`; a `docker-image://REF` that is not in the
-/// store is pulled (with `auth`).
+/// Resolve every `--build-context NAME=VALUE` for the build's `platforms` (the first one's
+/// image is taken from an index, unless there are several and the layout holds them all: then
+/// the index is kept whole); a `docker-image://REF` that is not in the store is pulled
+/// (with `auth`).
 pub fn named_contexts(
     specs: &[(String, String)],
     store: &DirStore,
     names: &NameIndex,
-    platform: &Platform,
+    platforms: &[Platform],
     auth: &crate::registry::Auth,
 ) -> Result<BTreeMap<String, NamedContext>> {
+    let Some(platform) = platforms.first() else {
+        return Err(Error::Usage("a build for no platform".into()));
+    };
     let mut out = BTreeMap::new();
     for (name, value) in specs {
         let resolved = if value.starts_with(OCI_LAYOUT_SCHEME) {
             let layout = LayoutRef::parse(value)?;
-            NamedContext::Image(import_layout(&layout, platform, store)?)
+            NamedContext::Image(match platforms.len() > 1 {
+                true => import_layout_index(&layout, platform, store)?,
+                false => import_layout(&layout, platform, store)?,
+            })
         } else if let Some(reference) = value.strip_prefix("docker-image://") {
             match names.get(reference)? {
                 Some(record) => NamedContext::Image(record.digest),

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use crate::diff::Compression;
 use crate::error::{Error, Result};
 use crate::export::{self, Destination, ExportInput, OutputSpec, OutputType};
+use crate::graph::Platform;
 use crate::image::{self, ImageDescriptor, LayerCompression, ManifestFormat};
 use crate::progress::{self, Reporter};
 use crate::solve::layer::for_format;
 use crate::solve::{LayerSettings, StageResult};
 use crate::store::atomic::write_atomic;
-use crate::store::{BlobStore, NameIndex};
+use crate::store::{BlobStore, ImageRecord, NameIndex};
+use oci_spec::image::Descriptor;
 
 /// The parsed `-o` values of a build and what they ask of the layers.
 #[derive(Debug, Clone)]
@@ -179,19 +181,27 @@ fn variant(spec: &OutputSpec) -> Variant {
     (spec.manifest_format(), spec.force_compression)
 }
 
-/// The image in the store, in each variant the outputs ask for.
+/// The image in the store, in each variant the outputs ask for: one image manifest each,
+/// or for a multi-platform build one index each.
 #[derive(Debug, Clone)]
 pub struct Written {
-    /// The image the store names and `--iidfile` reports.
-    pub primary: ImageDescriptor,
+    /// The image the store names and `--iidfile` reports (a manifest or an index).
+    pub primary: Descriptor,
+    /// The config of the primary image (`None` for an index).
+    pub config: Option<Descriptor>,
+    /// The image's creation time, which its names record.
+    created: Option<String>,
     primary_variant: Variant,
-    others: Vec<(Variant, ImageDescriptor)>,
+    others: Vec<(Variant, Descriptor)>,
 }
 
 impl Written {
     /// The image `spec` carries.
-    pub fn for_spec(&self, spec: &OutputSpec) -> &ImageDescriptor {
-        let v = variant(spec);
+    pub fn for_spec(&self, spec: &OutputSpec) -> &Descriptor {
+        self.for_variant(variant(spec))
+    }
+
+    fn for_variant(&self, v: Variant) -> &Descriptor {
         if v == self.primary_variant {
             return &self.primary;
         }
@@ -199,6 +209,32 @@ impl Written {
             .iter()
             .find(|(w, _)| *w == v)
             .map_or(&self.primary, |(_, d)| d)
+    }
+
+    /// One index per variant over the images of `platforms` (each platform's
+    /// [`write_variants`]), written into `store`.
+    pub fn index(store: &dyn BlobStore, platforms: &[(Platform, Written)]) -> Result<Written> {
+        let first = platforms
+            .first()
+            .ok_or_else(|| Error::Usage("a multi-platform build with no platform".into()))?;
+        let write = |v: Variant| -> Result<Descriptor> {
+            let entries: Vec<_> = (platforms.iter())
+                .map(|(p, w)| (w.for_variant(v).clone(), p.clone()))
+                .collect();
+            Ok(image::multi::write_platform_index(store, &entries, v.0)?)
+        };
+        let primary_variant = first.1.primary_variant;
+        let mut others = Vec::new();
+        for (v, _) in &first.1.others {
+            others.push((*v, write(*v)?));
+        }
+        Ok(Written {
+            primary: write(primary_variant)?,
+            config: None,
+            created: first.1.created.clone(),
+            primary_variant,
+            others,
+        })
     }
 }
 
@@ -213,51 +249,82 @@ pub fn write_images(
     reporter: &dyn Reporter,
 ) -> Result<Written> {
     progress::vertex(reporter, "exporting to image", |id| -> Result<Written> {
-        let forced = if outputs.specs.iter().any(|s| s.force_compression) {
-            let c = (outputs.compression, outputs.level);
-            Some(super::convert::force_compression(
-                store,
-                &result.layers,
-                c.0,
-                c.1,
-            )?)
-        } else {
-            None
-        };
-        let write = |(format, force): Variant| -> Result<ImageDescriptor> {
-            let layers: Vec<_> = match (&forced, force) {
-                (Some(forced), true) => forced.iter().map(|d| for_format(d, format)).collect(),
-                _ => (result.layers.iter())
-                    .map(|l| for_format(&l.descriptor, format))
-                    .collect(),
-            };
-            Ok(image::write_image(store, &result.config, &layers, format)?)
-        };
-        reporter.log(id, "exporting layers done");
-        let primary_variant = outputs.store_variant();
-        let primary = write(primary_variant)?;
-        reporter.log(id, &format!("exporting manifest {}", primary.digest()));
-        reporter.log(id, &format!("exporting config {}", primary.config.digest()));
-        let mut others: Vec<(Variant, ImageDescriptor)> = Vec::new();
-        for v in outputs.specs.iter().map(variant) {
-            if v != primary_variant && !others.iter().any(|(w, _)| *w == v) {
-                others.push((v, write(v)?));
-            }
-        }
-        let written = Written {
-            primary,
-            primary_variant,
-            others,
-        };
-        let created = result.config.created.clone();
-        for (group, image) in store_names(outputs, &written, tags) {
-            names.set_all(&group, &image.record(created.clone()))?;
-            for name in &group {
-                reporter.log(id, &format!("naming to {}", canonical(name)));
-            }
-        }
+        let written = write_variants(store, result, outputs, (reporter, id))?;
+        name_images(names, outputs, &written, tags, (reporter, id))?;
         Ok(written)
     })
+}
+
+/// Write the image of `result` into `store` in every variant the outputs ask for, unnamed,
+/// logging to the vertex `id` of `reporter`.
+pub fn write_variants(
+    store: &dyn BlobStore,
+    result: &StageResult,
+    outputs: &Outputs,
+    (reporter, id): (&dyn Reporter, progress::VertexId),
+) -> Result<Written> {
+    let forced = if outputs.specs.iter().any(|s| s.force_compression) {
+        let c = (outputs.compression, outputs.level);
+        Some(super::convert::force_compression(
+            store,
+            &result.layers,
+            c.0,
+            c.1,
+        )?)
+    } else {
+        None
+    };
+    let write = |(format, force): Variant| -> Result<ImageDescriptor> {
+        let layers: Vec<_> = match (&forced, force) {
+            (Some(forced), true) => forced.iter().map(|d| for_format(d, format)).collect(),
+            _ => (result.layers.iter())
+                .map(|l| for_format(&l.descriptor, format))
+                .collect(),
+        };
+        Ok(image::write_image(store, &result.config, &layers, format)?)
+    };
+    reporter.log(id, "exporting layers done");
+    let primary_variant = outputs.store_variant();
+    let primary = write(primary_variant)?;
+    reporter.log(id, &format!("exporting manifest {}", primary.digest()));
+    reporter.log(id, &format!("exporting config {}", primary.config.digest()));
+    let mut others: Vec<(Variant, Descriptor)> = Vec::new();
+    for v in outputs.specs.iter().map(variant) {
+        if v != primary_variant && !others.iter().any(|(w, _)| *w == v) {
+            others.push((v, write(v)?.manifest));
+        }
+    }
+    Ok(Written {
+        primary: primary.manifest,
+        config: Some(primary.config),
+        created: result.config.created.clone(),
+        primary_variant,
+        others,
+    })
+}
+
+/// Name the images of `written` in the store: every `-t` name, and every `type=image`
+/// output's `name=` names; logged to the vertex `id` of `reporter`.
+pub fn name_images(
+    names: &NameIndex,
+    outputs: &Outputs,
+    written: &Written,
+    tags: &[String],
+    (reporter, id): (&dyn Reporter, progress::VertexId),
+) -> Result<()> {
+    for (group, image) in store_names(outputs, written, tags) {
+        let record = ImageRecord {
+            digest: image.digest().clone(),
+            media_type: image.media_type().to_string(),
+            size: image.size(),
+            created: written.created.clone(),
+        };
+        names.set_all(&group, &record)?;
+        for name in &group {
+            reporter.log(id, &format!("naming to {}", canonical(name)));
+        }
+    }
+    Ok(())
 }
 
 /// The names the store gives the build's images, with the image each names: the `-t`
@@ -267,7 +334,7 @@ fn store_names<'a>(
     outputs: &Outputs,
     written: &'a Written,
     tags: &[String],
-) -> Vec<(Vec<String>, &'a ImageDescriptor)> {
+) -> Vec<(Vec<String>, &'a Descriptor)> {
     let mut out = Vec::new();
     if !tags.is_empty() {
         out.push((tags.to_vec(), &written.primary));
@@ -321,7 +388,7 @@ fn canonical(name: &str) -> String {
     crate::store::images::canonical_name(name).unwrap_or_else(|_| name.to_string())
 }
 
-/// `--iidfile`: the image (manifest) digest.
+/// `--iidfile`: the image (manifest) digest, or the index digest of a multi-platform build.
 pub fn write_iidfile(path: &Path, written: &Written) -> Result<()> {
     write_atomic(path, written.primary.digest().to_string().as_bytes())?;
     Ok(())
@@ -329,12 +396,14 @@ pub fn write_iidfile(path: &Path, written: &Written) -> Result<()> {
 
 /// `--metadata-file`: BuildKit's keys for the image.
 pub fn write_metadata(path: &Path, written: &Written, tags: &[String]) -> Result<()> {
-    let m = &written.primary.manifest;
+    let m = &written.primary;
     let mut doc = serde_json::Map::new();
-    doc.insert(
-        "containerimage.config.digest".into(),
-        written.primary.config.digest().to_string().into(),
-    );
+    if let Some(config) = &written.config {
+        doc.insert(
+            "containerimage.config.digest".into(),
+            config.digest().to_string().into(),
+        );
+    }
     doc.insert(
         "containerimage.descriptor".into(),
         serde_json::json!({

@@ -95,8 +95,8 @@ pub struct BuildPolicy {
 /// What a successful build made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildOutcome {
-    /// The image (manifest) digest.
+    /// The image (manifest) digest; the index digest of a multi-platform build.
     pub manifest: Digest,
-    /// The config digest.
-    pub config: Digest,
+    /// The config digest (`None` for a multi-platform build).
+    pub config: Option<Digest>,
 }

@@ -128,9 +128,12 @@ pub struct BuildArgs {
     /// (missing ones are always fetched).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub pull: bool,
-    /// Build for this platform, e.g. `linux/arm64` or `linux/arm/v7` [default: the host's].
+    /// Build for this platform, e.g. `linux/arm64` or `linux/arm/v7` [default: the host's];
+    /// several, comma-separated, build one image index with a manifest per platform.
     ///
     /// Picks the base images' platform and sets TARGETPLATFORM, TARGETOS, TARGETARCH.
+    /// With several platforms every output carries the index; `type=local` and `type=tar`
+    /// hold a directory per platform (`linux_amd64`); `type=docker` cannot hold an index.
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
     /// The network of RUN steps that do not set `RUN --network` (see docs/security.md).

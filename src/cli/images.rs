@@ -1,4 +1,5 @@
-//! `builder images`: list images in the local store (name, digest, size, created).
+//! `builder images`: list images in the local store (name, digest, size, created); a
+//! multi-platform image is followed by a row per platform (`  linux/arm64`).
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -6,6 +7,7 @@ use std::time::SystemTime;
 use clap::Args;
 
 use crate::error::Result;
+use crate::image::multi::index_manifests;
 use crate::image::{read_image, time::human_age};
 
 /// Arguments of `builder images`.
@@ -67,21 +69,40 @@ pub fn run(args: &ImagesArgs, root: Option<&Path>) -> Result<()> {
         "CREATED".to_string(),
     ]];
     for (name, record) in &images {
-        // A damaged image still gets listed, so that it can be removed.
-        let size = read_image(&store, &record.digest)
-            .map(|img| human_size(img.size()))
-            .unwrap_or_else(|_| "?".into());
         let created = record
             .created
             .as_deref()
             .map(|c| human_age(c, now))
             .unwrap_or_default();
+        let platforms = index_manifests(&store, &record.digest).ok().flatten();
+        // A damaged image still gets listed, so that it can be removed.
+        let size = match &platforms {
+            Some(children) => children
+                .iter()
+                .map(|(_, d)| read_image(&store, d.digest()).map(|img| img.size()))
+                .sum::<std::result::Result<u64, _>>()
+                .map(human_size),
+            None => read_image(&store, &record.digest).map(|img| human_size(img.size())),
+        }
+        .unwrap_or_else(|_| "?".into());
         rows.push([
             name.clone(),
             short_digest(&record.digest).to_string(),
             size,
             created,
         ]);
+        // A multi-platform image: a row per platform under it.
+        for (platform, d) in platforms.unwrap_or_default() {
+            let size = read_image(&store, d.digest())
+                .map(|img| human_size(img.size()))
+                .unwrap_or_else(|_| "?".into());
+            rows.push([
+                format!("  {platform}"),
+                short_digest(d.digest()).to_string(),
+                size,
+                String::new(),
+            ]);
+        }
     }
     let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
     let (w0, w1, w2) = (width(0), width(1), width(2));

@@ -1,4 +1,5 @@
-//! `builder inspect NAME`: print an image's config and manifest as JSON.
+//! `builder inspect NAME`: print an image's config and manifest as JSON; for a
+//! multi-platform image, its index and each platform's manifest and config.
 
 use std::path::Path;
 
@@ -6,7 +7,10 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::error::Result;
-use crate::image::{find_image, read_image};
+use crate::image::multi::index_manifests;
+use crate::image::{find_image, read_image, Platform};
+use crate::store::BlobStore;
+use oci_spec::image::Descriptor;
 
 /// Arguments of `builder inspect`.
 #[derive(Debug, Args)]
@@ -20,6 +24,14 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs, root: Option<&Path>) -> Result<()> {
     let store = super::open_store(root)?;
     let found = find_image(&store, &store.images(), &args.name)?;
+    if let Some(children) = index_manifests(&store, &found.record.digest)? {
+        let out = index_json(&store, &found, &children)?;
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string())
+        );
+        return Ok(());
+    }
     let image = read_image(&store, &found.record.digest)?;
     // Both documents parsed when the image was read, so they are valid JSON.
     let manifest: Value = serde_json::from_slice(&image.manifest_bytes).unwrap_or(Value::Null);
@@ -37,4 +49,32 @@ pub fn run(args: &InspectArgs, root: Option<&Path>) -> Result<()> {
         serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string())
     );
     Ok(())
+}
+
+/// A multi-platform image: its names, index digest, media type and index document, and per
+/// platform the digest, manifest and config.
+fn index_json(
+    store: &crate::store::DirStore,
+    found: &crate::store::Resolved,
+    children: &[(Platform, Descriptor)],
+) -> Result<Value> {
+    let bytes = store.read_all(&found.record.digest)?;
+    let mut platforms = Vec::with_capacity(children.len());
+    for (platform, d) in children {
+        let image = read_image(store, d.digest())?;
+        platforms.push(json!({
+            "platform": platform.to_string(),
+            "digest": d.digest().to_string(),
+            "size": image.size(),
+            "manifest": serde_json::from_slice::<Value>(&image.manifest_bytes).unwrap_or(Value::Null),
+            "config": serde_json::from_slice::<Value>(&image.config_bytes).unwrap_or(Value::Null),
+        }));
+    }
+    Ok(json!({
+        "names": found.names,
+        "digest": found.record.digest.to_string(),
+        "mediaType": found.record.media_type,
+        "index": serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+        "platforms": platforms,
+    }))
 }

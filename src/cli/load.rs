@@ -10,6 +10,7 @@ use clap::Args;
 use crate::error::{Error, Result};
 use crate::export::{load_archive, LoadOptions};
 use crate::image::{Platform, PlatformExt};
+use crate::store::ImageRecord;
 
 /// Arguments of `builder load`.
 #[derive(Debug, Args)]
@@ -18,7 +19,7 @@ pub struct LoadArgs {
     #[arg(short, long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// The platform to take from a multi-platform archive, e.g. `linux/arm64`
-    /// [default: the host's].
+    /// [default: the whole index when the archive holds every platform, else the host's].
     #[arg(long, value_name = "os/arch[/variant]")]
     pub platform: Option<String>,
     /// Print nothing (no `Loaded image:` lines).
@@ -35,8 +36,8 @@ pub fn run(args: &LoadArgs, root: Option<&Path>) -> Result<()> {
         ));
     }
     let platform = match &args.platform {
-        Some(p) => Platform::parse_full(p)?,
-        None => Platform::host(),
+        Some(p) => Some(Platform::parse_full(p)?),
+        None => None,
     };
     let store = super::open_store(root)?;
     let opts = LoadOptions {
@@ -48,13 +49,26 @@ pub fn run(args: &LoadArgs, root: Option<&Path>) -> Result<()> {
     for image in &loaded {
         let names: Vec<String> = image.names.iter().map(|n| n.to_string()).collect();
         if !names.is_empty() {
-            index.set_all(&names, &image.descriptor.record(image.created.clone()))?;
+            let record = match &image.index {
+                Some(whole) => ImageRecord {
+                    digest: whole.digest().clone(),
+                    media_type: whole.media_type().to_string(),
+                    size: whole.size(),
+                    created: image.created.clone(),
+                },
+                None => image.descriptor.record(image.created.clone()),
+            };
+            index.set_all(&names, &record)?;
         }
         if args.quiet {
             continue;
         }
         if image.names.is_empty() {
-            outln!("Loaded image ID: {}", image.descriptor.digest());
+            let id = image
+                .index
+                .as_ref()
+                .map_or(image.descriptor.digest(), |i| i.digest());
+            outln!("Loaded image ID: {id}");
         }
         for name in &image.names {
             outln!("Loaded image: {}", name.familiar());

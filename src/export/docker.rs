@@ -66,12 +66,23 @@ fn add_docker_files(content: &mut LayoutContent, images: &[ExportImage], read: &
     }
 }
 
+/// Refuse a multi-platform image: a docker archive holds one image per name.
+fn refuse_indexes(store: &dyn BlobStore, images: &[ExportImage]) -> Result<()> {
+    for img in images {
+        if crate::image::multi::index_manifests(store, &img.manifest)?.is_some() {
+            return Err(super::ExportError::DockerIndex(img.manifest.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// Write `images` as a docker archive tarball to `dest` (`type=docker`).
 pub fn write_docker_archive(
     store: &dyn BlobStore,
     images: &[ExportImage],
     dest: &Destination,
 ) -> Result<()> {
+    refuse_indexes(store, images)?;
     let (mut content, read) = collect(store, images)?;
     add_docker_files(&mut content, images, &read);
     super::dest::write_file(dest, |out| write_tar(store, &content, out))
@@ -79,6 +90,7 @@ pub fn write_docker_archive(
 
 /// Write `images` as an unpacked docker archive directory (`type=docker,tar=false`).
 pub fn write_docker_dir(store: &dyn BlobStore, images: &[ExportImage], dir: &Path) -> Result<()> {
+    refuse_indexes(store, images)?;
     let (mut content, read) = collect(store, images)?;
     add_docker_files(&mut content, images, &read);
     write_dir(store, &content, dir)

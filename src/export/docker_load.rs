@@ -96,6 +96,7 @@ fn import_item(
             manifest: manifest_desc,
             config: config_desc,
         },
+        index: None,
         names,
         created: config.created,
     })

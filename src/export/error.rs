@@ -45,6 +45,14 @@ pub enum ExportError {
         /// What is wrong.
         reason: String,
     },
+    /// A docker archive of a multi-platform image: `docker load` takes one image per
+    /// name, and BuildKit's docker exporter refuses manifest lists too.
+    #[error(
+        "the docker exporter does not support exporting manifest lists: {0} is an index of \
+         several platforms; export it with type=oci (or push it), or build one --platform \
+         for type=docker"
+    )]
+    DockerIndex(String),
     /// An output type or feature that is recognised but not built yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),

@@ -174,6 +174,42 @@ fn copy_in(
     check_size(src, digest, what, Some(desc.size()), info.size)
 }
 
+/// Import every platform's image of the index under `digest`, then the index; returns the
+/// index's descriptor. `None` when `digest` is an image manifest, or when the layout lacks
+/// some platform's image (archives often hold one platform of an index): then
+/// [`import_image`] takes one platform.
+pub(crate) fn import_index(
+    src: &dyn LayoutSource,
+    digest: &Digest,
+    size: Option<u64>,
+    store: &dyn BlobStore,
+) -> Result<Option<Descriptor>> {
+    let bytes = read_json_blob(src, digest, size)?;
+    let ManifestOrIndex::Index(index) = parse_manifest_or_index(digest, &bytes)? else {
+        return Ok(None);
+    };
+    for child in index.manifests() {
+        let Some(platform) = child.platform() else {
+            return Ok(None);
+        };
+        let platform = Platform::new(
+            &platform.os().to_string(),
+            &platform.architecture().to_string(),
+            platform.variant().as_deref().unwrap_or(""),
+        );
+        match import_image(src, child.digest(), Some(child.size()), &platform, store) {
+            Ok(got) if got == *child.digest() => {}
+            _ => return Ok(None),
+        }
+    }
+    let info = store.put(&mut &bytes[..], Some(digest))?;
+    let media_type = index
+        .media_type()
+        .clone()
+        .unwrap_or(oci_spec::image::MediaType::ImageIndex);
+    Ok(Some(Descriptor::new(media_type, info.size, digest.clone())))
+}
+
 /// Import the image under `digest` (a manifest, or an index from which the manifest for
 /// `platform` is taken) into `store`; returns the image manifest's digest. `size` is the
 /// one the layout's index gives for `digest`, if it does.

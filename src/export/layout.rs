@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 
 use super::error::{ExportError, Result};
-use super::import::{import_image, read_index, DirSource};
+use super::import::{import_image, import_index, read_index, DirSource};
 use crate::image::index::{ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::image::Platform;
 use crate::store::digest::parse_sha256_digest;
@@ -107,13 +107,34 @@ pub fn import_layout(
     store: &dyn BlobStore,
 ) -> Result<Digest> {
     let src = DirSource(layout.path.clone());
+    let (digest, size) = layout_entry(layout, &src)?;
+    import_image(&src, &digest, size, platform, store)
+}
+
+/// [`import_layout`], keeping an index whole when the layout holds every platform's image
+/// (a multi-platform build picks from it per platform); else `platform`'s image.
+pub fn import_layout_index(
+    layout: &LayoutRef,
+    platform: &Platform,
+    store: &dyn BlobStore,
+) -> Result<Digest> {
+    let src = DirSource(layout.path.clone());
+    let (digest, size) = layout_entry(layout, &src)?;
+    match import_index(&src, &digest, size, store)? {
+        Some(index) => Ok(index.digest().clone()),
+        None => import_image(&src, &digest, size, platform, store),
+    }
+}
+
+/// The digest and size (when the layout lists it) of the image `layout` names.
+fn layout_entry(layout: &LayoutRef, src: &DirSource) -> Result<(Digest, Option<u64>)> {
     if !layout.path.is_dir() {
         return Err(ExportError::invalid(
             &layout.path,
             "no such OCI layout directory",
         ));
     }
-    let index = read_index(&src)?;
+    let index = read_index(src)?;
     let (digest, size) = match &layout.digest {
         Some(d) => {
             let listed = index.manifests().iter().find(|m| m.digest() == d);
@@ -133,7 +154,7 @@ pub fn import_layout(
             (entry.digest().clone(), Some(entry.size()))
         }
     };
-    import_image(&src, &digest, size, platform, store)
+    Ok((digest, size))
 }
 
 /// [`import_layout`] for a path and a tag or digest (`latest`, `sha256:…`).

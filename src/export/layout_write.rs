@@ -20,6 +20,7 @@ use super::spec::Destination;
 use super::tarball::{append_blob, blob_path, TarWriter};
 use crate::image::index::{build_index, index_entries, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::image::manifest::index_json;
+use crate::image::multi::{index_descriptor, index_manifests};
 use crate::image::{read_image, Image};
 use crate::store::atomic::write_atomic;
 use crate::store::{BlobStore, Reference};
@@ -30,7 +31,7 @@ pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 /// An image to export: its manifest in the store, and the names it carries (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportImage {
-    /// The manifest digest (an image manifest, not an index).
+    /// The manifest digest: an image manifest, or the index of a multi-platform image.
     pub manifest: Digest,
     /// Its names, in canonical form.
     pub names: Vec<Reference>,
@@ -74,15 +75,22 @@ pub(crate) fn collect(
     let mut entries = Vec::new();
     let mut read = Vec::new();
     for img in images {
-        let image = read_image(store, &img.manifest)?;
         let mut add = |d: &Digest| {
             blobs.insert(d.to_string(), d.clone());
         };
-        add(&img.manifest);
-        add(image.manifest.config().digest());
-        for layer in image.manifest.layers() {
-            add(layer.digest());
+        if let Some(children) = index_manifests(store, &img.manifest)? {
+            // A multi-platform image: the index, then every platform's image.
+            add(&img.manifest);
+            for (_, child) in &children {
+                add_image_blobs(&read_image(store, child.digest())?, &mut add);
+            }
+            let desc = index_descriptor(store, &img.manifest)?
+                .ok_or_else(|| ExportError::Unsupported("an index that is not one".into()))?;
+            entries.extend(index_entries(&desc, &img.names));
+            continue;
         }
+        let image = read_image(store, &img.manifest)?;
+        add_image_blobs(&image, &mut add);
         entries.extend(index_entries(&image.descriptor.manifest, &img.names));
         read.push(image);
     }
@@ -102,6 +110,15 @@ pub(crate) fn collect(
         },
         read,
     ))
+}
+
+/// Add the manifest, config and layer digests of `image` with `add`.
+fn add_image_blobs(image: &Image, add: &mut dyn FnMut(&Digest)) {
+    add(image.descriptor.digest());
+    add(image.manifest.config().digest());
+    for layer in image.manifest.layers() {
+        add(layer.digest());
+    }
 }
 
 /// Write `content` as a tar: every member sorted by path, blobs streamed from `store`.

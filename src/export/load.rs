@@ -12,21 +12,24 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use oci_spec::image::Digest;
+use oci_spec::image::{Descriptor, Digest};
 
 use super::docker_load::import_docker_archive;
 use super::error::{ExportError, Result};
-use super::import::{import_image, read_index};
+use super::import::{import_image, import_index, read_index};
 use super::tarindex::TarIndex;
 use crate::image::index::{ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
-use crate::image::{read_image, ImageDescriptor, Platform};
+use crate::image::{read_image, select_manifest, ImageDescriptor, Platform, PlatformExt};
 use crate::store::{BlobStore, Reference};
 
 /// An image `load` put into the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedImage {
-    /// Its manifest and config.
+    /// Its manifest and config (for a multi-platform image, the host's or the first
+    /// platform's image).
     pub descriptor: ImageDescriptor,
+    /// The index of a multi-platform image kept whole: the names point at it.
+    pub index: Option<Descriptor>,
     /// The names the archive gives it (may be empty).
     pub names: Vec<Reference>,
     /// When it was created, from its config.
@@ -36,8 +39,9 @@ pub struct LoadedImage {
 /// How to load.
 #[derive(Debug, Clone)]
 pub struct LoadOptions<'a> {
-    /// The platform taken from a multi-platform image.
-    pub platform: Platform,
+    /// The platform taken from a multi-platform image; `None` keeps the whole index when
+    /// the archive holds every platform's image (else the host's platform is taken).
+    pub platform: Option<Platform>,
     /// Where a temp copy of a compressed or piped archive may go (the store root is a good
     /// place: same filesystem, room for blobs).
     pub scratch_dir: &'a Path,
@@ -73,7 +77,7 @@ pub fn load_archive(
     let path = path.as_deref().unwrap_or(input);
     let index = TarIndex::open(path)?;
     if index.contains("oci-layout") && index.contains("index.json") {
-        load_oci(&index, store, &opts.platform)
+        load_oci(&index, store, opts.platform.as_ref())
     } else if index.contains("manifest.json") {
         import_docker_archive(&index, store)
     } else {
@@ -87,7 +91,7 @@ pub fn load_archive(
 fn load_oci(
     index: &TarIndex,
     store: &dyn BlobStore,
-    platform: &Platform,
+    platform: Option<&Platform>,
 ) -> Result<Vec<LoadedImage>> {
     let idx = read_index(index)?;
     // One image per digest (with the size its entry gives), its names in index order.
@@ -113,12 +117,26 @@ fn load_oci(
             "the archive holds no image",
         ));
     }
+    let host = Platform::host();
     let mut out = Vec::new();
     for (digest, size, names) in groups {
-        let manifest = import_image(index, &digest, Some(size), platform, store)?;
+        let whole = match platform {
+            Some(_) => None,
+            None => import_index(index, &digest, Some(size), store)?,
+        };
+        let manifest = match &whole {
+            // Shown as the host's image, or the first one listed.
+            Some(_) => select_manifest(store, &digest, &host).or_else(|_| {
+                let first = crate::image::multi::index_manifests(store, &digest)?
+                    .and_then(|c| c.first().map(|(_, d)| d.digest().clone()));
+                first.ok_or_else(|| ExportError::invalid(index.path(), "an empty index"))
+            })?,
+            None => import_image(index, &digest, Some(size), platform.unwrap_or(&host), store)?,
+        };
         let image = read_image(store, &manifest)?;
         out.push(LoadedImage {
             descriptor: image.descriptor,
+            index: whole,
             names,
             created: image.config.created,
         });

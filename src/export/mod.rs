@@ -36,10 +36,12 @@ use oci_spec::image::Digest;
 pub use dest::{write_file, StagedDir};
 pub use docker::{write_docker_archive, write_docker_dir};
 pub use error::{ExportError, Result};
-pub use layout::{import_layout, import_layout_path, LayoutRef};
+pub use layout::{import_layout, import_layout_index, import_layout_path, LayoutRef};
 pub use layout_write::{write_oci_archive, write_oci_dir, ExportImage, OCI_LAYOUT};
 pub use load::{load_archive, LoadOptions, LoadedImage};
-pub use rootfs::{write_local, write_rootfs_tar, RootfsOptions};
+pub use rootfs::{
+    write_local, write_local_platforms, write_platforms_tar, write_rootfs_tar, RootfsOptions,
+};
 pub use spec::{parse_outputs, Destination, OutputSpec, OutputType};
 pub use tarball::{blob_path, copy_blob};
 

@@ -215,6 +215,50 @@ pub fn write_local(rootfs: &Path, dest: &Path, opts: &RootfsOptions) -> Result<(
     staged.commit()
 }
 
+/// `type=tar` of a multi-platform build: one tar holding each platform's tree under its own
+/// directory (`linux_amd64/...`), as BuildKit writes it; `trees` are (directory, rootfs).
+pub fn write_platforms_tar(
+    trees: &[(String, PathBuf)],
+    dest: &Destination,
+    opts: &RootfsOptions,
+) -> Result<()> {
+    write_file(dest, |out| {
+        let mut builder = tar::Builder::new(out);
+        for (name, rootfs) in trees {
+            // Hard links stay within one platform's tree.
+            let mut links: HashMap<(u64, u64), String> = HashMap::new();
+            let meta =
+                fs::symlink_metadata(rootfs).map_err(|e| ExportError::io("stat", rootfs, e))?;
+            append_entry(&mut builder, name, rootfs, &meta, opts, &mut links)?;
+            tar_dir(&mut builder, &format!("{name}/"), rootfs, opts, &mut links)?;
+        }
+        builder
+            .into_inner()
+            .map_err(|e| ExportError::io("write tar", "<archive>", e))?;
+        Ok(())
+    })
+}
+
+/// `type=local` of a multi-platform build: each platform's tree in its own subdirectory of
+/// `dest` (`linux_amd64`, ...), as BuildKit writes them; built beside `dest` and renamed into
+/// place, or merged into an existing directory.
+pub fn write_local_platforms(
+    trees: &[(String, PathBuf)],
+    dest: &Path,
+    opts: &RootfsOptions,
+) -> Result<()> {
+    let staged = StagedDir::new(dest)?;
+    for (name, rootfs) in trees {
+        let sub = staged.path().join(name);
+        fs::create_dir_all(&sub).map_err(|e| ExportError::io("create directory", &sub, e))?;
+        copy_tree(rootfs, &sub, opts)?;
+        let root = fs::metadata(rootfs).map_err(|e| ExportError::io("stat", rootfs, e))?;
+        fs::set_permissions(&sub, fs::Permissions::from_mode(root.mode() & 0o7777))
+            .map_err(|e| ExportError::io("set mode of", &sub, e))?;
+    }
+    staged.commit()
+}
+
 #[cfg(test)]
 #[path = "rootfs_tests.rs"]
 mod tests;

@@ -170,3 +170,34 @@ fn local_copies_content_modes_links_and_times() {
     let listed: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(listed.len(), 1, "no temp directory left behind");
 }
+
+#[test]
+fn platforms_each_get_a_directory_in_the_tar_and_the_copy() {
+    let (amd, arm) = (tree(), tree());
+    fs::write(amd.path().join("arch"), b"amd64").unwrap();
+    fs::write(arm.path().join("arch"), b"arm64").unwrap();
+    let trees = vec![
+        ("linux_amd64".to_string(), amd.path().to_path_buf()),
+        ("linux_arm64".to_string(), arm.path().to_path_buf()),
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let tar_path = out.path().join("rootfs.tar");
+    let opts = RootfsOptions::default();
+    write_platforms_tar(&trees, &Destination::Path(tar_path.clone()), &opts).unwrap();
+    let entries = list(&fs::read(&tar_path).unwrap());
+    let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names.first(), Some(&"linux_amd64/"));
+    assert!(names.contains(&"linux_amd64/arch"), "{names:?}");
+    assert!(names.contains(&"linux_arm64/bin/tool2"), "{names:?}");
+    // A hard link points within its own platform's tree.
+    let link = entries
+        .iter()
+        .find(|e| e.0 == "linux_arm64/bin/tool2")
+        .unwrap();
+    assert_eq!(link.1, EntryType::Link);
+    assert_eq!(link.4, "linux_arm64/bin/tool");
+    let dest = out.path().join("local");
+    write_local_platforms(&trees, &dest, &opts).unwrap();
+    assert_eq!(fs::read(dest.join("linux_arm64/arch")).unwrap(), b"arm64");
+    assert_eq!(fs::read(dest.join("linux_amd64/arch")).unwrap(), b"amd64");
+}

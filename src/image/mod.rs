@@ -13,6 +13,7 @@ mod error;
 pub mod index;
 pub mod json;
 pub mod manifest;
+pub mod multi;
 pub mod platform;
 pub mod time;
 
@@ -221,6 +222,18 @@ pub fn find_image(store: &dyn BlobStore, names: &NameIndex, query: &str) -> Resu
                 .map_err(|_| StoreError::ImageNotFound(q.clone()))?;
             if !store.has(&digest)? {
                 return Err(StoreError::ImageNotFound(q).into());
+            }
+            if let Some(index) = multi::index_descriptor(store, &digest)? {
+                let record = ImageRecord {
+                    digest,
+                    media_type: index.media_type().to_string(),
+                    size: index.size(),
+                    created: None,
+                };
+                return Ok(Resolved {
+                    record,
+                    names: Vec::new(),
+                });
             }
             let image = read_image(store, &digest)?;
             Ok(Resolved {

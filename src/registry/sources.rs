@@ -64,6 +64,13 @@ impl BlobSources {
         }
     }
 
+    /// Whether any repository of any registry is known to have `digest`.
+    pub fn known(&self, digest: &Digest) -> bool {
+        self.read()
+            .get(digest.as_ref())
+            .is_some_and(|sources| !sources.is_empty())
+    }
+
     /// A repository of `registry` other than `except` known to have `digest` (the newest).
     pub fn repo_on(&self, registry: &str, digest: &Digest, except: &str) -> Option<String> {
         let prefix = format!("{registry}/");

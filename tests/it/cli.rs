@@ -59,21 +59,6 @@ fn help_lists_every_command_of_the_contract() {
 }
 
 #[test]
-fn unbuilt_features_say_not_implemented_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = builder(
-        &["build", "--platform", "linux/amd64,linux/arm64", "."],
-        dir.path(),
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("not implemented yet"),
-        "{}",
-        stderr(&out)
-    );
-}
-
-#[test]
 fn unknown_flag_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = builder(&["build", "--frobnicate", "."], dir.path());

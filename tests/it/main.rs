@@ -23,6 +23,7 @@ mod registry_proxy;
 mod registry_support;
 mod registry_token;
 mod registry_platform;
+mod multiplatform;
 mod sandbox;
 mod store_access;
 mod store_cli;
