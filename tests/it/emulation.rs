@@ -3,6 +3,10 @@
 //! locally; and the build that fails before any step when no emulator is registered
 //! (simulated with `BUILDER_BINFMT_MISC` naming a directory shaped like binfmt_misc).
 //!
+//! A two-platform build (`--platform linux/amd64,linux/arm64`) whose arm64 RUN runs under
+//! QEMU, pushed to the local registry as an index and pulled back per platform; and a
+//! cross-compiling Dockerfile whose `FROM --platform=$BUILDPLATFORM` stage runs natively.
+//!
 //! The emulators come from `scripts/setup.sh` (qemu-user-static, registered with
 //! update-binfmts). A kernel without binfmt_misc skips these tests loudly; a machine whose
 //! kernel has it but that has no arm64 emulator registered fails them on CI.
@@ -242,5 +246,75 @@ fn a_build_platform_stage_runs_natively_and_needs_no_emulator() {
             "as {who}"
         );
         assert_eq!(image.config["architecture"], "arm64", "as {who}");
+    }
+}
+
+/// `skopeo copy --override-arch ARCH SRC` into an OCI layout under `dir`, unpacked: its
+/// root file system.
+fn pulled(dir: &Path, src: &str, arch: &str) -> std::path::PathBuf {
+    let layout = dir.join(format!("pulled-{arch}"));
+    crate::registry_support::skopeo_copy(
+        &["--override-arch", arch],
+        src,
+        &format!("oci:{}:latest", layout.display()),
+    );
+    let bundle = dir.join(format!("pulled-{arch}-bundle"));
+    crate::build_support::unpack(&layout, "latest", &bundle)
+}
+
+#[test]
+fn a_two_platform_build_runs_arm64_under_emulation_and_pushes_an_index() {
+    use crate::registry_support::{Registry, RegistryAuth};
+    let test = "two_platform_build_under_emulation";
+    let Some(layout) = busybox_for(test, "amd64,arm64") else {
+        return;
+    };
+    if !runs(test, "arm64") {
+        return;
+    }
+    let Some(reg) = Registry::start(RegistryAuth::Open, test) else {
+        return;
+    };
+    let w = crate::build_support::Work::new();
+    // The build stage runs natively (the host's platform) once per target; the final
+    // stage runs on each platform's own busybox, under QEMU for arm64.
+    w.dockerfile(
+        "FROM --platform=$BUILDPLATFORM busybox AS build\n\
+         ARG TARGETARCH\n\
+         RUN echo \"$(uname -m) for $TARGETARCH\" > /built\n\
+         FROM busybox\n\
+         COPY --from=build /built /built\n\
+         RUN uname -m > /arch\n",
+    );
+    let context = format!("busybox=oci-layout://{}", layout.display());
+    let pushed = format!("{}/emulated:latest", reg.host());
+    let err = w.build_ok(&[
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--build-context",
+        &context,
+        "-t",
+        &pushed,
+        "--push",
+    ]);
+    assert!(err.contains("exporting manifest list sha256:"), "{err}");
+    let raw = crate::common::run(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{pushed}")),
+    );
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let platforms: Vec<String> = (index["manifests"].as_array().unwrap().iter())
+        .map(|m| m["platform"]["architecture"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(platforms, ["amd64", "arm64"], "{raw}");
+    let src = format!("docker://{pushed}");
+    let host_arch = std::env::consts::ARCH;
+    for (arch, uname) in [("amd64", "x86_64"), ("arm64", "aarch64")] {
+        let rootfs = pulled(&w.path("out"), &src, arch);
+        let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
+        assert_eq!(read("arch"), format!("{uname}\n"), "{arch}");
+        // The build stage ran on the host, for this target.
+        assert_eq!(read("built"), format!("{host_arch} for {arch}\n"), "{arch}");
     }
 }
