@@ -4,7 +4,7 @@
 # Safe to run again; does nothing that is already done.
 set -euo pipefail
 
-# tool:package — the verifiers the integration tests use (skopeo, umoci, jq), the busybox
+# tool:package — curl and python3 for the benchmark (scripts/bench.sh), the verifiers the integration tests use (skopeo, umoci, jq), the busybox
 # base-image fixture (busybox-static), newuidmap/newgidmap for rootless builds (uidmap), the
 # user-mode network stack of RUN's default network (slirp4netns), and for the registry tests
 # the CNCF distribution server (docker-registry), bcrypt htpasswd files (apache2-utils) and
@@ -13,8 +13,23 @@ set -euo pipefail
 # throwaway sshd (openssh-server), and for RUN under emulation (`--platform linux/arm64` on
 # an amd64 host) QEMU's static user-mode emulators with their binfmt_misc entries
 # (qemu-user-static, registered by binfmt-support's update-binfmts).
+# as_root CMD...: CMD as root: directly when this is root, else through sudo; without sudo
+# (minimal Debian has none) say what to run instead and fail.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "setup: this step needs root and sudo is not installed: run the script as root" \
+      "(su -c 'bash scripts/setup.sh'), or install sudo (apt-get install sudo, as root) and" \
+      "add yourself to the sudo group; the step was: $*" >&2
+    return 1
+  fi
+}
+
 need_apt=()
-for tool in git:git jq:jq cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
+for tool in git:git jq:jq curl:curl python3:python3 cc:gcc skopeo:skopeo umoci:umoci busybox:busybox-static \
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
             openssl:openssl debootstrap:debootstrap slirp4netns:slirp4netns \
             ssh-agent:openssh-client /usr/sbin/sshd:openssh-server \
@@ -25,10 +40,8 @@ done
 dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}" >&2
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${need_apt[@]}" >/dev/null
 fi
 
@@ -37,9 +50,7 @@ fi
 # containers without udev leave it 0600.
 if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
   echo "setup: chmod 0666 /dev/net/tun" >&2
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" chmod 0666 /dev/net/tun
+  as_root chmod 0666 /dev/net/tun
 fi
 
 # RUN for a foreign platform runs its binaries through binfmt_misc: the file system mounted
@@ -47,16 +58,14 @@ fi
 # qemu-user-static installs registered in the kernel. Debian registers them with the F
 # (fix-binary) flag: the kernel opens the emulator once, at registration, so that it runs
 # inside a build's root file system, which does not have it.
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
 if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
   echo "setup: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc" >&2
-  "${sudo[@]}" mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+  as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
     echo "setup: binfmt_misc cannot be mounted here: RUN under emulation will not work" >&2
 fi
 if [ -e /proc/sys/fs/binfmt_misc/status ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   echo "setup: update-binfmts --import; update-binfmts --enable" >&2
-  { "${sudo[@]}" update-binfmts --import && "${sudo[@]}" update-binfmts --enable; } ||
+  { as_root update-binfmts --import && as_root update-binfmts --enable; } ||
     echo "setup: update-binfmts failed: RUN under emulation will not work" >&2
 fi
 
@@ -105,10 +114,8 @@ CI_VENV=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/ci-venv
 if ! "$CI_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx '1.37.0'; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     echo "setup: apt-get install python3-venv" >&2
-    sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       python3-venv >/dev/null
   fi
   echo "setup: python3 -m venv $CI_VENV; pip install kubernetes-validate==1.37.0" >&2

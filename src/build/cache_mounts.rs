@@ -69,6 +69,12 @@ pub(super) fn export(
             Made::Layer(record, tmp) => {
                 let dest = blobs.join(record.layer.digest().digest());
                 if !dest.exists() {
+                    // Readable by whoever imports the directory, as its other blobs are
+                    // (a temporary file is made 0600).
+                    use std::os::unix::fs::PermissionsExt;
+                    tmp.as_file()
+                        .set_permissions(std::fs::Permissions::from_mode(0o644))
+                        .map_err(|e| fail(e.into()))?;
                     crate::store::atomic::persist(tmp, &dest).map_err(|e| fail(e.into()))?;
                 }
                 let bytes = serde_json::to_vec(&record).map_err(|e| fail(e.into()))?;
@@ -242,6 +248,12 @@ mod tests {
         assert!(matches!(&got[1], Exported::Skipped(w) if w.contains("max-size")));
         assert_eq!(got.len(), 2);
         assert!(!record_path(&dir, &big).exists());
+        // Every blob of the directory is readable by others, the mounts' too.
+        use std::os::unix::fs::PermissionsExt;
+        for blob in std::fs::read_dir(blob_dir(&dir)).unwrap() {
+            let mode = blob.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
 
         let dest = t.path().join("restored");
         std::fs::create_dir(&dest).unwrap();

@@ -19,8 +19,10 @@ pub enum DockerfileSource {
 }
 
 impl DockerfileSource {
-    /// `-f PATH` if given (`-` is stdin), else `CONTEXT/Dockerfile`, or `CONTEXT/dockerfile`
-    /// when only that one exists (BuildKit's fallback to the lowercase name).
+    /// `-f PATH` if given (`-` is stdin), else the first of `CONTEXT/Dockerfile`,
+    /// `CONTEXT/dockerfile` (BuildKit's fallback to the lowercase name), `Containerfile` and
+    /// `containerfile` (buildah's and podman's names) that exists; `Dockerfile` when none
+    /// does, so that the error names it.
     pub fn locate(context: &str, file: Option<&str>) -> Result<Self> {
         match file {
             Some("-") => Ok(DockerfileSource::Stdin),
@@ -30,15 +32,12 @@ impl DockerfileSource {
             )),
             None => {
                 let dir = PathBuf::from(context);
-                let default = dir.join("Dockerfile");
-                let lowercase = dir.join("dockerfile");
-                let found = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+                let found = ["Dockerfile", "dockerfile", "Containerfile", "containerfile"]
+                    .iter()
+                    .map(|name| dir.join(name))
+                    .find(|p| std::fs::symlink_metadata(p).is_ok());
                 Ok(DockerfileSource::Path(
-                    if !found(&default) && found(&lowercase) {
-                        lowercase
-                    } else {
-                        default
-                    },
+                    found.unwrap_or_else(|| dir.join("Dockerfile")),
                 ))
             }
         }
@@ -201,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lowercase_dockerfile_is_found_when_there_is_no_dockerfile() {
+    fn the_dockerfile_is_looked_for_as_buildkit_then_buildah_name_it() {
         let t = tempfile::tempdir().unwrap();
         let ctx = t.path().to_str().unwrap();
         let at = |name: &str| DockerfileSource::Path(t.path().join(name));
@@ -209,6 +208,16 @@ mod tests {
         assert_eq!(
             DockerfileSource::locate(ctx, None).unwrap(),
             at("Dockerfile")
+        );
+        std::fs::write(t.path().join("containerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(
+            DockerfileSource::locate(ctx, None).unwrap(),
+            at("containerfile")
+        );
+        std::fs::write(t.path().join("Containerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(
+            DockerfileSource::locate(ctx, None).unwrap(),
+            at("Containerfile")
         );
         std::fs::write(t.path().join("dockerfile"), "FROM scratch\n").unwrap();
         assert_eq!(

@@ -68,8 +68,9 @@ pub struct BuildArgs {
     /// sources from it. `.dockerignore` at its top (or
     /// `PATH.dockerignore` beside the Dockerfile) leaves files out.
     pub context: String,
-    /// The Dockerfile [default: CONTEXT/Dockerfile]; `-` reads it from stdin (with a
-    /// directory, tar file or URL context).
+    /// The Dockerfile [default: CONTEXT/Dockerfile, else the first of dockerfile,
+    /// Containerfile, containerfile there]; `-` reads it from stdin (with a directory, tar
+    /// file or URL context).
     ///
     /// A `PATH.dockerignore` beside it wins over CONTEXT/.dockerignore. With a tar context,
     /// PATH may name a file inside the archive.

@@ -25,6 +25,7 @@ mod completion;
 mod debug;
 mod debug_run;
 mod docs;
+mod doctor;
 mod du;
 mod help;
 mod images;
@@ -109,6 +110,8 @@ pub enum Command {
     Prune(prune::PruneArgs),
     /// Show the disk usage of the build cache and the store.
     Du(du::DuArgs),
+    /// Check what this host gives builder: namespaces, ids, overlay, network, emulators.
+    Doctor(doctor::DoctorArgs),
     /// Inspect how a Dockerfile is understood.
     #[command(subcommand, long_about = help::DEBUG)]
     Debug(debug::DebugCommand),
@@ -178,6 +181,11 @@ fn dispatch(cli: Cli) -> Result<()> {
             enter_namespace();
             prune::run(&args, cli.root.as_deref())
         }
+        Command::Doctor(args) => match doctor::run(&args, cli.root.as_deref())? {
+            0 => Ok(()),
+            // Reported line by line already: RUN steps cannot run here.
+            code => std::process::exit(code),
+        },
         Command::Du(args) => {
             enter_namespace();
             du::run(&args, cli.root.as_deref())

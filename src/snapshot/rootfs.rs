@@ -43,6 +43,15 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Whether overlay mounts work for RUN steps here: a probe mount in `scratch` (a
+    /// directory on the snapshots' file system), with the reason when they do not. For
+    /// `builder doctor`; builds use [`Backend::detect`].
+    pub fn probe(scratch: &Path) -> std::result::Result<(), String> {
+        probe(scratch)
+    }
+}
+
 /// Where a finished step's changes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changes {

@@ -115,6 +115,29 @@ fn a_base_no_step_reads_is_never_unpacked() {
     assert!(!progress.contains("unpacking layer"), "{progress}");
 }
 
+/// With no `-f`, a context holding only a `Containerfile` (buildah's and podman's name)
+/// builds from it, with `Containerfile.dockerignore` applied; a `Dockerfile` wins.
+#[test]
+fn a_containerfile_is_used_when_there_is_no_dockerfile() {
+    if !have("containerfile", &["umoci"]) {
+        return;
+    }
+    let w = Work::new();
+    w.file("Containerfile", "FROM scratch\nCOPY . /in/\n", 0o644)
+        .file("Containerfile.dockerignore", "Containerfile*\n", 0o644)
+        .file("a.txt", "a\n", 0o644);
+    let got = w.build_and_unpack("containerfile", &[]);
+    assert_eq!(got, "d /in 0755 0:0\nf /in/a.txt 0644 0:0 \"a\\n\"\n");
+
+    w.file(
+        "Dockerfile",
+        "FROM scratch\nCOPY a.txt /docker.txt\n",
+        0o644,
+    );
+    let got = w.build_and_unpack("docker", &[]);
+    assert_eq!(got, "f /docker.txt 0644 0:0 \"a\\n\"\n");
+}
+
 /// With no `-f`, a context holding only a lowercase `dockerfile` builds from it (BuildKit's
 /// fallback), with `dockerfile.dockerignore` beside it applied; `Dockerfile` wins when both
 /// are there.

@@ -9,6 +9,7 @@ mod cli_docs;
 mod common;
 mod conformance_parser;
 mod conformance_shell;
+mod doctor;
 mod export_cli;
 mod instructions_corpus;
 mod instructions_expand;

@@ -13,7 +13,7 @@ use crate::common::{is_root, text};
 use crate::sandbox::{ensure_test_user, TEST_USER};
 
 /// `no_unshare.c` beside this file, built once into `dir`.
-fn wrapper(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn wrapper(dir: &Path) -> Option<PathBuf> {
     let out = dir.join("no_unshare");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/no_unshare.c");
     let made = Command::new("cc")
