@@ -3,7 +3,10 @@
 //! Below the scrolling lines sits a frame ([`super::tty_frame`]): the header
 //! `[+] Building 12.3s (7/9)`, then each running vertex with a spinner and its time, its
 //! transfers with bytes, and the last lines of its output. A vertex that ends leaves one
-//! line above the frame (` => [2/3] RUN make   DONE 3.2s`, `CACHED`, `ERROR 0.1s`). A
+//! line above the frame (` => [2/3] RUN make   DONE 3.2s`, `CACHED`, `ERROR 0.1s`); an
+//! exporting vertex also leaves its own lines under it, as buildx does
+//! (` => => naming to docker.io/library/app:1`), so the view ends with the image's names
+//! and digests. A
 //! ticker thread redraws the frame ten times a second; events only change the board, so
 //! a step printing megabytes costs no more than a few redraws.
 //!
@@ -43,6 +46,8 @@ struct State {
     board: Board,
     next: VertexId,
     stopped: bool,
+    /// The builder's own lines of the exporting vertices, printed under them when they end.
+    exported: std::collections::BTreeMap<VertexId, Vec<String>>,
 }
 
 impl std::fmt::Debug for Tty {
@@ -75,6 +80,7 @@ impl Tty {
                 board: Board::new(Instant::now()),
                 next: 0,
                 stopped: false,
+                exported: std::collections::BTreeMap::new(),
             }),
             wake: Condvar::new(),
             bar,
@@ -158,8 +164,12 @@ impl Shared {
         }
         let (width, _) = (self.size)();
         let line = final_line(&running.name, end(running.started.elapsed()), width);
+        let exported = st.exported.remove(&id).unwrap_or_default();
         self.redraw(&st);
         self.bar.println(line);
+        for l in exported {
+            self.bar.println(fit(&format!(" => => {l}"), width));
+        }
         drop(st);
     }
 }
@@ -170,12 +180,19 @@ impl Reporter for Tty {
         st.next += 1;
         let id = st.next;
         st.board.start(id, name, Instant::now());
+        if name.starts_with("exporting to ") {
+            st.exported.insert(id, Vec::new());
+        }
         self.shared.redraw(&st);
         id
     }
 
     fn log(&self, id: VertexId, line: &str) {
-        self.lock().board.line(id, line);
+        let mut st = self.lock();
+        if let Some(kept) = st.exported.get_mut(&id) {
+            kept.push(line.to_string());
+        }
+        st.board.line(id, line);
     }
 
     fn output(&self, id: VertexId, _data: &[u8], lines: &[OutputLine]) {
@@ -311,6 +328,9 @@ mod tests {
         tty.done(b, Duration::from_millis(1500));
         let c = tty.start("[3/3] RUN false");
         tty.error(c, "exit code 1");
+        let d = tty.start("exporting to image");
+        tty.log(d, "naming to docker.io/library/app:1");
+        tty.done(d, Duration::from_millis(100));
         tty.finish(&Outcome::default());
         drop(tty);
         let lines = screen.lines();
@@ -328,12 +348,20 @@ mod tests {
             "{text}"
         );
         assert!(lines.iter().any(|l| l.ends_with(" ERROR 0.0s")), "{text}");
+        // The export leaves the image's name under its line, as buildx's view does.
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(" => exporting to image"));
+        let named = lines
+            .iter()
+            .position(|l| l.trim_end() == " => => naming to docker.io/library/app:1");
+        assert!(matches!((at, named), (Some(a), Some(n)) if n > a), "{text}");
         // The live frame showed the output while the step ran.
         assert!(text.contains(" => # cc -c main.c"), "{text}");
         assert!(
             lines
                 .iter()
-                .any(|l| l.starts_with("[+] Building ") && l.ends_with("(3/3) FINISHED")),
+                .any(|l| l.starts_with("[+] Building ") && l.ends_with("(4/4) FINISHED")),
             "{text}"
         );
     }
