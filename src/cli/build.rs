@@ -436,13 +436,35 @@ fn ssh_sources(specs: &[String]) -> Result<BTreeMap<String, SshSource>> {
 /// `display`, keeping every step's output for `builder logs` in the store at `root`; when
 /// the log cannot be made, a warning and `display` alone.
 fn reporter(args: &BuildArgs, root: &Path, display: Box<dyn Reporter>) -> Box<dyn Reporter> {
+    let local = !crate::remote::is_remote_source(&args.context) && args.context != "-";
+    let context = match local {
+        true => std::path::absolute(&args.context)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| args.context.clone()),
+        false => args.context.clone(),
+    };
     let info = BuildInfo {
         context: args.context.clone(),
         dockerfile: args.file.clone(),
         tags: args.tags.clone(),
         target: args.target.clone(),
+        project: Some(format!(
+            "{context}\n{}\n{}",
+            args.file.as_deref().unwrap_or(""),
+            args.target.as_deref().unwrap_or("")
+        )),
     };
-    match BuildLog::create(root, info) {
+    let keep = match crate::store::keep_logs() {
+        Ok(n) => n.unwrap_or(crate::progress::logs::KEEP_BUILDS),
+        Err(e) => {
+            eprintln!(
+                "warning: {e}; keeping the logs of the latest {} builds",
+                crate::progress::logs::KEEP_BUILDS
+            );
+            crate::progress::logs::KEEP_BUILDS
+        }
+    };
+    match BuildLog::create(root, info, keep) {
         Ok(log) => Box::new(LogKeeper::new(display, log)),
         Err(e) => {
             eprintln!(

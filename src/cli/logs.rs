@@ -12,7 +12,9 @@ use crate::progress::logs::{self, BuildIndex, LogsError, VertexEntry, VertexStat
 /// Arguments of `builder logs`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Every build keeps the whole output of each step (nothing is clipped) for the latest 10 builds.
+Every build keeps the whole output of each step (nothing is clipped) for the latest 10 builds
+(BUILDER_KEEP_LOGS=N or `keep-logs = N` in the config file to change it); the latest
+successful build of each project (context, Dockerfile, target) is kept beyond them.
 
 Examples:
   builder logs                      list the kept builds, newest first

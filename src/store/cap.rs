@@ -8,6 +8,9 @@
 //! two environment lookups and one failed open, never a directory walk (the sweep of dead
 //! builds' temp files that comes with it reads two directories).
 //!
+//! The same file's `keep-logs = N` (or `BUILDER_KEEP_LOGS=N`) is how many builds' logs
+//! `builder logs` keeps ([`keep_logs`]).
+//!
 //! The size compared is the whole store's, what `builder du` shows as `Total`. A named
 //! image's blobs and snapshots are never removed by the cap, so a cap smaller than the
 //! named images leaves only them. The cap is enforced only when no other build runs (it
@@ -95,6 +98,42 @@ pub fn max_cache_from(env: &dyn Fn(&str) -> Option<OsString>) -> Result<Option<u
             .map_err(|e| format!("{}: max-cache: {e}", path.display())),
     }
 }
+
+/// How many builds' logs to keep: `BUILDER_KEEP_LOGS`, else the config file's
+/// `keep-logs` (`None`: neither says; the caller's default).
+pub fn keep_logs_from(env: &dyn Fn(&str) -> Option<OsString>) -> Result<Option<usize>, String> {
+    let parse = |text: &str, what: &str| {
+        text.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| format!("{what}: expected a number of builds, 1 or more, got {text:?}"))
+    };
+    if let Some(value) = env(KEEP_LOGS_ENV).filter(|v| !v.is_empty()) {
+        return parse(&value.to_string_lossy(), KEEP_LOGS_ENV);
+    }
+    let Some(path) = config_path(env) else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("read {}: {e}", path.display())),
+    };
+    match toml_value(&text, "keep-logs") {
+        None => Ok(None),
+        Some(v) => parse(&v, &format!("{}: keep-logs", path.display())),
+    }
+}
+
+/// [`keep_logs_from`] this process's environment.
+pub fn keep_logs() -> Result<Option<usize>, String> {
+    keep_logs_from(&|k| std::env::var_os(k))
+}
+
+/// The environment variable that sets how many builds' logs are kept.
+pub const KEEP_LOGS_ENV: &str = "BUILDER_KEEP_LOGS";
 
 /// The cap of this process's environment (see the module docs).
 pub fn max_cache() -> Result<Option<u64>, String> {
@@ -227,6 +266,22 @@ mod tests {
         std::fs::write(&file, "max-cache = \"big\"\n").unwrap();
         let err = max_cache_from(&env(&[("BUILDER_CONFIG", f)])).unwrap_err();
         assert!(err.contains("max-cache: invalid size"), "{err}");
+    }
+
+    #[test]
+    fn the_number_of_kept_logs_comes_from_the_environment_then_the_config_file() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("c.toml");
+        std::fs::write(&file, "keep-logs = 25\n").unwrap();
+        let f = file.to_str().unwrap();
+        let both = [(KEEP_LOGS_ENV, "3"), ("BUILDER_CONFIG", f)];
+        assert_eq!(keep_logs_from(&env(&both)), Ok(Some(3)));
+        assert_eq!(keep_logs_from(&env(&[("BUILDER_CONFIG", f)])), Ok(Some(25)));
+        assert_eq!(keep_logs_from(&env(&[("HOME", "/nonexistent")])), Ok(None));
+        let err = keep_logs_from(&env(&[(KEEP_LOGS_ENV, "0")])).unwrap_err();
+        assert!(err.contains("1 or more"), "{err}");
+        std::fs::write(&file, "keep-logs = \"many\"\n").unwrap();
+        assert!(keep_logs_from(&env(&[("BUILDER_CONFIG", f)])).is_err());
     }
 
     #[test]

@@ -71,7 +71,9 @@ pub use images::{ImageRecord, NameIndex, Resolved};
 pub use memory::MemStore;
 pub use root::{default_root, prepare_root, secure_root, RootAccess};
 
-pub use cap::{enforce_cap, max_cache, max_cache_from, MAX_CACHE_ENV};
+pub use cap::{
+    enforce_cap, keep_logs, keep_logs_from, max_cache, max_cache_from, KEEP_LOGS_ENV, MAX_CACHE_ENV,
+};
 pub use gc::{prune, GcError, PruneOptions, PruneReport};
 pub use guard::{build_guard, BuildGuard};
 pub use units::{human_ago, human_size, parse_duration, parse_size, SizeError};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{
     build_ids, io_err, logs_dir, BuildIndex, BuildInfo, BuildStatus, Result, VertexEntry,
-    VertexStatus, KEEP_BUILDS, MAX_MESSAGES,
+    VertexStatus, MAX_MESSAGES,
 };
 use crate::progress::{utc_micros, Outcome, OutputLine, Reporter, VertexId};
 
@@ -36,12 +36,12 @@ struct State {
 }
 
 impl BuildLog {
-    /// Start the logs of a new build under `root` (removing the oldest so that, with this
-    /// one, at most [`KEEP_BUILDS`] are kept).
-    pub fn create(root: &Path, info: BuildInfo) -> Result<BuildLog> {
+    /// Start the logs of a new build under `root`, removing old builds' so that, with
+    /// this one, at most `keep` are kept (see the module docs for the builds kept beyond).
+    pub fn create(root: &Path, info: BuildInfo, keep: usize) -> Result<BuildLog> {
         let parent = logs_dir(root);
         std::fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
-        prune(root, KEEP_BUILDS.saturating_sub(1));
+        prune(root, keep.max(1) - 1);
         let now = SystemTime::now();
         let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
         let stamp = utc_micros(now);
@@ -230,14 +230,46 @@ impl BuildLog {
     }
 }
 
-/// Remove all but the newest `keep` builds' logs (best effort: a build that cannot be
-/// removed now is removed next time).
+/// Remove the oldest builds' logs until `keep` are left, sparing the latest successful
+/// build of each project while fewer than four times `keep` are left (best effort: a build
+/// that cannot be removed now is removed next time).
 fn prune(root: &Path, keep: usize) {
     let Ok(ids) = build_ids(root) else { return };
-    let excess = ids.len().saturating_sub(keep);
-    for id in ids.iter().take(excess) {
-        let _ = std::fs::remove_dir_all(logs_dir(root).join(id));
+    if ids.len() <= keep {
+        return;
     }
+    let indexes: Vec<Option<super::BuildIndex>> = ids
+        .iter()
+        .map(|id| super::read_index(root, id).ok())
+        .collect();
+    let spared = latest_good_per_project(&indexes);
+    let removed = |id: &String| std::fs::remove_dir_all(logs_dir(root).join(id)).is_ok();
+    let mut left = ids.len();
+    // Oldest first: the builds no rule spares, down to `keep`; then the spared ones, down
+    // to four times `keep`.
+    for (spared_pass, limit) in [(false, keep), (true, keep.saturating_mul(4))] {
+        for (i, id) in ids.iter().enumerate() {
+            if left <= limit {
+                break;
+            }
+            if spared.contains(&i) == spared_pass && removed(id) {
+                left -= 1;
+            }
+        }
+    }
+}
+
+/// The positions in `indexes` (oldest first) of each project's newest successful build.
+fn latest_good_per_project(indexes: &[Option<super::BuildIndex>]) -> Vec<usize> {
+    let mut newest: HashMap<&str, usize> = HashMap::new();
+    for (i, index) in indexes.iter().enumerate() {
+        if let Some(ix) = index {
+            if let (Some(project), super::BuildStatus::Ok) = (&ix.info.project, ix.status) {
+                newest.insert(project.as_str(), i);
+            }
+        }
+    }
+    newest.into_values().collect()
 }
 
 /// A [`Reporter`] that keeps the build's logs in a [`BuildLog`] and passes every event

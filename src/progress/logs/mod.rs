@@ -16,8 +16,12 @@
 //! (never held in memory), `index.json` is replaced (temp file, rename) whenever a vertex
 //! starts or ends, and the build's last write sets its status (`ok` or `failed`), so a
 //! directory whose status is still `running` after its process is gone belongs to an
-//! interrupted build. A new build removes all but the latest [`KEEP_BUILDS`] - 1. Reading
-//! ([`list`], [`find`]) is for `builder logs`.
+//! interrupted build. A new build removes the oldest builds' logs until, with its own,
+//! at most the number asked for are kept ([`KEEP_BUILDS`] unless set), except that the
+//! latest successful build of each project (context, Dockerfile and target) is kept while
+//! the total is under four times that number, so a run of failing experiments elsewhere
+//! does not push out the logs of the last good build. Reading ([`list`], [`find`]) is for
+//! `builder logs`.
 
 mod keeper;
 
@@ -27,7 +31,8 @@ use serde::{Deserialize, Serialize};
 
 pub use keeper::{BuildLog, LogKeeper};
 
-/// How many builds' logs are kept.
+/// How many builds' logs are kept when nothing says otherwise (`BUILDER_KEEP_LOGS`, the
+/// config file's `keep-logs`).
 pub const KEEP_BUILDS: usize = 10;
 
 /// Most builder lines kept per vertex (process output has no limit).
@@ -91,6 +96,10 @@ pub struct BuildInfo {
     /// `--target`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// What makes builds the same project for the retention rule: the context's absolute
+    /// path (or URL), the Dockerfile and the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// A build's state.

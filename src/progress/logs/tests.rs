@@ -9,13 +9,14 @@ fn info() -> BuildInfo {
         dockerfile: None,
         tags: vec!["app:1".into()],
         target: None,
+        project: None,
     }
 }
 
 #[test]
 fn output_is_kept_byte_for_byte_and_events_pass_on() {
     let root = tempfile::tempdir().unwrap();
-    let log = BuildLog::create(root.path(), info()).unwrap();
+    let log = BuildLog::create(root.path(), info(), KEEP_BUILDS).unwrap();
     let id = log.id();
     assert!(is_build_id(&id), "{id}");
     let keeper = LogKeeper::new(Box::new(Recorder::default()), log);
@@ -81,7 +82,7 @@ fn output_is_kept_byte_for_byte_and_events_pass_on() {
 #[test]
 fn the_display_sees_every_event() {
     let root = tempfile::tempdir().unwrap();
-    let log = BuildLog::create(root.path(), info()).unwrap();
+    let log = BuildLog::create(root.path(), info(), KEEP_BUILDS).unwrap();
     // A recorder behind an Arc-like handle: keep a second one to compare.
     #[derive(Debug)]
     struct Shared(std::sync::Arc<Recorder>);
@@ -144,7 +145,7 @@ fn only_the_latest_builds_are_kept() {
         std::fs::create_dir(logs.join(&id)).unwrap();
     }
     std::fs::create_dir(logs.join("not-a-build")).unwrap();
-    let log = BuildLog::create(root.path(), info()).unwrap();
+    let log = BuildLog::create(root.path(), info(), KEEP_BUILDS).unwrap();
     let ids = build_ids(root.path()).unwrap();
     assert_eq!(ids.len(), KEEP_BUILDS);
     assert_eq!(ids.first().unwrap(), "20260101-000003-abcdef");
@@ -160,10 +161,64 @@ fn only_the_latest_builds_are_kept() {
     assert_eq!(list(root.path()).unwrap().len(), 1);
 }
 
+/// A finished build's index written under `root` as build `n`: `project`, `ok` or failed.
+fn past_build(root: &std::path::Path, n: u32, project: &str, ok: bool) {
+    let id = format!("20260101-{n:06}-abcdef");
+    let dir = logs_dir(root).join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut build = info();
+    build.project = Some(project.into());
+    let index = BuildIndex {
+        id,
+        started: String::new(),
+        elapsed: None,
+        status: if ok {
+            BuildStatus::Ok
+        } else {
+            BuildStatus::Failed
+        },
+        pid: 1,
+        info: build,
+        image: None,
+        error: None,
+        vertices: Vec::new(),
+    };
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn failing_builds_elsewhere_do_not_push_out_a_projects_last_good_build() {
+    let root = tempfile::tempdir().unwrap();
+    past_build(root.path(), 1, "app", true);
+    past_build(root.path(), 2, "app", false);
+    for n in 3..20 {
+        past_build(root.path(), n, "experiment", false);
+    }
+    let log = BuildLog::create(root.path(), info(), 4).unwrap();
+    let ids = build_ids(root.path()).unwrap();
+    // Four in all: app's last good build, the newest two, the new one.
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(ids[0], "20260101-000001-abcdef");
+    assert_eq!(ids[1], "20260101-000018-abcdef");
+    assert_eq!(ids.last().unwrap(), &log.id());
+    // Over four times the number kept, the spared builds go too, oldest first.
+    for n in 20..40 {
+        past_build(root.path(), n, &format!("p{n}"), true);
+    }
+    BuildLog::create(root.path(), info(), 2).unwrap();
+    let ids = build_ids(root.path()).unwrap();
+    // One kept plus the new one, and at most four spared ones in all.
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert!(
+        !ids.contains(&"20260101-000001-abcdef".to_string()),
+        "{ids:?}"
+    );
+}
+
 #[test]
 fn a_running_build_whose_process_is_gone_was_interrupted() {
     let root = tempfile::tempdir().unwrap();
-    let log = BuildLog::create(root.path(), info()).unwrap();
+    let log = BuildLog::create(root.path(), info(), KEEP_BUILDS).unwrap();
     let mut index = read_index(root.path(), &log.id()).unwrap();
     assert_eq!(index.status, BuildStatus::Running);
     assert_eq!(index.status_now(), BuildStatus::Running);
