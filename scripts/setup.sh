@@ -12,7 +12,8 @@ set -euo pipefail
 # openssh-client; its tests also use ssh-keygen), for the Git source tests over SSH a
 # throwaway sshd (openssh-server), and for RUN under emulation (`--platform linux/arm64` on
 # an amd64 host) QEMU's static user-mode emulators with their binfmt_misc entries
-# (qemu-user-static, registered by binfmt-support's update-binfmts).
+# (qemu-user-static, registered by binfmt-support's update-binfmts), and podman, the engine
+# `--load` loads into where no docker daemon answers.
 # as_root CMD...: CMD as root: directly when this is root, else through sudo; without sudo
 # (minimal Debian has none) say what to run instead and fail.
 as_root() {
@@ -33,7 +34,8 @@ for tool in git:git jq:jq curl:curl python3:python3 cc:gcc skopeo:skopeo umoci:u
             newuidmap:uidmap docker-registry:docker-registry htpasswd:apache2-utils \
             openssl:openssl debootstrap:debootstrap slirp4netns:slirp4netns \
             ssh-agent:openssh-client /usr/sbin/sshd:openssh-server \
-            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support; do
+            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support \
+            podman:podman; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 # The sandbox tests build a small static probe program (cc -static): libc.a.

@@ -110,7 +110,7 @@ pub struct BuildArgs {
     /// `type=oci|docker|registry|image|local|tar|cacheonly[,dest=PATH][,KEY=VALUE...]`.
     ///
     /// Types: `oci` (an OCI archive; `tar=false` writes a layout directory), `docker` (for
-    /// `docker load`), `registry` (push every -t name), `image` (the local store; `push=true`
+    /// `docker load`; without `dest`, loaded into the local docker or podman), `registry` (push every -t name), `image` (the local store; `push=true`
     /// also pushes), `local` (the root file system as files in a directory), `tar` (the same
     /// as one tar file), `cacheonly` (nothing). Keys: `compression=gzip|zstd|uncompressed`,
     /// `compression-level=N`, `force-compression=true` (base layers too),
@@ -125,6 +125,11 @@ pub struct BuildArgs {
     /// `-o type=registry`).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub push: bool,
+    /// Load the image into the local docker (when its daemon answers) or podman, as buildx
+    /// does (shorthand for `-o type=docker`); without either, the build fails saying what
+    /// to use instead.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub load: bool,
     /// Fetch every base image from its registry, even those already in the local store
     /// (missing ones are always fetched).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
@@ -209,6 +214,15 @@ pub struct BuildArgs {
     /// `--label org.opencontainers.image.source=https://example.com/app` (repeatable).
     #[arg(long = "label", value_name = "K=V", value_parser = super::parse_key_value)]
     pub labels: Vec<(String, String)>,
+}
+
+/// The `-o` values, with `--load` (`type=docker`, loaded) and `--push` (`type=registry`).
+fn parse_outputs(args: &BuildArgs) -> Result<crate::build::Outputs> {
+    let mut specs = args.outputs.clone();
+    if args.load && !specs.iter().any(|s| s == "type=docker") {
+        specs.push("type=docker".to_string());
+    }
+    crate::build::outputs::parse(&specs, args.push)
 }
 
 /// A boolean flag's value as buildx (Go's `strconv.ParseBool`) takes it: `--push=false`.
@@ -364,7 +378,7 @@ fn request(
 pub fn run(args: &BuildArgs, root: Option<&Path>) -> Result<()> {
     // The `-o` values are parsed once; a failure is reported once the build has started
     // (after the checks below), as every output error is.
-    let outputs = crate::build::outputs::parse(&args.outputs, args.push);
+    let outputs = parse_outputs(args);
     refuse_quiet_with_stdout_output(args, outputs.as_ref().ok())?;
     let checked = check(args, root)?;
     let mode = mode(args)?;

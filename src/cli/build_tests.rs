@@ -26,7 +26,7 @@ fn request_text(flags: &[&str], root: &Path) -> std::result::Result<String, Stri
     let a = args(&all)?;
     let s = |e: Error| e.to_string();
     let checked = check(&a, Some(root)).map_err(s)?;
-    let outputs = crate::build::outputs::parse(&a.outputs, a.push).map_err(s)?;
+    let outputs = parse_outputs(&a).map_err(s)?;
     let policy = build_policy().map_err(s)?;
     Ok(format!("{:?}", request(&a, checked, outputs, policy)))
 }
@@ -51,6 +51,7 @@ fn every_build_flag_reaches_the_request() {
         &["-o", "type=oci,dest=out.tar"],
         &["--push"],
         &["--push=1"],
+        &["--load"],
         &["--pull"],
         &["--pull=True"],
         &["--platform", "linux/arm64"],

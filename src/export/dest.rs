@@ -60,6 +60,11 @@ pub fn write_file(
             out.flush()
                 .map_err(|e| ExportError::io("write", "<stdout>", e))
         }
+        Destination::Load => {
+            let (engine, said) = super::engine::load(write)?;
+            eprintln!("loaded into {engine}: {said}");
+            Ok(())
+        }
         Destination::None => Err(ExportError::Destination {
             path: PathBuf::new(),
             reason: "this output needs dest=".into(),

@@ -15,6 +15,7 @@
 
 mod dest;
 pub mod docker;
+mod engine;
 mod docker_load;
 mod error;
 mod import;

@@ -101,8 +101,11 @@ impl fmt::Display for OutputType {
 pub enum Destination {
     /// A path on disk.
     Path(PathBuf),
-    /// Standard output (`dest=-`, or no `dest` for a tarball output).
+    /// Standard output (`dest=-`, or no `dest` for a tarball output other than docker's).
     Stdout,
+    /// The local container engine (`type=docker` without `dest`, and `--load`): docker
+    /// when its daemon answers, else podman.
+    Load,
     /// Nowhere on disk (registry, store, cacheonly).
     None,
 }
@@ -203,7 +206,7 @@ impl OutputSpec {
     /// `rewrite-timestamp`, `registry.insecure`, `push`) from `attrs`.
     fn set_flags(&mut self, attrs: &BTreeMap<String, String>) -> std::result::Result<(), String> {
         self.tar = flag(attrs, "tar")?.unwrap_or(true);
-        if !self.tar && self.dest == Destination::Stdout {
+        if !self.tar && matches!(self.dest, Destination::Stdout | Destination::Load) {
             return Err("tar=false writes a directory and needs dest=DIR".into());
         }
         self.force_compression = flag(attrs, "force-compression")?.unwrap_or(false);
@@ -345,6 +348,7 @@ fn destination(kind: OutputType, dest: Option<&str>) -> std::result::Result<Dest
         (OutputType::Local, Some("-")) => {
             return Err("type=local writes a directory; use type=tar,dest=- for stdout".into())
         }
+        (OutputType::Docker, None | Some("")) => Destination::Load,
         (OutputType::Tar | OutputType::Oci | OutputType::Docker, None | Some("") | Some("-")) => {
             Destination::Stdout
         }

@@ -64,14 +64,10 @@ fn shorthands() {
 }
 
 #[test]
-fn tarball_outputs_without_dest_go_to_stdout() {
-    for s in [
-        "type=oci",
-        "type=docker",
-        "type=tar",
-        "type=oci,dest=-",
-        "type=tar,dest=",
-    ] {
+fn tarball_outputs_without_dest_go_to_stdout_and_docker_s_is_loaded() {
+    assert_eq!(parse("type=docker").dest, Destination::Load);
+    assert_eq!(parse("type=docker,dest=-").dest, Destination::Stdout);
+    for s in ["type=oci", "type=tar", "type=oci,dest=-", "type=tar,dest="] {
         assert_eq!(parse(s).dest, Destination::Stdout, "{s}");
     }
 }
@@ -335,7 +331,10 @@ fn every_oci_and_docker_key_is_used_or_refused() {
             ),
             (
                 format!("type={kind}"),
-                Ok(|s| s.dest == Destination::Stdout),
+                match kind {
+                    "docker" => Ok(|s| s.dest == Destination::Load),
+                    _ => Ok(|s| s.dest == Destination::Stdout),
+                },
             ),
             (format!("{base},tar=false"), Ok(|s| !s.tar)),
             (format!("{base},tar=true"), Ok(|s| s.tar)),

@@ -3,6 +3,8 @@
 //! tag; `type=local` and `type=tar` hold the same files; `--iidfile`, `--metadata-file` and
 //! `-q` agree; `compression=zstd|uncompressed` and `oci-mediatypes=false` change the
 //! manifest; layers match golden summaries; pushing says it is not supported yet.
+//! `--load` (and `type=docker` without `dest`) loads the image into the local engine
+//! (podman here: no docker daemon answers), and without an engine says what to use.
 
 use std::path::Path;
 use std::process::Command;
@@ -303,4 +305,50 @@ fn tar_and_oci_outputs_stream_to_standard_output() {
     let out = w.build(&["-q", "-o", "type=tar,dest=-"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn load_puts_the_image_into_the_local_engine() {
+    let test = "load_into_engine";
+    if !crate::common::is_root() || !have(test, &["podman"]) {
+        return;
+    }
+    let w = Work::new();
+    context(&w);
+    let name = format!("builder-load-test-{}:1", std::process::id());
+    let err = w.build_ok(&["-t", &name, "--load", "--iidfile", "iid"]);
+    assert!(err.contains("loaded into "), "{err}");
+    // The engine's image id is the config digest.
+    let engine = if err.contains("loaded into docker") {
+        "docker"
+    } else {
+        "podman"
+    };
+    let id = run(Command::new(engine).args(["image", "inspect", "--format", "{{.Id}}", &name]));
+    let ours = w.builder(&["inspect", &name]);
+    let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+    let digest = ours["manifest"]["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        format!("sha256:{}", id.trim().trim_start_matches("sha256:")),
+        digest
+    );
+    let _ = Command::new(engine).args(["rmi", &name]).output();
+
+    // No engine at all: the build fails saying what to use instead.
+    let out = crate::common::builder_cmd(&w.root())
+        .args(["build", "--progress", "plain", "-o", "type=docker"])
+        .arg(w.path("ctx"))
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run builder");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no docker daemon answers and podman is not installed"),
+        "{err}"
+    );
+    assert!(err.contains("type=docker,dest=app.tar"), "{err}");
 }
