@@ -136,6 +136,7 @@ fn record(n: u8, layer: Option<&Descriptor>) -> Record {
             descriptor: d.clone(),
             diff_id: sha256(b"diff"),
             chain_id: sha256(b"chain"),
+            uncompressed_stand_in: false,
         }),
         created: "2026-01-01T00:00:00Z".into(),
         description: format!("[{n}/2] RUN true"),

@@ -483,6 +483,7 @@ mod tests {
                 ),
                 diff_id: sha256(b"diff"),
                 chain_id: sha256(b"chain"),
+                uncompressed_stand_in: false,
             }),
             created: "2026-01-01T00:00:00Z".into(),
             description: "[2/2] COPY a /a".into(),

@@ -39,6 +39,11 @@ pub struct RecordLayer {
     pub diff_id: Digest,
     /// The chain id of the image up to and including this layer (the snapshot's name).
     pub chain_id: Digest,
+    /// The blob is the plain tar, written in place of the compressed one the key asks for
+    /// by a stage whose layers reach no output: only such a stage may reuse it (another
+    /// runs the step again, so that its image has the compressed blob).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncompressed_stand_in: bool,
 }
 
 /// What one step produced, stored under its cache key.

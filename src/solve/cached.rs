@@ -8,6 +8,11 @@
 //! ([`super::background`]) is recorded when the blob is in the store (the lock travels
 //! with the job); one whose blob was never written is never recorded.
 //!
+//! A record written by a throwaway stage holds the plain tar in place of the compressed
+//! blob ([`RecordLayer::uncompressed_stand_in`]): a throwaway stage reuses it, any other
+//! stage misses (saying why) and runs the step, so an image never gets such a layer and
+//! its digests are those of a build that never had a throwaway stage.
+//!
 //! Cache trouble (a lock or a record that cannot be written) never fails a build: it is
 //! said in the step's output and the step runs uncached.
 
@@ -67,9 +72,13 @@ pub(crate) fn run(
         .map_err(|e| say("cannot lock the step", &e))
         .ok();
     let skip = cache.no_cache.skips(at.stage, cx.scope.sp.name.as_deref());
-    let found = find(cx.stores, cache, &key, below);
+    let mut found = find(cx.stores, cache, &key, below);
+    let stand_in = found.as_ref().is_some_and(|f| f.stand_in) && !cx.tag.throwaway;
+    if stand_in {
+        found = None;
+    }
     if skip.is_none() {
-        if let Some((layer, created)) = found {
+        if let Some(Found { layer, created, .. }) = found {
             cache.use_key(&key, at.stage);
             cache.explain.note(at, inputs);
             let created = if policy.fixed_time {
@@ -87,6 +96,7 @@ pub(crate) fn run(
     let explained = cache.explain.miss(at, &inputs);
     let reason = match skip {
         Some(flag) if found.is_some() => Some(flag),
+        _ if stand_in => Some(STAND_IN_MISS.to_string()),
         _ => explained,
     };
     if let Some(reason) = reason {
@@ -112,6 +122,7 @@ fn record<'a>(
     layer: Option<&Layer>,
 ) {
     let made = layer.map(|l| (l.descriptor.clone(), l.diff_id.clone(), l.chain_id.clone()));
+    let stand_in = cx.layer_uncompressed_stand_in();
     let (reporter, vertex) = (cx.reporter, cx.tag.vertex);
     let created = cx.policy.created.clone().unwrap_or_default();
     let description = cx.tag.name.clone();
@@ -123,6 +134,7 @@ fn record<'a>(
                 descriptor: descriptor.cloned().unwrap_or(placeholder),
                 diff_id,
                 chain_id,
+                uncompressed_stand_in: stand_in,
             }),
             created,
             description,
@@ -149,6 +161,20 @@ fn record<'a>(
     }
 }
 
+/// Why a stage whose layers reach an output runs a step a throwaway stage recorded.
+const STAND_IN_MISS: &str =
+    "the recorded layer is plain tar, written for a stage no output used; writing it compressed";
+
+/// A usable record.
+struct Found {
+    /// Its layer (`None`: the step changed nothing).
+    layer: Option<Layer>,
+    /// Its time.
+    created: String,
+    /// Whether the layer's blob is the plain tar a throwaway stage wrote.
+    stand_in: bool,
+}
+
 /// The usable record of `key`: its layer (the blob still in the store; the snapshot when
 /// it is still there) and its time.
 fn find(
@@ -156,7 +182,7 @@ fn find(
     cache: &BuildCache,
     key: &oci_spec::image::Digest,
     below: &[Layer],
-) -> Option<(Option<Layer>, String)> {
+) -> Option<Found> {
     let record = cache.records.get(key).or_else(|| {
         // Not in this store: a `--cache-from` source may have it.
         cache
@@ -166,7 +192,11 @@ fn find(
             .and_then(|_| cache.records.get(key))
     })?;
     let Some(made) = record.layer else {
-        return Some((None, record.created));
+        return Some(Found {
+            layer: None,
+            created: record.created,
+            stand_in: false,
+        });
     };
     if !stores.store.has(made.descriptor.digest()).unwrap_or(false) {
         return None;
@@ -174,5 +204,9 @@ fn find(
     let mut layer = Layer::new(made.descriptor, made.diff_id).on(below);
     let name = layer.chain_id.to_string();
     layer.snapshot = stores.trees.snapshots.get(&name).ok().flatten();
-    Some((Some(layer), record.created))
+    Some(Found {
+        layer: Some(layer),
+        created: record.created,
+        stand_in: made.uncompressed_stand_in,
+    })
 }

@@ -14,6 +14,10 @@
 //! By default a step goes to the background only when enough work is known to follow it:
 //! the stages using its stage, or a next step that took long enough when it last ran
 //! ([`super::background::Writes`]).
+//!
+//! A step of a throwaway stage (one whose layers reach no output, see
+//! [`super::throwaway`]) is always written inline and as plain tar: one pass, no
+//! compression, the blob digest is the diff_id ([`StepCx::layer_settings`]).
 
 use std::path::Path;
 use std::time::Instant;
@@ -83,7 +87,7 @@ pub fn commit_changes(
         };
     };
     let below_fn = exists_below.as_deref().map(|f| f as &dyn Fn(&Path) -> bool);
-    let settings = cx.policy.settings;
+    let settings = cx.layer_settings();
     let measured = layer::measure(&active.upper, &settings, below_fn).and_then(|m| {
         if m.uncompressed_size < INLINE_BELOW {
             // Written in the time a job takes to start: now, so that its record is too.
@@ -137,7 +141,7 @@ fn write_inline(
 ) -> StepResult<Layer> {
     let started = Instant::now();
     let below = exists_below.map(|f| f as &dyn Fn(&Path) -> bool);
-    let made = layer::write_changes(cx.stores.store, dir, &cx.policy.settings, below)?;
+    let made = layer::write_changes(cx.stores.store, dir, &cx.layer_settings(), below)?;
     background::report_written(
         cx.reporter,
         cx.tag.vertex,

@@ -45,6 +45,7 @@ pub mod run;
 pub mod stage;
 pub mod step_cx;
 mod step_key;
+pub mod throwaway;
 pub mod workdir;
 
 mod config;

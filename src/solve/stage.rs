@@ -17,7 +17,7 @@ use super::config;
 use super::error::{SolveError, StepResult};
 use super::layer::Layer;
 use super::step_cx::{Scope, StepCx};
-use super::{cached, copy_step, from, run, step_key, workdir, SolveEnv, StageResult};
+use super::{cached, copy_step, from, run, step_key, throwaway, workdir, SolveEnv, StageResult};
 use crate::cache::StepRef;
 use crate::graph::{Action, LayerKind, Plan, StagePlan};
 
@@ -57,6 +57,7 @@ pub fn solve_stage(
         .last()
         .is_some_and(|last| last.index == sp.index);
     let last_layer = sp.steps.iter().rposition(|s| s.layer != LayerKind::None);
+    let throwaway = throwaway::is_throwaway(plan, sp.index);
     for (index, step) in sp.steps.iter().enumerate() {
         let made = if step.layer == LayerKind::None {
             None
@@ -70,8 +71,9 @@ pub fn solve_stage(
                 vertex: 0,
                 name: format!("{} {}", title(n), step.display),
                 span: step.span,
-                background: !(target && last_layer == Some(index)),
+                background: !throwaway && !(target && last_layer == Some(index)),
                 after: after(sp, index),
+                throwaway,
             };
             let out = layer_step(env, scope, &mut st, step, tag).map_err(|e| e.at(step.span))?;
             time = out.created;

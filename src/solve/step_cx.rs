@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::background::{LayerJobs, StepTag};
 use super::run::RunSettings;
-use super::{Inputs, LayerPolicy, SolveEnv, StageResult, Stores};
+use super::{Inputs, LayerPolicy, LayerSettings, SolveEnv, StageResult, Stores};
 use crate::cache::BuildCache;
 use crate::graph::{Platform, StagePlan, Step};
 use crate::progress::Reporter;
@@ -74,6 +74,23 @@ impl<'c, 'a> StepCx<'c, 'a> {
             workdir: &step.workdir_before,
             user: &step.user_before,
         }
+    }
+
+    /// How the step's layer is written: as the policy says, or as plain tar in a
+    /// throwaway stage ([`crate::solve::throwaway`]).
+    pub fn layer_settings(&self) -> LayerSettings {
+        let mut settings = self.policy.settings;
+        if self.tag.throwaway {
+            settings.compression = crate::diff::Compression::Uncompressed;
+            settings.level = None;
+        }
+        settings
+    }
+
+    /// Whether the step's layer is written as plain tar in place of the compressed blob
+    /// the policy asks for (its cache record says so).
+    pub fn layer_uncompressed_stand_in(&self) -> bool {
+        self.layer_settings().compression != self.policy.settings.compression
     }
 
     /// The stage's platform.

@@ -69,6 +69,7 @@ fn fixture() -> Fixture {
                     ),
                     diff_id: diff,
                     chain_id: name.parse().unwrap(),
+                    uncompressed_stand_in: false,
                 }),
                 created: "2026-01-01T00:00:00Z".into(),
                 description: format!("[{}/3] RUN step {i}", i + 1),

@@ -130,6 +130,7 @@ pub fn ensure_records(root: &Path, manifest: &Digest) -> Vec<String> {
                     descriptor: image.manifest.layers()[at].clone(),
                     diff_id: image.config.rootfs.diff_ids[at].clone(),
                     chain_id: chain.parse().unwrap(),
+                    uncompressed_stand_in: false,
                 }),
                 created: "2026-01-01T00:00:00Z".into(),
                 description: steps

@@ -26,8 +26,9 @@
 //! When: the extra pass only pays when the work after it takes longer than the pass, which a
 //! cold build cannot know (on two cores a short RUN after a 200 MB COPY made the build
 //! 1–2 s slower). So by default ([`Writes::Auto`]) a layer goes to the background when it
-//! is the last of a stage other than the target (the stages using it follow, a `COPY --from`
-//! at least), or when the next step of its stage took at least [`OVERLAP_WORTH`] the last
+//! is the last of a stage other than the target (the stages using it follow, a `FROM` of
+//! it at least; a throwaway stage's layers, plain tar, are always written inline, see
+//! [`crate::solve::throwaway`]), or when the next step of its stage took at least [`OVERLAP_WORTH`] the last
 //! time it ran (the build cache's explanations keep that time); otherwise it is written
 //! inline.
 //! `BUILDER_LAYER_WRITES=inline|background|auto` chooses for the whole build (for comparing

@@ -23,6 +23,9 @@ pub struct StepTag {
     pub background: bool,
     /// What a background write would overlap.
     pub after: After,
+    /// Whether its stage is throwaway ([`crate::solve::throwaway`]): its layer is written
+    /// as plain tar, inline, and recorded as such.
+    pub throwaway: bool,
 }
 
 /// What runs after a step whose layer is not the build's last.

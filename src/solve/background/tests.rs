@@ -16,6 +16,7 @@ use crate::store::DirStore;
 
 fn tag(stage: usize, step: usize, name: &str) -> StepTag {
     StepTag {
+        throwaway: false,
         at: StepRef { stage, step },
         vertex: 7,
         name: name.to_string(),

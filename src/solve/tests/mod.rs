@@ -12,6 +12,7 @@ mod history;
 mod layers;
 mod mem_snapshots;
 mod stages;
+mod throwaway;
 
 use std::collections::BTreeMap;
 use std::path::Path;
