@@ -71,7 +71,7 @@ pub fn solve_stage(
                 vertex: 0,
                 name: format!("{} {}", title(n), step.display),
                 span: step.span,
-                background: !throwaway && !(target && last_layer == Some(index)),
+                background: !(throwaway || (target && last_layer == Some(index))),
                 after: after(sp, index),
                 throwaway,
             };
