@@ -66,6 +66,7 @@ mod cache_prune_support;
 mod build_parallel;
 mod build_incompressible;
 mod build_background;
+mod build_throwaway;
 mod build_leftovers;
 mod build_devices;
 mod build_sparse;
