@@ -40,8 +40,8 @@ pub struct RecordLayer {
     /// The chain id of the image up to and including this layer (the snapshot's name).
     pub chain_id: Digest,
     /// The blob is the plain tar, written in place of the compressed one the key asks for
-    /// by a stage whose layers reach no output: only such a stage may reuse it (another
-    /// runs the step again, so that its image has the compressed blob).
+    /// by a stage whose layers reach no output: only such a stage reuses it as it is
+    /// (another writes the compressed blob first, so that its image has that).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uncompressed_stand_in: bool,
 }

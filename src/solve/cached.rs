@@ -9,17 +9,20 @@
 //! with the job); one whose blob was never written is never recorded.
 //!
 //! A record written by a throwaway stage holds the plain tar in place of the compressed
-//! blob ([`RecordLayer::uncompressed_stand_in`]): a throwaway stage reuses it, any other
-//! stage misses (saying why) and runs the step, so an image never gets such a layer and
-//! its digests are those of a build that never had a throwaway stage.
+//! blob ([`RecordLayer::uncompressed_stand_in`]): a throwaway stage reuses it as it is; any
+//! other stage compresses the layer from its snapshot (the same pass an eager build makes,
+//! so the same blob; its diff_id checked against the record's) and records that, or — the
+//! snapshot gone, or its tar another one — misses, saying why, and runs the step. Either
+//! way an image never gets such a layer.
 //!
 //! Cache trouble (a lock or a record that cannot be written) never fails a build: it is
 //! said in the step's output and the step runs uncached.
 
 use oci_spec::image::{Descriptor, Digest};
 
+use super::background;
 use super::error::StepResult;
-use super::layer::Layer;
+use super::layer::{self, Layer};
 use super::step_cx::StepCx;
 use super::Stores;
 use crate::cache::{BuildCache, KeyInputs, Record, RecordLayer, StepLock};
@@ -73,9 +76,13 @@ pub(crate) fn run(
         .ok();
     let skip = cache.no_cache.skips(at.stage, cx.scope.sp.name.as_deref());
     let mut found = find(cx.stores, cache, &key, below);
-    let stand_in = found.as_ref().is_some_and(|f| f.stand_in) && !cx.tag.throwaway;
-    if stand_in {
-        found = None;
+    let mut stand_in = false;
+    if !cx.tag.throwaway && found.as_ref().is_some_and(|f| f.stand_in) {
+        found = match skip {
+            None => found.and_then(|f| compress_stand_in(cx, cache, &key, f)),
+            Some(_) => None,
+        };
+        stand_in = found.is_none();
     }
     if skip.is_none() {
         if let Some(Found { layer, created, .. }) = found {
@@ -161,9 +168,53 @@ fn record<'a>(
     }
 }
 
+/// The layer of the stand-in record `found` written as the policy says, from its snapshot,
+/// and recorded under `key` in place of the stand-in; `None` (the step runs) when the
+/// snapshot is gone or its tar is not the recorded one (whiteouts an eager write drops).
+fn compress_stand_in(
+    cx: &StepCx<'_, '_>,
+    cache: &BuildCache,
+    key: &Digest,
+    found: Found,
+) -> Option<Found> {
+    let mut layer = found.layer?;
+    let snapshot = layer.snapshot.clone()?;
+    let snaps = cx.stores.trees.snapshots;
+    let dir = snaps.view(&snapshot).ok()?.into_iter().next()?;
+    let started = std::time::Instant::now();
+    let made = layer::write_changes(cx.stores.store, &dir, &cx.policy.settings, None).ok()?;
+    if made.diff_id != layer.diff_id {
+        return None;
+    }
+    let took = started.elapsed();
+    background::report_written(cx.reporter, cx.tag.vertex, &made.descriptor, took);
+    layer.descriptor = made.descriptor;
+    let record = Record {
+        key: key.clone(),
+        layer: Some(RecordLayer {
+            descriptor: layer.descriptor.clone(),
+            diff_id: layer.diff_id.clone(),
+            chain_id: layer.chain_id.clone(),
+            uncompressed_stand_in: false,
+        }),
+        created: found.created.clone(),
+        description: cx.tag.name.clone(),
+    };
+    if let Err(e) = cache.records.put(&record) {
+        let text = format!("build cache: cannot record the step: {}", chain(&e));
+        cx.reporter.log(cx.tag.vertex, &text);
+    }
+    Some(Found {
+        layer: Some(layer),
+        created: found.created,
+        stand_in: false,
+    })
+}
+
 /// Why a stage whose layers reach an output runs a step a throwaway stage recorded.
 const STAND_IN_MISS: &str =
-    "the recorded layer is plain tar, written for a stage no output used; writing it compressed";
+    "the recorded layer is plain tar, written for a stage no output used, and its snapshot \
+     cannot make the compressed one";
 
 /// A usable record.
 struct Found {

@@ -3,8 +3,9 @@
 //! image's; a stage used only through `COPY --from` or `RUN --mount from=` gives files,
 //! never layers. A throwaway stage's layers are written as plain tar (the blob digest is
 //! the diff_id, nothing is compressed) and recorded as such in the build cache: a stage
-//! whose layers do reach an output never uses such a record (it runs the step again and
-//! writes the compressed blob), so no output ever holds one of these layers.
+//! whose layers do reach an output never takes such a record as it is (it compresses the
+//! layer from its snapshot first, or runs the step again, see [`crate::solve::cached`]), so
+//! no output ever holds one of these layers.
 
 use crate::graph::{Plan, Source};
 

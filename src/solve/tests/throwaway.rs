@@ -71,8 +71,20 @@ fn a_throwaway_stage_writes_plain_tar_and_records_it_as_a_stand_in() {
     assert_eq!(again.cached().len(), 3, "{:?}", again.ran());
 }
 
+fn layer_digests(ls: &[crate::solve::Layer]) -> Vec<(String, String)> {
+    ls.iter()
+        .map(|l| (l.descriptor.digest().to_string(), l.diff_id.to_string()))
+        .collect()
+}
+
+fn misses(solved: &Solved) -> usize {
+    (solved.events.iter())
+        .filter(|e| matches!(e, Event::Miss(_, why) if why.contains("plain tar")))
+        .count()
+}
+
 #[test]
-fn a_target_on_a_stand_in_runs_the_step_and_writes_what_an_eager_build_writes() {
+fn a_target_on_a_stand_in_compresses_it_from_its_snapshot_as_an_eager_build_does() {
     let eager = Fixture::new();
     context(&eager);
     let want = eager.solve(BUILD_ONLY, T1).ok().layers.clone();
@@ -81,24 +93,36 @@ fn a_target_on_a_stand_in_runs_the_step_and_writes_what_an_eager_build_writes() 
     context(&f);
     f.solve(TWO_STAGES, T1).ok();
     let target = f.solve(BUILD_ONLY, T1);
-    assert_eq!(target.ran(), BUILD_STEPS);
-    let said = target
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Miss(_, why) if why.contains("plain tar")))
-        .count();
-    assert_eq!(said, 2, "{:?}", target.events);
-    let got = &target.ok().layers;
-    let digests = |ls: &[crate::solve::Layer]| -> Vec<_> {
-        ls.iter()
-            .map(|l| (l.descriptor.clone(), l.diff_id.clone()))
-            .collect()
-    };
-    assert_eq!(digests(got), digests(&want));
+    assert_eq!(target.cached(), BUILD_STEPS, "{:?}", target.events);
+    assert_eq!(misses(&target), 0);
+    assert_eq!(layer_digests(&target.ok().layers), layer_digests(&want));
     for r in records(&f, "[build") {
         assert!(!r.layer.unwrap().uncompressed_stand_in);
     }
     // The compressed records serve the throwaway stage too.
     let again = f.solve(TWO_STAGES, T2);
     assert_eq!(again.cached().len(), 3, "{:?}", again.ran());
+}
+
+#[test]
+fn a_stand_in_without_its_snapshot_runs_the_step_again() {
+    use crate::snapshot::Snapshotter;
+    let eager = Fixture::new();
+    context(&eager);
+    let want = eager.solve(BUILD_ONLY, T1).ok().layers.clone();
+
+    let f = Fixture::new();
+    context(&f);
+    f.solve(TWO_STAGES, T1).ok();
+    for name in f.snaps.committed() {
+        let id = f.snaps.get(&name).unwrap().unwrap();
+        f.snaps.remove(&id).unwrap();
+    }
+    let target = f.solve(BUILD_ONLY, T1);
+    assert_eq!(target.ran(), BUILD_STEPS);
+    assert_eq!(misses(&target), 2, "{:?}", target.events);
+    assert_eq!(layer_digests(&target.ok().layers), layer_digests(&want));
+    for r in records(&f, "[build") {
+        assert!(!r.layer.unwrap().uncompressed_stand_in);
+    }
 }
