@@ -19,6 +19,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 //! - `multiplatform`: `--platform a,b`, solved per platform, one index over the images.
 
+pub mod annotations;
 mod cache;
 mod cache_mounts;
 mod cache_registry;
@@ -118,6 +119,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     registry::check_push_names(&req.outputs, &req.tags)?;
     outputs::check_epoch(&req.outputs, req.source_date_epoch)?;
     let (host, targets) = platforms(req)?;
+    req.outputs
+        .annotations
+        .check(targets.len(), &req.outputs.specs)?;
     if targets.len() > 1 {
         let outcome = multiplatform::build_all(req, &host, &targets, reporter)?;
         crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);

@@ -182,7 +182,7 @@ fn write_outputs(
             let w = outputs::write_variants(store, &b.result, outputs, (reporter, id))?;
             each.push((b.platform.clone(), w));
         }
-        let written = Written::index(store, &each)?;
+        let written = Written::index(store, &each, outputs.annotations.for_index())?;
         reporter.log(
             id,
             &format!("exporting manifest list {}", written.primary.digest()),
