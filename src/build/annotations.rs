@@ -77,7 +77,7 @@ impl Annotations {
     /// The manifest annotations for `platform`'s image (`None`: none).
     pub fn for_manifest(&self, platform: &Platform) -> Option<HashMap<String, String>> {
         let map: HashMap<String, String> = (self.manifest.iter())
-            .filter(|(p, _, _)| p.as_ref().is_none_or(|p| p == platform))
+            .filter(|(p, _, _)| p.as_ref().map_or(true, |p| p == platform))
             .map(|(_, k, v)| (k.clone(), v.clone()))
             .collect();
         (!map.is_empty()).then_some(map)
