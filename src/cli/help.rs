@@ -193,8 +193,9 @@ config digest, Docker's image id), RepoTags, RepoDigests, Created, Author, Archi
 Variant, Os, Size (uncompressed), Config (Env, Cmd, Entrypoint, WorkingDir, User, Labels, \
 ExposedPorts, Volumes, StopSignal, ...), RootFS (Type, Layers). Paths go \
 as deep as the document does ({{.Config.Env}}, {{.Config.Labels.version}}); {{json \
-.Config}} prints JSON. An unknown field is refused. Of a multi-platform image, --format \
-reads the host's platform.
+.Config}} prints JSON. An unknown field is refused. --format json prints that document, \
+in a JSON array as docker does. Of a multi-platform image, --format reads the host's \
+platform.
 
 Examples:
   builder inspect app | jq .config.config.Env

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::images::{human_size, short_digest};
 use super::sizes::Sizer;
-use super::template::{align_table, Template};
+use super::template::{align_table, Format, Template};
 use crate::error::{Error, Result};
 use crate::image::time::human_age;
 use crate::image::{find_image, read_image, select_manifest, Image, Platform, PlatformExt};
@@ -25,6 +25,10 @@ const FIELDS: [&str; 6] = [
     "Size",
     "Comment",
 ];
+
+/// The default output, and what `--format table` alone prints: `docker history`'s columns.
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
 
 /// How many characters of CREATED BY are shown without `--no-trunc` (Docker's 45).
 const CREATED_BY_WIDTH: usize = 45;
@@ -57,14 +61,8 @@ struct Row {
 
 /// Run `builder history`.
 pub fn run(args: &HistoryArgs, root: Option<&Path>) -> Result<()> {
-    let template = match args.format.as_deref() {
-        None | Some("json") => None,
-        Some(t) => {
-            let t = Template::parse(t).map_err(Error::Usage)?;
-            t.check_fields(&FIELDS).map_err(Error::Usage)?;
-            Some(t)
-        }
-    };
+    let format =
+        Format::parse(args.format.as_deref(), &FIELDS, DEFAULT_TABLE).map_err(Error::Usage)?;
     let store = super::open_store(root)?;
     let found = find_image(&store, &store.images(), &args.name)?;
     let digest = select_manifest(&store, &found.record.digest, &Platform::host())?;
@@ -86,34 +84,24 @@ pub fn run(args: &HistoryArgs, root: Option<&Path>) -> Result<()> {
         return Ok(());
     }
     let values: Vec<Value> = rows.iter().map(|r| fields(r, now, args.no_trunc)).collect();
-    match (&template, args.format.is_some()) {
-        (Some(t), _) => {
-            let mut lines = Vec::with_capacity(values.len() + 1);
-            if t.table {
-                lines.push(t.header(header));
-            }
-            for v in &values {
-                lines.push(t.render(v).map_err(Error::Usage)?);
-            }
-            print_lines(&lines, t.table);
-        }
-        (None, true) => {
+    let t = match format {
+        Format::Json => {
             for v in &values {
                 outln!("{v}");
             }
+            return Ok(());
         }
-        (None, false) => {
-            let t = Template::parse(
-                "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-            )
-            .map_err(Error::Usage)?;
-            let mut lines = vec![t.header(header)];
-            for v in &values {
-                lines.push(t.render(v).map_err(Error::Usage)?);
-            }
-            print_lines(&lines, true);
-        }
+        Format::Template(t) => t,
+        Format::Default => Template::parse(DEFAULT_TABLE).map_err(Error::Usage)?,
+    };
+    let mut lines = Vec::with_capacity(values.len() + 1);
+    if t.table {
+        lines.push(t.header(header));
     }
+    for v in &values {
+        lines.push(t.render(v).map_err(Error::Usage)?);
+    }
+    print_lines(&lines, t.table);
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::filter::ImageFilters;
 use super::sizes::Sizer;
-use super::template::{align_table, Template};
+use super::template::{align_table, Format, Template};
 use crate::error::{Error, Result};
 use crate::image::multi::index_manifests;
 use crate::image::time::{human_age, parse_rfc3339};
@@ -30,6 +30,10 @@ const FIELDS: [&str; 7] = [
     "CreatedAt",
     "Size",
 ];
+
+/// What `--format table` alone prints: `docker images`' columns.
+const DEFAULT_TABLE: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 /// Arguments of `builder images`.
 #[derive(Debug, Args)]
@@ -90,14 +94,8 @@ struct Entry {
 /// Run `builder images`.
 pub fn run(args: &ImagesArgs, root: Option<&Path>) -> Result<()> {
     let filters = ImageFilters::parse(&args.filter).map_err(Error::Usage)?;
-    let template = match args.format.as_deref() {
-        None | Some("json") => None,
-        Some(t) => {
-            let t = Template::parse(t).map_err(Error::Usage)?;
-            t.check_fields(&FIELDS).map_err(Error::Usage)?;
-            Some(t)
-        }
-    };
+    let format =
+        Format::parse(args.format.as_deref(), &FIELDS, DEFAULT_TABLE).map_err(Error::Usage)?;
     let store = super::open_store(root)?;
     let images = select(&store, store.images().list()?, &filters)?;
     if args.quiet {
@@ -111,15 +109,15 @@ pub fn run(args: &ImagesArgs, root: Option<&Path>) -> Result<()> {
     }
     let entries = measure(&store, images);
     let now = SystemTime::now();
-    match (&template, args.format.as_deref()) {
-        (Some(t), _) => print_template(t, &entries, now),
-        (None, Some(_)) => {
+    match &format {
+        Format::Template(t) => print_template(t, &entries, now),
+        Format::Json => {
             for e in &entries {
                 outln!("{}", fields(e, now));
             }
             Ok(())
         }
-        (None, None) => {
+        Format::Default => {
             print_table(&entries, now);
             Ok(())
         }

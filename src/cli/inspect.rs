@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::sizes::Sizer;
-use super::template::Template;
+use super::template::Format;
 use crate::error::{Error, Result};
 use crate::image::multi::index_manifests;
 use crate::image::{find_image, read_image, select_manifest, Image, Platform, PlatformExt};
@@ -46,23 +46,29 @@ const FIELDS: [&str; 14] = [
 ];
 
 /// Run `builder inspect`: one JSON object with the image's names, manifest digest, media
-/// type, and the manifest and config documents as stored.
+/// type, and the manifest and config documents as stored; with `--format`, a template over
+/// [`docker_view`], or with `--format json` that view as `docker image inspect` prints it.
 pub fn run(args: &InspectArgs, root: Option<&Path>) -> Result<()> {
-    let template = match args.format.as_deref() {
-        Some(t) => {
-            let t = Template::parse(t).map_err(Error::Usage)?;
-            t.check_fields(&FIELDS).map_err(Error::Usage)?;
-            Some(t)
-        }
-        None => None,
+    let format = match args.format.as_deref().map(str::trim) {
+        Some("table") => return Err(Error::Usage("inspect --format takes no table".into())),
+        f => Format::parse(f, &FIELDS, "").map_err(Error::Usage)?,
     };
     let store = super::open_store(root)?;
     let found = find_image(&store, &store.images(), &args.name)?;
-    if let Some(t) = template {
+    if !matches!(format, Format::Default) {
         let digest = select_manifest(&store, &found.record.digest, &Platform::host())?;
         let image = read_image(&store, &digest)?;
         let view = docker_view(&store, &found, &image)?;
-        outln!("{}", t.render(&view).map_err(Error::Usage)?);
+        match format {
+            Format::Template(t) => outln!("{}", t.render(&view).map_err(Error::Usage)?),
+            _ => {
+                let all = json!([view]);
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&all).unwrap_or_else(|_| all.to_string())
+                );
+            }
+        }
         return Ok(());
     }
     if let Some(children) = index_manifests(&store, &found.record.digest)? {

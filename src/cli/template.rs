@@ -7,6 +7,36 @@
 
 use serde_json::Value;
 
+/// What a command's `--format` asks for.
+#[derive(Debug)]
+pub(crate) enum Format {
+    /// No `--format`, or an empty one: the command's own output.
+    Default,
+    /// `--format json`: a JSON object per line.
+    Json,
+    /// A template (`table` alone is the command's default table template).
+    Template(Template),
+}
+
+impl Format {
+    /// Parse a `--format` value for a command that offers `fields` and whose table is
+    /// `default_table`; an unknown field is refused.
+    pub fn parse(
+        format: Option<&str>,
+        fields: &[&str],
+        default_table: &str,
+    ) -> Result<Self, String> {
+        let t = match format.map(str::trim) {
+            None | Some("") => return Ok(Format::Default),
+            Some("json") => return Ok(Format::Json),
+            Some("table") => Template::parse(default_table)?,
+            Some(text) => Template::parse(text)?,
+        };
+        t.check_fields(fields)?;
+        Ok(Format::Template(t))
+    }
+}
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
@@ -268,6 +298,19 @@ mod tests {
             text,
             format!("ID{}SIZE\nabcdef123456   1MB\n", " ".repeat(13))
         );
+    }
+
+    #[test]
+    fn format_values_choose_the_output() {
+        let parse = |f| Format::parse(f, &["ID"], "table {{.ID}}");
+        assert!(matches!(parse(None), Ok(Format::Default)));
+        assert!(matches!(parse(Some("")), Ok(Format::Default)));
+        assert!(matches!(parse(Some("json")), Ok(Format::Json)));
+        let Ok(Format::Template(t)) = parse(Some("table")) else {
+            panic!("table is a template")
+        };
+        assert!(t.table && t.fields() == ["ID"]);
+        assert!(parse(Some("{{.Size}}")).unwrap_err().contains(".Size"));
     }
 
     #[test]

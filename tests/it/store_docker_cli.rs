@@ -139,6 +139,17 @@ fn images_show_uncompressed_size_and_take_docker_format_and_filters() {
         "{table:?}"
     );
     assert_eq!(table.len(), 4, "{table:?}");
+    let docker = images(&w, &["--format", "table"]);
+    let columns: Vec<&str> = docker[0]
+        .split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        columns,
+        ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    );
+    assert_eq!(images(&w, &["--format", ""]), images(&w, &[]));
     let json = images(&w, &["--format", "json", "--filter", "reference=web"]);
     let v: Value = serde_json::from_str(&json[0]).unwrap();
     assert_eq!(
@@ -207,6 +218,10 @@ fn history_lists_steps_newest_first_with_layer_sizes() {
         assert!(header.contains(column), "{header}");
     }
     assert_eq!(table.lines().count(), entries + 1, "{table}");
+    assert_eq!(
+        ok(&w.builder(&["history", "--format", "table", "app:1"])),
+        table
+    );
     let full = ok(&w.builder(&[
         "history",
         "--no-trunc",
@@ -251,6 +266,9 @@ fn inspect_format_reads_docker_image_inspect_fields() {
     assert!(env.contains(&"A=1".to_string()), "{env:?}");
     assert_eq!(fmt("{{.Config.Labels.version}}"), "1");
     assert_eq!(fmt("{{.Created}}"), "2001-09-09T01:46:40Z");
+    let all: Value = serde_json::from_str(&fmt("json")).unwrap();
+    assert_eq!(all[0]["Id"], config_digest);
+    assert_eq!(all[0]["Config"]["Labels"]["version"], "1");
     let layers: Vec<String> = serde_json::from_str(&fmt("{{json .RootFS.Layers}}")).unwrap();
     assert_eq!(
         layers.len(),
@@ -262,6 +280,7 @@ fn inspect_format_reads_docker_image_inspect_fields() {
     refuse("{{.Config.Nope}}", ".Config.Nope");
     refuse("{{len .RootFS.Layers}}", "unsupported");
     refuse("{{.Id", "not closed");
+    refuse("table", "no table");
 }
 
 #[test]
@@ -351,4 +370,50 @@ fn push_all_tags_pushes_every_tag_of_the_repository() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn store_commands_read_a_multi_platform_image() {
+    let test = "store_commands_read_a_multi_platform_image";
+    let Some(layout) = busybox(test) else { return };
+    let w = Work::new();
+    w.dockerfile(
+        "FROM --platform=$BUILDPLATFORM busybox AS build\nARG TARGETARCH\n\
+         RUN echo $TARGETARCH > /arch\nFROM scratch\nCOPY --from=build /arch /arch\n",
+    );
+    let ctx = Work::busybox_context(&layout);
+    w.build_ok(&[
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        "multi",
+        "--build-context",
+        &ctx,
+    ]);
+    // A row per platform under the index's, each with a size.
+    let table = images(&w, &[]);
+    assert_eq!(table.len(), 4, "{table:?}");
+    assert!(
+        table[2].trim_start().starts_with("linux/amd64"),
+        "{table:?}"
+    );
+    assert!(table.iter().all(|l| !l.contains('?')), "{table:?}");
+    let rows = images(&w, &["--format", "{{.Repository}} {{.Size}}"]);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].starts_with("multi ") && rows[0].ends_with("kB"),
+        "{rows:?}"
+    );
+    // history and inspect --format read the host's platform.
+    let history = ok(&w.builder(&["history", "--format", "{{.CreatedBy}}", "multi"]));
+    assert!(
+        history.lines().next().unwrap().contains("COPY /arch /arch"),
+        "{history}"
+    );
+    let doc: Value = serde_json::from_str(&ok(&w.builder(&["inspect", "multi"]))).unwrap();
+    assert_eq!(doc["platforms"][0]["platform"], "linux/amd64");
+    let amd64_id = doc["platforms"][0]["Id"].as_str().unwrap();
+    assert_ne!(doc["platforms"][1]["Id"].as_str(), Some(amd64_id));
+    let fmt = ok(&w.builder(&["inspect", "--format", "{{.Id}} {{.Architecture}}", "multi"]));
+    assert_eq!(fmt.trim_end(), format!("{amd64_id} amd64"));
 }
