@@ -460,7 +460,8 @@ fn ssh_sources(specs: &[String]) -> Result<BTreeMap<String, SshSource>> {
 /// `display`, keeping every step's output for `builder logs` in the store at `root`; when
 /// the log cannot be made, a warning and `display` alone.
 fn reporter(args: &BuildArgs, root: &Path, display: Box<dyn Reporter>) -> Box<dyn Reporter> {
-    let local = !crate::domain::remote_source::is_remote_source(&args.context) && args.context != "-";
+    let local =
+        !crate::domain::remote_source::is_remote_source(&args.context) && args.context != "-";
     let context = match local {
         true => std::path::absolute(&args.context)
             .map(|p| p.display().to_string())
