@@ -79,6 +79,22 @@ fn build_in_default_container(w: &Work, wrap: &Path, args: &[&str]) -> std::proc
         .expect("run the build")
 }
 
+/// A workspace, the wrapper and the busybox fixture for a chroot-isolation test; `None`,
+/// loudly, where one is missing (the fallback is root's).
+fn chroot_setup(test: &str) -> Option<(Work, PathBuf, PathBuf)> {
+    if !is_root() {
+        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
+        return None;
+    }
+    let w = Work::new();
+    let Some(wrap) = wrapper(&w.path("")) else {
+        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+        return None;
+    };
+    let layout = busybox(test)?;
+    Some((w, wrap, layout))
+}
+
 fn read(w: &Work, rel: &str) -> String {
     std::fs::read_to_string(w.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
@@ -86,16 +102,9 @@ fn read(w: &Work, rel: &str) -> String {
 #[test]
 fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
     let test = "chroot_isolation";
-    if !is_root() {
-        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
-        return;
-    }
-    let w = Work::new();
-    let Some(wrap) = wrapper(&w.path("")) else {
-        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+    let Some((w, wrap, layout)) = chroot_setup(test) else {
         return;
     };
-    let Some(layout) = busybox(test) else { return };
     let marker = format!("builder-chroot-test-{}", std::process::id());
     w.dockerfile(&format!(
         "FROM busybox\n\
@@ -164,16 +173,9 @@ fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
 #[test]
 fn run_mounts_work_in_chroot_isolation_and_never_reach_the_image() {
     let test = "chroot_isolation_mounts";
-    if !is_root() {
-        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
-        return;
-    }
-    let w = Work::new();
-    let Some(wrap) = wrapper(&w.path("")) else {
-        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+    let Some((w, wrap, layout)) = chroot_setup(test) else {
         return;
     };
-    let Some(layout) = busybox(test) else { return };
     w.file("src/app.txt", "from the context\n", 0o644);
     w.file("token", "s3cr3t-value\n", 0o600);
     w.dockerfile(
