@@ -236,3 +236,56 @@ fn run_mounts_work_in_chroot_isolation_and_never_reach_the_image() {
         text(&secret.stdout)
     );
 }
+
+/// `ptrace_probe.c` beside this file, built static into `dir`.
+fn ptrace_probe(dir: &Path) -> Option<PathBuf> {
+    let out = dir.join("ptrace_probe");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/ptrace_probe.c");
+    let made = Command::new("cc")
+        .args(["-static", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .output()
+        .ok()?;
+    made.status.success().then_some(out)
+}
+
+#[test]
+fn a_chroot_isolated_command_cannot_reach_other_processes() {
+    let test = "chroot_isolation_ptrace";
+    let Some((w, wrap, layout)) = chroot_setup(test) else {
+        return;
+    };
+    let Some(probe) = ptrace_probe(&w.path("ctx")) else {
+        eprintln!("\n!!! SKIPPED {test}: no static C library (apt-get install libc6-dev) !!!\n");
+        return;
+    };
+    assert!(probe.exists());
+    // A process of the same user beside the build, as a CI job's shell would be, with no
+    // capabilities (so that the kernel's own rule, a tracer needs every capability of its
+    // target, does not already refuse the attach).
+    let mut other = Command::new("setpriv")
+        .args(["--bounding-set=-all", "--inh-caps=-all", "sleep", "120"])
+        .spawn()
+        .expect("start sleep");
+    let pid = other.id().to_string();
+    w.dockerfile("FROM busybox\nCOPY ptrace_probe /probe\nARG PID\nRUN /probe $PID > /seen\n");
+    let ctx = Work::busybox_context(&layout);
+    let dest = format!("type=local,dest={}", w.path("out/fs").display());
+    let arg = format!("PID={pid}");
+    let out = build_in_default_container(
+        &w,
+        &wrap,
+        &["--build-context", &ctx, "--build-arg", &arg, "-o", &dest],
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let seen = read(&w, "out/fs/seen");
+    assert_eq!(
+        seen,
+        "ptrace other: Operation not permitted\n\
+         ptrace parent: Operation not permitted\n\
+         process_vm_readv: Operation not permitted\n",
+    );
+}
