@@ -132,6 +132,7 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 # --- state, lock, cleanup ------------------------------------------------------------------
 mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)   # the context copy below runs from another directory
 exec 9>"$STATE/lock"
 flock -n 9 || die "another benchmark is using $STATE (set BENCH_STATE for a second one)"
 RUN=$STATE/run
@@ -200,7 +201,8 @@ done
 tools=(builder)
 [ -n "$BASELINE" ] && tools+=(baseline)
 have_buildah=0 have_docker=0 docker_note=""
-if [ "$peers" = 1 ] && command -v buildah >/dev/null; then
+# buildah only takes part in the table (cases a, b, c), not in the fleet case.
+if [ "$peers" = 1 ] && [ -n "$cases" ] && command -v buildah >/dev/null; then
   setup_buildah && have_buildah=1 && tools+=(buildah)
 fi
 if [ "$peers" = 1 ]; then

@@ -19,6 +19,7 @@
 //! - `registry`: pulling the bases, pushing the result.
 //! - `multiplatform`: `--platform a,b`, solved per platform, one index over the images.
 
+pub mod annotations;
 mod cache;
 mod cache_mounts;
 mod cache_registry;
@@ -118,6 +119,9 @@ pub fn build(req: &BuildRequest, reporter: &dyn Reporter) -> Result<BuildOutcome
     registry::check_push_names(&req.outputs, &req.tags)?;
     outputs::check_epoch(&req.outputs, req.source_date_epoch)?;
     let (host, targets) = platforms(req)?;
+    req.outputs
+        .annotations
+        .check(targets.len(), &req.outputs.specs)?;
     if targets.len() > 1 {
         let outcome = multiplatform::build_all(req, &host, &targets, reporter)?;
         crate::store::enforce_cap(&req.root, gc, req.policy.max_cache.clone(), reporter);
@@ -471,6 +475,27 @@ fn solve_plan(
     Ok(result)
 }
 
+/// The end of phase 5, after the `-o` outputs: the pushes, then `--iidfile` and
+/// `--metadata-file` (one image or a multi-platform index alike).
+fn push_and_report(
+    req: &BuildRequest,
+    store: &DirStore,
+    written: &outputs::Written,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    if registry::pushes(&req.outputs) {
+        let to = (&req.tags[..], &req.policy.registry);
+        registry::push_all(store, &req.outputs, written, to, reporter)?;
+    }
+    if let Some(path) = &req.iidfile {
+        outputs::write_iidfile(path, written)?;
+    }
+    if let Some(path) = &req.metadata_file {
+        outputs::write_metadata(path, written, &req.tags)?;
+    }
+    Ok(())
+}
+
 /// Phase 5, write the outputs, in this order: the image in the store under every `-t`
 /// name, each `-o` output, the pushes, `--iidfile`, `--metadata-file`, then `--cache-to`
 /// (`cache`, with the target stage's Dockerfile index).
@@ -494,16 +519,7 @@ fn write_outputs(
         &flatten,
         reporter,
     )?;
-    if registry::pushes(outputs) {
-        let to = (&req.tags[..], &req.policy.registry);
-        registry::push_all(store, outputs, &written, to, reporter)?;
-    }
-    if let Some(path) = &req.iidfile {
-        outputs::write_iidfile(path, &written)?;
-    }
-    if let Some(path) = &req.metadata_file {
-        outputs::write_metadata(path, &written, &req.tags)?;
-    }
+    push_and_report(req, store, &written, reporter)?;
     for spec in &req.cache_to {
         export_cache(req, store, result, spec, cache, reporter)?;
     }

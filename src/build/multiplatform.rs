@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use super::cache::{load_stat_cache, open_cache};
 use super::outputs::{self, Outputs, Written};
 use super::request::{BuildOutcome, BuildRequest};
-use super::{checks, make_plan, read_inputs, registry, solve_plan, Work};
+use super::{checks, make_plan, read_inputs, solve_plan, Work};
 use crate::cache::exchange::CacheSpec;
 use crate::cache::BuildCache;
 use crate::error::{Error, Result};
@@ -182,7 +182,7 @@ fn write_outputs(
             let w = outputs::write_variants(store, &b.result, outputs, (reporter, id))?;
             each.push((b.platform.clone(), w));
         }
-        let written = Written::index(store, &each)?;
+        let written = Written::index(store, &each, outputs.annotations.for_index())?;
         reporter.log(
             id,
             &format!("exporting manifest list {}", written.primary.digest()),
@@ -203,16 +203,7 @@ fn write_outputs(
     outputs::export_all(
         store, &others, &written, &req.tags, epoch, &no_rootfs, reporter,
     )?;
-    if registry::pushes(outputs) {
-        let to = (&req.tags[..], &req.policy.registry);
-        registry::push_all(store, outputs, &written, to, reporter)?;
-    }
-    if let Some(path) = &req.iidfile {
-        outputs::write_iidfile(path, &written)?;
-    }
-    if let Some(path) = &req.metadata_file {
-        outputs::write_metadata(path, &written, &req.tags)?;
-    }
+    super::push_and_report(req, store, &written, reporter)?;
     // The cache of every platform's steps (`mode=min`: those of every platform's image); an
     // inline one is in each image already.
     if let Some(first) = built.first() {

@@ -7,6 +7,7 @@
 //! destination before the whole build has succeeded, and each destination is written to a
 //! temporary path and renamed.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::diff::Compression;
@@ -32,6 +33,8 @@ pub struct Outputs {
     pub level: Option<i32>,
     /// Some output asked for `rewrite-timestamp=true`.
     pub rewrite_timestamp: bool,
+    /// `--annotation` values, for the manifests and the index written.
+    pub annotations: super::annotations::Annotations,
 }
 
 /// Parse the `-o` values (and `--push`); refuse what cannot be done before any work.
@@ -67,6 +70,7 @@ pub fn parse(specs: &[String], push: bool) -> Result<Outputs> {
         compression,
         level: level.map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
         rewrite_timestamp: rewrite.unwrap_or(false),
+        annotations: Default::default(),
     })
 }
 
@@ -213,7 +217,11 @@ impl Written {
 
     /// One index per variant over the images of `platforms` (each platform's
     /// [`write_variants`]), written into `store`.
-    pub fn index(store: &dyn BlobStore, platforms: &[(Platform, Written)]) -> Result<Written> {
+    pub fn index(
+        store: &dyn BlobStore,
+        platforms: &[(Platform, Written)],
+        annotations: Option<HashMap<String, String>>,
+    ) -> Result<Written> {
         let first = platforms
             .first()
             .ok_or_else(|| Error::Usage("a multi-platform build with no platform".into()))?;
@@ -221,7 +229,12 @@ impl Written {
             let entries: Vec<_> = (platforms.iter())
                 .map(|(p, w)| (w.for_variant(v).clone(), p.clone()))
                 .collect();
-            Ok(image::multi::write_platform_index(store, &entries, v.0)?)
+            Ok(image::multi::write_platform_index(
+                store,
+                &entries,
+                v.0,
+                annotations.clone(),
+            )?)
         };
         let primary_variant = first.1.primary_variant;
         let mut others = Vec::new();
@@ -274,6 +287,12 @@ pub fn write_variants(
     } else {
         None
     };
+    let platform = crate::domain::Platform::new(
+        &result.config.os,
+        &result.config.architecture,
+        &result.config.variant,
+    );
+    let annotations = outputs.annotations.for_manifest(&platform);
     let write = |(format, force): Variant| -> Result<ImageDescriptor> {
         let layers: Vec<_> = match (&forced, force) {
             (Some(forced), true) => forced.iter().map(|d| for_format(d, format)).collect(),
@@ -281,7 +300,13 @@ pub fn write_variants(
                 .map(|l| for_format(&l.descriptor, format))
                 .collect(),
         };
-        Ok(image::write_image(store, &result.config, &layers, format)?)
+        Ok(image::write_image_annotated(
+            store,
+            &result.config,
+            &layers,
+            format,
+            annotations.clone(),
+        )?)
     };
     reporter.log(id, "exporting layers done");
     let primary_variant = outputs.store_variant();

@@ -148,6 +148,12 @@ pub struct BuildArgs {
     /// its 127.0.0.1 services included.
     #[arg(long, value_enum, default_value = "default")]
     pub network: BuildNetworkArg,
+    /// An OCI annotation (repeatable), as buildx: `KEY=VALUE` on the image manifest(s),
+    /// `index:KEY=VALUE` on the index of a multi-platform build,
+    /// `manifest[linux/arm64]:KEY=VALUE` on one platform's manifest, `index,manifest:...` on
+    /// both. Needs OCI media types (not `type=docker`).
+    #[arg(long = "annotation", value_name = "[TYPE:]KEY=VALUE")]
+    pub annotations: Vec<String>,
     /// Add an /etc/hosts entry for RUN steps (repeatable): `HOST:IP` or `HOST=IP`, e.g.
     /// `--add-host db.local=10.0.0.5`.
     #[arg(long = "add-host", value_name = "HOST:IP")]
@@ -222,7 +228,11 @@ fn parse_outputs(args: &BuildArgs) -> Result<crate::build::Outputs> {
     if args.load && !specs.iter().any(|s| s == "type=docker") {
         specs.push("type=docker".to_string());
     }
-    crate::build::outputs::parse(&specs, args.push)
+    let mut outputs = crate::build::outputs::parse(&specs, args.push)?;
+    let host = crate::domain::Platform::linux_from_rust_arch(std::env::consts::ARCH);
+    outputs.annotations = crate::build::annotations::Annotations::parse(&args.annotations, &host)
+        .map_err(Error::Usage)?;
+    Ok(outputs)
 }
 
 /// A boolean flag's value as buildx (Go's `strconv.ParseBool`) takes it: `--push=false`.
@@ -450,7 +460,8 @@ fn ssh_sources(specs: &[String]) -> Result<BTreeMap<String, SshSource>> {
 /// `display`, keeping every step's output for `builder logs` in the store at `root`; when
 /// the log cannot be made, a warning and `display` alone.
 fn reporter(args: &BuildArgs, root: &Path, display: Box<dyn Reporter>) -> Box<dyn Reporter> {
-    let local = !crate::remote::is_remote_source(&args.context) && args.context != "-";
+    let local =
+        !crate::domain::remote_source::is_remote_source(&args.context) && args.context != "-";
     let context = match local {
         true => std::path::absolute(&args.context)
             .map(|p| p.display().to_string())

@@ -66,10 +66,15 @@ docker.io/library/app). Credentials come from `builder login` (Docker's config.j
 Registries on localhost and 127.0.0.1 use plain HTTP; list others in \
 BUILDER_INSECURE_REGISTRIES or pass --insecure. Prints the pushed manifest digest.
 
+--all-tags NAME pushes every tag of the repository NAME (written without a tag) that the \
+local store has, each under its own name, as `docker push --all-tags`; a digest is printed \
+per tag, in name order. It takes no DEST and no --iidfile.
+
 Examples:
   builder push localhost:5000/app:1.2
   builder push app:1.2 registry.example.com/team/app:1.2
-  builder push --iidfile digest.txt app ghcr.io/me/app:latest";
+  builder push --iidfile digest.txt app ghcr.io/me/app:latest
+  builder push --all-tags localhost:5000/app";
 
 /// `builder pull --help`.
 pub(super) const PULL: &str = "\
@@ -106,23 +111,70 @@ Examples:
 
 /// `builder images --help`.
 pub(super) const IMAGES: &str = "\
-List the images in the local store: name, digest (its first 12 hex digits, as Docker shows \
-image ids), size and age. -q prints only the digests, one per image.
+List the images in the local store: name, digest (the manifest's, or a multi-platform \
+image's index's; its first 12 hex digits, as Docker shows image ids), size and age. A \
+multi-platform image is followed by a row per platform. -q prints only the digests, one per \
+image.
+
+SIZE is the uncompressed size, as docker and podman show it: the sum of the sizes of the \
+layers' plain tars (of every platform, for a multi-platform image). Each layer blob is \
+decompressed once to count it; the store remembers the result in layer-sizes.json.
+
+--format prints a line per name through a template of Docker's fields: {{.Repository}} \
+(the short name, `app` for docker.io/library/app), {{.Tag}}, {{.ID}} (the short digest, \
+which inspect, rmi and push accept), {{.Digest}} (the whole digest), {{.CreatedSince}}, \
+{{.CreatedAt}} (RFC 3339) and {{.Size}}; {{json .Field}} prints a field as JSON. `table ` \
+before the template adds a header and aligns the columns that \\t separates. --format json \
+prints those fields as one JSON object per line. Other fields and template functions are \
+refused.
+
+--filter keeps images that match, several filters of one key if any matches, of \
+different keys if all do: reference=PATTERN (a glob, `*` not crossing `/`, tried on the \
+short name with and without its tag and on the full name), dangling=true|false (every \
+image in the store has a name, so none is dangling), before=IMAGE and since=IMAGE \
+(created before or after that image). Other keys are refused.
 
 Examples:
   builder images
-  builder rmi $(builder images -q)";
+  builder images --filter reference='app*' --format '{{.Repository}}:{{.Tag}}'
+  builder images --format 'table {{.ID}}\\t{{.Repository}}\\t{{.Size}}'
+  builder images --format json | jq -r .Digest
+  builder rmi $(builder images -q --filter before=app:1.2)";
+
+/// `builder history --help`.
+pub(super) const HISTORY: &str = "\
+Show the history of an image in the local store, newest step first, in docker history's \
+columns: IMAGE (the short digest on the top row, <missing> below, as Docker shows pulled \
+images), CREATED, CREATED BY (cut to 45 characters unless --no-trunc), SIZE and COMMENT.
+
+SIZE is the uncompressed size of the layer the step made; steps that changed only the \
+config (ENV, CMD, LABEL...) made no layer and show 0B. Of a multi-platform image, the \
+host's platform is shown.
+
+--format takes a template of the fields {{.ID}}, {{.CreatedSince}}, {{.CreatedAt}}, \
+{{.CreatedBy}}, {{.Size}} and {{.Comment}} (`table ` first for a header and columns), or \
+json for a JSON object per line. -q prints only the IMAGE column.
+
+Examples:
+  builder history app:1.2
+  builder history --no-trunc --format '{{.Size}}\\t{{.CreatedBy}}' app";
 
 /// `builder rmi --help`.
 pub(super) const RMI: &str = "\
 Remove image names from the local store.
 
-A name removes that name; a digest or digest prefix removes every name of that image. The \
+A name removes that name; a digest or digest prefix removes every name of that image \
+(Docker needs -f for that when the image has several names; builder does not). The \
 image's blobs stay until `builder prune`.
+
+Every NAME is tried, and each failure is reported; the command fails if any did. With -f, \
+as with `docker rmi -f`, a NAME that is not in the store is skipped silently; other \
+failures (an ambiguous digest prefix, a damaged name index) still fail.
 
 Examples:
   builder rmi app:1.2
-  builder rmi sha256:3f2a";
+  builder rmi sha256:3f2a
+  builder rmi -f app:old app:older";
 
 /// `builder tag --help`.
 pub(super) const TAG: &str = "\
@@ -136,8 +188,19 @@ pub(super) const INSPECT: &str = "\
 Print one JSON object with an image's names, manifest digest, media type, and its manifest \
 and config as stored.
 
-Example:
-  builder inspect app | jq .config.config.Env";
+--format prints a template over Docker's `docker image inspect` fields instead: Id (the \
+config digest, Docker's image id), RepoTags, RepoDigests, Created, Author, Architecture, \
+Variant, Os, Size (uncompressed), Config (Env, Cmd, Entrypoint, WorkingDir, User, Labels, \
+ExposedPorts, Volumes, StopSignal, ...), RootFS (Type, Layers). Paths go \
+as deep as the document does ({{.Config.Env}}, {{.Config.Labels.version}}); {{json \
+.Config}} prints JSON. An unknown field is refused. --format json prints that document, \
+in a JSON array as docker does. Of a multi-platform image, --format reads the host's \
+platform.
+
+Examples:
+  builder inspect app | jq .config.config.Env
+  builder inspect --format '{{.Id}} {{.Architecture}}' app
+  builder inspect --format '{{json .Config.Env}}' app";
 
 /// `builder debug --help`.
 pub(super) const DEBUG: &str = "\

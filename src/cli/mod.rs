@@ -27,7 +27,9 @@ mod debug_run;
 mod docs;
 mod doctor;
 mod du;
+mod filter;
 mod help;
+mod history;
 mod images;
 mod inspect;
 mod load;
@@ -39,7 +41,9 @@ mod pull;
 mod push;
 mod rmi;
 mod save;
+mod sizes;
 mod tag;
+mod template;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -81,6 +85,9 @@ pub enum Command {
     /// Print an image's config and manifest as JSON.
     #[command(long_about = help::INSPECT)]
     Inspect(inspect::InspectArgs),
+    /// Show the history of an image: its steps, newest first, with their layers' sizes.
+    #[command(long_about = help::HISTORY)]
+    History(history::HistoryArgs),
     /// Push an image from the local store to a registry.
     #[command(long_about = help::PUSH)]
     Push(push::PushArgs),
@@ -160,6 +167,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Images(args) => images::run(&args, cli.root.as_deref()),
         Command::Inspect(args) => inspect::run(&args, cli.root.as_deref()),
+        Command::History(args) => history::run(&args, cli.root.as_deref()),
         Command::Push(args) => push::run(&args, cli.root.as_deref()),
         Command::Pull(args) => {
             enter_namespace();

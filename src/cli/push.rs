@@ -1,6 +1,7 @@
 //! `builder push NAME [DEST]`: push an image from the local store to a registry (to DEST, or
 //! to NAME's own registry and repository). Prints the manifest digest, which is the
-//! registry's, and writes it to `--iidfile`.
+//! registry's, and writes it to `--iidfile`. `--all-tags REPOSITORY` pushes every tag of
+//! that repository in the store, each to its own name, as `docker push --all-tags`.
 
 use std::path::{Path, PathBuf};
 
@@ -29,20 +30,78 @@ pub struct PushArgs {
     /// Print only the pushed manifest digest.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Push every tag of the repository NAME (given without a tag) that the store has,
+    /// each under its own name; prints a digest per tag.
+    #[arg(short, long, conflicts_with_all = ["dest", "iidfile"])]
+    pub all_tags: bool,
 }
 
 /// Run `builder push`.
 pub fn run(args: &PushArgs, root: Option<&Path>) -> Result<()> {
+    if args.all_tags {
+        return push_all_tags(args, root);
+    }
     let dest_text = args.dest.as_deref().unwrap_or(&args.name);
     let dest = Reference::parse(dest_text)
         .map_err(|e| Error::Usage(format!("invalid destination {dest_text:?}: {e}")))?;
     let store = super::open_store(root)?;
     let found = find_image(&store, &store.images(), &args.name)?;
+    let report = push_one(args, &store, &found.record.digest, &dest)?;
+    if let Some(path) = &args.iidfile {
+        write_file(&Destination::Path(path.clone()), |w| {
+            w.write_all(report.as_ref().as_bytes()).map_err(|e| {
+                crate::export::ExportError::from(crate::store::StoreError::io("write", path, e))
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// `--all-tags`: push every store name of NAME's repository that has a tag, in name order.
+fn push_all_tags(args: &PushArgs, root: Option<&Path>) -> Result<()> {
+    let repo = Reference::parse_named(&args.name)
+        .map_err(|e| Error::Usage(format!("invalid repository {:?}: {e}", args.name)))?;
+    if repo.tag().is_some() || repo.digest().is_some() {
+        return Err(Error::Usage(format!(
+            "--all-tags takes a repository without tag or digest, not {:?}",
+            args.name
+        )));
+    }
+    let store = super::open_store(root)?;
+    let mut tagged = Vec::new();
+    for (name, record) in store.images().list()? {
+        let Ok(r) = Reference::parse(&name) else {
+            continue;
+        };
+        if r.name() == repo.name() && r.tag().is_some() && r.digest().is_none() {
+            tagged.push((r, record.digest));
+        }
+    }
+    if tagged.is_empty() {
+        return Err(crate::store::StoreError::ImageNotFound(format!(
+            "{} (no tag of that repository is in the store)",
+            repo.name()
+        ))
+        .into());
+    }
+    for (dest, digest) in &tagged {
+        push_one(args, &store, digest, dest)?;
+    }
+    Ok(())
+}
+
+/// Push one image to `dest`; prints the pushed manifest digest and returns it.
+fn push_one(
+    args: &PushArgs,
+    store: &crate::store::DirStore,
+    digest: &oci_spec::image::Digest,
+    dest: &Reference,
+) -> Result<oci_spec::image::Digest> {
     let mut auth = Auth::from_env();
     if args.insecure {
         auth = auth.insecure();
     }
-    let report = push_image(&store, &found.record.digest, &dest, &PushOptions { auth })?;
+    let report = push_image(store, digest, dest, &PushOptions { auth })?;
     if !args.quiet {
         eprintln!(
             "Pushed {}: {} blob(s) uploaded, {} mounted, {} already present",
@@ -53,12 +112,5 @@ pub fn run(args: &PushArgs, root: Option<&Path>) -> Result<()> {
         );
     }
     outln!("{}", report.digest);
-    if let Some(path) = &args.iidfile {
-        write_file(&Destination::Path(path.clone()), |w| {
-            w.write_all(report.digest.as_ref().as_bytes()).map_err(|e| {
-                crate::export::ExportError::from(crate::store::StoreError::io("write", path, e))
-            })
-        })?;
-    }
-    Ok(())
+    Ok(report.digest)
 }

@@ -1,5 +1,6 @@
 //! `builder rmi NAME...`: remove image names from the store. A name removes that name; a
 //! digest or digest prefix removes every name of that image. Blobs stay until `prune`.
+//! `-f` skips names that are not in the store, as `docker rmi -f` does.
 
 use std::path::Path;
 
@@ -7,7 +8,7 @@ use clap::Args;
 
 use crate::error::{Error, Result};
 use crate::store::images::canonical_name;
-use crate::store::DirStore;
+use crate::store::{DirStore, StoreError};
 
 /// Arguments of `builder rmi`.
 #[derive(Debug, Args)]
@@ -15,6 +16,10 @@ pub struct RmiArgs {
     /// Names to remove; a digest or digest prefix removes every name of that image.
     #[arg(required = true)]
     pub names: Vec<String>,
+    /// Do not fail on names that are not in the store (other errors, such as an ambiguous
+    /// digest prefix, still fail).
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// Remove one name, or every name of one image; returns the names removed.
@@ -43,7 +48,7 @@ fn remove(store: &DirStore, query: &str) -> Result<Vec<String>> {
 }
 
 /// Run `builder rmi`: every name is tried; each failure is reported, and the command fails
-/// if any did.
+/// if any did. With `--force` a name that is not found is no failure.
 pub fn run(args: &RmiArgs, root: Option<&Path>) -> Result<()> {
     let store = super::open_store(root)?;
     let mut last_error: Option<Error> = None;
@@ -54,6 +59,7 @@ pub fn run(args: &RmiArgs, root: Option<&Path>) -> Result<()> {
                     outln!("Untagged: {name}");
                 }
             }
+            Err(Error::Store(StoreError::ImageNotFound(_))) if args.force => {}
             Err(e) => {
                 if let Some(previous) = last_error.replace(e) {
                     eprintln!("error: {previous}");

@@ -99,6 +99,17 @@ pub fn write_image(
     layers: &[Descriptor],
     format: ManifestFormat,
 ) -> Result<ImageDescriptor> {
+    write_image_annotated(store, config, layers, format, None)
+}
+
+/// [`write_image`] with `annotations` on the manifest.
+pub fn write_image_annotated(
+    store: &dyn BlobStore,
+    config: &ImageConfig,
+    layers: &[Descriptor],
+    format: ManifestFormat,
+    annotations: Option<std::collections::HashMap<String, String>>,
+) -> Result<ImageDescriptor> {
     if layers.len() != config.rootfs.diff_ids.len() {
         return Err(ImageError::Invalid {
             digest: "new image".into(),
@@ -118,7 +129,8 @@ pub fn write_image(
     let config_desc = store
         .put_bytes(&config_bytes)?
         .descriptor(format.config_media_type());
-    let manifest = manifest::build_manifest(format, config_desc.clone(), layers.to_vec(), None)?;
+    let manifest =
+        manifest::build_manifest(format, config_desc.clone(), layers.to_vec(), annotations)?;
     let manifest_bytes = manifest::manifest_json(&manifest);
     let manifest_desc = store
         .put_bytes(&manifest_bytes)?

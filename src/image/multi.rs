@@ -9,11 +9,13 @@ use super::{ImageError, Platform, Result};
 use crate::store::BlobStore;
 
 /// Write into `store` the index of `entries` (each platform's manifest) in the media types
-/// of `format` (an OCI index, or a Docker manifest list); returns its descriptor.
+/// of `format` (an OCI index, or a Docker manifest list), with `annotations`; returns its
+/// descriptor.
 pub fn write_platform_index(
     store: &dyn BlobStore,
     entries: &[(Descriptor, Platform)],
     format: ManifestFormat,
+    annotations: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Descriptor> {
     let mut listed = Vec::with_capacity(entries.len());
     for (manifest, platform) in entries {
@@ -33,6 +35,7 @@ pub fn write_platform_index(
     }
     let mut index = super::index::build_index(listed);
     index.set_media_type(Some(format.index_media_type()));
+    index.set_annotations(annotations.filter(|a| !a.is_empty()));
     let bytes = manifest::index_json(&index);
     let info = store.put_bytes(&bytes)?;
     Ok(info.descriptor(format.index_media_type()))
@@ -101,7 +104,7 @@ mod tests {
             (amd.clone(), Platform::new("linux", "amd64", "")),
             (arm.clone(), Platform::new("linux", "arm", "v7")),
         ];
-        let index = write_platform_index(&store, &entries, ManifestFormat::Oci).unwrap();
+        let index = write_platform_index(&store, &entries, ManifestFormat::Oci, None).unwrap();
         let text = String::from_utf8(store.read_all(index.digest()).unwrap()).unwrap();
         assert!(
             text.contains(r#""platform":{"architecture":"arm","os":"linux","variant":"v7"}"#),

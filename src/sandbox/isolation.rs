@@ -21,9 +21,10 @@ pub enum Isolation {
     Namespaces,
     /// No namespace can be made: the step's root is a copy entered with `chroot`, and the
     /// command runs with Docker's capabilities less `CAP_SYS_CHROOT` (so it cannot leave
-    /// the chroot), Docker's seccomp profile and `no_new_privs`, the user's ids, a session
-    /// of its own, no inherited descriptors; every process it leaves is killed when it
-    /// ends. It shares the caller's process list, network and host name, and has no /proc.
+    /// the chroot), Docker's seccomp profile and `no_new_privs`, no `ptrace` or
+    /// `process_vm_readv/writev`, the user's ids, a session of its own, no inherited
+    /// descriptors; every process it leaves is killed when it ends. It shares the caller's
+    /// process list, network and host name, and has no /proc.
     Chroot,
 }
 

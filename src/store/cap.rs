@@ -83,19 +83,27 @@ pub fn max_cache_from(env: &dyn Fn(&str) -> Option<OsString>) -> Result<Option<u
             .map(nonzero)
             .map_err(|e| format!("{MAX_CACHE_ENV}: {e}"));
     }
+    match config_value(env, "max-cache")? {
+        None => Ok(None),
+        Some((v, path)) => parse_size(&v)
+            .map(nonzero)
+            .map_err(|e| format!("{}: max-cache: {e}", path.display())),
+    }
+}
+
+/// The value of `key` in the config file, with the file's path (`None`: no file, or no
+/// such key); an unreadable file is an error.
+fn config_value(
+    env: &dyn Fn(&str) -> Option<OsString>,
+    key: &str,
+) -> Result<Option<(String, PathBuf)>, String> {
     let Some(path) = config_path(env) else {
         return Ok(None);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("read {}: {e}", path.display())),
-    };
-    match toml_value(&text, "max-cache") {
-        None => Ok(None),
-        Some(v) => parse_size(&v)
-            .map(nonzero)
-            .map_err(|e| format!("{}: max-cache: {e}", path.display())),
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(toml_value(&text, key).map(|v| (v, path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("read {}: {e}", path.display())),
     }
 }
 
@@ -113,17 +121,9 @@ pub fn keep_logs_from(env: &dyn Fn(&str) -> Option<OsString>) -> Result<Option<u
     if let Some(value) = env(KEEP_LOGS_ENV).filter(|v| !v.is_empty()) {
         return parse(&value.to_string_lossy(), KEEP_LOGS_ENV);
     }
-    let Some(path) = config_path(env) else {
-        return Ok(None);
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("read {}: {e}", path.display())),
-    };
-    match toml_value(&text, "keep-logs") {
+    match config_value(env, "keep-logs")? {
         None => Ok(None),
-        Some(v) => parse(&v, &format!("{}: keep-logs", path.display())),
+        Some((v, path)) => parse(&v, &format!("{}: keep-logs", path.display())),
     }
 }
 

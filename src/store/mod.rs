@@ -11,6 +11,7 @@
 //! ROOT/blobs/sha256/.tmp-*      blobs being written (left behind only by a crash)
 //! ROOT/images.json              the image index: name -> manifest digest (see images); the
 //!                               roots of garbage collection (their blobs are never removed)
+//! ROOT/layer-sizes.json       uncompressed sizes of layer blobs (a memo, see layer_sizes)
 //! ROOT/images.lock              flock held while the index is updated
 //! ROOT/gc.lock                  shared by every build, exclusive for prune and the cap
 //! ROOT/cache/records/*.json     cache records -> a layer blob and a snapshot (chain id)
@@ -51,6 +52,7 @@ mod gc_plan;
 mod guard;
 pub mod images;
 mod inventory;
+pub mod layer_sizes;
 pub mod lock;
 mod memory;
 mod root;

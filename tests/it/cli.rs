@@ -48,8 +48,8 @@ fn help_lists_every_command_of_the_contract() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "build", "images", "inspect", "push", "pull", "save", "load", "tag", "rmi", "prune",
-        "debug",
+        "build", "images", "inspect", "history", "push", "pull", "save", "load", "tag", "rmi",
+        "prune", "debug",
     ] {
         assert!(
             text.contains(&format!("  {cmd} ")),

@@ -28,6 +28,7 @@ mod multiplatform;
 mod sandbox;
 mod store_access;
 mod store_cli;
+mod store_docker_cli;
 mod build_copy;
 mod build_copy_from;
 mod build_support;

@@ -3,7 +3,8 @@
 //! carries an image index with one manifest per platform (registry, OCI tar and layout, the
 //! store, `save`/`load`, `push`); `type=local`/`type=tar` hold a directory per platform; a
 //! base that is itself an index is picked per platform; a platform built alone before is a
-//! cache hit in the multi-platform build.
+//! cache hit in the multi-platform build. `--annotation` values land on the manifests (all,
+//! or one platform's) and on the index, as buildx puts them, checked with skopeo.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -510,4 +511,76 @@ fn a_registry_base_index_is_pulled_per_platform() {
     assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
     let which = std::fs::read_to_string(w.path("out/arm/which")).unwrap();
     assert_eq!(which, "arm64");
+}
+
+#[test]
+fn annotations_land_on_the_manifests_and_the_index() {
+    let test = "annotations";
+    let Some(layout) = busybox(test) else { return };
+    let w = Work::new();
+    w.dockerfile(CROSS);
+    let context = Work::busybox_context(&layout);
+    let dest = w.path("out/layout");
+    let spec = format!("type=oci,dest={},tar=false", dest.display());
+    w.build_ok(&[
+        "--platform",
+        BOTH,
+        "--build-context",
+        &context,
+        "-o",
+        &spec,
+        "--annotation",
+        "org.opencontainers.image.title=App",
+        "--annotation",
+        "index:org.opencontainers.image.vendor=Acme",
+        "--annotation",
+        "manifest[linux/arm64]:org.opencontainers.image.url=https://e.com/arm",
+    ]);
+    let raw = run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}", dest.display())));
+    let index: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.vendor"], "Acme",
+        "{raw}"
+    );
+    for (arch, entry) in ["amd64", "arm64"]
+        .iter()
+        .zip(index["manifests"].as_array().unwrap())
+    {
+        assert_eq!(entry["platform"]["architecture"], *arch, "{raw}");
+        let digest = entry["digest"].as_str().unwrap();
+        let raw = std::fs::read_to_string(dest.join("blobs/sha256").join(&digest[7..])).unwrap();
+        let manifest: Value = serde_json::from_str(&raw).unwrap();
+        let a = &manifest["annotations"];
+        assert_eq!(a["org.opencontainers.image.title"], "App", "{arch}: {raw}");
+        let url = a["org.opencontainers.image.url"].as_str();
+        assert_eq!(
+            url,
+            (*arch == "arm64").then_some("https://e.com/arm"),
+            "{arch}: {raw}"
+        );
+    }
+    // One platform has no index to annotate; docker media types carry no annotations.
+    let e = w.build(&["--build-context", &context, "--annotation", "index:a=b"]);
+    assert!(
+        text(&e.stderr).contains("index annotations need an index"),
+        "{}",
+        text(&e.stderr)
+    );
+    let docker = format!("type=docker,dest={}", w.path("out/d.tar").display());
+    let e = w.build(&[
+        "--build-context",
+        &context,
+        "-o",
+        &docker,
+        "--annotation",
+        "a=b",
+    ]);
+    assert!(
+        text(&e.stderr).contains("need OCI media types"),
+        "{}",
+        text(&e.stderr)
+    );
+    assert!(!w.path("out/d.tar").exists());
 }

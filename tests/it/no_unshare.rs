@@ -79,6 +79,22 @@ fn build_in_default_container(w: &Work, wrap: &Path, args: &[&str]) -> std::proc
         .expect("run the build")
 }
 
+/// A workspace, the wrapper and the busybox fixture for a chroot-isolation test; `None`,
+/// loudly, where one is missing (the fallback is root's).
+fn chroot_setup(test: &str) -> Option<(Work, PathBuf, PathBuf)> {
+    if !is_root() {
+        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
+        return None;
+    }
+    let w = Work::new();
+    let Some(wrap) = wrapper(&w.path("")) else {
+        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+        return None;
+    };
+    let layout = busybox(test)?;
+    Some((w, wrap, layout))
+}
+
 fn read(w: &Work, rel: &str) -> String {
     std::fs::read_to_string(w.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
@@ -86,16 +102,9 @@ fn read(w: &Work, rel: &str) -> String {
 #[test]
 fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
     let test = "chroot_isolation";
-    if !is_root() {
-        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
-        return;
-    }
-    let w = Work::new();
-    let Some(wrap) = wrapper(&w.path("")) else {
-        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+    let Some((w, wrap, layout)) = chroot_setup(test) else {
         return;
     };
-    let Some(layout) = busybox(test) else { return };
     let marker = format!("builder-chroot-test-{}", std::process::id());
     w.dockerfile(&format!(
         "FROM busybox\n\
@@ -164,16 +173,9 @@ fn root_in_a_default_container_runs_run_steps_in_chroot_isolation() {
 #[test]
 fn run_mounts_work_in_chroot_isolation_and_never_reach_the_image() {
     let test = "chroot_isolation_mounts";
-    if !is_root() {
-        eprintln!("\n!!! SKIPPED {test}: needs root (the fallback is root's) !!!\n");
-        return;
-    }
-    let w = Work::new();
-    let Some(wrap) = wrapper(&w.path("")) else {
-        eprintln!("\n!!! SKIPPED {test}: no C compiler (apt-get install gcc) !!!\n");
+    let Some((w, wrap, layout)) = chroot_setup(test) else {
         return;
     };
-    let Some(layout) = busybox(test) else { return };
     w.file("src/app.txt", "from the context\n", 0o644);
     w.file("token", "s3cr3t-value\n", 0o600);
     w.dockerfile(
@@ -232,5 +234,58 @@ fn run_mounts_work_in_chroot_isolation_and_never_reach_the_image() {
         secret.stdout.is_empty(),
         "the secret is in {}",
         text(&secret.stdout)
+    );
+}
+
+/// `ptrace_probe.c` beside this file, built static into `dir`.
+fn ptrace_probe(dir: &Path) -> Option<PathBuf> {
+    let out = dir.join("ptrace_probe");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/ptrace_probe.c");
+    let made = Command::new("cc")
+        .args(["-static", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .output()
+        .ok()?;
+    made.status.success().then_some(out)
+}
+
+#[test]
+fn a_chroot_isolated_command_cannot_reach_other_processes() {
+    let test = "chroot_isolation_ptrace";
+    let Some((w, wrap, layout)) = chroot_setup(test) else {
+        return;
+    };
+    let Some(probe) = ptrace_probe(&w.path("ctx")) else {
+        eprintln!("\n!!! SKIPPED {test}: no static C library (apt-get install libc6-dev) !!!\n");
+        return;
+    };
+    assert!(probe.exists());
+    // A process of the same user beside the build, as a CI job's shell would be, with no
+    // capabilities (so that the kernel's own rule, a tracer needs every capability of its
+    // target, does not already refuse the attach).
+    let mut other = Command::new("setpriv")
+        .args(["--bounding-set=-all", "--inh-caps=-all", "sleep", "120"])
+        .spawn()
+        .expect("start sleep");
+    let pid = other.id().to_string();
+    w.dockerfile("FROM busybox\nCOPY ptrace_probe /probe\nARG PID\nRUN /probe $PID > /seen\n");
+    let ctx = Work::busybox_context(&layout);
+    let dest = format!("type=local,dest={}", w.path("out/fs").display());
+    let arg = format!("PID={pid}");
+    let out = build_in_default_container(
+        &w,
+        &wrap,
+        &["--build-context", &ctx, "--build-arg", &arg, "-o", &dest],
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let seen = read(&w, "out/fs/seen");
+    assert_eq!(
+        seen,
+        "ptrace other: Operation not permitted\n\
+         ptrace parent: Operation not permitted\n\
+         process_vm_readv: Operation not permitted\n",
     );
 }

@@ -99,7 +99,7 @@ pub(super) fn name_indexes(store: &DirStore, names: &NameIndex, held: &[Held]) -
             }
             listed.push((image.descriptor.manifest, platform));
         }
-        let index = write_platform_index(store, &listed, format)?;
+        let index = write_platform_index(store, &listed, format, None)?;
         let record = ImageRecord {
             digest: index.digest().clone(),
             media_type: index.media_type().to_string(),

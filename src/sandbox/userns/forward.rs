@@ -38,6 +38,12 @@ fn ns_err(action: impl Into<String>) -> impl FnOnce(io::Error) -> SandboxError {
 /// The original process: re-execute into a new user namespace, map ids, wait, exit.
 pub(super) fn parent_side() -> Result<NamespaceInfo> {
     let euid = rustix::process::geteuid().as_raw();
+    // Root's child may fall back to chroot isolation, whose commands run as root beside
+    // this waiting process: none of them may attach to it.
+    if euid == 0 {
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    }
     let plan = map_plan(euid);
 
     let (ready_r, ready_w) =

@@ -9,9 +9,11 @@
 //! ```
 //!
 //! Without `CAP_SYS_CHROOT` the command cannot `chroot` again, which is how a root
-//! process leaves a chroot; it holds no descriptor from outside; the helper's and
-//! builder's memory is out of its reach (`ptrace` needs `CAP_SYS_PTRACE` against the
-//! builder, which makes itself non-dumpable). With `RUN --network=none`, a second filter
+//! process leaves a chroot; it holds no descriptor from outside; no other process's memory
+//! is in its reach: a filter of its own refuses `ptrace` and `process_vm_readv/writev`
+//! (which Docker's profile allows, a pid namespace hiding everything else), and the
+//! builder, its waiting parent and the helper are non-dumpable besides, so attaching to
+//! them would need `CAP_SYS_PTRACE`. With `RUN --network=none`, a second filter
 //! refuses sockets other than Unix and netlink ones, since there is no network namespace
 //! to leave out (`io_uring`, which could make them too, is refused by the profile).
 //!
@@ -35,6 +37,9 @@ use crate::sandbox::{Network, Security};
 
 /// Run `request` in chroot isolation, reporting on `status`; the helper's exit code.
 pub(super) fn run(request: &Request, status: &mut File) -> i32 {
+    // The helper runs outside the chroot with every capability of the caller, beside the
+    // command: nothing of the same user may attach to it.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     if let Err(e) = reap::become_subreaper() {
         report(
             status,
@@ -92,6 +97,7 @@ fn setup(request: &Request) -> Result<Never, Failure> {
     let filters = match spec.security {
         Security::Sandbox => {
             let mut programs = seccomp::programs().map_err(seccomp::failure)?;
+            programs.push(seccomp::no_other_processes().map_err(seccomp::failure)?);
             if spec.network == Network::None {
                 programs.push(seccomp::no_network().map_err(seccomp::failure)?);
             }

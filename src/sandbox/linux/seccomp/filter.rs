@@ -99,9 +99,34 @@ pub(in crate::sandbox::linux) fn no_network() -> Result<BpfProgram, SeccompError
     BpfProgram::try_from(sockets).map_err(SeccompError::Build)
 }
 
+/// The filter that keeps a chroot-isolated command off the processes it shares a pid
+/// namespace with (the builder, its helper, whatever else runs beside them): `ptrace`,
+/// `process_vm_readv` and `process_vm_writev` fail with `EPERM`. With a pid namespace of
+/// its own a command cannot see those processes, so namespaced runs keep Docker's rule.
+pub(in crate::sandbox::linux) fn no_other_processes() -> Result<BpfProgram, SeccompError> {
+    let denied = [
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+    ];
+    let filter = SeccompFilter::new(
+        denied.into_iter().map(|nr| (nr, Vec::new())).collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        ARCH,
+    )
+    .map_err(SeccompError::Build)?;
+    BpfProgram::try_from(filter).map_err(SeccompError::Build)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{no_network, programs, unconditional};
+    use super::{no_network, no_other_processes, programs, unconditional};
+
+    #[test]
+    fn the_no_other_processes_filter_compiles() {
+        assert!(!no_other_processes().unwrap().is_empty());
+    }
 
     #[test]
     fn the_no_network_filter_compiles() {

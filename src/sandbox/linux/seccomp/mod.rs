@@ -58,11 +58,17 @@ pub(super) enum SeccompError {
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(super) use filter::{no_network, programs};
+pub(super) use filter::{no_network, no_other_processes, programs};
 
 /// The programs to install: none exist for this architecture.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub(super) fn programs() -> Result<Vec<BpfProgram>, SeccompError> {
+    Err(SeccompError::Architecture(std::env::consts::ARCH))
+}
+
+/// The filter keeping a command off other processes: none for this architecture.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(super) fn no_other_processes() -> Result<BpfProgram, SeccompError> {
     Err(SeccompError::Architecture(std::env::consts::ARCH))
 }
 
