@@ -521,7 +521,7 @@ fn write_outputs(
     )?;
     push_and_report(req, store, &written, reporter)?;
     for spec in &req.cache_to {
-        export_cache(req, store, result, spec, cache, reporter)?;
+        export_cache(req, work, result, spec, cache, reporter)?;
     }
     Ok(written)
 }
@@ -582,20 +582,28 @@ fn export_cache_mounts(
 /// `mode=` names to a registry (a failure only a warning with `ignore-error=true`).
 fn export_cache(
     req: &BuildRequest,
-    store: &DirStore,
+    work: &Work<'_>,
     result: &StageResult,
     spec: &CacheSpec,
     (cache, target): (&BuildCache, Option<usize>),
     reporter: &dyn Reporter,
 ) -> Result<()> {
+    let store = work.store;
+    // A throwaway stage's plain-tar layers are compressed now that they leave the store.
+    let compress = |keys: &[oci_spec::image::Digest]| {
+        let settings = req.outputs.layer_settings(req.source_date_epoch);
+        solve::compress_for_export(store, work.snapshots, &settings, &cache.records, keys)
+    };
     let cache_reg = match spec {
         // In the image config already.
         CacheSpec::Inline => return Ok(()),
         CacheSpec::Local(local) => {
             let dir = &local.dir;
             let title = format!("exporting cache to {}", dir.display());
+            let keys = cache.used_keys();
             progress::vertex(reporter, &title, |_| {
-                crate::cache::exchange::export(dir, &cache.used_keys(), store, &cache.records)
+                compress(&keys);
+                crate::cache::exchange::export(dir, &keys, store, &cache.records)
             })?;
             if let Some(opts) = &local.mounts {
                 export_cache_mounts(req, dir, cache, opts, reporter)?;
@@ -620,6 +628,7 @@ fn export_cache(
     let dest = cache_reg.reference.to_string();
     let title = format!("exporting cache to registry {dest}");
     let pushed = progress::vertex(reporter, &title, |id| {
+        compress(&keys);
         let n = cache_registry::export(
             cache_reg,
             (&keys, &mounts),

@@ -210,7 +210,7 @@ fn write_outputs(
         let mut all = first.result.clone();
         all.layers = built.iter().flat_map(|b| b.result.layers.clone()).collect();
         for spec in &req.cache_to {
-            super::export_cache(req, store, &all, spec, (cache, first.target), reporter)?;
+            super::export_cache(req, work, &all, spec, (cache, first.target), reporter)?;
         }
     }
     Ok(written)

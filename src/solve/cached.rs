@@ -22,7 +22,7 @@ use oci_spec::image::{Descriptor, Digest};
 
 use super::background;
 use super::error::StepResult;
-use super::layer::{self, Layer};
+use super::layer::Layer;
 use super::step_cx::StepCx;
 use super::Stores;
 use crate::cache::{BuildCache, KeyInputs, Record, RecordLayer, StepLock};
@@ -178,17 +178,16 @@ fn compress_stand_in(
     found: Found,
 ) -> Option<Found> {
     let mut layer = found.layer?;
-    let snapshot = layer.snapshot.clone()?;
-    let snaps = cx.stores.trees.snapshots;
-    let dir = snaps.view(&snapshot).ok()?.into_iter().next()?;
     let started = std::time::Instant::now();
-    let made = layer::write_changes(cx.stores.store, &dir, &cx.policy.settings, None).ok()?;
-    if made.diff_id != layer.diff_id {
-        return None;
-    }
+    let descriptor = super::stand_in::compressed(
+        cx.stores.store,
+        cx.stores.trees.snapshots,
+        &cx.policy.settings,
+        (&layer.chain_id, &layer.diff_id),
+    )?;
     let took = started.elapsed();
-    background::report_written(cx.reporter, cx.tag.vertex, &made.descriptor, took);
-    layer.descriptor = made.descriptor;
+    background::report_written(cx.reporter, cx.tag.vertex, &descriptor, took);
+    layer.descriptor = descriptor;
     let record = Record {
         key: key.clone(),
         layer: Some(RecordLayer {

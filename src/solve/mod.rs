@@ -43,6 +43,7 @@ pub mod lower;
 pub mod trees;
 pub mod run;
 pub mod stage;
+mod stand_in;
 pub mod step_cx;
 mod step_key;
 pub mod throwaway;
@@ -60,6 +61,7 @@ pub use config::stamp_target_platform;
 pub use error::{ImageLayerError, LayerError, SolveError, StepError};
 pub use images::StoreImages;
 pub use layer::{Layer, LayerSettings};
+pub use stand_in::compress_for_export;
 pub use step_cx::StepCx;
 pub use trees::LayerTrees;
 

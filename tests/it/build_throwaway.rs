@@ -3,7 +3,8 @@
 //! no compressed blob of them and their cache records say so; a later `--target` build of
 //! that stage reuses the steps and compresses their layers from the snapshots, and its
 //! image (checked by skopeo and umoci) is the one a store that never saw the throwaway
-//! stage builds: the same manifest digest.
+//! stage builds: the same manifest digest. A `--cache-to` export ships those layers
+//! compressed (made from the snapshots, as an eager build makes them), never plain tar.
 
 use std::path::Path;
 use std::process::Command;
@@ -153,4 +154,41 @@ fn a_throwaway_stage_is_never_compressed_and_its_target_build_matches_an_eager_o
             );
         }
     }
+}
+
+#[test]
+fn a_cache_export_compresses_the_throwaway_layers_it_ships() {
+    let test = "build_throwaway_cache_export";
+    let Some(layout) = busybox(test) else { return };
+    let Some(r) = runners(test).into_iter().next() else {
+        return;
+    };
+    let who = r.name();
+    let w = workspace(RunWork::new(r, &layout).env("SOURCE_DATE_EPOCH", "1600000000"));
+    let cache = w.path("out/cache");
+    let to = format!("type=local,dest={},mode=max", cache.display());
+    build(&w, who, "full", &["--cache-to", &to]);
+    // The store's records of the build stage are compressed now, and so is what went out.
+    let records = build_records(&w.path("root"));
+    assert_eq!(records.len(), 2, "{records:?}");
+    for (diff_id, blob, stand_in) in &records {
+        assert!(!stand_in, "{records:?}");
+        assert_ne!(diff_id, blob, "the record names the compressed blob");
+        let shipped = cache
+            .join("blobs/sha256")
+            .join(blob.trim_start_matches("sha256:"));
+        let bytes = std::fs::read(&shipped).unwrap_or_else(|e| panic!("{blob}: {e}"));
+        assert!(bytes.starts_with(&[0x1f, 0x8b]), "{blob} is not gzip");
+    }
+    // The same layers an eager build of that stage makes.
+    let eager = workspace(RunWork::new(r, &layout).env("SOURCE_DATE_EPOCH", "1600000000"));
+    build(&eager, who, "build", &["--target", "build"]);
+    let mut eager_blobs: Vec<String> = build_records(&eager.path("root"))
+        .into_iter()
+        .map(|(_, blob, _)| blob)
+        .collect();
+    eager_blobs.sort();
+    let mut ours: Vec<String> = records.into_iter().map(|(_, blob, _)| blob).collect();
+    ours.sort();
+    assert_eq!(ours, eager_blobs);
 }
