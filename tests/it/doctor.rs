@@ -16,6 +16,19 @@ fn line<'a>(out: &'a str, what: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {what} line in\n{out}"))
 }
 
+/// `PREFIX... builder --root ROOT doctor` (the prefix runs it confined); its exit code and
+/// standard output.
+fn confined_doctor(prefix: &mut Command, w: &Work) -> (Option<i32>, String) {
+    let out = prefix
+        .arg(env!("CARGO_BIN_EXE_builder"))
+        .arg("--root")
+        .arg(w.root())
+        .arg("doctor")
+        .output()
+        .expect("run doctor");
+    (out.status.code(), text(&out.stdout))
+}
+
 #[test]
 fn doctor_reports_each_thing_with_what_to_do() {
     let test = "doctor";
@@ -68,33 +81,18 @@ fn doctor_reports_each_thing_with_what_to_do() {
         return;
     };
     // Root in a default container: chroot isolation, still exit 0.
-    let out = Command::new(&wrap)
-        .arg("--docker")
-        .arg(env!("CARGO_BIN_EXE_builder"))
-        .arg("--root")
-        .arg(w.root())
-        .arg("doctor")
-        .output()
-        .expect("run doctor");
-    let text_out = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text_out}");
+    let (code, text_out) = confined_doctor(Command::new(&wrap).arg("--docker"), &w);
+    assert_eq!(code, Some(0), "{text_out}");
     let l = line(&text_out, "user namespaces");
     assert!(
         l.starts_with("warn") && l.contains("chroot isolation") && l.contains("seccomp=unconfined"),
         "{l}"
     );
     // Anyone else there: no RUN at all, exit 1.
-    let out = Command::new("runuser")
-        .args(["-u", TEST_USER, "--"])
-        .arg(&wrap)
-        .arg(env!("CARGO_BIN_EXE_builder"))
-        .arg("--root")
-        .arg(w.root())
-        .arg("doctor")
-        .output()
-        .expect("run doctor");
-    let text_out = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text_out}");
+    let mut as_user = Command::new("runuser");
+    as_user.args(["-u", TEST_USER, "--"]).arg(&wrap);
+    let (code, text_out) = confined_doctor(&mut as_user, &w);
+    assert_eq!(code, Some(1), "{text_out}");
     let l = line(&text_out, "user namespaces");
     assert!(
         l.starts_with("FAIL") && l.contains("RUN steps cannot run"),
