@@ -20,7 +20,7 @@
 pub(crate) const PIECE: usize = 64 * 1024;
 
 /// Shorter pieces are always deflated (too few bytes for a meaningful histogram).
-const MIN_PIECE: usize = 16 * 1024;
+pub(crate) const MIN_PIECE: usize = 16 * 1024;
 
 /// One position in this many is an anchor (on average; see [`repeats`]).
 const ANCHOR_EVERY: usize = 32;

@@ -33,6 +33,7 @@ mod error;
 mod header;
 mod parallel;
 mod recompress;
+mod repeats;
 mod segment;
 mod stream;
 mod summary;

@@ -4,8 +4,10 @@
 //! - gzip: a chunk is a raw deflate segment made by a fresh deflater (no dictionary) and
 //!   ended with a sync flush (byte-aligned, not final); 64 KiB pieces of it that deflate
 //!   cannot gain on (random or already-compressed data, see `entropy`) are written as
-//!   stored blocks instead. Segments concatenate into the body of one gzip member: a fixed
-//!   header, the segments, an empty final block, then the CRC-32 (combined from the
+//!   stored blocks instead, and pieces with few repeats (see `repeats`) are coded with
+//!   Huffman codes and runs only (zlib's RLE strategy), skipping the match search that
+//!   would gain nothing there. Segments concatenate into the body of one gzip member: a
+//!   fixed header, the segments, an empty final block, then the CRC-32 (combined from the
 //!   chunks' CRCs) and the length.
 //! - zstd: a chunk is one zstd frame (with its checksum); concatenated frames are a valid
 //!   zstd stream.
@@ -18,8 +20,9 @@
 use std::io;
 
 use flate2::{Compress, FlushCompress};
+use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Strategy};
 
-use super::entropy;
+use super::{entropy, repeats};
 
 use crate::store::digest::Sha256;
 
@@ -86,13 +89,21 @@ impl Codec {
     }
 }
 
-/// 64 KiB of text with long and short repeats, then 64 KiB of noise: the same on every
-/// run.
+/// 64 KiB of text with long and short repeats, 64 KiB of noise, then 64 KiB of text without
+/// repeats (each kind of piece `deflate_segment` tells apart): the same on every run.
 fn fingerprint_sample() -> Vec<u8> {
     let mut sample = text_sample();
     sample.extend(noise(64 * 1024, 0x2545_f491_4f6c_dd1d));
+    sample.extend(
+        noise(64 * 1024, 0x5851_f42d_4c95_7f2d)
+            .iter()
+            .filter_map(|b| ALPHABET.get(usize::from(b % 64))),
+    );
     sample
 }
+
+/// The letters of base64.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Pseudo-random bytes (xorshift64), the same for the same `seed`.
 pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -109,7 +120,6 @@ pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// 64 KiB of text with long and short repeats.
 fn text_sample() -> Vec<u8> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut out = Vec::with_capacity(64 * 1024);
     while out.len() < 64 * 1024 {
@@ -129,12 +139,35 @@ fn text_sample() -> Vec<u8> {
     out
 }
 
+/// How a piece of a chunk is coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// Full deflate at the codec's level.
+    Deflate,
+    /// Huffman codes and runs only ([`repeats::few_repeats`]).
+    Literal,
+    /// Stored blocks ([`entropy::incompressible`]).
+    Stored,
+}
+
+impl Piece {
+    fn of(piece: &[u8]) -> Piece {
+        if entropy::incompressible(piece) {
+            Piece::Stored
+        } else if repeats::few_repeats(piece) {
+            Piece::Literal
+        } else {
+            Piece::Deflate
+        }
+    }
+}
+
 /// Raw deflate of one chunk, ending byte-aligned (sync flush) and not final.
 ///
-/// The chunk is looked at in [`entropy::PIECE`] pieces from its start: runs of pieces
-/// deflate can gain on are deflated, each run by a fresh deflater; runs of incompressible
-/// pieces ([`entropy::incompressible`]) are written as stored blocks, at memory speed. A
-/// chunk without incompressible pieces is one run, deflated as a whole.
+/// The chunk is looked at in [`entropy::PIECE`] pieces from its start, and each run of
+/// pieces of one kind ([`Piece`]) is written on its own: stored blocks at memory speed,
+/// or a fresh deflater (full, or RLE for pieces with few repeats) ended with a sync flush.
+/// A chunk whose pieces are all of one kind is one run.
 fn deflate_segment(level: u32, data: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
     let mut deflate = Compress::new(flate2::Compression::new(level), false);
@@ -143,29 +176,64 @@ fn deflate_segment(level: u32, data: &[u8]) -> io::Result<Vec<u8>> {
         return Ok(out);
     }
     let mut fresh = true;
-    let mut emit = |run: &[u8], stored: bool, out: &mut Vec<u8>| {
-        if stored {
+    let mut emit = |run: &[u8], kind: Piece, out: &mut Vec<u8>| match kind {
+        Piece::Stored => {
             store(run, out);
-            return Ok(());
+            Ok(())
         }
-        if !fresh {
-            deflate.reset();
+        Piece::Literal => literal_run(level, run, out),
+        Piece::Deflate => {
+            if !fresh {
+                deflate.reset();
+            }
+            fresh = false;
+            deflate_run(&mut deflate, run, out)
         }
-        fresh = false;
-        deflate_run(&mut deflate, run, out)
     };
-    let (mut start, mut stored) = (0, false);
+    let (mut start, mut kind) = (0, None);
     for (i, piece) in data.chunks(entropy::PIECE).enumerate() {
         let at = i * entropy::PIECE;
-        let this = entropy::incompressible(piece);
-        if this != stored && at > start {
-            emit(data.get(start..at).unwrap_or_default(), stored, &mut out)?;
+        let this = Piece::of(piece);
+        if let Some(before) = kind.filter(|&k| k != this) {
+            emit(data.get(start..at).unwrap_or_default(), before, &mut out)?;
             start = at;
         }
-        stored = this;
+        kind = Some(this);
     }
-    emit(data.get(start..).unwrap_or_default(), stored, &mut out)?;
+    emit(
+        data.get(start..).unwrap_or_default(),
+        kind.unwrap_or(Piece::Deflate),
+        &mut out,
+    )?;
     Ok(out)
+}
+
+/// `data` coded by a fresh RLE-strategy deflater (Huffman codes, matches at distance one
+/// only) at `level`, onto `out`, ending with a sync flush. flate2 does not offer zlib's
+/// strategies; zlib-rs, its backend here, does.
+fn literal_run(level: u32, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let mut deflate = Deflate::new_with_config(DeflateConfig {
+        level: i32::try_from(level).unwrap_or(6),
+        window_bits: -15,
+        strategy: Strategy::Rle,
+        ..DeflateConfig::default()
+    });
+    let mut rest = data;
+    let mut buf = vec![0u8; data.len() + data.len() / 64 + 1024];
+    loop {
+        let (was_in, was_out) = (deflate.total_in(), deflate.total_out());
+        deflate
+            .compress(rest, &mut buf, DeflateFlush::SyncFlush)
+            .map_err(|e| io::Error::other(e.as_str()))?;
+        let took = usize::try_from(deflate.total_in().saturating_sub(was_in)).unwrap_or(usize::MAX);
+        let made = usize::try_from(deflate.total_out().saturating_sub(was_out)).unwrap_or(usize::MAX);
+        out.extend_from_slice(buf.get(..made).unwrap_or_default());
+        rest = rest.get(took..).unwrap_or_default();
+        // The flush is complete once all input is in and output space was left over.
+        if rest.is_empty() && made < buf.len() {
+            return Ok(());
+        }
+    }
 }
 
 /// Deflate `data` with `deflate` (fresh or reset) onto `out`, ending with a sync flush.
