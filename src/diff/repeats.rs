@@ -79,7 +79,10 @@ pub(crate) fn few_repeats(piece: &[u8]) -> bool {
 fn run_length(piece: &[u8], at: usize) -> usize {
     let rest = piece.get(at..).unwrap_or_default();
     let first = rest.first().copied();
-    rest.iter().take_while(|&&b| Some(b) == first).count().max(1)
+    rest.iter()
+        .take_while(|&&b| Some(b) == first)
+        .count()
+        .max(1)
 }
 
 /// How many bytes from `at` equal those from `from`, at most what a deflate match has

@@ -226,7 +226,8 @@ fn literal_run(level: u32, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
             .compress(rest, &mut buf, DeflateFlush::SyncFlush)
             .map_err(|e| io::Error::other(e.as_str()))?;
         let took = usize::try_from(deflate.total_in().saturating_sub(was_in)).unwrap_or(usize::MAX);
-        let made = usize::try_from(deflate.total_out().saturating_sub(was_out)).unwrap_or(usize::MAX);
+        let made =
+            usize::try_from(deflate.total_out().saturating_sub(was_out)).unwrap_or(usize::MAX);
         out.extend_from_slice(buf.get(..made).unwrap_or_default());
         rest = rest.get(took..).unwrap_or_default();
         // The flush is complete once all input is in and output space was left over.

@@ -143,7 +143,10 @@ fn chunks_with_few_repeats_are_coded_with_runs_only() {
         assert_eq!(gunzip(&gzip_of(level, &[&data])), data);
     }
     // What full deflate gains on such data, the run coder gains too (6 bits a byte).
-    let (seg, whole) = (Codec::Gzip(6).compress(&data).unwrap(), one_deflater(6, &data));
+    let (seg, whole) = (
+        Codec::Gzip(6).compress(&data).unwrap(),
+        one_deflater(6, &data),
+    );
     assert!(
         seg.len() as f64 <= whole.len() as f64 * 1.01,
         "{} against {}",
@@ -171,7 +174,12 @@ fn mixed() -> Vec<Vec<u8>> {
         repeats,
         counter,
         noise(2 << 20, 6),
-        [base64_noise(150_000, 8), text(90_000, 9), base64_noise(200_000, 10)].concat(),
+        [
+            base64_noise(150_000, 8),
+            text(90_000, 9),
+            base64_noise(200_000, 10),
+        ]
+        .concat(),
         text(1 << 20, 7),
     ]
 }

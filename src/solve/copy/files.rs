@@ -30,7 +30,11 @@ use super::source::FileSrc;
 use crate::store::sparse;
 
 /// Most threads filling files.
-const MAX_WORKERS: usize = 4;
+const MAX_WORKERS: usize = 8;
+/// Threads per core: a file whose source is not in the page cache waits for the disk, and
+/// more threads keep more reads in flight (a one-file change of a 20,000-file context read
+/// from a virtio disk: its COPY in 0.7 s with 8 threads on 2 cores, 1.4 s with 2).
+const IO_FACTOR: usize = 4;
 /// Files created and waiting for a thread (each holds two descriptors).
 const QUEUED: usize = 64;
 
@@ -98,6 +102,7 @@ impl FilePool {
     fn start(&mut self) {
         let n = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
+            .saturating_mul(IO_FACTOR)
             .clamp(1, MAX_WORKERS);
         let (tx, rx) = mpsc::sync_channel::<(u64, FileJob)>(QUEUED);
         let rx = Arc::new(Mutex::new(rx));
