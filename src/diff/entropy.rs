@@ -211,7 +211,8 @@ mod tests {
 /// How the classification does on real files: run with `BUILDER_ENTROPY_FILES=DIR
 /// cargo test --release --lib entropy_report -- --ignored --nocapture`. For the 64 KiB
 /// pieces of every file under DIR, prints what storing the incompressible ones costs
-/// against deflating them at level 6, and how much of the rest deflate could not shrink.
+/// against deflating them at level 6, how much of the rest deflate could not shrink, and
+/// what coding the pieces with few repeats with runs only costs against deflating them.
 #[cfg(test)]
 #[test]
 #[ignore]
@@ -230,6 +231,9 @@ fn entropy_report() {
     let mut by_ext: std::collections::BTreeMap<String, [u64; 4]> = Default::default();
     let (mut stored, mut stored_deflated, mut kept, mut kept_deflated) = (0u64, 0, 0, 0);
     let (mut kept_poor, mut kept_poor_deflated) = (0u64, 0);
+    // Pieces coded with runs only (see `repeats`): their bytes, the segment as written,
+    // and what full deflate would give.
+    let (mut runs_only, mut runs_only_coded, mut runs_only_deflated) = (0u64, 0u64, 0u64);
     for e in walkdir::WalkDir::new(dir).follow_links(true) {
         let Ok(e) = e else { continue };
         if !e.file_type().is_file() {
@@ -258,6 +262,12 @@ fn entropy_report() {
                     kept_poor += p.len() as u64;
                     kept_poor_deflated += d;
                 }
+                if super::repeats::few_repeats(p) {
+                    let seg = super::segment::Codec::Gzip(6).compress(p).unwrap();
+                    runs_only += p.len() as u64;
+                    runs_only_coded += seg.len() as u64;
+                    runs_only_deflated += d;
+                }
             }
         }
     }
@@ -273,4 +283,9 @@ fn entropy_report() {
     );
     println!("deflated {kept} bytes -> {kept_deflated}");
     println!("  of which deflate gained < 1 %: {kept_poor} -> {kept_poor_deflated}");
+    println!(
+        "  of which coded with runs only: {runs_only} -> {runs_only_coded} (deflate \
+         {runs_only_deflated}, {:+.3} %)",
+        (runs_only_coded as f64 / runs_only_deflated.max(1) as f64 - 1.0) * 100.0
+    );
 }
