@@ -64,7 +64,7 @@ fleet_case() {
   wipe "$r1"
   local build reset
   build=$(q "$BUILDER" --root "$r2" build --progress plain "$CTX/$c")
-  reset=$(settled "rm -rf $(q "$r2") && $(q cp -a "$SEED" "$r2")")
+  reset=$(settled "$(discard_cmd "$r2") && $(q cp -a "$SEED" "$r2")")
   measure "fleet:$c-nocache" "$runs" "$reset" "$build"
   measure "fleet:$c-cache" "$runs" "$reset" "$build --cache-from $(q "type=registry,ref=$ref")"
   # The store and log of the last --cache-from run.

@@ -19,6 +19,18 @@ run_logged() {
 # q ARGS...: the arguments quoted for a shell command line.
 q() { local s; s=$(printf '%q ' "$@"); echo "${s% }"; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+# discard_cmd PATH...: a shell command that moves each PATH that exists into $RUN/discarded,
+# which on_exit removes with the rest of $RUN. Cold resets discard a store instead of deleting
+# it: on ext4 without a journal, deleting tens of thousands of files makes every file created
+# in the same block groups over the next minutes scan past all the freed inodes (the kernel's
+# recently_deleted check), so a timed build right after a deletion measures the deletion.
+discard_cmd() {
+  local p out="mkdir -p $(q "$RUN/discarded")"
+  for p in "$@"; do
+    out+=" && { [ ! -e $(q "$p") ] || mv $(q "$p") \"\$(mktemp -d -p $(q "$RUN/discarded"))/\"; }"
+  done
+  echo "$out"
+}
 # wipe DIR: remove DIR (and anything a previous, interrupted run left mounted in it).
 wipe() {
   [ -e "$1" ] || return 0

@@ -28,11 +28,15 @@
 #   warm  the identical build again (a no-op rebuild)
 #   chg   one small context file rewritten before each run (a: data/d050/f0100, b: app.conf,
 #         c: src/file01.txt), so its COPY and everything after it run again
-# --settle N syncs and waits N seconds after each tool's cold reset (which deletes a store or
-# cache of tens of thousands of files): ext4 does not reuse an inode freed less than 60 s ago
-# (5 min while its inode table block is dirty, hence the sync) and scans past every such
-# inode for each file it creates, so whichever tool follows a reset creates files slowly;
-# 65 s takes that away. (On this machine the kernel also reclaims page cache not touched
+# Cold resets do not delete the previous store: builder's store and buildah's storage are
+# moved aside and removed when the bench exits (BuildKit's cache is pruned by its dockerd,
+# which deletes; its cold times show no penalty for it). On ext4 without a journal the kernel
+# does not reuse an inode freed less than 60 s ago (6 min while its inode table block is
+# dirty, which the next build's own new files make it) and scans past every such inode for
+# each file it creates: a build creating 20,000 files right after 20,000 were deleted spent
+# 4.5-6.8 s of system time there, timing the harness instead of the tool.
+# --settle N syncs and waits N seconds after each tool's cold reset, so the writeback of the
+# previous runs is over. (On this machine the kernel also reclaims page cache not touched
 # for ~30 s, so after a settle every tool reads the context from disk.)
 # --baseline BIN times a second builder binary (say, the release build of the previous commit)
 # on the same cases in the same run, with a store of its own seeded from the same base images,
@@ -228,9 +232,10 @@ build_cmd() {
 # reset_cmd TOOL CASE: what makes the next build cold (no cache, base image present).
 reset_cmd() {
   case $1 in
-    builder) echo "rm -rf $(q "$STORE") && $(q cp -a "$SEED" "$STORE")" ;;
-    baseline) echo "rm -rf $(q "$BSTORE") && $(q cp -a "$SEED" "$BSTORE")" ;;
-    buildah) echo "$(q "${BUILDAH[@]}" rmi -a -f) >/dev/null 2>&1; $(q "${BUILDAH[@]}" pull -q --tls-verify=false "$(base_of "$2")") >/dev/null" ;;
+    builder) echo "$(discard_cmd "$STORE") && $(q cp -a "$SEED" "$STORE")" ;;
+    baseline) echo "$(discard_cmd "$BSTORE") && $(q cp -a "$SEED" "$BSTORE")" ;;
+    buildah)
+      echo "$(q "${BUILDAH[@]}" unmount -a) >/dev/null 2>&1; $(discard_cmd "$RUN/buildah/root" "$RUN/buildah/run") && $(q "${BUILDAH[@]}" pull -q --tls-verify=false "$(base_of "$2")") >/dev/null" ;;
     docker)
       if [ "$docker_private" = 1 ]; then
         echo "$(q "${DOCKER[@]}" rmi -f "builder-bench-$2") >/dev/null 2>&1; $(q "${DOCKER[@]}" builder prune -af) >/dev/null"
@@ -280,7 +285,7 @@ if [[ " $cases " == *" a "* ]]; then
   printf 'FROM scratch\nCOPY data/ /data/\n' > "$RUN/Dockerfile.pipeline"
   PSTORE=$RUN/pipeline-store POUT=$RUN/out/pipeline.tar
   pcmd=$(q "$BUILDER" --root "$PSTORE" build --progress plain -f "$RUN/Dockerfile.pipeline" "$CTX/a")
-  pprep="rm -rf $(q "$PSTORE") $(q "$POUT")"
+  pprep="$(discard_cmd "$PSTORE") && rm -f $(q "$POUT")"
   measure "pipe:builder-gzip" "$runs" "$pprep" "$pcmd -o type=oci,dest=$(q "$POUT")"
   measure "pipe:tar-gzip" "$runs" "" "tar -C $(q "$CTX/a") -cf - data | gzip -6 >/dev/null"
   if command -v zstd >/dev/null; then
@@ -310,7 +315,7 @@ if [[ " $cases " == *" a "* ]]; then
 
   if [ -x /usr/bin/time ]; then
     note "peak memory of builder, case a cold"
-    wipe "$STORE"; cp -a "$SEED" "$STORE"
+    eval "$(discard_cmd "$STORE")"; cp -a "$SEED" "$STORE"
     run_logged "$RES/rss.log" /usr/bin/time -v -o "$RES/rss.txt" bash -c "$(build_cmd builder a)"
     rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$RES/rss.txt")
   else
