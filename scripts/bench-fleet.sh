@@ -58,10 +58,10 @@ cached_steps() {
 fleet_case() {
   local c=$1
   local ref=$REG/fleet/$c:cache r1=$RUN/fleet-runner1 r2=$RUN/fleet-runner2
-  wipe "$r1"; cp -a "$SEED" "$r1"
+  eval "$(discard_cmd "$r1")"; cp -a "$SEED" "$r1"
   run_logged "$RES/fleet-$c-push.log" "$BUILDER" --root "$r1" build --progress plain \
     --cache-to "type=registry,ref=$ref,mode=max" "$CTX/$c"
-  wipe "$r1"
+  eval "$(discard_cmd "$r1")"
   local build reset
   build=$(q "$BUILDER" --root "$r2" build --progress plain "$CTX/$c")
   reset=$(settled "$(discard_cmd "$r2") && $(q cp -a "$SEED" "$r2")")
@@ -70,7 +70,7 @@ fleet_case() {
   # The store and log of the last --cache-from run.
   fleet_bytes[$c]=$(blob_bytes_gained "$SEED" "$r2")
   fleet_steps[$c]=$(cached_steps "$RES/fleet-$c-cache.log")
-  wipe "$r2"
+  eval "$(discard_cmd "$r2")"
 }
 
 # fleet_docker CASE: BuildKit's inline cache, timed the same way (private dockerd only).

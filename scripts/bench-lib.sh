@@ -37,6 +37,23 @@ wipe() {
   unmount_under "$1"
   rm -rf "$1"
 }
+# wipe_run: wipe $RUN and note when, for settle_after_wipe of the next run.
+wipe_run() {
+  [ -e "$RUN" ] || return 0
+  wipe "$RUN"
+  date +%s > "$STATE/wiped-at"
+}
+# settle_after_wipe: with --settle, wait until 6 min have passed since a run's directory was
+# last wiped (the kernel's window for recently freed inodes, see scripts/bench.sh), so that no
+# timed build creates its files among the inodes a previous run freed.
+settle_after_wipe() {
+  [ "$settle" != 0 ] && [ -f "$STATE/wiped-at" ] || return 0
+  local left
+  left=$(( $(cat "$STATE/wiped-at") + 370 - $(date +%s) ))
+  [ "$left" -gt 0 ] || return 0
+  note "waiting ${left} s: a previous run's files were deleted less than 6 min ago (--settle)"
+  sleep "$left"
+}
 unmount_under() {
   is_root || return 0
   local m
@@ -276,6 +293,6 @@ on_exit() {
   stop_dockerd
   stop_registry
   if [ -n "${BUILDAH:+x}" ]; then "${BUILDAH[@]}" rmi -a -f >/dev/null 2>&1; fi
-  if [ -z "${BENCH_KEEP:-}" ]; then wipe "$RUN"; else note "kept $RUN (BENCH_KEEP)"; fi
+  if [ -z "${BENCH_KEEP:-}" ]; then wipe_run; else note "kept $RUN (BENCH_KEEP)"; fi
   exit "$status"
 }

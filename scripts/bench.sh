@@ -140,7 +140,7 @@ STATE=$(cd "$STATE" && pwd)   # the context copy below runs from another directo
 exec 9>"$STATE/lock"
 flock -n 9 || die "another benchmark is using $STATE (set BENCH_STATE for a second one)"
 RUN=$STATE/run
-wipe "$RUN"
+wipe_run
 mkdir -p "$RUN/results" "$RUN/out"
 RES=$RUN/results
 export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-runc} DOCKER_BUILDKIT=1
@@ -251,6 +251,7 @@ chg_cmd() {
   else echo "date +%s%N >> $f"; fi
 }
 
+settle_after_wipe
 if [[ " $cases " == *" a "* ]]; then
   note "warming the page cache with case a's context"
   tar -C "$CTX/a" -cf - data | cat >/dev/null
